@@ -1,0 +1,50 @@
+// Checked, simplifying constructors for IR nodes. Every pass builds through a Builder, so
+// constant folding, algebraic identities and constant collection happen as nodes are made
+// (Halide's "make" style); hash-consing in the Graph gives CSE.
+#pragma once
+#include <initializer_list>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "compiler/ir.hpp"
+
+namespace gradc {
+
+class Builder {
+ public:
+  explicit Builder(Graph& g, bool simplify = true) : g_(g), simplify_(simplify) {}
+
+  Graph& graph() { return g_; }
+  bool simplifying() const { return simplify_; }
+
+  const Node* constant(double v) { return g_.constant(v); }
+  const Node* var(std::string_view name) { return g_.var(name); }
+
+  /// op(args) after the rewrite rules (when simplifying).
+  const Node* apply(Op op, std::span<const Node* const> args);
+  const Node* apply(Op op, std::initializer_list<const Node*> args) {
+    return apply(op, std::span<const Node* const>(args.begin(), args.size()));
+  }
+
+  const Node* add(const Node* a, const Node* b) { return apply(Op::Add, {a, b}); }
+  const Node* sub(const Node* a, const Node* b) { return apply(Op::Sub, {a, b}); }
+  const Node* mul(const Node* a, const Node* b) { return apply(Op::Mul, {a, b}); }
+  const Node* div(const Node* a, const Node* b) { return apply(Op::Div, {a, b}); }
+  const Node* pow(const Node* a, const Node* b) { return apply(Op::Pow, {a, b}); }
+  const Node* neg(const Node* a) { return apply(Op::Neg, {a}); }
+  const Node* call(Op op, const Node* a) { return apply(op, {a}); }
+  const Node* mul(double c, const Node* a) { return mul(constant(c), a); }
+  const Node* add(double c, const Node* a) { return add(constant(c), a); }
+  const Node* sub(double c, const Node* a) { return sub(constant(c), a); }
+
+ private:
+  const Node* rewrite(Op op, const Node* a, const Node* b);
+  Graph& g_;
+  bool simplify_;
+};
+
+/// Rebuilds roots through a simplifying Builder (a memoizing graph mutator: sharing is kept).
+std::vector<const Node*> simplify(Graph& g, std::span<const Node* const> roots);
+
+}  // namespace gradc

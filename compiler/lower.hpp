@@ -1,0 +1,44 @@
+// Lowering: from the AST of a .grad file to IR. Names are resolved, built-in calls are checked
+// for arity, user functions are inlined (recursion is an error), and the `at` lines become the
+// default point.
+#pragma once
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "compiler/ir.hpp"
+#include "grammar/ast.hpp"
+
+namespace gradc {
+
+struct Function {
+  std::string name;
+  Loc loc;                           // the function's name in the source
+  std::vector<const Node*> params;   // Var nodes, in declaration order
+  const Node* body = nullptr;
+};
+
+/// A compiled .grad file: its functions as IR in one graph.
+struct Module {
+  SourceFile source;
+  Graph graph;
+  std::vector<Function> functions;
+  std::vector<std::pair<std::string, double>> at;         // default point, in source order
+  std::unordered_map<const Node*, std::string> names;      // user names of intermediates (a = 2*x)
+  std::unordered_map<const Node*, Loc> locs;               // where an operation was written
+
+  const Function* find(std::string_view name) const;
+  const double* at_value(std::string_view name) const;
+};
+
+/// Parses and lowers a file. Throws InputError. `simplify` = false keeps the IR as written
+/// (still hash-consed).
+std::unique_ptr<Module> compile_module(SourceFile src, bool simplify = true);
+
+/// Lowers an expression with no free variables (an `at` value, a --at value) to a number.
+/// Throws InputError if it names a variable or is not finite.
+double constant_value(const SourceFile& src, const ast::Expr& e);
+
+}  // namespace gradc

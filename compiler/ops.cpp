@@ -1,0 +1,190 @@
+// The op table: for each op, its spelling, evaluation and reverse-mode derivative rule, side by
+// side. The printers, the interpreter, the differentiation pass and the simplifier all read it.
+#include "compiler/ops.hpp"
+
+#include <array>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "compiler/builder.hpp"
+
+namespace gradc {
+namespace {
+
+using B = Builder;
+using N = const Node*;
+
+// Kinks follow documented conventions: relu'(0) = 0, abs'(0) = sign(0) = 0, and at a tie
+// max(a, b) and min(a, b) pass the adjoint to a.
+double step(double x) { return x > 0 ? 1.0 : 0.0; }
+double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x))); }
+
+constexpr int kPrecAdd = 1, kPrecMul = 2, kPrecNeg = 3, kPrecPow = 4, kPrecAtom = 5;
+
+// A rule with no contribution: constants, variables and piecewise-constant ops.
+void no_grad(B&, N, N, N*) {}
+
+constexpr std::array<OpInfo, kNumOps> kOps = {{
+    {Op::Const, "", 0, Syntax::Leaf, kPrecAtom, "", nullptr, no_grad, true},
+    {Op::Var, "", 0, Syntax::Leaf, kPrecAtom, "", nullptr, no_grad, true},
+
+    // d/da (a + b) = 1, d/db (a + b) = 1
+    {Op::Add, "+", 2, Syntax::Infix, kPrecAdd, "+",
+     [](const double* a) { return a[0] + a[1]; },
+     [](B& b, N n, N g, N* d) { d[0] = g; d[1] = g; }, true},
+    // d/da (a - b) = 1, d/db (a - b) = -1
+    {Op::Sub, "-", 2, Syntax::Infix, kPrecAdd, "-",
+     [](const double* a) { return a[0] - a[1]; },
+     [](B& b, N n, N g, N* d) { d[0] = g; d[1] = b.neg(g); }, true},
+    // d/da (a * b) = b, d/db (a * b) = a
+    {Op::Mul, "*", 2, Syntax::Infix, kPrecMul, "\\cdot",
+     [](const double* a) { return a[0] * a[1]; },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, n->arg(1)); d[1] = b.mul(g, n->arg(0)); }, true},
+    // d/da (a / b) = 1/b, d/db (a / b) = -(a/b)/b
+    {Op::Div, "/", 2, Syntax::Infix, kPrecMul, "\\frac",
+     [](const double* a) { return a[0] / a[1]; },
+     [](B& b, N n, N g, N* d) {
+       d[0] = b.div(g, n->arg(1));
+       d[1] = b.neg(b.div(b.mul(g, n), n->arg(1)));
+     }, false},
+    // d/da a^b = b a^(b-1), d/db a^b = a^b ln(a)
+    {Op::Pow, "^", 2, Syntax::Infix, kPrecPow, "^",
+     [](const double* a) { return std::pow(a[0], a[1]); },
+     [](B& b, N n, N g, N* d) {
+       N a = n->arg(0), e = n->arg(1);
+       d[0] = b.mul(b.mul(g, e), b.pow(a, b.sub(e, b.constant(1))));
+       d[1] = b.mul(b.mul(g, n), b.call(Op::Log, a));
+     }, false},
+    // d/da (-a) = -1
+    {Op::Neg, "-", 1, Syntax::Prefix, kPrecNeg, "-",
+     [](const double* a) { return -a[0]; },
+     [](B& b, N n, N g, N* d) { d[0] = b.neg(g); }, true},
+
+    // sin' = cos
+    {Op::Sin, "sin", 1, Syntax::Call, kPrecAtom, "\\sin",
+     [](const double* a) { return std::sin(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Cos, n->arg(0))); }, true},
+    // cos' = -sin
+    {Op::Cos, "cos", 1, Syntax::Call, kPrecAtom, "\\cos",
+     [](const double* a) { return std::cos(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.neg(b.mul(g, b.call(Op::Sin, n->arg(0)))); }, true},
+    // tan' = 1 + tan^2
+    {Op::Tan, "tan", 1, Syntax::Call, kPrecAtom, "\\tan",
+     [](const double* a) { return std::tan(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.add(1, b.pow(n, b.constant(2)))); }, false},
+    // asin'(a) = 1/sqrt(1 - a^2)
+    {Op::Asin, "asin", 1, Syntax::Call, kPrecAtom, "\\arcsin",
+     [](const double* a) { return std::asin(a[0]); },
+     [](B& b, N n, N g, N* d) {
+       d[0] = b.div(g, b.call(Op::Sqrt, b.sub(1, b.pow(n->arg(0), b.constant(2)))));
+     }, false},
+    // acos'(a) = -1/sqrt(1 - a^2)
+    {Op::Acos, "acos", 1, Syntax::Call, kPrecAtom, "\\arccos",
+     [](const double* a) { return std::acos(a[0]); },
+     [](B& b, N n, N g, N* d) {
+       d[0] = b.neg(b.div(g, b.call(Op::Sqrt, b.sub(1, b.pow(n->arg(0), b.constant(2))))));
+     }, false},
+    // atan'(a) = 1/(1 + a^2)
+    {Op::Atan, "atan", 1, Syntax::Call, kPrecAtom, "\\arctan",
+     [](const double* a) { return std::atan(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.div(g, b.add(1, b.pow(n->arg(0), b.constant(2)))); },
+     true},
+    // sinh' = cosh
+    {Op::Sinh, "sinh", 1, Syntax::Call, kPrecAtom, "\\sinh",
+     [](const double* a) { return std::sinh(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Cosh, n->arg(0))); }, true},
+    // cosh' = sinh
+    {Op::Cosh, "cosh", 1, Syntax::Call, kPrecAtom, "\\cosh",
+     [](const double* a) { return std::cosh(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Sinh, n->arg(0))); }, true},
+    // tanh' = 1 - tanh^2
+    {Op::Tanh, "tanh", 1, Syntax::Call, kPrecAtom, "\\tanh",
+     [](const double* a) { return std::tanh(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.sub(1, b.pow(n, b.constant(2)))); }, true},
+    // exp' = exp
+    {Op::Exp, "exp", 1, Syntax::Call, kPrecAtom, "\\exp",
+     [](const double* a) { return std::exp(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, n); }, true},
+    // log'(a) = 1/a
+    {Op::Log, "log", 1, Syntax::Call, kPrecAtom, "\\ln",
+     [](const double* a) { return std::log(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.div(g, n->arg(0)); }, false},
+    // sqrt'(a) = 1/(2 sqrt(a))
+    {Op::Sqrt, "sqrt", 1, Syntax::Call, kPrecAtom, "\\sqrt",
+     [](const double* a) { return std::sqrt(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.div(g, b.mul(2, n)); }, false},
+    // abs'(a) = sign(a)   (abs'(0) = 0)
+    {Op::Abs, "abs", 1, Syntax::Call, kPrecAtom, "",
+     [](const double* a) { return std::fabs(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Sign, n->arg(0))); }, true},
+    // sigmoid' = sigmoid (1 - sigmoid)
+    {Op::Sigmoid, "sigmoid", 1, Syntax::Call, kPrecAtom, "\\sigma",
+     [](const double* a) { return sigmoid(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(b.mul(g, n), b.sub(1, n)); }, true},
+    // relu'(a) = step(a)   (relu'(0) = 0)
+    {Op::Relu, "relu", 1, Syntax::Call, kPrecAtom, "\\operatorname{relu}",
+     [](const double* a) { return a[0] > 0 ? a[0] : 0.0; },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Step, n->arg(0))); }, true},
+    // softplus'(a) = sigmoid(a)
+    {Op::Softplus, "softplus", 1, Syntax::Call, kPrecAtom, "\\operatorname{softplus}",
+     [](const double* a) { return softplus(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Sigmoid, n->arg(0))); }, true},
+    // min(a, b): d/da = [a <= b] = 1 - step(a - b), d/db = step(a - b)
+    {Op::Min, "min", 2, Syntax::Call, kPrecAtom, "\\min",
+     [](const double* a) { return a[0] <= a[1] ? a[0] : a[1]; },
+     [](B& b, N n, N g, N* d) {
+       N s = b.call(Op::Step, b.sub(n->arg(0), n->arg(1)));
+       d[0] = b.mul(g, b.sub(1, s));
+       d[1] = b.mul(g, s);
+     }, true},
+    // max(a, b): d/da = [a >= b] = 1 - step(b - a), d/db = step(b - a)
+    {Op::Max, "max", 2, Syntax::Call, kPrecAtom, "\\max",
+     [](const double* a) { return a[0] >= a[1] ? a[0] : a[1]; },
+     [](B& b, N n, N g, N* d) {
+       N s = b.call(Op::Step, b.sub(n->arg(1), n->arg(0)));
+       d[0] = b.mul(g, b.sub(1, s));
+       d[1] = b.mul(g, s);
+     }, true},
+    // step(a) = [a > 0]: piecewise constant, derivative 0
+    {Op::Step, "step", 1, Syntax::Call, kPrecAtom, "\\operatorname{step}",
+     [](const double* a) { return step(a[0]); }, no_grad, true},
+    // sign(a): piecewise constant, derivative 0
+    {Op::Sign, "sign", 1, Syntax::Call, kPrecAtom, "\\operatorname{sgn}",
+     [](const double* a) { return sign(a[0]); }, no_grad, true},
+}};
+
+constexpr bool table_in_enum_order() {
+  for (int i = 0; i < kNumOps; ++i)
+    if (static_cast<int>(kOps[i].op) != i) return false;
+  return true;
+}
+static_assert(table_in_enum_order(), "kOps rows must follow GRADC_FOR_EACH_OP order");
+
+constexpr bool arities_match() {
+  constexpr int arity[] = {
+#define GRADC_OP_ARITY(name, ar) ar,
+      GRADC_FOR_EACH_OP(GRADC_OP_ARITY)
+#undef GRADC_OP_ARITY
+  };
+  for (int i = 0; i < kNumOps; ++i)
+    if (kOps[i].arity != arity[i]) return false;
+  return true;
+}
+static_assert(arities_match(), "kOps arity must match GRADC_FOR_EACH_OP");
+
+}  // namespace
+
+const OpInfo& op_info(Op op) { return kOps[static_cast<int>(op)]; }
+
+const OpInfo* find_function(std::string_view name) {
+  if (name == "ln") name = "log";
+  if (name == "pow") return &op_info(Op::Pow);
+  for (const OpInfo& info : kOps)
+    if (info.syntax == Syntax::Call && name == info.name) return &info;
+  return nullptr;
+}
+
+}  // namespace gradc

@@ -1,0 +1,58 @@
+// Every IR operation, listed once. The enum comes from GRADC_FOR_EACH_OP; everything else about
+// an op (spelling, LaTeX, evaluation, derivative rule) sits together in its row of ops.cpp.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+namespace gradc {
+
+//   X(Enum, arity)
+#define GRADC_FOR_EACH_OP(X)                                                                 \
+  X(Const, 0) X(Var, 0)                                                                      \
+  X(Add, 2) X(Sub, 2) X(Mul, 2) X(Div, 2) X(Pow, 2) X(Neg, 1)                                \
+  X(Sin, 1) X(Cos, 1) X(Tan, 1) X(Asin, 1) X(Acos, 1) X(Atan, 1)                             \
+  X(Sinh, 1) X(Cosh, 1) X(Tanh, 1) X(Exp, 1) X(Log, 1) X(Sqrt, 1) X(Abs, 1)                  \
+  X(Sigmoid, 1) X(Relu, 1) X(Softplus, 1) X(Min, 2) X(Max, 2) X(Step, 1) X(Sign, 1)
+
+enum class Op : std::uint8_t {
+#define GRADC_OP_ENUM(name, arity) name,
+  GRADC_FOR_EACH_OP(GRADC_OP_ENUM)
+#undef GRADC_OP_ENUM
+};
+
+inline constexpr int kNumOps = 0
+#define GRADC_OP_COUNT(name, arity) +1
+    GRADC_FOR_EACH_OP(GRADC_OP_COUNT)
+#undef GRADC_OP_COUNT
+    ;
+
+/// How an op is written in text.
+enum class Syntax : std::uint8_t { Leaf, Infix, Prefix, Call };
+
+class Builder;
+struct Node;
+
+/// Reverse-mode rule: given the node n = op(args), its adjoint `adj`, writes to d[i] the
+/// adjoint contribution adj * ∂n/∂args[i] (nullptr when there is none).
+using GradRule = void (*)(Builder& b, const Node* n, const Node* adj, const Node** d);
+
+struct OpInfo {
+  Op op;
+  const char* name;   // text spelling: "+", "sin", ...
+  int arity;
+  Syntax syntax;
+  int prec;           // printing precedence (higher binds tighter)
+  const char* latex;  // LaTeX spelling: "\\sin", "\\frac", ...
+  double (*eval)(const double* args);
+  GradRule grad;
+  // Defined and finite for every finite argument (ignoring overflow): x*0 may fold to 0 only
+  // when every op inside x has this property, so a hidden log(-1) or 1/0 is never erased.
+  bool everywhere_defined;
+};
+
+const OpInfo& op_info(Op op);
+
+/// The op called `name` in .grad source (`sin`, `ln`, `pow`, `max`, ...), or nullptr.
+const OpInfo* find_function(std::string_view name);
+
+}  // namespace gradc

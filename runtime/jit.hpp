@@ -1,0 +1,43 @@
+// The JIT: a small wrapper over LLVM ORC LLJIT for the host CPU. No global LLVM state: each
+// Jit owns its session; each compile() adds one fused module.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "compiler/codegen.hpp"
+
+namespace gradc {
+
+/// A compiled kernel. The functions stay valid while the Jit that made them lives.
+struct Kernel {
+  void (*single)(const double* in, double* out) = nullptr;
+  void (*batch)(const double* in, double* out, std::int64_t rows) = nullptr;
+  std::size_t num_inputs = 0, num_outputs = 0;
+};
+
+class Jit {
+ public:
+  struct Options {
+    bool optimize = true;  // O2 IR pipeline + aggressive codegen; false: no IR passes, codegen O0
+  };
+  /// Throws std::runtime_error if the host target cannot be set up.
+  static std::unique_ptr<Jit> create(Options opts);
+  static std::unique_ptr<Jit> create() { return create(Options{}); }
+  ~Jit();
+
+  /// Generates, optimizes and compiles spec. Throws std::runtime_error on an internal failure
+  /// (never aborts the process).
+  Kernel compile(const KernelSpec& spec);
+
+  /// The module's LLVM IR as text, after the same optimization compile() applies
+  /// (for `gradc emit --stage llvm`).
+  std::string llvm_ir(const KernelSpec& spec);
+
+ private:
+  struct Impl;
+  explicit Jit(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gradc
