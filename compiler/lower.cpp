@@ -144,6 +144,7 @@ void Lowerer::run(const ast::Program& prog) {
       if (!env.emplace(p.name, v).second)
         error(p.loc, fmt::format("duplicate parameter '{}'", p.name));
       out.params.push_back(v);
+      out.param_locs.push_back(p.loc);
     }
     for (const ast::Assign& s : f->body) {
       const Node* v = expr(s.value, env);

@@ -17,6 +17,7 @@ struct Function {
   std::string name;
   Loc loc;                           // the function's name in the source
   std::vector<const Node*> params;   // Var nodes, in declaration order
+  std::vector<Loc> param_locs;
   const Node* body = nullptr;
 };
 

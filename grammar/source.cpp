@@ -61,8 +61,9 @@ SourceFile load_source(const std::string& path) {
   for (std::size_t i = 0; i < src.text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(src.text[i]);
     if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f)
-      throw InputError(Loc{static_cast<std::uint32_t>(i)},
-                       fmt::format("file is not text (byte 0x{:02x} at offset {})", c, i));
+      throw Diagnostic(src.format(Loc{static_cast<std::uint32_t>(i)}, "error",
+                                  fmt::format("file is not text (byte 0x{:02x} at offset {})", c, i)),
+                       kExitInputError);
   }
   return src;
 }

@@ -35,13 +35,17 @@ struct SourceFile {
   std::string format(Loc loc, std::string_view severity, std::string_view message) const;
 };
 
-/// Reads a file. Throws UsageError if it cannot be read, InputError if it is not text.
+/// Reads a file. Throws UsageError if it cannot be read, Diagnostic if it is not text.
 SourceFile load_source(const std::string& path);
 
 /// An error in the user's input, located in a source file. Exit code 1.
+/// `exit_code` is kExitUsage when a command-line choice is at fault (a missing --at value,
+/// --wrt naming a non-parameter) but the message still points into the file.
 struct InputError : std::runtime_error {
   Loc loc;
-  InputError(Loc l, const std::string& message) : std::runtime_error(message), loc(l) {}
+  int exit_code;
+  InputError(Loc l, const std::string& message, int code = kExitInputError)
+      : std::runtime_error(message), loc(l), exit_code(code) {}
 };
 
 /// Bad command-line usage (unknown function, malformed --at, ...). Exit code 2.
@@ -51,5 +55,26 @@ struct UsageError : std::runtime_error {
 
 /// Skips spaces, tabs, newlines and `#` comments starting at offset; returns the new offset.
 std::uint32_t skip_blank(std::string_view text, std::uint32_t offset);
+
+}  // namespace gradc
+
+namespace gradc {
+
+/// A fully formatted error (`file:line:col: error: ...`, source line, caret), ready to print.
+struct Diagnostic : std::runtime_error {
+  int exit_code;
+  Diagnostic(const std::string& text, int code) : std::runtime_error(text), exit_code(code) {}
+};
+
+/// Runs f; an InputError it throws becomes a Diagnostic located in src. `code` overrides the
+/// exit code when non-zero (errors in command-line text are usage errors).
+template <class F>
+auto located_in(const SourceFile& src, F&& f, int code = 0) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const InputError& e) {
+    throw Diagnostic(src.format(e.loc, "error", e.what()), code ? code : e.exit_code);
+  }
+}
 
 }  // namespace gradc

@@ -1,0 +1,502 @@
+// gradc: the command-line driver. Subcommands eval, diff, emit and check; argument parsing by
+// CLI11. Errors print `file:line:col: error: ...` with the source line and a caret, and exit
+// with the documented codes of grammar/source.hpp (1 input error, 2 usage, 3 check failed).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "compiler/builder.hpp"
+#include "compiler/diff.hpp"
+#include "compiler/interp.hpp"
+#include "compiler/lower.hpp"
+#include "compiler/print.hpp"
+#include "grammar/ast_dump.hpp"
+#include "grammar/parser.hpp"
+#include "runtime/csv.hpp"
+#include "runtime/jit.hpp"
+
+namespace gradc {
+namespace {
+
+struct Options {
+  std::string file, fn, at, wrt, format = "text", stage, points, out;
+  int order = 1;
+  bool hessian = false, json = false, expr_only = false, no_simplify = false;
+  double tol = 1e-6;
+};
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+std::vector<std::string> param_names(const Function& f) {
+  std::vector<std::string> v;
+  for (const Node* p : f.params) v.push_back(p->name);
+  return v;
+}
+
+std::unique_ptr<Module> load(const Options& o) {
+  SourceFile src = load_source(o.file);
+  // Keep a copy for diagnostics: compile_module moves the source into the module.
+  SourceFile diag{src.path, src.text};
+  return located_in(diag, [&] { return compile_module(std::move(src), !o.no_simplify); });
+}
+
+const Function& choose(const Module& m, const std::string& name) {
+  std::vector<std::string> names;
+  for (const Function& f : m.functions) names.push_back(f.name);
+  if (!name.empty()) {
+    if (const Function* f = m.find(name)) return *f;
+    throw UsageError(fmt::format("--fn: no function '{}' in {} (functions: {})", name, m.source.path, join(names)));
+  }
+  if (m.functions.size() == 1) return m.functions.front();
+  throw UsageError(fmt::format("{} defines {} functions ({}): choose one with --fn", m.source.path,
+                               m.functions.size(), join(names)));
+}
+
+// Splits "x=0.5, y=max(1, 2)" at top-level commas; returns (offset, piece) pairs.
+std::vector<std::pair<std::size_t, std::string>> split_top(const std::string& s) {
+  std::vector<std::pair<std::size_t, std::string>> parts;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || (s[i] == ',' && depth == 0)) {
+      parts.emplace_back(start, s.substr(start, i - start));
+      start = i + 1;
+    } else if (s[i] == '(') {
+      ++depth;
+    } else if (s[i] == ')') {
+      --depth;
+    }
+  }
+  return parts;
+}
+
+// The point: --at values, else the file's `at` values, for every parameter of f.
+std::vector<double> resolve_point(const Module& m, const Function& f, const std::string& at) {
+  std::map<std::string, double> given;
+  if (!at.empty()) {
+    SourceFile cmd{"--at", at};
+    for (auto& [off, piece] : split_top(at)) {
+      auto eq = piece.find('=');
+      std::string name = piece.substr(0, eq == std::string::npos ? piece.size() : eq);
+      std::size_t lead = name.find_first_not_of(" \t");
+      name = lead == std::string::npos ? "" : name.substr(lead, name.find_last_not_of(" \t") - lead + 1);
+      Loc loc{static_cast<std::uint32_t>(off + (lead == std::string::npos ? 0 : lead))};
+      located_in(cmd, [&] {
+        if (eq == std::string::npos || name.empty())
+          throw InputError(loc, "expected NAME=VALUE");
+        bool known = false;
+        for (const Node* p : f.params) known = known || p->name == name;
+        if (!known)
+          throw InputError(loc, fmt::format("'{}' is not a parameter of '{}' (parameters: {})", name, f.name,
+                                            join(param_names(f))));
+        if (given.count(name)) throw InputError(loc, fmt::format("'{}' is given twice", name));
+      }, kExitUsage);
+      // Parse the value in a copy of the argument with everything before it blanked, so that
+      // error columns match the command line.
+      SourceFile val{"--at", std::string(off + eq + 1, ' ') + piece.substr(eq + 1)};
+      given[name] = located_in(val, [&] { return constant_value(val, parse_expression(val)); }, kExitUsage);
+    }
+  }
+  std::vector<double> point;
+  for (std::size_t i = 0; i < f.params.size(); ++i) {
+    const std::string& p = f.params[i]->name;
+    if (auto it = given.find(p); it != given.end()) {
+      point.push_back(it->second);
+    } else if (const double* v = m.at_value(p)) {
+      point.push_back(*v);
+    } else {
+      throw Diagnostic(m.source.format(f.param_locs[i], "error",
+                                       fmt::format("no value for parameter '{}': give it with --at {}=VALUE "
+                                                   "or on an 'at' line",
+                                                   p, p)),
+                       kExitUsage);
+    }
+  }
+  return point;
+}
+
+std::vector<const Node*> resolve_wrt(const Module& m, const Function& f, const std::string& wrt) {
+  std::vector<const Node*> vars;
+  for (auto& [off, piece] : split_top(wrt)) {
+    std::string name;
+    for (char c : piece)
+      if (c != ' ' && c != '\t') name += c;
+    const Node* found = nullptr;
+    for (const Node* p : f.params)
+      if (p->name == name) found = p;
+    if (!found)
+      throw Diagnostic(m.source.format(f.loc, "error",
+                                       fmt::format("--wrt: '{}' is not a parameter of '{}' (parameters: {})",
+                                                   name, f.name, join(param_names(f)))),
+                       kExitUsage);
+    vars.push_back(found);
+  }
+  if (vars.empty()) throw UsageError("--wrt: expected at least one variable");
+  return vars;
+}
+
+std::string num(double v) { return fmt::format("{}", v); }
+std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{:.17g}", v) : "null"; }
+
+// Names the operation that produced a nan or inf, with its position when the user wrote it.
+void warn_domain(const Module& m, const Function& f, std::span<const Node* const> outputs,
+                 std::span<const double> point, const std::string& where = "") {
+  auto err = find_domain_error(outputs, f.params, point);
+  if (!err) return;
+  const Node* n = err->node;
+  const OpInfo& info = n->info();
+  std::string what;
+  if (info.syntax == Syntax::Infix)
+    what = fmt::format("{} {} {}", num(err->args[0]), info.name, num(err->args[1]));
+  else if (info.syntax == Syntax::Prefix)
+    what = fmt::format("-{}", num(err->args[0]));
+  else if (n->nargs == 1)
+    what = fmt::format("{}({})", info.name, num(err->args[0]));
+  else
+    what = fmt::format("{}({}, {})", info.name, num(err->args[0]), num(err->args[1]));
+  std::string msg = fmt::format("{}{} gives {}", where, what, num(err->result));
+  auto loc = m.locs.find(n);
+  if (loc != m.locs.end()) {
+    std::fputs(m.source.format(loc->second, "warning", msg).c_str(), stderr);
+  } else {
+    std::fputs(m.source.format(f.loc, "warning", fmt::format("in the derivative of '{}': {}", f.name, msg)).c_str(),
+               stderr);
+  }
+}
+
+// value, gradient and (optionally) the Hessian of f, row-major, as IR roots.
+std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify) {
+  Builder b(m.graph, simplify);
+  std::vector<const Node*> outs{f.body};
+  std::vector<const Node*> grad = gradient(b, f.body, f.params);
+  outs.insert(outs.end(), grad.begin(), grad.end());
+  if (hessian)
+    for (const Node* g : grad) {
+      auto row = gradient(b, g, f.params);
+      outs.insert(outs.end(), row.begin(), row.end());
+    }
+  return outs;
+}
+
+int cmd_eval(const Options& o) {
+  auto m = load(o);
+  const Function& f = choose(*m, o.fn);
+  auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
+  auto jit = Jit::create();
+  KernelSpec spec{f.name, f.params, outs};
+  Kernel k = jit->compile(spec);
+  std::size_t n = f.params.size();
+
+  if (!o.points.empty()) {
+    if (o.hessian) throw UsageError("--points computes values and gradients; --hessian is not available with it");
+    CsvTable t = read_csv(o.points);
+    std::vector<std::size_t> col;
+    for (const Node* p : f.params) {
+      std::size_t j = 0;
+      while (j < t.columns.size() && t.columns[j] != p->name) ++j;
+      if (j == t.columns.size())
+        throw Diagnostic(t.source.format(Loc{0}, "error",
+                                         fmt::format("no column '{}' (a parameter of '{}')", p->name, f.name)),
+                         kExitInputError);
+      col.push_back(j);
+    }
+    std::size_t rows = t.rows(), w = t.columns.size();
+    std::vector<double> in(rows * n), out(rows * outs.size());
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t i = 0; i < n; ++i) in[r * n + i] = t.values[r * w + col[i]];
+    k.batch(in.data(), out.data(), static_cast<std::int64_t>(rows));
+    std::string csv = join(param_names(f), ",") + "," + f.name;
+    for (const Node* p : f.params) csv += "," + print_partial(f.name, std::vector<std::string>{p->name}, Format::Text);
+    csv += "\n";
+    std::size_t bad = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::string line;
+      for (std::size_t i = 0; i < n; ++i) line += (i ? "," : "") + json_num(in[r * n + i]);
+      for (std::size_t j = 0; j < outs.size(); ++j) {
+        double v = out[r * outs.size() + j];
+        line += "," + (std::isfinite(v) ? fmt::format("{:.17g}", v) : num(v));
+      }
+      for (std::size_t j = 0; j < outs.size(); ++j)
+        if (!std::isfinite(out[r * outs.size() + j])) {
+          if (bad++ == 0)
+            warn_domain(*m, f, outs, std::span<const double>(&in[r * n], n), fmt::format("row {}: ", r + 1));
+          break;
+        }
+      csv += line + "\n";
+    }
+    if (bad > 1) std::fprintf(stderr, "warning: %zu rows have nan or inf results\n", bad);
+    if (o.out.empty()) {
+      std::fwrite(csv.data(), 1, csv.size(), stdout);
+    } else {
+      write_file_atomic(o.out, csv);
+    }
+    return kExitOk;
+  }
+
+  std::vector<double> point = resolve_point(*m, f, o.at);
+  std::vector<double> out(outs.size());
+  k.single(point.data(), out.data());
+  bool finite = true;
+  for (double v : out) finite = finite && std::isfinite(v);
+  if (!finite) warn_domain(*m, f, outs, point);
+
+  if (o.json) {
+    std::string s = fmt::format("{{\"function\": \"{}\", \"at\": {{", f.name);
+    for (std::size_t i = 0; i < n; ++i) s += fmt::format("{}\"{}\": {}", i ? ", " : "", f.params[i]->name, json_num(point[i]));
+    s += fmt::format("}}, \"value\": {}, \"gradient\": {{", json_num(out[0]));
+    for (std::size_t i = 0; i < n; ++i) s += fmt::format("{}\"{}\": {}", i ? ", " : "", f.params[i]->name, json_num(out[1 + i]));
+    s += "}";
+    if (o.hessian) {
+      s += ", \"hessian\": [";
+      for (std::size_t i = 0; i < n; ++i) {
+        s += i ? ", [" : "[";
+        for (std::size_t j = 0; j < n; ++j) s += (j ? ", " : "") + json_num(out[1 + n + i * n + j]);
+        s += "]";
+      }
+      s += "]";
+    }
+    s += "}\n";
+    std::fputs(s.c_str(), stdout);
+    return kExitOk;
+  }
+  std::string s;
+  std::vector<std::string> at;
+  for (std::size_t i = 0; i < n; ++i) at.push_back(fmt::format("{} = {}", f.params[i]->name, num(point[i])));
+  s += fmt::format("at {}\n{} = {}\n", join(at), f.name, num(out[0]));
+  for (std::size_t i = 0; i < n; ++i)
+    s += fmt::format("{} = {}\n", print_partial(f.name, std::vector<std::string>{f.params[i]->name}, Format::Text),
+                     num(out[1 + i]));
+  if (o.hessian) {
+    s += fmt::format("hessian (rows and columns {}):\n", join(param_names(f)));
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<std::string> row;
+      for (std::size_t j = 0; j < n; ++j) row.push_back(num(out[1 + n + i * n + j]));
+      s += fmt::format("  [{}]\n", join(row));
+    }
+  }
+  std::fputs(s.c_str(), stdout);
+  return kExitOk;
+}
+
+int cmd_diff(const Options& o) {
+  Format fmt_ = o.format == "latex" ? Format::Latex : Format::Text;
+  auto m = load(o);
+  const Function& f = choose(*m, o.fn);
+  std::vector<const Node*> wrt = resolve_wrt(*m, f, o.wrt);
+  if (o.order < 1) throw UsageError("--order must be at least 1");
+  if (o.expr_only && (fmt_ != Format::Text || wrt.size() != 1 || o.order != 1))
+    throw UsageError("--expr-only needs --format text, a single --wrt variable and --order 1");
+
+  // Every multiset of `order` variables from wrt (nondecreasing indices), by differentiating
+  // the lower-order partial again.
+  Builder b(m->graph, !o.no_simplify);
+  struct Partial {
+    std::vector<std::size_t> idx;
+    const Node* node;
+  };
+  std::vector<Partial> level{{{}, f.body}};
+  for (int k = 0; k < o.order; ++k) {
+    std::vector<Partial> next;
+    for (const Partial& p : level) {
+      std::size_t from = p.idx.empty() ? 0 : p.idx.back();
+      std::vector<const Node*> vars(wrt.begin() + static_cast<std::ptrdiff_t>(from), wrt.end());
+      auto g = gradient(b, p.node, vars);
+      for (std::size_t i = 0; i < vars.size(); ++i) {
+        Partial q{p.idx, g[i]};
+        q.idx.push_back(from + i);
+        next.push_back(std::move(q));
+      }
+    }
+    level = std::move(next);
+  }
+
+  if (o.expr_only) {
+    std::string s;
+    try {
+      s = print_inline(level[0].node, Format::Text);
+    } catch (const std::length_error& e) {
+      throw UsageError(fmt::format("--expr-only: {}; leave out --expr-only to print it with shared "
+                                   "subexpressions named", e.what()));
+    }
+    std::fputs((s + "\n").c_str(), stdout);
+    return kExitOk;
+  }
+  std::string out;
+  for (const Partial& p : level) {
+    std::vector<std::string> vars;
+    for (std::size_t i : p.idx) vars.push_back(wrt[i]->name);
+    std::string lhs = print_partial(f.name, vars, fmt_);
+    Printed pr = print(std::span<const Node* const>(&p.node, 1), fmt_);
+    if (pr.temps.empty()) {
+      out += fmt::format("{} = {}\n", lhs, pr.results[0]);
+    } else if (fmt_ == Format::Text) {
+      // A .grad block function that parses back.
+      std::string name = "d" + f.name + "_d" + join(vars, "");
+      if (vars.size() > 1) name = fmt::format("d{}{}_d{}", vars.size(), f.name, join(vars, ""));
+      out += fmt::format("# {} =\nfn {}({}) {{\n", lhs, name, join(param_names(f)));
+      for (auto& [t, def] : pr.temps) out += fmt::format("  {} = {}\n", t, def);
+      out += fmt::format("  return {}\n}}\n", pr.results[0]);
+    } else {
+      out += "\\begin{aligned}\n";
+      for (auto& [t, def] : pr.temps) out += fmt::format("{} &= {} \\\\\n", t, def);
+      out += fmt::format("{} &= {}\n\\end{{aligned}}\n", lhs, pr.results[0]);
+    }
+  }
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
+int cmd_emit(const Options& o) {
+  if (o.stage == "ast") {
+    SourceFile src = load_source(o.file);
+    ast::Program prog = located_in(src, [&] { return parse_program(src); });
+    std::fputs(dump_ast(src, prog).c_str(), stdout);
+    return kExitOk;
+  }
+  auto m = load(o);
+  if (o.stage == "ir") {
+    for (const Function& f : m->functions) {
+      if (!o.fn.empty() && f.name != o.fn) continue;
+      std::vector<std::string> labels{f.name};
+      std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)),
+                             print_listing(std::span<const Node* const>(&f.body, 1), labels, &m->names))
+                     .c_str(),
+                 stdout);
+    }
+    if (!o.fn.empty()) choose(*m, o.fn);
+    return kExitOk;
+  }
+  const Function& f = choose(*m, o.fn);
+  auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
+  std::vector<std::string> labels{f.name};
+  for (const Node* p : f.params) labels.push_back(print_partial(f.name, std::vector<std::string>{p->name}, Format::Text));
+  if (o.hessian)
+    for (const Node* p : f.params)
+      for (const Node* q : f.params) labels.push_back(print_partial(f.name, std::vector<std::string>{p->name, q->name}, Format::Text));
+  if (o.stage == "grad-ir") {
+    std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)), print_listing(outs, labels, &m->names)).c_str(),
+               stdout);
+    return kExitOk;
+  }
+  // llvm
+  auto jit = Jit::create();
+  std::fputs(jit->llvm_ir(KernelSpec{f.name, f.params, outs}).c_str(), stdout);
+  return kExitOk;
+}
+
+int cmd_check(const Options& o) {
+  auto m = load(o);
+  const Function& f = choose(*m, o.fn);
+  std::vector<double> point = resolve_point(*m, f, o.at);
+  auto outs = derivative_outputs(*m, f, false, !o.no_simplify);
+  auto jit = Jit::create();
+  Kernel k = jit->compile(KernelSpec{f.name, f.params, outs});
+  std::size_t n = f.params.size();
+  std::vector<double> out(outs.size()), tmp(outs.size()), x = point;
+  k.single(point.data(), out.data());
+  auto value_at = [&](std::size_t i, double xi) {
+    x = point;
+    x[i] = xi;
+    k.single(x.data(), tmp.data());
+    return tmp[0];
+  };
+  bool ok = true;
+  std::string s = fmt::format("{:<10} {:>24} {:>24} {:>10}\n", "variable", "compiled", "finite difference", "rel. error");
+  for (std::size_t i = 0; i < n; ++i) {
+    // Central differences with Richardson extrapolation: error O(h^4).
+    double h = 1e-3 * std::max(1.0, std::fabs(point[i]));
+    auto central = [&](double hh) { return (value_at(i, point[i] + hh) - value_at(i, point[i] - hh)) / (2 * hh); };
+    double fd = (4 * central(h / 2) - central(h)) / 3;
+    double g = out[1 + i];
+    double rel = std::fabs(g - fd) / std::max({1.0, std::fabs(g), std::fabs(fd)});
+    bool good = rel <= o.tol || (std::isnan(g) && std::isnan(fd));
+    ok = ok && good;
+    s += fmt::format("{:<10} {:>24} {:>24} {:>10.2e}{}\n", f.params[i]->name, num(g), num(fd), rel, good ? "" : "  MISMATCH");
+  }
+  std::fputs(s.c_str(), stdout);
+  if (!ok) {
+    std::fprintf(stderr, "error: the compiled gradient of '%s' disagrees with finite differences (tolerance %g)\n",
+                 f.name.c_str(), o.tol);
+    return kExitCheckFailed;
+  }
+  std::fputs(fmt::format("ok: gradient of '{}' matches finite differences (tolerance {})\n", f.name, o.tol).c_str(),
+             stdout);
+  return kExitOk;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"gradc: a symbolic + numeric differentiation compiler"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "gradc 0.1");
+  Options o;
+  auto common = [&](CLI::App* c) {
+    c->add_option("file", o.file, ".grad source file")->required();
+    c->add_option("--fn", o.fn, "function to use (may be left out when the file has one)");
+    c->add_flag("--no-simplify", o.no_simplify, "keep the IR as written and as differentiated");
+  };
+  CLI::App* eval = app.add_subcommand("eval", "value, gradient (and Hessian) through compiled code");
+  common(eval);
+  eval->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2 (values may be constant expressions)");
+  eval->add_flag("--hessian", o.hessian, "also print the Hessian");
+  eval->add_flag("--json", o.json, "print one JSON object");
+  eval->add_option("--points", o.points, "CSV of points (header names the variables)");
+  eval->add_option("--out", o.out, "write the --points results to this CSV file");
+  CLI::App* diff = app.add_subcommand("diff", "print partial derivatives");
+  common(diff);
+  diff->add_option("--wrt", o.wrt, "variables, comma-separated")->required();
+  diff->add_option("--order", o.order, "derivative order")->check(CLI::PositiveNumber);
+  diff->add_option("--format", o.format, "text or latex")->check(CLI::IsMember({"text", "latex"}));
+  diff->add_flag("--expr-only", o.expr_only, "print just the expression, inline");
+  CLI::App* emit = app.add_subcommand("emit", "dump a compiler stage");
+  common(emit);
+  emit->add_option("--stage", o.stage, "ast, ir, grad-ir or llvm")
+      ->required()
+      ->check(CLI::IsMember({"ast", "ir", "grad-ir", "llvm"}));
+  emit->add_flag("--hessian", o.hessian, "grad-ir/llvm: include the Hessian");
+  CLI::App* check = app.add_subcommand("check", "compare the compiled gradient with finite differences");
+  common(check);
+  check->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");
+  check->add_option("--tol", o.tol, "relative tolerance (default 1e-6)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    if (*eval) return cmd_eval(o);
+    if (*diff) return cmd_diff(o);
+    if (*emit) return cmd_emit(o);
+    return cmd_check(o);
+  } catch (const Diagnostic& d) {
+    std::fputs(d.what(), stderr);
+    return d.exit_code;
+  } catch (const InputError& e) {  // an error without a source file at hand
+    std::fprintf(stderr, "%s: error: %s\n", o.file.c_str(), e.what());
+    return e.exit_code;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "gradc: error: %s\n", e.what());
+    return kExitUsage;
+  }
+}
+
+}  // namespace
+}  // namespace gradc
+
+int main(int argc, char** argv) {
+  try {
+    return gradc::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gradc: internal error: %s\n", e.what());
+    return 70;
+  }
+}

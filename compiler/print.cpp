@@ -1,0 +1,365 @@
+// The text and LaTeX printers.
+#include "compiler/print.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <map>
+
+namespace gradc {
+namespace {
+
+constexpr int kPrecAdd = 1, kPrecNeg = 3, kPrecPow = 4, kPrecAtom = 5;
+// Above this nesting depth, a subexpression gets a name so that no printed line is deeper.
+constexpr int kMaxPrintDepth = 48;
+constexpr int kMaxInlineDepth = 5000;
+
+const char* const kGreek[] = {"alpha", "beta",  "gamma", "delta", "epsilon", "zeta",  "eta",
+                              "theta", "iota",  "kappa", "lambda", "mu",     "nu",    "xi",
+                              "pi",    "rho",   "sigma", "tau",   "upsilon", "phi",   "chi",
+                              "psi",   "omega", "Gamma", "Delta", "Theta",   "Lambda", "Xi",
+                              "Pi",    "Sigma", "Phi",   "Psi",   "Omega"};
+
+class Printer {
+ public:
+  Printer(Format f, const std::unordered_map<const Node*, std::string>* temps)
+      : f_(f), temps_(temps) {}
+
+  std::string operator()(const Node* n) {
+    out_.clear();
+    emit(n, 0, /*top=*/true);
+    return std::move(out_);
+  }
+
+ private:
+  // Precedence of n as written (an operand needing more gets parentheses).
+  int prec(const Node* n) const {
+    if (is_temp(n)) return kPrecAtom;
+    if (n->op == Op::Const) return n->value < 0 || std::signbit(n->value) ? kPrecNeg : kPrecAtom;
+    if (f_ == Format::Latex && n->op == Op::Div) return kPrecPow;  // \frac{}{} groups itself
+    return n->info().prec;
+  }
+  bool is_temp(const Node* n) const { return temps_ && temps_->count(n); }
+
+  void open(bool paren) {
+    if (paren) out_ += f_ == Format::Latex ? "\\left(" : "(";
+  }
+  void close(bool paren) {
+    if (paren) out_ += f_ == Format::Latex ? "\\right)" : ")";
+  }
+
+  void emit(const Node* n, int min_prec, bool top = false) {
+    if (!top && is_temp(n)) {
+      out_ += temps_->at(n);
+      return;
+    }
+    bool paren = prec(n) < min_prec;
+    open(paren);
+    const OpInfo& info = n->info();
+    switch (info.syntax) {
+      case Syntax::Leaf:
+        out_ += n->op == Op::Const ? print_number(n->value, f_) : print_name(n->name, f_);
+        break;
+      case Syntax::Prefix:  // unary minus: its operand binds at least as tightly as ^
+        out_ += "-";
+        emit(n->arg(0), kPrecPow);
+        break;
+      case Syntax::Infix:
+        f_ == Format::Latex ? infix_latex(n) : infix_text(n);
+        break;
+      case Syntax::Call:
+        f_ == Format::Latex ? call_latex(n) : call_text(n);
+        break;
+    }
+    close(paren);
+  }
+
+  void infix_text(const Node* n) {
+    const OpInfo& info = n->info();
+    if (n->op == Op::Pow) {  // right-associative; the exponent may carry a unary minus
+      emit(n->arg(0), kPrecAtom);
+      out_ += "^";
+      emit(n->arg(1), kPrecNeg);
+      return;
+    }
+    emit(n->arg(0), info.prec);
+    out_ += info.prec == kPrecAdd ? fmt::format(" {} ", info.name) : info.name;
+    emit(n->arg(1), info.prec + 1);
+  }
+
+  void infix_latex(const Node* n) {
+    switch (n->op) {
+      case Op::Div:
+        out_ += "\\frac{";
+        emit(n->arg(0), 0);
+        out_ += "}{";
+        emit(n->arg(1), 0);
+        out_ += "}";
+        return;
+      case Op::Pow:
+        if (pow_of_function(n)) return;
+        emit(n->arg(0), kPrecAtom);
+        out_ += "^{";
+        emit(n->arg(1), 0);
+        out_ += "}";
+        return;
+      case Op::Mul:
+        emit(n->arg(0), n->info().prec);
+        out_ += " \\cdot ";
+        emit(n->arg(1), n->info().prec + 1);
+        return;
+      default:
+        emit(n->arg(0), n->info().prec);
+        out_ += fmt::format(" {} ", n->info().latex);
+        emit(n->arg(1), n->info().prec + 1);
+        return;
+    }
+  }
+
+  // tanh(e)^2 reads better as \tanh^{2}\left(e\right), as the lecture writes it.
+  bool pow_of_function(const Node* n) {
+    const Node* base = n->arg(0);
+    const Node* e = n->arg(1);
+    if (is_temp(base) || !e->is_const() || e->value <= 0 || e->value != std::floor(e->value)) return false;
+    switch (base->op) {
+      case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh: case Op::Tanh:
+        break;
+      default:
+        return false;
+    }
+    out_ += fmt::format("{}^{{{}}}\\left(", base->info().latex, print_number(e->value, f_));
+    emit(base->arg(0), 0);
+    out_ += "\\right)";
+    return true;
+  }
+
+  void call_text(const Node* n) {
+    out_ += n->info().name;
+    out_ += "(";
+    for (int i = 0; i < n->nargs; ++i) {
+      if (i) out_ += ", ";
+      emit(n->arg(i), 0);
+    }
+    out_ += ")";
+  }
+
+  void call_latex(const Node* n) {
+    switch (n->op) {
+      case Op::Sqrt:
+        out_ += "\\sqrt{";
+        emit(n->arg(0), 0);
+        out_ += "}";
+        return;
+      case Op::Abs:
+        out_ += "\\left|";
+        emit(n->arg(0), 0);
+        out_ += "\\right|";
+        return;
+      case Op::Exp:
+        out_ += "e^{";
+        emit(n->arg(0), 0);
+        out_ += "}";
+        return;
+      default:
+        out_ += n->info().latex;
+        out_ += "\\left(";
+        for (int i = 0; i < n->nargs; ++i) {
+          if (i) out_ += ", ";
+          emit(n->arg(i), 0);
+        }
+        out_ += "\\right)";
+        return;
+    }
+  }
+
+  Format f_;
+  const std::unordered_map<const Node*, std::string>* temps_;
+  std::string out_;
+};
+
+// Approximate printed length of each node's inline form (for the --expr-only size guard).
+std::uint64_t inline_length(const Node* root) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max() / 4;
+  std::unordered_map<const Node*, std::uint64_t> len;
+  for (const Node* n : reachable(std::span<const Node* const>(&root, 1))) {
+    std::uint64_t l = n->nargs == 0 ? (n->op == Op::Var ? n->name.size() : 8) : 8;
+    for (int i = 0; i < n->nargs; ++i) l = std::min(kMax, l + len[n->arg(i)]);
+    len[n] = l;
+  }
+  return len[root];
+}
+
+int depth(const Node* root) {
+  std::unordered_map<const Node*, int> d;
+  int max = 0;
+  for (const Node* n : reachable(std::span<const Node* const>(&root, 1))) {
+    int x = 0;
+    for (int i = 0; i < n->nargs; ++i) x = std::max(x, d[n->arg(i)] + 1);
+    d[n] = x;
+    max = std::max(max, x);
+  }
+  return max;
+}
+
+}  // namespace
+
+std::string print_number(double v, Format f) {
+  std::string s = fmt::format("{}", v);
+  if (f == Format::Text) return s;
+  auto e = s.find('e');
+  if (e == std::string::npos) return s;
+  std::string mant = s.substr(0, e);
+  int exp = std::stoi(s.substr(e + 1));
+  std::string pow10 = fmt::format("10^{{{}}}", exp);
+  return mant == "1" ? pow10 : mant == "-1" ? "-" + pow10 : fmt::format("{} \\cdot {}", mant, pow10);
+}
+
+std::string print_name(const std::string& name, Format f) {
+  if (f == Format::Text) return name;
+  // Split a trailing index: x1 / x_1 → x_{1}
+  std::size_t cut = name.size();
+  while (cut > 0 && std::isdigit(static_cast<unsigned char>(name[cut - 1]))) --cut;
+  std::string base = name, index;
+  if (auto us = name.find('_'); us != std::string::npos && us > 0) {
+    base = name.substr(0, us);
+    index = name.substr(us + 1);
+  } else if (cut > 0 && cut < name.size()) {
+    base = name.substr(0, cut);
+    index = name.substr(cut);
+  }
+  std::string b = base;
+  if (std::find(std::begin(kGreek), std::end(kGreek), base) != std::end(kGreek)) {
+    b = "\\" + base;
+  } else if (base.size() > 1) {
+    std::string esc;
+    for (char c : base) esc += c == '_' ? std::string("\\_") : std::string(1, c);
+    b = "\\mathit{" + esc + "}";
+  }
+  if (index.empty()) return b;
+  std::string esc;
+  for (char c : index) esc += c == '_' ? std::string("\\_") : std::string(1, c);
+  return fmt::format("{}_{{{}}}", b, esc);
+}
+
+std::string print_partial(const std::string& fn, std::span<const std::string> wrt, Format f) {
+  // Group repeated variables: x, x, y → x^2 y
+  std::vector<std::pair<std::string, int>> groups;
+  for (const std::string& v : wrt) {
+    if (!groups.empty() && groups.back().first == v) {
+      ++groups.back().second;
+    } else {
+      groups.emplace_back(v, 1);
+    }
+  }
+  std::size_t order = wrt.size();
+  std::string den;
+  if (f == Format::Text) {
+    for (auto& [v, k] : groups) den += k == 1 ? v : fmt::format("{}{}", v, k);
+    return order == 1 ? fmt::format("d{}/d{}", fn, den) : fmt::format("d{}{}/d{}", order, fn, den);
+  }
+  for (auto& [v, k] : groups) {
+    if (!den.empty()) den += " ";
+    den += k == 1 ? fmt::format("\\partial {}", print_name(v, f))
+                  : fmt::format("\\partial {}^{{{}}}", print_name(v, f), k);
+  }
+  std::string num = order == 1 ? "\\partial " : fmt::format("\\partial^{{{}}} ", order);
+  return fmt::format("\\frac{{{}{}}}{{{}}}", num, print_name(fn, f), den);
+}
+
+Printed print(std::span<const Node* const> roots, Format f) {
+  std::vector<const Node*> nodes = reachable(roots);
+  std::unordered_map<const Node*, int> uses;
+  for (const Node* n : nodes)
+    for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
+
+  bool blowup = tree_size(roots) > 2 * nodes.size() + 16;
+  // Which nodes get a name: shared non-leaves when the tree form blows up, and any node whose
+  // unnamed subtree would be nested deeper than kMaxPrintDepth.
+  std::unordered_map<const Node*, std::string> temps;
+  std::unordered_map<const Node*, int> d;
+  std::vector<const Node*> named;
+  std::unordered_map<const Node*, bool> is_root;
+  for (const Node* r : roots) is_root[r] = true;
+  for (const Node* n : nodes) {
+    int x = 0;
+    for (int i = 0; i < n->nargs; ++i) {
+      const Node* a = n->arg(i);
+      x = std::max(x, temps.count(a) ? 1 : d[a] + 1);
+    }
+    d[n] = x;
+    bool name = n->nargs > 0 && !is_root.count(n) &&
+                ((blowup && uses[n] >= 2) || x >= kMaxPrintDepth);
+    if (name) {
+      temps[n] = "";
+      named.push_back(n);
+    }
+  }
+  // Temporary names t1, t2, ... that no variable uses.
+  std::string prefix = "t";
+  for (bool clash = true; clash;) {
+    clash = false;
+    for (const Node* n : nodes)
+      if (n->op == Op::Var && n->name.rfind(prefix, 0) == 0 &&
+          n->name.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+        clash = true;
+    if (clash) prefix += "t";
+  }
+  for (std::size_t i = 0; i < named.size(); ++i)
+    temps[named[i]] = print_name(fmt::format("{}{}", prefix, i + 1), f);
+
+  Printer p(f, &temps);
+  Printed out;
+  for (const Node* n : named) out.temps.emplace_back(temps[n], p(n));
+  for (const Node* r : roots) out.results.push_back(p(r));
+  return out;
+}
+
+std::string print_inline(const Node* n, Format f, std::uint64_t max_chars) {
+  std::uint64_t len = inline_length(n);
+  if (len > max_chars)
+    throw std::length_error(fmt::format("the inline form would be about {} characters", len));
+  if (depth(n) > kMaxInlineDepth)
+    throw std::length_error(fmt::format("the inline form would nest more than {} levels", kMaxInlineDepth));
+  return Printer(f, nullptr)(n);
+}
+
+}  // namespace gradc
+
+namespace gradc {
+
+std::string print_listing(std::span<const Node* const> roots, std::span<const std::string> labels,
+                          const std::unordered_map<const Node*, std::string>* names) {
+  std::unordered_map<const Node*, std::size_t> num;
+  std::string out;
+  for (const Node* n : reachable(roots)) {
+    std::size_t k = num.size();
+    num[n] = k;
+    std::string rhs;
+    switch (n->op) {
+      case Op::Const: rhs = fmt::format("const {}", print_number(n->value, Format::Text)); break;
+      case Op::Var: rhs = fmt::format("var {}", n->name); break;
+      default: {
+        static const char* const kNames[] = {
+#define GRADC_OP_LOWER(name, arity) #name,
+            GRADC_FOR_EACH_OP(GRADC_OP_LOWER)
+#undef GRADC_OP_LOWER
+        };
+        std::string op = kNames[static_cast<int>(n->op)];
+        for (char& c : op) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        rhs = op;
+        for (int i = 0; i < n->nargs; ++i) rhs += fmt::format("{}%{}", i ? ", " : " ", num.at(n->arg(i)));
+      }
+    }
+    std::string line = fmt::format("%{} = {}", k, rhs);
+    if (names)
+      if (auto it = names->find(n); it != names->end()) line = fmt::format("{:<28}# {}", line, it->second);
+    out += line + "\n";
+  }
+  for (std::size_t i = 0; i < roots.size(); ++i)
+    out += fmt::format("out {} = %{}\n", i < labels.size() ? labels[i] : std::to_string(i), num.at(roots[i]));
+  return out;
+}
+
+}  // namespace gradc

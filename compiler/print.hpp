@@ -1,0 +1,52 @@
+// Printers: IR as `.grad` text (minimal parentheses; parses back to the same tree) and as LaTeX.
+// When the tree form would be much larger than the DAG (or too deep to read), shared
+// subexpressions get names (t1 = ...), so output size stays linear in the DAG.
+#pragma once
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "compiler/ir.hpp"
+
+namespace gradc {
+
+enum class Format { Text, Latex };
+
+/// A printed set of expressions: named temporaries (in definition order), then one string per
+/// root, written in terms of the temporaries.
+struct Printed {
+  std::vector<std::pair<std::string, std::string>> temps;  // (name as printed, definition)
+  std::vector<std::string> results;
+};
+
+/// Prints roots, naming shared subexpressions only when needed (tree size > 2 x DAG size + 16,
+/// or nesting deeper than the printer allows).
+Printed print(std::span<const Node* const> roots, Format f);
+
+/// One expression, inline (no temporaries). Throws std::length_error when the inline form
+/// would exceed max_chars characters.
+std::string print_inline(const Node* n, Format f, std::uint64_t max_chars = 10'000'000);
+
+/// A variable or temporary name in the format (`x_1` → `x_{1}`, `alpha` → `\alpha` in LaTeX).
+std::string print_name(const std::string& name, Format f);
+
+/// A number as text (shortest form that reads back exactly) or LaTeX.
+std::string print_number(double v, Format f);
+
+/// `df/dx`, `d2f/dxdy`, or `\frac{\partial f}{\partial x}` for a partial derivative of `fn`
+/// with respect to the variables in wrt (repeated for higher orders).
+std::string print_partial(const std::string& fn, std::span<const std::string> wrt, Format f);
+
+}  // namespace gradc
+
+namespace gradc {
+
+/// The IR as an SSA-style listing (`%3 = mul %1, %2    # a`), one line per node reachable from
+/// the roots, then `out LABEL = %n` per root. `names` gives user names of intermediates.
+std::string print_listing(std::span<const Node* const> roots, std::span<const std::string> labels,
+                          const std::unordered_map<const Node*, std::string>* names = nullptr);
+
+}  // namespace gradc
