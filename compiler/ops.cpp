@@ -179,6 +179,15 @@ static_assert(arities_match(), "kOps arity must match GRADC_FOR_EACH_OP");
 
 const OpInfo& op_info(Op op) { return kOps[static_cast<int>(op)]; }
 
+const char* op_id(Op op) {
+  static const char* const kIds[] = {
+#define GRADC_OP_ID(name, arity) #name,
+      GRADC_FOR_EACH_OP(GRADC_OP_ID)
+#undef GRADC_OP_ID
+  };
+  return kIds[static_cast<int>(op)];
+}
+
 const OpInfo* find_function(std::string_view name) {
   if (name == "ln") name = "log";
   if (name == "pow") return &op_info(Op::Pow);

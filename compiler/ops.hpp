@@ -52,6 +52,9 @@ struct OpInfo {
 
 const OpInfo& op_info(Op op);
 
+/// The op's identifier as in GRADC_FOR_EACH_OP ("Add", "Sin"), for listings and test names.
+const char* op_id(Op op);
+
 /// The op called `name` in .grad source (`sin`, `ln`, `pow`, `max`, ...), or nullptr.
 const OpInfo* find_function(std::string_view name);
 

@@ -256,8 +256,8 @@ std::string print_partial(const std::string& fn, std::span<const std::string> wr
   std::size_t order = wrt.size();
   std::string den;
   if (f == Format::Text) {
-    for (auto& [v, k] : groups) den += k == 1 ? v : fmt::format("{}{}", v, k);
-    return order == 1 ? fmt::format("d{}/d{}", fn, den) : fmt::format("d{}{}/d{}", order, fn, den);
+    for (auto& [v, k] : groups) den += k == 1 ? "d" + v : fmt::format("d{}{}", v, k);
+    return order == 1 ? fmt::format("d{}/{}", fn, den) : fmt::format("d{}{}/{}", order, fn, den);
   }
   for (auto& [v, k] : groups) {
     if (!den.empty()) den += " ";
@@ -341,12 +341,7 @@ std::string print_listing(std::span<const Node* const> roots, std::span<const st
       case Op::Const: rhs = fmt::format("const {}", print_number(n->value, Format::Text)); break;
       case Op::Var: rhs = fmt::format("var {}", n->name); break;
       default: {
-        static const char* const kNames[] = {
-#define GRADC_OP_LOWER(name, arity) #name,
-            GRADC_FOR_EACH_OP(GRADC_OP_LOWER)
-#undef GRADC_OP_LOWER
-        };
-        std::string op = kNames[static_cast<int>(n->op)];
+        std::string op = op_id(n->op);
         for (char& c : op) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         rhs = op;
         for (int i = 0; i < n->nargs; ++i) rhs += fmt::format("{}%{}", i ? ", " : " ", num.at(n->arg(i)));

@@ -1,0 +1,464 @@
+// The .grad parser: a Boost.Spirit X3 grammar that builds the flat AST of grammar/ast.hpp and
+// reports the first syntax error as an InputError located at the offending token.
+//
+// Layout: lexical helpers and the bracket-depth pre-scan, the token parsers (position, name,
+// keyword, number), the grammar rules (each with its production), then the entry points that
+// turn X3's expectation failures into user-facing messages.
+#include "grammar/parser.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/fusion/include/adapt_struct.hpp>
+#include <boost/fusion/include/at_c.hpp>
+#include <boost/spirit/home/x3.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Operator chains map one-to-one onto X3 sequences and kleene stars; the structs that need
+// more than that (Operand, Function, Program) are built by semantic actions instead.
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Expr::Step, loc, op, operand)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Expr, first, steps)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Term::Step, loc, op, operand)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Term, first, steps)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Unary, loc, signs, power)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Power::Step, loc, signs, operand)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Power, base, steps)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Assign, target, value)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::At, loc, bindings)
+
+namespace gradc {
+
+bool is_keyword(std::string_view name) {
+  return name == "fn" || name == "at" || name == "return";
+}
+
+namespace {
+
+namespace x3 = boost::spirit::x3;
+using Iterator = const char*;
+
+//===------------------------------------------------------------------------------------===//
+// Lexical helpers
+//===------------------------------------------------------------------------------------===//
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
+
+/// The end of the name (or keyword) that starts at p; p itself if none starts there.
+Iterator scan_word(Iterator p, Iterator end) {
+  if (p == end || !is_name_start(*p)) return p;
+  while (++p != end && is_name_char(*p)) {
+  }
+  return p;
+}
+
+/// Whether some token can start at text[at] (blanks and comments are already skipped).
+/// Anything else is reported as "unexpected character" rather than "expected ...".
+bool can_start_token(std::string_view text, std::size_t at) {
+  char c = text[at];
+  if (is_name_char(c)) return true;
+  if (c == '.') return at + 1 < text.size() && is_digit(text[at + 1]);  // .5
+  return std::string_view("+-*/^(){},;=").find(c) != std::string_view::npos;
+}
+
+/// The character at text[at] as an error message shows it: printable ASCII as is, a UTF-8
+/// sequence whole, anything else as \xNN.
+std::string shown_char(std::string_view text, std::size_t at) {
+  auto c = static_cast<unsigned char>(text[at]);
+  if (c >= 0x20 && c < 0x7f) return std::string(1, static_cast<char>(c));
+  std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+  bool utf8 = len > 0 && at + len <= text.size();
+  for (std::size_t i = 1; utf8 && i < len; ++i) utf8 = (static_cast<unsigned char>(text[at + i]) & 0xc0) == 0x80;
+  if (utf8) return std::string(text.substr(at, len));
+  return fmt::format("\\x{:02x}", c);
+}
+
+/// Rejects brackets nested deeper than ast::kMaxNesting before X3 runs, so the recursive
+/// descent below never recurses deeper than that (100,000 '(' would overflow the stack).
+/// Both parentheses and call brackets are '('; comments are skipped.
+void check_nesting(std::string_view text) {
+  int depth = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '#') {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (c == '(') {
+      if (++depth > ast::kMaxNesting)
+        throw InputError(Loc{static_cast<std::uint32_t>(i)},
+                         fmt::format("expression nested too deeply (more than {} levels)", ast::kMaxNesting));
+    } else if (c == ')' && depth > 0) {
+      --depth;
+    }
+  }
+}
+
+//===------------------------------------------------------------------------------------===//
+// Token parsers
+//===------------------------------------------------------------------------------------===//
+
+/// The parsers find the start of the text under this tag (x3::with), to turn iterators into Locs.
+struct text_begin_tag;
+
+template <typename Context>
+Loc loc_of(Iterator p, Context const& ctx) {
+  return Loc{static_cast<std::uint32_t>(p - x3::get<text_begin_tag>(ctx))};
+}
+
+[[noreturn]] void throw_keyword_error(Loc loc, std::string_view word) {
+  throw InputError(loc, fmt::format("'{}' is a keyword and cannot be used as a name", word));
+}
+
+/// blank ::= ' ' | '\t' | '\r' | '\n' | '#' <anything up to the end of the line>
+/// The skipper, written with skip_blank so that error positions skip exactly the same blanks.
+struct blank_parser : x3::parser<blank_parser> {
+  using attribute_type = x3::unused_type;
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const&, RContext&, Attribute&) const {
+    Iterator start = first;
+    first += skip_blank(std::string_view(first, last - first), 0);
+    return first != start;
+  }
+};
+
+/// loc: matches the empty string; its attribute is the position of the next token.
+struct loc_parser : x3::parser<loc_parser> {
+  using attribute_type = Loc;
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext&, Attribute& attr) const {
+    x3::skip_over(first, last, ctx);
+    x3::traits::move_to(loc_of(first, ctx), attr);
+    return true;
+  }
+};
+
+/// keyword ::= 'fn' | 'at' | 'return'      as a whole word: `fnx` is a name.
+struct keyword_parser : x3::parser<keyword_parser> {
+  using attribute_type = x3::unused_type;
+  std::string_view word;
+  constexpr explicit keyword_parser(std::string_view w) : word(w) {}
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext&, Attribute&) const {
+    x3::skip_over(first, last, ctx);
+    Iterator end = scan_word(first, last);
+    if (std::string_view(first, end - first) != word) return false;
+    first = end;
+    return true;
+  }
+};
+
+/// name ::= [A-Za-z_][A-Za-z0-9_]*   (not a keyword)
+/// A keyword where a name is required is the keyword error. Where a keyword may follow instead
+/// (a block's statements, before 'return'), `keyword_is_error` is false and the parse fails.
+struct name_parser : x3::parser<name_parser> {
+  using attribute_type = ast::Ident;
+  bool keyword_is_error;
+  constexpr explicit name_parser(bool error) : keyword_is_error(error) {}
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext&, Attribute& attr) const {
+    x3::skip_over(first, last, ctx);
+    Iterator end = scan_word(first, last);
+    std::string_view word(first, end - first);
+    if (word.empty()) return false;
+    if (is_keyword(word)) {
+      if (keyword_is_error) throw_keyword_error(loc_of(first, ctx), word);
+      return false;
+    }
+    x3::traits::move_to(ast::Ident{loc_of(first, ctx), std::string(word)}, attr);
+    first = end;
+    return true;
+  }
+};
+
+/// A statement that starts with a keyword other than 'return' and goes on with '=' (`fn = 1`)
+/// uses the keyword as a name: that is the keyword error. Otherwise this never matches.
+struct keyword_target_parser : x3::parser<keyword_target_parser> {
+  using attribute_type = x3::unused_type;
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext&, Attribute&) const {
+    Iterator start = first;
+    x3::skip_over(start, last, ctx);
+    Iterator end = scan_word(start, last);
+    std::string_view word(start, end - start);
+    if (!is_keyword(word)) return false;
+    x3::skip_over(end, last, ctx);
+    if (end != last && *end == '=') throw_keyword_error(loc_of(start, ctx), word);
+    return false;
+  }
+};
+
+/// number   ::= digits ('.' digits?)? exponent? | '.' digits exponent?
+/// exponent ::= ('e' | 'E') ('+' | '-')? digits
+/// Its attribute is a Number operand. `nan`, `inf` and `infinity` are names, never numbers.
+/// A number glued to a letter, digit, '_' or '.' (`1.2.3`, `1e+`, `2x`) is malformed, and one
+/// that overflows a double (`1e999`) is out of range: both are errors right away.
+struct number_parser : x3::parser<number_parser> {
+  using attribute_type = ast::Operand;
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext&, Attribute& attr) const {
+    x3::skip_over(first, last, ctx);
+    Iterator p = first;
+    auto digits = [&] {
+      Iterator from = p;
+      while (p != last && is_digit(*p)) ++p;
+      return p != from;
+    };
+    if (!digits() && !(p != last && *p == '.' && p + 1 != last && is_digit(p[1]))) return false;
+    if (p != last && *p == '.') {
+      ++p;
+      digits();
+    }
+    if (p != last && (*p == 'e' || *p == 'E')) {
+      Iterator q = p + 1;
+      if (q != last && (*q == '+' || *q == '-')) ++q;
+      if (q != last && is_digit(*q)) {
+        p = q;
+        digits();
+      }
+    }
+    Loc loc = loc_of(first, ctx);
+    if (p != last && (is_name_char(*p) || *p == '.')) {
+      // The malformed text: the whole run of number-like characters, with a sign after e/E.
+      Iterator q = first;
+      while (q != last && (is_name_char(*q) || *q == '.' ||
+                           ((*q == '+' || *q == '-') && (q[-1] == 'e' || q[-1] == 'E'))))
+        ++q;
+      throw InputError(loc, fmt::format("malformed number '{}'", std::string_view(first, q - first)));
+    }
+    std::string text(first, p);
+    double value = 0;
+    if (std::from_chars(first, p, value).ec == std::errc::result_out_of_range)
+      value = std::strtod(text.c_str(), nullptr);  // tells overflow (inf) from underflow (0)
+    if (std::isinf(value)) throw InputError(loc, fmt::format("number '{}' is out of range", text));
+    ast::Operand number;
+    number.kind = ast::Operand::Number;
+    number.loc = loc;
+    number.number = value;
+    number.text = std::move(text);
+    x3::traits::move_to(std::move(number), attr);
+    first = p;
+    return true;
+  }
+};
+
+/// expected(what, p): p must match here; otherwise parsing stops with "expected <what>"
+/// (an x3::expectation_failure whose which() is `what`, at the position p was tried).
+template <typename Subject>
+struct expected_parser : x3::unary_parser<Subject, expected_parser<Subject>> {
+  using base_type = x3::unary_parser<Subject, expected_parser<Subject>>;
+  static bool const is_pass_through_unary = true;
+  char const* what;
+  constexpr expected_parser(Subject const& subject, char const* w) : base_type(subject), what(w) {}
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext& rctx, Attribute& attr) const {
+    if (this->subject.parse(first, last, ctx, rctx, attr)) return true;
+    throw x3::expectation_failure<Iterator>(first, what);
+  }
+};
+
+template <typename Subject>
+constexpr auto expected(char const* what, Subject const& subject) {
+  using Parser = std::decay_t<decltype(x3::as_parser(subject))>;
+  return expected_parser<Parser>(x3::as_parser(subject), what);
+}
+
+//===------------------------------------------------------------------------------------===//
+// Semantic actions for the structs that are not plain sequences
+//===------------------------------------------------------------------------------------===//
+
+/// store(&S::field): moves the matched attribute into that field of the rule's value.
+template <typename Struct, typename Field>
+auto store(Field Struct::*field) {
+  return [field](auto& ctx) { x3::_val(ctx).*field = std::move(x3::_attr(ctx)); };
+}
+
+/// append(&S::field): appends the matched attribute to that vector in the rule's value.
+template <typename Struct, typename Item>
+auto append(std::vector<Item> Struct::*field) {
+  return [field](auto& ctx) { (x3::_val(ctx).*field).push_back(std::move(x3::_attr(ctx))); };
+}
+
+/// The matched attribute becomes the rule's value.
+auto const take = [](auto& ctx) { x3::_val(ctx) = std::move(x3::_attr(ctx)); };
+
+/// name, optionally followed by call arguments: a Name or a Call operand.
+auto const make_name_or_call = [](auto& ctx) {
+  auto& ident = boost::fusion::at_c<0>(x3::_attr(ctx));
+  auto& args = boost::fusion::at_c<1>(x3::_attr(ctx));
+  ast::Operand operand;
+  operand.kind = args ? ast::Operand::Call : ast::Operand::Name;
+  operand.loc = ident.loc;
+  operand.text = std::move(ident.name);
+  if (args) operand.args = std::move(*args);
+  x3::_val(ctx) = std::move(operand);
+};
+
+/// '(' expression ')': a Paren operand holding the one expression.
+auto const make_paren = [](auto& ctx) {
+  ast::Operand operand;
+  operand.kind = ast::Operand::Paren;
+  operand.loc = boost::fusion::at_c<0>(x3::_attr(ctx));
+  operand.args.push_back(std::move(boost::fusion::at_c<1>(x3::_attr(ctx))));
+  x3::_val(ctx) = std::move(operand);
+};
+
+//===------------------------------------------------------------------------------------===//
+// Grammar
+//===------------------------------------------------------------------------------------===//
+
+using ast::At;
+using ast::Function;
+using ast::Program;
+
+constexpr blank_parser blank;
+constexpr loc_parser loc;
+constexpr number_parser number;
+constexpr name_parser name(true);             // a keyword here is an error
+constexpr name_parser statement_name(false);  // a keyword here is not a name
+constexpr keyword_target_parser keyword_target;
+constexpr keyword_parser kw_fn("fn"), kw_at("at"), kw_return("return");
+auto const sign = x3::char_("+-");  // sign ::= '+' | '-'   (unary)
+
+x3::rule<class expression_, ast::Expr> const expression = "expression";
+x3::rule<class expr_step_, ast::Expr::Step> const expr_step = "expr_step";
+x3::rule<class term_, ast::Term> const term = "term";
+x3::rule<class term_step_, ast::Term::Step> const term_step = "term_step";
+x3::rule<class unary_, ast::Unary> const unary = "unary";
+x3::rule<class power_, ast::Power> const power = "power";
+x3::rule<class power_step_, ast::Power::Step> const power_step = "power_step";
+x3::rule<class operand_, ast::Operand> const operand = "operand";
+x3::rule<class arguments_, std::vector<ast::Expr>> const arguments = "arguments";
+x3::rule<class assignment_, ast::Assign> const assignment = "assignment";
+x3::rule<class binding_, ast::Assign> const binding = "binding";
+x3::rule<class bindings_, std::vector<ast::Assign>> const bindings = "bindings";
+x3::rule<class function_, Function> const function = "function";
+x3::rule<class at_line_, At> const at_line = "at_line";
+x3::rule<class program_, Program> const program = "program";
+x3::rule<class whole_expression_, ast::Expr> const whole_expression = "whole_expression";
+
+/// expression ::= term expr_step*        expr_step ::= ('+' | '-') term
+auto const expression_def = term >> *expr_step;
+auto const expr_step_def = loc >> x3::char_("+-") >> expected("expression", term);
+
+/// term ::= unary term_step*              term_step ::= ('*' | '/') unary
+auto const term_def = unary >> *term_step;
+auto const term_step_def = loc >> x3::char_("*/") >> expected("expression", unary);
+
+/// unary ::= ('-' | '+')* power
+auto const unary_def = loc >> *sign >> power;
+
+/// power ::= operand power_step*          power_step ::= '^' ('-' | '+')* operand
+auto const power_def = operand >> *power_step;
+auto const power_step_def = loc >> '^' >> *sign >> expected("expression", operand);
+
+/// operand ::= number | name | name '(' arguments | '(' expression ')'
+auto const operand_def =
+    number[take] |
+    (name >> -('(' >> arguments))[make_name_or_call] |
+    (loc >> '(' >> expected("expression", expression) >> expected("')'", ')'))[make_paren];
+
+/// arguments ::= expression (',' expression)* ')'
+auto const arguments_def = expected("expression", expression) >>
+                           *(',' >> expected("expression", expression)) >>
+                           expected("',' or ')'", ')');
+
+/// assignment ::= name '=' expression          (a statement in a block)
+auto const assignment_def = statement_name >> expected("'='", '=') >> expected("expression", expression);
+
+/// function ::= 'fn' name '(' name (',' name)* ')' ( '=' result | block )
+/// result   ::= expression
+/// block    ::= '{' (assignment | ';')* 'return' result ';'* '}'
+/// In a block, `fn = ...` / `at = ...` is the keyword error (keyword_target); a keyword without
+/// '=' ends the statements, and then 'return' is expected.
+auto const result = loc[store(&Function::result_loc)] >>
+                    expected("expression", expression)[store(&Function::result)];
+auto const block = '{' >> *(assignment[append(&Function::body)] | ';' | keyword_target) >>
+                   expected("'return' or an assignment", kw_return) >> result >> *x3::lit(';') >>
+                   expected("'}'", '}');
+auto const function_def = loc[store(&Function::loc)] >> kw_fn >>
+                          expected("function name", name)[store(&Function::name)] >>
+                          expected("'('", '(') >>
+                          expected("parameter name", name)[append(&Function::params)] >>
+                          *(',' >> expected("parameter name", name)[append(&Function::params)]) >>
+                          expected("',' or ')'", ')') >>
+                          expected("'=' or '{' after the parameter list", ('=' >> result) | block);
+
+/// at_line  ::= 'at' bindings
+/// bindings ::= binding (',' binding)*
+/// binding  ::= name '=' expression
+auto const at_line_def = loc >> kw_at >> bindings;
+auto const bindings_def = expected("binding name", binding) >> *(',' >> expected("binding name", binding));
+auto const binding_def = name >> expected("'='", '=') >> expected("expression", expression);
+
+/// program ::= (function | at_line)* <end of file>
+auto const program_def =
+    *(function[append(&Program::functions)] | at_line[append(&Program::ats)]) >>
+    expected("'fn' or 'at'", x3::eoi);
+
+/// whole_expression ::= expression <end of text>      (parse_expression)
+auto const whole_expression_def =
+    expected("expression", expression)[take] >> expected("end of expression", x3::eoi);
+
+BOOST_SPIRIT_DEFINE(expression, expr_step, term, term_step, unary, power, power_step, operand,
+                    arguments, assignment, binding, bindings, function, at_line, program,
+                    whole_expression)
+
+//===------------------------------------------------------------------------------------===//
+// Entry points
+//===------------------------------------------------------------------------------------===//
+
+/// The message for an expectation failure: at the first token after `where`, `what` was
+/// expected. A character that starts no token is reported as such instead.
+[[noreturn]] void throw_syntax_error(std::string_view text, Iterator where, std::string const& what) {
+  std::uint32_t at = skip_blank(text, static_cast<std::uint32_t>(where - text.data()));
+  if (at == text.size()) throw InputError(Loc{at}, fmt::format("expected {}, found end of file", what));
+  if (!can_start_token(text, at))
+    throw InputError(Loc{at}, fmt::format("unexpected character '{}'", shown_char(text, at)));
+  throw InputError(Loc{at}, fmt::format("expected {}", what));
+}
+
+/// Runs `grammar` over the whole text into `result`; every failure becomes an InputError.
+template <typename Grammar, typename Result>
+void run(std::string_view text, Grammar const& grammar, Result& result) {
+  check_nesting(text);
+  Iterator begin = text.data();
+  Iterator first = begin, last = begin + text.size();
+  try {
+    // Both grammars end with an expected end of input: they match the whole text or throw.
+    x3::phrase_parse(first, last, x3::with<text_begin_tag>(begin)[grammar], blank, result);
+  } catch (x3::expectation_failure<Iterator> const& failure) {
+    throw_syntax_error(text, failure.where(), failure.which());
+  }
+}
+
+/// Locs are 32-bit offsets.
+void check_size(std::string_view text) {
+  if (text.size() >= std::numeric_limits<std::uint32_t>::max())
+    throw InputError(Loc{0}, "file is too large (4 GiB or more)");
+}
+
+}  // namespace
+
+ast::Program parse_program(const SourceFile& src) {
+  check_size(src.text);
+  if (skip_blank(src.text, 0) == src.text.size())
+    throw InputError(Loc{0}, "empty file: expected at least one function definition ('fn')");
+  ast::Program result;
+  run(src.text, program, result);
+  return result;
+}
+
+ast::Expr parse_expression(const SourceFile& src) {
+  check_size(src.text);
+  ast::Expr result;
+  run(src.text, whole_expression, result);
+  return result;
+}
+
+}  // namespace gradc
