@@ -60,6 +60,14 @@ const Function& choose(const Module& m, const std::string& name) {
                                m.functions.size(), join(names)));
 }
 
+// The functions a command works on: --fn's, or every function of the file when it is left out.
+std::vector<const Function*> choose_all(const Module& m, const std::string& name) {
+  if (!name.empty()) return {&choose(m, name)};
+  std::vector<const Function*> all;
+  for (const Function& f : m.functions) all.push_back(&f);
+  return all;
+}
+
 // Splits "x=0.5, y=max(1, 2)" at top-level commas; returns (offset, piece) pairs.
 std::vector<std::pair<std::size_t, std::string>> split_top(const std::string& s) {
   std::vector<std::pair<std::size_t, std::string>> parts;
@@ -79,7 +87,10 @@ std::vector<std::pair<std::size_t, std::string>> split_top(const std::string& s)
 }
 
 // The point: --at values, else the file's `at` values, for every parameter of f.
-std::vector<double> resolve_point(const Module& m, const Function& f, const std::string& at) {
+std::vector<double> resolve_point(const Module& m, const Function& f, const std::string& at,
+                                  std::span<const Function* const> selected = {}) {
+  const Function* only[] = {&f};
+  if (selected.empty()) selected = only;
   std::map<std::string, double> given;
   if (!at.empty()) {
     SourceFile cmd{"--at", at};
@@ -93,10 +104,12 @@ std::vector<double> resolve_point(const Module& m, const Function& f, const std:
         if (eq == std::string::npos || name.empty())
           throw InputError(loc, "expected NAME=VALUE");
         bool known = false;
-        for (const Node* p : f.params) known = known || p->name == name;
-        if (!known)
+        for (const Function* g : selected)
+          for (const Node* p : g->params) known = known || p->name == name;
+        if (!known && selected.size() == 1)
           throw InputError(loc, fmt::format("'{}' is not a parameter of '{}' (parameters: {})", name, f.name,
                                             join(param_names(f))));
+        if (!known) throw InputError(loc, fmt::format("'{}' is not a parameter of any function", name));
         if (given.count(name)) throw InputError(loc, fmt::format("'{}' is given twice", name));
       }, kExitUsage);
       // Parse the value in a copy of the argument with everything before it blanked, so that
@@ -143,7 +156,7 @@ std::vector<const Node*> resolve_wrt(const Module& m, const Function& f, const s
   return vars;
 }
 
-std::string num(double v) { return fmt::format("{}", v); }
+std::string num(double v) { return std::isnan(v) ? "nan" : fmt::format("{}", v); }
 std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{:.17g}", v) : "null"; }
 
 // Names the operation that produced a nan or inf, with its position when the user wrote it.
@@ -163,36 +176,48 @@ void warn_domain(const Module& m, const Function& f, std::span<const Node* const
   else
     what = fmt::format("{}({}, {})", info.name, num(err->args[0]), num(err->args[1]));
   std::string msg = fmt::format("{}{} gives {}", where, what, num(err->result));
-  auto loc = m.locs.find(n);
-  if (loc != m.locs.end()) {
+  if (auto loc = m.locs.find(n); loc != m.locs.end()) {
     std::fputs(m.source.format(loc->second, "warning", msg).c_str(), stderr);
-  } else {
-    std::fputs(m.source.format(f.loc, "warning", fmt::format("in the derivative of '{}': {}", f.name, msg)).c_str(),
-               stderr);
+    return;
   }
+  // A derivative node: point at the operation whose derivative rule produced it (following
+  // origins through second derivatives).
+  const Node* primal = n;
+  for (auto it = m.origins.find(primal); it != m.origins.end(); it = m.origins.find(primal)) {
+    primal = it->second;
+    if (auto loc = m.locs.find(primal); loc != m.locs.end()) {
+      std::fputs(m.source.format(loc->second, "warning",
+                                 fmt::format("{}in the derivative of this '{}': {}", where, primal->info().name,
+                                             msg.substr(where.size())))
+                     .c_str(),
+                 stderr);
+      return;
+    }
+  }
+  std::fputs(m.source.format(f.loc, "warning", fmt::format("in the derivative of '{}': {}", f.name, msg)).c_str(),
+             stderr);
 }
 
 // value, gradient and (optionally) the Hessian of f, row-major, as IR roots.
 std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify) {
   Builder b(m.graph, simplify);
   std::vector<const Node*> outs{f.body};
-  std::vector<const Node*> grad = gradient(b, f.body, f.params);
+  std::vector<const Node*> grad = gradient(b, f.body, f.params, &m.origins);
   outs.insert(outs.end(), grad.begin(), grad.end());
   if (hessian)
     for (const Node* g : grad) {
-      auto row = gradient(b, g, f.params);
+      auto row = gradient(b, g, f.params, &m.origins);
       outs.insert(outs.end(), row.begin(), row.end());
     }
   return outs;
 }
 
-int cmd_eval(const Options& o) {
-  auto m = load(o);
-  const Function& f = choose(*m, o.fn);
+// Evaluates one function (at the point, or at every --points row) and prints the result.
+void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
+                   std::span<const Function* const> selected) {
+  Module* m = &mod;
   auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
-  auto jit = Jit::create();
-  KernelSpec spec{f.name, f.params, outs};
-  Kernel k = jit->compile(spec);
+  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs});
   std::size_t n = f.params.size();
 
   if (!o.points.empty()) {
@@ -238,10 +263,10 @@ int cmd_eval(const Options& o) {
     } else {
       write_file_atomic(o.out, csv);
     }
-    return kExitOk;
+    return;
   }
 
-  std::vector<double> point = resolve_point(*m, f, o.at);
+  std::vector<double> point = resolve_point(*m, f, o.at, selected);
   std::vector<double> out(outs.size());
   k.single(point.data(), out.data());
   bool finite = true;
@@ -265,7 +290,7 @@ int cmd_eval(const Options& o) {
     }
     s += "}\n";
     std::fputs(s.c_str(), stdout);
-    return kExitOk;
+    return;
   }
   std::string s;
   std::vector<std::string> at;
@@ -283,6 +308,18 @@ int cmd_eval(const Options& o) {
     }
   }
   std::fputs(s.c_str(), stdout);
+}
+
+int cmd_eval(const Options& o) {
+  auto m = load(o);
+  // One JSON object or one CSV: those need a single function.
+  if (o.json || !o.points.empty()) choose(*m, o.fn);
+  auto fns = choose_all(*m, o.fn);
+  auto jit = Jit::create();
+  for (std::size_t i = 0; i < fns.size(); ++i) {
+    if (i) std::fputs("\n", stdout);
+    eval_function(*m, *fns[i], o, *jit, fns);
+  }
   return kExitOk;
 }
 
@@ -318,6 +355,13 @@ int cmd_diff(const Options& o) {
     level = std::move(next);
   }
 
+  // Canonical forms for the forward parts too (lowering kept the structure as written).
+  if (!o.no_simplify) {
+    std::vector<const Node*> roots;
+    for (const Partial& p : level) roots.push_back(p.node);
+    roots = simplify(m->graph, roots);
+    for (std::size_t i = 0; i < level.size(); ++i) level[i].node = roots[i];
+  }
   if (o.expr_only) {
     std::string s;
     try {
@@ -392,13 +436,13 @@ int cmd_emit(const Options& o) {
   return kExitOk;
 }
 
-int cmd_check(const Options& o) {
-  auto m = load(o);
-  const Function& f = choose(*m, o.fn);
-  std::vector<double> point = resolve_point(*m, f, o.at);
+// Compares f's compiled gradient with finite differences; false on disagreement.
+bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
+                    std::span<const Function* const> selected) {
+  Module* m = &mod;
+  std::vector<double> point = resolve_point(*m, f, o.at, selected);
   auto outs = derivative_outputs(*m, f, false, !o.no_simplify);
-  auto jit = Jit::create();
-  Kernel k = jit->compile(KernelSpec{f.name, f.params, outs});
+  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs});
   std::size_t n = f.params.size();
   std::vector<double> out(outs.size()), tmp(outs.size()), x = point;
   k.single(point.data(), out.data());
@@ -423,13 +467,27 @@ int cmd_check(const Options& o) {
   }
   std::fputs(s.c_str(), stdout);
   if (!ok) {
+    std::fflush(stdout);
     std::fprintf(stderr, "error: the compiled gradient of '%s' disagrees with finite differences (tolerance %g)\n",
                  f.name.c_str(), o.tol);
-    return kExitCheckFailed;
+    return false;
   }
   std::fputs(fmt::format("ok: gradient of '{}' matches finite differences (tolerance {})\n", f.name, o.tol).c_str(),
              stdout);
-  return kExitOk;
+  return true;
+}
+
+int cmd_check(const Options& o) {
+  auto m = load(o);
+  auto fns = choose_all(*m, o.fn);
+  auto jit = Jit::create();
+  bool ok = true;
+  for (std::size_t i = 0; i < fns.size(); ++i) {
+    if (i) std::fputs("\n", stdout);
+    std::fputs(fmt::format("{}({}):\n", fns[i]->name, join(param_names(*fns[i]))).c_str(), stdout);
+    ok = check_function(*m, *fns[i], o, *jit, fns) && ok;
+  }
+  return ok ? kExitOk : kExitCheckFailed;
 }
 
 int run(int argc, char** argv) {

@@ -15,7 +15,7 @@ const Node* Builder::apply(Op op, std::span<const Node* const> args) {
   const OpInfo& info = op_info(op);
   if (static_cast<int>(args.size()) != info.arity || info.syntax == Syntax::Leaf)
     throw std::logic_error("Builder::apply: bad arity");
-  if (!simplify_) return g_.make(op, args);
+  if (level_ == Simplify::None) return g_.make(op, args);
   return rewrite(op, args[0], args.size() > 1 ? args[1] : nullptr);
 }
 
@@ -35,10 +35,45 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
     if (std::isfinite(r)) return C(r);
   }
 
+  // Identities that drop an operation: they keep the user's structure (Fold level).
   switch (op) {
     case Op::Add:
-      if (is_c(b)) std::swap(a, b);                                  // x + c = c + x
       if (a->is_const(0)) return b;                                  // 0 + x = x
+      if (b->is_const(0)) return a;                                  // x + 0 = x
+      break;
+    case Op::Sub:
+      if (b->is_const(0)) return a;                                  // x - 0 = x
+      if (a->is_const(0)) return neg(b);                             // 0 - x = -x
+      break;
+    case Op::Mul:
+      if (a->is_const(1)) return b;                                  // 1*x = x
+      if (b->is_const(1)) return a;                                  // x*1 = x
+      if (a->is_const(0) && b->everywhere_defined) return a;         // 0*x = 0 where safe
+      if (b->is_const(0) && a->everywhere_defined) return b;         // x*0 = 0 where safe
+      if (a->is_const(-1)) return neg(b);                            // -1*x = -x
+      if (b->is_const(-1)) return neg(a);                            // x*-1 = -x
+      break;
+    case Op::Div:
+      if (b->is_const(1)) return a;                                  // x/1 = x
+      if (b->is_const(-1)) return neg(a);                            // x/-1 = -x
+      break;
+    case Op::Neg:
+      if (a->op == Op::Neg) return a->arg(0);                        // --x = x
+      break;
+    case Op::Pow:
+      if (b->is_const(1)) return a;                                  // x^1 = x
+      if (b->is_const(0)) return C(1);                               // x^0 = 1 (IEEE: even nan)
+      if (a->is_const(1)) return C(1);                               // 1^x = 1 (IEEE: even nan)
+      break;
+    default:
+      break;
+  }
+  if (level_ != Simplify::Full) return make();
+
+  // Canonical forms (Full level).
+  switch (op) {
+    case Op::Add:
+      if (is_c(b) && !is_c(a)) return add(b, a);                    // x + c = c + x
       if (b->op == Op::Neg) return sub(a, b->arg(0));                // a + -y = a - y
       if (a->op == Op::Neg) return sub(b, a->arg(0));                // -x + b = b - x
       if (is_c(a) && b->op == Op::Add && is_c(b->arg(0)))            // c1 + (c2 + x)
@@ -49,8 +84,6 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
       if (a == b) return mul(2, a);                                  // x + x = 2*x
       break;
     case Op::Sub:
-      if (b->is_const(0)) return a;                                  // x - 0 = x
-      if (a->is_const(0)) return neg(b);                             // 0 - x = -x
       if (a == b && a->everywhere_defined) return C(0);              // x - x = 0
       if (b->op == Op::Neg) return add(a, b->arg(0));                // a - -y = a + y
       if (is_c(b) && b->value < 0) return add(C(-b->value), a);      // x - -c = c + x
@@ -58,10 +91,7 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
         return sub(C(a->value - b->arg(0)->value), b->arg(1));
       break;
     case Op::Mul:
-      if (is_c(b)) std::swap(a, b);                                  // x*c = c*x
-      if (a->is_const(1)) return b;                                  // 1*x = x
-      if (a->is_const(-1)) return neg(b);                            // -1*x = -x
-      if (a->is_const(0) && b->everywhere_defined) return C(0);      // 0*x = 0 where safe
+      if (is_c(b) && !is_c(a)) return mul(b, a);                     // x*c = c*x
       if (a->op == Op::Neg) return neg(mul(a->arg(0), b));           // (-x)*y = -(x*y)
       if (b->op == Op::Neg) return neg(mul(a, b->arg(0)));           // x*(-y) = -(x*y)
       if (is_c(a) && b->op == Op::Mul && is_c(b->arg(0)))            // c1*(c2*x) = (c1 c2)*x
@@ -74,22 +104,14 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
       if (a == b) return pow(a, C(2));                               // x*x = x^2
       break;
     case Op::Div:
-      if (b->is_const(1)) return a;                                  // x/1 = x
-      if (b->is_const(-1)) return neg(a);                            // x/-1 = -x
       if (a->op == Op::Neg) return neg(div(a->arg(0), b));           // (-x)/y = -(x/y)
       if (b->op == Op::Neg) return neg(div(a, b->arg(0)));           // x/(-y) = -(x/y)
       if (b->op == Op::Div) return div(mul(a, b->arg(1)), b->arg(0));  // x/(p/q) = x*q/p
       break;
     case Op::Neg:
-      if (a->op == Op::Neg) return a->arg(0);                        // --x = x
       if (a->op == Op::Sub) return sub(a->arg(1), a->arg(0));        // -(x - y) = y - x
       if (a->op == Op::Mul && is_c(a->arg(0)))                       // -(c*x) = (-c)*x
         return mul(C(-a->arg(0)->value), a->arg(1));
-      break;
-    case Op::Pow:
-      if (b->is_const(1)) return a;                                  // x^1 = x
-      if (b->is_const(0)) return C(1);                               // x^0 = 1 (IEEE: even nan)
-      if (a->is_const(1)) return C(1);                               // 1^x = 1 (IEEE: even nan)
       break;
     default:
       break;
@@ -97,8 +119,8 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
   return make();
 }
 
-std::vector<const Node*> simplify(Graph& g, std::span<const Node* const> roots) {
-  Builder b(g, true);
+std::vector<const Node*> simplify(Graph& g, std::span<const Node* const> roots, Simplify level) {
+  Builder b(g, level);
   std::unordered_map<const Node*, const Node*> map;
   for (const Node* n : reachable(roots)) {
     if (n->nargs == 0) {

@@ -11,12 +11,22 @@
 
 namespace gradc {
 
+/// How much a Builder rewrites.
+///  None: hash-consing only (the IR exactly as built).
+///  Fold: also constant folding and identities that drop an operation (x + 0, x*1, x*0 where
+///        safe, --x, x/1, x^1, x^0, 1^x); the structure the user wrote, and the nodes their
+///        names refer to, are kept. Lowering uses this level.
+///  Full: also canonical forms: constants first in + and *, constant factors collected, x*(p/q)
+///        = x*p/q, negations pushed into constants and subtractions. Differentiation uses this.
+enum class Simplify { None, Fold, Full };
+
 class Builder {
  public:
-  explicit Builder(Graph& g, bool simplify = true) : g_(g), simplify_(simplify) {}
+  explicit Builder(Graph& g, Simplify level = Simplify::Full) : g_(g), level_(level) {}
+  Builder(Graph& g, bool simplify) : Builder(g, simplify ? Simplify::Full : Simplify::None) {}
 
   Graph& graph() { return g_; }
-  bool simplifying() const { return simplify_; }
+  Simplify level() const { return level_; }
 
   const Node* constant(double v) { return g_.constant(v); }
   const Node* var(std::string_view name) { return g_.var(name); }
@@ -41,10 +51,11 @@ class Builder {
  private:
   const Node* rewrite(Op op, const Node* a, const Node* b);
   Graph& g_;
-  bool simplify_;
+  Simplify level_;
 };
 
-/// Rebuilds roots through a simplifying Builder (a memoizing graph mutator: sharing is kept).
-std::vector<const Node*> simplify(Graph& g, std::span<const Node* const> roots);
+/// Rebuilds roots through a Builder at `level` (a memoizing graph mutator: sharing is kept).
+std::vector<const Node*> simplify(Graph& g, std::span<const Node* const> roots,
+                                  Simplify level = Simplify::Full);
 
 }  // namespace gradc

@@ -8,7 +8,8 @@
 
 namespace gradc {
 
-std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Node* const> wrt) {
+std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Node* const> wrt,
+                                  Origins* origins) {
   // Activity: only nodes that depend on a wrt variable carry an adjoint.
   std::vector<const Node*> order = reachable(std::span<const Node* const>(&f, 1));
   std::unordered_set<const Node*> active(wrt.begin(), wrt.end());
@@ -23,7 +24,11 @@ std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Nod
     auto a = adj.find(n);
     if (a == adj.end() || n->nargs == 0) continue;
     const Node* d[2] = {nullptr, nullptr};
+    std::size_t before = b.graph().size();
     n->info().grad(b, n, a->second, d);
+    if (origins)
+      for (std::size_t id = before; id < b.graph().size(); ++id)
+        origins->try_emplace(b.graph().node(static_cast<std::uint32_t>(id)), n);
     for (int i = 0; i < n->nargs; ++i) {
       const Node* arg = n->arg(i);
       if (!d[i] || !active.count(arg)) continue;

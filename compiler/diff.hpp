@@ -2,14 +2,20 @@
 // so derivatives can be simplified, printed, compiled and differentiated again.
 #pragma once
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "compiler/builder.hpp"
 
 namespace gradc {
 
+/// For each node the pass created, the primal node whose derivative rule created it (so that a
+/// nan in a derivative can be traced to the operation the user wrote).
+using Origins = std::unordered_map<const Node*, const Node*>;
+
 /// ∂f/∂v for every v in wrt (Var nodes), built through b.
-std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Node* const> wrt);
+std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Node* const> wrt,
+                                  Origins* origins = nullptr);
 
 /// The Hessian ∂²f/∂vi∂vj (row i, column j), by differentiating each gradient entry again.
 std::vector<std::vector<const Node*>> hessian(Builder& b, const Node* f,

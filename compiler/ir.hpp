@@ -42,6 +42,7 @@ class Graph {
   const Node* var(std::string_view name);
 
   std::size_t size() const { return nodes_.size(); }
+  const Node* node(std::uint32_t id) const { return &nodes_[id]; }
 
  private:
   struct Key {

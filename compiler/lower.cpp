@@ -47,7 +47,7 @@ std::string were(std::size_t n) { return n == 1 ? "1 was" : fmt::format("{} were
 
 class Lowerer {
  public:
-  Lowerer(Module& m, bool simplify) : m_(m), b_(m.graph, simplify) {}
+  Lowerer(Module& m, bool simplify) : m_(m), b_(m.graph, simplify ? Simplify::Fold : Simplify::None) {}
 
   void run(const ast::Program& prog);
   double constant(const ast::Expr& e);

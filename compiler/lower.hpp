@@ -29,12 +29,15 @@ struct Module {
   std::vector<std::pair<std::string, double>> at;         // default point, in source order
   std::unordered_map<const Node*, std::string> names;      // user names of intermediates (a = 2*x)
   std::unordered_map<const Node*, Loc> locs;               // where an operation was written
+  // For derivative nodes: the operation whose derivative rule made them (see gradient()).
+  std::unordered_map<const Node*, const Node*> origins;
 
   const Function* find(std::string_view name) const;
   const double* at_value(std::string_view name) const;
 };
 
-/// Parses and lowers a file. Throws InputError. `simplify` = false keeps the IR as written
+/// Parses and lowers a file. Throws InputError. The IR keeps the structure written (constant
+/// folding and identities only: Simplify::Fold); `simplify` = false keeps it exactly as written
 /// (still hash-consed).
 std::unique_ptr<Module> compile_module(SourceFile src, bool simplify = true);
 

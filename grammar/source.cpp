@@ -60,10 +60,13 @@ SourceFile load_source(const std::string& path) {
   SourceFile src{path, buf.str()};
   for (std::size_t i = 0; i < src.text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(src.text[i]);
-    if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f)
-      throw Diagnostic(src.format(Loc{static_cast<std::uint32_t>(i)}, "error",
-                                  fmt::format("file is not text (byte 0x{:02x} at offset {})", c, i)),
+    if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f) {
+      // No source line and caret: echoing binary bytes to a terminal helps nobody.
+      auto lc = src.line_col(Loc{static_cast<std::uint32_t>(i)});
+      throw Diagnostic(fmt::format("{}:{}:{}: error: file is not text (byte 0x{:02x} at offset {})\n", path,
+                                   lc.line, lc.col, c, i),
                        kExitInputError);
+    }
   }
   return src;
 }
