@@ -176,7 +176,7 @@ void warn_domain(const Module& m, const Function& f, std::span<const Node* const
   else
     what = fmt::format("{}({}, {})", info.name, num(err->args[0]), num(err->args[1]));
   std::string msg = fmt::format("{}{} gives {}", where, what, num(err->result));
-  if (auto loc = m.locs.find(n); loc != m.locs.end()) {
+  if (auto loc = f.locs.find(n); loc != f.locs.end()) {
     std::fputs(m.source.format(loc->second, "warning", msg).c_str(), stderr);
     return;
   }
@@ -185,7 +185,7 @@ void warn_domain(const Module& m, const Function& f, std::span<const Node* const
   const Node* primal = n;
   for (auto it = m.origins.find(primal); it != m.origins.end(); it = m.origins.find(primal)) {
     primal = it->second;
-    if (auto loc = m.locs.find(primal); loc != m.locs.end()) {
+    if (auto loc = f.locs.find(primal); loc != f.locs.end()) {
       std::fputs(m.source.format(loc->second, "warning",
                                  fmt::format("{}in the derivative of this '{}': {}", where, primal->info().name,
                                              msg.substr(where.size())))
@@ -198,18 +198,10 @@ void warn_domain(const Module& m, const Function& f, std::span<const Node* const
              stderr);
 }
 
-// value, gradient and (optionally) the Hessian of f, row-major, as IR roots.
+// value, gradient and (optionally) the Hessian of f, row-major, as IR roots, for compiling.
 std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify) {
-  Builder b(m.graph, simplify);
-  std::vector<const Node*> outs{f.body};
-  std::vector<const Node*> grad = gradient(b, f.body, f.params, &m.origins);
-  outs.insert(outs.end(), grad.begin(), grad.end());
-  if (hessian)
-    for (const Node* g : grad) {
-      auto row = gradient(b, g, f.params, &m.origins);
-      outs.insert(outs.end(), row.begin(), row.end());
-    }
-  return outs;
+  Builder b(m.graph, simplify ? Simplify::Fold : Simplify::None);
+  return value_and_derivatives(b, f.body, f.params, hessian, &m.origins);
 }
 
 // Evaluates one function (at the point, or at every --points row) and prints the result.
@@ -217,7 +209,7 @@ void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
                    std::span<const Function* const> selected) {
   Module* m = &mod;
   auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
-  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs});
+  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs, /*batch=*/!o.points.empty()});
   std::size_t n = f.params.size();
 
   if (!o.points.empty()) {
@@ -411,7 +403,7 @@ int cmd_emit(const Options& o) {
       if (!o.fn.empty() && f.name != o.fn) continue;
       std::vector<std::string> labels{f.name};
       std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)),
-                             print_listing(std::span<const Node* const>(&f.body, 1), labels, &m->names))
+                             print_listing(std::span<const Node* const>(&f.body, 1), labels, &f.names))
                      .c_str(),
                  stdout);
     }
@@ -426,7 +418,7 @@ int cmd_emit(const Options& o) {
     for (const Node* p : f.params)
       for (const Node* q : f.params) labels.push_back(print_partial(f.name, std::vector<std::string>{p->name, q->name}, Format::Text));
   if (o.stage == "grad-ir") {
-    std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)), print_listing(outs, labels, &m->names)).c_str(),
+    std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)), print_listing(outs, labels, &f.names)).c_str(),
                stdout);
     return kExitOk;
   }
@@ -442,7 +434,7 @@ bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
   Module* m = &mod;
   std::vector<double> point = resolve_point(*m, f, o.at, selected);
   auto outs = derivative_outputs(*m, f, false, !o.no_simplify);
-  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs});
+  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs, /*batch=*/!o.points.empty()});
   std::size_t n = f.params.size();
   std::vector<double> out(outs.size()), tmp(outs.size()), x = point;
   k.single(point.data(), out.data());
@@ -526,9 +518,13 @@ int run(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
+    std::fprintf(stderr, "gradc: error: %s\nRun 'gradc --help' for more information.\n", e.what());
+    return kExitUsage;
   }
   try {
     if (*eval) return cmd_eval(o);

@@ -22,28 +22,28 @@
 namespace gradc {
 namespace {
 
-// C library functions the generated code calls: log1p directly, the rest through intrinsics
-// (LLVM 19 lowers llvm.sin ... llvm.tanh to these calls, and merges sin and cos into sincos).
-// A kernel defined under one of these names would capture those calls, so they are refused.
-constexpr const char* kLibmNames[] = {"sin",  "cos",  "tan",  "asin", "acos", "atan",  "sinh",
-                                      "cosh", "tanh", "exp",  "log",  "sqrt", "fabs",  "pow",
-                                      "exp2", "exp10", "log1p", "sincos"};
+// The C library function the generated code declares by name (the other math ops are LLVM
+// intrinsics, which LLVM 19 lowers to libm calls itself). A kernel may not take this name.
+constexpr const char* kDeclaredLibm = "log1p";
 
 // Bodies up to this many instructions are inlined into both entry points; beyond, a call per
 // row costs nothing next to the body, and one copy halves the backend's work.
 constexpr unsigned kInlineLimit = 5000;
 
+// Distinct constants emitted as immediates; beyond, they are loaded from a table (see emit).
+constexpr std::size_t kMaxImmediates = 1000;
+
 void check_name(const std::string& name) {
   if (name.empty()) throw std::invalid_argument("codegen: empty kernel name");
   if (name.starts_with("llvm."))
     throw std::invalid_argument("codegen: kernel name '" + name + "' is reserved by LLVM");
-  for (const char* libm : kLibmNames)
-    if (name == libm)
-      throw std::invalid_argument("codegen: kernel name '" + name + "' is a C library function");
+  if (name == kDeclaredLibm)
+    throw std::invalid_argument("codegen: kernel name '" + name +
+                                "' is the C library function the kernel calls");
 }
 
-llvm::Function* define(llvm::Module& m, llvm::FunctionType* type, llvm::GlobalValue::LinkageTypes linkage,
-                       const std::string& name) {
+llvm::Function* define(llvm::Module& m, llvm::FunctionType* type,
+                       llvm::GlobalValue::LinkageTypes linkage, const std::string& name) {
   auto* f = llvm::Function::Create(type, linkage, name, m);
   if (f->getName() != name) throw std::logic_error("codegen: duplicate function '" + name + "'");
   f->addFnAttr(llvm::Attribute::NoUnwind);
@@ -53,8 +53,8 @@ llvm::Function* define(llvm::Module& m, llvm::FunctionType* type, llvm::GlobalVa
   return f;
 }
 
-/// Emits the straight-line body: loads the inputs it uses from `in`, stores every output to
-/// `out` once all values are computed (so in and out may even overlap).
+/// Emits the straight-line body: loads the inputs it uses from `in` and stores the outputs to
+/// `out` after the last load (so a single call may write its outputs over its inputs).
 class BodyEmitter {
  public:
   BodyEmitter(llvm::Module& m, llvm::IRBuilder<>& b) : m_(m), b_(b), f64_(b.getDoubleTy()) {}
@@ -65,9 +65,27 @@ class BodyEmitter {
 
     std::vector<const Node*> order = reachable(spec.outputs);
     values_.reserve(order.size());
+    // Thousands of distinct constants as immediates make the backend quadratic (its constant
+    // pool is searched linearly per constant): past kMaxImmediates they are loaded from a
+    // table instead, which is external and writable so that LLVM cannot fold the loads back.
+    std::vector<double> table;
+    for (const Node* n : order) {
+      if (n->op != Op::Const) continue;
+      table_index_.emplace(n, table.size());
+      table.push_back(n->value);
+    }
+    llvm::GlobalVariable* consts = nullptr;
+    if (table.size() > kMaxImmediates) {
+      auto* type = llvm::ArrayType::get(f64_, table.size());
+      consts = new llvm::GlobalVariable(m_, type, /*isConstant=*/false, llvm::GlobalValue::ExternalLinkage,
+                                        llvm::ConstantDataArray::get(m_.getContext(), table),
+                                        spec.name + ".consts");
+    }
     for (const Node* n : order) {
       llvm::Value* v;
-      if (n->op == Op::Var) {
+      if (consts && n->op == Op::Const) {
+        v = b_.CreateLoad(f64_, b_.CreateConstInBoundsGEP2_64(consts->getValueType(), consts, 0, table_index_.at(n)));
+      } else if (n->op == Op::Var) {
         auto it = input_index.find(n);
         if (it == input_index.end())
           throw std::logic_error("codegen: variable '" + n->name + "' is not a kernel input");
@@ -85,7 +103,10 @@ class BodyEmitter {
   llvm::Value* lower(const Node* n) {
     llvm::Value* a = n->nargs > 0 ? values_.at(n->arg(0)) : nullptr;
     llvm::Value* c = n->nargs > 1 ? values_.at(n->arg(1)) : nullptr;
-    auto unary = [&](llvm::Intrinsic::ID id) { return b_.CreateUnaryIntrinsic(id, a); };
+    auto call = [&](llvm::Intrinsic::ID id, llvm::Value* x) {
+      return b_.CreateUnaryIntrinsic(id, x);
+    };
+    auto unary = [&](llvm::Intrinsic::ID id) { return call(id, a); };
     // No default: a new op in GRADC_FOR_EACH_OP without a lowering is a -Wswitch warning.
     switch (n->op) {
       case Op::Const: return k(n->value);
@@ -111,16 +132,15 @@ class BodyEmitter {
       case Op::Abs: return unary(llvm::Intrinsic::fabs);
       // sigmoid(x) = 1 / (1 + exp(-x))
       case Op::Sigmoid:
-        return b_.CreateFDiv(k(1), b_.CreateFAdd(k(1), b_.CreateUnaryIntrinsic(llvm::Intrinsic::exp,
-                                                                               b_.CreateFNeg(a))));
+        return b_.CreateFDiv(k(1),
+                             b_.CreateFAdd(k(1), call(llvm::Intrinsic::exp, b_.CreateFNeg(a))));
       // relu(x) = x > 0 ? x : 0   (relu(nan) = 0, as in the interpreter)
       case Op::Relu: return b_.CreateSelect(b_.CreateFCmpOGT(a, k(0)), a, k(0));
       // softplus(x) = std::max(x, 0) + log1p(exp(-|x|)), std::max(x, 0) being x < 0 ? 0 : x
       case Op::Softplus: {
         llvm::Value* pos = b_.CreateSelect(b_.CreateFCmpOLT(a, k(0)), k(0), a);
-        llvm::Value* e = b_.CreateUnaryIntrinsic(
-            llvm::Intrinsic::exp, b_.CreateFNeg(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a)));
-        return b_.CreateFAdd(pos, b_.CreateCall(libm("log1p"), {e}));
+        llvm::Value* e = call(llvm::Intrinsic::exp, b_.CreateFNeg(unary(llvm::Intrinsic::fabs)));
+        return b_.CreateFAdd(pos, b_.CreateCall(libm(kDeclaredLibm), {e}));
       }
       // min(a, b) = a <= b ? a : b, max(a, b) = a >= b ? a : b: ties pick a, nan picks b.
       case Op::Min: return b_.CreateSelect(b_.CreateFCmpOLE(a, c), a, c);
@@ -131,7 +151,8 @@ class BodyEmitter {
         return b_.CreateSelect(b_.CreateFCmpOGT(a, k(0)), k(1),
                                b_.CreateSelect(b_.CreateFCmpOLT(a, k(0)), k(-1), k(0)));
     }
-    throw std::logic_error("codegen: no lowering for op " + std::to_string(static_cast<int>(n->op)));
+    throw std::logic_error("codegen: no lowering for op " +
+                           std::to_string(static_cast<int>(n->op)));
   }
 
   // x^2 and x^3 as multiplies (within an ulp of pow, and what instcombine would do for x^2);
@@ -145,7 +166,8 @@ class BodyEmitter {
   llvm::Constant* k(double v) { return llvm::ConstantFP::get(f64_, v); }
 
   llvm::FunctionCallee libm(const char* name) {
-    llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(f64_, {f64_}, false));
+    llvm::FunctionCallee f =
+        m_.getOrInsertFunction(name, llvm::FunctionType::get(f64_, {f64_}, false));
     if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
       // errno is ignored: let LLVM treat the call as a pure function (like -fno-math-errno).
       fn->setDoesNotThrow();
@@ -159,6 +181,7 @@ class BodyEmitter {
   llvm::IRBuilder<>& b_;
   llvm::Type* f64_;
   std::unordered_map<const Node*, llvm::Value*> values_;
+  std::unordered_map<const Node*, std::uint64_t> table_index_;
 };
 
 void verify(const llvm::Module& m) {
@@ -184,7 +207,8 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
 
   // The body, once; `name` and `name_batch` call it and the inliner copies it into both
   // unless it is large.
-  llvm::Function* body = define(*m, body_type, llvm::Function::InternalLinkage, spec.name + ".body");
+  llvm::Function* body =
+      define(*m, body_type, llvm::Function::InternalLinkage, spec.name + ".body");
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", body));
   BodyEmitter(*m, b).emit(spec, body->getArg(0), body->getArg(1));
   b.CreateRetVoid();
@@ -196,6 +220,11 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", single));
   b.CreateCall(body, {single->getArg(0), single->getArg(1)});
   b.CreateRetVoid();
+
+  if (!spec.batch) {
+    verify(*m);
+    return m;
+  }
 
   // void name_batch(const double* in, double* out, int64_t rows): for (r = 0; r < rows; ++r)
   llvm::Function* batch = define(*m, llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, i64}, false),
@@ -211,8 +240,10 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
   b.SetInsertPoint(loop);
   llvm::PHINode* r = b.CreatePHI(i64, 2, "r");
   r->addIncoming(b.getInt64(0), entry);
-  llvm::Value* row_in = b.CreateInBoundsGEP(b.getDoubleTy(), in, b.CreateMul(r, b.getInt64(spec.inputs.size())));
-  llvm::Value* row_out = b.CreateInBoundsGEP(b.getDoubleTy(), out, b.CreateMul(r, b.getInt64(spec.outputs.size())));
+  llvm::Value* row_in =
+      b.CreateInBoundsGEP(b.getDoubleTy(), in, b.CreateMul(r, b.getInt64(spec.inputs.size())));
+  llvm::Value* row_out =
+      b.CreateInBoundsGEP(b.getDoubleTy(), out, b.CreateMul(r, b.getInt64(spec.outputs.size())));
   b.CreateCall(body, {row_in, row_out});
   llvm::Value* next = b.CreateNSWAdd(r, b.getInt64(1), "r.next");
   r->addIncoming(next, loop);

@@ -22,6 +22,7 @@ struct KernelSpec {
   std::string name;
   std::span<const Node* const> inputs;
   std::span<const Node* const> outputs;
+  bool batch = true;  // also emit name_batch (about half the compile time of a small kernel)
 };
 
 /// Builds the LLVM module for a kernel (verified; not yet optimized).

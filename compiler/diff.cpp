@@ -52,3 +52,20 @@ std::vector<std::vector<const Node*>> hessian(Builder& b, const Node* f,
 }
 
 }  // namespace gradc
+
+namespace gradc {
+
+std::vector<const Node*> value_and_derivatives(Builder& b, const Node* f, std::span<const Node* const> wrt,
+                                               bool hessian, Origins* origins) {
+  std::vector<const Node*> outs{f};
+  std::vector<const Node*> grad = gradient(b, f, wrt, origins);
+  outs.insert(outs.end(), grad.begin(), grad.end());
+  if (hessian)
+    for (const Node* g : grad) {
+      auto row = gradient(b, g, wrt, origins);
+      outs.insert(outs.end(), row.begin(), row.end());
+    }
+  return outs;
+}
+
+}  // namespace gradc

@@ -17,6 +17,12 @@ using Origins = std::unordered_map<const Node*, const Node*>;
 std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Node* const> wrt,
                                   Origins* origins = nullptr);
 
+/// The roots a fused kernel computes: f, then ∂f/∂v for v in wrt, then (with `hessian`) the
+/// Hessian row-major. Compiled code wants b at Simplify::Fold: the canonical forms of Full
+/// regroup x*(p/q) into (x*p)/q, which reads better but stops reusing the forward quotient.
+std::vector<const Node*> value_and_derivatives(Builder& b, const Node* f, std::span<const Node* const> wrt,
+                                               bool hessian, Origins* origins = nullptr);
+
 /// The Hessian ∂²f/∂vi∂vj (row i, column j), by differentiating each gradient entry again.
 std::vector<std::vector<const Node*>> hessian(Builder& b, const Node* f,
                                               std::span<const Node* const> wrt);

@@ -62,7 +62,7 @@ class Lowerer {
   const Node* call(const ast::Operand& o, const Env& env);
   const Node* inline_call(const Function& f, const std::vector<const Node*>& args);
   const Node* located(const Node* n, Loc loc) {
-    if (n->nargs > 0) m_.locs.try_emplace(n, loc);
+    if (cur_ && n->nargs > 0) cur_->locs.try_emplace(n, loc);
     return n;
   }
   [[noreturn]] void error(Loc loc, const std::string& msg) { throw InputError(loc, msg); }
@@ -72,6 +72,7 @@ class Lowerer {
   Builder b_;
   std::unordered_map<std::string, const ast::Function*> ast_fns_;
   std::unordered_map<std::string, std::size_t> lowered_;  // name -> index in m_.functions
+  Function* cur_ = nullptr;                                // the function being lowered
 };
 
 void Lowerer::run(const ast::Program& prog) {
@@ -136,6 +137,7 @@ void Lowerer::run(const ast::Program& prog) {
 
   for (const ast::Function* f : order) {
     Function out;
+    cur_ = &out;
     out.name = f->name.name;
     out.loc = f->name.loc;
     Env env;
@@ -151,9 +153,10 @@ void Lowerer::run(const ast::Program& prog) {
       if (env.count(s.target.name))
         error(s.target.loc, fmt::format("'{}' is already defined in '{}'", s.target.name, out.name));
       env.emplace(s.target.name, v);
-      if (v->nargs > 0) m_.names.try_emplace(v, s.target.name);
+      if (v->nargs > 0) out.names.try_emplace(v, s.target.name);
     }
     out.body = expr(f->result, env);
+    cur_ = nullptr;
     lowered_[out.name] = m_.functions.size();
     m_.functions.push_back(std::move(out));
   }
@@ -285,8 +288,8 @@ const Node* Lowerer::inline_call(const Function& f, const std::vector<const Node
     }
     const Node* a[2] = {map.at(n->arg(0)), n->nargs > 1 ? map.at(n->arg(1)) : nullptr};
     const Node* r = b_.apply(n->op, std::span<const Node* const>(a, n->nargs));
-    if (auto it = m_.names.find(n); it != m_.names.end() && r->nargs > 0) m_.names.try_emplace(r, it->second);
-    if (auto it = m_.locs.find(n); it != m_.locs.end()) located(r, it->second);
+    if (auto it = f.names.find(n); it != f.names.end() && r->nargs > 0 && cur_) cur_->names.try_emplace(r, it->second);
+    if (auto it = f.locs.find(n); it != f.locs.end()) located(r, it->second);
     map[n] = r;
   }
   return map.at(f.body);

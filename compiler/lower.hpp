@@ -19,6 +19,9 @@ struct Function {
   std::vector<const Node*> params;   // Var nodes, in declaration order
   std::vector<Loc> param_locs;
   const Node* body = nullptr;
+  // Per function, because hash-consing makes identical expressions in two functions one node:
+  std::unordered_map<const Node*, std::string> names;  // user names of intermediates (a = 2*x)
+  std::unordered_map<const Node*, Loc> locs;           // where each operation was written
 };
 
 /// A compiled .grad file: its functions as IR in one graph.
@@ -27,8 +30,6 @@ struct Module {
   Graph graph;
   std::vector<Function> functions;
   std::vector<std::pair<std::string, double>> at;         // default point, in source order
-  std::unordered_map<const Node*, std::string> names;      // user names of intermediates (a = 2*x)
-  std::unordered_map<const Node*, Loc> locs;               // where an operation was written
   // For derivative nodes: the operation whose derivative rule made them (see gradient()).
   std::unordered_map<const Node*, const Node*> origins;
 

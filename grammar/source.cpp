@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -54,7 +56,7 @@ std::string SourceFile::format(Loc loc, std::string_view severity, std::string_v
 
 SourceFile load_source(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(fmt::format("cannot open '{}'", path));
+  if (!in) throw UsageError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
   std::ostringstream buf;
   buf << in.rdbuf();
   SourceFile src{path, buf.str()};

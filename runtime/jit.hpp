@@ -12,7 +12,7 @@ namespace gradc {
 /// A compiled kernel. The functions stay valid while the Jit that made them lives.
 struct Kernel {
   void (*single)(const double* in, double* out) = nullptr;
-  void (*batch)(const double* in, double* out, std::int64_t rows) = nullptr;
+  void (*batch)(const double* in, double* out, std::int64_t rows) = nullptr;  // if spec.batch
   std::size_t num_inputs = 0, num_outputs = 0;
 };
 

@@ -88,7 +88,7 @@ TEST(Lower, CallsAreInlinedAndNamesKept) {
   EXPECT_EQ(body_text("fn g(x, y, z) = tanh(log(1 + z * (2*x / sin(y))))\nfn h(u, v) = g(u, v, 3) + u^2", "h"),
             "tanh(log(1 + 6*u/sin(v))) + u^2");
   int named = 0;
-  for (auto& [n, name] : m->names) named += name == "a" || name == "b" || name == "e";
+  for (auto& [n, name] : m->find("h")->names) named += name == "a" || name == "b" || name == "e";
   EXPECT_GE(named, 3);
 }
 

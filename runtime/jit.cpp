@@ -1,0 +1,184 @@
+// The JIT session (KaleidoscopeJIT style): one LLJIT for the host, and per request a fresh
+// context and module that is generated, optimized with the new pass manager, added to the main
+// JITDylib under a unique symbol name and looked up.
+#include "runtime/jit.hpp"
+
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
+#include <llvm/ExecutionEngine/Orc/IRCompileLayer.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/Function.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/Error.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include <mutex>
+#include <stdexcept>
+
+namespace gradc {
+namespace {
+
+[[noreturn]] void fail(const char* what, llvm::Error err) {
+  throw std::runtime_error(std::string("jit: ") + what + ": " + llvm::toString(std::move(err)));
+}
+
+// Compile time must stay about linear in the graph size (a 250,000-node chain compiles in
+// seconds, not minutes). A kernel body is one long basic block, and at -O2/-O3 the loop
+// vectorizer, the instruction schedulers and the greedy register allocator (each live value
+// against each libm call) are superlinear in it. Modules above this many instructions are
+// therefore not vectorized and go through the -O0 backend; the IR pipeline still runs.
+constexpr unsigned kHugeModule = 20000;
+
+/// Object code for a module from the optimizing target machine, or for a huge module from
+/// the -O0 one. Runs inside LLJIT's compile layer (under Jit's mutex).
+class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
+ public:
+  TieredCompiler(std::unique_ptr<llvm::TargetMachine> optimizing,
+                 std::unique_ptr<llvm::TargetMachine> fast)
+      : IRCompiler(llvm::orc::irManglingOptionsFromTargetOptions(optimizing->Options)),
+        optimizing_(std::move(optimizing)),
+        fast_(std::move(fast)) {}
+
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> operator()(llvm::Module& m) override {
+    bool huge = m.getInstructionCount() > kHugeModule;
+    return llvm::orc::SimpleCompiler(huge ? *fast_ : *optimizing_)(m);
+  }
+
+ private:
+  std::unique_ptr<llvm::TargetMachine> optimizing_, fast_;
+};
+
+// Whether the kernel calls the C library (every math intrinsic but sqrt and fabs becomes a libm
+// call). Without a vector math library those calls stay scalar, and vectorizing the batch loop
+// around them gained nothing while it took 40% of the compile time of a small kernel; for pure
+// arithmetic it doubles the batch throughput.
+bool calls_libm(const llvm::Module& m) {
+  for (const llvm::Function& f : m)
+    if (f.isDeclaration() && f.getIntrinsicID() != llvm::Intrinsic::sqrt &&
+        f.getIntrinsicID() != llvm::Intrinsic::fabs)
+      return true;
+  return false;
+}
+
+template <class T>
+T unwrap(llvm::Expected<T> value, const char* what) {
+  if (!value) fail(what, value.takeError());
+  return std::move(*value);
+}
+
+}  // namespace
+
+struct Jit::Impl {
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+  std::unique_ptr<llvm::TargetMachine> tm;  // the host machine, for the IR pipeline's cost model
+  bool optimize;
+  std::mutex mutex;  // compile() may be called from several threads
+  std::uint64_t next_id = 0;
+
+  /// codegen + target + O2.
+  std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec) {
+    std::unique_ptr<llvm::Module> m = codegen(ctx, spec);
+    m->setDataLayout(lljit->getDataLayout());
+    m->setTargetTriple(lljit->getTargetTriple().str());
+    if (optimize) {
+      llvm::PipelineTuningOptions tuning;
+      // The batch loop, for the host's vector width.
+      tuning.LoopVectorization = m->getInstructionCount() <= kHugeModule && !calls_libm(*m);
+      tuning.SLPVectorization = false;  // was 90% of the pipeline's time on a 2,000-node body
+      // Declared in this order so they are destroyed module-first, as LLVM requires.
+      llvm::LoopAnalysisManager lam;
+      llvm::FunctionAnalysisManager fam;
+      llvm::CGSCCAnalysisManager cgam;
+      llvm::ModuleAnalysisManager mam;
+      llvm::PassBuilder pb(tm.get(), tuning);
+      pb.registerModuleAnalyses(mam);
+      pb.registerCGSCCAnalyses(cgam);
+      pb.registerFunctionAnalyses(fam);
+      pb.registerLoopAnalyses(lam);
+      pb.crossRegisterProxies(lam, fam, cgam, mam);
+      pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(*m, mam);
+    }
+    return m;
+  }
+};
+
+std::unique_ptr<Jit> Jit::create(Options opts) {
+  // Registering the native target is process-wide and idempotent: done once, never per Jit.
+  static std::once_flag once;
+  static bool target_ok = false;
+  std::call_once(once, [] {
+    target_ok = !llvm::InitializeNativeTarget() && !llvm::InitializeNativeTargetAsmPrinter();
+  });
+  if (!target_ok) throw std::runtime_error("jit: cannot initialize the native target");
+
+  auto jtmb = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host");
+  jtmb.setCodeGenOptLevel(opts.optimize ? llvm::CodeGenOptLevel::Aggressive
+                                        : llvm::CodeGenOptLevel::None);
+  auto impl = std::make_unique<Impl>();
+  impl->optimize = opts.optimize;
+  impl->tm = unwrap(jtmb.createTargetMachine(), "creating the target machine");
+  auto make_compiler = [](llvm::orc::JITTargetMachineBuilder optimizing)
+      -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
+    llvm::orc::JITTargetMachineBuilder fast = optimizing;
+    fast.setCodeGenOptLevel(llvm::CodeGenOptLevel::None);
+    auto opt_tm = optimizing.createTargetMachine();
+    if (!opt_tm) return opt_tm.takeError();
+    auto fast_tm = fast.createTargetMachine();
+    if (!fast_tm) return fast_tm.takeError();
+    return std::make_unique<TieredCompiler>(std::move(*opt_tm), std::move(*fast_tm));
+  };
+  // LLJIT links the process's symbols (libm's tan, log1p, ...) into the main JITDylib by default.
+  impl->lljit = unwrap(llvm::orc::LLJITBuilder()
+                           .setJITTargetMachineBuilder(std::move(jtmb))
+                           .setCompileFunctionCreator(make_compiler)
+                           .create(),
+                       "creating the JIT");
+  return std::unique_ptr<Jit>(new Jit(std::move(impl)));
+}
+
+Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Jit::~Jit() = default;
+
+Kernel Jit::compile(const KernelSpec& spec) {
+  std::lock_guard lock(impl_->mutex);
+  // Each module defines its own symbols in the main JITDylib, so a name can be compiled again,
+  // and no kernel name can clash with a C library function (say, a user's `sincos`, which the
+  // backend may call for sin and cos).
+  KernelSpec unique = spec;
+  unique.name = "gradc.k" + std::to_string(impl_->next_id++);
+  const std::string& symbol = unique.name;
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  std::unique_ptr<llvm::Module> m = impl_->build(*ctx, unique);
+  if (llvm::Error err =
+          impl_->lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
+    fail("adding the module", std::move(err));
+
+  Kernel k;
+  k.single =
+      unwrap(impl_->lljit->lookup(symbol), "compiling").toPtr<void (*)(const double*, double*)>();
+  if (spec.batch)
+    k.batch = unwrap(impl_->lljit->lookup(symbol + "_batch"), "compiling")
+                  .toPtr<void (*)(const double*, double*, std::int64_t)>();
+  k.num_inputs = spec.inputs.size();
+  k.num_outputs = spec.outputs.size();
+  return k;
+}
+
+std::string Jit::llvm_ir(const KernelSpec& spec) {
+  std::lock_guard lock(impl_->mutex);
+  llvm::LLVMContext ctx;
+  std::unique_ptr<llvm::Module> m = impl_->build(ctx, spec);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  m->print(os, nullptr);
+  os.flush();
+  return text;
+}
+
+}  // namespace gradc

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Golden-file tests of the gradc CLI: each case runs the binary and compares exit code, stdout
+and stderr with tests/golden/NAME.out. `run_golden.py GRADC --update` rewrites the files.
+
+Cases are listed in tests/golden/cases.txt, one per line: `NAME: ARGS...` (ARGS split like a
+shell would; paths are relative to the repository root). Generated inputs (huge or binary files)
+are written by make_inputs() into a temporary folder, referred to as $TMP in ARGS."""
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOLDEN = os.path.join(ROOT, "tests", "golden")
+
+
+def make_inputs(tmp):
+    def write(name, data):
+        with open(os.path.join(tmp, name), "wb") as f:
+            f.write(data)
+    write("deep_parens.grad", b"fn f(x) = " + b"(" * 100000 + b"x" + b")" * 100000 + b"\n")
+    write("deep_calls.grad", b"fn f(x) = " + b"sin(" * 100000 + b"x" + b")" * 100000 + b"\n")
+    # about 1 MB: x*0.5 + x*1.5 + ... (distinct terms, so nothing folds away)
+    terms = [f"x*{i}.5" for i in range(120000)]
+    write("huge.grad", ("fn f(x) = " + " + ".join(terms) + "\nat x = 1\n").encode())
+    write("binary.grad", b"\x7fELF\x02\x01\x01\x00\x00\x00")
+    write("empty.grad", b"# nothing here\n\n")
+    write("minus_chain.grad", b"fn f(x) = " + b"- " * 100000 + b"x\nat x = 2\n")
+
+
+def run_case(gradc, args, tmp):
+    argv = [gradc] + [a.replace("$TMP", tmp) for a in shlex.split(args)]
+    p = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, errors="replace", timeout=120)
+    out = f"exit: {p.returncode}\n--- stdout\n{p.stdout}--- stderr\n{p.stderr}"
+    return out.replace(tmp, "$TMP")
+
+
+def main():
+    gradc = os.path.abspath(sys.argv[1])
+    update = "--update" in sys.argv[2:]
+    only = [a for a in sys.argv[2:] if not a.startswith("--")]
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        make_inputs(tmp)
+        with open(os.path.join(GOLDEN, "cases.txt")) as f:
+            lines = [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#")]
+        for line in lines:
+            name, args = line.split(":", 1)
+            if only and name not in only:
+                continue
+            got = run_case(gradc, args.strip(), tmp)
+            path = os.path.join(GOLDEN, name + ".out")
+            if update:
+                with open(path, "w") as f:
+                    f.write(got)
+                continue
+            want = open(path).read() if os.path.exists(path) else "(missing golden file)\n"
+            if got != want:
+                failures += 1
+                print(f"FAIL {name}: gradc {args}")
+                import difflib
+                sys.stdout.writelines(difflib.unified_diff(want.splitlines(True), got.splitlines(True),
+                                                           "expected", "got"))
+            else:
+                print(f"ok   {name}")
+    print(f"{len(lines) - failures if not only else len(only) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
