@@ -424,7 +424,7 @@ int cmd_emit(const Options& o) {
   }
   // llvm
   auto jit = Jit::create();
-  std::fputs(jit->llvm_ir(KernelSpec{f.name, f.params, outs}).c_str(), stdout);
+  std::fputs(jit->llvm_ir(KernelSpec{f.name, f.params, outs, /*batch=*/false}).c_str(), stdout);
   return kExitOk;
 }
 

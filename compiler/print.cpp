@@ -11,7 +11,7 @@
 namespace gradc {
 namespace {
 
-constexpr int kPrecAdd = 1, kPrecNeg = 3, kPrecPow = 4, kPrecAtom = 5;
+constexpr int kPrecAdd = 1, kPrecMul = 2, kPrecNeg = 3, kPrecPow = 4, kPrecAtom = 5;
 // Above this nesting depth, a subexpression gets a name so that no printed line is deeper.
 constexpr int kMaxPrintDepth = 48;
 constexpr int kMaxInlineDepth = 5000;
@@ -62,9 +62,11 @@ class Printer {
       case Syntax::Leaf:
         out_ += n->op == Op::Const ? print_number(n->value, f_) : print_name(n->name, f_);
         break;
-      case Syntax::Prefix:  // unary minus: its operand binds at least as tightly as ^
+      case Syntax::Prefix:
+        // Text keeps -(a*b) apart from (-a)*b so that it reads back as the same tree; in
+        // LaTeX -a \cdot b means the same number.
         out_ += "-";
-        emit(n->arg(0), kPrecPow);
+        emit(n->arg(0), f_ == Format::Latex ? kPrecMul : kPrecPow);
         break;
       case Syntax::Infix:
         f_ == Format::Latex ? infix_latex(n) : infix_text(n);

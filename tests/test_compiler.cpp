@@ -45,6 +45,8 @@ struct Rewrite {
   const char* out;
 };
 
+void PrintTo(const Rewrite& r, std::ostream* os) { *os << r.in << " => " << r.out; }
+
 class Simplify : public ::testing::TestWithParam<Rewrite> {};
 
 TEST_P(Simplify, Rule) {
@@ -114,6 +116,8 @@ struct BadInput {
   const char* src;
   const char* error;
 };
+void PrintTo(const BadInput& b, std::ostream* os) { *os << b.src; }
+
 class LowerErrors : public ::testing::TestWithParam<BadInput> {};
 TEST_P(LowerErrors, ExactMessage) { EXPECT_EQ(compile_error(GetParam().src), GetParam().error); }
 

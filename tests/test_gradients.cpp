@@ -15,6 +15,8 @@ struct OpCase {
   std::vector<std::vector<double>> points;
 };
 
+void PrintTo(const OpCase& c, std::ostream* os) { *os << c.expr; }
+
 const std::vector<OpCase>& cases() {
   static const std::vector<OpCase> kCases = {
       {Op::Add, "a + b", {{0.3, -1.2}, {2, 5}}},
