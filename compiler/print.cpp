@@ -38,7 +38,11 @@ class Printer {
   int prec(const Node* n) const {
     if (is_temp(n)) return kPrecAtom;
     if (n->op == Op::Const) return n->value < 0 || std::signbit(n->value) ? kPrecNeg : kPrecAtom;
-    if (f_ == Format::Latex && n->op == Op::Div) return kPrecPow;  // \frac{}{} groups itself
+    if (f_ == Format::Latex && (n->op == Op::Mul || n->op == Op::Div)) {
+      std::vector<const Node*> num, den;
+      factors(n, false, num, den);
+      return den.empty() ? kPrecMul : kPrecPow;  // \frac{}{} groups itself
+    }
     return n->info().prec;
   }
   bool is_temp(const Node* n) const { return temps_ && temps_->count(n); }
@@ -94,11 +98,8 @@ class Printer {
   void infix_latex(const Node* n) {
     switch (n->op) {
       case Op::Div:
-        out_ += "\\frac{";
-        emit(n->arg(0), 0);
-        out_ += "}{";
-        emit(n->arg(1), 0);
-        out_ += "}";
+      case Op::Mul:
+        product_latex(n);
         return;
       case Op::Pow:
         if (pow_of_function(n)) return;
@@ -107,17 +108,59 @@ class Printer {
         emit(n->arg(1), 0);
         out_ += "}";
         return;
-      case Op::Mul:
-        emit(n->arg(0), n->info().prec);
-        out_ += " \\cdot ";
-        emit(n->arg(1), n->info().prec + 1);
-        return;
       default:
         emit(n->arg(0), n->info().prec);
         out_ += fmt::format(" {} ", n->info().latex);
         emit(n->arg(1), n->info().prec + 1);
         return;
     }
+  }
+
+  // A product of * and / reads as one fraction in LaTeX: a/b/c*d is \frac{a \cdot d}{b \cdot c}.
+  void factors(const Node* n, bool inverted, std::vector<const Node*>& num,
+               std::vector<const Node*>& den, bool root = true) const {
+    if ((root || !is_temp(n)) && (n->op == Op::Mul || n->op == Op::Div)) {
+      factors(n->arg(0), inverted, num, den, false);
+      factors(n->arg(1), n->op == Op::Div ? !inverted : inverted, num, den, false);
+      return;
+    }
+    (inverted ? den : num).push_back(n);
+  }
+
+  void product_latex(const Node* n) {
+    std::vector<const Node*> num, den;
+    factors(n, false, num, den);
+    auto product = [this](const std::vector<const Node*>& all, bool alone) {
+      // Repeated factors become powers: t \cdot t is t^{2}.
+      std::vector<std::pair<const Node*, int>> fs;
+      for (const Node* f : all) {
+        auto it = std::find_if(fs.begin(), fs.end(), [f](auto& p) { return p.first == f; });
+        if (it == fs.end()) {
+          fs.emplace_back(f, 1);
+        } else {
+          ++it->second;
+        }
+      }
+      if (fs.empty()) out_ += "1";
+      for (std::size_t i = 0; i < fs.size(); ++i) {
+        if (i) out_ += " \\cdot ";
+        auto [f, k] = fs[i];
+        if (k > 1) {
+          emit(f, kPrecAtom);
+          out_ += fmt::format("^{{{}}}", k);
+          continue;
+        }
+        // A lone factor inside \frac{} needs no parentheses; in a product, later factors
+        // parenthesize a leading minus.
+        emit(f, fs.size() == 1 && alone ? 0 : i == 0 ? kPrecMul : kPrecPow);
+      }
+    };
+    if (den.empty()) return product(num, false);
+    out_ += "\\frac{";
+    product(num, true);
+    out_ += "}{";
+    product(den, true);
+    out_ += "}";
   }
 
   // tanh(e)^2 reads better as \tanh^{2}\left(e\right), as the lecture writes it.
