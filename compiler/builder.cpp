@@ -11,17 +11,34 @@
 
 namespace gradc {
 
-const Node* Builder::apply(Op op, std::span<const Node* const> args) {
+const Node* Builder::apply(Op op, std::span<const Node* const> args, const Attrs& attrs) {
   const OpInfo& info = op_info(op);
   if (static_cast<int>(args.size()) != info.arity || info.syntax == Syntax::Leaf)
     throw std::logic_error("Builder::apply: bad arity");
-  if (level_ == Simplify::None) return g_.make(op, args);
-  return rewrite(op, args[0], args.size() > 1 ? args[1] : nullptr);
+  if (!info.elementwise) return structural(op, args, attrs);
+  const Node* a = args[0];
+  const Node* b = args.size() > 1 ? args[1] : nullptr;
+  if (b && !(a->shape == b->shape)) {  // NumPy broadcasting, made explicit
+    Shape s = broadcast_shapes(a->shape, b->shape);
+    a = broadcast_to(a, s);
+    b = broadcast_to(b, s);
+  }
+  if (level_ == Simplify::None) {
+    const Node* ab[2] = {a, b};
+    return g_.make(op, std::span<const Node* const>(ab, b ? 2 : 1));
+  }
+  return rewrite(op, a, b);
 }
 
 const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
-  auto C = [this](double v) { return g_.constant(v); };
-  auto is_c = [](const Node* n) { return n->op == Op::Const; };
+  // A scalar constant, possibly broadcast to a tensor shape; C(v) makes one of the result's shape.
+  const Shape shape = a->shape;
+  auto C = [this, &shape](double v) { return splat(v, shape); };
+  auto is_c = [](const Node* n) {
+    return n->op == Op::Const || (n->op == Op::Broadcast && n->arg(0)->op == Op::Const);
+  };
+  auto cv = [](const Node* n) { return n->op == Op::Const ? n->value : n->arg(0)->value; };
+  auto isv = [&](const Node* n, double v) { return is_c(n) && cv(n) == v; };
   auto make = [&]() {
     const Node* args[2] = {a, b};
     return g_.make(op, std::span<const Node* const>(args, b ? 2 : 1));
@@ -30,7 +47,7 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
   // Constant folding, unless the result is nan or inf: then the op stays, so that evaluation
   // reports the domain error at the operation that caused it.
   if (is_c(a) && (!b || is_c(b))) {
-    double vals[2] = {a->value, b ? b->value : 0.0};
+    double vals[2] = {cv(a), b ? cv(b) : 0.0};
     double r = op_info(op).eval(vals);
     if (std::isfinite(r)) return C(r);
   }
@@ -38,32 +55,32 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
   // Identities that drop an operation: they keep the user's structure (Fold level).
   switch (op) {
     case Op::Add:
-      if (a->is_const(0)) return b;                                  // 0 + x = x
-      if (b->is_const(0)) return a;                                  // x + 0 = x
+      if (isv(a, 0)) return b;                                  // 0 + x = x
+      if (isv(b, 0)) return a;                                  // x + 0 = x
       break;
     case Op::Sub:
-      if (b->is_const(0)) return a;                                  // x - 0 = x
-      if (a->is_const(0)) return neg(b);                             // 0 - x = -x
+      if (isv(b, 0)) return a;                                  // x - 0 = x
+      if (isv(a, 0)) return neg(b);                             // 0 - x = -x
       break;
     case Op::Mul:
-      if (a->is_const(1)) return b;                                  // 1*x = x
-      if (b->is_const(1)) return a;                                  // x*1 = x
-      if (a->is_const(0) && b->everywhere_defined) return a;         // 0*x = 0 where safe
-      if (b->is_const(0) && a->everywhere_defined) return b;         // x*0 = 0 where safe
-      if (a->is_const(-1)) return neg(b);                            // -1*x = -x
-      if (b->is_const(-1)) return neg(a);                            // x*-1 = -x
+      if (isv(a, 1)) return b;                                  // 1*x = x
+      if (isv(b, 1)) return a;                                  // x*1 = x
+      if (isv(a, 0) && b->everywhere_defined) return a;         // 0*x = 0 where safe
+      if (isv(b, 0) && a->everywhere_defined) return b;         // x*0 = 0 where safe
+      if (isv(a, -1)) return neg(b);                            // -1*x = -x
+      if (isv(b, -1)) return neg(a);                            // x*-1 = -x
       break;
     case Op::Div:
-      if (b->is_const(1)) return a;                                  // x/1 = x
-      if (b->is_const(-1)) return neg(a);                            // x/-1 = -x
+      if (isv(b, 1)) return a;                                  // x/1 = x
+      if (isv(b, -1)) return neg(a);                            // x/-1 = -x
       break;
     case Op::Neg:
       if (a->op == Op::Neg) return a->arg(0);                        // --x = x
       break;
     case Op::Pow:
-      if (b->is_const(1)) return a;                                  // x^1 = x
-      if (b->is_const(0)) return C(1);                               // x^0 = 1 (IEEE: even nan)
-      if (a->is_const(1)) return C(1);                               // 1^x = 1 (IEEE: even nan)
+      if (isv(b, 1)) return a;                                  // x^1 = x
+      if (isv(b, 0)) return C(1);                               // x^0 = 1 (IEEE: even nan)
+      if (isv(a, 1)) return C(1);                               // 1^x = 1 (IEEE: even nan)
       break;
     default:
       break;
@@ -77,25 +94,25 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
       if (b->op == Op::Neg) return sub(a, b->arg(0));                // a + -y = a - y
       if (a->op == Op::Neg) return sub(b, a->arg(0));                // -x + b = b - x
       if (is_c(a) && b->op == Op::Add && is_c(b->arg(0)))            // c1 + (c2 + x)
-        return add(C(a->value + b->arg(0)->value), b->arg(1));
+        return add(C(cv(a) + cv(b->arg(0))), b->arg(1));
       if (is_c(a) && b->op == Op::Sub && is_c(b->arg(0)))            // c1 + (c2 - x)
-        return sub(C(a->value + b->arg(0)->value), b->arg(1));
-      if (is_c(a) && a->value < 0) return sub(b, C(-a->value));      // -c + x = x - c
+        return sub(C(cv(a) + cv(b->arg(0))), b->arg(1));
+      if (is_c(a) && cv(a) < 0) return sub(b, C(-cv(a)));      // -c + x = x - c
       if (a == b) return mul(2, a);                                  // x + x = 2*x
       break;
     case Op::Sub:
       if (a == b && a->everywhere_defined) return C(0);              // x - x = 0
       if (b->op == Op::Neg) return add(a, b->arg(0));                // a - -y = a + y
-      if (is_c(b) && b->value < 0) return add(C(-b->value), a);      // x - -c = c + x
+      if (is_c(b) && cv(b) < 0) return add(C(-cv(b)), a);      // x - -c = c + x
       if (is_c(a) && b->op == Op::Add && is_c(b->arg(0)))            // c1 - (c2 + x)
-        return sub(C(a->value - b->arg(0)->value), b->arg(1));
+        return sub(C(cv(a) - cv(b->arg(0))), b->arg(1));
       break;
     case Op::Mul:
       if (is_c(b) && !is_c(a)) return mul(b, a);                     // x*c = c*x
       if (a->op == Op::Neg) return neg(mul(a->arg(0), b));           // (-x)*y = -(x*y)
       if (b->op == Op::Neg) return neg(mul(a, b->arg(0)));           // x*(-y) = -(x*y)
       if (is_c(a) && b->op == Op::Mul && is_c(b->arg(0)))            // c1*(c2*x) = (c1 c2)*x
-        return mul(C(a->value * b->arg(0)->value), b->arg(1));
+        return mul(C(cv(a) * cv(b->arg(0))), b->arg(1));
       if (b->op == Op::Mul && is_c(b->arg(0)))                       // x*(c*y) = (c*x)*y
         return mul(mul(b->arg(0), a), b->arg(1));
       if (is_c(a) && b->op == Op::Mul)                               // c*(x*y) = (c*x)*y
@@ -111,12 +128,73 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
     case Op::Neg:
       if (a->op == Op::Sub) return sub(a->arg(1), a->arg(0));        // -(x - y) = y - x
       if (a->op == Op::Mul && is_c(a->arg(0)))                       // -(c*x) = (-c)*x
-        return mul(C(-a->arg(0)->value), a->arg(1));
+        return mul(C(-cv(a->arg(0))), a->arg(1));
       break;
     default:
       break;
   }
   return make();
+}
+
+const Node* Builder::splat(double v, const Shape& s) {
+  return broadcast_to(g_.constant(v), s);
+}
+
+// Tensor ops: checked by Graph::make; the few identities that remove them are applied here.
+const Node* Builder::structural(Op op, std::span<const Node* const> args, const Attrs& at) {
+  const Node* x = args[0];
+  if (level_ != Simplify::None) {
+    switch (op) {
+      case Op::Broadcast:
+      case Op::Reshape:
+        if (x->shape == at.shape) return x;                                      // no-op
+        if (x->op == op) return apply(op, {x->arg(0)}, at);                     // collapse chains
+        break;
+      case Op::Transpose:
+        if (x->op == Op::Transpose) return x->arg(0);                            // (X^T)^T = X
+        break;
+      case Op::Sum:
+        if (x->op == Op::Broadcast && x->arg(0)->op == Op::Const && at.axis == -1)  // sum of a splat
+          return mul(g_.constant(static_cast<double>(x->shape.size())), x->arg(0));
+        break;
+      default:
+        break;
+    }
+  }
+  return g_.make(op, args, at);
+}
+
+const Node* Builder::broadcast_to(const Node* x, const Shape& s) {
+  if (x->shape == s) return x;
+  return apply(Op::Broadcast, {x}, Attrs{s});
+}
+
+const Node* Builder::reshape(const Node* x, const Shape& s) {
+  if (x->shape == s) return x;
+  return apply(Op::Reshape, {x}, Attrs{s});
+}
+
+const Node* Builder::sum_to(const Node* g, const Shape& s) {
+  // Sum away the leading axes broadcasting added, then the axes that were 1.
+  while (g->shape.rank > s.rank) g = sum(g, 0);
+  for (int i = 0; i < s.rank; ++i)
+    if (s[i] == 1 && g->shape[i] != 1) g = reshape(sum(g, i), g->shape.with_one(i));
+  return reshape(g, s);
+}
+
+const Node* Builder::sum(const Node* x, int axis) { return apply(Op::Sum, {x}, Attrs{{}, axis, 0}); }
+const Node* Builder::reduce_max(const Node* x, int axis) { return apply(Op::ReduceMax, {x}, Attrs{{}, axis, 0}); }
+
+const Node* Builder::unreduce(const Node* g, const Shape& shape, int axis) {
+  if (axis == -1) return broadcast_to(g, shape);
+  return broadcast_to(reshape(g, shape.with_one(axis)), shape);
+}
+
+const Node* Builder::matmul(const Node* a, const Node* b) { return apply(Op::MatMul, {a, b}); }
+const Node* Builder::transpose(const Node* x) { return apply(Op::Transpose, {x}); }
+const Node* Builder::index(const Node* x, int axis, int i) { return apply(Op::Index, {x}, Attrs{{}, axis, i}); }
+const Node* Builder::embed(const Node* x, int axis, int i, const Shape& shape) {
+  return apply(Op::Embed, {x}, Attrs{shape, axis, i});
 }
 
 std::vector<const Node*> simplify(Graph& g, std::span<const Node* const> roots, Simplify level) {
@@ -128,7 +206,7 @@ std::vector<const Node*> simplify(Graph& g, std::span<const Node* const> roots, 
       continue;
     }
     const Node* args[2] = {map.at(n->arg(0)), n->nargs > 1 ? map.at(n->arg(1)) : nullptr};
-    map[n] = b.apply(n->op, std::span<const Node* const>(args, n->nargs));
+    map[n] = b.apply(n->op, std::span<const Node* const>(args, n->nargs), n->attrs());
   }
   std::vector<const Node*> out;
   for (const Node* r : roots) out.push_back(map.at(r));

@@ -31,10 +31,11 @@ class Builder {
   const Node* constant(double v) { return g_.constant(v); }
   const Node* var(std::string_view name) { return g_.var(name); }
 
-  /// op(args) after the rewrite rules (when simplifying).
-  const Node* apply(Op op, std::span<const Node* const> args);
-  const Node* apply(Op op, std::initializer_list<const Node*> args) {
-    return apply(op, std::span<const Node* const>(args.begin(), args.size()));
+  /// op(args) after the rewrite rules (when simplifying). Operands of an elementwise op are
+  /// broadcast to their common shape first (NumPy rules; ShapeError if there is none).
+  const Node* apply(Op op, std::span<const Node* const> args, const Attrs& attrs = {});
+  const Node* apply(Op op, std::initializer_list<const Node*> args, const Attrs& attrs = {}) {
+    return apply(op, std::span<const Node* const>(args.begin(), args.size()), attrs);
   }
 
   const Node* add(const Node* a, const Node* b) { return apply(Op::Add, {a, b}); }
@@ -48,8 +49,22 @@ class Builder {
   const Node* add(double c, const Node* a) { return add(constant(c), a); }
   const Node* sub(double c, const Node* a) { return sub(constant(c), a); }
 
+  // Tensor ops.
+  const Node* broadcast_to(const Node* x, const Shape& s);  // x itself when it has shape s
+  const Node* sum_to(const Node* g, const Shape& s);        // the adjoint of broadcast_to
+  const Node* reshape(const Node* x, const Shape& s);       // x itself when it has shape s
+  const Node* sum(const Node* x, int axis);                 // axis -1: every element
+  const Node* reduce_max(const Node* x, int axis);
+  /// g (the shape of a reduction of `shape` over axis) broadcast back to `shape`.
+  const Node* unreduce(const Node* g, const Shape& shape, int axis);
+  const Node* matmul(const Node* a, const Node* b);
+  const Node* transpose(const Node* x);
+  const Node* index(const Node* x, int axis, int i);
+  const Node* embed(const Node* x, int axis, int i, const Shape& shape);
  private:
   const Node* rewrite(Op op, const Node* a, const Node* b);
+  const Node* splat(double v, const Shape& s);  // the constant v with shape s
+  const Node* structural(Op op, std::span<const Node* const> args, const Attrs& attrs);
   Graph& g_;
   Simplify level_;
 };

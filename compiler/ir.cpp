@@ -9,7 +9,128 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
+
 namespace gradc {
+
+Shape::Shape(std::initializer_list<std::int32_t> d) {
+  if (d.size() > kMaxRank) throw ShapeError(fmt::format("rank {} exceeds the maximum of {}", d.size(), kMaxRank));
+  for (std::int32_t x : d) dims[rank++] = x;
+}
+
+Shape Shape::of(std::span<const std::int64_t> d) {
+  if (d.size() > kMaxRank) throw ShapeError(fmt::format("rank {} exceeds the maximum of {}", d.size(), kMaxRank));
+  Shape s;
+  for (std::int64_t x : d) {
+    if (x < 1 || x > (1 << 30)) throw ShapeError(fmt::format("dimension {} is out of range", x));
+    s.dims[s.rank++] = static_cast<std::int32_t>(x);
+  }
+  return s;
+}
+
+std::string Shape::str() const {
+  std::string s = "[";
+  for (int i = 0; i < rank; ++i) s += fmt::format("{}{}", i ? ", " : "", dims[i]);
+  return s + "]";
+}
+
+Shape Shape::without(int axis) const {
+  Shape s;
+  for (int i = 0; i < rank; ++i)
+    if (i != axis) s.dims[s.rank++] = dims[i];
+  return s;
+}
+
+Shape Shape::with_one(int axis) const {
+  Shape s = *this;
+  s.dims[axis] = 1;
+  return s;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b) {
+  if (a == b) return a;
+  Shape out;
+  out.rank = std::max(a.rank, b.rank);
+  for (int i = 0; i < out.rank; ++i) {
+    // Align from the right.
+    int ia = i - (out.rank - a.rank), ib = i - (out.rank - b.rank);
+    std::int32_t da = ia >= 0 ? a.dims[ia] : 1, db = ib >= 0 ? b.dims[ib] : 1;
+    if (da != db && da != 1 && db != 1)
+      throw ShapeError(fmt::format("shapes {} and {} cannot be broadcast together", a.str(), b.str()));
+    out.dims[i] = std::max(da, db);
+  }
+  return out;
+}
+
+namespace {
+
+// Can `from` be broadcast to `to` (NumPy rules, `to` being the result)?
+bool broadcastable(const Shape& from, const Shape& to) {
+  if (from.rank > to.rank) return false;
+  for (int i = 0; i < from.rank; ++i) {
+    std::int32_t d = from.dims[i], t = to.dims[i + (to.rank - from.rank)];
+    if (d != t && d != 1) return false;
+  }
+  return true;
+}
+
+// The result shape of op(args) with attrs, or throws ShapeError.
+Shape infer_shape(Op op, std::span<const Node* const> args, const Attrs& at) {
+  const OpInfo& info = op_info(op);
+  auto bad = [&](const std::string& why) { return ShapeError(fmt::format("{}: {}", info.name, why)); };
+  if (info.elementwise) {
+    for (const Node* a : args)
+      if (!(a->shape == args[0]->shape))
+        throw ShapeError(fmt::format("shapes {} and {} do not match", args[0]->shape.str(), a->shape.str()));
+    return args[0]->shape;
+  }
+  const Shape& x = args[0]->shape;
+  auto check_axis = [&](int axis) {
+    if (axis < 0 || axis >= x.rank) throw bad(fmt::format("axis {} is out of range for shape {}", axis, x.str()));
+  };
+  switch (op) {
+    case Op::Broadcast:
+      if (!broadcastable(x, at.shape)) throw bad(fmt::format("cannot broadcast {} to {}", x.str(), at.shape.str()));
+      return at.shape;
+    case Op::Reshape:
+      if (x.size() != at.shape.size()) throw bad(fmt::format("cannot reshape {} to {}", x.str(), at.shape.str()));
+      return at.shape;
+    case Op::Sum:
+    case Op::ReduceMax:
+      if (at.axis == -1) return Shape{};
+      check_axis(at.axis);
+      return x.without(at.axis);
+    case Op::MatMul: {
+      const Shape& y = args[1]->shape;
+      if (x.rank != 2 || y.rank != 2 || x[1] != y[0])
+        throw ShapeError(fmt::format("shapes {} and {} do not fit a matrix product", x.str(), y.str()));
+      return Shape{x[0], y[1]};
+    }
+    case Op::Transpose:
+      if (x.rank != 2) throw bad(fmt::format("needs a matrix, not shape {}", x.str()));
+      return Shape{x[1], x[0]};
+    case Op::Index:
+      check_axis(at.axis);
+      if (at.index < 0 || at.index >= x[at.axis])
+        throw bad(fmt::format("index {} is out of range for axis {} of shape {}", at.index, at.axis, x.str()));
+      return x.without(at.axis);
+    case Op::Embed:
+      if (at.axis < 0 || at.axis >= at.shape.rank || !(at.shape.without(at.axis) == x) || at.index < 0 ||
+          at.index >= at.shape[at.axis])
+        throw bad(fmt::format("cannot place {} at index {} of axis {} in {}", x.str(), at.index, at.axis,
+                              at.shape.str()));
+      return at.shape;
+    case Op::OneHot:
+      if (x.rank != 1 || at.index < 1) throw bad(fmt::format("needs a vector of labels, not shape {}", x.str()));
+      return Shape{x[0], at.index};
+    case Op::Detach:
+      return x;
+    default:
+      throw std::logic_error("infer_shape: unhandled op");
+  }
+}
+
+}  // namespace
 
 std::size_t Graph::KeyHash::operator()(const Key& k) const {
   std::size_t h = static_cast<std::size_t>(k.op);
@@ -18,11 +139,15 @@ std::size_t Graph::KeyHash::operator()(const Key& k) const {
   mix(std::hash<const void*>()(k.b));
   mix(std::hash<std::uint64_t>()(k.bits));
   mix(std::hash<std::string_view>()(k.name));
+  mix(static_cast<std::size_t>(k.shape.size()) * 31 + k.shape.rank);
+  mix(static_cast<std::size_t>(k.axis) * 1000003u + static_cast<std::size_t>(k.index));
+  mix(std::hash<const void*>()(k.data));
   return h;
 }
 
 const Node* Graph::intern(Node node) {
-  Key key{node.op, node.args[0], node.args[1], std::bit_cast<std::uint64_t>(node.value), node.name};
+  Key key{node.op,    node.args[0], node.args[1], std::bit_cast<std::uint64_t>(node.value), node.name,
+          node.shape, node.axis,    node.index,   node.data.get()};
   if (auto it = table_.find(key); it != table_.end()) return it->second;
   node.id = static_cast<std::uint32_t>(nodes_.size());
   Node& stored = nodes_.emplace_back(std::move(node));
@@ -31,16 +156,20 @@ const Node* Graph::intern(Node node) {
   return &stored;
 }
 
-const Node* Graph::make(Op op, std::span<const Node* const> args) {
+const Node* Graph::make(Op op, std::span<const Node* const> args, const Attrs& attrs) {
   const OpInfo& info = op_info(op);
-  if (op == Op::Const || op == Op::Var || static_cast<int>(args.size()) != info.arity)
+  if (info.syntax == Syntax::Leaf || static_cast<int>(args.size()) != info.arity)
     throw std::logic_error("Graph::make: bad arity for op '" + std::string(info.name) + "'");
+  for (const Node* a : args)
+    if (a == nullptr) throw std::logic_error("Graph::make: null argument");
   Node n;
   n.op = op;
+  n.shape = infer_shape(op, args, attrs);
+  if (op == Op::Sum || op == Op::ReduceMax || op == Op::Index || op == Op::Embed) n.axis = attrs.axis;
+  if (op == Op::Index || op == Op::Embed || op == Op::OneHot) n.index = attrs.index;
   n.nargs = static_cast<std::uint8_t>(args.size());
   n.everywhere_defined = info.everywhere_defined;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == nullptr) throw std::logic_error("Graph::make: null argument");
     n.args[i] = args[i];
     n.everywhere_defined = n.everywhere_defined && args[i]->everywhere_defined;
   }
@@ -55,10 +184,22 @@ const Node* Graph::constant(double v) {
   return intern(std::move(n));
 }
 
-const Node* Graph::var(std::string_view name) {
+const Node* Graph::var(std::string_view name, const Shape& shape) {
   Node n;
   n.op = Op::Var;
   n.name = std::string(name);
+  n.shape = shape;
+  return intern(std::move(n));
+}
+
+const Node* Graph::tensor(const Shape& shape, std::vector<double> data) {
+  if (static_cast<std::int64_t>(data.size()) != shape.size())
+    throw ShapeError(fmt::format("{} values do not fill shape {}", data.size(), shape.str()));
+  Node n;
+  n.op = Op::Tensor;
+  n.shape = shape;
+  for (double v : data) n.everywhere_defined = n.everywhere_defined && std::isfinite(v);
+  n.data = std::make_shared<const std::vector<double>>(std::move(data));
   return intern(std::move(n));
 }
 

@@ -3,8 +3,12 @@
 // shared subexpressions exist once. Arguments are always created before their users, so a
 // node's id is a topological index: passes iterate ids instead of recursing.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
+#include <memory>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,19 +19,61 @@
 
 namespace gradc {
 
+/// A static tensor shape, row-major: rank 0 (a scalar) to kMaxRank. Unused dims are 1.
+struct Shape {
+  static constexpr int kMaxRank = 3;
+  std::uint8_t rank = 0;
+  std::array<std::int32_t, kMaxRank> dims{1, 1, 1};
+
+  Shape() = default;
+  Shape(std::initializer_list<std::int32_t> d);
+  static Shape of(std::span<const std::int64_t> d);  // throws std::invalid_argument past kMaxRank
+
+  std::int32_t operator[](int i) const { return dims[i]; }
+  std::int64_t size() const { return std::int64_t(dims[0]) * dims[1] * dims[2]; }
+  bool scalar() const { return rank == 0; }
+  bool operator==(const Shape&) const = default;
+  std::string str() const;  // "[2, 8]", "[]" for a scalar
+
+  Shape without(int axis) const;      // the axis removed (a reduction)
+  Shape with_one(int axis) const;     // the axis kept with size 1 (keepdims)
+};
+
+/// NumPy broadcasting: the common shape of a and b, or throws ShapeError.
+Shape broadcast_shapes(const Shape& a, const Shape& b);
+
+/// Shapes that do not fit an operation. The message names both shapes.
+struct ShapeError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+/// Op attributes beyond the arguments: the result shape of Broadcast/Reshape/Embed, the axis of
+/// Sum/ReduceMax/Index/Embed (-1 = every axis, for reductions), the index of Index/Embed, the
+/// class count of OneHot.
+struct Attrs {
+  Shape shape;
+  std::int32_t axis = 0;
+  std::int32_t index = 0;
+};
+
 struct Node {
   Op op;
   std::uint8_t nargs = 0;
   bool everywhere_defined = true;  // see OpInfo::everywhere_defined, for the whole subgraph
   std::uint32_t id = 0;            // creation order; args have smaller ids
   const Node* args[2] = {nullptr, nullptr};
-  double value = 0;  // Const
-  std::string name;  // Var
+  Shape shape;                     // the result's shape
+  std::int32_t axis = 0;           // attributes, see Attrs
+  std::int32_t index = 0;
+  double value = 0;                // Const
+  std::string name;                // Var
+  std::shared_ptr<const std::vector<double>> data;  // Tensor: shape.size() values, row-major
 
   const Node* arg(int i) const { return args[i]; }
   bool is_const() const { return op == Op::Const; }
   bool is_const(double v) const { return op == Op::Const && value == v; }
   const OpInfo& info() const { return op_info(op); }
+  Attrs attrs() const { return Attrs{shape, axis, index}; }
 };
 
 class Graph {
@@ -36,10 +82,13 @@ class Graph {
   Graph(const Graph&) = delete;
   Graph& operator=(const Graph&) = delete;
 
-  /// The unique node op(args). Checks arity; does not simplify (see Builder).
-  const Node* make(Op op, std::span<const Node* const> args);
+  /// The unique node op(args). Checks arity and shapes (throws ShapeError) and infers the
+  /// result shape; does not simplify (see Builder).
+  const Node* make(Op op, std::span<const Node* const> args, const Attrs& attrs = {});
   const Node* constant(double v);
-  const Node* var(std::string_view name);
+  const Node* var(std::string_view name, const Shape& shape = {});
+  /// Constant tensor data (not deduplicated: each call is a new node).
+  const Node* tensor(const Shape& shape, std::vector<double> data);
 
   std::size_t size() const { return nodes_.size(); }
   const Node* node(std::uint32_t id) const { return &nodes_[id]; }
@@ -51,6 +100,9 @@ class Graph {
     const Node* b;
     std::uint64_t bits;
     std::string_view name;
+    Shape shape;
+    std::int32_t axis, index;
+    const void* data;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {

@@ -29,6 +29,7 @@ void no_grad(B&, N, N, N*) {}
 
 constexpr std::array<OpInfo, kNumOps> kOps = {{
     {Op::Const, "", 0, Syntax::Leaf, kPrecAtom, "", nullptr, no_grad, true},
+    {Op::Tensor, "", 0, Syntax::Leaf, kPrecAtom, "", nullptr, no_grad, true},
     {Op::Var, "", 0, Syntax::Leaf, kPrecAtom, "", nullptr, no_grad, true},
 
     // d/da (a + b) = 1, d/db (a + b) = 1
@@ -154,6 +155,43 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
     // sign(a): piecewise constant, derivative 0
     {Op::Sign, "sign", 1, Syntax::Call, kPrecAtom, "\\operatorname{sgn}",
      [](const double* a) { return sign(a[0]); }, no_grad, true},
+
+    // Tensor ops: no scalar eval (interp.cpp), shape rules in ir.cpp.
+    // broadcast(x) to a larger shape: the adjoint sums over the broadcast axes
+    {Op::Broadcast, "broadcast", 1, Syntax::Call, kPrecAtom, "\\operatorname{broadcast}", nullptr,
+     [](B& b, N n, N g, N* d) { d[0] = b.sum_to(g, n->arg(0)->shape); }, true, false},
+    // reshape(x): the adjoint takes x's shape back
+    {Op::Reshape, "reshape", 1, Syntax::Call, kPrecAtom, "\\operatorname{reshape}", nullptr,
+     [](B& b, N n, N g, N* d) { d[0] = b.reshape(g, n->arg(0)->shape); }, true, false},
+    // sum(x, axis): every summand gets the adjoint of the sum
+    {Op::Sum, "sum", 1, Syntax::Call, kPrecAtom, "\\sum", nullptr,
+     [](B& b, N n, N g, N* d) { d[0] = b.unreduce(g, n->arg(0)->shape, n->axis); }, true, false},
+    // max(x, axis): the adjoint goes to the elements equal to the maximum (all of them at a tie)
+    {Op::ReduceMax, "max", 1, Syntax::Call, kPrecAtom, "\\max", nullptr,
+     [](B& b, N n, N g, N* d) {
+       N x = n->arg(0);
+       N m = b.unreduce(n, x->shape, n->axis);
+       d[0] = b.mul(b.unreduce(g, x->shape, n->axis), b.sub(1, b.call(Op::Step, b.sub(m, x))));
+     }, true, false},
+    // A @ B: dA = G @ B^T, dB = A^T @ G
+    {Op::MatMul, "@", 2, Syntax::Infix, kPrecMul, "", nullptr,
+     [](B& b, N n, N g, N* d) {
+       d[0] = b.matmul(g, b.transpose(n->arg(1)));
+       d[1] = b.matmul(b.transpose(n->arg(0)), g);
+     }, true, false},
+    // X^T: the adjoint is G^T
+    {Op::Transpose, "transpose", 1, Syntax::Call, kPrecAtom, "^{\\top}", nullptr,
+     [](B& b, N n, N g, N* d) { d[0] = b.transpose(g); }, true, false},
+    // x[i] along an axis: the adjoint is placed back at i, zeros elsewhere
+    {Op::Index, "index", 1, Syntax::Call, kPrecAtom, "", nullptr,
+     [](B& b, N n, N g, N* d) { d[0] = b.embed(g, n->axis, n->index, n->arg(0)->shape); }, true, false},
+    // embed(x) at i along an axis (zeros elsewhere): the adjoint is G[i]
+    {Op::Embed, "embed", 1, Syntax::Call, kPrecAtom, "\\operatorname{embed}", nullptr,
+     [](B& b, N n, N g, N* d) { d[0] = b.index(g, n->axis, n->index); }, true, false},
+    // onehot(labels, classes): labels are data, not differentiable
+    {Op::OneHot, "onehot", 1, Syntax::Call, kPrecAtom, "\\operatorname{onehot}", nullptr, no_grad, true, false},
+    // detach(x) = x with no derivative (JAX's stop_gradient)
+    {Op::Detach, "detach", 1, Syntax::Call, kPrecAtom, "", nullptr, no_grad, true, false},
 }};
 
 constexpr bool table_in_enum_order() {
@@ -192,7 +230,7 @@ const OpInfo* find_function(std::string_view name) {
   if (name == "ln") name = "log";
   if (name == "pow") return &op_info(Op::Pow);
   for (const OpInfo& info : kOps)
-    if (info.syntax == Syntax::Call && name == info.name) return &info;
+    if (info.syntax == Syntax::Call && info.elementwise && name == info.name) return &info;
   return nullptr;
 }
 

@@ -6,13 +6,17 @@
 
 namespace gradc {
 
-//   X(Enum, arity)
+//   X(Enum, arity). Leaves: Const (a scalar), Tensor (constant data), Var (an input).
+//   Elementwise ops apply per element to operands of equal shape (the Builder inserts
+//   Broadcast for NumPy-style broadcasting). The last row holds the tensor ops.
 #define GRADC_FOR_EACH_OP(X)                                                                 \
-  X(Const, 0) X(Var, 0)                                                                      \
+  X(Const, 0) X(Tensor, 0) X(Var, 0)                                                         \
   X(Add, 2) X(Sub, 2) X(Mul, 2) X(Div, 2) X(Pow, 2) X(Neg, 1)                                \
   X(Sin, 1) X(Cos, 1) X(Tan, 1) X(Asin, 1) X(Acos, 1) X(Atan, 1)                             \
   X(Sinh, 1) X(Cosh, 1) X(Tanh, 1) X(Exp, 1) X(Log, 1) X(Sqrt, 1) X(Abs, 1)                  \
-  X(Sigmoid, 1) X(Relu, 1) X(Softplus, 1) X(Min, 2) X(Max, 2) X(Step, 1) X(Sign, 1)
+  X(Sigmoid, 1) X(Relu, 1) X(Softplus, 1) X(Min, 2) X(Max, 2) X(Step, 1) X(Sign, 1)          \
+  X(Broadcast, 1) X(Reshape, 1) X(Sum, 1) X(ReduceMax, 1) X(MatMul, 2) X(Transpose, 1)       \
+  X(Index, 1) X(Embed, 1) X(OneHot, 1) X(Detach, 1)
 
 enum class Op : std::uint8_t {
 #define GRADC_OP_ENUM(name, arity) name,
@@ -48,6 +52,10 @@ struct OpInfo {
   // Defined and finite for every finite argument (ignoring overflow): x*0 may fold to 0 only
   // when every op inside x has this property, so a hidden log(-1) or 1/0 is never erased.
   bool everywhere_defined;
+  // Applies per element (eval is the scalar function); false for the tensor ops, whose
+  // evaluation, shape rule and code generation are written out in interp.cpp, ir.cpp and
+  // codegen.cpp.
+  bool elementwise = true;
 };
 
 const OpInfo& op_info(Op op);

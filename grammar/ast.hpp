@@ -15,13 +15,33 @@ inline constexpr int kMaxNesting = 256;
 
 struct Expr;
 
-/// operand ::= number | name | name '(' args ')' | '(' expr ')'
+/// One subscript of an index postfix: `:` (the whole axis) or an expression.
+struct Subscript {
+  Loc loc;
+  bool all = false;            // `:`
+  std::vector<Expr> index;     // exactly one expression unless `all`
+};
+
+/// postfix ::= '[' subscript (',' subscript)* ']'  |  '.' name
+struct Postfix {
+  enum Kind { Index, Member } kind = Index;
+  Loc loc;                          // the '[' or the '.'
+  std::vector<Subscript> subscripts;  // Index
+  std::string member;                 // Member: the name after '.'
+};
+
+/// operand ::= (number | string | name | name '(' args ')' | '(' expr ')' | tensor) postfix*
+/// args    ::= arg (',' arg)*         arg    ::= (name '=')? expr
+/// tensor  ::= '[' expr (',' expr)* ']'      (nested tensors are tensor operands)
 struct Operand {
-  enum Kind { Number, Name, Call, Paren } kind = Number;
+  enum Kind { Number, Name, Call, Paren, Tensor, String } kind = Number;
   Loc loc;                 // first character of the operand (the name for a call, '(' for Paren)
   double number = 0;       // Number: its value (finite)
-  std::string text;        // Number: as written; Name; Call: the callee's name
-  std::vector<Expr> args;  // Call: the arguments; Paren: exactly one expression
+  std::string text;        // Number: as written; Name; Call: the callee's name; String: contents
+  std::vector<Expr> args;  // Call: the arguments; Paren: exactly one expression; Tensor: elements
+  std::vector<std::string> arg_names;  // Call: "" for a positional argument, else its name
+  std::vector<Loc> arg_locs;           // Call: where each argument (or its name) starts
+  std::vector<Postfix> postfix;        // applied left to right
 };
 
 /// power ::= operand ('^' signs operand)*      right-associative:
@@ -43,11 +63,11 @@ struct Unary {
   Power power;
 };
 
-/// term ::= unary (('*' | '/') unary)*        left-associative
+/// term ::= unary (('*' | '/' | '@') unary)*  left-associative; '@' is the matrix product
 struct Term {
   struct Step {
     Loc loc;  // the operator
-    char op;  // '*' or '/'
+    char op;  // '*', '/' or '@'
     Unary operand;
   };
   Unary first;
@@ -94,10 +114,37 @@ struct At {
   std::vector<Assign> bindings;
 };
 
-/// program ::= (function | at)*
+/// param ::= 'param' name '[' expr (',' expr)* ']' '=' expr
+///   a trainable tensor: its shape (constant expressions) and its initialiser
+struct Param {
+  Loc loc;  // the 'param' keyword
+  Ident name;
+  std::vector<Expr> dims;
+  Expr init;
+};
+
+/// data ::= 'data' name '=' expr        a tensor literal, or csv("file", ...)
+/// layer ::= 'layer' name '=' expr      linear(...), sequential(...), activations
+struct Binding {
+  Loc loc;  // the keyword
+  Ident name;
+  Expr value;
+};
+
+/// train ::= 'train' '{' (name '=' expr)* '}'     settings of the training run
+struct Train {
+  Loc loc;  // the 'train' keyword
+  std::vector<Assign> settings;
+};
+
+/// program ::= (function | at | param | data | layer | train)*
 struct Program {
   std::vector<Function> functions;
   std::vector<At> ats;
+  std::vector<Param> params;
+  std::vector<Binding> datas;
+  std::vector<Binding> layers;
+  std::vector<Train> trains;
 };
 
 }  // namespace gradc::ast

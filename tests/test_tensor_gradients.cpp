@@ -1,0 +1,185 @@
+// Gradients of every tensor op against finite differences (f64, through the interpreter):
+// broadcasting, reductions along each axis, matrix products, indexing; second order where
+// defined. The same reverse-mode pass as for scalars.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <random>
+#include <set>
+
+#include "support/helpers.hpp"
+
+namespace gradc::test {
+namespace {
+
+// A scalar loss of the inputs: sum(w * f(inputs)) with a fixed random weight tensor w, so
+// every output element's adjoint differs.
+struct Case {
+  const char* name;
+  std::vector<Shape> inputs;
+  std::function<const Node*(Builder&, const std::vector<const Node*>&)> f;
+  std::set<Op> covers;
+};
+
+std::vector<double> random_values(std::size_t n, unsigned seed, double lo = -1.5, double hi = 1.5) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<double> v(n);
+  for (double& x : v) x = u(rng);
+  return v;
+}
+
+const Node* weighted_sum(Builder& b, const Node* y, unsigned seed) {
+  if (y->shape.scalar()) return y;
+  const Node* w = b.graph().tensor(y->shape, random_values(static_cast<std::size_t>(y->shape.size()), seed, 0.5, 2));
+  return b.sum(b.mul(w, y), -1);
+}
+
+std::vector<Case> cases() {
+  using V = const std::vector<const Node*>&;
+  return {
+      {"broadcast_row", {{3, 4}, {4}}, [](Builder& b, V x) { return b.mul(x[0], x[1]); }, {Op::Broadcast}},
+      {"broadcast_column", {{3, 1}, {1, 4}}, [](Builder& b, V x) { return b.add(b.mul(x[0], x[1]), x[1]); },
+       {Op::Broadcast, Op::Reshape}},
+      {"broadcast_scalar", {{}, {2, 3}}, [](Builder& b, V x) { return b.call(Op::Sin, b.mul(x[0], x[1])); }, {}},
+      {"broadcast_rank3", {{2, 3, 4}, {3, 4}}, [](Builder& b, V x) { return b.call(Op::Tanh, b.sub(x[0], x[1])); }, {}},
+      {"sum_all", {{2, 3}}, [](Builder& b, V x) { return b.call(Op::Exp, b.sum(x[0], -1)); }, {Op::Sum}},
+      {"sum_axis0", {{2, 3}}, [](Builder& b, V x) { return b.call(Op::Sin, b.sum(x[0], 0)); }, {}},
+      {"sum_axis1", {{2, 3}}, [](Builder& b, V x) { return b.call(Op::Sin, b.sum(x[0], 1)); }, {}},
+      {"sum_rank3_axis1", {{2, 3, 4}}, [](Builder& b, V x) { return b.call(Op::Cos, b.sum(x[0], 1)); }, {}},
+      {"sum_rank3_axis2", {{2, 3, 4}}, [](Builder& b, V x) { return b.call(Op::Cos, b.sum(x[0], 2)); }, {}},
+      {"max_all", {{2, 3}}, [](Builder& b, V x) { return b.reduce_max(x[0], -1); }, {Op::ReduceMax}},
+      {"max_axis0", {{3, 2}}, [](Builder& b, V x) { return b.reduce_max(b.mul(x[0], x[0]), 0); }, {}},
+      {"max_axis1", {{3, 4}}, [](Builder& b, V x) { return b.reduce_max(x[0], 1); }, {}},
+      {"matmul", {{3, 5}, {5, 2}}, [](Builder& b, V x) { return b.matmul(x[0], x[1]); }, {Op::MatMul, Op::Transpose}},
+      {"matmul_chain", {{2, 3}, {3, 4}, {4}}, [](Builder& b, V x) {
+         return b.call(Op::Tanh, b.add(b.matmul(x[0], x[1]), x[2])); }, {}},
+      {"transpose", {{2, 3}}, [](Builder& b, V x) { return b.call(Op::Sin, b.transpose(x[0])); }, {}},
+      {"index_row", {{3, 4}}, [](Builder& b, V x) { return b.call(Op::Exp, b.index(x[0], 0, 1)); }, {Op::Index, Op::Embed}},
+      {"index_column", {{3, 4}}, [](Builder& b, V x) { return b.mul(b.index(x[0], 1, 2), b.index(x[0], 1, 0)); }, {}},
+      {"index_rank3", {{2, 3, 4}}, [](Builder& b, V x) { return b.call(Op::Sin, b.index(x[0], 2, 3)); }, {}},
+      {"embed", {{4}}, [](Builder& b, V x) { return b.call(Op::Sin, b.embed(x[0], 0, 2, Shape{3, 4})); }, {}},
+      {"reshape", {{2, 3}}, [](Builder& b, V x) { return b.call(Op::Sin, b.reshape(x[0], Shape{3, 2})); }, {}},
+      {"onehot_weights", {{3, 4}}, [](Builder& b, V x) {
+         const Node* labels = b.graph().tensor(Shape{3}, {2, 0, 3});
+         return b.mul(x[0], b.apply(Op::OneHot, {labels}, Attrs{{}, 0, 4})); }, {Op::OneHot, Op::Tensor}},
+      // log_softmax along the last axis, computed stably: x - m - log(sum(exp(x - m))), with the
+      // maximum detached (its derivative cancels exactly)
+      {"log_softmax", {{3, 4}}, [](Builder& b, V x) {
+         const Node* m = b.unreduce(b.apply(Op::Detach, {b.reduce_max(x[0], 1)}), x[0]->shape, 1);
+         const Node* z = b.sub(x[0], m);
+         return b.sub(z, b.unreduce(b.call(Op::Log, b.sum(b.call(Op::Exp, z), 1)), x[0]->shape, 1)); },
+       {Op::Detach}},
+  };
+}
+
+TEST(TensorGradients, CoverEveryTensorOp) {
+  std::set<Op> covered;
+  for (const Case& c : cases()) covered.insert(c.covers.begin(), c.covers.end());
+  for (int i = 0; i < kNumOps; ++i) {
+    Op op = static_cast<Op>(i);
+    if (op_info(op).elementwise || op == Op::Var || op == Op::Const) continue;
+    EXPECT_TRUE(covered.count(op)) << "no tensor gradient case for " << op_id(op);
+  }
+}
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+class TensorGradients : public ::testing::TestWithParam<Case> {};
+
+TEST_P(TensorGradients, MatchFiniteDifferences) {
+  const Case& c = GetParam();
+  Graph g;
+  Builder b(g);
+  std::vector<const Node*> vars;
+  std::vector<Tensor> values;
+  for (std::size_t i = 0; i < c.inputs.size(); ++i) {
+    vars.push_back(g.var("x" + std::to_string(i), c.inputs[i]));
+    values.push_back(Tensor{c.inputs[i], random_values(static_cast<std::size_t>(c.inputs[i].size()), 11 + i)});
+  }
+  const Node* y = c.f(b, vars);
+  const Node* loss = weighted_sum(b, y, 99);
+  ASSERT_TRUE(loss->shape.scalar());
+  auto grads = gradient(b, loss, vars);
+  auto at = [&](const std::vector<Tensor>& v) { return evaluate_tensors(std::vector<const Node*>{loss}, vars, v)[0].data[0]; };
+  auto g_values = evaluate_tensors(grads, vars, values);
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    ASSERT_EQ(g_values[i].shape, vars[i]->shape) << "gradient of " << vars[i]->name;
+    for (std::size_t e = 0; e < values[i].data.size(); ++e) {
+      std::vector<Tensor> v = values;
+      double h = 1e-4, x0 = v[i].data[e];
+      auto central = [&](double hh) {
+        v[i].data[e] = x0 + hh;
+        double up = at(v);
+        v[i].data[e] = x0 - hh;
+        double down = at(v);
+        return (up - down) / (2 * hh);
+      };
+      double fd = (4 * central(h / 2) - central(h)) / 3;
+      EXPECT_LT(rel_err(g_values[i].data[e], fd), 1e-7) << c.name << ": d/d" << vars[i]->name << "[" << e << "]";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTensorOp, TensorGradients, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// Second order through tensor ops: the Hessian-vector product of sum(tanh(X @ w)) against
+// finite differences of the gradient.
+TEST(TensorGradients, SecondOrderThroughMatMul) {
+  Graph g;
+  Builder b(g);
+  const Node* X = g.tensor(Shape{4, 3}, random_values(12, 5));
+  const Node* w = g.var("w", Shape{3, 1});
+  const Node* loss = b.sum(b.call(Op::Tanh, b.matmul(X, w)), -1);
+  const Node* gw = gradient(b, loss, std::vector<const Node*>{w})[0];
+  // d/dw of (gw . v) for a fixed v is H v.
+  const Node* v = g.tensor(Shape{3, 1}, {0.3, -0.7, 1.1});
+  const Node* hv = gradient(b, b.sum(b.mul(gw, v), -1), std::vector<const Node*>{w})[0];
+  std::vector<Tensor> w0{Tensor{Shape{3, 1}, {0.2, -0.4, 0.6}}};
+  auto hv_value = evaluate_tensors(std::vector<const Node*>{hv}, std::vector<const Node*>{w}, w0)[0];
+  for (int e = 0; e < 3; ++e) {
+    double h = 1e-5;
+    auto gwv = [&](double t) {
+      std::vector<Tensor> wt = w0;
+      for (int k = 0; k < 3; ++k) wt[0].data[k] += t * std::vector<double>{0.3, -0.7, 1.1}[k];
+      return evaluate_tensors(std::vector<const Node*>{gw}, std::vector<const Node*>{w}, wt)[0].data[e];
+    };
+    EXPECT_LT(rel_err(hv_value.data[e], (gwv(h) - gwv(-h)) / (2 * h)), 1e-7);
+  }
+}
+
+// detach(x) is x in value and has no derivative (stop_gradient).
+TEST(TensorGradients, DetachStopsTheGradient) {
+  Graph g;
+  Builder b(g);
+  const Node* x = g.var("x", Shape{3});
+  const Node* loss = b.sum(b.mul(x, b.apply(Op::Detach, {b.call(Op::Sin, x)})), -1);
+  std::vector<Tensor> v{Tensor{Shape{3}, {0.5, -1, 2}}};
+  auto out = evaluate_tensors(std::vector<const Node*>{loss, gradient(b, loss, std::vector<const Node*>{x})[0]},
+                              std::vector<const Node*>{x}, v);
+  EXPECT_DOUBLE_EQ(out[0].data[0], 0.5 * std::sin(0.5) - std::sin(-1.0) + 2 * std::sin(2.0));
+  EXPECT_EQ(out[1].data, (std::vector<double>{std::sin(0.5), std::sin(-1.0), std::sin(2.0)}));
+}
+
+TEST(TensorShapes, MismatchNamesBothShapes) {
+  Graph g;
+  Builder b(g);
+  const Node* x = g.var("x", Shape{3, 4});
+  const Node* y = g.var("y", Shape{5});
+  try {
+    b.add(x, y);
+    FAIL() << "no error";
+  } catch (const ShapeError& e) {
+    EXPECT_STREQ(e.what(), "shapes [3, 4] and [5] cannot be broadcast together");
+  }
+  try {
+    b.matmul(x, g.var("z", Shape{3, 2}));
+    FAIL() << "no error";
+  } catch (const ShapeError& e) {
+    EXPECT_STREQ(e.what(), "shapes [3, 4] and [3, 2] do not fit a matrix product");
+  }
+}
+
+}  // namespace
+}  // namespace gradc::test
