@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
+#include <optional>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -18,12 +20,22 @@
 #include "grammar/parser.hpp"
 #include "runtime/csv.hpp"
 #include "runtime/jit.hpp"
+#include "runtime/params_io.hpp"
+#include "runtime/train.hpp"
+
+#include <unistd.h>
 
 namespace gradc {
 namespace {
 
 struct Options {
   std::string file, fn, at, wrt, format = "text", stage, points, out;
+  // train
+  std::optional<double> lr;
+  std::optional<std::int64_t> epochs, batch;
+  std::optional<std::uint64_t> seed;
+  std::string save, log, resume;
+  bool quiet = false;
   int order = 1;
   bool hessian = false, json = false, expr_only = false, no_simplify = false;
   double tol = 1e-6;
@@ -482,6 +494,60 @@ int cmd_check(const Options& o) {
   return ok ? kExitOk : kExitCheckFailed;
 }
 
+int cmd_train(const Options& o) {
+  auto m = load(o);
+  if (!m->training) throw UsageError(fmt::format("{} has no 'train' block", o.file));
+  auto jit = Jit::create();
+  TrainOptions opts{o.lr, o.epochs, o.batch, o.seed, {}};
+  if (!o.resume.empty()) opts.start = load_params(o.resume, m->params);
+  Trainer trainer(*m, *jit, opts);
+  bool bar = !o.quiet && ::isatty(STDOUT_FILENO);
+  std::string csv = "epoch,step,loss,metric\n";
+  auto t0 = std::chrono::steady_clock::now();
+  auto line = [&](const LogLine& l, std::int64_t epochs) {
+    csv += fmt::format("{},{},{:.17g},{}\n", l.epoch, l.step, l.loss, std::isnan(l.metric) ? "" : fmt::format("{:.17g}", l.metric));
+    if (o.quiet) return;
+    std::string metric = std::isnan(l.metric) ? "" : fmt::format("  accuracy {:.4f}", l.metric);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (bar) {
+      int done = static_cast<int>(30 * l.epoch / epochs);
+      double eta = secs / static_cast<double>(l.epoch) * static_cast<double>(epochs - l.epoch);
+      std::fputs(fmt::format("\repoch {}/{} [{}{}] loss {:.6g}{}  {:.0f} steps/s  ETA {:.1f} s   ", l.epoch, epochs,
+                             std::string(static_cast<std::size_t>(done), '#'), std::string(static_cast<std::size_t>(30 - done), '.'),
+                             l.loss, metric, secs > 0 ? static_cast<double>(l.step) / secs : 0.0, eta)
+                     .c_str(),
+                 stdout);
+      std::fflush(stdout);
+      if (l.epoch == epochs) std::fputs("\n", stdout);
+    } else {
+      std::fputs(fmt::format("epoch {:>6}  step {:>7}  loss {:.6g}{}  lr {:.4g}\n", l.epoch, l.step, l.loss, metric, l.lr).c_str(),
+                 stdout);
+    }
+  };
+  TrainResult r = trainer.run(line);
+  if (!o.log.empty()) write_file_atomic(o.log, csv);
+  if (!o.save.empty()) save_params(o.save, m->params, r.params);
+  if (r.diverged) {
+    if (bar) std::fputs("\n", stdout);
+    std::fflush(stdout);
+    std::fputs(fmt::format("{}: error: training diverged at epoch {}, step {} with learning rate {}: the loss is {}{}\n",
+                           o.file, r.epoch, r.step, r.lr, num(r.loss),
+                           o.save.empty() ? "" : fmt::format("; the last finite parameters are saved in {}", o.save))
+                   .c_str(),
+               stderr);
+    return kExitDiverged;
+  }
+  if (!o.quiet) {
+    const LogLine& last = r.log.back();
+    std::fputs(fmt::format("trained {} epochs ({} steps, {:.0f} steps/s): loss {:.6g}{}\n", last.epoch, last.step,
+                           r.steps_per_second, last.loss,
+                           std::isnan(last.metric) ? "" : fmt::format(", accuracy {:.4f}", last.metric))
+                   .c_str(),
+               stdout);
+  }
+  return kExitOk;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"gradc: a symbolic + numeric differentiation compiler"};
   app.require_subcommand(1);
@@ -516,6 +582,17 @@ int run(int argc, char** argv) {
   check->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");
   check->add_option("--tol", o.tol, "relative tolerance (default 1e-6)");
 
+  CLI::App* train = app.add_subcommand("train", "train the network of a file's 'train' block");
+  train->add_option("file", o.file, ".grad source file")->required();
+  train->add_option("--lr", o.lr, "learning rate (overrides the file)");
+  train->add_option("--epochs", o.epochs, "epochs (overrides the file)")->check(CLI::PositiveNumber);
+  train->add_option("--batch", o.batch, "minibatch size (overrides the file)")->check(CLI::PositiveNumber);
+  train->add_option("--seed", o.seed, "seed for initialisation and shuffling (overrides the file)");
+  train->add_option("--save", o.save, "write the trained parameters (JSON) to this file, atomically");
+  train->add_option("--resume", o.resume, "start from parameters saved by --save");
+  train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
+  train->add_flag("--quiet", o.quiet, "print nothing but errors");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -530,6 +607,7 @@ int run(int argc, char** argv) {
     if (*eval) return cmd_eval(o);
     if (*diff) return cmd_diff(o);
     if (*emit) return cmd_emit(o);
+    if (*train) return cmd_train(o);
     return cmd_check(o);
   } catch (const Diagnostic& d) {
     std::fputs(d.what(), stderr);

@@ -29,7 +29,7 @@ class Builder {
   Simplify level() const { return level_; }
 
   const Node* constant(double v) { return g_.constant(v); }
-  const Node* var(std::string_view name) { return g_.var(name); }
+  const Node* var(std::string_view name, const Shape& s = {}) { return g_.var(name, s); }
 
   /// op(args) after the rewrite rules (when simplifying). Operands of an elementwise op are
   /// broadcast to their common shape first (NumPy rules; ShapeError if there is none).

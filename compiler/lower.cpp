@@ -5,10 +5,11 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <unordered_set>
 
-#include "compiler/builder.hpp"
+#include "compiler/lowerer.hpp"
 #include "grammar/parser.hpp"
 
 namespace gradc {
@@ -39,51 +40,28 @@ void for_each_operand(const ast::Expr& e, F&& f) {
   for (const auto& s : e.steps) for_each_operand(s.operand, f);
 }
 
+}  // namespace
+
 std::string plural(std::size_t n, const char* word) {
   return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
 
 std::string were(std::size_t n) { return n == 1 ? "1 was" : fmt::format("{} were", n); }
 
-class Lowerer {
- public:
-  Lowerer(Module& m, bool simplify) : m_(m), b_(m.graph, simplify ? Simplify::Fold : Simplify::None) {}
-
-  void run(const ast::Program& prog);
-  double constant(const ast::Expr& e);
-
- private:
-  using Env = std::unordered_map<std::string, const Node*>;
-  const Node* expr(const ast::Expr& e, const Env& env);
-  const Node* term(const ast::Term& t, const Env& env);
-  const Node* unary(const ast::Unary& u, const Env& env);
-  const Node* power(const ast::Power& p, const Env& env);
-  const Node* operand(const ast::Operand& o, const Env& env);
-  const Node* call(const ast::Operand& o, const Env& env);
-  const Node* inline_call(const Function& f, const std::vector<const Node*>& args);
-  const Node* located(const Node* n, Loc loc) {
-    if (cur_ && n->nargs > 0) cur_->locs.try_emplace(n, loc);
-    return n;
-  }
-  [[noreturn]] void error(Loc loc, const std::string& msg) { throw InputError(loc, msg); }
-  std::string line_of(Loc loc) { return std::to_string(m_.source.line_col(loc).line); }
-
-  Module& m_;
-  Builder b_;
-  std::unordered_map<std::string, const ast::Function*> ast_fns_;
-  std::unordered_map<std::string, std::size_t> lowered_;  // name -> index in m_.functions
-  Function* cur_ = nullptr;                                // the function being lowered
-};
-
 void Lowerer::run(const ast::Program& prog) {
+  globals(prog);
+  functions(prog);
+  default_point(prog);
+  for (const ast::Train& t : prog.trains) training(t);
+}
+
+void Lowerer::functions(const ast::Program& prog) {
   // Definitions: unique names that do not shadow built-ins.
   for (const ast::Function& f : prog.functions) {
     if (find_function(f.name.name))
       error(f.name.loc, fmt::format("'{}' is a built-in function and cannot be redefined", f.name.name));
-    auto [it, fresh] = ast_fns_.emplace(f.name.name, &f);
-    if (!fresh)
-      error(f.name.loc, fmt::format("redefinition of '{}' (first defined at line {})", f.name.name,
-                                    line_of(it->second->name.loc)));
+    check_new_global(f.name);
+    ast_fns_.emplace(f.name.name, &f);
   }
 
   // Lower in call order: callees first. An iterative depth-first search finds the order and
@@ -140,6 +118,7 @@ void Lowerer::run(const ast::Program& prog) {
     cur_ = &out;
     out.name = f->name.name;
     out.loc = f->name.loc;
+    out.ast = f;
     Env env;
     for (const ast::Ident& p : f->params) {
       const Node* v = b_.var(p.name);
@@ -148,14 +127,24 @@ void Lowerer::run(const ast::Program& prog) {
       out.params.push_back(v);
       out.param_locs.push_back(p.loc);
     }
-    for (const ast::Assign& s : f->body) {
-      const Node* v = expr(s.value, env);
-      if (env.count(s.target.name))
-        error(s.target.loc, fmt::format("'{}' is already defined in '{}'", s.target.name, out.name));
-      env.emplace(s.target.name, v);
-      if (v->nargs > 0) out.names.try_emplace(v, s.target.name);
+    try {
+      for (const ast::Assign& s : f->body) {
+        const Node* v = expr(s.value, env);
+        if (env.count(s.target.name))
+          error(s.target.loc, fmt::format("'{}' is already defined in '{}'", s.target.name, out.name));
+        env.emplace(s.target.name, v);
+        if (v->nargs > 0) out.names.try_emplace(v, s.target.name);
+      }
+      out.body = expr(f->result, env);
+    } catch (const InputError&) {
+      // A function of a tensor program may only make sense for tensor arguments
+      // (`x @ W1`): it has no scalar body, and is lowered again at each call.
+      bool tensor_program = !m_.params.empty() || !m_.data.empty();
+      if (!tensor_program) throw;
+      out.body = nullptr;
+      out.names.clear();
+      out.locs.clear();
     }
-    out.body = expr(f->result, env);
     cur_ = nullptr;
     lowered_[out.name] = m_.functions.size();
     m_.functions.push_back(std::move(out));
@@ -164,11 +153,15 @@ void Lowerer::run(const ast::Program& prog) {
   std::vector<Function> sorted;
   for (const ast::Function& f : prog.functions) sorted.push_back(m_.functions[lowered_.at(f.name.name)]);
   m_.functions = std::move(sorted);
+  lowered_.clear();
+  for (std::size_t i = 0; i < m_.functions.size(); ++i) lowered_[m_.functions[i].name] = i;
+}
 
-  // The default point.
+void Lowerer::default_point(const ast::Program& prog) {
   std::unordered_set<std::string> params;
   for (const Function& f : m_.functions)
     for (const Node* p : f.params) params.insert(p->name);
+  for (const Param& p : m_.params) params.insert(p.name);
   std::unordered_map<std::string, Loc> given;
   for (const ast::At& at : prog.ats) {
     for (const ast::Assign& bnd : at.bindings) {
@@ -199,7 +192,7 @@ const Node* Lowerer::expr(const ast::Expr& e, const Env& env) {
   const Node* acc = term(e.first, env);
   for (const auto& s : e.steps) {
     const Node* rhs = term(s.operand, env);
-    acc = located(s.op == '+' ? b_.add(acc, rhs) : b_.sub(acc, rhs), s.loc);
+    acc = shaped(s.loc, [&] { return s.op == '+' ? b_.add(acc, rhs) : b_.sub(acc, rhs); });
   }
   return acc;
 }
@@ -208,7 +201,11 @@ const Node* Lowerer::term(const ast::Term& t, const Env& env) {
   const Node* acc = unary(t.first, env);
   for (const auto& s : t.steps) {
     const Node* rhs = unary(s.operand, env);
-    acc = located(s.op == '*' ? b_.mul(acc, rhs) : b_.div(acc, rhs), s.loc);
+    if (s.op == '@') {
+      acc = matmul(acc, rhs, s.loc);
+    } else {
+      acc = shaped(s.loc, [&] { return s.op == '*' ? b_.mul(acc, rhs) : b_.div(acc, rhs); });
+    }
   }
   return acc;
 }
@@ -229,42 +226,118 @@ const Node* Lowerer::power(const ast::Power& p, const Env& env) {
     for (auto it = s.signs.rbegin(); it != s.signs.rend(); ++it)
       if (*it == '-') r = b_.neg(r);
     const Node* base = i == 0 ? operand(p.base, env) : operand(p.steps[i - 1].operand, env);
-    r = located(b_.pow(base, r), s.loc);
+    r = shaped(s.loc, [&] { return b_.pow(base, r); });
   }
   return r;
 }
 
 const Node* Lowerer::operand(const ast::Operand& o, const Env& env) {
+  std::size_t used = 0;  // postfixes consumed by the operand itself (d.x)
+  const Node* v = nullptr;
   switch (o.kind) {
     case ast::Operand::Number:
-      return b_.constant(o.number);
+      v = b_.constant(o.number);
+      break;
     case ast::Operand::Paren:
-      return expr(o.args.at(0), env);
+      v = expr(o.args.at(0), env);
+      break;
     case ast::Operand::Call:
-      return call(o, env);
+      v = call(o, env);
+      break;
+    case ast::Operand::Tensor:
+      v = tensor_literal(o);
+      break;
+    case ast::Operand::String:
+      error(o.loc, "a string can only be a file name, as in csv(\"data.csv\")");
     case ast::Operand::Name:
+      v = name(o, env, used);
       break;
   }
+  return postfix(v, o, used, env);
+}
+
+const Node* Lowerer::name(const ast::Operand& o, const Env& env, std::size_t& used) {
   if (auto it = env.find(o.text); it != env.end()) return it->second;
+  if (auto it = params_.find(o.text); it != params_.end()) return m_.params[it->second].var;
+  if (auto it = data_.find(o.text); it != data_.end()) {
+    const Data& d = m_.data[it->second];
+    if (!d.y) return data_var(d, false, o.loc);
+    bool member = !o.postfix.empty() && o.postfix[0].kind == ast::Postfix::Member;
+    if (!member || (o.postfix[0].member != "x" && o.postfix[0].member != "y"))
+      error(member ? o.postfix[0].loc : o.loc,
+            fmt::format("'{}' is a CSV data set: use {}.x (features) or {}.y (target)", o.text, o.text, o.text));
+    used = 1;
+    return data_var(d, o.postfix[0].member == "y", o.loc);
+  }
   if (o.text == "pi") return b_.constant(std::numbers::pi);
   if (o.text == "e") return b_.constant(std::numbers::e);
-  if (ast_fns_.count(o.text) || find_function(o.text))
+  if (ast_fns_.count(o.text) || find_function(o.text) || layers_.count(o.text))
     error(o.loc, fmt::format("'{}' is a function: call it with arguments, as {}(...)", o.text, o.text));
   error(o.loc, fmt::format("unknown name '{}'", o.text));
 }
 
+// x[i], x[:, j], x[i, j]: each index removes its axis; ':' keeps one.
+const Node* Lowerer::postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env) {
+  for (std::size_t p = from; p < o.postfix.size(); ++p) {
+    const ast::Postfix& fx = o.postfix[p];
+    if (fx.kind == ast::Postfix::Member)
+      error(fx.loc, fmt::format("'.{}': only CSV data sets have members (.x and .y)", fx.member));
+    int axis = 0;
+    for (const ast::Subscript& sub : fx.subscripts) {
+      if (axis >= v->shape.rank)
+        error(sub.loc, fmt::format("too many indices for shape {}", v->shape.str()));
+      if (sub.all) {
+        ++axis;
+        continue;
+      }
+      std::int64_t i = integer(sub.index.at(0), "an index", std::numeric_limits<std::int64_t>::min());
+      std::int64_t n = v->shape[axis];
+      if (i < -n || i >= n)
+        error(sub.loc, fmt::format("index {} is out of range for axis {} of shape {}", i, axis, v->shape.str()));
+      v = shaped(sub.loc, [&] { return b_.index(v, axis, static_cast<int>(i < 0 ? i + n : i)); });
+    }
+  }
+  (void)env;
+  return v;
+}
+
+// a @ b for matrices and vectors: a vector operand is a 1-row (left) or 1-column (right)
+// matrix, and that axis is dropped from the result, as in NumPy.
+const Node* Lowerer::matmul(const Node* a, const Node* b, Loc loc) {
+  return shaped(loc, [&] {
+    if (a->shape.rank > 2 || b->shape.rank > 2 || a->shape.rank == 0 || b->shape.rank == 0)
+      throw ShapeError(fmt::format("shapes {} and {} do not fit a matrix product", a->shape.str(), b->shape.str()));
+    bool va = a->shape.rank == 1, vb = b->shape.rank == 1;
+    const Node* A = va ? b_.reshape(a, Shape{1, a->shape[0]}) : a;
+    const Node* B = vb ? b_.reshape(b, Shape{b->shape[0], 1}) : b;
+    if (A->shape[1] != B->shape[0])
+      throw ShapeError(fmt::format("shapes {} and {} do not fit a matrix product", a->shape.str(), b->shape.str()));
+    const Node* r = b_.matmul(A, B);
+    if (va && vb) return b_.reshape(r, Shape{});
+    if (va) return b_.reshape(r, Shape{r->shape[1]});
+    if (vb) return b_.reshape(r, Shape{r->shape[0]});
+    return r;
+  });
+}
+
 const Node* Lowerer::call(const ast::Operand& o, const Env& env) {
+  bool handled = false;
+  const Node* r = builtin(o, env, handled);  // tensor built-ins, losses, layers (model.cpp)
+  if (handled) return r;
+  for (std::size_t i = 0; i < o.arg_names.size(); ++i)
+    if (!o.arg_names[i].empty())
+      error(o.arg_locs[i], fmt::format("'{}' takes no named arguments", o.text));
   std::vector<const Node*> args;
   for (const ast::Expr& a : o.args) args.push_back(expr(a, env));
   if (const OpInfo* op = find_function(o.text)) {
     if (static_cast<int>(args.size()) != op->arity)
       error(o.loc, fmt::format("'{}' takes {}, but {} given", o.text, plural(op->arity, "argument"),
                                were(args.size())));
-    return located(b_.apply(op->op, args), o.loc);
+    return shaped(o.loc, [&] { return b_.apply(op->op, args); });
   }
   auto it = lowered_.find(o.text);
   if (it == lowered_.end()) {
-    if (env.count(o.text))
+    if (env.count(o.text) || params_.count(o.text) || data_.count(o.text))
       error(o.loc, fmt::format("'{}' is a variable, not a function", o.text));
     error(o.loc, fmt::format("unknown function '{}'", o.text));
   }
@@ -272,7 +345,23 @@ const Node* Lowerer::call(const ast::Operand& o, const Env& env) {
   if (args.size() != f.params.size())
     error(o.loc, fmt::format("'{}' takes {}, but {} given", o.text, plural(f.params.size(), "argument"),
                              were(args.size())));
-  return inline_call(f, args);
+  bool scalar_args = true;
+  for (const Node* a : args) scalar_args = scalar_args && a->shape.scalar();
+  if (f.body && scalar_args) return inline_call(f, args);
+  return call_user(*f.ast, args);
+}
+
+// A call with tensor arguments: the callee's body is lowered again with its parameters bound
+// to the arguments (shapes differ per call). Hash-consing makes a repeated call the same node.
+const Node* Lowerer::call_user(const ast::Function& f, const std::vector<const Node*>& args) {
+  Env env;
+  for (std::size_t i = 0; i < args.size(); ++i) env[f.params[i].name] = args[i];
+  for (const ast::Assign& s : f.body) {
+    const Node* v = expr(s.value, env);
+    env[s.target.name] = v;
+    if (cur_ && v->nargs > 0) cur_->names.try_emplace(v, s.target.name);
+  }
+  return expr(f.result, env);
 }
 
 // Substitutes args for f's parameter variables in f's body: a memoizing rebuild in id order,
@@ -287,15 +376,13 @@ const Node* Lowerer::inline_call(const Function& f, const std::vector<const Node
       continue;
     }
     const Node* a[2] = {map.at(n->arg(0)), n->nargs > 1 ? map.at(n->arg(1)) : nullptr};
-    const Node* r = b_.apply(n->op, std::span<const Node* const>(a, n->nargs));
+    const Node* r = b_.apply(n->op, std::span<const Node* const>(a, n->nargs), n->attrs());
     if (auto it = f.names.find(n); it != f.names.end() && r->nargs > 0 && cur_) cur_->names.try_emplace(r, it->second);
     if (auto it = f.locs.find(n); it != f.locs.end()) located(r, it->second);
     map[n] = r;
   }
   return map.at(f.body);
 }
-
-}  // namespace
 
 const Function* Module::find(std::string_view name) const {
   for (const Function& f : functions)
@@ -309,11 +396,22 @@ const double* Module::at_value(std::string_view name) const {
   return nullptr;
 }
 
+struct Module::LowererState {
+  Lowerer lowerer;
+};
+
+Module::~Module() = default;
+
+const Node* Module::lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs) {
+  return state->lowerer.lower_bound(e, Lowerer::Binding{rows, &inputs});
+}
+
 std::unique_ptr<Module> compile_module(SourceFile src, bool simplify) {
   auto m = std::make_unique<Module>();
   m->source = std::move(src);
-  ast::Program prog = parse_program(m->source);
-  Lowerer(*m, simplify).run(prog);
+  m->program = parse_program(m->source);
+  m->state = std::make_unique<Module::LowererState>(Module::LowererState{Lowerer(*m, simplify)});
+  m->state->lowerer.run(m->program);
   return m;
 }
 

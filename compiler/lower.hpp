@@ -8,6 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include <optional>
+
+#include "compiler/interp.hpp"
 #include "compiler/ir.hpp"
 #include "grammar/ast.hpp"
 
@@ -18,10 +21,71 @@ struct Function {
   Loc loc;                           // the function's name in the source
   std::vector<const Node*> params;   // Var nodes, in declaration order
   std::vector<Loc> param_locs;
-  const Node* body = nullptr;
+  const Node* body = nullptr;          // nullptr: the function only works on tensors (x @ W)
+  const ast::Function* ast = nullptr;  // in Module::program
   // Per function, because hash-consing makes identical expressions in two functions one node:
   std::unordered_map<const Node*, std::string> names;  // user names of intermediates (a = 2*x)
   std::unordered_map<const Node*, Loc> locs;           // where each operation was written
+};
+
+/// How a parameter's initial values are drawn (see runtime/init.hpp).
+struct Init {
+  enum Kind { Zeros, Ones, Constant, Normal, Uniform, He, Xavier } kind = Zeros;
+  double a = 0, b = 0;  // constant(a); normal(mean a, std b); uniform(a, b)
+};
+
+/// `param NAME[dims] = init`, or a parameter a layer declared (`net.0.W`).
+struct Param {
+  std::string name;
+  Loc loc;
+  Shape shape;
+  Init init;
+  const Node* var = nullptr;  // Var node named `name`
+};
+
+/// A data set: `data X = [[...]]` (x only) or `data d = csv(...)` (d.x features, d.y target).
+struct Data {
+  std::string name;
+  Loc loc;
+  Tensor x;
+  std::optional<Tensor> y;  // [N] class labels when `classes` is given, else [N, 1]
+  int classes = 0;
+  std::int64_t rows() const { return x.shape.rank ? x.shape[0] : 1; }
+};
+
+/// A data tensor bound to a Var while lowering: the runtime fills the Var with rows of `source`.
+struct DataInput {
+  const Node* var;
+  const Tensor* source;
+  std::string name;  // "X" or "d.x"
+};
+
+struct Optimizer {
+  enum Kind { Sgd, Adam } kind = Sgd;
+  double lr = 0.01, momentum = 0, weight_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  bool nesterov = false;
+};
+
+struct Schedule {
+  enum Kind { Constant, Step, Exponential, Cosine } kind = Constant;
+  std::int64_t every = 1;  // step: epochs between decays
+  double gamma = 1;        // step, exponential: factor per decay
+  double min_lr = 0;       // cosine: final learning rate
+};
+
+/// The `train { ... }` block.
+struct Training {
+  Loc loc;
+  const ast::Expr* loss = nullptr;
+  Optimizer optimizer;
+  std::int64_t epochs = 100;
+  std::int64_t batch = 0;  // 0: the whole data set
+  bool shuffle = true;
+  std::uint64_t seed = 0;
+  Schedule schedule;
+  std::int64_t log_every = 0;                 // 0: about 10 lines per run
+  const ast::Expr* accuracy_pred = nullptr;   // metric = accuracy(pred, target)
+  const ast::Expr* accuracy_target = nullptr;
 };
 
 /// A compiled .grad file: its functions as IR in one graph.
@@ -35,6 +99,21 @@ struct Module {
 
   const Function* find(std::string_view name) const;
   const double* at_value(std::string_view name) const;
+
+  // Tensor programs.
+  std::vector<Param> params;
+  std::vector<Data> data;
+  std::optional<Training> training;
+  ast::Program program;  // kept: training graphs are lowered again for each batch size
+
+  /// Lowers e (an expression of the program, e.g. the training loss) with every data tensor it
+  /// names bound to a Var of `rows` rows (0: all rows), appending those to `inputs`. Throws
+  /// InputError (shape errors name both shapes).
+  const Node* lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs);
+
+  ~Module();
+  struct LowererState;
+  std::unique_ptr<LowererState> state;  // the lowerer, kept for lower()
 };
 
 /// Parses and lowers a file. Throws InputError. The IR keeps the structure written (constant

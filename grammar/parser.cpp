@@ -2,8 +2,9 @@
 // reports the first syntax error as an InputError located at the offending token.
 //
 // Layout: lexical helpers and the bracket-depth pre-scan, the token parsers (position, name,
-// keyword, number), the grammar rules (each with its production), then the entry points that
-// turn X3's expectation failures into user-facing messages.
+// keyword, number, string, member '.', argument name), the grammar rules (each with its
+// production), then the entry points that turn X3's expectation failures into user-facing
+// messages.
 #include "grammar/parser.hpp"
 
 #include <fmt/format.h>
@@ -20,8 +21,18 @@
 #include <string_view>
 #include <vector>
 
+namespace gradc::parser_detail {
+/// One call argument as parsed: `name = expr` or a positional `expr` (no name).
+struct Arg {
+  Loc loc;           // the name, or the expression's first character
+  std::string name;  // "" when positional
+  ast::Expr value;
+};
+}  // namespace gradc::parser_detail
+
 // Operator chains map one-to-one onto X3 sequences and kleene stars; the structs that need
-// more than that (Operand, Function, Program) are built by semantic actions instead.
+// more than that (Operand, Postfix, Subscript, Function, Train, Program) are built by semantic
+// actions instead.
 BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Expr::Step, loc, op, operand)
 BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Expr, first, steps)
 BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Term::Step, loc, op, operand)
@@ -31,11 +42,15 @@ BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Power::Step, loc, signs, operand)
 BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Power, base, steps)
 BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Assign, target, value)
 BOOST_FUSION_ADAPT_STRUCT(gradc::ast::At, loc, bindings)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Param, loc, name, dims, init)
+BOOST_FUSION_ADAPT_STRUCT(gradc::ast::Binding, loc, name, value)
+BOOST_FUSION_ADAPT_STRUCT(gradc::parser_detail::Arg, loc, name, value)
 
 namespace gradc {
 
 bool is_keyword(std::string_view name) {
-  return name == "fn" || name == "at" || name == "return";
+  return name == "fn" || name == "at" || name == "return" || name == "param" || name == "data" ||
+         name == "layer" || name == "train";
 }
 
 namespace {
@@ -65,7 +80,7 @@ bool can_start_token(std::string_view text, std::size_t at) {
   char c = text[at];
   if (is_name_char(c)) return true;
   if (c == '.') return at + 1 < text.size() && is_digit(text[at + 1]);  // .5
-  return std::string_view("+-*/^(){},;=").find(c) != std::string_view::npos;
+  return std::string_view("+-*/@^(){}[],;:=\"").find(c) != std::string_view::npos;
 }
 
 /// The character at text[at] as an error message shows it: printable ASCII as is, a UTF-8
@@ -82,18 +97,24 @@ std::string shown_char(std::string_view text, std::size_t at) {
 
 /// Rejects brackets nested deeper than ast::kMaxNesting before X3 runs, so the recursive
 /// descent below never recurses deeper than that (100,000 '(' would overflow the stack).
-/// Both parentheses and call brackets are '('; comments are skipped.
+/// Parentheses, call brackets, tensor literals and index postfixes all count: '(' and '['.
+/// Comments and strings are skipped the way the parser reads them (a '#' or a bracket inside a
+/// string is text; a string ends at its closing quote or, unterminated, at the end of the line).
 void check_nesting(std::string_view text) {
   int depth = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '#') {
       while (i < text.size() && text[i] != '\n') ++i;
-    } else if (c == '(') {
+    } else if (c == '"') {
+      while (++i < text.size() && text[i] != '"' && text[i] != '\n') {
+        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
+      }
+    } else if (c == '(' || c == '[') {
       if (++depth > ast::kMaxNesting)
         throw InputError(Loc{static_cast<std::uint32_t>(i)},
                          fmt::format("expression nested too deeply (more than {} levels)", ast::kMaxNesting));
-    } else if (c == ')' && depth > 0) {
+    } else if ((c == ')' || c == ']') && depth > 0) {
       --depth;
     }
   }
@@ -138,7 +159,8 @@ struct loc_parser : x3::parser<loc_parser> {
   }
 };
 
-/// keyword ::= 'fn' | 'at' | 'return'      as a whole word: `fnx` is a name.
+/// keyword ::= 'fn' | 'at' | 'return' | 'param' | 'data' | 'layer' | 'train'
+/// as a whole word: `fnx` and `dataset` are names.
 struct keyword_parser : x3::parser<keyword_parser> {
   using attribute_type = x3::unused_type;
   std::string_view word;
@@ -247,6 +269,80 @@ struct number_parser : x3::parser<number_parser> {
   }
 };
 
+/// string ::= '"' (<any character but '"', '\' or a line break> | '\"' | '\\')* '"'
+/// Its attribute is a String operand holding the contents with the escapes resolved. A line
+/// break or the end of the file before the closing quote is "unterminated string" (at the
+/// opening quote); a backslash before anything but '"' or '\' is an unknown escape.
+struct string_parser : x3::parser<string_parser> {
+  using attribute_type = ast::Operand;
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext&, Attribute& attr) const {
+    x3::skip_over(first, last, ctx);
+    if (first == last || *first != '"') return false;
+    Loc loc = loc_of(first, ctx);
+    auto ends_line = [&](Iterator q) { return q == last || *q == '\n' || *q == '\r'; };
+    std::string contents;
+    Iterator p = first + 1;
+    for (; !ends_line(p) && *p != '"'; ++p) {
+      if (*p == '\\') {
+        if (ends_line(p + 1)) throw InputError(loc, "unterminated string");
+        if (p[1] != '"' && p[1] != '\\') {
+          Iterator begin = x3::get<text_begin_tag>(ctx);
+          throw InputError(loc_of(p, ctx),
+                           fmt::format("unknown escape '\\{}' in string (only \\\" and \\\\ are allowed)",
+                                       shown_char(std::string_view(begin, last - begin), p + 1 - begin)));
+        }
+        ++p;
+      }
+      contents += *p;
+    }
+    if (ends_line(p)) throw InputError(loc, "unterminated string");
+    ast::Operand string;
+    string.kind = ast::Operand::String;
+    string.loc = loc;
+    string.text = std::move(contents);
+    x3::traits::move_to(std::move(string), attr);
+    first = p + 1;
+    return true;
+  }
+};
+
+/// arg_name ::= (name '=')?     the name of a named call argument, "" if there is none.
+/// Always matches: with no `name =` ahead it consumes nothing (a name not followed by '=' starts
+/// the positional argument's expression). `fn = 1` is the keyword error.
+struct arg_name_parser : x3::parser<arg_name_parser> {
+  using attribute_type = std::string;
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext&, Attribute& attr) const {
+    Iterator start = first;
+    x3::skip_over(start, last, ctx);
+    Iterator end = scan_word(start, last);
+    std::string_view word(start, end - start);
+    if (word.empty()) return true;
+    Iterator after = end;
+    x3::skip_over(after, last, ctx);
+    if (after == last || *after != '=') return true;
+    if (is_keyword(word)) throw_keyword_error(loc_of(start, ctx), word);
+    x3::traits::move_to(std::string(word), attr);
+    first = after + 1;
+    return true;
+  }
+};
+
+/// member_dot ::= '.'   written right after the operand it applies to: no blank is skipped
+/// before it, so `x . y` is no member access and `x .5` leaves `.5` to be read as a number.
+/// Its attribute is the position of the '.'.
+struct member_dot_parser : x3::parser<member_dot_parser> {
+  using attribute_type = Loc;
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext&, Attribute& attr) const {
+    if (first == last || *first != '.') return false;
+    x3::traits::move_to(loc_of(first, ctx), attr);
+    ++first;
+    return true;
+  }
+};
+
 /// expected(what, p): p must match here; otherwise parsing stops with "expected <what>"
 /// (an x3::expectation_failure whose which() is `what`, at the position p was tried).
 template <typename Subject>
@@ -287,7 +383,18 @@ auto append(std::vector<Item> Struct::*field) {
 /// The matched attribute becomes the rule's value.
 auto const take = [](auto& ctx) { x3::_val(ctx) = std::move(x3::_attr(ctx)); };
 
-/// name, optionally followed by call arguments: a Name or a Call operand.
+/// Appends one call argument to the Operand being built: its expression, name ("" when
+/// positional) and position.
+auto const add_argument = [](auto& ctx) {
+  ast::Operand& call = x3::_val(ctx);
+  parser_detail::Arg& arg = x3::_attr(ctx);
+  call.arg_locs.push_back(arg.loc);
+  call.arg_names.push_back(std::move(arg.name));
+  call.args.push_back(std::move(arg.value));
+};
+
+/// name, optionally followed by call arguments: a Name or a Call operand. The arguments come
+/// as an Operand holding args, arg_names and arg_locs.
 auto const make_name_or_call = [](auto& ctx) {
   auto& ident = boost::fusion::at_c<0>(x3::_attr(ctx));
   auto& args = boost::fusion::at_c<1>(x3::_attr(ctx));
@@ -295,8 +402,55 @@ auto const make_name_or_call = [](auto& ctx) {
   operand.kind = args ? ast::Operand::Call : ast::Operand::Name;
   operand.loc = ident.loc;
   operand.text = std::move(ident.name);
-  if (args) operand.args = std::move(*args);
+  if (args) {
+    operand.args = std::move(args->args);
+    operand.arg_names = std::move(args->arg_names);
+    operand.arg_locs = std::move(args->arg_locs);
+  }
   x3::_val(ctx) = std::move(operand);
+};
+
+/// '[' elements: a Tensor operand.
+auto const make_tensor = [](auto& ctx) {
+  ast::Operand operand;
+  operand.kind = ast::Operand::Tensor;
+  operand.loc = boost::fusion::at_c<0>(x3::_attr(ctx));
+  operand.args = std::move(boost::fusion::at_c<1>(x3::_attr(ctx)));
+  x3::_val(ctx) = std::move(operand);
+};
+
+/// ':' in an index: the whole axis.
+auto const make_whole_axis = [](auto& ctx) {
+  ast::Subscript subscript;
+  subscript.loc = x3::_attr(ctx);
+  subscript.all = true;
+  x3::_val(ctx) = std::move(subscript);
+};
+
+/// An expression in an index.
+auto const make_subscript = [](auto& ctx) {
+  ast::Subscript subscript;
+  subscript.loc = boost::fusion::at_c<0>(x3::_attr(ctx));
+  subscript.index.push_back(std::move(boost::fusion::at_c<1>(x3::_attr(ctx))));
+  x3::_val(ctx) = std::move(subscript);
+};
+
+/// '[' subscripts: an Index postfix.
+auto const make_index = [](auto& ctx) {
+  ast::Postfix postfix;
+  postfix.kind = ast::Postfix::Index;
+  postfix.loc = boost::fusion::at_c<0>(x3::_attr(ctx));
+  postfix.subscripts = std::move(boost::fusion::at_c<1>(x3::_attr(ctx)));
+  x3::_val(ctx) = std::move(postfix);
+};
+
+/// '.' name: a Member postfix.
+auto const make_member = [](auto& ctx) {
+  ast::Postfix postfix;
+  postfix.kind = ast::Postfix::Member;
+  postfix.loc = boost::fusion::at_c<0>(x3::_attr(ctx));
+  postfix.member = std::move(boost::fusion::at_c<1>(x3::_attr(ctx)).name);
+  x3::_val(ctx) = std::move(postfix);
 };
 
 /// '(' expression ')': a Paren operand holding the one expression.
@@ -315,14 +469,19 @@ auto const make_paren = [](auto& ctx) {
 using ast::At;
 using ast::Function;
 using ast::Program;
+using ast::Train;
 
 constexpr blank_parser blank;
 constexpr loc_parser loc;
 constexpr number_parser number;
+constexpr string_parser string_literal;
+constexpr member_dot_parser member_dot;
+constexpr arg_name_parser arg_name;
 constexpr name_parser name(true);             // a keyword here is an error
 constexpr name_parser statement_name(false);  // a keyword here is not a name
 constexpr keyword_target_parser keyword_target;
-constexpr keyword_parser kw_fn("fn"), kw_at("at"), kw_return("return");
+constexpr keyword_parser kw_fn("fn"), kw_at("at"), kw_return("return"), kw_param("param"), kw_data("data"),
+    kw_layer("layer"), kw_train("train");
 auto const sign = x3::char_("+-");  // sign ::= '+' | '-'   (unary)
 
 x3::rule<class expression_, ast::Expr> const expression = "expression";
@@ -333,12 +492,22 @@ x3::rule<class unary_, ast::Unary> const unary = "unary";
 x3::rule<class power_, ast::Power> const power = "power";
 x3::rule<class power_step_, ast::Power::Step> const power_step = "power_step";
 x3::rule<class operand_, ast::Operand> const operand = "operand";
-x3::rule<class arguments_, std::vector<ast::Expr>> const arguments = "arguments";
+x3::rule<class primary_, ast::Operand> const primary = "primary";
+x3::rule<class arguments_, ast::Operand> const arguments = "arguments";
+x3::rule<class argument_, parser_detail::Arg> const argument = "argument";
+x3::rule<class elements_, std::vector<ast::Expr>> const elements = "elements";
+x3::rule<class postfix_, ast::Postfix> const postfix = "postfix";
+x3::rule<class subscripts_, std::vector<ast::Subscript>> const subscripts = "subscripts";
+x3::rule<class subscript_, ast::Subscript> const subscript = "subscript";
 x3::rule<class assignment_, ast::Assign> const assignment = "assignment";
 x3::rule<class binding_, ast::Assign> const binding = "binding";
 x3::rule<class bindings_, std::vector<ast::Assign>> const bindings = "bindings";
 x3::rule<class function_, Function> const function = "function";
 x3::rule<class at_line_, At> const at_line = "at_line";
+x3::rule<class param_item_, ast::Param> const param_item = "param_item";
+x3::rule<class data_item_, ast::Binding> const data_item = "data_item";
+x3::rule<class layer_item_, ast::Binding> const layer_item = "layer_item";
+x3::rule<class train_item_, Train> const train_item = "train_item";
 x3::rule<class program_, Program> const program = "program";
 x3::rule<class whole_expression_, ast::Expr> const whole_expression = "whole_expression";
 
@@ -346,9 +515,10 @@ x3::rule<class whole_expression_, ast::Expr> const whole_expression = "whole_exp
 auto const expression_def = term >> *expr_step;
 auto const expr_step_def = loc >> x3::char_("+-") >> expected("expression", term);
 
-/// term ::= unary term_step*              term_step ::= ('*' | '/') unary
+/// term ::= unary term_step*              term_step ::= ('*' | '/' | '@') unary
+/// '@' (the matrix product) shares the precedence of '*' and '/': `a @ b * c` is (a @ b) * c.
 auto const term_def = unary >> *term_step;
-auto const term_step_def = loc >> x3::char_("*/") >> expected("expression", unary);
+auto const term_step_def = loc >> x3::char_("*/@") >> expected("expression", unary);
 
 /// unary ::= ('-' | '+')* power
 auto const unary_def = loc >> *sign >> power;
@@ -357,18 +527,38 @@ auto const unary_def = loc >> *sign >> power;
 auto const power_def = operand >> *power_step;
 auto const power_step_def = loc >> '^' >> *sign >> expected("expression", operand);
 
-/// operand ::= number | name | name '(' arguments | '(' expression ')'
-auto const operand_def =
+/// operand ::= primary postfix*
+/// primary ::= number | string | name | name '(' arguments | '(' expression ')' | '[' elements
+auto const operand_def = primary[take] >> *postfix[append(&ast::Operand::postfix)];
+auto const primary_def =
     number[take] |
+    string_literal[take] |
     (name >> -('(' >> arguments))[make_name_or_call] |
-    (loc >> '(' >> expected("expression", expression) >> expected("')'", ')'))[make_paren];
+    (loc >> '(' >> expected("expression", expression) >> expected("')'", ')'))[make_paren] |
+    (loc >> '[' >> elements)[make_tensor];
 
-/// arguments ::= expression (',' expression)* ')'
-auto const arguments_def = expected("expression", expression) >>
-                           *(',' >> expected("expression", expression)) >>
+/// arguments ::= argument (',' argument)* ')'
+/// argument  ::= arg_name expression        positional and named arguments mix freely
+auto const arguments_def = argument[add_argument] >> *(',' >> argument[add_argument]) >>
                            expected("',' or ')'", ')');
+auto const argument_def = loc >> arg_name >> expected("expression", expression);
 
-/// assignment ::= name '=' expression          (a statement in a block)
+/// elements ::= expression (',' expression)* ']'     (a tensor literal's, a param's shape)
+auto const elements_def = expected("expression", expression) >>
+                          *(',' >> expected("expression", expression)) >>
+                          expected("',' or ']'", ']');
+
+/// postfix    ::= '[' subscripts | member_dot name
+/// subscripts ::= subscript (',' subscript)* ']'       subscript ::= ':' | expression
+/// Blanks may precede '[' (`x [0]` indexes x), but not the member '.' (see member_dot).
+auto const postfix_def = (loc >> '[' >> subscripts)[make_index] |
+                         (member_dot >> expected("member name", name))[make_member];
+auto const subscripts_def = expected("expression or ':'", subscript) >>
+                            *(',' >> expected("expression or ':'", subscript)) >>
+                            expected("',' or ']'", ']');
+auto const subscript_def = (loc >> ':')[make_whole_axis] | (loc >> expression)[make_subscript];
+
+/// assignment ::= name '=' expression          (a statement in a block, a training setting)
 auto const assignment_def = statement_name >> expected("'='", '=') >> expected("expression", expression);
 
 /// function ::= 'fn' name '(' name (',' name)* ')' ( '=' result | block )
@@ -396,17 +586,37 @@ auto const at_line_def = loc >> kw_at >> bindings;
 auto const bindings_def = expected("binding name", binding) >> *(',' >> expected("binding name", binding));
 auto const binding_def = name >> expected("'='", '=') >> expected("expression", expression);
 
-/// program ::= (function | at_line)* <end of file>
+/// param_item ::= 'param' name '[' elements '=' expression      (shape, then initialiser)
+auto const param_item_def = loc >> kw_param >> expected("param name", name) >> expected("'['", '[') >>
+                            elements >> expected("'='", '=') >> expected("expression", expression);
+
+/// data_item  ::= 'data' name '=' expression
+/// layer_item ::= 'layer' name '=' expression
+auto const data_item_def = loc >> kw_data >> expected("data name", name) >> expected("'='", '=') >>
+                           expected("expression", expression);
+auto const layer_item_def = loc >> kw_layer >> expected("layer name", name) >> expected("'='", '=') >>
+                            expected("expression", expression);
+
+/// train_item ::= 'train' '{' (assignment | ';')* '}'
+/// Settings are separated by newlines or ';'; `fn = ...` is the keyword error, as in a block.
+auto const train_item_def = loc[store(&Train::loc)] >> kw_train >> expected("'{'", '{') >>
+                            *(assignment[append(&Train::settings)] | ';' | keyword_target) >>
+                            expected("a setting or '}'", '}');
+
+/// program ::= (function | at_line | param_item | data_item | layer_item | train_item)* <end of file>
 auto const program_def =
-    *(function[append(&Program::functions)] | at_line[append(&Program::ats)]) >>
+    *(function[append(&Program::functions)] | at_line[append(&Program::ats)] |
+      param_item[append(&Program::params)] | data_item[append(&Program::datas)] |
+      layer_item[append(&Program::layers)] | train_item[append(&Program::trains)]) >>
     expected("'fn' or 'at'", x3::eoi);
 
 /// whole_expression ::= expression <end of text>      (parse_expression)
 auto const whole_expression_def =
     expected("expression", expression)[take] >> expected("end of expression", x3::eoi);
 
-BOOST_SPIRIT_DEFINE(expression, expr_step, term, term_step, unary, power, power_step, operand,
-                    arguments, assignment, binding, bindings, function, at_line, program,
+BOOST_SPIRIT_DEFINE(expression, expr_step, term, term_step, unary, power, power_step, operand, primary,
+                    arguments, argument, elements, postfix, subscripts, subscript, assignment, binding,
+                    bindings, function, at_line, param_item, data_item, layer_item, train_item, program,
                     whole_expression)
 
 //===------------------------------------------------------------------------------------===//

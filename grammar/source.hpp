@@ -13,6 +13,7 @@ enum ExitCode : int {
   kExitInputError = 1,   // an error in the user's .grad file or data
   kExitUsage = 2,        // bad command-line usage
   kExitCheckFailed = 3,  // `gradc check`: compiled gradient disagrees with finite differences
+  kExitDiverged = 4,     // `gradc train`: the loss became nan or inf
 };
 
 /// A byte offset into a SourceFile's text.

@@ -1,11 +1,14 @@
 // Unit tests of the .grad parser: AST shape and positions, precedence, error messages with
-// their line:col, and robustness on deep nesting and megabyte-long flat chains.
+// their line:col, and robustness on deep nesting and megabyte-long flat chains; the network
+// items (data, param, layer, train), tensors, strings, named arguments and postfixes; the AST
+// dumper on them.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <random>
 #include <string>
 
+#include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
 
 namespace gradc {
@@ -22,28 +25,58 @@ std::string where(const SourceFile& src, Loc loc) {
 }
 
 //===--- An S-expression printer that makes the AST's meaning explicit --------------------===//
-// Binary operators print as (op a b), signs as (- a), calls as (f a b), parentheses vanish.
+// Binary operators print as (op a b), signs as (- a), calls as (f a b) with named arguments as
+// name=a, parentheses vanish, tensors print as [a b], strings as "text", an index as
+// (index x 0 :) and a member access as (. x name).
 
 std::string show(const ast::Expr& e);
 
-std::string show(const Operand& o) {
+std::string show_primary(const Operand& o) {
   switch (o.kind) {
     case Operand::Number:
     case Operand::Name:
       return o.text;
+    case Operand::String:
+      return '"' + o.text + '"';
     case Operand::Paren:
       return show(o.args.at(0));
+    case Operand::Tensor: {
+      std::string s = "[";
+      for (const auto& a : o.args) {
+        if (s.size() > 1) s += ' ';
+        s += show(a);
+      }
+      return s + "]";
+    }
     case Operand::Call: {
       std::string s = "(";
       s += o.text;
-      for (const auto& a : o.args) {
+      for (std::size_t i = 0; i < o.args.size(); ++i) {
         s += ' ';
-        s += show(a);
+        if (!o.arg_names.at(i).empty()) s += o.arg_names[i] + "=";
+        s += show(o.args[i]);
       }
       return s + ")";
     }
   }
   return "?";
+}
+
+std::string show(const Operand& o) {
+  std::string s = show_primary(o);
+  for (const ast::Postfix& p : o.postfix) {
+    if (p.kind == ast::Postfix::Member) {
+      s = std::string("(. ") + s + " " + p.member + ")";
+      continue;
+    }
+    s = std::string("(index ") + s;
+    for (const ast::Subscript& sub : p.subscripts) {
+      s += ' ';
+      s += sub.all ? std::string(":") : show(sub.index.at(0));
+    }
+    s += ")";
+  }
+  return s;
 }
 
 std::string with_signs(const std::string& signs, std::string x) {
@@ -353,7 +386,7 @@ TEST(ParserErrors, UnexpectedCharacter) {
   EXPECT_EQ(program_error("fn f(x) = x $ 2"), "1:13: unexpected character '$'");
   EXPECT_EQ(program_error("fn f(x) = 2 * $"), "1:15: unexpected character '$'");
   EXPECT_EQ(program_error("fn f(x) =\n  x . y"), "2:5: unexpected character '.'");
-  EXPECT_EQ(program_error("fn f(x) = x @"), "1:13: unexpected character '@'");
+  EXPECT_EQ(program_error("fn f(x) = x ! 2"), "1:13: unexpected character '!'");
   EXPECT_EQ(program_error("fn f(x) = \xc3\xa9"), "1:11: unexpected character '\xc3\xa9'");
   EXPECT_EQ(expression_error("x + \x01"), "1:5: unexpected character '\\x01'");
 }
@@ -365,6 +398,7 @@ TEST(ParserErrors, EndOfFile) {
   EXPECT_EQ(program_error("fn f(x) {\n  return x\n"), "3:1: expected '}', found end of file");
   EXPECT_EQ(program_error("fn f"), "1:5: expected '(', found end of file");
   EXPECT_EQ(program_error("fn"), "1:3: expected function name, found end of file");
+  EXPECT_EQ(program_error("fn f(x) = x @"), "1:14: expected expression, found end of file");
   EXPECT_EQ(expression_error(""), "1:1: expected expression, found end of file");
   EXPECT_EQ(expression_error("  # nothing\n"), "2:1: expected expression, found end of file");
   EXPECT_EQ(expression_error(")"), "1:1: expected expression");
@@ -518,7 +552,8 @@ TEST(ParserRobustness, LongAssignmentBlock) {
 TEST(ParserRobustness, RandomInputOnlyThrowsInputError) {
   const char* const pieces[] = {"fn", "at", "return", "f", "x", "nan", "1", ".5", "1e", "2.5E+2", "1e999", "(",
                                 ")", "{", "}", ",", ";", "=", "+", "-", "*", "/", "^", " ", "\n", "#c\n",
-                                "$", ".", "\xc3", "_", "1.2.3"};
+                                "$", ".", "\xc3", "_", "1.2.3", "[", "]", ":", "@", "\"", "\\", "\"s\"",
+                                "param", "data", "layer", "train", "x.y", "a = "};
   std::mt19937 rng(12345);
   std::uniform_int_distribution<std::size_t> pick(0, std::size(pieces) - 1), length(0, 40);
   int parsed_ok = 0;
@@ -540,6 +575,475 @@ TEST(ParserRobustness, RandomInputOnlyThrowsInputError) {
     }
   }
   EXPECT_GT(parsed_ok, 0);
+}
+
+//===--- Network items: data, param, layer, train -----------------------------------------===//
+
+const char* const kNetwork =
+    "# data: tensor literals (nested), or a call such as csv(...) with a string and named arguments\n"
+    "data X = [[0, 0], [0, 1], [1, 0], [1, 1]]\n"
+    "data Y = [0, 1, 1, 0]\n"
+    "data spiral = csv(\"spiral.csv\", features = [x1, x2], target = label, classes = 2)\n"
+    "\n"
+    "# trainable tensors: shape (constant expressions) then initialiser expression\n"
+    "param W1[2, 8] = xavier\n"
+    "param b1[8] = zeros\n"
+    "param W2[8, 1] = normal(0, 0.5)\n"
+    "param s[1] = constant(0.1)\n"
+    "\n"
+    "# layers\n"
+    "layer net = sequential(linear(2, 8), tanh, linear(8, 1, init = he))\n"
+    "\n"
+    "fn mlp(x) = tanh(x @ W1 + b1) @ W2 + b2     # '@' matrix product: same precedence as * and /, left-assoc\n"
+    "fn pick(x) = x[0] + x[:, 1] + x[2, 3] + spiral.x[0]   # index postfix and member access, chainable\n"
+    "\n"
+    "train {\n"
+    "  loss = cross_entropy(net(spiral.x), spiral.y)\n"
+    "  optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true)\n"
+    "  epochs = 200\n"
+    "  batch = 64\n"
+    "  seed = 42\n"
+    "}\n";
+
+/// The operand of an expression that is a single operand.
+const Operand& only_operand(const ast::Expr& e) {
+  EXPECT_TRUE(e.steps.empty() && e.first.steps.empty() && e.first.first.signs.empty() &&
+              e.first.first.power.steps.empty());
+  return e.first.first.power.base;
+}
+
+TEST(ParserNetwork, ItemCounts) {
+  SourceFile src = source(kNetwork);
+  ast::Program p = parse_program(src);
+  EXPECT_EQ(p.datas.size(), 3u);
+  EXPECT_EQ(p.params.size(), 4u);
+  EXPECT_EQ(p.layers.size(), 1u);
+  EXPECT_EQ(p.functions.size(), 2u);
+  EXPECT_EQ(p.trains.size(), 1u);
+  EXPECT_TRUE(p.ats.empty());
+}
+
+TEST(ParserNetwork, TensorData) {
+  SourceFile src = source(kNetwork);
+  ast::Program p = parse_program(src);
+  const ast::Binding& x = p.datas.at(0);
+  EXPECT_EQ(x.name.name, "X");
+  EXPECT_EQ(where(src, x.loc), "2:1");
+  EXPECT_EQ(where(src, x.name.loc), "2:6");
+  EXPECT_EQ(show(x.value), "[[0 0] [0 1] [1 0] [1 1]]");
+  const Operand& rows = only_operand(x.value);
+  EXPECT_EQ(rows.kind, Operand::Tensor);
+  EXPECT_EQ(where(src, rows.loc), "2:10");
+  ASSERT_EQ(rows.args.size(), 4u);
+  EXPECT_TRUE(rows.arg_names.empty());
+  const Operand& row = only_operand(rows.args[1]);
+  EXPECT_EQ(row.kind, Operand::Tensor);
+  EXPECT_EQ(where(src, row.loc), "2:19");
+  ASSERT_EQ(row.args.size(), 2u);
+  EXPECT_EQ(only_operand(row.args[1]).number, 1.0);
+
+  EXPECT_EQ(p.datas.at(1).name.name, "Y");
+  EXPECT_EQ(show(p.datas[1].value), "[0 1 1 0]");
+}
+
+TEST(ParserNetwork, CsvDataWithStringAndNamedArguments) {
+  SourceFile src = source(kNetwork);
+  ast::Program p = parse_program(src);
+  const ast::Binding& d = p.datas.at(2);
+  EXPECT_EQ(d.name.name, "spiral");
+  EXPECT_EQ(where(src, d.name.loc), "4:6");
+  EXPECT_EQ(show(d.value), "(csv \"spiral.csv\" features=[x1 x2] target=label classes=2)");
+  const Operand& csv = only_operand(d.value);
+  EXPECT_EQ(csv.kind, Operand::Call);
+  EXPECT_EQ(csv.text, "csv");
+  EXPECT_EQ(where(src, csv.loc), "4:15");
+  ASSERT_EQ(csv.args.size(), 4u);
+  ASSERT_EQ(csv.arg_names.size(), 4u);
+  ASSERT_EQ(csv.arg_locs.size(), 4u);
+  const char* names[] = {"", "features", "target", "classes"};
+  const char* locs[] = {"4:19", "4:33", "4:54", "4:70"};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(csv.arg_names[i], names[i]);
+    EXPECT_EQ(where(src, csv.arg_locs[i]), locs[i]);
+  }
+  const Operand& file = only_operand(csv.args[0]);
+  EXPECT_EQ(file.kind, Operand::String);
+  EXPECT_EQ(file.text, "spiral.csv");
+  EXPECT_EQ(where(src, file.loc), "4:19");
+  EXPECT_EQ(only_operand(csv.args[1]).kind, Operand::Tensor);
+  EXPECT_EQ(where(src, only_operand(csv.args[1]).loc), "4:44");
+  EXPECT_EQ(only_operand(csv.args[2]).kind, Operand::Name);
+}
+
+TEST(ParserNetwork, Params) {
+  SourceFile src = source(kNetwork);
+  ast::Program p = parse_program(src);
+  ASSERT_EQ(p.params.size(), 4u);
+  const ast::Param& w1 = p.params[0];
+  EXPECT_EQ(w1.name.name, "W1");
+  EXPECT_EQ(where(src, w1.loc), "7:1");
+  EXPECT_EQ(where(src, w1.name.loc), "7:7");
+  ASSERT_EQ(w1.dims.size(), 2u);
+  EXPECT_EQ(show(w1.dims[0]), "2");
+  EXPECT_EQ(show(w1.dims[1]), "8");
+  EXPECT_EQ(where(src, w1.dims[1].first.first.loc), "7:13");
+  EXPECT_EQ(show(w1.init), "xavier");
+  EXPECT_EQ(where(src, w1.init.first.first.loc), "7:18");
+
+  EXPECT_EQ(p.params[1].name.name, "b1");
+  ASSERT_EQ(p.params[1].dims.size(), 1u);
+  EXPECT_EQ(show(p.params[1].init), "zeros");
+  EXPECT_EQ(show(p.params[2].init), "(normal 0 0.5)");
+  EXPECT_EQ(p.params[3].name.name, "s");
+  EXPECT_EQ(where(src, p.params[3].name.loc), "10:7");
+  EXPECT_EQ(show(p.params[3].init), "(constant 0.1)");
+
+  // Shapes are expressions (the compiler folds them to constants).
+  SourceFile src2 = source("param W [2 * n, n + 1] = normal(0, 1 / n)");
+  ast::Program p2 = parse_program(src2);
+  ASSERT_EQ(p2.params.at(0).dims.size(), 2u);
+  EXPECT_EQ(show(p2.params[0].dims[0]), "(* 2 n)");
+  EXPECT_EQ(show(p2.params[0].dims[1]), "(+ n 1)");
+}
+
+TEST(ParserNetwork, Layer) {
+  SourceFile src = source(kNetwork);
+  ast::Program p = parse_program(src);
+  const ast::Binding& net = p.layers.at(0);
+  EXPECT_EQ(net.name.name, "net");
+  EXPECT_EQ(where(src, net.loc), "13:1");
+  EXPECT_EQ(where(src, net.name.loc), "13:7");
+  EXPECT_EQ(show(net.value), "(sequential (linear 2 8) tanh (linear 8 1 init=he))");
+  const Operand& seq = only_operand(net.value);
+  ASSERT_EQ(seq.args.size(), 3u);
+  EXPECT_EQ(seq.arg_names, (std::vector<std::string>{"", "", ""}));
+  const Operand& last = only_operand(seq.args[2]);
+  EXPECT_EQ(where(src, last.loc), "13:44");
+  EXPECT_EQ(last.arg_names, (std::vector<std::string>{"", "", "init"}));
+  EXPECT_EQ(where(src, last.arg_locs.at(2)), "13:57");
+}
+
+TEST(ParserNetwork, MatrixProductAndPostfixes) {
+  SourceFile src = source(kNetwork);
+  ast::Program p = parse_program(src);
+  const ast::Function& mlp = p.functions.at(0);
+  EXPECT_EQ(mlp.name.name, "mlp");
+  EXPECT_EQ(show(mlp.result), "(+ (@ (tanh (+ (@ x W1) b1)) W2) b2)");
+  ASSERT_EQ(mlp.result.first.steps.size(), 1u);
+  EXPECT_EQ(mlp.result.first.steps[0].op, '@');
+  EXPECT_EQ(where(src, mlp.result.first.steps[0].loc), "15:31");
+
+  const ast::Function& pick = p.functions.at(1);
+  EXPECT_EQ(show(pick.result), "(+ (+ (+ (index x 0) (index x : 1)) (index x 2 3)) (index (. spiral x) 0))");
+  const Operand& x0 = pick.result.first.first.power.base;
+  EXPECT_EQ(x0.kind, Operand::Name);
+  EXPECT_EQ(where(src, x0.loc), "16:14");
+  ASSERT_EQ(x0.postfix.size(), 1u);
+  EXPECT_EQ(x0.postfix[0].kind, ast::Postfix::Index);
+  EXPECT_EQ(where(src, x0.postfix[0].loc), "16:15");
+  ASSERT_EQ(x0.postfix[0].subscripts.size(), 1u);
+  EXPECT_FALSE(x0.postfix[0].subscripts[0].all);
+  EXPECT_EQ(x0.postfix[0].subscripts[0].index.size(), 1u);
+
+  const Operand& x_all = pick.result.steps.at(0).operand.first.power.base;
+  ASSERT_EQ(x_all.postfix.size(), 1u);
+  const auto& subs = x_all.postfix[0].subscripts;
+  ASSERT_EQ(subs.size(), 2u);
+  EXPECT_TRUE(subs[0].all);
+  EXPECT_TRUE(subs[0].index.empty());
+  EXPECT_EQ(where(src, subs[0].loc), "16:23");
+  EXPECT_FALSE(subs[1].all);
+  EXPECT_EQ(where(src, subs[1].loc), "16:26");
+
+  const Operand& sx = pick.result.steps.at(2).operand.first.power.base;
+  EXPECT_EQ(sx.text, "spiral");
+  EXPECT_EQ(where(src, sx.loc), "16:41");
+  ASSERT_EQ(sx.postfix.size(), 2u);
+  EXPECT_EQ(sx.postfix[0].kind, ast::Postfix::Member);
+  EXPECT_EQ(sx.postfix[0].member, "x");
+  EXPECT_EQ(where(src, sx.postfix[0].loc), "16:47");
+  EXPECT_EQ(sx.postfix[1].kind, ast::Postfix::Index);
+  EXPECT_EQ(where(src, sx.postfix[1].loc), "16:49");
+}
+
+TEST(ParserNetwork, TrainBlock) {
+  SourceFile src = source(kNetwork);
+  ast::Program p = parse_program(src);
+  const ast::Train& t = p.trains.at(0);
+  EXPECT_EQ(where(src, t.loc), "18:1");
+  ASSERT_EQ(t.settings.size(), 5u);
+  const char* names[] = {"loss", "optimizer", "epochs", "batch", "seed"};
+  const char* locs[] = {"19:3", "20:3", "21:3", "22:3", "23:3"};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(t.settings[i].target.name, names[i]);
+    EXPECT_EQ(where(src, t.settings[i].target.loc), locs[i]);
+  }
+  EXPECT_EQ(show(t.settings[0].value), "(cross_entropy (net (. spiral x)) (. spiral y))");
+  EXPECT_EQ(show(t.settings[1].value), "(sgd lr=0.1 momentum=0.9 nesterov=true)");
+  const Operand& sgd = only_operand(t.settings[1].value);
+  EXPECT_EQ(where(src, sgd.arg_locs.at(0)), "20:19");
+  EXPECT_EQ(where(src, sgd.arg_locs.at(1)), "20:29");
+  EXPECT_EQ(where(src, sgd.arg_locs.at(2)), "20:45");
+  EXPECT_EQ(show(t.settings[4].value), "42");
+
+  // ';' separates settings too; an empty block is accepted (the compiler decides).
+  SourceFile src2 = source("train { epochs = 2; batch = 8;; }\ntrain {}");
+  ast::Program p2 = parse_program(src2);
+  ASSERT_EQ(p2.trains.size(), 2u);
+  EXPECT_EQ(p2.trains[0].settings.size(), 2u);
+  EXPECT_TRUE(p2.trains[1].settings.empty());
+}
+
+TEST(ParserNetwork, ItemsInAnyOrderAndNoFunctionNeeded) {
+  SourceFile src = source("train { epochs = 1 }\nparam w[1] = zeros\nfn f(x) = x @ w\ndata d = [1]\nat x = 1\n"
+                          "layer l = tanh\nparam v[2] = ones");
+  ast::Program p = parse_program(src);
+  EXPECT_EQ(p.trains.size(), 1u);
+  EXPECT_EQ(p.params.size(), 2u);
+  EXPECT_EQ(p.functions.size(), 1u);
+  EXPECT_EQ(p.datas.size(), 1u);
+  EXPECT_EQ(p.ats.size(), 1u);
+  EXPECT_EQ(p.layers.size(), 1u);
+  EXPECT_EQ(p.params[1].name.name, "v");
+
+  // Only data and param items: the parser accepts the file (an empty one is still an error).
+  EXPECT_EQ(program_error("data d = [1, 2]\nparam w[2] = zeros\n"), "no error");
+  EXPECT_EQ(program_error("# nothing but a comment\n"),
+            "1:1: empty file: expected at least one function definition ('fn')");
+}
+
+TEST(ParserNetwork, DumpAst) {
+  SourceFile src = source(kNetwork);
+  std::string dump = dump_ast(src, parse_program(src));
+  auto has_line = [&](const std::string& line) {
+    return ("\n" + dump).find("\n" + line + "\n") != std::string::npos;
+  };
+  EXPECT_TRUE(has_line("(data X@2:6 (tensor (tensor 0 0) (tensor 0 1) (tensor 1 0) (tensor 1 1)))")) << dump;
+  EXPECT_TRUE(has_line("(data spiral@4:6 (call csv@4:15 \"spiral.csv\" (named features (tensor x1 x2)) "
+                       "(named target label) (named classes 2)))"))
+      << dump;
+  EXPECT_TRUE(has_line("(param W1@7:7 (shape 2 8) xavier)")) << dump;
+  EXPECT_TRUE(has_line("(param W2@9:7 (shape 8 1) (call normal@9:18 0 0.5))")) << dump;
+  EXPECT_TRUE(has_line("(layer net@13:7 (call sequential@13:13 (call linear@13:24 2 8) tanh "
+                       "(call linear@13:44 8 1 (named init he))))"))
+      << dump;
+  EXPECT_TRUE(has_line("  (return (add (mul (call tanh@15:13 (add (mul x @ W1) + b1)) @ W2) + b2)))")) << dump;
+  EXPECT_TRUE(has_line("  (return (add (index x 0) + (index x : 1) + (index x 2 3) + (index (member spiral x) 0))))"))
+      << dump;
+  EXPECT_TRUE(has_line("(train@18:1")) << dump;
+  EXPECT_TRUE(has_line("  (set optimizer@20:3 (call sgd@20:15 (named lr 0.1) (named momentum 0.9) (named nesterov true)))"))
+      << dump;
+  EXPECT_TRUE(has_line("  (set seed@23:3 42))")) << dump;
+  // Items print in source order: the data before the params, the functions before train.
+  EXPECT_LT(dump.find("(data X"), dump.find("(param W1"));
+  EXPECT_LT(dump.find("(param s@"), dump.find("(layer net"));
+  EXPECT_LT(dump.find("(fn pick"), dump.find("(train"));
+
+  // Strings print with their escapes.
+  SourceFile src2 = source("data d = f(\"a\\\"b\\\\c\")");
+  EXPECT_EQ(dump_ast(src2, parse_program(src2)), "(data d@1:6 (call f@1:10 \"a\\\"b\\\\c\"))\n");
+}
+
+TEST(ParserPrecedence, MatrixProduct) {
+  EXPECT_EQ(parsed("a @ b * c"), "(* (@ a b) c)");
+  EXPECT_EQ(parsed("a * b @ c"), "(@ (* a b) c)");
+  EXPECT_EQ(parsed("a + b @ c"), "(+ a (@ b c))");
+  EXPECT_EQ(parsed("a @ b + c"), "(+ (@ a b) c)");
+  EXPECT_EQ(parsed("-x @ y"), "(@ (- x) y)");
+  EXPECT_EQ(parsed("a @ b @ c"), "(@ (@ a b) c)");
+  EXPECT_EQ(parsed("a / b @ c"), "(@ (/ a b) c)");
+  EXPECT_EQ(parsed("x @ y ^ 2"), "(@ x (^ y 2))");
+  EXPECT_EQ(parsed("x @ -y"), "(@ x (- y))");
+}
+
+TEST(ParserPrecedence, PostfixBindsTightest) {
+  EXPECT_EQ(parsed("-x[0]"), "(- (index x 0))");
+  EXPECT_EQ(parsed("x[0]^2"), "(^ (index x 0) 2)");
+  EXPECT_EQ(parsed("2^x.a"), "(^ 2 (. x a))");
+  EXPECT_EQ(parsed("a.b.c[1][2, :].d"), "(. (index (index (. (. a b) c) 1) 2 :) d)");
+  EXPECT_EQ(parsed("f(x)[0] + (a + b)[1]"), "(+ (index (f x) 0) (index (+ a b) 1))");
+  EXPECT_EQ(parsed("[1, 2][0]"), "(index [1 2] 0)");
+  EXPECT_EQ(parsed("x[i + 1, -j]"), "(index x (+ i 1) (- j))");
+  EXPECT_EQ(parsed("x[y[0]]"), "(index x (index y 0))");
+  // Blanks may precede '[' and follow '.', but not precede the member '.'.
+  EXPECT_EQ(parsed("x [0]"), "(index x 0)");
+  EXPECT_EQ(parsed("x.\n  a"), "(. x a)");
+  EXPECT_EQ(expression_error("x .a"), "1:3: unexpected character '.'");
+  EXPECT_EQ(expression_error("x .5"), "1:3: expected end of expression");
+}
+
+TEST(ParserExpressions, TensorsStringsAndNamedArguments) {
+  EXPECT_EQ(parsed("[[1, 2], [3, 4]] @ [x, -y]"), "(@ [[1 2] [3 4]] [x (- y)])");
+  EXPECT_EQ(parsed("[[[1]]]"), "[[[1]]]");
+  EXPECT_EQ(parsed("[\n  1,\n  2\n]"), "[1 2]");
+  EXPECT_EQ(parsed("f(a = 1, 2, b = g(c = 3))"), "(f a=1 2 b=(g c=3))");
+  // Positional arguments after named ones are syntactically fine (the compiler decides).
+  SourceFile src = source("f(x, k = 2, y)");
+  ast::Expr call = parse_expression(src);
+  const Operand& f = only_operand(call);
+  EXPECT_EQ(f.arg_names, (std::vector<std::string>{"", "k", ""}));
+  ASSERT_EQ(f.arg_locs.size(), 3u);
+  EXPECT_EQ(where(src, f.arg_locs[0]), "1:3");
+  EXPECT_EQ(where(src, f.arg_locs[1]), "1:6");
+  EXPECT_EQ(where(src, f.arg_locs[2]), "1:13");
+  // A named argument's name is a name, not an expression: `a + b = 1` is not one.
+  EXPECT_EQ(expression_error("f(a + b = 1)"), "1:9: expected ',' or ')'");
+  EXPECT_EQ(expression_error("f(a = )"), "1:7: expected expression");
+  EXPECT_EQ(expression_error("f(a = 1 = 2)"), "1:9: expected ',' or ')'");
+  EXPECT_EQ(expression_error("f(1 = 2)"), "1:5: expected ',' or ')'");
+}
+
+TEST(ParserExpressions, Strings) {
+  struct Case {
+    const char* text;
+    const char* contents;
+  } cases[] = {{"\"spiral.csv\"", "spiral.csv"},
+               {"\"\"", ""},
+               {"\"a \\\"quoted\\\" word\"", "a \"quoted\" word"},
+               {"\"C:\\\\data\\\\x.csv\"", "C:\\data\\x.csv"},
+               {"\"# not a comment ((( [[[\"", "# not a comment ((( [[["},
+               {"\"tab\there, caf\xc3\xa9\"", "tab\there, caf\xc3\xa9"}};
+  for (const auto& c : cases) {
+    SourceFile src = source(c.text);
+    ast::Expr e = parse_expression(src);
+    const Operand& o = only_operand(e);
+    EXPECT_EQ(o.kind, Operand::String) << c.text;
+    EXPECT_EQ(o.text, c.contents) << c.text;
+    EXPECT_EQ(where(src, o.loc), "1:1");
+  }
+  EXPECT_EQ(parsed("  \"a\"[0]"), "(index \"a\" 0)");
+}
+
+TEST(ParserExpressions, NewKeywords) {
+  for (const char* k : {"param", "data", "layer", "train"}) EXPECT_TRUE(is_keyword(k)) << k;
+  EXPECT_EQ(parsed("dataset + params + trainer + layers + datum"), "(+ (+ (+ (+ dataset params) trainer) layers) datum)");
+}
+
+//===--- Errors in the network syntax ------------------------------------------------------===//
+
+TEST(ParserErrors, UnterminatedString) {
+  EXPECT_EQ(program_error("data d = csv(\"spiral.csv)"), "1:14: unterminated string");
+  EXPECT_EQ(program_error("data d = csv(\"spiral.csv\n\", classes = 2)"), "1:14: unterminated string");
+  EXPECT_EQ(program_error("data d = csv(\"spiral.csv\r\n\")"), "1:14: unterminated string");
+  EXPECT_EQ(program_error("data d = csv(\"a\\\")"), "1:14: unterminated string");
+  EXPECT_EQ(program_error("data d = csv(\"a\\\n\")"), "1:14: unterminated string");
+  EXPECT_EQ(program_error("data d = \"a\\"), "1:10: unterminated string");
+  EXPECT_EQ(expression_error("\""), "1:1: unterminated string");
+  // Only \" and \\ are escapes.
+  EXPECT_EQ(program_error("data d = csv(\"a\\nb.csv\")"),
+            "1:16: unknown escape '\\n' in string (only \\\" and \\\\ are allowed)");
+}
+
+TEST(ParserErrors, Tensors) {
+  EXPECT_EQ(program_error("data X = [1, 2,]"), "1:16: expected expression");
+  EXPECT_EQ(program_error("data X = []"), "1:11: expected expression");
+  EXPECT_EQ(program_error("data X = [1 2]"), "1:13: expected ',' or ']'");
+  EXPECT_EQ(program_error("data X = [1, 2"), "1:15: expected ',' or ']', found end of file");
+  EXPECT_EQ(program_error("data X = [[1, 2], [3, 4)]"), "1:24: expected ',' or ']'");
+  EXPECT_EQ(program_error("data X = [1, 2]]"), "1:16: expected 'fn' or 'at'");
+}
+
+TEST(ParserErrors, Postfixes) {
+  EXPECT_EQ(program_error("fn f(x) = x.5"), "1:13: expected member name");
+  EXPECT_EQ(program_error("fn f(x) = x.5 + 1"), "1:13: expected member name");
+  EXPECT_EQ(program_error("fn f(x) = x."), "1:13: expected member name, found end of file");
+  EXPECT_EQ(program_error("fn f(x) = x.(y)"), "1:13: expected member name");
+  EXPECT_EQ(program_error("fn f(x) = x[]"), "1:13: expected expression or ':'");
+  EXPECT_EQ(program_error("fn f(x) = x[0,]"), "1:15: expected expression or ':'");
+  EXPECT_EQ(program_error("fn f(x) = x[0"), "1:14: expected ',' or ']', found end of file");
+  EXPECT_EQ(program_error("fn f(x) = x[1:2]"), "1:14: expected ',' or ']'");
+  EXPECT_EQ(program_error("fn f(x) = x[0)"), "1:14: expected ',' or ']'");
+  // Numbers keep their rules: a '.' glued to a number belongs to the number.
+  EXPECT_EQ(program_error("fn f(x) = 1.x"), "1:11: malformed number '1.x'");
+  EXPECT_EQ(program_error("fn f(x) = x + 2.e"), "1:15: malformed number '2.e'");
+}
+
+TEST(ParserErrors, Items) {
+  EXPECT_EQ(program_error("param W[2 = zeros"), "1:11: expected ',' or ']'");
+  EXPECT_EQ(program_error("param W[2] zeros"), "1:12: expected '='");
+  EXPECT_EQ(program_error("param W[2]"), "1:11: expected '=', found end of file");
+  EXPECT_EQ(program_error("param W[2] ="), "1:13: expected expression, found end of file");
+  EXPECT_EQ(program_error("param W = zeros"), "1:9: expected '['");
+  EXPECT_EQ(program_error("param W[] = zeros"), "1:9: expected expression");
+  EXPECT_EQ(program_error("param [2] = zeros"), "1:7: expected param name");
+  EXPECT_EQ(program_error("data = [1]"), "1:6: expected data name");
+  EXPECT_EQ(program_error("data X [1]"), "1:8: expected '='");
+  EXPECT_EQ(program_error("layer = tanh"), "1:7: expected layer name");
+  EXPECT_EQ(program_error("layer l linear(2, 3)"), "1:9: expected '='");
+  EXPECT_EQ(program_error("train epochs = 1"), "1:7: expected '{'");
+  EXPECT_EQ(program_error("train { lr 0.1 }"), "1:12: expected '='");
+  EXPECT_EQ(program_error("train { epochs = 1"), "1:19: expected a setting or '}', found end of file");
+  EXPECT_EQ(program_error("train { epochs = 1, batch = 2 }"), "1:19: expected a setting or '}'");
+  EXPECT_EQ(program_error("train {\n  epochs = 1\n  fn f(x) = x\n}"), "3:3: expected a setting or '}'");
+  EXPECT_EQ(program_error("train { epochs = $ }"), "1:18: unexpected character '$'");
+}
+
+TEST(ParserErrors, NewKeywordsAsNames) {
+  EXPECT_EQ(program_error("fn f(param) = 1"), "1:6: 'param' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("fn data(x) = x"), "1:4: 'data' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("data data = [1]"), "1:6: 'data' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("param train[1] = 0"), "1:7: 'train' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("layer layer = tanh"), "1:7: 'layer' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("at layer = 1"), "1:4: 'layer' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("fn f(x) = x + train"), "1:15: 'train' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("fn f(x) = g(data = 1)"), "1:13: 'data' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("fn f(x) = x.layer"), "1:13: 'layer' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("fn f(x) {\n  param = x\n  return x\n}"),
+            "2:3: 'param' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("train {\n  data = 1\n}"), "2:3: 'data' is a keyword and cannot be used as a name");
+  EXPECT_EQ(program_error("train { return = 1 }"), "1:9: 'return' is a keyword and cannot be used as a name");
+  EXPECT_EQ(expression_error("param"), "1:1: 'param' is a keyword and cannot be used as a name");
+}
+
+//===--- Robustness of the network syntax ---------------------------------------------------===//
+
+TEST(ParserRobustness, DeepTensorsAndIndexesAreAnError) {
+  const std::string message = "expression nested too deeply (more than 256 levels)";
+  // "data X = " is 9 columns: the 257th '[' is at column 9 + 257.
+  EXPECT_EQ(program_error("data X = " + std::string(300, '[') + "1" + std::string(300, ']')), "1:266: " + message);
+  EXPECT_EQ(program_error("data X = " + std::string(100000, '[')), "1:266: " + message);
+  // '(' and '[' count together: x[( is 3 columns, the 257th bracket is at 10 + 128 * 3 + 2.
+  std::string mixed = "fn f(x) = ";
+  for (int i = 0; i < 200; ++i) mixed += "x[(";
+  EXPECT_EQ(program_error(mixed), "1:396: " + message);
+  // Brackets in strings do not count; a '#' or a '"' in a string does not hide what follows
+  // (there, f's '(' is the first level: the 257th is the 256th '[').
+  EXPECT_EQ(program_error("data d = csv(\"" + std::string(1000, '(') + "\")"), "no error");
+  EXPECT_EQ(program_error("data d = f(\"#\", " + std::string(100000, '[')), "1:272: " + message);
+  EXPECT_EQ(program_error("data d = f(\"\\\"#\", " + std::string(100000, '[')), "1:274: " + message);
+  // A '"' in a comment starts no string.
+  EXPECT_EQ(program_error("# \"\ndata X = " + std::string(100000, '[')), "2:266: " + message);
+}
+
+TEST(ParserRobustness, TensorNestingUpToTheLimitParses) {
+  int n = ast::kMaxNesting;
+  SourceFile src = source("data X = " + std::string(n, '[') + "1" + std::string(n, ']'));
+  ast::Program p = parse_program(src);
+  const ast::Expr* e = &p.datas.at(0).value;
+  int depth = 0;
+  while (e->first.first.power.base.kind == Operand::Tensor) {
+    e = &e->first.first.power.base.args.at(0);
+    ++depth;
+  }
+  EXPECT_EQ(depth, n);
+
+  std::string indexes = "fn f(x) = ";
+  for (int i = 0; i < n; ++i) indexes += "x[";
+  indexes += '0';
+  indexes += std::string(n, ']');
+  SourceFile src2 = source(indexes);
+  EXPECT_EQ(parse_program(src2).functions.size(), 1u);
+}
+
+TEST(ParserRobustness, HundredThousandPostfixes) {
+  std::string text = "x";
+  for (int i = 0; i < 50000; ++i) text += "[0].a";
+  SourceFile src = source(text);
+  ast::Expr e = parse_expression(src);
+  const Operand& x = e.first.first.power.base;
+  ASSERT_EQ(x.postfix.size(), 100000u);
+  EXPECT_EQ(x.postfix.back().kind, ast::Postfix::Member);
+  EXPECT_EQ(x.postfix.back().loc.offset, text.size() - 2);
 }
 
 }  // namespace

@@ -1,0 +1,101 @@
+// The lowerer's internals, shared by lower.cpp (functions and expressions) and model.cpp
+// (parameters, data, layers, training, tensor built-ins). Not a public header.
+#pragma once
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "compiler/builder.hpp"
+#include "compiler/lower.hpp"
+
+namespace gradc {
+
+/// A layer: `linear(in, out)` (x @ W + b) or an activation, or a sequence of them.
+struct Layer {
+  struct Stage {
+    const Node* W = nullptr;  // linear
+    const Node* b = nullptr;
+    Op activation = Op::Const;  // an elementwise op when not linear
+  };
+  std::vector<Stage> stages;
+};
+
+class Lowerer {
+ public:
+  Lowerer(Module& m, bool simplify) : m_(m), b_(m.graph, simplify ? Simplify::Fold : Simplify::None) {}
+
+  void run(const ast::Program& prog);
+  double constant(const ast::Expr& e);
+
+  /// The state of a Module::lower() call: data bound to batch-sized Vars.
+  struct Binding {
+    std::int64_t rows = 0;
+    std::vector<DataInput>* inputs = nullptr;
+  };
+  const Node* lower_bound(const ast::Expr& e, const Binding& bind);
+
+  using Env = std::unordered_map<std::string, const Node*>;
+
+ private:
+  // lower.cpp: functions and expressions.
+  void functions(const ast::Program& prog);
+  void default_point(const ast::Program& prog);
+  const Node* expr(const ast::Expr& e, const Env& env);
+  const Node* term(const ast::Term& t, const Env& env);
+  const Node* unary(const ast::Unary& u, const Env& env);
+  const Node* power(const ast::Power& p, const Env& env);
+  const Node* operand(const ast::Operand& o, const Env& env);
+  const Node* name(const ast::Operand& o, const Env& env, std::size_t& postfix_used);
+  const Node* postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env);
+  const Node* call(const ast::Operand& o, const Env& env);
+  const Node* call_user(const ast::Function& f, const std::vector<const Node*>& args);
+  const Node* inline_call(const Function& f, const std::vector<const Node*>& args);
+  const Node* matmul(const Node* a, const Node* b, Loc loc);
+
+  // model.cpp: the tensor program.
+  void globals(const ast::Program& prog);
+  void param(const ast::Param& p);
+  void data(const ast::Binding& d);
+  void layer(const ast::Binding& l);
+  void training(const ast::Train& t);
+  const Node* tensor_literal(const ast::Operand& o);
+  const Node* data_var(const Data& d, bool target, Loc loc);
+  const Node* builtin(const ast::Operand& o, const Env& env, bool& handled);
+  const Node* apply_layer(const Layer& l, const Node* x, Loc loc);
+  Init initializer(const ast::Expr& e);
+  std::int64_t integer(const ast::Expr& e, const char* what, std::int64_t min);
+
+  // Helpers.
+  const Node* located(const Node* n, Loc loc) {
+    if (cur_ && n->nargs > 0) cur_->locs.try_emplace(n, loc);
+    return n;
+  }
+  /// Runs a Builder call; a ShapeError becomes an InputError at loc.
+  template <class F>
+  const Node* shaped(Loc loc, F&& f) {
+    try {
+      return located(f(), loc);
+    } catch (const ShapeError& e) {
+      error(loc, e.what());
+    }
+  }
+  [[noreturn]] void error(Loc loc, const std::string& msg) { throw InputError(loc, msg); }
+  std::string line_of(Loc loc) { return std::to_string(m_.source.line_col(loc).line); }
+  void check_new_global(const ast::Ident& name);
+
+  Module& m_;
+  Builder b_;
+  std::unordered_map<std::string, const ast::Function*> ast_fns_;
+  std::unordered_map<std::string, std::size_t> lowered_;  // name -> index in m_.functions
+  std::unordered_map<std::string, std::size_t> params_;   // name -> index in m_.params
+  std::unordered_map<std::string, std::size_t> data_;     // name -> index in m_.data
+  std::unordered_map<std::string, Layer> layers_;
+  std::unordered_map<std::string, Loc> global_locs_;      // every global name, for duplicates
+  Function* cur_ = nullptr;                                // the function being lowered
+  Binding bind_;                                           // data binding of lower_bound()
+};
+
+std::string plural(std::size_t n, const char* word);
+std::string were(std::size_t n);
+
+}  // namespace gradc

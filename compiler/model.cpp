@@ -1,0 +1,542 @@
+// Lowering of the tensor program: parameters, data (inline and CSV), layers, the training
+// block, and the tensor built-ins (reductions, softmax family, losses) written with the
+// primitive ops, so that the one reverse-mode pass differentiates them.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "compiler/lowerer.hpp"
+#include "runtime/csv.hpp"
+
+namespace gradc {
+namespace {
+
+// Named and positional arguments of a built-in call, matched to its parameter list.
+struct CallArgs {
+  std::vector<const ast::Expr*> expr;  // by parameter, nullptr when not given
+  std::vector<Loc> loc;
+};
+
+CallArgs match_args(const ast::Operand& o, std::initializer_list<const char*> names, std::size_t required) {
+  std::vector<std::string> params(names.begin(), names.end());
+  CallArgs a{std::vector<const ast::Expr*>(params.size(), nullptr), std::vector<Loc>(params.size(), o.loc)};
+  std::size_t positional = 0;
+  for (std::size_t i = 0; i < o.args.size(); ++i) {
+    std::size_t slot;
+    if (o.arg_names[i].empty()) {
+      slot = positional++;
+      if (slot >= params.size())
+        throw InputError(o.arg_locs[i], fmt::format("'{}' takes at most {}", o.text, plural(params.size(), "argument")));
+    } else {
+      auto it = std::find(params.begin(), params.end(), o.arg_names[i]);
+      if (it == params.end()) {
+        std::string list;
+        for (const std::string& p : params) list += (list.empty() ? "" : ", ") + p;
+        throw InputError(o.arg_locs[i], fmt::format("'{}' has no argument '{}' (arguments: {})", o.text,
+                                                    o.arg_names[i], list));
+      }
+      slot = static_cast<std::size_t>(it - params.begin());
+    }
+    if (a.expr[slot])
+      throw InputError(o.arg_locs[i], fmt::format("argument '{}' of '{}' is given twice", params[slot], o.text));
+    a.expr[slot] = &o.args[i];
+    a.loc[slot] = o.arg_locs[i];
+  }
+  for (std::size_t i = 0; i < required; ++i)
+    if (!a.expr[i]) throw InputError(o.loc, fmt::format("'{}' needs the argument '{}'", o.text, params[i]));
+  return a;
+}
+
+// The single name an expression consists of ("zeros", "true"), or "".
+std::string bare_name(const ast::Expr& e) {
+  if (!e.steps.empty() || !e.first.steps.empty() || !e.first.first.signs.empty() ||
+      !e.first.first.power.steps.empty())
+    return "";
+  const ast::Operand& o = e.first.first.power.base;
+  return o.kind == ast::Operand::Name && o.postfix.empty() ? o.text : "";
+}
+
+// The call an expression consists of (sgd(...)), or nullptr.
+const ast::Operand* bare_call(const ast::Expr& e) {
+  if (!e.steps.empty() || !e.first.steps.empty() || !e.first.first.signs.empty() ||
+      !e.first.first.power.steps.empty())
+    return nullptr;
+  const ast::Operand& o = e.first.first.power.base;
+  return o.kind == ast::Operand::Call && o.postfix.empty() ? &o : nullptr;
+}
+
+Loc expr_loc(const ast::Expr& e) { return e.first.first.loc; }
+
+}  // namespace
+
+void Lowerer::check_new_global(const ast::Ident& name) {
+  if (find_function(name.name))
+    error(name.loc, fmt::format("'{}' is a built-in function and cannot be redefined", name.name));
+  auto [it, fresh] = global_locs_.emplace(name.name, name.loc);
+  if (!fresh)
+    error(name.loc, fmt::format("redefinition of '{}' (first defined at line {})", name.name, line_of(it->second)));
+}
+
+std::int64_t Lowerer::integer(const ast::Expr& e, const char* what, std::int64_t min) {
+  double v = constant(e);
+  if (v != std::floor(v) || v < static_cast<double>(min) || std::fabs(v) > 1e15)
+    error(expr_loc(e), fmt::format("{} must be an integer{}, not {}", what,
+                                   min > 0 ? fmt::format(" of at least {}", min) : "", v));
+  return static_cast<std::int64_t>(v);
+}
+
+void Lowerer::globals(const ast::Program& prog) {
+  // In source order of kind: data first (shapes), then parameters and layers.
+  for (const ast::Binding& d : prog.datas) data(d);
+  for (const ast::Param& p : prog.params) param(p);
+  for (const ast::Binding& l : prog.layers) layer(l);
+}
+
+// zeros | ones | he | xavier | constant(c) | normal(mean, std) | uniform(a, b)
+Init Lowerer::initializer(const ast::Expr& e) {
+  std::string n = bare_name(e);
+  if (n == "zeros") return Init{Init::Zeros};
+  if (n == "ones") return Init{Init::Ones};
+  if (n == "he") return Init{Init::He};
+  if (n == "xavier") return Init{Init::Xavier};
+  if (const ast::Operand* c = bare_call(e)) {
+    if (c->text == "constant") {
+      CallArgs a = match_args(*c, {"value"}, 1);
+      return Init{Init::Constant, constant(*a.expr[0])};
+    }
+    if (c->text == "normal") {
+      CallArgs a = match_args(*c, {"mean", "std"}, 2);
+      Init i{Init::Normal, constant(*a.expr[0]), constant(*a.expr[1])};
+      if (i.b < 0) error(a.loc[1], "the standard deviation must not be negative");
+      return i;
+    }
+    if (c->text == "uniform") {
+      CallArgs a = match_args(*c, {"low", "high"}, 2);
+      Init i{Init::Uniform, constant(*a.expr[0]), constant(*a.expr[1])};
+      if (i.b < i.a) error(a.loc[1], "uniform(low, high) needs low <= high");
+      return i;
+    }
+  }
+  error(expr_loc(e), "unknown initialiser (zeros, ones, constant(c), normal(mean, std), uniform(low, high), "
+                     "he, xavier)");
+}
+
+void Lowerer::param(const ast::Param& p) {
+  check_new_global(p.name);
+  std::vector<std::int64_t> dims;
+  for (const ast::Expr& d : p.dims) dims.push_back(integer(d, "a dimension", 1));
+  if (dims.size() > Shape::kMaxRank)
+    error(p.name.loc, fmt::format("'{}' has {} dimensions; at most {} are supported", p.name.name, dims.size(),
+                                  Shape::kMaxRank));
+  Param out{p.name.name, p.name.loc, Shape::of(dims), initializer(p.init), nullptr};
+  out.var = b_.var(out.name, out.shape);
+  params_[out.name] = m_.params.size();
+  m_.params.push_back(std::move(out));
+}
+
+void Lowerer::data(const ast::Binding& d) {
+  check_new_global(d.name);
+  Data out;
+  out.name = d.name.name;
+  out.loc = d.name.loc;
+  const ast::Operand* c = bare_call(d.value);
+  if (c && c->text == "csv") {
+    CallArgs a = match_args(*c, {"file", "features", "target", "classes"}, 3);
+    const ast::Operand& file = a.expr[0]->first.first.power.base;
+    if (file.kind != ast::Operand::String) error(a.loc[0], "csv() needs a file name in quotes");
+    // Relative paths resolve against the .grad file's folder.
+    std::filesystem::path path(file.text);
+    if (path.is_relative()) path = std::filesystem::path(m_.source.path).parent_path() / path;
+    CsvTable t;
+    try {
+      t = read_csv(path.string());
+    } catch (const UsageError& e) {
+      error(file.loc, e.what());
+    }
+    auto column = [&](const ast::Expr& e) {
+      std::string name = bare_name(e);
+      if (name.empty()) error(expr_loc(e), "expected a column name");
+      for (std::size_t j = 0; j < t.columns.size(); ++j)
+        if (t.columns[j] == name) return j;
+      std::string list;
+      for (const std::string& col : t.columns) list += (list.empty() ? "" : ", ") + col;
+      error(expr_loc(e), fmt::format("no column '{}' in {} (columns: {})", name, file.text, list));
+    };
+    std::vector<std::size_t> features;
+    const ast::Operand& fl = a.expr[1]->first.first.power.base;
+    if (fl.kind == ast::Operand::Tensor) {
+      for (const ast::Expr& f : fl.args) features.push_back(column(f));
+    } else {
+      features.push_back(column(*a.expr[1]));
+    }
+    std::size_t target = column(*a.expr[2]);
+    if (a.expr[3]) out.classes = static_cast<int>(integer(*a.expr[3], "classes", 2));
+    std::int64_t n = static_cast<std::int64_t>(t.rows()), w = static_cast<std::int64_t>(t.columns.size());
+    if (n == 0) error(file.loc, fmt::format("{} has no data rows", file.text));
+    out.x = Tensor{Shape::of(std::vector<std::int64_t>{n, static_cast<std::int64_t>(features.size())}), {}};
+    for (std::int64_t r = 0; r < n; ++r)
+      for (std::size_t f : features) out.x.data.push_back(t.values[r * w + f]);
+    Tensor y{out.classes ? Shape::of(std::vector<std::int64_t>{n}) : Shape::of(std::vector<std::int64_t>{n, 1}), {}};
+    for (std::int64_t r = 0; r < n; ++r) {
+      double v = t.values[r * w + target];
+      if (out.classes && (v != std::floor(v) || v < 0 || v >= out.classes))
+        error(expr_loc(*a.expr[2]), fmt::format("{}: row {}, column '{}': {} is not a class index in [0, {})",
+                                                file.text, r + 1, t.columns[target], v, out.classes));
+      y.data.push_back(v);
+    }
+    out.y = std::move(y);
+  } else {
+    const ast::Operand& lit = d.value.first.first.power.base;
+    if (lit.kind != ast::Operand::Tensor && !(c && c->text == "csv"))
+      error(expr_loc(d.value), "data is a tensor literal ([[...], ...]) or csv(\"file.csv\", features = [...], target = ...)");
+    const Node* t = tensor_literal(lit);
+    out.x = Tensor{t->shape, *t->data};
+  }
+  data_[out.name] = m_.data.size();
+  m_.data.push_back(std::move(out));
+}
+
+// [[1, 2], [3, 4]]: nested literals of constant expressions, rectangular.
+const Node* Lowerer::tensor_literal(const ast::Operand& o) {
+  std::vector<std::int64_t> dims;
+  std::vector<double> values;
+  // The first element at each depth fixes that dimension; every other must agree.
+  struct Walk {
+    Lowerer& l;
+    std::vector<std::int64_t>& dims;
+    std::vector<double>& values;
+    void operator()(const ast::Operand& t, std::size_t depth) {
+      if (depth >= Shape::kMaxRank) l.error(t.loc, fmt::format("tensors have at most {} dimensions", Shape::kMaxRank));
+      std::int64_t n = static_cast<std::int64_t>(t.args.size());
+      if (dims.size() == depth) dims.push_back(n);
+      if (dims[depth] != n)
+        l.error(t.loc, fmt::format("ragged tensor literal: {} elements here, {} in the first row at this depth", n,
+                                   dims[depth]));
+      for (const ast::Expr& e : t.args) {
+        const ast::Operand& inner = e.first.first.power.base;
+        bool nested = inner.kind == ast::Operand::Tensor && e.steps.empty() && e.first.steps.empty() &&
+                      e.first.first.signs.empty() && e.first.first.power.steps.empty();
+        bool expect_nested = dims.size() > depth + 1;
+        if (nested) {
+          if (!expect_nested && !(depth == 0 && &e == &t.args.front()) && dims.size() == depth + 1)
+            l.error(inner.loc, "ragged tensor literal: a row where a number was expected");
+          (*this)(inner, depth + 1);
+        } else {
+          if (expect_nested) l.error(expr_loc(e), "ragged tensor literal: a number where a row was expected");
+          values.push_back(l.constant(e));
+        }
+      }
+    }
+  };
+  Walk{*this, dims, values}(o, 0);
+  return m_.graph.tensor(Shape::of(dims), std::move(values));
+}
+
+// A data tensor as a Var: all of its rows, or `rows` of them inside lower_bound().
+const Node* Lowerer::data_var(const Data& d, bool target, Loc loc) {
+  const Tensor& t = target ? *d.y : d.x;
+  std::string name = d.y ? d.name + (target ? ".y" : ".x") : d.name;
+  Shape s = t.shape;
+  if (bind_.rows > 0 && s.rank > 0) s.dims[0] = static_cast<std::int32_t>(std::min<std::int64_t>(bind_.rows, s[0]));
+  const Node* v = b_.var(name, s);
+  if (bind_.inputs) {
+    bool seen = false;
+    for (const DataInput& in : *bind_.inputs) seen = seen || in.var == v;
+    if (!seen) bind_.inputs->push_back(DataInput{v, &t, name});
+  }
+  (void)loc;
+  return v;
+}
+
+const Node* Lowerer::lower_bound(const ast::Expr& e, const Binding& bind) {
+  Binding saved = bind_;
+  bind_ = bind;
+  try {
+    const Node* r = expr(e, Env{});
+    bind_ = saved;
+    return r;
+  } catch (...) {
+    bind_ = saved;
+    throw;
+  }
+}
+
+// layer NAME = linear(in, out[, init = ...]) | sequential(stage, ...) | an activation name
+void Lowerer::layer(const ast::Binding& l) {
+  check_new_global(l.name);
+  Layer out;
+  auto linear = [&](const ast::Operand& c, const std::string& prefix) {
+    CallArgs a = match_args(c, {"in", "out", "init"}, 2);
+    std::int64_t in = integer(*a.expr[0], "the input size", 1), n = integer(*a.expr[1], "the output size", 1);
+    // PyTorch's default: W and b uniform in ±1/sqrt(in); with init given, W uses it and b is 0.
+    double bound = 1 / std::sqrt(static_cast<double>(in));
+    Init w = a.expr[2] ? initializer(*a.expr[2]) : Init{Init::Uniform, -bound, bound};
+    Init bias = a.expr[2] ? Init{Init::Zeros} : Init{Init::Uniform, -bound, bound};
+    Param W{prefix + "W", c.loc, Shape::of(std::vector<std::int64_t>{in, n}), w, nullptr};
+    Param b{prefix + "b", c.loc, Shape::of(std::vector<std::int64_t>{n}), bias, nullptr};
+    W.var = b_.var(W.name, W.shape);
+    b.var = b_.var(b.name, b.shape);
+    out.stages.push_back(Layer::Stage{W.var, b.var, Op::Const});
+    for (Param* p : {&W, &b}) {
+      params_[p->name] = m_.params.size();
+      m_.params.push_back(std::move(*p));
+    }
+  };
+  auto activation = [&](const ast::Expr& e) {
+    std::string n = bare_name(e);
+    const OpInfo* op = n.empty() ? nullptr : find_function(n);
+    if (!op || op->arity != 1) error(expr_loc(e), "expected linear(in, out), an activation (relu, tanh, sigmoid, softplus, ...) or a layer");
+    out.stages.push_back(Layer::Stage{nullptr, nullptr, op->op});
+  };
+  const ast::Operand* c = bare_call(l.value);
+  if (c && c->text == "sequential") {
+    for (std::size_t i = 0; i < c->args.size(); ++i) {
+      if (!c->arg_names[i].empty()) error(c->arg_locs[i], "sequential() takes no named arguments");
+      const ast::Operand* inner = bare_call(c->args[i]);
+      if (inner && inner->text == "linear") {
+        linear(*inner, fmt::format("{}.{}.", l.name.name, i));
+      } else if (auto it = layers_.find(bare_name(c->args[i])); it != layers_.end()) {
+        out.stages.insert(out.stages.end(), it->second.stages.begin(), it->second.stages.end());
+      } else {
+        activation(c->args[i]);
+      }
+    }
+  } else if (c && c->text == "linear") {
+    linear(*c, l.name.name + ".");
+  } else {
+    activation(l.value);
+  }
+  layers_[l.name.name] = std::move(out);
+}
+
+const Node* Lowerer::apply_layer(const Layer& l, const Node* x, Loc loc) {
+  for (const Layer::Stage& s : l.stages) {
+    if (s.W) {
+      x = matmul(x, s.W, loc);
+      x = shaped(loc, [&] { return b_.add(x, s.b); });
+    } else {
+      x = shaped(loc, [&] { return b_.call(s.activation, x); });
+    }
+  }
+  return x;
+}
+
+// Tensor built-ins, losses and layer calls. `handled` is false for everything else.
+const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handled) {
+  handled = true;
+  const std::string& f = o.text;
+  auto tensor = [&](const CallArgs& a, std::size_t i) { return expr(*a.expr[i], env); };
+  // An axis argument: default `dflt` (-1: all axes for reductions), negative counts from the end.
+  auto axis_of = [&](const CallArgs& a, std::size_t i, const Node* x, int dflt) {
+    if (!a.expr[i]) return dflt == -2 ? static_cast<int>(x->shape.rank) - 1 : dflt;
+    std::int64_t ax = integer(*a.expr[i], "an axis", std::numeric_limits<std::int64_t>::min());
+    if (ax < -x->shape.rank || ax >= x->shape.rank)
+      error(a.loc[i], fmt::format("axis {} is out of range for shape {}", ax, x->shape.str()));
+    return static_cast<int>(ax < 0 ? ax + x->shape.rank : ax);
+  };
+  auto count = [](const Node* x, int axis) {
+    return static_cast<double>(axis < 0 ? x->shape.size() : x->shape[axis]);
+  };
+  // log_softmax(x) along axis = z - log(sum(exp(z))), z = x - max(x): the maximum is detached,
+  // which changes nothing in value or derivative but keeps exp from overflowing.
+  auto log_softmax = [&](const Node* x, int axis, Loc loc) {
+    return shaped(loc, [&] {
+      const Node* m = b_.unreduce(b_.apply(Op::Detach, {b_.reduce_max(x, axis)}), x->shape, axis);
+      const Node* z = b_.sub(x, m);
+      return b_.sub(z, b_.unreduce(b_.call(Op::Log, b_.sum(b_.call(Op::Exp, z), axis)), x->shape, axis));
+    });
+  };
+
+  if (auto it = layers_.find(f); it != layers_.end()) {
+    CallArgs a = match_args(o, {"x"}, 1);
+    return apply_layer(it->second, tensor(a, 0), o.loc);
+  }
+  if (f == "sum" || f == "mean" || (f == "max" && (o.args.size() == 1 || (o.args.size() == 2 && !o.arg_names[1].empty())))) {
+    CallArgs a = match_args(o, {"x", "axis"}, 1);
+    const Node* x = tensor(a, 0);
+    int axis = axis_of(a, 1, x, -1);
+    if (x->shape.scalar()) return x;
+    if (f == "max") return shaped(o.loc, [&] { return b_.reduce_max(x, axis); });
+    const Node* s = shaped(o.loc, [&] { return b_.sum(x, axis); });
+    return f == "sum" ? s : shaped(o.loc, [&] { return b_.div(s, b_.constant(count(x, axis))); });
+  }
+  if (f == "softmax" || f == "log_softmax" || f == "logsumexp") {
+    CallArgs a = match_args(o, {"x", "axis"}, 1);
+    const Node* x = tensor(a, 0);
+    if (x->shape.scalar()) error(o.loc, fmt::format("'{}' needs a tensor, not a scalar", f));
+    int axis = axis_of(a, 1, x, f == "logsumexp" ? -1 : -2);
+    if (f == "log_softmax") return log_softmax(x, axis, o.loc);
+    return shaped(o.loc, [&] {
+      const Node* md = b_.apply(Op::Detach, {b_.reduce_max(x, axis)});
+      const Node* e = b_.call(Op::Exp, b_.sub(x, b_.unreduce(md, x->shape, axis)));
+      const Node* s = b_.sum(e, axis);
+      if (f == "softmax") return b_.div(e, b_.unreduce(s, x->shape, axis));
+      return b_.add(md, b_.call(Op::Log, s));  // logsumexp
+    });
+  }
+  if (f == "onehot") {
+    CallArgs a = match_args(o, {"labels", "classes"}, 2);
+    const Node* x = tensor(a, 0);
+    std::int64_t k = integer(*a.expr[1], "classes", 1);
+    return shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {x})}, Attrs{{}, 0, static_cast<int>(k)}); });
+  }
+  if (f == "transpose") {
+    CallArgs a = match_args(o, {"x"}, 1);
+    const Node* x = tensor(a, 0);
+    return shaped(o.loc, [&] { return b_.transpose(x); });
+  }
+  if (f == "mse") {
+    CallArgs a = match_args(o, {"prediction", "target"}, 2);
+    const Node* p = tensor(a, 0);
+    const Node* t = tensor(a, 1);
+    if (!(p->shape == t->shape))
+      error(o.loc, fmt::format("mse: the prediction has shape {} but the target has shape {}", p->shape.str(),
+                               t->shape.str()));
+    return shaped(o.loc, [&] {
+      const Node* d = b_.sub(p, t);
+      return b_.div(b_.sum(b_.mul(d, d), -1), b_.constant(static_cast<double>(p->shape.size())));
+    });
+  }
+  if (f == "cross_entropy") {
+    // -mean over rows of sum(target * log_softmax(logits)); integer labels become one-hot rows.
+    CallArgs a = match_args(o, {"logits", "target"}, 2);
+    const Node* z = tensor(a, 0);
+    const Node* t = tensor(a, 1);
+    if (z->shape.rank != 2) error(o.loc, fmt::format("cross_entropy: logits must be [rows, classes], not {}", z->shape.str()));
+    if (t->shape.rank == 1 && t->shape[0] == z->shape[0]) {
+      t = shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {t})}, Attrs{{}, 0, z->shape[1]}); });
+    } else if (!(t->shape == z->shape)) {
+      error(o.loc, fmt::format("cross_entropy: logits {} need class labels [{}] or probabilities {}, not {}",
+                               z->shape.str(), z->shape[0], z->shape.str(), t->shape.str()));
+    }
+    const Node* ls = log_softmax(z, 1, o.loc);
+    return shaped(o.loc, [&] {
+      return b_.neg(b_.div(b_.sum(b_.mul(t, ls), -1), b_.constant(static_cast<double>(z->shape[0]))));
+    });
+  }
+  if (f == "binary_cross_entropy") {
+    // mean(softplus(z) - y z): log(1 + e^z) - y z, stable for large |z|.
+    CallArgs a = match_args(o, {"logits", "target"}, 2);
+    const Node* z = tensor(a, 0);
+    const Node* t = tensor(a, 1);
+    if (!(z->shape == t->shape))
+      error(o.loc, fmt::format("binary_cross_entropy: the logits have shape {} but the target has shape {}",
+                               z->shape.str(), t->shape.str()));
+    return shaped(o.loc, [&] {
+      const Node* l = b_.sub(b_.call(Op::Softplus, z), b_.mul(t, z));
+      return b_.div(b_.sum(l, -1), b_.constant(static_cast<double>(z->shape.size())));
+    });
+  }
+  handled = false;
+  return nullptr;
+}
+
+// train { loss = ..., optimizer = sgd(...) | adam(...), epochs, batch, shuffle, seed, schedule,
+//         metric = accuracy(prediction, target), log_every }
+void Lowerer::training(const ast::Train& t) {
+  if (m_.training) error(t.loc, "only one 'train' block is allowed");
+  Training tr;
+  tr.loc = t.loc;
+  std::unordered_map<std::string, Loc> seen;
+  for (const ast::Assign& s : t.settings) {
+    const std::string& k = s.target.name;
+    if (!seen.emplace(k, s.target.loc).second) error(s.target.loc, fmt::format("'{}' is set twice", k));
+    const ast::Operand* c = bare_call(s.value);
+    std::string n = bare_name(s.value);
+    auto flag = [&](const ast::Expr& e, Loc loc) {
+      std::string v = bare_name(e);
+      if (v != "true" && v != "false") error(loc, "expected true or false");
+      return v == "true";
+    };
+    if (k == "loss") {
+      tr.loss = &s.value;
+    } else if (k == "optimizer") {
+      if (c && c->text == "sgd") {
+        CallArgs a = match_args(*c, {"lr", "momentum", "nesterov", "weight_decay"}, 1);
+        tr.optimizer.kind = Optimizer::Sgd;
+        tr.optimizer.lr = constant(*a.expr[0]);
+        if (a.expr[1]) tr.optimizer.momentum = constant(*a.expr[1]);
+        if (a.expr[2]) tr.optimizer.nesterov = flag(*a.expr[2], a.loc[2]);
+        if (a.expr[3]) tr.optimizer.weight_decay = constant(*a.expr[3]);
+        if (tr.optimizer.nesterov && tr.optimizer.momentum <= 0)
+          error(a.loc[2], "nesterov needs a momentum above 0");
+      } else if (c && c->text == "adam") {
+        CallArgs a = match_args(*c, {"lr", "beta1", "beta2", "eps", "weight_decay"}, 0);
+        tr.optimizer.kind = Optimizer::Adam;
+        tr.optimizer.lr = a.expr[0] ? constant(*a.expr[0]) : 0.001;
+        if (a.expr[1]) tr.optimizer.beta1 = constant(*a.expr[1]);
+        if (a.expr[2]) tr.optimizer.beta2 = constant(*a.expr[2]);
+        if (a.expr[3]) tr.optimizer.eps = constant(*a.expr[3]);
+        if (a.expr[4]) tr.optimizer.weight_decay = constant(*a.expr[4]);
+      } else {
+        error(expr_loc(s.value), fmt::format("unknown optimizer '{}' (sgd, adam)", c ? c->text : n));
+      }
+      if (!(tr.optimizer.lr > 0)) error(expr_loc(s.value), "the learning rate must be above 0");
+    } else if (k == "epochs") {
+      tr.epochs = integer(s.value, "epochs", 1);
+    } else if (k == "batch") {
+      tr.batch = integer(s.value, "the batch size", 1);
+    } else if (k == "shuffle") {
+      tr.shuffle = flag(s.value, expr_loc(s.value));
+    } else if (k == "seed") {
+      tr.seed = static_cast<std::uint64_t>(integer(s.value, "the seed", 0));
+    } else if (k == "log_every") {
+      tr.log_every = integer(s.value, "log_every", 1);
+    } else if (k == "schedule") {
+      if (n == "constant") {
+        tr.schedule.kind = Schedule::Constant;
+      } else if (c && c->text == "step") {
+        CallArgs a = match_args(*c, {"every", "gamma"}, 2);
+        tr.schedule = Schedule{Schedule::Step, integer(*a.expr[0], "every", 1), constant(*a.expr[1]), 0};
+      } else if (c && c->text == "exponential") {
+        CallArgs a = match_args(*c, {"gamma"}, 1);
+        tr.schedule = Schedule{Schedule::Exponential, 1, constant(*a.expr[0]), 0};
+      } else if (n == "cosine" || (c && c->text == "cosine")) {
+        tr.schedule = Schedule{Schedule::Cosine, 1, 1, 0};
+        if (c) {
+          CallArgs a = match_args(*c, {"min_lr"}, 0);
+          if (a.expr[0]) tr.schedule.min_lr = constant(*a.expr[0]);
+        }
+      } else {
+        error(expr_loc(s.value), "unknown schedule (constant, step(every, gamma), exponential(gamma), cosine)");
+      }
+    } else if (k == "metric") {
+      if (!c || c->text != "accuracy") error(expr_loc(s.value), "unknown metric (accuracy(prediction, target))");
+      CallArgs a = match_args(*c, {"prediction", "target"}, 2);
+      tr.accuracy_pred = a.expr[0];
+      tr.accuracy_target = a.expr[1];
+    } else {
+      error(s.target.loc, fmt::format("unknown setting '{}' (loss, optimizer, epochs, batch, shuffle, seed, "
+                                      "schedule, metric, log_every)", k));
+    }
+  }
+  if (!tr.loss) error(t.loc, "the 'train' block needs a loss: loss = ...");
+  // Lower once over all rows: reports shape errors now, and checks that the loss is a scalar.
+  std::vector<DataInput> inputs;
+  const Node* loss = lower_bound(*tr.loss, Binding{0, &inputs});
+  if (!loss->shape.scalar())
+    error(expr_loc(*tr.loss), fmt::format("the loss must be a scalar, not shape {}", loss->shape.str()));
+  std::int64_t rows = -1;
+  for (const DataInput& in : inputs) {
+    std::int64_t r = in.source->shape.rank ? in.source->shape[0] : 1;
+    if (rows >= 0 && r != rows)
+      error(expr_loc(*tr.loss), fmt::format("the loss uses data with {} and {} rows: minibatches need one row count",
+                                            rows, r));
+    rows = r;
+  }
+  if (tr.accuracy_pred) {
+    std::vector<DataInput> metric_inputs;
+    const Node* p = lower_bound(*tr.accuracy_pred, Binding{0, &metric_inputs});
+    const Node* y = lower_bound(*tr.accuracy_target, Binding{0, &metric_inputs});
+    if (p->shape.rank != 2 || y->shape.rank < 1 || y->shape[0] != p->shape[0])
+      error(expr_loc(*tr.accuracy_pred),
+            fmt::format("accuracy needs predictions [rows, classes] and targets with as many rows, not {} and {}",
+                        p->shape.str(), y->shape.str()));
+  }
+  m_.training = std::move(tr);
+}
+
+}  // namespace gradc

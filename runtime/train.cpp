@@ -1,0 +1,257 @@
+// The training runtime.
+#include "runtime/train.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <numbers>
+#include <stdexcept>
+
+#include "compiler/builder.hpp"
+#include "compiler/diff.hpp"
+
+namespace gradc {
+
+std::uint64_t Rng::next() {
+  std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+double Rng::normal() {
+  if (spare_) {
+    double v = *spare_;
+    spare_.reset();
+    return v;
+  }
+  double u1 = 1.0 - uniform(), u2 = uniform();  // u1 in (0, 1]
+  double r = std::sqrt(-2.0 * std::log(u1));
+  spare_ = r * std::sin(2 * std::numbers::pi * u2);
+  return r * std::cos(2 * std::numbers::pi * u2);
+}
+
+std::uint64_t Rng::below(std::uint64_t n) { return static_cast<std::uint64_t>(uniform() * static_cast<double>(n)); }
+
+std::vector<Tensor> initialize(const std::vector<Param>& params, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<Tensor> out;
+  for (const Param& p : params) {
+    Tensor t{p.shape, std::vector<double>(static_cast<std::size_t>(p.shape.size()))};
+    // Weights are [fan_in, fan_out] (x @ W); a vector's fans are its length.
+    double fan_in = p.shape.rank >= 1 ? p.shape[0] : 1;
+    double fan_out = p.shape.rank >= 2 ? p.shape[1] : fan_in;
+    for (double& v : t.data) {
+      switch (p.init.kind) {
+        case Init::Zeros: v = 0; break;
+        case Init::Ones: v = 1; break;
+        case Init::Constant: v = p.init.a; break;
+        case Init::Normal: v = p.init.a + p.init.b * rng.normal(); break;
+        case Init::Uniform: v = p.init.a + (p.init.b - p.init.a) * rng.uniform(); break;
+        case Init::He: v = std::sqrt(2.0 / fan_in) * rng.normal(); break;  // He et al. 2015
+        case Init::Xavier: {  // Glorot and Bengio 2010, uniform
+          double a = std::sqrt(6.0 / (fan_in + fan_out));
+          v = -a + 2 * a * rng.uniform();
+          break;
+        }
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts) : m_(m), jit_(jit) {
+  if (!m.training) throw UsageError(fmt::format("{} has no 'train' block", m.source.path));
+  cfg_ = *m.training;
+  if (opts.lr) cfg_.optimizer.lr = *opts.lr;
+  if (opts.epochs) cfg_.epochs = *opts.epochs;
+  if (opts.batch) cfg_.batch = *opts.batch;
+  if (opts.seed) cfg_.seed = *opts.seed;
+  start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
+  // The row count of the data the loss uses (checked equal across data sets by the lowering).
+  std::vector<DataInput> inputs;
+  m.lower(*cfg_.loss, 0, inputs);
+  rows_ = 1;
+  for (const DataInput& in : inputs) rows_ = in.source->shape.rank ? in.source->shape[0] : 1;
+  if (cfg_.batch <= 0 || cfg_.batch > rows_) cfg_.batch = rows_;
+}
+
+// The compiled step for minibatches of `rows` rows: loss and the gradient of every parameter.
+Trainer::Step& Trainer::step_for(std::int64_t rows) {
+  for (std::size_t i = 0; i < step_rows_.size(); ++i)
+    if (step_rows_[i] == rows) return *steps_[i];
+  auto s = std::make_unique<Step>();
+  const Node* loss = m_.lower(*cfg_.loss, rows, s->data);
+  Builder b(m_.graph, Simplify::Fold);
+  std::vector<const Node*> inputs;
+  for (const Param& p : m_.params) inputs.push_back(p.var);
+  for (const DataInput& d : s->data) inputs.push_back(d.var);
+  std::vector<const Node*> outputs = value_and_derivatives(b, loss, std::vector<const Node*>(inputs.begin(), inputs.begin() + static_cast<std::ptrdiff_t>(m_.params.size())), false);
+  for (const Node* n : inputs) s->in_size += static_cast<std::size_t>(n->shape.size());
+  for (const Node* n : outputs) s->out_size += static_cast<std::size_t>(n->shape.size());
+  s->kernel = jit_.compile(KernelSpec{fmt::format("step{}", rows), inputs, outputs, /*batch=*/false});
+  steps_.push_back(std::move(s));
+  step_rows_.push_back(rows);
+  return *steps_.back();
+}
+
+// Packs parameters and the selected data rows, runs the step, returns the loss; grads receives
+// the flattened gradients (parameter order).
+double Trainer::call(Step& s, const std::vector<Tensor>& params, const std::vector<std::int64_t>& idx,
+                     std::vector<double>& grads) {
+  std::vector<double> in;
+  in.reserve(s.in_size);
+  for (const Tensor& p : params) in.insert(in.end(), p.data.begin(), p.data.end());
+  for (const DataInput& d : s.data) {
+    const Tensor& t = *d.source;
+    std::size_t row = t.shape.rank ? static_cast<std::size_t>(t.shape.size() / t.shape[0]) : 1;
+    for (std::int64_t r : idx) in.insert(in.end(), t.data.begin() + r * row, t.data.begin() + (r + 1) * row);
+  }
+  std::vector<double> out(s.out_size);
+  s.kernel.single(in.data(), out.data());
+  grads.assign(out.begin() + 1, out.end());
+  return out[0];
+}
+
+std::vector<Tensor> Trainer::step_at(const std::vector<Tensor>& params, std::int64_t rows) {
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(rows));
+  for (std::int64_t i = 0; i < rows; ++i) idx[i] = i;
+  std::vector<double> g;
+  double loss = call(step_for(rows), params, idx, g);
+  std::vector<Tensor> out{Tensor::scalar(loss)};
+  std::size_t off = 0;
+  for (const Tensor& p : params) {
+    out.push_back(Tensor{p.shape, std::vector<double>(g.begin() + off, g.begin() + off + p.data.size())});
+    off += p.data.size();
+  }
+  return out;
+}
+
+double Trainer::accuracy(const std::vector<Tensor>& params) {
+  if (!cfg_.accuracy_pred) return std::nan("");
+  if (!metric_) {
+    metric_ = std::make_unique<Metric>();
+    const Node* pred = m_.lower(*cfg_.accuracy_pred, 0, metric_->data);
+    const Node* target = m_.lower(*cfg_.accuracy_target, 0, metric_->data);
+    std::vector<const Node*> inputs;
+    for (const Param& p : m_.params) inputs.push_back(p.var);
+    for (const DataInput& d : metric_->data) inputs.push_back(d.var);
+    for (const Node* n : inputs) metric_->in_size += static_cast<std::size_t>(n->shape.size());
+    metric_->pred = pred->shape;
+    metric_->target = target->shape;
+    metric_->pred_size = static_cast<std::size_t>(pred->shape.size());
+    metric_->target_size = static_cast<std::size_t>(target->shape.size());
+    metric_->kernel = jit_.compile(KernelSpec{"metric", inputs, std::vector<const Node*>{pred, target}, false});
+  }
+  Metric& mt = *metric_;
+  std::vector<double> in;
+  for (const Tensor& p : params) in.insert(in.end(), p.data.begin(), p.data.end());
+  for (const DataInput& d : mt.data) in.insert(in.end(), d.source->data.begin(), d.source->data.end());
+  std::vector<double> out(mt.pred_size + mt.target_size);
+  mt.kernel.single(in.data(), out.data());
+  const double* pred = out.data();
+  const double* target = out.data() + mt.pred_size;
+  std::int64_t n = mt.pred[0], c = mt.pred[1];
+  std::int64_t tc = mt.target.rank == 2 ? mt.target[1] : 1;
+  auto argmax = [](const double* v, std::int64_t k) {
+    std::int64_t best = 0;
+    for (std::int64_t j = 1; j < k; ++j)
+      if (v[j] > v[best]) best = j;
+    return best;
+  };
+  std::int64_t right = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (c == 1) {  // one output: a probability or a 0/1 regression, thresholded at 0.5
+      right += (pred[i] > 0.5) == (target[i * tc] > 0.5);
+    } else {
+      std::int64_t label = tc > 1 ? argmax(target + i * tc, tc) : static_cast<std::int64_t>(target[i]);
+      right += argmax(pred + i * c, c) == label;
+    }
+  }
+  return static_cast<double>(right) / static_cast<double>(n);
+}
+
+TrainResult Trainer::run(const std::function<void(const LogLine&, std::int64_t)>& on_log) {
+  TrainResult res;
+  std::vector<Tensor> params = start_;
+  const Optimizer& opt = cfg_.optimizer;
+  std::size_t total = 0;
+  for (const Tensor& p : params) total += p.data.size();
+  std::vector<double> buf(total, 0.0), m1(total, 0.0), m2(total, 0.0), grads;
+  bool have_buf = false;
+  std::int64_t B = cfg_.batch, step = 0;
+  std::int64_t log_every = cfg_.log_every > 0 ? cfg_.log_every : std::max<std::int64_t>(1, cfg_.epochs / 10);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(rows_));
+  for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
+  Rng rng(cfg_.seed ^ 0x5851f42d4c957f2dULL);
+  auto t0 = std::chrono::steady_clock::now();
+
+  for (std::int64_t epoch = 1; epoch <= cfg_.epochs; ++epoch) {
+    double lr = opt.lr;
+    double e = static_cast<double>(epoch - 1);
+    switch (cfg_.schedule.kind) {
+      case Schedule::Constant: break;
+      case Schedule::Step: lr *= std::pow(cfg_.schedule.gamma, std::floor(e / cfg_.schedule.every)); break;
+      case Schedule::Exponential: lr *= std::pow(cfg_.schedule.gamma, e); break;
+      case Schedule::Cosine:
+        lr = cfg_.schedule.min_lr + (opt.lr - cfg_.schedule.min_lr) * (1 + std::cos(std::numbers::pi * e / cfg_.epochs)) / 2;
+        break;
+    }
+    if (cfg_.shuffle && B < rows_)
+      for (std::int64_t i = rows_ - 1; i > 0; --i)
+        std::swap(order[i], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)))]);
+    double epoch_loss = 0;
+    for (std::int64_t start = 0; start < rows_; start += B) {
+      std::int64_t n = std::min(B, rows_ - start);
+      std::vector<std::int64_t> idx(order.begin() + start, order.begin() + start + n);
+      double loss = call(step_for(n), params, idx, grads);
+      ++step;
+      if (!std::isfinite(loss)) {  // diverged: keep the last finite parameters
+        res.diverged = true;
+        res.epoch = epoch;
+        res.step = step;
+        res.lr = lr;
+        res.loss = loss;
+        res.params = params;
+        return res;
+      }
+      epoch_loss += loss * static_cast<double>(n);
+      // The update, parameter by parameter element (PyTorch's formulas).
+      std::size_t k = 0;
+      for (Tensor& p : params)
+        for (double& w : p.data) {
+          double g = grads[k] + opt.weight_decay * w;
+          if (opt.kind == Optimizer::Sgd) {
+            if (opt.momentum > 0) {
+              buf[k] = have_buf ? opt.momentum * buf[k] + g : g;
+              g = opt.nesterov ? g + opt.momentum * buf[k] : buf[k];
+            }
+            w -= lr * g;
+          } else {
+            double t = static_cast<double>(step);
+            m1[k] = opt.beta1 * m1[k] + (1 - opt.beta1) * g;
+            m2[k] = opt.beta2 * m2[k] + (1 - opt.beta2) * g * g;
+            double mhat = m1[k] / (1 - std::pow(opt.beta1, t)), vhat = m2[k] / (1 - std::pow(opt.beta2, t));
+            w -= lr * mhat / (std::sqrt(vhat) + opt.eps);
+          }
+          ++k;
+        }
+      have_buf = true;
+    }
+    if (epoch % log_every == 0 || epoch == cfg_.epochs) {
+      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(params), lr};
+      res.log.push_back(line);
+      if (on_log) on_log(line, cfg_.epochs);
+    }
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  res.steps_per_second = secs > 0 ? static_cast<double>(step) / secs : 0;
+  res.params = std::move(params);
+  return res;
+}
+
+}  // namespace gradc

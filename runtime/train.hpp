@@ -1,0 +1,98 @@
+// The training runtime: parameter initialisation, the optimizer loop (SGD with momentum,
+// Nesterov and weight decay; Adam), epochs, minibatches, shuffling, learning-rate schedules and
+// the accuracy metric, around one JIT-compiled step that returns the loss and every gradient.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/lower.hpp"
+#include "runtime/jit.hpp"
+
+namespace gradc {
+
+/// A small, portable random generator (splitmix64): the same seed gives the same numbers on
+/// every machine, so initialisation and shuffling are reproducible bit for bit.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : s_(seed) {}
+  std::uint64_t next();
+  double uniform();                    // [0, 1)
+  double normal();                     // standard normal (Box-Muller)
+  std::uint64_t below(std::uint64_t n);  // [0, n)
+ private:
+  std::uint64_t s_;
+  std::optional<double> spare_;
+};
+
+/// Initial values of every parameter, drawn in declaration order from Rng(seed).
+std::vector<Tensor> initialize(const std::vector<Param>& params, std::uint64_t seed);
+
+struct TrainOptions {
+  std::optional<double> lr;
+  std::optional<std::int64_t> epochs, batch;
+  std::optional<std::uint64_t> seed;
+  std::vector<Tensor> start;  // --resume: initial parameter values (else initialize())
+};
+
+struct LogLine {
+  std::int64_t epoch, step;
+  double loss, metric, lr;  // metric: nan without one
+};
+
+struct TrainResult {
+  std::vector<LogLine> log;
+  std::vector<Tensor> params;  // final (or last finite) values, in Module::params order
+  bool diverged = false;
+  std::int64_t epoch = 0, step = 0;  // where it diverged
+  double lr = 0;                     // the learning rate at that step
+  double loss = 0;                   // the loss that was not finite
+  double steps_per_second = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(Module& m, Jit& jit, const TrainOptions& opts);
+
+  const Training& config() const { return cfg_; }
+  std::int64_t rows() const { return rows_; }
+
+  /// Runs the whole schedule. on_log is called at every logged epoch (and the last).
+  TrainResult run(const std::function<void(const LogLine&, std::int64_t epochs)>& on_log);
+
+  /// Accuracy of the `metric` setting at the given parameters (nan without a metric).
+  double accuracy(const std::vector<Tensor>& params);
+
+  /// Loss and gradients at the given parameters over the first `rows` rows in order, through
+  /// the compiled step (for tests): loss, then one tensor per parameter.
+  std::vector<Tensor> step_at(const std::vector<Tensor>& params, std::int64_t rows);
+
+ private:
+  struct Step {
+    Kernel kernel;
+    std::vector<DataInput> data;  // data Vars after the parameters, in kernel input order
+    std::size_t in_size = 0, out_size = 0;
+  };
+  Step& step_for(std::int64_t rows);
+  double call(Step& s, const std::vector<Tensor>& params, const std::vector<std::int64_t>& rows_idx,
+              std::vector<double>& grads);
+
+  Module& m_;
+  Jit& jit_;
+  Training cfg_;
+  std::vector<Tensor> start_;
+  std::int64_t rows_ = 1;
+  std::vector<std::unique_ptr<Step>> steps_;
+  std::vector<std::int64_t> step_rows_;
+  struct Metric {
+    Kernel kernel;
+    std::vector<DataInput> data;
+    std::size_t in_size = 0, pred_size = 0, target_size = 0;
+    Shape pred, target;
+  };
+  std::unique_ptr<Metric> metric_;
+};
+
+}  // namespace gradc
