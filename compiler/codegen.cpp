@@ -1,7 +1,13 @@
-// LLVM code generation: every reachable node becomes one SSA value, emitted in id (topological)
-// order, so the walk is a loop (a 250,000-node chain needs no recursion) and a shared node is
-// computed once. Each op's lowering copies its eval function in ops.cpp, including which
-// operand a comparison returns for nan, because the JIT is tested against the interpreter.
+// LLVM code generation. A scalar kernel (every node rank 0) is straight-line code: every
+// reachable node becomes one SSA value, emitted in id (topological) order, so the walk is a loop
+// (a 250,000-node chain needs no recursion) and a shared node is computed once. Each op's
+// lowering copies its eval function in ops.cpp, including which operand a comparison returns
+// for nan, because the JIT is tested against the interpreter.
+//
+// A tensor kernel is a sequence of loop nests, one per materialized node, in id order (see
+// TensorBody for the rules). No walk recurses over the graph: the analysis and the emission are
+// loops over the topological order, and the fused expression of one element is evaluated with
+// an explicit stack.
 #include "compiler/codegen.hpp"
 
 #include <llvm/IR/BasicBlock.h>
@@ -15,9 +21,14 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace gradc {
 namespace {
@@ -25,6 +36,9 @@ namespace {
 // The C library function the generated code declares by name (the other math ops are LLVM
 // intrinsics, which LLVM 19 lowers to libm calls itself). A kernel may not take this name.
 constexpr const char* kDeclaredLibm = "log1p";
+constexpr const char* kDeclaredLibmF32 = "log1pf";
+
+const char* declared_libm(DType t) { return t == DType::F32 ? kDeclaredLibmF32 : kDeclaredLibm; }
 
 // Bodies up to this many instructions are inlined into both entry points; beyond, a call per
 // row costs nothing next to the body, and one copy halves the backend's work.
@@ -33,11 +47,18 @@ constexpr unsigned kInlineLimit = 5000;
 // Distinct constants emitted as immediates; beyond, they are loaded from a table (see emit).
 constexpr std::size_t kMaxImmediates = 1000;
 
-void check_name(const std::string& name) {
+// A tensor kernel's workspace (its intermediate buffers) is a zero-initialised global; past this
+// size, compiling is refused rather than asking the JIT linker for gigabytes.
+constexpr std::int64_t kMaxWorkspaceBytes = std::int64_t(1) << 30;
+
+// Buffers in the workspace start at this alignment (a cache line, two AVX2 / one AVX-512 vector).
+constexpr std::int64_t kBufferAlignBytes = 64;
+
+void check_name(const std::string& name, DType dtype) {
   if (name.empty()) throw std::invalid_argument("codegen: empty kernel name");
   if (name.starts_with("llvm."))
     throw std::invalid_argument("codegen: kernel name '" + name + "' is reserved by LLVM");
-  if (name == kDeclaredLibm)
+  if (name == declared_libm(dtype))
     throw std::invalid_argument("codegen: kernel name '" + name +
                                 "' is the C library function the kernel calls");
 }
@@ -53,56 +74,23 @@ llvm::Function* define(llvm::Module& m, llvm::FunctionType* type,
   return f;
 }
 
-/// Emits the straight-line body: loads the inputs it uses from `in` and stores the outputs to
-/// `out` after the last load (so a single call may write its outputs over its inputs).
-class BodyEmitter {
+// The constant behind a splat: c, broadcast(c), reshape(c), detach(c); else nullptr.
+const Node* splat_constant(const Node* n) {
+  while (n->op == Op::Broadcast || n->op == Op::Reshape || n->op == Op::Detach) n = n->arg(0);
+  return n->op == Op::Const ? n : nullptr;
+}
+
+/// The lowering of the elementwise ops on scalar values of the element type (shared by the
+/// straight-line body and the loop bodies of tensor kernels).
+class OpLowering {
  public:
-  BodyEmitter(llvm::Module& m, llvm::IRBuilder<>& b) : m_(m), b_(b), f64_(b.getDoubleTy()) {}
+  OpLowering(llvm::Module& m, llvm::IRBuilder<>& b, DType dtype)
+      : m_(m), b_(b), dtype_(dtype), t_(dtype == DType::F32 ? b.getFloatTy() : b.getDoubleTy()) {}
 
-  void emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out) {
-    std::unordered_map<const Node*, std::uint64_t> input_index;
-    for (std::size_t i = 0; i < spec.inputs.size(); ++i) input_index.emplace(spec.inputs[i], i);
-
-    std::vector<const Node*> order = reachable(spec.outputs);
-    values_.reserve(order.size());
-    // Thousands of distinct constants as immediates make the backend quadratic (its constant
-    // pool is searched linearly per constant): past kMaxImmediates they are loaded from a
-    // table instead, which is external and writable so that LLVM cannot fold the loads back.
-    std::vector<double> table;
-    for (const Node* n : order) {
-      if (n->op != Op::Const) continue;
-      table_index_.emplace(n, table.size());
-      table.push_back(n->value);
-    }
-    llvm::GlobalVariable* consts = nullptr;
-    if (table.size() > kMaxImmediates) {
-      auto* type = llvm::ArrayType::get(f64_, table.size());
-      consts = new llvm::GlobalVariable(m_, type, /*isConstant=*/false, llvm::GlobalValue::ExternalLinkage,
-                                        llvm::ConstantDataArray::get(m_.getContext(), table),
-                                        spec.name + ".consts");
-    }
-    for (const Node* n : order) {
-      llvm::Value* v;
-      if (consts && n->op == Op::Const) {
-        v = b_.CreateLoad(f64_, b_.CreateConstInBoundsGEP2_64(consts->getValueType(), consts, 0, table_index_.at(n)));
-      } else if (n->op == Op::Var) {
-        auto it = input_index.find(n);
-        if (it == input_index.end())
-          throw std::logic_error("codegen: variable '" + n->name + "' is not a kernel input");
-        v = b_.CreateLoad(f64_, b_.CreateConstInBoundsGEP1_64(f64_, in, it->second), n->name);
-      } else {
-        v = lower(n);
-      }
-      values_.emplace(n, v);
-    }
-    for (std::size_t j = 0; j < spec.outputs.size(); ++j)
-      b_.CreateStore(values_.at(spec.outputs[j]), b_.CreateConstInBoundsGEP1_64(f64_, out, j));
-  }
-
- private:
-  llvm::Value* lower(const Node* n) {
-    llvm::Value* a = n->nargs > 0 ? values_.at(n->arg(0)) : nullptr;
-    llvm::Value* c = n->nargs > 1 ? values_.at(n->arg(1)) : nullptr;
+ protected:
+  // op(a, c) for an elementwise op (c is null for a unary one); throws std::logic_error for a
+  // tensor op.
+  llvm::Value* elementwise(const Node* n, llvm::Value* a, llvm::Value* c) {
     auto call = [&](llvm::Intrinsic::ID id, llvm::Value* x) {
       return b_.CreateUnaryIntrinsic(id, x);
     };
@@ -110,7 +98,7 @@ class BodyEmitter {
     // No default: a new op in GRADC_FOR_EACH_OP without a lowering is a -Wswitch warning.
     switch (n->op) {
       case Op::Const: return k(n->value);
-      case Op::Var: break;  // loaded by emit()
+      case Op::Var: break;  // loaded by the emitter
       case Op::Add: return b_.CreateFAdd(a, c);
       case Op::Sub: return b_.CreateFSub(a, c);
       case Op::Mul: return b_.CreateFMul(a, c);
@@ -140,7 +128,7 @@ class BodyEmitter {
       case Op::Softplus: {
         llvm::Value* pos = b_.CreateSelect(b_.CreateFCmpOLT(a, k(0)), k(0), a);
         llvm::Value* e = call(llvm::Intrinsic::exp, b_.CreateFNeg(unary(llvm::Intrinsic::fabs)));
-        return b_.CreateFAdd(pos, b_.CreateCall(libm(kDeclaredLibm), {e}));
+        return b_.CreateFAdd(pos, b_.CreateCall(libm(declared_libm(dtype_)), {e}));
       }
       // min(a, b) = a <= b ? a : b, max(a, b) = a >= b ? a : b: ties pick a, nan picks b.
       case Op::Min: return b_.CreateSelect(b_.CreateFCmpOLE(a, c), a, c);
@@ -150,6 +138,10 @@ class BodyEmitter {
       case Op::Sign:
         return b_.CreateSelect(b_.CreateFCmpOGT(a, k(0)), k(1),
                                b_.CreateSelect(b_.CreateFCmpOLT(a, k(0)), k(-1), k(0)));
+      case Op::Tensor: case Op::Broadcast: case Op::Reshape: case Op::Sum: case Op::ReduceMax:
+      case Op::MatMul: case Op::Transpose: case Op::Index: case Op::Embed: case Op::OneHot:
+      case Op::Detach:
+        break;  // not elementwise: the emitters lower these
     }
     throw std::logic_error("codegen: no lowering for op " +
                            std::to_string(static_cast<int>(n->op)));
@@ -158,16 +150,23 @@ class BodyEmitter {
   // x^2 and x^3 as multiplies (within an ulp of pow, and what instcombine would do for x^2);
   // every other exponent, 0.5 included (pow(-0, 0.5) = +0 but sqrt(-0) = -0), calls pow.
   llvm::Value* pow(const Node* n, llvm::Value* a, llvm::Value* c) {
-    if (n->arg(1)->is_const(2)) return b_.CreateFMul(a, a);
-    if (n->arg(1)->is_const(3)) return b_.CreateFMul(b_.CreateFMul(a, a), a);
+    const Node* e = splat_constant(n->arg(1));
+    if (e && e->is_const(2)) return b_.CreateFMul(a, a);
+    if (e && e->is_const(3)) return b_.CreateFMul(b_.CreateFMul(a, a), a);
     return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a, c);
   }
 
-  llvm::Constant* k(double v) { return llvm::ConstantFP::get(f64_, v); }
+  // The ReduceMax step: acc stays once it is nan; else v replaces it when v > acc or v is nan
+  // (the interpreter's rule; with acc starting at -inf it also covers the first element).
+  llvm::Value* max_step(llvm::Value* acc, llvm::Value* v) {
+    return b_.CreateSelect(b_.CreateFCmpUNO(acc, acc), acc,
+                           b_.CreateSelect(b_.CreateFCmpUGT(v, acc), v, acc));
+  }
+
+  llvm::Constant* k(double v) { return llvm::ConstantFP::get(t_, v); }
 
   llvm::FunctionCallee libm(const char* name) {
-    llvm::FunctionCallee f =
-        m_.getOrInsertFunction(name, llvm::FunctionType::get(f64_, {f64_}, false));
+    llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(t_, {t_}, false));
     if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
       // errno is ignored: let LLVM treat the call as a pure function (like -fno-math-errno).
       fn->setDoesNotThrow();
@@ -177,11 +176,767 @@ class BodyEmitter {
     return f;
   }
 
+  // Scalar constants (Const nodes): immediates, or past kMaxImmediates loads from a table.
+  // Thousands of distinct constants as immediates make the backend quadratic (its constant
+  // pool is searched linearly per constant): the table is external and writable so that LLVM
+  // cannot fold the loads back.
+  void make_constant_table(const std::vector<const Node*>& order, const std::string& name) {
+    std::vector<double> table;
+    for (const Node* n : order) {
+      if (n->op != Op::Const) continue;
+      table_index_.emplace(n, table.size());
+      table.push_back(n->value);
+    }
+    if (table.size() <= kMaxImmediates) return;
+    auto* type = llvm::ArrayType::get(t_, table.size());
+    llvm::Constant* init;
+    if (dtype_ == DType::F32) {
+      std::vector<float> f(table.begin(), table.end());
+      init = llvm::ConstantDataArray::get(m_.getContext(), f);
+    } else {
+      init = llvm::ConstantDataArray::get(m_.getContext(), table);
+    }
+    consts_ = new llvm::GlobalVariable(m_, type, /*isConstant=*/false, llvm::GlobalValue::ExternalLinkage,
+                                       init, name + ".consts");
+  }
+  // A Const node's value: an immediate or a load from the table.
+  llvm::Value* constant(const Node* n) {
+    if (!consts_) return k(n->value);
+    return b_.CreateLoad(t_, b_.CreateConstInBoundsGEP2_64(consts_->getValueType(), consts_, 0, table_index_.at(n)));
+  }
+
   llvm::Module& m_;
   llvm::IRBuilder<>& b_;
-  llvm::Type* f64_;
-  std::unordered_map<const Node*, llvm::Value*> values_;
+  DType dtype_;
+  llvm::Type* t_;
   std::unordered_map<const Node*, std::uint64_t> table_index_;
+  llvm::GlobalVariable* consts_ = nullptr;
+};
+
+/// Emits the straight-line body of a scalar kernel: loads the inputs it uses from `in` and
+/// stores the outputs to `out` after the last load (so a single call may write its outputs over
+/// its inputs).
+class BodyEmitter : OpLowering {
+ public:
+  using OpLowering::OpLowering;
+
+  void emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out) {
+    std::unordered_map<const Node*, std::uint64_t> input_index;
+    for (std::size_t i = 0; i < spec.inputs.size(); ++i) input_index.emplace(spec.inputs[i], i);
+
+    std::vector<const Node*> order = reachable(spec.outputs);
+    values_.reserve(order.size());
+    make_constant_table(order, spec.name);
+    for (const Node* n : order) {
+      llvm::Value* v;
+      if (n->op == Op::Const) {
+        v = constant(n);
+      } else if (n->op == Op::Var) {
+        auto it = input_index.find(n);
+        if (it == input_index.end())
+          throw std::logic_error("codegen: variable '" + n->name + "' is not a kernel input");
+        v = b_.CreateLoad(t_, b_.CreateConstInBoundsGEP1_64(t_, in, it->second), n->name);
+      } else {
+        v = lower(n);
+      }
+      values_.emplace(n, v);
+    }
+    for (std::size_t j = 0; j < spec.outputs.size(); ++j)
+      b_.CreateStore(values_.at(spec.outputs[j]), b_.CreateConstInBoundsGEP1_64(t_, out, j));
+  }
+
+ private:
+  llvm::Value* lower(const Node* n) {
+    llvm::Value* a = n->nargs > 0 ? values_.at(n->arg(0)) : nullptr;
+    llvm::Value* c = n->nargs > 1 ? values_.at(n->arg(1)) : nullptr;
+    switch (n->op) {
+      // The tensor ops a scalar can meet are identities on it (an element's sum starts at +0).
+      case Op::Tensor: return k(n->data->at(0));
+      case Op::Broadcast: case Op::Reshape: case Op::Detach: case Op::ReduceMax: return a;
+      case Op::Sum: return b_.CreateFAdd(k(0), a);
+      default: return elementwise(n, a, c);
+    }
+  }
+
+  std::unordered_map<const Node*, llvm::Value*> values_;
+};
+
+bool is_view_op(Op op) {
+  return op == Op::Broadcast || op == Op::Reshape || op == Op::Transpose || op == Op::Detach ||
+         op == Op::Index;
+}
+
+// Ops that always get a buffer (and a loop nest of their own) when their result is a tensor.
+bool has_own_loop(Op op) {
+  return op == Op::MatMul || op == Op::Sum || op == Op::ReduceMax || op == Op::Embed ||
+         op == Op::OneHot;
+}
+
+std::int64_t row_major_stride(const Shape& s, int d) {
+  std::int64_t st = 1;
+  for (int e = d + 1; e < s.rank; ++e) st *= s[e];
+  return st;
+}
+
+// Whether reshaping `from` to `to` only inserts or removes axes of size 1 (then each index of
+// size > 1 maps to one axis of the other shape, no division needed).
+bool reshape_moves_ones_only(const Shape& from, const Shape& to) {
+  std::vector<std::int32_t> a, b;
+  for (int d = 0; d < from.rank; ++d)
+    if (from[d] != 1) a.push_back(from[d]);
+  for (int d = 0; d < to.rank; ++d)
+    if (to[d] != 1) b.push_back(to[d]);
+  return a == b;
+}
+
+/// Emits the body of a tensor kernel.
+///
+/// Each node is (a) a scalar SSA value if it has rank 0, (b) a buffer, or (c) fused into the
+/// loop of the node that consumes it. Buffers: the inputs (a slice of `in`), Tensor constants
+/// (private constant globals), and materialized nodes, which live in their output slot when
+/// they are an output and in the workspace otherwise. Materialized: MatMul, Sum, ReduceMax,
+/// Embed and OneHot results, and an elementwise node that is an output, is evaluated at more
+/// than one place (counting through the views over it), is read through a Broadcast that
+/// repeats it (its value would be recomputed per repetition), or is a matrix product's operand.
+/// Broadcast, Reshape, Transpose, Index and Detach are index maps, never copies: over a buffer
+/// they are strided views of it (a broadcast axis has stride 0); over a fused expression they
+/// remap the loop index. So `tanh(x @ W + b)` is the product's loop nest writing a buffer and
+/// one loop computing tanh(buf[i,j] + b[j]), and sum(exp(x - m)) computes exp in the sum's loop.
+///
+/// Workspace buffers are allocated first-fit in one internal zero-initialised global and freed
+/// after the step that reads them last, so they reuse memory; since their offsets are constants
+/// and every buffer is live while a loop reads or writes it, the loops of one step never touch
+/// overlapping memory through different buffers.
+class TensorBody : OpLowering {
+ public:
+  TensorBody(llvm::Module& m, llvm::IRBuilder<>& b, DType dtype, llvm::Function* fn)
+      : OpLowering(m, b, dtype), fn_(fn), i64_(b.getInt64Ty()) {
+    elem_bytes_ = dtype == DType::F32 ? 4 : 8;
+    align_elems_ = kBufferAlignBytes / elem_bytes_;
+  }
+
+  void emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out) {
+    entry_ = b_.GetInsertBlock();
+    order_ = reachable(spec.outputs);
+    for (std::size_t p = 0; p < order_.size(); ++p) pos_.emplace(order_[p], p);
+    info_.assign(order_.size(), Info{});
+    make_constant_table(order_, spec.name);
+    workspace_ = new llvm::GlobalVariable(m_, llvm::ArrayType::get(t_, 0), /*isConstant=*/false,
+                                          llvm::GlobalValue::InternalLinkage,
+                                          llvm::ConstantAggregateZero::get(llvm::ArrayType::get(t_, 0)),
+                                          spec.name + ".workspace");
+
+    // Offsets of the inputs in `in` (a variable listed twice is read from its first slot).
+    std::unordered_map<const Node*, std::int64_t> input_offset;
+    std::int64_t at = 0;
+    for (const Node* v : spec.inputs) {
+      input_offset.emplace(v, at);
+      at += v->shape.size();
+    }
+    // Output slots: the first slot of a computed node is its buffer; other slots are copies.
+    std::vector<std::int64_t> out_offset;
+    at = 0;
+    for (const Node* o : spec.outputs) {
+      out_offset.push_back(at);
+      Info& oi = info_[pos_.at(o)];
+      if (oi.out_count++ == 0) oi.first_out = at;
+      at += o->shape.size();
+    }
+
+    analyze();
+
+    std::vector<std::vector<std::int64_t>> frees(order_.size());  // workspace offsets by last use
+    std::unordered_map<std::int64_t, std::int64_t> sizes;
+    for (std::size_t p = 0; p < order_.size(); ++p) {
+      const Node* n = order_[p];
+      Info& I = info_[p];
+      Storage& s = I.st;
+      if (n->shape.rank == 0) {
+        s.kind = Kind::Scalar;
+        if (n->op == Op::Var) {
+          auto it = input_offset.find(n);
+          if (it == input_offset.end())
+            throw std::logic_error("codegen: variable '" + n->name + "' is not a kernel input");
+          s.scalar = b_.CreateLoad(t_, b_.CreateConstInBoundsGEP1_64(t_, in, it->second), n->name);
+        } else {
+          s.scalar = scalar_node(n);
+        }
+      } else if (n->op == Op::Var) {
+        auto it = input_offset.find(n);
+        if (it == input_offset.end())
+          throw std::logic_error("codegen: variable '" + n->name + "' is not a kernel input");
+        s = contiguous(in, it->second, n->shape);
+      } else if (n->op == Op::Tensor) {
+        s = contiguous(tensor_global(n), 0, n->shape);
+      } else if (I.materialize) {
+        if (I.out_count > 0) {
+          s = contiguous(out, I.first_out, n->shape);
+        } else {
+          std::int64_t off = allocate(n->shape.size());
+          sizes.emplace(off, n->shape.size());
+          if (I.last_use < order_.size()) frees[I.last_use].push_back(off);
+          s = contiguous(workspace_, off, n->shape);
+        }
+        materialize(n, s);
+      } else if (is_view_op(n->op)) {
+        s = view_storage(n);
+      } else {
+        s.kind = Kind::Fused;
+      }
+      for (std::int64_t off : frees[p]) release(off, sizes.at(off));
+    }
+
+    // The outputs that are not their node's buffer: scalars, inputs, constants, views, and a
+    // node's second slot.
+    for (std::size_t j = 0; j < spec.outputs.size(); ++j) {
+      const Node* o = spec.outputs[j];
+      const Info& oi = info_[pos_.at(o)];
+      if (o->shape.rank == 0) {
+        b_.CreateStore(oi.st.scalar, b_.CreateConstInBoundsGEP1_64(t_, out, out_offset[j]));
+        continue;
+      }
+      if (oi.materialize && oi.first_out == out_offset[j]) continue;
+      Storage dst = contiguous(out, out_offset[j], o->shape);
+      for_each_index(o->shape, [&](const Idx& idx) { store(dst, o->shape, idx, value(o, idx)); });
+    }
+
+    finish_workspace(spec.name);
+  }
+
+ private:
+  using Idx = std::array<llvm::Value*, Shape::kMaxRank>;  // per axis of a node's shape
+
+  enum class Kind : std::uint8_t { Scalar, View, Fused };
+  struct Storage {
+    Kind kind = Kind::Fused;
+    llvm::Value* scalar = nullptr;  // Scalar: the value
+    llvm::Value* base = nullptr;    // View: element (offset + Σ idx[d] stride[d]) of base
+    std::int64_t offset = 0;
+    std::array<std::int64_t, Shape::kMaxRank> stride{0, 0, 0};
+  };
+  struct Info {
+    Storage st;
+    bool materialize = false;
+    int out_count = 0;            // how many output slots show this node
+    std::int64_t first_out = -1;  // offset of the first one in `out`
+    std::int64_t sites = 0;       // evaluations per element (through views)
+    bool repeated = false;        // read through a Broadcast that repeats it
+    bool matmul_operand = false;  // a matrix product's operand (through views)
+    std::size_t eval_pos = 0;     // the step whose code reads this node's value
+    std::size_t last_use = 0;     // the last step that reads this node's buffer
+  };
+
+  // ---- Analysis: which nodes get a buffer, and when buffers die. Reverse topological order,
+  // so every consumer is decided before the nodes it reads.
+  void analyze() {
+    const std::size_t end = order_.size();  // the output copies run after every step
+    std::vector<std::vector<std::uint32_t>> users(order_.size());
+    for (std::size_t p = 0; p < order_.size(); ++p) {
+      const Node* n = order_[p];
+      for (int i = 0; i < n->nargs; ++i) {
+        if (i == 1 && n->arg(1) == n->arg(0)) continue;  // x*x reads x once per element
+        users[pos_.at(n->arg(i))].push_back(static_cast<std::uint32_t>(p));
+      }
+    }
+    for (std::size_t p = order_.size(); p-- > 0;) {
+      const Node* n = order_[p];
+      Info& I = info_[p];
+      I.sites = I.out_count;
+      std::size_t last = I.out_count > 0 ? end : 0;
+      for (std::uint32_t u : users[p]) {
+        const Node* c = order_[u];
+        const Info& C = info_[u];
+        if (c->shape.rank > 0 && is_view_op(c->op)) {  // fused index map over n
+          I.sites += C.sites;
+          I.repeated |= C.repeated || (c->op == Op::Broadcast && c->shape.size() > n->shape.size());
+          I.matmul_operand |= C.matmul_operand;
+        } else {
+          I.sites += 1;
+          I.matmul_operand |= c->op == Op::MatMul;
+        }
+        last = std::max(last, C.eval_pos);
+      }
+      I.last_use = last;
+      bool computed = n->shape.rank > 0 && n->info().elementwise && n->nargs > 0;
+      I.materialize = n->shape.rank > 0 &&
+                      (has_own_loop(n->op) ||
+                       (computed && (I.out_count > 0 || I.sites > 1 || I.repeated || I.matmul_operand)));
+      bool fused = n->shape.rank > 0 && !I.materialize && n->op != Op::Var && n->op != Op::Tensor;
+      I.eval_pos = fused ? last : p;
+    }
+  }
+
+  // ---- Storage.
+  Storage contiguous(llvm::Value* base, std::int64_t offset, const Shape& s) {
+    Storage st;
+    st.kind = Kind::View;
+    st.base = base;
+    st.offset = offset;
+    for (int d = 0; d < s.rank; ++d) st.stride[d] = row_major_stride(s, d);
+    return st;
+  }
+
+  static bool is_contiguous(const Storage& st, const Shape& s) {
+    for (int d = 0; d < s.rank; ++d)
+      if (s[d] != 1 && st.stride[d] != row_major_stride(s, d)) return false;
+    return true;
+  }
+
+  // A view op over a strided buffer is a strided buffer; over a scalar or a fused expression,
+  // or a reshape that would need divisions, it stays an index map (Fused).
+  Storage view_storage(const Node* n) {
+    const Node* x = n->arg(0);
+    const Storage& a = info_[pos_.at(x)].st;
+    Storage s;
+    if (a.kind != Kind::View) return s;
+    s = a;
+    s.stride = {0, 0, 0};
+    switch (n->op) {
+      case Op::Detach:
+        return a;
+      case Op::Broadcast: {
+        int shift = n->shape.rank - x->shape.rank;
+        for (int d = 0; d < n->shape.rank; ++d) {
+          int e = d - shift;
+          s.stride[d] = e < 0 || x->shape[e] == 1 ? 0 : a.stride[e];
+        }
+        return s;
+      }
+      case Op::Transpose:
+        s.stride[0] = a.stride[1];
+        s.stride[1] = a.stride[0];
+        return s;
+      case Op::Index:
+        s.offset += std::int64_t(n->index) * a.stride[n->axis];
+        for (int d = 0, e = 0; d < x->shape.rank; ++d)
+          if (d != n->axis) s.stride[e++] = a.stride[d];
+        return s;
+      case Op::Reshape:
+        if (is_contiguous(a, x->shape)) {
+          for (int d = 0; d < n->shape.rank; ++d) s.stride[d] = row_major_stride(n->shape, d);
+          return s;
+        }
+        if (reshape_moves_ones_only(x->shape, n->shape)) {
+          for (int d = 0, e = 0; d < n->shape.rank; ++d) {
+            if (n->shape[d] == 1) continue;
+            while (x->shape[e] == 1) ++e;
+            s.stride[d] = a.stride[e++];
+          }
+          return s;
+        }
+        return Storage{};
+      default:
+        throw std::logic_error("codegen: not a view op");
+    }
+  }
+
+  llvm::GlobalVariable* tensor_global(const Node* n) {
+    llvm::Constant* init;
+    if (dtype_ == DType::F32) {
+      std::vector<float> f(n->data->begin(), n->data->end());
+      init = llvm::ConstantDataArray::get(m_.getContext(), f);
+    } else {
+      init = llvm::ConstantDataArray::get(m_.getContext(), *n->data);
+    }
+    auto* g = new llvm::GlobalVariable(m_, init->getType(), /*isConstant=*/true,
+                                       llvm::GlobalValue::PrivateLinkage, init, "tensor");
+    g->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+    g->setAlignment(llvm::Align(kBufferAlignBytes));
+    return g;
+  }
+
+  // ---- The workspace: first-fit over free intervals (in elements), aligned offsets.
+  std::int64_t allocate(std::int64_t size) {
+    std::int64_t need = (size + align_elems_ - 1) / align_elems_ * align_elems_;
+    for (std::size_t i = 0; i < free_.size(); ++i) {
+      auto& [off, len] = free_[i];
+      if (len < need) continue;
+      std::int64_t at = off;
+      off += need;
+      len -= need;
+      if (len == 0) free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
+      return at;
+    }
+    // Grow at the top, absorbing a free interval that ends there.
+    std::int64_t at = top_;
+    if (!free_.empty() && free_.back().first + free_.back().second == top_) {
+      at = free_.back().first;
+      free_.pop_back();
+    }
+    top_ = at + need;
+    if (top_ * elem_bytes_ > kMaxWorkspaceBytes)
+      throw std::invalid_argument("codegen: the kernel's intermediate tensors need more than " +
+                                  std::to_string(kMaxWorkspaceBytes >> 20) + " MiB");
+    return at;
+  }
+  void release(std::int64_t off, std::int64_t size) {
+    std::int64_t len = (size + align_elems_ - 1) / align_elems_ * align_elems_;
+    auto it = std::lower_bound(free_.begin(), free_.end(), std::pair{off, std::int64_t(0)});
+    it = free_.insert(it, {off, len});
+    auto next = it + 1;
+    if (next != free_.end() && it->first + it->second == next->first) {
+      it->second += next->second;
+      free_.erase(next);
+    }
+    if (it != free_.begin()) {
+      auto prev = it - 1;
+      if (prev->first + prev->second == it->first) {
+        prev->second += it->second;
+        free_.erase(it);
+      }
+    }
+  }
+  // Gives the workspace its final size (its users addressed a placeholder).
+  void finish_workspace(const std::string& name) {
+    if (top_ == 0) {
+      workspace_->eraseFromParent();
+      return;
+    }
+    auto* type = llvm::ArrayType::get(t_, static_cast<std::uint64_t>(top_));
+    auto* ws = new llvm::GlobalVariable(m_, type, /*isConstant=*/false, llvm::GlobalValue::InternalLinkage,
+                                        llvm::ConstantAggregateZero::get(type), "");
+    ws->setAlignment(llvm::Align(kBufferAlignBytes));
+    workspace_->replaceAllUsesWith(ws);
+    workspace_->eraseFromParent();
+    ws->setName(name + ".workspace");
+  }
+
+  // ---- Loops. Counted do-while loops (every extent is at least 1), i64 induction variables.
+  struct Loop {
+    llvm::BasicBlock* body;
+    llvm::PHINode* iv;
+    std::int64_t n;
+  };
+  Loop begin_loop(std::int64_t n, const char* name = "i") {
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* body = llvm::BasicBlock::Create(m_.getContext(), "loop", fn_);
+    b_.CreateBr(body);
+    b_.SetInsertPoint(body);
+    llvm::PHINode* iv = b_.CreatePHI(i64_, 2, name);
+    iv->addIncoming(b_.getInt64(0), pre);
+    return {body, iv, n};
+  }
+  void end_loop(const Loop& l) {
+    llvm::Value* next = b_.CreateAdd(l.iv, b_.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
+    auto* exit = llvm::BasicBlock::Create(m_.getContext(), "next", fn_);
+    l.iv->addIncoming(next, b_.GetInsertBlock());
+    b_.CreateCondBr(b_.CreateICmpULT(next, b_.getInt64(l.n)), l.body, exit);
+    b_.SetInsertPoint(exit);
+  }
+  // Nested loops over `s`, row-major (the last axis innermost); an axis of extent 1 has the
+  // index 0 and no loop. body(idx) emits the innermost code.
+  template <class F>
+  void for_each_index(const Shape& s, F&& body) {
+    Idx idx{nullptr, nullptr, nullptr};
+    std::vector<Loop> loops;
+    for (int d = 0; d < s.rank; ++d) {
+      if (s[d] == 1) {
+        idx[d] = b_.getInt64(0);
+      } else {
+        loops.push_back(begin_loop(s[d]));
+        idx[d] = loops.back().iv;
+      }
+    }
+    body(idx);
+    for (auto it = loops.rbegin(); it != loops.rend(); ++it) end_loop(*it);
+  }
+
+  // ---- Element access.
+  llvm::Value* address(const Storage& st, const Shape& s, const Idx& idx) {
+    std::int64_t c = st.offset;
+    llvm::Value* lin = nullptr;
+    for (int d = 0; d < s.rank; ++d) {
+      if (st.stride[d] == 0) continue;
+      if (auto* ci = llvm::dyn_cast<llvm::ConstantInt>(idx[d])) {
+        c += ci->getSExtValue() * st.stride[d];
+        continue;
+      }
+      llvm::Value* term = st.stride[d] == 1 ? idx[d]
+                                            : b_.CreateMul(idx[d], b_.getInt64(st.stride[d]), "",
+                                                           /*HasNUW=*/true, /*HasNSW=*/true);
+      lin = lin ? b_.CreateAdd(lin, term, "", true, true) : term;
+    }
+    if (c != 0 || !lin) lin = lin ? b_.CreateAdd(lin, b_.getInt64(c), "", true, true) : b_.getInt64(c);
+    return b_.CreateInBoundsGEP(t_, st.base, lin);
+  }
+  llvm::Value* load(const Storage& st, const Shape& s, const Idx& idx) {
+    return b_.CreateLoad(t_, address(st, s, idx));
+  }
+  void store(const Storage& st, const Shape& s, const Idx& idx, llvm::Value* v) {
+    b_.CreateStore(v, address(st, s, idx));
+  }
+  void zero(const Storage& st, std::int64_t size) {
+    b_.CreateMemSet(address(st, Shape{}, Idx{}), b_.getInt8(0), b_.getInt64(size * elem_bytes_),
+                    llvm::MaybeAlign(elem_bytes_));
+  }
+
+  // The index of a view op's operand for the element `idx` of the view.
+  Idx map_index(const Node* n, const Idx& idx) {
+    const Shape& xs = n->arg(0)->shape;
+    const Shape& s = n->shape;
+    Idx r{nullptr, nullptr, nullptr};
+    switch (n->op) {
+      case Op::Detach:
+        return idx;
+      case Op::Broadcast: {
+        int shift = s.rank - xs.rank;
+        for (int d = 0; d < xs.rank; ++d) r[d] = xs[d] == 1 ? b_.getInt64(0) : idx[d + shift];
+        return r;
+      }
+      case Op::Transpose:
+        return Idx{idx[1], idx[0], nullptr};
+      case Op::Index:
+        for (int d = 0, e = 0; d < xs.rank; ++d) r[d] = d == n->axis ? b_.getInt64(n->index) : idx[e++];
+        return r;
+      case Op::Reshape: {
+        if (reshape_moves_ones_only(s, xs)) {
+          for (int d = 0, e = 0; d < xs.rank; ++d) {
+            if (xs[d] == 1) {
+              r[d] = b_.getInt64(0);
+              continue;
+            }
+            while (s[e] == 1) ++e;
+            r[d] = idx[e++];
+          }
+          return r;
+        }
+        // The flat position, then the operand's index by division.
+        llvm::Value* lin = b_.getInt64(0);
+        for (int d = 0; d < s.rank; ++d)
+          lin = b_.CreateAdd(lin, b_.CreateMul(idx[d], b_.getInt64(row_major_stride(s, d)), "", true, true), "",
+                             true, true);
+        for (int d = 0; d < xs.rank; ++d) {
+          llvm::Value* q = b_.CreateUDiv(lin, b_.getInt64(row_major_stride(xs, d)));
+          r[d] = d == 0 ? q : b_.CreateURem(q, b_.getInt64(xs[d]));
+        }
+        return r;
+      }
+      default:
+        throw std::logic_error("codegen: not a view op");
+    }
+  }
+
+  // Follows fused index maps down to a node that has a value of its own at the mapped index:
+  // a scalar, a buffer, or a fused elementwise node.
+  std::pair<const Node*, Idx> resolve(const Node* n, Idx idx) {
+    while (true) {
+      const Storage& s = info_[pos_.at(n)].st;
+      if (s.kind != Kind::Fused || !is_view_op(n->op)) return {n, idx};
+      idx = map_index(n, idx);
+      n = n->arg(0);
+    }
+  }
+
+  struct Key {
+    const Node* n;
+    Idx idx;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      std::size_t h = std::hash<const void*>()(k.n);
+      for (llvm::Value* v : k.idx) h = h * 1000003u ^ std::hash<const void*>()(v);
+      return h;
+    }
+  };
+
+  // The value of n at idx (inside the current loop). With `compute`, n's own op is applied to
+  // its operands even though n has a buffer (this is how a materialized node is filled).
+  // Iterative: the fused expression is walked with an explicit stack, each (node, index)
+  // computed once.
+  llvm::Value* value(const Node* root, const Idx& root_idx, bool compute = false) {
+    std::unordered_map<Key, llvm::Value*, KeyHash> memo;
+    // A leaf's value (scalar or load), or nullptr when the node must be computed.
+    auto leaf = [&](const Node* n, const Idx& idx) -> llvm::Value* {
+      const Storage& s = info_[pos_.at(n)].st;
+      if (s.kind == Kind::Scalar) return s.scalar;
+      if (s.kind == Kind::View) return load(s, n->shape, idx);
+      if (!n->info().elementwise || n->nargs == 0)
+        throw std::logic_error("codegen: a fused node that is not elementwise");
+      return nullptr;
+    };
+    Key top{root, root_idx};
+    if (!compute) {
+      auto [n, idx] = resolve(root, root_idx);
+      if (llvm::Value* v = leaf(n, idx)) return v;
+      top = Key{n, idx};
+    }
+    struct Frame {
+      Key key;
+      bool expanded;
+      Key args[2];
+    };
+    std::vector<Frame> stack{Frame{top, false, {}}};
+    while (!stack.empty()) {
+      if (memo.count(stack.back().key)) {
+        stack.pop_back();
+        continue;
+      }
+      Frame& f = stack.back();
+      const Node* n = f.key.n;
+      if (!f.expanded) {
+        f.expanded = true;
+        std::vector<Key> pending;
+        for (int i = 0; i < n->nargs; ++i) {
+          auto [a, ai] = resolve(n->arg(i), f.key.idx);
+          f.args[i] = Key{a, ai};
+          if (memo.count(f.args[i])) continue;
+          if (llvm::Value* v = leaf(a, ai))
+            memo.emplace(f.args[i], v);
+          else
+            pending.push_back(f.args[i]);
+        }
+        for (const Key& k : pending) stack.push_back(Frame{k, false, {}});  // invalidates f
+        continue;
+      }
+      llvm::Value* a = memo.at(f.args[0]);
+      llvm::Value* c = n->nargs > 1 ? memo.at(f.args[1]) : nullptr;
+      memo.emplace(f.key, elementwise(n, a, c));
+      stack.pop_back();
+    }
+    return memo.at(top);
+  }
+
+  // ---- Steps.
+  // A rank-0 node: straight-line code at the top level (a reduction to a scalar is a loop with
+  // an accumulator).
+  llvm::Value* scalar_node(const Node* n) {
+    auto scalar = [&](const Node* x) { return info_[pos_.at(x)].st.scalar; };
+    switch (n->op) {
+      case Op::Const:
+        return constant(n);
+      case Op::Tensor:
+        return k(n->data->at(0));
+      case Op::Broadcast: case Op::Reshape: case Op::Detach: case Op::Index:
+        return value(n->arg(0), map_index(n, Idx{nullptr, nullptr, nullptr}));
+      case Op::Sum:
+      case Op::ReduceMax: {
+        const Node* x = n->arg(0);
+        bool max = n->op == Op::ReduceMax;
+        llvm::IRBuilder<> eb(entry_, entry_->begin());
+        llvm::AllocaInst* acc = eb.CreateAlloca(t_, nullptr, "acc");
+        b_.CreateStore(k(max ? -std::numeric_limits<double>::infinity() : 0.0), acc);
+        for_each_index(x->shape, [&](const Idx& idx) {
+          llvm::Value* v = value(x, idx);
+          llvm::Value* cur = b_.CreateLoad(t_, acc);
+          b_.CreateStore(max ? max_step(cur, v) : b_.CreateFAdd(cur, v), acc);
+        });
+        return b_.CreateLoad(t_, acc);
+      }
+      default:
+        if (!n->info().elementwise || n->nargs == 0)
+          throw std::logic_error(std::string("codegen: no scalar lowering for op ") + op_id(n->op));
+        return elementwise(n, scalar(n->arg(0)), n->nargs > 1 ? scalar(n->arg(1)) : nullptr);
+    }
+  }
+
+  // Fills the buffer `dst` of a materialized node.
+  void materialize(const Node* n, const Storage& dst) {
+    const Shape& s = n->shape;
+    const Node* x = n->arg(0);
+    switch (n->op) {
+      case Op::MatMul:
+        return matmul(n, dst);
+      case Op::Sum:
+      case Op::ReduceMax: {
+        // Accumulate in the buffer, walking the operand row-major: each output element sums
+        // its terms in the interpreter's order, and when the reduced axis is not the last the
+        // inner loop runs over contiguous outputs (it vectorizes without reassociation).
+        bool max = n->op == Op::ReduceMax;
+        if (max)
+          for_each_index(s, [&](const Idx& idx) { store(dst, s, idx, k(-std::numeric_limits<double>::infinity())); });
+        else
+          zero(dst, s.size());
+        for_each_index(x->shape, [&](const Idx& idx) {
+          Idx o{nullptr, nullptr, nullptr};
+          for (int d = 0, e = 0; d < x->shape.rank; ++d)
+            if (d != n->axis) o[e++] = idx[d];
+          llvm::Value* v = value(x, idx);
+          llvm::Value* cur = load(dst, s, o);
+          store(dst, s, o, max ? max_step(cur, v) : b_.CreateFAdd(cur, v));
+        });
+        return;
+      }
+      case Op::Embed:  // zeros, and the operand at `index` along `axis`
+        zero(dst, s.size());
+        for_each_index(x->shape, [&](const Idx& idx) {
+          Idx o{nullptr, nullptr, nullptr};
+          for (int d = 0, e = 0; d < s.rank; ++d) o[d] = d == n->axis ? b_.getInt64(n->index) : idx[e++];
+          store(dst, s, o, value(x, idx));
+        });
+        return;
+      case Op::OneHot: {  // row i: 1 at column label[i] if that is a class index, else zeros
+        zero(dst, s.size());
+        Shape row{s[1]};
+        for_each_index(x->shape, [&](const Idx& idx) {
+          llvm::Value* c = value(x, idx);
+          llvm::Value* valid = b_.CreateAnd(
+              b_.CreateAnd(b_.CreateFCmpOGE(c, k(0)), b_.CreateFCmpOLT(c, k(n->index))),
+              b_.CreateFCmpOEQ(c, b_.CreateUnaryIntrinsic(llvm::Intrinsic::floor, c)));
+          // An invalid label writes 0 over the row's first 0: no branch in the loop.
+          llvm::Value* col = b_.CreateFPToSI(b_.CreateSelect(valid, c, k(0)), i64_);
+          store(dst, s, Idx{idx[0], col, nullptr}, b_.CreateSelect(valid, k(1), k(0)));
+        });
+        return;
+      }
+      default:  // an elementwise node
+        for_each_index(s, [&](const Idx& idx) { store(dst, s, idx, value(n, idx, /*compute=*/true)); });
+        return;
+    }
+  }
+
+  // A matrix operand as a strided buffer; copied into a temporary contiguous buffer when it is
+  // an index map that needs divisions, or (for the right operand) when its rows are not
+  // contiguous, which would make the vectorized inner loop a gather.
+  Storage matrix_operand(const Node* x, bool need_unit_columns, std::vector<std::pair<std::int64_t, std::int64_t>>& temps) {
+    const Storage& s = info_[pos_.at(x)].st;
+    if (s.kind == Kind::View && (!need_unit_columns || s.stride[1] == 1 || x->shape[1] == 1)) return s;
+    std::int64_t off = allocate(x->shape.size());
+    temps.emplace_back(off, x->shape.size());
+    Storage t = contiguous(workspace_, off, x->shape);
+    for_each_index(x->shape, [&](const Idx& idx) { store(t, x->shape, idx, value(x, idx)); });
+    return t;
+  }
+
+  // C = A @ B, loop order i-k-j: C's row zeroed, then C[i,:] += A[i,k] * B[k,:] for k in order
+  // (each element sums its terms in the interpreter's order; `contract` makes each step an
+  // fma). The j loop is contiguous in B and C and vectorizes for the host.
+  void matmul(const Node* n, const Storage& c) {
+    const Node* x = n->arg(0);
+    const Node* y = n->arg(1);
+    std::vector<std::pair<std::int64_t, std::int64_t>> temps;
+    Storage a = matrix_operand(x, false, temps);
+    Storage bm = matrix_operand(y, true, temps);
+    std::int64_t m = x->shape[0], kk = x->shape[1], p = y->shape[1];
+    zero(c, n->shape.size());
+    Shape as = x->shape, bs = y->shape, cs = n->shape;
+    auto loop_or_zero = [&](std::int64_t extent, std::vector<Loop>& open) -> llvm::Value* {
+      if (extent == 1) return b_.getInt64(0);
+      open.push_back(begin_loop(extent));
+      return open.back().iv;
+    };
+    std::vector<Loop> open;
+    llvm::Value* i = loop_or_zero(m, open);
+    llvm::Value* kv = loop_or_zero(kk, open);
+    llvm::Value* av = load(a, as, Idx{i, kv, nullptr});
+    llvm::Value* j = loop_or_zero(p, open);
+    llvm::Value* bv = load(bm, bs, Idx{kv, j, nullptr});
+    llvm::Value* cp = address(c, cs, Idx{i, j, nullptr});
+    b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(t_, cp), b_.CreateFMul(av, bv)), cp);
+    for (auto it = open.rbegin(); it != open.rend(); ++it) end_loop(*it);
+    for (auto [off, size] : temps) release(off, size);
+  }
+
+  llvm::Function* fn_;
+  llvm::Type* i64_;
+  std::int64_t elem_bytes_ = 8, align_elems_ = 8;
+  llvm::BasicBlock* entry_ = nullptr;
+  std::vector<const Node*> order_;
+  std::unordered_map<const Node*, std::size_t> pos_;
+  std::vector<Info> info_;
+  llvm::GlobalVariable* workspace_ = nullptr;
+  std::vector<std::pair<std::int64_t, std::int64_t>> free_;  // (offset, length), sorted
+  std::int64_t top_ = 0;
 };
 
 void verify(const llvm::Module& m) {
@@ -192,8 +947,23 @@ void verify(const llvm::Module& m) {
 
 }  // namespace
 
+std::int64_t element_count(std::span<const Node* const> nodes) {
+  std::int64_t n = 0;
+  for (const Node* x : nodes) n += x->shape.size();
+  return n;
+}
+
+bool is_tensor_kernel(const KernelSpec& spec) {
+  for (const Node* v : spec.inputs)
+    if (v->shape.rank > 0) return true;
+  for (const Node* n : reachable(spec.outputs))
+    if (n->shape.rank > 0) return true;
+  return false;
+}
+
 std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& spec) {
-  check_name(spec.name);
+  check_name(spec.name, spec.dtype);
+  bool tensor = is_tensor_kernel(spec);
   auto m = std::make_unique<llvm::Module>(spec.name, ctx);
   llvm::IRBuilder<> b(ctx);
   // Only `contract` (fma formation): nan and inf must survive, they report domain errors.
@@ -203,6 +973,7 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
 
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type* i64 = b.getInt64Ty();
+  llvm::Type* elem = spec.dtype == DType::F32 ? b.getFloatTy() : b.getDoubleTy();
   auto* body_type = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr}, false);
 
   // The body, once; `name` and `name_batch` call it and the inliner copies it into both
@@ -210,12 +981,19 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
   llvm::Function* body =
       define(*m, body_type, llvm::Function::InternalLinkage, spec.name + ".body");
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", body));
-  BodyEmitter(*m, b).emit(spec, body->getArg(0), body->getArg(1));
+  if (tensor) {
+    // Tensor kernels read `in` and write `out` in separate loops: they may not overlap.
+    body->addParamAttr(0, llvm::Attribute::NoAlias);
+    body->addParamAttr(1, llvm::Attribute::NoAlias);
+    TensorBody(*m, b, spec.dtype, body).emit(spec, body->getArg(0), body->getArg(1));
+  } else {
+    BodyEmitter(*m, b, spec.dtype).emit(spec, body->getArg(0), body->getArg(1));
+  }
   b.CreateRetVoid();
   body->addFnAttr(body->getInstructionCount() <= kInlineLimit ? llvm::Attribute::AlwaysInline
                                                               : llvm::Attribute::NoInline);
 
-  // void name(const double* in, double* out)
+  // void name(const T* in, T* out)
   llvm::Function* single = define(*m, body_type, llvm::Function::ExternalLinkage, spec.name);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", single));
   b.CreateCall(body, {single->getArg(0), single->getArg(1)});
@@ -226,7 +1004,7 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
     return m;
   }
 
-  // void name_batch(const double* in, double* out, int64_t rows): for (r = 0; r < rows; ++r)
+  // void name_batch(const T* in, T* out, int64_t rows): for (r = 0; r < rows; ++r)
   llvm::Function* batch = define(*m, llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, i64}, false),
                                  llvm::Function::ExternalLinkage, spec.name + "_batch");
   llvm::Value* in = batch->getArg(0);
@@ -240,10 +1018,8 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
   b.SetInsertPoint(loop);
   llvm::PHINode* r = b.CreatePHI(i64, 2, "r");
   r->addIncoming(b.getInt64(0), entry);
-  llvm::Value* row_in =
-      b.CreateInBoundsGEP(b.getDoubleTy(), in, b.CreateMul(r, b.getInt64(spec.inputs.size())));
-  llvm::Value* row_out =
-      b.CreateInBoundsGEP(b.getDoubleTy(), out, b.CreateMul(r, b.getInt64(spec.outputs.size())));
+  llvm::Value* row_in = b.CreateInBoundsGEP(elem, in, b.CreateMul(r, b.getInt64(element_count(spec.inputs))));
+  llvm::Value* row_out = b.CreateInBoundsGEP(elem, out, b.CreateMul(r, b.getInt64(element_count(spec.outputs))));
   b.CreateCall(body, {row_in, row_out});
   llvm::Value* next = b.CreateNSWAdd(r, b.getInt64(1), "r.next");
   r->addIncoming(next, loop);

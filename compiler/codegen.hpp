@@ -1,7 +1,13 @@
 // LLVM code generation: one fused function per request, computing every output node from the
 // input variables in a single pass (each DAG node is emitted once, so shared subexpressions
 // between the value, the gradient and the Hessian are computed once).
+//
+// Scalar kernels (every node a scalar) are straight-line code. Tensor kernels are loop nests:
+// elementwise chains, broadcasts, reshapes, transposes and indexing fuse into the loop of the
+// node that consumes them; matrix products, reductions, embeds, one-hots and shared values are
+// materialized in buffers (see codegen.cpp for the rules).
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -15,17 +21,39 @@ class Module;
 
 namespace gradc {
 
-/// What to compile: `name(const double* in, double* out)` with in[i] = inputs[i] (Var nodes)
-/// and out[j] = outputs[j]; plus `name_batch(const double* in, double* out, int64_t n)` looping
-/// over n rows (row-major; row strides inputs.size() and outputs.size()).
+/// The element type of a kernel's inputs, outputs and arithmetic. With F32 every value is a
+/// float: constants are rounded to float, and the math functions are the float ones (expf,
+/// log1pf, ...). The reference interpreter computes in double.
+enum class DType { F64, F32 };
+
+/// What to compile: `name(const T* in, T* out)`, T being double (F64) or float (F32). `in` is
+/// the concatenation of the inputs' data (Var nodes, each flattened row-major, in `inputs`
+/// order) and `out` likewise for `outputs`; for a scalar kernel in[i] = inputs[i] and out[j] =
+/// outputs[j]. Plus `name_batch(const T* in, T* out, int64_t n)` looping over n rows (row-major;
+/// the row strides are the total element counts of the inputs and of the outputs).
+///
+/// A scalar kernel's single call stores its outputs after its last load, so `out` may overlap
+/// `in`. A tensor kernel's may not (its buffers are declared noalias), and a tensor kernel keeps
+/// its intermediate buffers in a module-level workspace: it is not reentrant (one call at a
+/// time per compiled kernel; distinct kernels are independent).
 struct KernelSpec {
   std::string name;
   std::span<const Node* const> inputs;
   std::span<const Node* const> outputs;
   bool batch = true;  // also emit name_batch (about half the compile time of a small kernel)
+  DType dtype = DType::F64;
 };
 
-/// Builds the LLVM module for a kernel (verified; not yet optimized).
+/// Builds the LLVM module for a kernel (verified; not yet optimized). Throws std::logic_error
+/// for a variable that is not an input, std::invalid_argument for a bad name or a workspace
+/// too large to allocate.
 std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& spec);
+
+/// Whether some node the kernel computes has rank > 0 (it is then generated as loop nests).
+bool is_tensor_kernel(const KernelSpec& spec);
+
+/// Total element count of the nodes (the length of `in` for spec.inputs, of `out` for
+/// spec.outputs).
+std::int64_t element_count(std::span<const Node* const> nodes);
 
 }  // namespace gradc

@@ -9,10 +9,16 @@
 
 namespace gradc {
 
-/// A compiled kernel. The functions stay valid while the Jit that made them lives.
+/// A compiled kernel. The functions stay valid while the Jit that made them lives. An F64
+/// kernel sets `single` (and `batch`), an F32 kernel `single_f32` (and `batch_f32`); the others
+/// stay null. A tensor kernel is not reentrant (its intermediate buffers are module globals):
+/// call it from one thread at a time, with `in` and `out` not overlapping (see KernelSpec).
 struct Kernel {
   void (*single)(const double* in, double* out) = nullptr;
   void (*batch)(const double* in, double* out, std::int64_t rows) = nullptr;  // if spec.batch
+  void (*single_f32)(const float* in, float* out) = nullptr;
+  void (*batch_f32)(const float* in, float* out, std::int64_t rows) = nullptr;  // if spec.batch
+  /// Elements of `in` and `out` per call (the number of inputs and outputs for a scalar kernel).
   std::size_t num_inputs = 0, num_outputs = 0;
 };
 

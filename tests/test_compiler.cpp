@@ -127,7 +127,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"fn f(x) = x + q", "1:15: unknown name 'q'"},
         BadInput{"fn f(x) = foo(x)", "1:11: unknown function 'foo'"},
         BadInput{"fn f(x) = sin(x, x)", "1:11: 'sin' takes 1 argument, but 2 were given"},
-        BadInput{"fn f(x) = max(x)", "1:11: 'max' takes 2 arguments, but 1 was given"},
+        BadInput{"fn f(x) = min(x)", "1:11: 'min' takes 2 arguments, but 1 was given"},
         BadInput{"fn g(a, b) = a\nfn f(x) = g(x)", "2:11: 'g' takes 2 arguments, but 1 was given"},
         BadInput{"fn f(x) = x\nfn f(y) = y", "2:4: redefinition of 'f' (first defined at line 1)"},
         BadInput{"fn f(x, x) = x", "1:9: duplicate parameter 'x'"},
