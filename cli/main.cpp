@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <cstdio>
@@ -60,23 +61,43 @@ std::unique_ptr<Module> load(const Options& o) {
   return located_in(diag, [&] { return compile_module(std::move(src), !o.no_simplify); });
 }
 
-const Function& choose(const Module& m, const std::string& name) {
-  std::vector<std::string> names;
-  for (const Function& f : m.functions) names.push_back(f.name);
-  if (!name.empty()) {
-    if (const Function* f = m.find(name)) return *f;
-    throw UsageError(fmt::format("--fn: no function '{}' in {} (functions: {})", name, m.source.path, join(names)));
-  }
-  if (m.functions.size() == 1) return m.functions.front();
-  throw UsageError(fmt::format("{} defines {} functions ({}): choose one with --fn", m.source.path,
-                               m.functions.size(), join(names)));
+// eval, diff and check work on scalar functions of their parameters; a function of a tensor
+// program (using params or data, or only meaningful on tensors) is trained instead.
+bool scalar_function(const Function& f) {
+  if (!f.body || !f.body->shape.scalar()) return false;
+  for (const Node* n : reachable(std::span<const Node* const>(&f.body, 1)))
+    if (n->op == Op::Var && std::find(f.params.begin(), f.params.end(), n) == f.params.end()) return false;
+  return true;
 }
 
-// The functions a command works on: --fn's, or every function of the file when it is left out.
+const Function& choose(const Module& m, const std::string& name) {
+  std::vector<std::string> names;
+  for (const Function& f : m.functions)
+    if (scalar_function(f)) names.push_back(f.name);
+  if (!name.empty()) {
+    const Function* f = m.find(name);
+    if (!f) throw UsageError(fmt::format("--fn: no function '{}' in {} (functions: {})", name, m.source.path, join(names)));
+    if (!scalar_function(*f))
+      throw UsageError(fmt::format("--fn: '{}' works on tensors (parameters, data or matrix products), not on "
+                                   "scalars: use it in a 'train' block and run 'gradc train'",
+                                   name));
+    return *f;
+  }
+  if (names.size() == 1) return *m.find(names[0]);
+  if (names.empty())
+    throw UsageError(fmt::format("{} has no scalar functions{}", m.source.path,
+                                 m.training ? ": it is a training program, run 'gradc train'" : ""));
+  throw UsageError(fmt::format("{} defines {} functions ({}): choose one with --fn", m.source.path,
+                               names.size(), join(names)));
+}
+
+// The functions a command works on: --fn's, or every scalar function of the file.
 std::vector<const Function*> choose_all(const Module& m, const std::string& name) {
   if (!name.empty()) return {&choose(m, name)};
   std::vector<const Function*> all;
-  for (const Function& f : m.functions) all.push_back(&f);
+  for (const Function& f : m.functions)
+    if (scalar_function(f)) all.push_back(&f);
+  if (all.empty()) choose(m, name);  // throws the explanation
   return all;
 }
 
@@ -410,16 +431,41 @@ int cmd_emit(const Options& o) {
     return kExitOk;
   }
   auto m = load(o);
+  // A training program without --fn: the training step (loss over all rows, its gradients).
+  if (m->training && o.fn.empty()) {
+    std::vector<DataInput> data;
+    const Node* loss = m->lower(*m->training->loss, 0, data);
+    std::vector<const Node*> inputs, outs{loss};
+    std::vector<std::string> labels{"loss"};
+    for (const Param& p : m->params) inputs.push_back(p.var);
+    if (o.stage != "ir") {
+      Builder b(m->graph, o.no_simplify ? Simplify::None : Simplify::Fold);
+      outs = value_and_derivatives(b, loss, inputs, false);
+      for (const Param& p : m->params) labels.push_back("dloss/d" + p.name);
+    }
+    for (const DataInput& d : data) inputs.push_back(d.var);
+    if (o.stage == "llvm") {
+      std::fputs(Jit::create()->llvm_ir(KernelSpec{"step", inputs, outs, /*batch=*/false}).c_str(), stdout);
+    } else {
+      std::fputs(print_listing(outs, labels).c_str(), stdout);
+    }
+    return kExitOk;
+  }
   if (o.stage == "ir") {
     for (const Function& f : m->functions) {
       if (!o.fn.empty() && f.name != o.fn) continue;
+      if (!f.body) {
+        std::fputs(fmt::format("fn {}({}): works on tensors; lowered at each call\n", f.name, join(param_names(f))).c_str(),
+                   stdout);
+        continue;
+      }
       std::vector<std::string> labels{f.name};
       std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)),
                              print_listing(std::span<const Node* const>(&f.body, 1), labels, &f.names))
                      .c_str(),
                  stdout);
     }
-    if (!o.fn.empty()) choose(*m, o.fn);
+    if (!o.fn.empty() && !m->find(o.fn)) choose(*m, o.fn);
     return kExitOk;
   }
   const Function& f = choose(*m, o.fn);

@@ -385,13 +385,29 @@ std::string print_listing(std::span<const Node* const> roots, std::span<const st
     switch (n->op) {
       case Op::Const: rhs = fmt::format("const {}", print_number(n->value, Format::Text)); break;
       case Op::Var: rhs = fmt::format("var {}", n->name); break;
+      case Op::Tensor: rhs = "tensor"; break;
       default: {
         std::string op = op_id(n->op);
         for (char& c : op) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         rhs = op;
         for (int i = 0; i < n->nargs; ++i) rhs += fmt::format("{}%{}", i ? ", " : " ", num.at(n->arg(i)));
+        // Attributes of the tensor ops.
+        switch (n->op) {
+          case Op::Sum: case Op::ReduceMax:
+            rhs += n->axis < 0 ? ", all" : fmt::format(", axis {}", n->axis);
+            break;
+          case Op::Index: case Op::Embed:
+            rhs += fmt::format(", axis {}, index {}", n->axis, n->index);
+            break;
+          case Op::OneHot:
+            rhs += fmt::format(", classes {}", n->index);
+            break;
+          default:
+            break;
+        }
       }
     }
+    if (!n->shape.scalar()) rhs += " : " + n->shape.str();
     std::string line = fmt::format("%{} = {}", k, rhs);
     if (names)
       if (auto it = names->find(n); it != names->end()) line = fmt::format("{:<28}# {}", line, it->second);
