@@ -608,7 +608,7 @@ auto const program_def =
     *(function[append(&Program::functions)] | at_line[append(&Program::ats)] |
       param_item[append(&Program::params)] | data_item[append(&Program::datas)] |
       layer_item[append(&Program::layers)] | train_item[append(&Program::trains)]) >>
-    expected("'fn' or 'at'", x3::eoi);
+    expected("an item (fn, at, param, data, layer or train)", x3::eoi);
 
 /// whole_expression ::= expression <end of text>      (parse_expression)
 auto const whole_expression_def =
@@ -658,7 +658,7 @@ void check_size(std::string_view text) {
 ast::Program parse_program(const SourceFile& src) {
   check_size(src.text);
   if (skip_blank(src.text, 0) == src.text.size())
-    throw InputError(Loc{0}, "empty file: expected at least one function definition ('fn')");
+    throw InputError(Loc{0}, "empty file: expected at least one item (fn, at, param, data, layer or train)");
   ast::Program result;
   run(src.text, program, result);
   return result;

@@ -376,8 +376,8 @@ TEST(ParserErrors, ExpectedSomething) {
   EXPECT_EQ(program_error("fn f(x) x"), "1:9: expected '=' or '{' after the parameter list");
   EXPECT_EQ(program_error("fn f(x) {\n  a = x\n}"), "3:1: expected 'return' or an assignment");
   EXPECT_EQ(program_error("fn f(x) {\n  return x\n  a = 1\n}"), "3:3: expected '}'");
-  EXPECT_EQ(program_error("fn f(x) = x\nx = 1"), "2:1: expected 'fn' or 'at'");
-  EXPECT_EQ(program_error("fn f(x) = x;"), "1:12: expected 'fn' or 'at'");
+  EXPECT_EQ(program_error("fn f(x) = x\nx = 1"), "2:1: expected an item (fn, at, param, data, layer or train)");
+  EXPECT_EQ(program_error("fn f(x) = x;"), "1:12: expected an item (fn, at, param, data, layer or train)");
   EXPECT_EQ(program_error("at x = 1, 2"), "1:11: expected binding name");
   EXPECT_EQ(program_error("at = 1"), "1:4: expected binding name");
 }
@@ -431,7 +431,7 @@ TEST(ParserErrors, Numbers) {
 }
 
 TEST(ParserErrors, EmptyFile) {
-  const std::string message = "1:1: empty file: expected at least one function definition ('fn')";
+  const std::string message = "1:1: empty file: expected at least one item (fn, at, param, data, layer or train)";
   EXPECT_EQ(program_error(""), message);
   EXPECT_EQ(program_error("  \n\t# only a comment\n\n"), message);
 }
@@ -809,7 +809,7 @@ TEST(ParserNetwork, ItemsInAnyOrderAndNoFunctionNeeded) {
   // Only data and param items: the parser accepts the file (an empty one is still an error).
   EXPECT_EQ(program_error("data d = [1, 2]\nparam w[2] = zeros\n"), "no error");
   EXPECT_EQ(program_error("# nothing but a comment\n"),
-            "1:1: empty file: expected at least one function definition ('fn')");
+            "1:1: empty file: expected at least one item (fn, at, param, data, layer or train)");
 }
 
 TEST(ParserNetwork, DumpAst) {
@@ -940,7 +940,7 @@ TEST(ParserErrors, Tensors) {
   EXPECT_EQ(program_error("data X = [1 2]"), "1:13: expected ',' or ']'");
   EXPECT_EQ(program_error("data X = [1, 2"), "1:15: expected ',' or ']', found end of file");
   EXPECT_EQ(program_error("data X = [[1, 2], [3, 4)]"), "1:24: expected ',' or ']'");
-  EXPECT_EQ(program_error("data X = [1, 2]]"), "1:16: expected 'fn' or 'at'");
+  EXPECT_EQ(program_error("data X = [1, 2]]"), "1:16: expected an item (fn, at, param, data, layer or train)");
 }
 
 TEST(ParserErrors, Postfixes) {
