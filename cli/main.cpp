@@ -35,7 +35,7 @@ struct Options {
   std::optional<double> lr;
   std::optional<std::int64_t> epochs, batch;
   std::optional<std::uint64_t> seed;
-  std::string save, log, resume;
+  std::string save, log, resume, params, data;
   bool quiet = false;
   int order = 1;
   bool hessian = false, json = false, expr_only = false, no_simplify = false;
@@ -594,6 +594,77 @@ int cmd_train(const Options& o) {
   return kExitOk;
 }
 
+// Runs a layer (or a one-argument function) on the rows of a CSV file with trained parameters.
+int cmd_predict(const Options& o) {
+  auto m = load(o);
+  std::string name = o.fn;
+  if (name.empty()) {
+    auto layers = m->layer_names();
+    if (layers.size() != 1)
+      throw UsageError(fmt::format("{} has {} layers: choose the network with --fn", o.file, layers.size()));
+    name = layers[0];
+  }
+  std::vector<Tensor> params = load_params(o.params, m->params);
+  CsvTable t = read_csv(o.data);
+  // The feature columns the network was trained on (a CSV data set's), else every column.
+  std::vector<std::string> features;
+  for (const Data& d : m->data)
+    if (!d.features.empty()) {
+      features = d.features;
+      break;
+    }
+  if (features.empty()) features = t.columns;
+  std::vector<std::size_t> col;
+  for (const std::string& f : features) {
+    auto it = std::find(t.columns.begin(), t.columns.end(), f);
+    if (it == t.columns.end())
+      throw Diagnostic(t.source.format(Loc{0}, "error", fmt::format("no column '{}' (the network's inputs: {})", f, join(features))),
+                       kExitInputError);
+    col.push_back(static_cast<std::size_t>(it - t.columns.begin()));
+  }
+  std::int64_t rows = static_cast<std::int64_t>(t.rows()), w = static_cast<std::int64_t>(t.columns.size());
+  const Node* x = m->graph.var("input", Shape{static_cast<std::int32_t>(rows), static_cast<std::int32_t>(features.size())});
+  SourceFile diag{m->source.path, m->source.text};
+  const Node* y = located_in(diag, [&] { return m->apply(name, x); });
+  if (y->shape.rank != 2 || y->shape[0] != rows)
+    throw UsageError(fmt::format("'{}' gives shape {} for {} rows; predict needs one output row per input row", name,
+                                 y->shape.str(), rows));
+  std::vector<const Node*> inputs;
+  for (const Param& p : m->params) inputs.push_back(p.var);
+  inputs.push_back(x);
+  auto jit = Jit::create();
+  Kernel k = jit->compile(KernelSpec{"predict", inputs, std::vector<const Node*>{y}, false});
+  std::vector<double> in;
+  for (const Tensor& p : params) in.insert(in.end(), p.data.begin(), p.data.end());
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::size_t c : col) in.push_back(t.values[static_cast<std::size_t>(r * w) + c]);
+  std::vector<double> out(static_cast<std::size_t>(y->shape.size()));
+  k.single(in.data(), out.data());
+  std::int64_t n = y->shape[1];
+  std::string csv = join(features, ",");
+  for (std::int64_t j = 0; j < n; ++j) csv += fmt::format(",{}{}", name, n == 1 ? "" : std::to_string(j));
+  if (n > 1) csv += ",class";
+  csv += "\n";
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::string line;
+    for (std::size_t c = 0; c < col.size(); ++c) line += (c ? "," : "") + num(t.values[static_cast<std::size_t>(r * w) + col[c]]);
+    std::int64_t best = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      double v = out[static_cast<std::size_t>(r * n + j)];
+      line += fmt::format(",{:.17g}", v);
+      if (v > out[static_cast<std::size_t>(r * n + best)]) best = j;
+    }
+    if (n > 1) line += fmt::format(",{}", best);
+    csv += line + "\n";
+  }
+  if (o.out.empty()) {
+    std::fwrite(csv.data(), 1, csv.size(), stdout);
+  } else {
+    write_file_atomic(o.out, csv);
+  }
+  return kExitOk;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"gradc: a symbolic + numeric differentiation compiler"};
   app.require_subcommand(1);
@@ -639,6 +710,13 @@ int run(int argc, char** argv) {
   train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
   train->add_flag("--quiet", o.quiet, "print nothing but errors");
 
+  CLI::App* predict = app.add_subcommand("predict", "run a trained network on the rows of a CSV file");
+  predict->add_option("file", o.file, ".grad source file")->required();
+  predict->add_option("--params", o.params, "parameters saved by 'gradc train --save'")->required();
+  predict->add_option("--data", o.data, "CSV file with the input columns")->required();
+  predict->add_option("--fn", o.fn, "the layer or function to run (may be left out when there is one layer)");
+  predict->add_option("--out", o.out, "write the predictions to this CSV file, atomically");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -654,6 +732,7 @@ int run(int argc, char** argv) {
     if (*diff) return cmd_diff(o);
     if (*emit) return cmd_emit(o);
     if (*train) return cmd_train(o);
+    if (*predict) return cmd_predict(o);
     return cmd_check(o);
   } catch (const Diagnostic& d) {
     std::fputs(d.what(), stderr);

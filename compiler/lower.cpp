@@ -406,6 +406,9 @@ const Node* Module::lower(const ast::Expr& e, std::int64_t rows, std::vector<Dat
   return state->lowerer.lower_bound(e, Lowerer::Binding{rows, &inputs});
 }
 
+const Node* Module::apply(const std::string& name, const Node* x) { return state->lowerer.apply_named(name, x); }
+std::vector<std::string> Module::layer_names() const { return state->lowerer.layer_names(); }
+
 std::unique_ptr<Module> compile_module(SourceFile src, bool simplify) {
   auto m = std::make_unique<Module>();
   m->source = std::move(src);

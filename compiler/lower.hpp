@@ -50,6 +50,7 @@ struct Data {
   Tensor x;
   std::optional<Tensor> y;  // [N] class labels when `classes` is given, else [N, 1]
   int classes = 0;
+  std::vector<std::string> features;  // CSV: the feature columns of x, in order
   std::int64_t rows() const { return x.shape.rank ? x.shape[0] : 1; }
 };
 
@@ -110,6 +111,11 @@ struct Module {
   /// names bound to a Var of `rows` rows (0: all rows), appending those to `inputs`. Throws
   /// InputError (shape errors name both shapes).
   const Node* lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs);
+
+  /// `name(x)` for a layer or a function of one argument (for `gradc predict`). Throws
+  /// UsageError when there is no such layer or function, InputError for shape errors.
+  const Node* apply(const std::string& name, const Node* x);
+  std::vector<std::string> layer_names() const;
 
   ~Module();
   struct LowererState;

@@ -33,6 +33,8 @@ class Lowerer {
     std::vector<DataInput>* inputs = nullptr;
   };
   const Node* lower_bound(const ast::Expr& e, const Binding& bind);
+  const Node* apply_named(const std::string& name, const Node* x);
+  std::vector<std::string> layer_names() const;
 
   using Env = std::unordered_map<std::string, const Node*>;
 

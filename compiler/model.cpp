@@ -172,6 +172,7 @@ void Lowerer::data(const ast::Binding& d) {
     } else {
       features.push_back(column(*a.expr[1]));
     }
+    for (std::size_t f : features) out.features.push_back(t.columns[f]);
     std::size_t target = column(*a.expr[2]);
     if (a.expr[3]) out.classes = static_cast<int>(integer(*a.expr[3], "classes", 2));
     std::int64_t n = static_cast<std::int64_t>(t.rows()), w = static_cast<std::int64_t>(t.columns.size());
@@ -310,6 +311,23 @@ void Lowerer::layer(const ast::Binding& l) {
     activation(l.value);
   }
   layers_[l.name.name] = std::move(out);
+}
+
+const Node* Lowerer::apply_named(const std::string& name, const Node* x) {
+  if (auto it = layers_.find(name); it != layers_.end()) return apply_layer(it->second, x, Loc{});
+  if (auto it = ast_fns_.find(name); it != ast_fns_.end()) {
+    if (it->second->params.size() != 1)
+      throw UsageError(fmt::format("'{}' takes {}; predict needs a function of one argument", name,
+                                   plural(it->second->params.size(), "argument")));
+    return call_user(*it->second, {x});
+  }
+  throw UsageError(fmt::format("no layer or function '{}'", name));
+}
+
+std::vector<std::string> Lowerer::layer_names() const {
+  std::vector<std::string> names;
+  for (const ast::Binding& l : m_.program.layers) names.push_back(l.name.name);
+  return names;
 }
 
 const Node* Lowerer::apply_layer(const Layer& l, const Node* x, Loc loc) {
