@@ -41,22 +41,25 @@ def run_case(gradc, args, tmp):
     if "--stage llvm" in args:
         stdout = "".join(l for l in stdout.splitlines(True) if not HOST_SPECIFIC.match(l))
     out = f"exit: {p.returncode}\n--- stdout\n{stdout}--- stderr\n{p.stderr}"
+    # Throughput depends on the machine, not on gradc's results.
+    out = re.sub(r"[0-9.]+ steps/s", "N steps/s", out)
     return out.replace(tmp, "$TMP")
 
 
 NUMBER = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
-def same(want, got):
+def same(want, got, tol=1e-12):
     """Equal text, with numbers equal to 12 significant digits: the last digits of a libm call or
-    of an fma contraction may differ between CPUs."""
+    of an fma contraction may differ between CPUs. Training runs (hundreds of steps, where those
+    differences compound) are compared to 6 digits."""
     if want == got:
         return True
     if NUMBER.sub("#", want) != NUMBER.sub("#", got):
         return False
     for a, b in zip(NUMBER.findall(want), NUMBER.findall(got)):
         x, y = float(a), float(b)
-        if abs(x - y) > 1e-12 * max(1.0, abs(x), abs(y)):
+        if abs(x - y) > tol * max(1.0, abs(x), abs(y)):
             return False
     return True
 
@@ -81,7 +84,8 @@ def main():
                     f.write(got)
                 continue
             want = open(path).read() if os.path.exists(path) else "(missing golden file)\n"
-            if not same(want, got):
+            tol = 1e-6 if name.startswith(("train_", "predict_")) else 1e-12
+            if not same(want, got, tol):
                 failures += 1
                 print(f"FAIL {name}: gradc {args}")
                 import difflib

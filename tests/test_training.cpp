@@ -38,11 +38,11 @@ struct Reference {
   double X[4][2] = {{0.5, -1}, {1.5, 0.25}, {-0.75, 2}, {0, 1}};
   double Y[4] = {1, -0.5, 0.25, 2};
 
-  // Loss and gradients (dW1, db1, dW2, db2) of mean((net(X) - Y)^2).
-  double grads(std::vector<double>* g) {
+  // Loss and gradients (dW1, db1, dW2, db2) of mean((net(X) - Y)^2) over rows first..first+n-1.
+  double grads(std::vector<double>* g, int first = 0, int n = 4) {
     std::vector<double> gW1(6, 0), gb1(3, 0), gW2(3, 0), gb2(1, 0);
     double loss = 0;
-    for (int i = 0; i < 4; ++i) {
+    for (int i = first; i < first + n; ++i) {
       double h[3], out = b2[0];
       for (int j = 0; j < 3; ++j) {
         double z = b1[j];
@@ -51,8 +51,8 @@ struct Reference {
         out += h[j] * W2[j];
       }
       double d = out - Y[i];
-      loss += d * d / 4;
-      double dout = 2 * d / 4;
+      loss += d * d / n;
+      double dout = 2 * d / n;
       gb2[0] += dout;
       for (int j = 0; j < 3; ++j) {
         gW2[j] += h[j] * dout;
@@ -177,6 +177,45 @@ TEST(Training, XorExampleReachesFullAccuracy) {
   ASSERT_FALSE(r.diverged);
   EXPECT_EQ(r.log.back().metric, 1.0);
   EXPECT_LT(r.log.back().loss, 0.05);
+}
+
+TEST(Training, SpiralExampleReaches95Percent) {
+  auto m = compile_module(load_source(GRADC_SOURCE_DIR "/examples/spiral.grad"));
+  Trainer t(*m, shared_jit(), TrainOptions{});
+  EXPECT_EQ(t.rows(), 512);
+  EXPECT_EQ(t.config().batch, 64);
+  TrainResult r = t.run(nullptr);
+  ASSERT_FALSE(r.diverged);
+  EXPECT_GE(r.log.back().metric, 0.95);
+}
+
+TEST(Training, RegressionExampleFitsTheNoiseLevel) {
+  auto m = compile_module(load_source(GRADC_SOURCE_DIR "/examples/regression.grad"));
+  Trainer t(*m, shared_jit(), TrainOptions{});
+  TrainResult r = t.run(nullptr);
+  ASSERT_FALSE(r.diverged);
+  EXPECT_LT(r.log.back().loss, 0.01);  // the noise variance is 0.0025; the function's is ~0.6
+}
+
+// Minibatches with a remainder: 4 rows in batches of 3 (no shuffling) are two SGD steps, on
+// rows 0..2 and on row 3, each a mean over its own rows.
+TEST(Training, LastPartialBatch) {
+  std::string src = tiny("sgd(lr = 0.1)");
+  src.replace(src.find("seed = 7"), 8, "seed = 7\n  batch = 3\n  shuffle = false");
+  auto m = compile_text(src);
+  Trainer t(*m, shared_jit(), TrainOptions{std::nullopt, 1, std::nullopt, std::nullopt, {}});
+  TrainResult res = t.run(nullptr);
+  EXPECT_EQ(res.log.back().step, 2);
+  Reference r = reference_from(initialize(m->params, 7));
+  for (auto [first, count] : {std::pair{0, 3}, std::pair{3, 1}}) {
+    std::vector<double> g[4];
+    r.grads(g, first, count);
+    for (int p = 0; p < 4; ++p)
+      for (std::size_t k = 0; k < g[p].size(); ++k) r.params()[p][k] -= 0.1 * g[p][k];
+  }
+  for (int p = 0; p < 4; ++p)
+    for (std::size_t k = 0; k < r.params()[p].size(); ++k)
+      EXPECT_NEAR(res.params[p].data[k], r.params()[p][k], 1e-12) << m->params[p].name << "[" << k << "]";
 }
 
 TEST(Training, DivergenceStopsWithTheLastFiniteParameters) {
