@@ -348,9 +348,80 @@ int cmd_eval(const Options& o) {
   return kExitOk;
 }
 
+// The backward pass of a training program as named equations: the forward layers (z = x @ W + b,
+// h = tanh(z)), then each adjoint in terms of them (dL/dW2 = h1^T @ dL/dz2).
+int diff_training(Module& m, const Options& o, Format f) {
+  std::vector<DataInput> data;
+  const Node* loss = m.lower(*m.training->loss, 0, data);
+  std::vector<const Node*> wrt;
+  std::vector<std::string> params;
+  for (const Param& p : m.params) params.push_back(p.name);
+  for (auto& [off, piece] : split_top(o.wrt)) {
+    std::string name;
+    for (char c : piece)
+      if (c != ' ' && c != '\t') name += c;
+    auto it = std::find(params.begin(), params.end(), name);
+    if (it == params.end())
+      throw UsageError(fmt::format("--wrt: '{}' is not a parameter (parameters: {})", name, join(params)));
+    wrt.push_back(m.params[static_cast<std::size_t>(it - params.begin())].var);
+  }
+  Builder b(m.graph, o.no_simplify ? Simplify::None : Simplify::Full);
+  std::unordered_map<const Node*, const Node*> adj;
+  std::vector<const Node*> grads = gradient(b, loss, wrt, nullptr, &adj);
+
+  // Forward names: z<k> for a matrix product (with its bias, when one is added), h<k> for an
+  // activation of a z; the loss is L.
+  auto is_activation = [](const Node* n) {
+    return n->info().elementwise && n->info().syntax == Syntax::Call && n->nargs == 1;
+  };
+  auto name_of = [&](const std::string& base) {
+    return f == Format::Latex ? print_name(base, f) : base;
+  };
+  auto adjoint_name = [&](const std::string& base) {
+    return f == Format::Latex ? fmt::format("\\frac{{\\partial L}}{{\\partial {}}}", print_name(base, f))
+                              : "dL/d" + base;
+  };
+  std::unordered_map<const Node*, std::string> names, base;
+  std::unordered_map<const Node*, int> uses;
+  auto forward = reachable(std::span<const Node* const>(&loss, 1));
+  for (const Node* n : forward)
+    for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
+  int layer = 0;
+  for (const Node* n : forward) {
+    const Node* z = nullptr;
+    if (n->op == Op::MatMul) {
+      z = n;
+      for (const Node* u : forward)  // the bias add that consumes it, if any
+        if (u->op == Op::Add && (u->arg(0) == n || u->arg(1) == n) && uses[n] == 1) z = u;
+      base[z] = fmt::format("z{}", ++layer);
+    } else if (is_activation(n) && base.count(n->arg(0)) && base[n->arg(0)][0] == 'z') {
+      base[n] = "h" + base[n->arg(0)].substr(1);
+    }
+  }
+  for (auto& [n, b0] : base) names[n] = name_of(b0);
+  for (auto& [n, b0] : base)
+    if (auto a = adj.find(n); a != adj.end() && a->second->nargs > 0) names.try_emplace(a->second, adjoint_name(b0));
+  std::vector<const Node*> roots{loss};
+  roots.insert(roots.end(), grads.begin(), grads.end());
+  Printed pr = print(roots, f, &names);
+  std::string out;
+  const char* eq = f == Format::Latex ? " &= " : " = ";
+  if (f == Format::Latex) out += "\\begin{aligned}\n";
+  auto line = [&](const std::string& l, const std::string& r) {
+    out += l + eq + r + (f == Format::Latex ? " \\\\\n" : "\n");
+  };
+  line(name_of("L"), pr.results[0]);
+  for (auto& [t, def] : pr.temps) line(t, def);
+  for (std::size_t i = 0; i < wrt.size(); ++i) line(adjoint_name(wrt[i]->name), pr.results[1 + i]);
+  if (f == Format::Latex) out += "\\end{aligned}\n";
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
 int cmd_diff(const Options& o) {
   Format fmt_ = o.format == "latex" ? Format::Latex : Format::Text;
   auto m = load(o);
+  if (m->training && o.fn.empty()) return diff_training(*m, o, fmt_);
   const Function& f = choose(*m, o.fn);
   std::vector<const Node*> wrt = resolve_wrt(*m, f, o.wrt);
   if (o.order < 1) throw UsageError("--order must be at least 1");

@@ -9,7 +9,7 @@
 namespace gradc {
 
 std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Node* const> wrt,
-                                  Origins* origins) {
+                                  Origins* origins, std::unordered_map<const Node*, const Node*>* adjoints) {
   // Activity: only nodes that depend on a wrt variable carry an adjoint.
   std::vector<const Node*> order = reachable(std::span<const Node* const>(&f, 1));
   std::unordered_set<const Node*> active(wrt.begin(), wrt.end());
@@ -36,6 +36,7 @@ std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Nod
       if (!fresh) slot->second = b.add(slot->second, d[i]);  // adjoints accumulate
     }
   }
+  if (adjoints) *adjoints = adj;
   std::vector<const Node*> out;
   for (const Node* v : wrt) {
     auto a = adj.find(v);

@@ -14,8 +14,11 @@ namespace gradc {
 using Origins = std::unordered_map<const Node*, const Node*>;
 
 /// ∂f/∂v for every v in wrt (Var nodes), built through b.
+/// `adjoints`, when given, receives ∂f/∂n for every node n the pass reached (for printing the
+/// backward pass as equations).
 std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Node* const> wrt,
-                                  Origins* origins = nullptr);
+                                  Origins* origins = nullptr,
+                                  std::unordered_map<const Node*, const Node*>* adjoints = nullptr);
 
 /// The roots a fused kernel computes: f, then ∂f/∂v for v in wrt, then (with `hessian`) the
 /// Hessian row-major. Compiled code wants b at Simplify::Fold: the canonical forms of Full

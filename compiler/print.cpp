@@ -35,8 +35,13 @@ class Printer {
 
  private:
   // Precedence of n as written (an operand needing more gets parentheses).
+  static bool transparent(const Node* n) {
+    return n->op == Op::Broadcast || n->op == Op::Reshape || n->op == Op::Detach;
+  }
   int prec(const Node* n) const {
     if (is_temp(n)) return kPrecAtom;
+    if (transparent(n)) return prec(n->arg(0));
+    if (n->op == Op::Transpose || n->op == Op::Index) return kPrecAtom;
     if (n->op == Op::Const) return n->value < 0 || std::signbit(n->value) ? kPrecNeg : kPrecAtom;
     if (f_ == Format::Latex && (n->op == Op::Mul || n->op == Op::Div)) {
       std::vector<const Node*> num, den;
@@ -59,18 +64,26 @@ class Printer {
       out_ += temps_->at(n);
       return;
     }
+    // Broadcasting, reshaping and detaching are implicit in the notation.
+    if (transparent(n)) return emit(n->arg(0), min_prec, top);
+    if (!n->info().elementwise && tensor_op(n, min_prec)) return;
     bool paren = prec(n) < min_prec;
     open(paren);
     const OpInfo& info = n->info();
     switch (info.syntax) {
       case Syntax::Leaf:
-        out_ += n->op == Op::Const ? print_number(n->value, f_) : print_name(n->name, f_);
+        if (n->op == Op::Tensor) {
+          out_ += n->shape.size() <= 4 ? tensor_text(n) : fmt::format("<tensor {}>", n->shape.str());
+        } else {
+          out_ += n->op == Op::Const ? print_number(n->value, f_) : print_name(n->name, f_);
+        }
         break;
       case Syntax::Prefix:
         // Text keeps -(a*b) apart from (-a)*b so that it reads back as the same tree; in
         // LaTeX -a \cdot b means the same number.
         out_ += "-";
-        emit(n->arg(0), f_ == Format::Latex ? kPrecMul : kPrecPow);
+        // (--x would read as a decrement)
+        emit(n->arg(0), f_ == Format::Latex && prec(n->arg(0)) != kPrecNeg ? kPrecMul : kPrecPow);
         break;
       case Syntax::Infix:
         f_ == Format::Latex ? infix_latex(n) : infix_text(n);
@@ -80,6 +93,53 @@ class Printer {
         break;
     }
     close(paren);
+  }
+
+  // Tensor ops written as the notation of linear algebra: x^T, sum(x, axis = 0), x[i].
+  bool tensor_op(const Node* n, int min_prec) {
+    bool tex = f_ == Format::Latex;
+    switch (n->op) {
+      case Op::Transpose:
+        emit(n->arg(0), kPrecAtom);
+        out_ += tex ? "^{\\top}" : "^T";
+        return true;
+      case Op::Index:
+        emit(n->arg(0), kPrecAtom);
+        out_ += tex ? fmt::format("_{{{}}}", n->index) : n->axis == 0 ? fmt::format("[{}]", n->index)
+                                                                     : fmt::format("[:, {}]", n->index);
+        return true;
+      case Op::Sum:
+      case Op::ReduceMax: {
+        const char* name = n->op == Op::Sum ? "sum" : "max";
+        out_ += tex ? fmt::format("\\operatorname{{{}}}{}\\left(", name, n->axis < 0 ? "" : fmt::format("_{{{}}}", n->axis))
+                    : fmt::format("{}(", name);
+        emit(n->arg(0), 0);
+        out_ += tex ? "\\right)" : n->axis < 0 ? ")" : fmt::format(", axis = {})", n->axis);
+        return true;
+      }
+      case Op::MatMul: {
+        bool paren = kPrecMul < min_prec;
+        open(paren);
+        emit(n->arg(0), kPrecMul);
+        out_ += tex ? " " : " @ ";
+        emit(n->arg(1), kPrecMul + 1);
+        close(paren);
+        return true;
+      }
+      case Op::OneHot:
+        out_ += tex ? "\\operatorname{onehot}\\left(" : "onehot(";
+        emit(n->arg(0), 0);
+        out_ += fmt::format(", {}{}", n->index, tex ? "\\right)" : ")");
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  std::string tensor_text(const Node* n) const {
+    std::string t = "[";
+    for (std::size_t i = 0; i < n->data->size(); ++i) t += (i ? ", " : "") + print_number((*n->data)[i], f_);
+    return t + "]";
   }
 
   void infix_text(const Node* n) {
@@ -313,7 +373,8 @@ std::string print_partial(const std::string& fn, std::span<const std::string> wr
   return fmt::format("\\frac{{{}{}}}{{{}}}", num, print_name(fn, f), den);
 }
 
-Printed print(std::span<const Node* const> roots, Format f) {
+Printed print(std::span<const Node* const> roots, Format f,
+              const std::unordered_map<const Node*, std::string>* names) {
   std::vector<const Node*> nodes = reachable(roots);
   std::unordered_map<const Node*, int> uses;
   for (const Node* n : nodes)
@@ -335,7 +396,7 @@ Printed print(std::span<const Node* const> roots, Format f) {
     }
     d[n] = x;
     bool name = n->nargs > 0 && !is_root.count(n) &&
-                ((blowup && uses[n] >= 2) || x >= kMaxPrintDepth);
+                ((names && names->count(n)) || (!names && blowup && uses[n] >= 2) || x >= kMaxPrintDepth);
     if (name) {
       temps[n] = "";
       named.push_back(n);
@@ -351,8 +412,11 @@ Printed print(std::span<const Node* const> roots, Format f) {
         clash = true;
     if (clash) prefix += "t";
   }
-  for (std::size_t i = 0; i < named.size(); ++i)
-    temps[named[i]] = print_name(fmt::format("{}{}", prefix, i + 1), f);
+  int auto_names = 0;
+  for (const Node* n : named) {
+    auto given = names ? names->find(n) : decltype(names->find(n)){};
+    temps[n] = names && given != names->end() ? given->second : print_name(fmt::format("{}{}", prefix, ++auto_names), f);
+  }
 
   Printer p(f, &temps);
   Printed out;

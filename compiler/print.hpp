@@ -23,8 +23,10 @@ struct Printed {
 };
 
 /// Prints roots, naming shared subexpressions only when needed (tree size > 2 x DAG size + 16,
-/// or nesting deeper than the printer allows).
-Printed print(std::span<const Node* const> roots, Format f);
+/// or nesting deeper than the printer allows). With `names`, exactly those nodes (and any
+/// nested too deeply) become temporaries, printed with the given names.
+Printed print(std::span<const Node* const> roots, Format f,
+              const std::unordered_map<const Node*, std::string>* names = nullptr);
 
 /// One expression, inline (no temporaries). Throws std::length_error when the inline form
 /// would exceed max_chars characters.
