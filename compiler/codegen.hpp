@@ -44,10 +44,18 @@ struct KernelSpec {
   DType dtype = DType::F64;
 };
 
+/// What the loop nests are shaped for (the JIT fills it in from the host's cost model; the
+/// defaults are AVX2's). Only performance depends on it, never results.
+struct TargetInfo {
+  unsigned vector_bits = 256;     // width of a vector register
+  unsigned vector_registers = 16;  // how many there are
+};
+
 /// Builds the LLVM module for a kernel (verified; not yet optimized). Throws std::logic_error
 /// for a variable that is not an input, std::invalid_argument for a bad name or a workspace
 /// too large to allocate.
-std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& spec);
+std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& spec,
+                                      const TargetInfo& target = {});
 
 /// Whether some node the kernel computes has rank > 0 (it is then generated as loop nests).
 bool is_tensor_kernel(const KernelSpec& spec);
