@@ -35,7 +35,7 @@ struct Options {
   std::optional<double> lr;
   std::optional<std::int64_t> epochs, batch;
   std::optional<std::uint64_t> seed;
-  std::string save, log, resume, params, data;
+  std::string save, log, resume, params, data, dtype = "f64";
   bool quiet = false;
   int order = 1;
   bool hessian = false, json = false, expr_only = false, no_simplify = false;
@@ -615,7 +615,7 @@ int cmd_train(const Options& o) {
   auto m = load(o);
   if (!m->training) throw UsageError(fmt::format("{} has no 'train' block", o.file));
   auto jit = Jit::create();
-  TrainOptions opts{o.lr, o.epochs, o.batch, o.seed, {}};
+  TrainOptions opts{o.lr, o.epochs, o.batch, o.seed, {}, o.dtype == "f32" ? DType::F32 : DType::F64};
   if (!o.resume.empty()) opts.start = load_params(o.resume, m->params);
   Trainer trainer(*m, *jit, opts);
   bool bar = !o.quiet && ::isatty(STDOUT_FILENO);
@@ -780,6 +780,8 @@ int run(int argc, char** argv) {
   train->add_option("--resume", o.resume, "start from parameters saved by --save");
   train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
   train->add_flag("--quiet", o.quiet, "print nothing but errors");
+  train->add_option("--dtype", o.dtype, "element type of the compiled step: f64 (default) or f32")
+      ->check(CLI::IsMember({"f32", "f64"}));
 
   CLI::App* predict = app.add_subcommand("predict", "run a trained network on the rows of a CSV file");
   predict->add_option("file", o.file, ".grad source file")->required();

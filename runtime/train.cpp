@@ -64,7 +64,7 @@ std::vector<Tensor> initialize(const std::vector<Param>& params, std::uint64_t s
   return out;
 }
 
-Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts) : m_(m), jit_(jit) {
+Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts) : m_(m), jit_(jit), dtype_(opts.dtype) {
   if (!m.training) throw UsageError(fmt::format("{} has no 'train' block", m.source.path));
   cfg_ = *m.training;
   if (opts.lr) cfg_.optimizer.lr = *opts.lr;
@@ -93,7 +93,7 @@ Trainer::Step& Trainer::step_for(std::int64_t rows) {
   std::vector<const Node*> outputs = value_and_derivatives(b, loss, std::vector<const Node*>(inputs.begin(), inputs.begin() + static_cast<std::ptrdiff_t>(m_.params.size())), false);
   for (const Node* n : inputs) s->in_size += static_cast<std::size_t>(n->shape.size());
   for (const Node* n : outputs) s->out_size += static_cast<std::size_t>(n->shape.size());
-  s->kernel = jit_.compile(KernelSpec{fmt::format("step{}", rows), inputs, outputs, /*batch=*/false});
+  s->kernel = jit_.compile(KernelSpec{fmt::format("step{}", rows), inputs, outputs, /*batch=*/false, dtype_});
   steps_.push_back(std::move(s));
   step_rows_.push_back(rows);
   return *steps_.back();
@@ -112,9 +112,16 @@ double Trainer::call(Step& s, const std::vector<Tensor>& params, const std::vect
     for (std::int64_t r : idx) in.insert(in.end(), t.data.begin() + r * row, t.data.begin() + (r + 1) * row);
   }
   std::vector<double> out(s.out_size);
-  s.kernel.single(in.data(), out.data());
+  run_kernel(s.kernel, in, out);
   grads.assign(out.begin() + 1, out.end());
   return out[0];
+}
+
+void Trainer::run_kernel(const Kernel& k, const std::vector<double>& in, std::vector<double>& out) {
+  if (dtype_ == DType::F64) return k.single(in.data(), out.data());
+  std::vector<float> fin(in.begin(), in.end()), fout(out.size());
+  k.single_f32(fin.data(), fout.data());
+  out.assign(fout.begin(), fout.end());
 }
 
 std::vector<Tensor> Trainer::step_at(const std::vector<Tensor>& params, std::int64_t rows) {
@@ -145,14 +152,14 @@ double Trainer::accuracy(const std::vector<Tensor>& params) {
     metric_->target = target->shape;
     metric_->pred_size = static_cast<std::size_t>(pred->shape.size());
     metric_->target_size = static_cast<std::size_t>(target->shape.size());
-    metric_->kernel = jit_.compile(KernelSpec{"metric", inputs, std::vector<const Node*>{pred, target}, false});
+    metric_->kernel = jit_.compile(KernelSpec{"metric", inputs, std::vector<const Node*>{pred, target}, false, dtype_});
   }
   Metric& mt = *metric_;
   std::vector<double> in;
   for (const Tensor& p : params) in.insert(in.end(), p.data.begin(), p.data.end());
   for (const DataInput& d : mt.data) in.insert(in.end(), d.source->data.begin(), d.source->data.end());
   std::vector<double> out(mt.pred_size + mt.target_size);
-  mt.kernel.single(in.data(), out.data());
+  run_kernel(mt.kernel, in, out);
   const double* pred = out.data();
   const double* target = out.data() + mt.pred_size;
   std::int64_t n = mt.pred[0], c = mt.pred[1];

@@ -35,6 +35,8 @@ struct TrainOptions {
   std::optional<std::int64_t> epochs, batch;
   std::optional<std::uint64_t> seed;
   std::vector<Tensor> start;  // --resume: initial parameter values (else initialize())
+  DType dtype = DType::F64;   // F32: the compiled step computes in float (parameters and optimizer
+                              // state stay double, rounded to float for each step)
 };
 
 struct LogLine {
@@ -79,8 +81,12 @@ class Trainer {
   double call(Step& s, const std::vector<Tensor>& params, const std::vector<std::int64_t>& rows_idx,
               std::vector<double>& grads);
 
+  /// Runs a kernel of the trainer's dtype on double data.
+  void run_kernel(const Kernel& k, const std::vector<double>& in, std::vector<double>& out);
+
   Module& m_;
   Jit& jit_;
+  DType dtype_ = DType::F64;
   Training cfg_;
   std::vector<Tensor> start_;
   std::int64_t rows_ = 1;

@@ -138,6 +138,22 @@ TEST(Training, CompiledStepMatchesInterpreterAndReference) {
     for (std::size_t k = 0; k < g[p].size(); ++k) EXPECT_NEAR(out[1 + p].data[k], g[p][k], 1e-13);
 }
 
+// --dtype f32: the step computes in float; loss and gradients agree with f64 to float precision,
+// and the spiral still trains.
+TEST(Training, Float32Step) {
+  auto m = compile_text(tiny("sgd(lr = 0.1)"));
+  auto init = initialize(m->params, 7);
+  TrainOptions f32;
+  f32.dtype = DType::F32;
+  Trainer t32(*m, shared_jit(), f32), t64(*m, shared_jit(), TrainOptions{});
+  auto a = t32.step_at(init, 4), b = t64.step_at(init, 4);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (std::size_t k = 0; k < a[i].data.size(); ++k) EXPECT_NEAR(a[i].data[k], b[i].data[k], 1e-5 * std::max(1.0, std::fabs(b[i].data[k])));
+  auto spiral = compile_module(load_source(GRADC_SOURCE_DIR "/examples/spiral.grad"));
+  Trainer ts(*spiral, shared_jit(), f32);
+  EXPECT_GE(ts.run(nullptr).log.back().metric, 0.95);
+}
+
 TEST(Training, RunsAreBitForBitRepeatable) {
   auto run = [] {
     auto m = compile_text(tiny("sgd(lr = 0.1, momentum = 0.5)"));
