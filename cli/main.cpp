@@ -14,6 +14,7 @@
 
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
+#include "compiler/graph.hpp"
 #include "compiler/interp.hpp"
 #include "compiler/lower.hpp"
 #include "compiler/print.hpp"
@@ -36,7 +37,7 @@ struct Options {
   std::optional<std::int64_t> epochs, batch;
   std::optional<std::uint64_t> seed;
   std::string save, log, resume, params, data, dtype = "f64";
-  bool quiet = false;
+  bool quiet = false, backward = false;
   int order = 1;
   bool hessian = false, json = false, expr_only = false, no_simplify = false;
   double tol = 1e-6;
@@ -665,6 +666,39 @@ int cmd_train(const Options& o) {
   return kExitOk;
 }
 
+// Renders DOT to SVG with Graphviz's `dot`; the output file appears only when it is complete.
+void write_svg(const std::string& dot, const std::string& path) {
+  std::string tmp_dot = path + ".dot.tmp", tmp_svg = path + ".svg.tmp";
+  write_file_atomic(tmp_dot, dot);
+  std::string cmd = fmt::format("dot -Tsvg '{}' -o '{}' 2>&1", tmp_dot, tmp_svg);
+  int rc = std::system(cmd.c_str());
+  std::remove(tmp_dot.c_str());
+  if (rc != 0) {
+    std::remove(tmp_svg.c_str());
+    throw UsageError("cannot render SVG: Graphviz's 'dot' failed or is not installed (apt-get install graphviz)");
+  }
+  if (std::rename(tmp_svg.c_str(), path.c_str()) != 0) {
+    std::remove(tmp_svg.c_str());
+    throw UsageError(fmt::format("cannot write '{}'", path));
+  }
+}
+
+int cmd_graph(const Options& o) {
+  auto m = load(o);
+  const Function& f = choose(*m, o.fn);
+  std::vector<double> point = resolve_point(*m, f, o.at);
+  std::string dot = graph_dot(*m, f, point, o.backward);
+  if (o.format == "svg") {
+    if (o.out.empty()) throw UsageError("--format svg needs an output file: -o OUT.svg");
+    write_svg(dot, o.out);
+  } else if (o.out.empty()) {
+    std::fputs(dot.c_str(), stdout);
+  } else {
+    write_file_atomic(o.out, dot);
+  }
+  return kExitOk;
+}
+
 // Runs a layer (or a one-argument function) on the rows of a CSV file with trained parameters.
 int cmd_predict(const Options& o) {
   auto m = load(o);
@@ -783,6 +817,12 @@ int run(int argc, char** argv) {
   train->add_option("--dtype", o.dtype, "element type of the compiled step: f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));
 
+  CLI::App* graph = app.add_subcommand("graph", "the computational graph as Graphviz DOT or SVG");
+  common(graph);
+  graph->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");
+  graph->add_flag("--backward", o.backward, "label edges with local partials and nodes with adjoints");
+  graph->add_option("--format", o.format, "dot (default) or svg")->check(CLI::IsMember({"dot", "svg", "text"}));
+  graph->add_option("-o,--out", o.out, "output file (written atomically)");
   CLI::App* predict = app.add_subcommand("predict", "run a trained network on the rows of a CSV file");
   predict->add_option("file", o.file, ".grad source file")->required();
   predict->add_option("--params", o.params, "parameters saved by 'gradc train --save'")->required();
@@ -806,6 +846,7 @@ int run(int argc, char** argv) {
     if (*emit) return cmd_emit(o);
     if (*train) return cmd_train(o);
     if (*predict) return cmd_predict(o);
+    if (*graph) return cmd_graph(o);
     return cmd_check(o);
   } catch (const Diagnostic& d) {
     std::fputs(d.what(), stderr);

@@ -696,6 +696,17 @@ TEST_P(TensorJit, BatchRows) {
 }
 
 // Value and gradient of a 2-8-1 tanh MLP with mean squared error, from gradient().
+// Sums of products: each output compared relative to its own largest element as well.
+double expect_close_to_scale(const std::vector<Tensor>& ref, const std::vector<std::vector<double>>& got, std::size_t j,
+                             double tol) {
+  double scale = 0;
+  for (double v : ref[j].data) scale = std::max(scale, std::fabs(v));
+  std::vector<double> mag(ref[j].data.size());
+  for (std::size_t e = 0; e < mag.size(); ++e) mag[e] = std::fabs(ref[j].data[e]) + scale;
+  EXPECT_TRUE(close(ref[j].data, got[j], tol, &mag)) << "output " << j;
+  return scale;
+}
+
 TEST_P(TensorJit, MlpValueAndGradient) {
   constexpr int kN = 16;
   Graph g;
@@ -728,11 +739,7 @@ TEST_P(TensorJit, MlpValueAndGradient) {
   auto ref = evaluate_tensors(out, in, val);
   auto got = run_kernel(shared_jit(), in, out, val, dt());
   for (std::size_t j = 0; j < out.size(); ++j) {
-    double scale = 0;
-    for (double v : ref[j].data) scale = std::max(scale, std::fabs(v));
-    std::vector<double> mag(ref[j].data.size());
-    for (std::size_t e = 0; e < mag.size(); ++e) mag[e] = std::fabs(ref[j].data[e]) + scale;
-    EXPECT_TRUE(close(ref[j].data, got[j], tolerance(dt()), &mag)) << "output " << j;
+    double scale = expect_close_to_scale(ref, got, j, tolerance(dt()));
     EXPECT_GT(scale, 1e-3) << "a degenerate test: output " << j << " is about zero";
   }
   // And the gradient is right (central differences of the interpreter's loss), so that a
@@ -785,13 +792,7 @@ TEST_P(TensorJit, ClassifierTrainingStep) {
                              random_tensor(w2->shape, 5, -0.2, 0.2), random_tensor(b2->shape, 6, -0.1, 0.1)};
   auto ref = evaluate_tensors(out, in, val);
   auto got = run_kernel(shared_jit(), in, out, val, dt());
-  for (std::size_t j = 0; j < out.size(); ++j) {
-    double scale = 0;
-    for (double v : ref[j].data) scale = std::max(scale, std::fabs(v));
-    std::vector<double> mag(ref[j].data.size());
-    for (std::size_t e = 0; e < mag.size(); ++e) mag[e] = std::fabs(ref[j].data[e]) + scale;
-    EXPECT_TRUE(close(ref[j].data, got[j], tolerance(dt()), &mag)) << "output " << j;
-  }
+  for (std::size_t j = 0; j < out.size(); ++j) expect_close_to_scale(ref, got, j, tolerance(dt()));
 }
 
 // Tensor ops on scalars stay in the straight-line scalar code (identities; a sum starts at +0,

@@ -1,0 +1,121 @@
+// The DOT writer for computational graphs.
+#include "compiler/graph.hpp"
+
+#include <fmt/format.h>
+
+#include "compiler/builder.hpp"
+#include "compiler/diff.hpp"
+#include "compiler/interp.hpp"
+#include "compiler/print.hpp"
+
+namespace gradc {
+namespace {
+
+// A DOT string: quotes and backslashes escaped, line breaks as \n.
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string value_text(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.6g}", v); }
+
+}  // namespace
+
+std::unordered_map<const Node*, std::string> intermediate_names(const Function& f) {
+  std::unordered_map<const Node*, std::string> names;
+  int k = 0;
+  for (const Node* n : reachable(std::span<const Node* const>(&f.body, 1))) {
+    if (n->nargs == 0) continue;
+    auto it = f.names.find(n);
+    names[n] = it != f.names.end() ? it->second : fmt::format("v{}", ++k);
+  }
+  if (!f.names.count(f.body)) names[f.body] = f.name;
+  return names;
+}
+
+const Node* local_partial(Builder& b, const Node* n, int i) {
+  const Node* d[2] = {nullptr, nullptr};
+  n->info().grad(b, n, b.constant(1), d);
+  return d[i];
+}
+
+std::string graph_dot(Module& m, const Function& f, std::span<const double> point, bool backward) {
+  std::vector<const Node*> nodes = reachable(std::span<const Node* const>(&f.body, 1));
+  auto names = intermediate_names(f);
+  Builder b(m.graph, Simplify::Full);
+  std::unordered_map<const Node*, const Node*> adj;
+  if (backward) gradient(b, f.body, f.params, nullptr, &adj);
+
+  // Values of every node (and of every adjoint and local partial) at the point.
+  std::vector<const Node*> want(nodes.begin(), nodes.end());
+  struct Edge {
+    const Node *from, *to, *partial;
+  };
+  std::vector<Edge> edges;
+  for (const Node* n : nodes)
+    for (int i = 0; i < n->nargs; ++i) {
+      if (n->arg(i)->op == Op::Const) continue;  // constants are written into the operation
+      const Node* p = backward ? local_partial(b, n, i) : nullptr;
+      edges.push_back({n->arg(i), n, p});
+      if (p) want.push_back(p);
+    }
+  for (auto& [n, a] : adj) want.push_back(a);
+  std::vector<double> val = evaluate(want, f.params, point);
+  std::unordered_map<const Node*, double> value;
+  for (std::size_t i = 0; i < want.size(); ++i) value[want[i]] = val[i];
+
+  // Symbolic partials in terms of the intermediates' names.
+  std::unordered_map<const Node*, std::string> display = names;
+  auto symbolic = [&](const Node* p) {
+    if (auto it = display.find(p); it != display.end()) return it->second;
+    if (p->op == Op::Var) return p->name;
+    Printed pr = print(std::span<const Node* const>(&p, 1), Format::Text, &display);
+    return pr.results[0];
+  };
+
+  std::string out = fmt::format("digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box, style=rounded, "
+                                "fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+                                escape(f.name));
+  for (const Node* n : nodes) {
+    if (n->op == Op::Const) continue;
+    std::string label;
+    if (n->op == Op::Var) {
+      label = fmt::format("{}\n= {}", n->name, value_text(value[n]));
+    } else {
+      // "a = 2 × x" style: the operation on its arguments' names.
+      std::unordered_map<const Node*, std::string> shallow;  // arguments by name
+      for (int i = 0; i < n->nargs; ++i)
+        if (names.count(n->arg(i))) shallow[n->arg(i)] = names[n->arg(i)];
+      std::string expr = print(std::span<const Node* const>(&n, 1), Format::Text, &shallow).results[0];
+      label = fmt::format("{} = {}\n= {}", names[n], expr, value_text(value[n]));
+    }
+    if (backward) {
+      auto a = adj.find(n);
+      double g = a == adj.end() ? 0.0 : value[a->second];
+      label += fmt::format("\ngrad {}", value_text(n == f.body ? 1.0 : g));
+    }
+    out += fmt::format("  n{} [label=\"{}\"{}];\n", n->id, escape(label),
+                       n->op == Op::Var ? ", shape=ellipse" : n == f.body ? ", penwidth=2" : "");
+  }
+  for (const Edge& e : edges) {
+    std::string attrs;
+    if (e.partial) {
+      std::string head = names[e.to], tail = e.from->op == Op::Var ? e.from->name : names[e.from];
+      attrs = fmt::format(" [label=\"{}\"]", escape(fmt::format("∂{}/∂{} = {}\n= {}", head, tail, symbolic(e.partial),
+                                                                 value_text(value[e.partial]))));
+    }
+    out += fmt::format("  n{} -> n{}{};\n", e.from->id, e.to->id, attrs);
+  }
+  out += "}\n";
+  return out;
+}
+
+}  // namespace gradc

@@ -1,0 +1,21 @@
+// Computational graphs as Graphviz DOT, as the lecture draws them: the forward pass (each node
+// with the user's name, its operation and its value) and, with `backward`, each edge's local
+// partial derivative (symbolic and numeric) and each node's adjoint.
+#pragma once
+#include <span>
+#include <string>
+
+#include "compiler/lower.hpp"
+
+namespace gradc {
+
+/// Display names for f's intermediates: the user's (a = 2*x) where given, else v1, v2, ...
+std::unordered_map<const Node*, std::string> intermediate_names(const Function& f);
+
+/// The local partial ∂n/∂(n's argument i), built through b (nullptr if the op has none).
+const Node* local_partial(Builder& b, const Node* n, int i);
+
+/// DOT text of f's graph at point (one value per parameter).
+std::string graph_dot(Module& m, const Function& f, std::span<const double> point, bool backward);
+
+}  // namespace gradc
