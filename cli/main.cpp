@@ -14,6 +14,7 @@
 
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
+#include "compiler/explain.hpp"
 #include "compiler/graph.hpp"
 #include "compiler/interp.hpp"
 #include "compiler/lower.hpp"
@@ -699,6 +700,19 @@ int cmd_graph(const Options& o) {
   return kExitOk;
 }
 
+int cmd_explain(const Options& o) {
+  Format f = o.format == "latex" ? Format::Latex : Format::Text;
+  auto m = load(o);
+  const Function& fn = choose(*m, o.fn);
+  std::vector<const Node*> wrt = resolve_wrt(*m, fn, o.wrt);
+  std::vector<double> point = resolve_point(*m, fn, o.at);
+  for (std::size_t i = 0; i < wrt.size(); ++i) {
+    if (i) std::fputs("\n", stdout);
+    std::fputs(explain(*m, fn, wrt[i], point, f).text.c_str(), stdout);
+  }
+  return kExitOk;
+}
+
 // Runs a layer (or a one-argument function) on the rows of a CSV file with trained parameters.
 int cmd_predict(const Options& o) {
   auto m = load(o);
@@ -823,6 +837,11 @@ int run(int argc, char** argv) {
   graph->add_flag("--backward", o.backward, "label edges with local partials and nodes with adjoints");
   graph->add_option("--format", o.format, "dot (default) or svg")->check(CLI::IsMember({"dot", "svg", "text"}));
   graph->add_option("-o,--out", o.out, "output file (written atomically)");
+  CLI::App* explain_cmd = app.add_subcommand("explain", "the chain rule along each path from the output to a variable");
+  common(explain_cmd);
+  explain_cmd->add_option("--wrt", o.wrt, "variables, comma-separated")->required();
+  explain_cmd->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");
+  explain_cmd->add_option("--format", o.format, "text or latex")->check(CLI::IsMember({"text", "latex"}));
   CLI::App* predict = app.add_subcommand("predict", "run a trained network on the rows of a CSV file");
   predict->add_option("file", o.file, ".grad source file")->required();
   predict->add_option("--params", o.params, "parameters saved by 'gradc train --save'")->required();
@@ -847,6 +866,7 @@ int run(int argc, char** argv) {
     if (*train) return cmd_train(o);
     if (*predict) return cmd_predict(o);
     if (*graph) return cmd_graph(o);
+    if (*explain_cmd) return cmd_explain(o);
     return cmd_check(o);
   } catch (const Diagnostic& d) {
     std::fputs(d.what(), stderr);
