@@ -95,6 +95,7 @@ class Lowerer {
   std::unordered_map<std::string, Loc> global_locs_;      // every global name, for duplicates
   Function* cur_ = nullptr;                                // the function being lowered
   Binding bind_;                                           // data binding of lower_bound()
+  std::unordered_map<const Tensor*, const Node*> data_consts_;  // data as constants
 };
 
 std::string plural(std::size_t n, const char* word);

@@ -236,9 +236,15 @@ const Node* Lowerer::tensor_literal(const ast::Operand& o) {
   return m_.graph.tensor(Shape::of(dims), std::move(values));
 }
 
-// A data tensor as a Var: all of its rows, or `rows` of them inside lower_bound().
+// A data tensor inside lower_bound() (a training graph): a Var of `rows` rows (0: all), which the
+// runtime fills with minibatches. Elsewhere (a function evaluated at a point) the data is
+// constant.
 const Node* Lowerer::data_var(const Data& d, bool target, Loc loc) {
   const Tensor& t = target ? *d.y : d.x;
+  if (!bind_.inputs) {
+    if (!data_consts_.count(&t)) data_consts_[&t] = m_.graph.tensor(t.shape, t.data);
+    return data_consts_[&t];
+  }
   std::string name = d.y ? d.name + (target ? ".y" : ".x") : d.name;
   Shape s = t.shape;
   if (bind_.rows > 0 && s.rank > 0) s.dims[0] = static_cast<std::int32_t>(std::min<std::int64_t>(bind_.rows, s[0]));
