@@ -22,29 +22,17 @@
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
 #include "runtime/csv.hpp"
+#include "cli/common.hpp"
 #include "runtime/jit.hpp"
 #include "runtime/params_io.hpp"
 #include "runtime/train.hpp"
 
 #include <unistd.h>
 
-namespace gradc {
-namespace {
+namespace gradc::cli {
 
-struct Options {
-  std::string file, fn, at, wrt, format = "text", stage, points, out;
-  // train
-  std::optional<double> lr;
-  std::optional<std::int64_t> epochs, batch;
-  std::optional<std::uint64_t> seed;
-  std::string save, log, resume, params, data, dtype = "f64";
-  bool quiet = false, backward = false;
-  int order = 1;
-  bool hessian = false, json = false, expr_only = false, no_simplify = false;
-  double tol = 1e-6;
-};
 
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string s;
   for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
   return s;
@@ -123,7 +111,7 @@ std::vector<std::pair<std::size_t, std::string>> split_top(const std::string& s)
 
 // The point: --at values, else the file's `at` values, for every parameter of f.
 std::vector<double> resolve_point(const Module& m, const Function& f, const std::string& at,
-                                  std::span<const Function* const> selected = {}) {
+                                  std::span<const Function* const> selected) {
   const Function* only[] = {&f};
   if (selected.empty()) selected = only;
   std::map<std::string, double> given;
@@ -196,7 +184,7 @@ std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{:.17g}"
 
 // Names the operation that produced a nan or inf, with its position when the user wrote it.
 void warn_domain(const Module& m, const Function& f, std::span<const Node* const> outputs,
-                 std::span<const double> point, const std::string& where = "") {
+                 std::span<const double> point, const std::string& where) {
   auto err = find_domain_error(outputs, f.params, point);
   if (!err) return;
   const Node* n = err->node;
@@ -842,6 +830,25 @@ int run(int argc, char** argv) {
   explain_cmd->add_option("--wrt", o.wrt, "variables, comma-separated")->required();
   explain_cmd->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");
   explain_cmd->add_option("--format", o.format, "text or latex")->check(CLI::IsMember({"text", "latex"}));
+  CLI::App* field = app.add_subcommand("field", "contours of a function of two variables with gradient arrows (SVG)");
+  common(field);
+  field->add_option("--range", o.range, "LOW:HIGH for both axes (default -3:3)");
+  field->add_option("-o,--out", o.out, "the SVG file (written atomically)");
+  CLI::App* descent = app.add_subcommand("descent", "the iterates of gradient descent, drawn or as CSV");
+  common(descent);
+  descent->add_option("--lr", o.lr, "learning rate")->required();
+  descent->add_option("--from", o.from, "starting point(s): values in parameter order, e.g. 0.5,-0.5 (repeatable)");
+  descent->add_option("--at", o.at, "starting point by name (default: the file's 'at' line)");
+  descent->add_option("--steps", o.steps, "number of steps (default 20)")->check(CLI::PositiveNumber);
+  descent->add_option("--format", o.format, "svg (default) or csv")->check(CLI::IsMember({"svg", "csv", "text"}));
+  descent->add_option("-o,--out", o.out, "output file (written atomically; csv may go to stdout)");
+  CLI::App* sweep = app.add_subcommand("sweep", "one run per learning rate, labelled, on one plot");
+  common(sweep);
+  sweep->add_option("--lr", o.lr_list, "learning rates, comma-separated")->required();
+  sweep->add_option("--epochs", o.epochs, "epochs (training program) or steps (function)")->check(CLI::PositiveNumber);
+  sweep->add_option("--at", o.at, "starting point of a function (default: the file's 'at' line)");
+  sweep->add_option("-o,--out", o.out, "the SVG plot (written atomically)");
+  sweep->add_option("--csv", o.csv, "the loss curves as CSV: lr,label,step,loss");
   CLI::App* predict = app.add_subcommand("predict", "run a trained network on the rows of a CSV file");
   predict->add_option("file", o.file, ".grad source file")->required();
   predict->add_option("--params", o.params, "parameters saved by 'gradc train --save'")->required();
@@ -867,6 +874,9 @@ int run(int argc, char** argv) {
     if (*predict) return cmd_predict(o);
     if (*graph) return cmd_graph(o);
     if (*explain_cmd) return cmd_explain(o);
+    if (*field) return cmd_field(o);
+    if (*descent) return cmd_descent(o);
+    if (*sweep) return cmd_sweep(o);
     return cmd_check(o);
   } catch (const Diagnostic& d) {
     std::fputs(d.what(), stderr);
@@ -880,12 +890,11 @@ int run(int argc, char** argv) {
   }
 }
 
-}  // namespace
-}  // namespace gradc
+}  // namespace gradc::cli
 
 int main(int argc, char** argv) {
   try {
-    return gradc::run(argc, argv);
+    return gradc::cli::run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gradc: internal error: %s\n", e.what());
     return 70;

@@ -64,7 +64,8 @@ std::vector<Tensor> initialize(const std::vector<Param>& params, std::uint64_t s
   return out;
 }
 
-Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts) : m_(m), jit_(jit), dtype_(opts.dtype) {
+Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
+    : m_(m), jit_(jit), dtype_(opts.dtype), use_metric_(opts.metric), every_epoch_(opts.every_epoch) {
   if (!m.training) throw UsageError(fmt::format("{} has no 'train' block", m.source.path));
   cfg_ = *m.training;
   if (opts.lr) cfg_.optimizer.lr = *opts.lr;
@@ -138,8 +139,14 @@ std::vector<Tensor> Trainer::step_at(const std::vector<Tensor>& params, std::int
   return out;
 }
 
+void Trainer::prepare() {
+  step_for(cfg_.batch);
+  if (rows_ % cfg_.batch) step_for(rows_ % cfg_.batch);
+  if (use_metric_ && cfg_.accuracy_pred) accuracy(start_);
+}
+
 double Trainer::accuracy(const std::vector<Tensor>& params) {
-  if (!cfg_.accuracy_pred) return std::nan("");
+  if (!cfg_.accuracy_pred || !use_metric_) return std::nan("");
   if (!metric_) {
     metric_ = std::make_unique<Metric>();
     const Node* pred = m_.lower(*cfg_.accuracy_pred, 0, metric_->data);
@@ -249,7 +256,7 @@ TrainResult Trainer::run(const std::function<void(const LogLine&, std::int64_t)>
         }
       have_buf = true;
     }
-    if (epoch % log_every == 0 || epoch == cfg_.epochs) {
+    if (every_epoch_ || epoch % log_every == 0 || epoch == cfg_.epochs) {
       LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(params), lr};
       res.log.push_back(line);
       if (on_log) on_log(line, cfg_.epochs);

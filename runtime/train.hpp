@@ -37,6 +37,8 @@ struct TrainOptions {
   std::vector<Tensor> start;  // --resume: initial parameter values (else initialize())
   DType dtype = DType::F64;   // F32: the compiled step computes in float (parameters and optimizer
                               // state stay double, rounded to float for each step)
+  bool metric = true;         // evaluate the `metric` setting at each log line
+  bool every_epoch = false;   // log every epoch (learning-rate sweeps)
 };
 
 struct LogLine {
@@ -60,6 +62,10 @@ class Trainer {
 
   const Training& config() const { return cfg_; }
   std::int64_t rows() const { return rows_; }
+
+  /// Compiles every kernel run() will need, so that several Trainers of one Module can then
+  /// run in parallel threads (lowering and compiling are not thread-safe; running is).
+  void prepare();
 
   /// Runs the whole schedule. on_log is called at every logged epoch (and the last).
   TrainResult run(const std::function<void(const LogLine&, std::int64_t epochs)>& on_log);
@@ -87,6 +93,7 @@ class Trainer {
   Module& m_;
   Jit& jit_;
   DType dtype_ = DType::F64;
+  bool use_metric_ = true, every_epoch_ = false;
   Training cfg_;
   std::vector<Tensor> start_;
   std::int64_t rows_ = 1;

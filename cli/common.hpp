@@ -1,0 +1,63 @@
+// The gradc driver's shared pieces: options, loading, choosing functions, reading --at and
+// --wrt, number formatting. Each command lives in a cli/*.cpp file.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compiler/lower.hpp"
+
+namespace gradc::cli {
+
+struct Options {
+  std::string file, fn, at, wrt, format = "text", stage, points, out;
+  // train
+  std::optional<double> lr;
+  std::optional<std::int64_t> epochs, batch;
+  std::optional<std::uint64_t> seed;
+  std::string save, log, resume, params, data, dtype = "f64";
+  bool quiet = false, backward = false;
+  int order = 1;
+  bool hessian = false, json = false, expr_only = false, no_simplify = false;
+  double tol = 1e-6;
+  // descent, sweep, field
+  std::string lr_list, range = "-3:3", csv;
+  std::vector<std::string> from;
+  std::int64_t steps = 20;
+};
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ");
+std::vector<std::string> param_names(const Function& f);
+std::unique_ptr<Module> load(const Options& o);
+
+/// eval, diff, check, descent work on scalar functions of their parameters.
+bool scalar_function(const Function& f);
+const Function& choose(const Module& m, const std::string& name);
+std::vector<const Function*> choose_all(const Module& m, const std::string& name);
+
+/// Splits "x=0.5, y=max(1, 2)" at top-level commas: (offset, piece) pairs.
+std::vector<std::pair<std::size_t, std::string>> split_top(const std::string& s);
+/// The point: --at values, else the file's `at` values, for every parameter of f.
+std::vector<double> resolve_point(const Module& m, const Function& f, const std::string& at,
+                                  std::span<const Function* const> selected = {});
+std::vector<const Node*> resolve_wrt(const Module& m, const Function& f, const std::string& wrt);
+
+std::string num(double v);       // shortest round trip; "nan"
+std::string json_num(double v);  // 17 digits; null for nan/inf
+void warn_domain(const Module& m, const Function& f, std::span<const Node* const> outputs,
+                 std::span<const double> point, const std::string& where = "");
+/// value, gradient and (optionally) the Hessian of f, row-major, as IR roots, for compiling.
+std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify);
+/// Renders DOT to SVG with Graphviz's `dot`, atomically.
+void write_svg(const std::string& dot, const std::string& path);
+
+// cli/teach.cpp
+int cmd_descent(const Options& o);
+int cmd_sweep(const Options& o);
+int cmd_field(const Options& o);
+
+}  // namespace gradc::cli

@@ -1,0 +1,315 @@
+// Commands that draw the lecture's pictures: `field` (contours and gradient arrows of a
+// function of two variables), `descent` (the iterates of gradient descent over the curve or the
+// contours of L) and `sweep` (one run per learning rate, labelled, on one plot).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
+#include "cli/common.hpp"
+#include "compiler/builder.hpp"
+#include "compiler/diff.hpp"
+#include "runtime/csv.hpp"
+#include "runtime/descent.hpp"
+#include "runtime/plot.hpp"
+#include "runtime/train.hpp"
+
+namespace gradc::cli {
+namespace {
+
+// A scalar function of one or two parameters, compiled for value and gradient.
+struct Compiled {
+  std::unique_ptr<Module> m;
+  const Function* f = nullptr;
+  std::unique_ptr<Jit> jit;
+  Kernel k;
+};
+
+Compiled compile_scalar(const Options& o, const char* command, std::size_t max_params) {
+  Compiled c;
+  c.m = load(o);
+  if (o.fn.empty() && c.m->training && max_params == 0) return c;
+  const Function* f = nullptr;
+  try {
+    f = &choose(*c.m, o.fn);
+  } catch (const UsageError& e) {
+    throw UsageError(fmt::format("{}: {}", command, e.what()));
+  }
+  if (max_params && f->params.size() > max_params)
+    throw UsageError(fmt::format("{} draws functions of at most {} variables; '{}' has {} ({})", command,
+                                 max_params, f->name, f->params.size(), join(param_names(*f))));
+  c.f = f;
+  c.jit = Jit::create();
+  auto outs = derivative_outputs(*c.m, *f, false, !o.no_simplify);
+  c.k = c.jit->compile(KernelSpec{f->name, f->params, outs, /*batch=*/false});
+  return c;
+}
+
+std::vector<double> parse_numbers(const std::string& text, const char* what) {
+  std::vector<double> v;
+  for (auto& [off, piece] : split_top(text)) {
+    std::string t;
+    for (char ch : piece)
+      if (ch != ' ') t += ch;
+    char* end = nullptr;
+    double x = t.empty() ? NAN : std::strtod(t.c_str(), &end);
+    if (t.empty() || *end != '\0' || !std::isfinite(x))
+      throw UsageError(fmt::format("{}: '{}' is not a number (expected a comma-separated list like 0.01,0.2)",
+                                   what, piece));
+    v.push_back(x);
+  }
+  if (v.empty()) throw UsageError(fmt::format("{}: expected at least one number", what));
+  return v;
+}
+
+std::pair<double, double> parse_range(const std::string& r) {
+  auto colon = r.find(':');
+  char* e1 = nullptr;
+  char* e2 = nullptr;
+  double a = colon == std::string::npos ? NAN : std::strtod(r.substr(0, colon).c_str(), &e1);
+  double b = colon == std::string::npos ? NAN : std::strtod(r.substr(colon + 1).c_str(), &e2);
+  if (colon == std::string::npos || *e1 || *e2 || !std::isfinite(a) || !std::isfinite(b) || !(a < b))
+    throw UsageError(fmt::format("--range: expected LOW:HIGH with LOW < HIGH, not '{}'", r));
+  return {a, b};
+}
+
+void write_output(const std::string& text, const std::string& path) {
+  if (path.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  } else {
+    write_file_atomic(path, text);
+  }
+}
+
+double value_at(const Kernel& k, std::vector<double> w) {
+  std::vector<double> out(1 + w.size());
+  k.single(w.data(), out.data());
+  return out[0];
+}
+
+// L over a grid covering [x0, x1] x [y0, y1].
+Field sample_field(const Kernel& k, double x0, double x1, double y0, double y1, std::size_t n) {
+  Field fld{x0, x1, y0, y1, n, n, {}, 12};
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < n; ++i) {
+      double x = x0 + (x1 - x0) * static_cast<double>(i) / static_cast<double>(n - 1);
+      double y = y0 + (y1 - y0) * static_cast<double>(j) / static_cast<double>(n - 1);
+      fld.z.push_back(value_at(k, {x, y}));
+    }
+  return fld;
+}
+
+}  // namespace
+
+// gradc field FILE [--fn NAME] [--range -3:3] [-o OUT.svg]
+int cmd_field(const Options& o) {
+  Compiled c = compile_scalar(o, "field", 2);
+  if (c.f->params.size() != 2)
+    throw UsageError(fmt::format("field draws functions of two variables; '{}' has {}", c.f->name, c.f->params.size()));
+  auto [lo, hi] = parse_range(o.range);
+  Plot p;
+  p.title = fmt::format("{}({}) and its gradient", c.f->name, join(param_names(*c.f)));
+  p.xlabel = c.f->params[0]->name;
+  p.ylabel = c.f->params[1]->name;
+  p.field = sample_field(c.k, lo, hi, lo, hi, 80);
+  p.limits = std::array<double, 4>{lo, hi, lo, hi};
+  constexpr int kArrows = 15;
+  std::vector<double> out(3);
+  for (int j = 0; j < kArrows; ++j)
+    for (int i = 0; i < kArrows; ++i) {
+      double x = lo + (hi - lo) * (i + 0.5) / kArrows, y = lo + (hi - lo) * (j + 0.5) / kArrows;
+      std::vector<double> w{x, y};
+      c.k.single(w.data(), out.data());
+      if (std::isfinite(out[1]) && std::isfinite(out[2])) p.arrows.push_back(Arrow{x, y, out[1], out[2]});
+    }
+  if (o.out.empty()) throw UsageError("field: give the SVG file with -o OUT.svg");
+  write_output(render_svg(p), o.out);
+  return kExitOk;
+}
+
+// gradc descent FILE --lr X [--from w0] [--steps N] [--format svg|csv] [-o OUT]
+int cmd_descent(const Options& o) {
+  if (!o.lr) throw UsageError("descent: give the learning rate with --lr");
+  Compiled c = compile_scalar(o, "descent", 2);
+  std::size_t n = c.f->params.size();
+  std::vector<std::vector<double>> starts;
+  for (const std::string& s : o.from) {
+    std::vector<double> w = parse_numbers(s, "--from");
+    if (w.size() != n)
+      throw UsageError(fmt::format("--from: '{}' gives {} values; '{}' has {} parameters ({})", s, w.size(), c.f->name, n,
+                                   join(param_names(*c.f))));
+    starts.push_back(w);
+  }
+  if (starts.empty()) starts.push_back(resolve_point(*c.m, *c.f, o.at));
+  std::vector<Trajectory> runs;
+  for (const auto& w0 : starts) runs.push_back(descend(c.k, w0, *o.lr, o.steps));
+
+  if (o.format == "csv") {
+    std::string csv = "run,step";
+    for (const Node* p : c.f->params) csv += "," + p->name;
+    csv += ",loss";
+    for (const Node* p : c.f->params) csv += ",d" + c.f->name + "/d" + p->name;
+    csv += "\n";
+    for (std::size_t r = 0; r < runs.size(); ++r)
+      for (std::size_t t = 0; t < runs[r].w.size(); ++t) {
+        csv += fmt::format("{},{}", r + 1, t);
+        for (double x : runs[r].w[t]) csv += "," + json_num(x);
+        csv += "," + json_num(runs[r].loss[t]);
+        for (double g : runs[r].grad[t]) csv += "," + json_num(g);
+        csv += "\n";
+      }
+    write_output(csv, o.out);
+    return kExitOk;
+  }
+  Plot p;
+  p.title = fmt::format("Gradient descent on {} with learning rate {}", c.f->name, num(*o.lr));
+  if (n == 1) {
+    // The curve L(w) over the iterates' range, and each step as an arrow along it.
+    double lo = runs[0].w[0][0], hi = lo;
+    for (const Trajectory& t : runs)
+      for (const auto& w : t.w)
+        if (std::isfinite(w[0])) lo = std::min(lo, w[0]), hi = std::max(hi, w[0]);
+    double pad = std::max(0.25 * (hi - lo), 0.5);
+    Series curve{c.f->name + "(" + c.f->params[0]->name + ")", {}, {}, false, false, false};
+    for (int i = 0; i <= 200; ++i) {
+      double w = lo - pad + (hi - lo + 2 * pad) * i / 200.0;
+      curve.x.push_back(w);
+      curve.y.push_back(value_at(c.k, {w}));
+    }
+    p.series.push_back(curve);
+    p.xlabel = c.f->params[0]->name;
+    p.ylabel = c.f->name;
+    for (std::size_t r = 0; r < runs.size(); ++r) {
+      Series s{fmt::format("steps from {} = {}", c.f->params[0]->name, num(runs[r].w[0][0])), {}, {}, true, true, false};
+      for (std::size_t t = 0; t < runs[r].w.size(); ++t) s.x.push_back(runs[r].w[t][0]), s.y.push_back(runs[r].loss[t]);
+      p.series.push_back(s);
+    }
+  } else {
+    // The contours of L around the trajectories, each trajectory with its steps as arrows.
+    double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
+    for (const Trajectory& t : runs)
+      for (const auto& w : t.w)
+        if (std::isfinite(w[0]) && std::isfinite(w[1]))
+          x0 = std::min(x0, w[0]), x1 = std::max(x1, w[0]), y0 = std::min(y0, w[1]), y1 = std::max(y1, w[1]);
+    double px = std::max(0.2 * (x1 - x0), 0.5), py = std::max(0.2 * (y1 - y0), 0.5);
+    x0 -= px, x1 += px, y0 -= py, y1 += py;
+    p.field = sample_field(c.k, x0, x1, y0, y1, 100);
+    p.limits = std::array<double, 4>{x0, x1, y0, y1};
+    p.xlabel = c.f->params[0]->name;
+    p.ylabel = c.f->params[1]->name;
+    for (const Trajectory& t : runs) {
+      Series s{fmt::format("from ({}, {})", num(t.w[0][0]), num(t.w[0][1])), {}, {}, true, true, false};
+      for (const auto& w : t.w) s.x.push_back(w[0]), s.y.push_back(w[1]);
+      p.series.push_back(s);
+    }
+  }
+  if (o.out.empty()) throw UsageError("descent: give the SVG file with -o OUT.svg (or --format csv)");
+  write_output(render_svg(p), o.out);
+  return kExitOk;
+}
+
+// gradc sweep FILE --lr 0.01,0.2,0.8,1.1 [--epochs N] [-o OUT.svg] [--csv OUT.csv]
+int cmd_sweep(const Options& o) {
+  std::vector<double> rates = parse_numbers(o.lr_list, "--lr");
+  for (double r : rates)
+    if (!(r > 0)) throw UsageError(fmt::format("--lr: learning rates must be above 0, not {}", num(r)));
+  auto m = load(o);
+  std::vector<std::vector<double>> curves(rates.size());  // loss per step or epoch
+  std::vector<Behaviour> labels(rates.size());
+  std::string unit;
+  if (m->training && o.fn.empty()) {
+    // A training program: one Trainer per rate, compiled here, run in parallel.
+    unit = "epoch";
+    auto jit = Jit::create();
+    std::vector<std::unique_ptr<Trainer>> trainers;
+    for (double r : rates) {
+      TrainOptions opts;
+      opts.lr = r;
+      opts.metric = false;
+      opts.every_epoch = true;
+      if (o.epochs) opts.epochs = *o.epochs;
+      trainers.push_back(std::make_unique<Trainer>(*m, *jit, opts));
+      trainers.back()->prepare();
+    }
+    std::vector<std::thread> pool;
+    std::size_t next = 0, workers = std::max(1u, std::thread::hardware_concurrency());
+    std::mutex mu;
+    for (std::size_t w = 0; w < std::min(workers, rates.size()); ++w)
+      pool.emplace_back([&] {
+        for (;;) {
+          std::size_t i;
+          {
+            std::lock_guard lock(mu);
+            if (next == rates.size()) return;
+            i = next++;
+          }
+          TrainResult r = trainers[i]->run(nullptr);
+          for (const LogLine& l : r.log) curves[i].push_back(l.loss);
+          if (r.diverged) curves[i].push_back(r.loss);
+          labels[i] = classify_losses(curves[i]);
+        }
+      });
+    for (std::thread& t : pool) t.join();
+  } else {
+    unit = "step";
+    Compiled c = compile_scalar(o, "sweep", 0);
+    std::vector<double> w0 = resolve_point(*c.m, *c.f, o.at);
+    std::int64_t steps = o.epochs ? *o.epochs : o.steps;
+    for (std::size_t i = 0; i < rates.size(); ++i) {
+      Trajectory t = descend(c.k, w0, rates[i], steps);
+      curves[i] = t.loss;
+      labels[i] = classify(t);
+    }
+  }
+  // The summary and the suggestion: the largest rate that converged, else the largest that
+  // did not diverge or oscillate.
+  std::string text;
+  std::optional<double> suggest;
+  for (Behaviour want : {Behaviour::Converged, Behaviour::Slow})
+    for (std::size_t i = 0; i < rates.size(); ++i)
+      if (labels[i] == want && !suggest) {
+        double best = rates[i];
+        for (std::size_t j = 0; j < rates.size(); ++j)
+          if (labels[j] == want) best = std::max(best, rates[j]);
+        suggest = best;
+      }
+  for (std::size_t i = 0; i < rates.size(); ++i) {
+    const auto& cv = curves[i];
+    text += fmt::format("lr {:<8} {:<12} loss {} -> {} after {} {}s\n", num(rates[i]), behaviour_name(labels[i]),
+                        num(cv.front()), num(cv.back()), cv.size() - 1, unit);
+  }
+  text += suggest ? fmt::format("suggested learning rate: {}\n", num(*suggest))
+                  : std::string("suggested learning rate: none of these (every run oscillated or diverged)\n");
+  std::fputs(text.c_str(), stdout);
+
+  if (!o.csv.empty()) {
+    std::string csv = "lr,label," + unit + ",loss\n";
+    for (std::size_t i = 0; i < rates.size(); ++i)
+      for (std::size_t t = 0; t < curves[i].size(); ++t)
+        csv += fmt::format("{},{},{},{}\n", num(rates[i]), behaviour_name(labels[i]), t, json_num(curves[i][t]));
+    write_file_atomic(o.csv, csv);
+  }
+  if (!o.out.empty()) {
+    Plot p;
+    p.title = "Loss for each learning rate";
+    p.xlabel = unit;
+    p.ylabel = "loss";
+    double lo = INFINITY, hi = 0;
+    for (std::size_t i = 0; i < rates.size(); ++i) {
+      Series s{fmt::format("lr {} ({})", num(rates[i]), behaviour_name(labels[i])), {}, {}, false, false, false};
+      for (std::size_t t = 0; t < curves[i].size(); ++t) {
+        s.x.push_back(static_cast<double>(t));
+        s.y.push_back(curves[i][t]);
+        if (std::isfinite(curves[i][t]) && curves[i][t] > 0) lo = std::min(lo, curves[i][t]), hi = std::max(hi, curves[i][t]);
+      }
+      p.series.push_back(s);
+    }
+    p.log_y = hi > 1e3 * lo;  // the range calls for a log scale
+    write_file_atomic(o.out, render_svg(p));
+  }
+  return kExitOk;
+}
+
+}  // namespace gradc::cli

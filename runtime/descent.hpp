@@ -1,0 +1,37 @@
+// Gradient descent on a scalar function, w(t+1) = w(t) - lr * grad L(w(t)), and the labels the
+// lecture gives learning rates: too small (slow), right (converged), too big (oscillating) and
+// divergent.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/jit.hpp"
+
+namespace gradc {
+
+struct Trajectory {
+  std::vector<std::vector<double>> w;     // w(0) .. w(T)
+  std::vector<double> loss;               // L(w(t))
+  std::vector<std::vector<double>> grad;  // grad L(w(t))
+  bool diverged = false;                  // stopped at a nan or inf
+};
+
+/// `steps` steps from w0 with a value+gradient kernel (outputs: L, then dL/dw_i).
+Trajectory descend(const Kernel& value_and_grad, std::vector<double> w0, double lr, std::int64_t steps);
+
+enum class Behaviour { Slow, Converged, Oscillating, Diverged };
+const char* behaviour_name(Behaviour b);
+
+/// How a run went, from its losses and (when known) its parameter updates:
+///  diverged:    a nan/inf, or the final loss above 10x the initial one;
+///  oscillating: consecutive updates point in opposite directions in at least half of the
+///               steps (parameter updates known), or the loss rises by more than 5% in at
+///               least a quarter of the steps (losses only);
+///  converged:   the gradient norm fell below 1e-4 of its initial value (or the loss below 1e-3
+///               of its initial value, losses only);
+///  slow:        otherwise.
+Behaviour classify(const Trajectory& t);
+Behaviour classify_losses(const std::vector<double>& loss);
+
+}  // namespace gradc
