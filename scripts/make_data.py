@@ -3,6 +3,7 @@
 
   examples/data/regression.csv  1,024 rows: x1, x2 uniform in [-1, 1], y = sin(3 x1) + x2^2 + noise
   examples/data/spiral.csv      512 rows: two interleaved spirals, columns x, y, label (0 or 1)
+  examples/data/wide_net.csv    32 rows: x evenly in [-1, 1], y = sin(pi x) + noise (std 0.1)
 
 Run from the repository root: python3 scripts/make_data.py
 """
@@ -34,6 +35,16 @@ def spiral(path, n=512, seed=2):
             f.write(f"{x:.6f},{y:.6f},{label}\n")
 
 
+def wide_net(path, n=32, seed=4):
+    rng = random.Random(seed)
+    with open(path, "w") as f:
+        f.write("x,y\n")
+        for i in range(n):
+            x = -1 + 2 * i / (n - 1)
+            f.write(f"{x:.6f},{math.sin(math.pi * x) + rng.gauss(0, 0.1):.6f}\n")
+
+
 if __name__ == "__main__":
     regression("examples/data/regression.csv")
     spiral("examples/data/spiral.csv")
+    wide_net("examples/data/wide_net.csv")

@@ -93,6 +93,17 @@ def main():
                                                            "expected", "got"))
             else:
                 print(f"ok   {name}")
+        # Every SVG the cases wrote must be well-formed XML that a browser can show.
+        import glob
+        import xml.dom.minidom
+        for svg in sorted(glob.glob(os.path.join(tmp, "*.svg"))):
+            try:
+                doc = xml.dom.minidom.parse(svg)
+                assert doc.documentElement.tagName == "svg", "root element is not <svg>"
+                print(f"ok   {os.path.basename(svg)} is well-formed SVG")
+            except Exception as e:  # noqa: BLE001 - report any parse failure as a test failure
+                failures += 1
+                print(f"FAIL {os.path.basename(svg)}: {e}")
     print(f"{len(lines) - failures if not only else len(only) - failures} passed, {failures} failed")
     return 1 if failures else 0
 
