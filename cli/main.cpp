@@ -359,11 +359,6 @@ int diff_training(Module& m, const Options& o, Format f) {
   std::unordered_map<const Node*, const Node*> adj;
   std::vector<const Node*> grads = gradient(b, loss, wrt, nullptr, &adj);
 
-  // Forward names: z<k> for a matrix product (with its bias, when one is added), h<k> for an
-  // activation of a z; the loss is L.
-  auto is_activation = [](const Node* n) {
-    return n->info().elementwise && n->info().syntax == Syntax::Call && n->nargs == 1;
-  };
   auto name_of = [&](const std::string& base) {
     return f == Format::Latex ? print_name(base, f) : base;
   };
@@ -371,23 +366,7 @@ int diff_training(Module& m, const Options& o, Format f) {
     return f == Format::Latex ? fmt::format("\\frac{{\\partial L}}{{\\partial {}}}", print_name(base, f))
                               : "dL/d" + base;
   };
-  std::unordered_map<const Node*, std::string> names, base;
-  std::unordered_map<const Node*, int> uses;
-  auto forward = reachable(std::span<const Node* const>(&loss, 1));
-  for (const Node* n : forward)
-    for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
-  int layer = 0;
-  for (const Node* n : forward) {
-    const Node* z = nullptr;
-    if (n->op == Op::MatMul) {
-      z = n;
-      for (const Node* u : forward)  // the bias add that consumes it, if any
-        if (u->op == Op::Add && (u->arg(0) == n || u->arg(1) == n) && uses[n] == 1) z = u;
-      base[z] = fmt::format("z{}", ++layer);
-    } else if (is_activation(n) && base.count(n->arg(0)) && base[n->arg(0)][0] == 'z') {
-      base[n] = "h" + base[n->arg(0)].substr(1);
-    }
-  }
+  std::unordered_map<const Node*, std::string> names, base = layer_names(loss);
   for (auto& [n, b0] : base) names[n] = name_of(b0);
   for (auto& [n, b0] : base)
     if (auto a = adj.find(n); a != adj.end() && a->second->nargs > 0) names.try_emplace(a->second, adjoint_name(b0));
@@ -674,9 +653,14 @@ void write_svg(const std::string& dot, const std::string& path) {
 
 int cmd_graph(const Options& o) {
   auto m = load(o);
-  const Function& f = choose(*m, o.fn);
-  std::vector<double> point = resolve_point(*m, f, o.at);
-  std::string dot = graph_dot(*m, f, point, o.backward);
+  std::string dot;
+  if (m->training && o.fn.empty()) {  // the network's loss: shapes instead of values
+    std::vector<DataInput> data;
+    dot = graph_dot_tensor(*m, m->lower(*m->training->loss, 0, data), o.backward);
+  } else {
+    const Function& f = choose(*m, o.fn);
+    dot = graph_dot(*m, f, resolve_point(*m, f, o.at), o.backward);
+  }
   if (o.format == "svg") {
     if (o.out.empty()) throw UsageError("--format svg needs an output file: -o OUT.svg");
     write_svg(dot, o.out);

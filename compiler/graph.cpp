@@ -119,3 +119,97 @@ std::string graph_dot(Module& m, const Function& f, std::span<const double> poin
 }
 
 }  // namespace gradc
+
+namespace gradc {
+
+std::unordered_map<const Node*, std::string> layer_names(const Node* loss) {
+  auto is_activation = [](const Node* n) {
+    return n->info().elementwise && n->info().syntax == Syntax::Call && n->nargs == 1;
+  };
+  std::unordered_map<const Node*, std::string> base;
+  std::unordered_map<const Node*, int> uses;
+  auto forward = reachable(std::span<const Node* const>(&loss, 1));
+  for (const Node* n : forward)
+    for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
+  int layer = 0;
+  for (const Node* n : forward) {
+    if (n->op == Op::MatMul) {
+      const Node* z = n;
+      for (const Node* u : forward)  // the bias add that consumes it, if any
+        if (u->op == Op::Add && (u->arg(0) == n || u->arg(1) == n) && uses[n] == 1) z = u;
+      base[z] = fmt::format("z{}", ++layer);
+    } else if (is_activation(n) && base.count(n->arg(0)) && base[n->arg(0)][0] == 'z') {
+      base[n] = "h" + base[n->arg(0)].substr(1);
+    }
+  }
+  return base;
+}
+
+std::string graph_dot_tensor(Module& m, const Node* loss, bool backward) {
+  // Broadcasts, reshapes and detaches are notation, not nodes of the picture.
+  auto skip = [](const Node* n) {
+    while (n->op == Op::Broadcast || n->op == Op::Reshape || n->op == Op::Detach) n = n->arg(0);
+    return n;
+  };
+  std::vector<const Node*> nodes = reachable(std::span<const Node* const>(&loss, 1));
+  std::unordered_map<const Node*, std::string> names = layer_names(loss);
+  names[loss] = "L";
+  int k = 0;
+  for (const Node* n : nodes)
+    if (n->nargs > 0 && skip(n) == n && !names.count(n)) names[n] = fmt::format("v{}", ++k);
+  std::unordered_map<const Node*, const Node*> adj;
+  std::vector<const Node*> wrt;
+  for (const Param& p : m.params) wrt.push_back(p.var);
+  Builder b(m.graph, Simplify::Full);
+  if (backward) gradient(b, loss, wrt, nullptr, &adj);
+  // An adjoint shared by several nodes (z = v + b has dL/dz = dL/dv) takes the layer's name.
+  std::unordered_map<const Node*, std::string> adj_names;
+  for (bool layers : {false, true})
+    for (auto& [n, a] : adj)
+      if (names.count(n) && a->nargs > 0 && (names[n][0] != 'v') == layers) adj_names[a] = "dL/d" + names[n];
+
+  std::string out = "digraph \"loss\" {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
+                    "  edge [fontname=\"Helvetica\", fontsize=10];\n";
+  for (const Node* n : nodes) {
+    if (n->op == Op::Const || skip(n) != n) continue;
+    std::string label;
+    if (n->op == Op::Var || n->op == Op::Tensor) {
+      label = fmt::format("{}\n{}", n->op == Op::Var ? n->name : "constant", n->shape.str());
+    } else {
+      std::unordered_map<const Node*, std::string> shallow;  // arguments by name
+      for (int i = 0; i < n->nargs; ++i)
+        if (names.count(skip(n->arg(i)))) shallow[skip(n->arg(i))] = names[skip(n->arg(i))];
+      std::string expr = print(std::span<const Node* const>(&n, 1), Format::Text, &shallow).results[0];
+      label = fmt::format("{} = {}\n{}", names[n], expr, n->shape.scalar() ? "scalar" : n->shape.str());
+      if (backward) {
+        if (auto a = adj.find(n); a != adj.end() && n != loss) {
+          std::unordered_map<const Node*, std::string> display = names;
+          display.insert(adj_names.begin(), adj_names.end());
+          display.erase(a->second);
+          label += fmt::format("\ndL/d{} = {}", names[n],
+                               print(std::span<const Node* const>(&a->second, 1), Format::Text, &display).results[0]);
+        }
+      }
+    }
+    if (backward && n->op == Op::Var)
+      if (auto a = adj.find(n); a != adj.end()) {
+        std::unordered_map<const Node*, std::string> display = names;
+        display.insert(adj_names.begin(), adj_names.end());
+        label += fmt::format("\ndL/d{} = {}", n->name,
+                             print(std::span<const Node* const>(&a->second, 1), Format::Text, &display).results[0]);
+      }
+    out += fmt::format("  n{} [label=\"{}\"{}];\n", n->id, escape(label),
+                       n->op == Op::Var ? ", shape=ellipse" : n == loss ? ", penwidth=2" : "");
+  }
+  for (const Node* n : nodes) {
+    if (skip(n) != n || n->op == Op::Const) continue;
+    for (int i = 0; i < n->nargs; ++i) {
+      const Node* a = skip(n->arg(i));
+      if (a->op == Op::Const) continue;
+      out += fmt::format("  n{} -> n{};\n", a->id, n->id);
+    }
+  }
+  return out + "}\n";
+}
+
+}  // namespace gradc

@@ -15,6 +15,14 @@ std::unordered_map<const Node*, std::string> intermediate_names(const Function& 
 /// The local partial ∂n/∂(n's argument i), built through b (nullptr if the op has none).
 const Node* local_partial(Builder& b, const Node* n, int i);
 
+/// Names for the layers of a network's loss: z<k> for a matrix product (with its bias, when one
+/// is added), h<k> for an activation of a z.
+std::unordered_map<const Node*, std::string> layer_names(const Node* loss);
+
+/// DOT text of a training program's loss graph: nodes show shapes (and, with `backward`, each
+/// node's adjoint in terms of the layer names).
+std::string graph_dot_tensor(Module& m, const Node* loss, bool backward);
+
 /// DOT text of f's graph at point (one value per parameter).
 std::string graph_dot(Module& m, const Function& f, std::span<const double> point, bool backward);
 
