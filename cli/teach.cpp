@@ -155,9 +155,9 @@ int cmd_descent(const Options& o) {
     for (std::size_t r = 0; r < runs.size(); ++r)
       for (std::size_t t = 0; t < runs[r].w.size(); ++t) {
         csv += fmt::format("{},{}", r + 1, t);
-        for (double x : runs[r].w[t]) csv += "," + json_num(x);
-        csv += "," + json_num(runs[r].loss[t]);
-        for (double g : runs[r].grad[t]) csv += "," + json_num(g);
+        for (double x : runs[r].w[t]) csv += "," + num(x);
+        csv += "," + num(runs[r].loss[t]);
+        for (double g : runs[r].grad[t]) csv += "," + num(g);
         csv += "\n";
       }
     write_output(csv, o.out);
@@ -288,7 +288,7 @@ int cmd_sweep(const Options& o) {
     std::string csv = "lr,label," + unit + ",loss\n";
     for (std::size_t i = 0; i < rates.size(); ++i)
       for (std::size_t t = 0; t < curves[i].size(); ++t)
-        csv += fmt::format("{},{},{},{}\n", num(rates[i]), behaviour_name(labels[i]), t, json_num(curves[i][t]));
+        csv += fmt::format("{},{},{},{}\n", num(rates[i]), behaviour_name(labels[i]), t, num(curves[i][t]));
     write_file_atomic(o.csv, csv);
   }
   if (!o.out.empty()) {
