@@ -675,6 +675,8 @@ int cmd_graph(const Options& o) {
 int cmd_explain(const Options& o) {
   Format f = o.format == "latex" ? Format::Latex : Format::Text;
   auto m = load(o);
+  // A network: the chain rule through its layers is the backward pass, as equations.
+  if (m->training && o.fn.empty()) return diff_training(*m, o, f);
   const Function& fn = choose(*m, o.fn);
   std::vector<const Node*> wrt = resolve_wrt(*m, fn, o.wrt);
   std::vector<double> point = resolve_point(*m, fn, o.at);
