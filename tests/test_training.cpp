@@ -283,3 +283,24 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace gradc::test
+
+namespace gradc::test {
+namespace {
+// cross_entropy goes through log_softmax with the maximum subtracted: logits of 1000 give a
+// finite loss and gradient (a naive log(sum(exp)) would overflow to inf and nan).
+TEST(Losses, CrossEntropyIsStableForLargeLogits) {
+  auto m = compile_text("data Z = [[1000, 0, -5], [0, 1000, 3]]\ndata Y = [0, 2]\n"
+                        "fn f(s) = cross_entropy(Z * s, Y)\n"
+                        "fn g(s) = binary_cross_entropy(Z * s, [[1, 0, 1], [0, 1, 0]])\n");
+  for (const char* fn : {"f", "g"}) {
+    const Function& f = *m->find(fn);
+    Builder b(m->graph);
+    auto out = evaluate(value_and_derivatives(b, f.body, f.params, false), f.params, std::vector<double>{1.0});
+    EXPECT_TRUE(std::isfinite(out[0]) && std::isfinite(out[1])) << fn << ": " << out[0] << " " << out[1];
+  }
+  // Row 1 picks class 0 with logit 1000 (loss ~0); row 2 picks class 2 (3) against 1000: 997.
+  const Function& f = *m->find("f");
+  EXPECT_NEAR(evaluate(std::vector<const Node*>{f.body}, f.params, std::vector<double>{1.0})[0], 997.0 / 2, 1e-9);
+}
+}  // namespace
+}  // namespace gradc::test
