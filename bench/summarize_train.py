@@ -4,11 +4,15 @@
     build/bench/gradc_train_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \\
         --benchmark_out=bench/results/train_bench.json --benchmark_out_format=json
     /usr/bin/python3 bench/torch_steps.py --out bench/results/torch_steps.json
-    python3 bench/summarize_train.py bench/results/train_bench.json [bench/results/torch_steps.json]
+    env -u OPENBLAS_CORETYPE /usr/bin/python3 bench/torch_steps.py --out bench/results/torch_steps_autodetect.json
+    python3 bench/summarize_train.py bench/results/train_bench.json \
+        [bench/results/torch_steps_autodetect.json [bench/results/torch_steps.json ...]]
 
 Figures are microseconds per step, wall time (Google Benchmark's real_time; torch_steps.py's
-time.perf_counter), medians of 5 repetitions. Without the torch file the torch columns are
-"not measured".
+time.perf_counter), medians of 5 repetitions. The main table's torch columns come from the first
+torch file; every torch file is listed in a table of its own, and the targets are checked
+against the fastest torch figure of all files and thread settings. Without a torch file the
+torch columns are "not measured".
 """
 import json
 import os
@@ -25,13 +29,16 @@ def main() -> int:
     data = json.load(open(sys.argv[1]))
     med = {b["run_name"]: b for b in data["benchmarks"] if b.get("aggregate_name") == "median"}
     ctx = data["context"]
-    torch = json.load(open(sys.argv[2])) if len(sys.argv) > 2 and os.path.exists(sys.argv[2]) else None
+    torches = [json.load(open(f)) for f in sys.argv[2:] if os.path.exists(f)]
+    torch = torches[0] if torches else None
     print("gradc_train_bench: run %s, %d CPUs, load average %s at start."
           % (ctx["date"], ctx["num_cpus"], ", ".join("%.2f" % x for x in ctx["load_avg"])))
-    if torch:
-        print("torch_steps.py: torch %s, default threads %d, load average %s at the end; libraries: %s."
-              % (torch["torch"], torch["default_threads"], ", ".join("%.2f" % x for x in torch["load_avg"]),
-                 ", ".join(os.path.basename(p) for p in torch["loaded_libraries"])))
+    for i, t in enumerate(torches):
+        print("torch_steps.py%s: torch %s, default threads %d, load average %s at the end; OpenBLAS kernels %s "
+              "(OPENBLAS_CORETYPE=%s); libraries: %s."
+              % (" (main table)" if i == 0 else "", t["torch"], t["default_threads"],
+                 ", ".join("%.2f" % x for x in t["load_avg"]), t["openblas"]["corename"],
+                 t["openblas"]["OPENBLAS_CORETYPE"], ", ".join(os.path.basename(p) for p in t["loaded_libraries"])))
     print()
 
     def us(net, dt, what):
@@ -43,10 +50,11 @@ def main() -> int:
     def per_step(net, dt):
         return med["Step/%s/%s/trainer_run" % (net, dt)]["per_step"] * 1e6
 
-    def th(net, dt, label):
-        if not torch:
+    def th(net, dt, label, t=None):
+        t = t or torch
+        if not t:
             return None
-        for r in torch["results"]:
+        for r in t["results"]:
             if r["net"] == net and r["dtype"] == dt and r["threads"] == label:
                 return r["us_per_step_median"]
         return None
@@ -58,42 +66,62 @@ def main() -> int:
 
     print("### Microseconds per training step (wall time, median of 5)\n")
     print("| network | dtype | gradc | hand C++ -O2 | gradc / hand | torch 1 thread | torch %s threads "
-          "| torch 1 thr / gradc | torch default / gradc |" % default_label)
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| torch %s threads | torch 1 thread / gradc | torch %s threads / gradc |" % (default_label, all_label, all_label))
+    print("|---|---|---|---|---|---|---|---|---|---|")
     verdicts = []
     for net, label in NETS:
         for dt in ("f32", "f64"):
             g, h = us(net, dt, "gradc"), us(net, dt, "hand")
-            t1, td = th(net, dt, "1"), th(net, dt, "default")
-            print("| %s | %s | **%s** | %s | %s | %s | %s | %s | %s |"
-                  % (label if dt == "f32" else "", dt, fmt(g), fmt(h), ratio(g, h), fmt(t1), fmt(td),
-                     ratio(t1, g), ratio(td, g)))
-            verdicts.append((net, dt, g, h, t1, td, th(net, dt, all_label)))
+            t1, td, ta = th(net, dt, "1"), th(net, dt, "default"), th(net, dt, all_label)
+            print("| %s | %s | **%s** | %s | %s | %s | %s | %s | %s | %s |"
+                  % (label if dt == "f32" else "", dt, fmt(g), fmt(h), ratio(g, h), fmt(t1), fmt(td), fmt(ta),
+                     ratio(t1, g), ratio(ta, g)))
+            allt = [th(net, dt, lab, t) for t in torches for lab in ("1", "default", all_label)]
+            verdicts.append((net, dt, g, h, [v for v in allt if v is not None]))
     print()
 
     print("### Breakdown and other baselines (µs per step, wall time, median of 5)\n")
-    print("| network | dtype | gradc kernel alone | gradc, parameters in the input buffer | Trainer::run per step "
-          "| hand -O2 grads alone | hand -O2 -march=native | hand -O3 -march=native | torch %s threads "
-          "| compile (ms) |" % all_label)
+    print("| network | dtype | gradc kernel alone | gradc, no parameter copy | gradc, update -O3 -march=native "
+          "| Trainer::run per step | hand -O2, no update | hand -O2 -march=native | hand -O3 -march=native "
+          "| compile (ms) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for net, _ in NETS:
         for dt in ("f32", "f64"):
             print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f |"
                   % (net, dt, fmt(us(net, dt, "gradc_kernel")), fmt(us(net, dt, "gradc_inplace")),
+                     fmt(us(net, dt, "gradc_o3update")),
                      fmt(per_step(net, dt)), fmt(us(net, dt, "hand_grads")), fmt(us(net, dt, "hand_native")),
-                     fmt(us(net, dt, "hand_o3native")), fmt(th(net, dt, all_label)),
+                     fmt(us(net, dt, "hand_o3native")),
                      med["Step/%s/%s/gradc" % (net, dt)]["compile_ms"]))
     print()
 
+    for t in torches:
+        print("### PyTorch %s eager, OpenBLAS kernels %s (OPENBLAS_CORETYPE=%s): µs per step (wall), median of 5\n"
+              % (t["torch"], t["openblas"]["corename"], t["openblas"]["OPENBLAS_CORETYPE"]))
+        labels = ["default", "1", str(t["cpus"])]
+        print("| network | dtype | %s |" % " | ".join(
+            "%s thread%s (CPU time)" % ("default (%d)" % t["default_threads"] if l == "default" else l,
+                                       "" if l == "1" else "s") for l in labels))
+        print("|---|---|" + "---|" * len(labels))
+        for net, _ in NETS:
+            for dt in ("f32", "f64"):
+                cells = []
+                for l in labels:
+                    r = [x for x in t["results"] if x["net"] == net and x["dtype"] == dt and x["threads"] == l]
+                    cells.append("%s (%s)" % (fmt(r[0]["us_per_step_median"]), fmt(r[0]["cpu_us_per_step_median"]))
+                                 if r else "")
+                print("| %s | %s | %s |" % (net, dt, " | ".join(cells)))
+        print()
+
     worst = max(abs(cpu(n, d, w) / us(n, d, w) - 1) for n, _ in NETS for d in ("f32", "f64")
-                for w in ("gradc", "gradc_kernel", "gradc_inplace", "hand", "hand_native", "hand_o3native", "hand_grads"))
+                for w in ("gradc", "gradc_kernel", "gradc_inplace", "gradc_o3update", "hand", "hand_native", "hand_o3native", "hand_grads"))
     print("CPU time differs from wall time by at most %.1f%% in the C++ rows.\n" % (100 * worst))
 
     print("### Targets\n")
-    for net, dt, g, h, t1, td, ta in verdicts:
+    for net, dt, g, h, allt in verdicts:
         r = g / h
         line = "- %s %s: gradc / hand C++ = %.2fx (<= 1.5x: %s)" % (net, dt, r, "met" if r <= 1.5 else "MISSED")
-        best = min(v for v in (t1, td, ta) if v is not None) if t1 is not None else None
+        best = min(allt) if allt else None
         if best is None:
             line += "; torch not measured"
         elif net in SMALL:

@@ -5,7 +5,9 @@ section "Training steps"): the same shapes, data rows, initial parameters, loss 
     /usr/bin/python3 bench/torch_steps.py [--reps 5] [--min-time 0.5] [--out bench/results/torch_steps.json]
 
 (Debian's python3-torch is installed for /usr/bin/python3; another python3 on PATH may not see
-it.) Runs only when torch can be imported; otherwise it says so and exits with status 0.
+it.) OpenBLAS picks its kernels by CPU unless OPENBLAS_CORETYPE says otherwise (this machine's
+environment sets OPENBLAS_CORETYPE=Haswell; `env -u OPENBLAS_CORETYPE` lets it detect the CPU);
+the kernel set in use is printed and recorded. Runs only when torch can be imported; otherwise it says so and exits with status 0.
 
 One step = optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); optimizer.step(),
 on a fixed minibatch (the first `batch` rows of the data, as in gradc_train_bench). Per
@@ -89,6 +91,20 @@ def loaded_blas():
             if len(parts) >= 6 and any(k in os.path.basename(parts[-1]) for k in keys):
                 libs.add(os.path.realpath(parts[-1]))
     return sorted(libs)
+
+
+def openblas_info(libs):
+    """OpenBLAS's own report (the kernel set it chose) through ctypes, if it is loaded."""
+    import ctypes
+    for lib in libs:
+        if "openblas" in os.path.basename(lib):
+            so = ctypes.CDLL(lib)
+            so.openblas_get_corename.restype = ctypes.c_char_p
+            so.openblas_get_config.restype = ctypes.c_char_p
+            return {"library": lib, "corename": so.openblas_get_corename().decode(),
+                    "config": so.openblas_get_config().decode(),
+                    "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+    return None
 
 
 def main():
@@ -196,14 +212,18 @@ def main():
 
     blas = loaded_blas()
     config = torch.__config__.show()
+    ob = openblas_info(blas)
     print("BLAS/OpenMP libraries mapped into this process:")
     for lib in blas:
         print("  " + lib)
-    print([l.strip() for l in config.splitlines() if "BLAS_INFO" in l or "CPU capability" in l])
+    print("OpenBLAS: %s" % ob)
+    import re
+    print("torch config: " + ", ".join(re.findall(r"(?:BLAS_INFO|LAPACK_INFO|USE_MKLDNN|USE_OPENMP)=[^,]*", config)
+                                        + [l.strip("- ") for l in config.splitlines() if "CPU capability" in l]))
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"torch": torch.__version__, "cpus": ncpu, "default_threads": default_threads,
-                       "loaded_libraries": blas, "config": config, "load_avg": os.getloadavg(),
+                       "loaded_libraries": blas, "openblas": ob, "config": config, "load_avg": os.getloadavg(),
                        "results": results}, f, indent=1)
     return 0
 

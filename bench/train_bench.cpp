@@ -17,6 +17,8 @@
 //                   kernel, apply the update to the parameters (hand_train::apply, the same code
 //                   the hand-written step uses), all in T = float or double
 //   gradc_inplace   the same without the packing: the parameters live in the kernel's input buffer
+//   gradc_o3update  gradc, with the update compiled at -O3 -march=native (hand_train_o3::apply,
+//                   vectorized) instead of -O2 (scalar)
 //   gradc_kernel    the kernel call alone (same parameters every time)
 //   hand            hand_train::step (forward, loss, backward, update), -O2
 //   hand_native     the same source at -O2 -march=native
@@ -38,10 +40,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "compiler/builder.hpp"
@@ -252,7 +254,7 @@ void counters(benchmark::State& state, const Net& n, double loss) {
 }
 
 template <class T>
-void BM_Gradc(benchmark::State& state, const std::string& name, bool in_place) {
+void BM_Gradc(benchmark::State& state, const std::string& name, bool in_place, bool o3_update = false) {
   Net& n = net(name);
   check<T>(n);
   std::vector<T> in = as<T>(n.in64), out(n.n_out), params = as<T>(n.init);
@@ -270,7 +272,8 @@ void BM_Gradc(benchmark::State& state, const std::string& name, bool in_place) {
     } else {
       std::copy(params.begin(), params.end(), in.begin());  // pack the parameters
       call(k, in.data(), out.data());
-      hand_train::apply(u, params.data(), out.data() + 1, n.n_params);
+      if (o3_update) hand_train_o3::apply(u, params.data(), out.data() + 1, n.n_params);
+      else hand_train::apply(u, params.data(), out.data() + 1, n.n_params);
     }
     benchmark::ClobberMemory();
   }
@@ -356,6 +359,7 @@ void register_all() {
     };
     reg("f32/gradc", [nm](benchmark::State& s) { BM_Gradc<float>(s, nm, false); });
     reg("f32/gradc_inplace", [nm](benchmark::State& s) { BM_Gradc<float>(s, nm, true); });
+    reg("f32/gradc_o3update", [nm](benchmark::State& s) { BM_Gradc<float>(s, nm, false, true); });
     reg("f32/gradc_kernel", [nm](benchmark::State& s) { BM_GradcKernel<float>(s, nm); });
     reg("f32/hand", [nm](benchmark::State& s) { BM_Hand<float>(s, nm, 0); });
     reg("f32/hand_native", [nm](benchmark::State& s) { BM_Hand<float>(s, nm, 1); });
@@ -364,6 +368,7 @@ void register_all() {
     reg("f32/trainer_run", [nm](benchmark::State& s) { BM_TrainerRun(s, nm, DType::F32); });
     reg("f64/gradc", [nm](benchmark::State& s) { BM_Gradc<double>(s, nm, false); });
     reg("f64/gradc_inplace", [nm](benchmark::State& s) { BM_Gradc<double>(s, nm, true); });
+    reg("f64/gradc_o3update", [nm](benchmark::State& s) { BM_Gradc<double>(s, nm, false, true); });
     reg("f64/gradc_kernel", [nm](benchmark::State& s) { BM_GradcKernel<double>(s, nm); });
     reg("f64/hand", [nm](benchmark::State& s) { BM_Hand<double>(s, nm, 0); });
     reg("f64/hand_native", [nm](benchmark::State& s) { BM_Hand<double>(s, nm, 1); });
