@@ -15,6 +15,7 @@
 #include <llvm/IR/DerivedTypes.h>
 #include <llvm/IR/Function.h>
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/MDBuilder.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -987,6 +988,17 @@ class TensorBody : OpLowering {
       col_parts.push_back({(full - 1) * cols, cols + rest, 1});
     }
     std::int64_t rows = std::min(kTileRows, m);
+    // C does not overlap A or B (all are live at once): say so with a scope of its own,
+    // so LICM can keep the block of C in registers across the k loop when A or B is in the
+    // workspace too.
+    llvm::MDBuilder mdb(b_.getContext());
+    llvm::MDNode* domain = mdb.createAnonymousAliasScopeDomain("matmul");
+    llvm::MDNode* cscope = mdb.createAnonymousAliasScope(domain, "C");
+    llvm::MDNode* clist = llvm::MDNode::get(b_.getContext(), {cscope});
+    auto mark_ab = [&](llvm::Value* v) {
+      if (auto* i = llvm::dyn_cast<llvm::Instruction>(v)) i->setMetadata(llvm::LLVMContext::MD_noalias, clist);
+      return v;
+    };
     const Part row_parts[] = {{0, rows, m / rows}, {m / rows * rows, 1, m % rows}};
     for (const Part& jp : col_parts) {
       for (const Part& ip : row_parts) {
@@ -1007,14 +1019,17 @@ class TensorBody : OpLowering {
         std::vector<llvm::Value*> is, av;
         for (std::int64_t q = 0; q < ip.width; ++q) {
           is.push_back(q == 0 ? i0 : b_.CreateAdd(i0, b_.getInt64(q), "", true, true));
-          av.push_back(load(a, as, Idx{is.back(), kv, nullptr}));
+          av.push_back(mark_ab(load(a, as, Idx{is.back(), kv, nullptr})));
         }
         std::size_t j_loop = open.size();
         llvm::Value* j = b_.CreateAdd(j0, loop_or_zero(jp.width), "", true, true);
-        llvm::Value* bv = load(bm, bs, Idx{kv, j, nullptr});
+        llvm::Value* bv = mark_ab(load(bm, bs, Idx{kv, j, nullptr}));
         for (std::int64_t q = 0; q < ip.width; ++q) {
           llvm::Value* cp = address(c, cs, Idx{is[q], j, nullptr});
-          b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(t_, cp), b_.CreateFMul(av[q], bv)), cp);
+          llvm::LoadInst* cl = b_.CreateLoad(t_, cp);
+          cl->setMetadata(llvm::LLVMContext::MD_alias_scope, clist);
+          llvm::StoreInst* cs_ = b_.CreateStore(b_.CreateFAdd(cl, b_.CreateFMul(av[q], bv)), cp);
+          cs_->setMetadata(llvm::LLVMContext::MD_alias_scope, clist);
         }
         for (std::size_t l = open.size(); l-- > 0;) end_loop(open[l], /*unroll_vectorized=*/l == j_loop);
       }
