@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cmath>
 #include <numbers>
+#include <algorithm>
 #include <stdexcept>
+#include <type_traits>
 
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
@@ -189,18 +191,56 @@ double Trainer::accuracy(const std::vector<Tensor>& params) {
   return static_cast<double>(right) / static_cast<double>(n);
 }
 
+namespace {
+
+// The kernel entry point for the element type T.
+template <class T>
+auto entry(const Kernel& k) {
+  if constexpr (std::is_same_v<T, float>) {
+    return k.single_f32;
+  } else {
+    return k.single;
+  }
+}
+
+}  // namespace
+
 TrainResult Trainer::run(const std::function<void(const LogLine&, std::int64_t)>& on_log) {
+  return dtype_ == DType::F32 ? run_typed<float>(on_log) : run_typed<double>(on_log);
+}
+
+// The loop keeps everything in T: the parameters live at the start of the kernel's input
+// buffer (every step kernel reads them there, then its data rows), and are updated in place;
+// buffers are allocated once; minibatch rows are gathered only when they change.
+template <class T>
+TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int64_t)>& on_log) {
   TrainResult res;
-  std::vector<Tensor> params = start_;
   const Optimizer& opt = cfg_.optimizer;
-  std::size_t total = 0;
-  for (const Tensor& p : params) total += p.data.size();
-  std::vector<double> buf(total, 0.0), m1(total, 0.0), m2(total, 0.0), grads;
-  bool have_buf = false;
+  std::size_t P = 0;
+  for (const Tensor& p : start_) P += p.data.size();
   std::int64_t B = cfg_.batch, step = 0;
+  prepare();
+  std::size_t in_size = 0, out_size = 0;
+  for (const auto& s : steps_) in_size = std::max(in_size, s->in_size), out_size = std::max(out_size, s->out_size);
+  std::vector<T> in(in_size), out(out_size), buf(P, T(0)), m1(P, T(0)), m2(P, T(0));
+  T* w = in.data();
+  {
+    std::size_t k = 0;
+    for (const Tensor& p : start_)
+      for (double v : p.data) w[k++] = static_cast<T>(v);
+  }
+  auto params_now = [&] {  // the parameters as tensors (for logging and the result)
+    std::vector<Tensor> ps = start_;
+    std::size_t k = 0;
+    for (Tensor& p : ps)
+      for (double& v : p.data) v = static_cast<double>(w[k++]);
+    return ps;
+  };
+  bool have_buf = false;
   std::int64_t log_every = cfg_.log_every > 0 ? cfg_.log_every : std::max<std::int64_t>(1, cfg_.epochs / 10);
-  std::vector<std::int64_t> order(static_cast<std::size_t>(rows_));
+  std::vector<std::int64_t> order(static_cast<std::size_t>(rows_)), gathered;
   for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
+  const Step* gathered_for = nullptr;
   Rng rng(cfg_.seed ^ 0x5851f42d4c957f2dULL);
   auto t0 = std::chrono::steady_clock::now();
 
@@ -221,8 +261,23 @@ TrainResult Trainer::run(const std::function<void(const LogLine&, std::int64_t)>
     double epoch_loss = 0;
     for (std::int64_t start = 0; start < rows_; start += B) {
       std::int64_t n = std::min(B, rows_ - start);
-      std::vector<std::int64_t> idx(order.begin() + start, order.begin() + start + n);
-      double loss = call(step_for(n), params, idx, grads);
+      Step& s = step_for(n);
+      // Gather the minibatch's rows after the parameters (skipped when they are the same rows).
+      if (gathered_for != &s || !std::equal(gathered.begin(), gathered.end(), order.begin() + start) ||
+          gathered.size() != static_cast<std::size_t>(n)) {
+        gathered.assign(order.begin() + start, order.begin() + start + n);
+        gathered_for = &s;
+        T* dst = in.data() + P;
+        for (const DataInput& d : s.data) {
+          const Tensor& t = *d.source;
+          std::size_t row = t.shape.rank ? static_cast<std::size_t>(t.shape.size() / t.shape[0]) : 1;
+          for (std::int64_t r : gathered)
+            for (std::size_t c = 0; c < row; ++c) *dst++ = static_cast<T>(t.data[r * row + c]);
+        }
+      }
+      entry<T>(s.kernel)(in.data(), out.data());
+      double loss = static_cast<double>(out[0]);
+      const T* g = out.data() + 1;
       ++step;
       if (!std::isfinite(loss)) {  // diverged: keep the last finite parameters
         res.diverged = true;
@@ -230,41 +285,42 @@ TrainResult Trainer::run(const std::function<void(const LogLine&, std::int64_t)>
         res.step = step;
         res.lr = lr;
         res.loss = loss;
-        res.params = params;
+        res.params = params_now();
         return res;
       }
       epoch_loss += loss * static_cast<double>(n);
-      // The update, parameter by parameter element (PyTorch's formulas).
-      std::size_t k = 0;
-      for (Tensor& p : params)
-        for (double& w : p.data) {
-          double g = grads[k] + opt.weight_decay * w;
-          if (opt.kind == Optimizer::Sgd) {
-            if (opt.momentum > 0) {
-              buf[k] = have_buf ? opt.momentum * buf[k] + g : g;
-              g = opt.nesterov ? g + opt.momentum * buf[k] : buf[k];
-            }
-            w -= lr * g;
-          } else {
-            double t = static_cast<double>(step);
-            m1[k] = opt.beta1 * m1[k] + (1 - opt.beta1) * g;
-            m2[k] = opt.beta2 * m2[k] + (1 - opt.beta2) * g * g;
-            double mhat = m1[k] / (1 - std::pow(opt.beta1, t)), vhat = m2[k] / (1 - std::pow(opt.beta2, t));
-            w -= lr * mhat / (std::sqrt(vhat) + opt.eps);
-          }
-          ++k;
+      // The update (PyTorch's formulas), one loop per optimizer.
+      const T lr_t = static_cast<T>(lr), wd = static_cast<T>(opt.weight_decay), mu = static_cast<T>(opt.momentum);
+      if (opt.kind == Optimizer::Sgd && opt.momentum <= 0) {
+        for (std::size_t k = 0; k < P; ++k) w[k] -= lr_t * (g[k] + wd * w[k]);
+      } else if (opt.kind == Optimizer::Sgd) {
+        for (std::size_t k = 0; k < P; ++k) {
+          T gk = g[k] + wd * w[k];
+          buf[k] = have_buf ? mu * buf[k] + gk : gk;
+          w[k] -= lr_t * (opt.nesterov ? gk + mu * buf[k] : buf[k]);
         }
+      } else {
+        const T b1 = static_cast<T>(opt.beta1), b2 = static_cast<T>(opt.beta2), eps = static_cast<T>(opt.eps);
+        const T c1 = static_cast<T>(1 - std::pow(opt.beta1, static_cast<double>(step)));
+        const T c2 = static_cast<T>(1 - std::pow(opt.beta2, static_cast<double>(step)));
+        for (std::size_t k = 0; k < P; ++k) {
+          T gk = g[k] + wd * w[k];
+          m1[k] = b1 * m1[k] + (1 - b1) * gk;
+          m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
+          w[k] -= lr_t * (m1[k] / c1) / (std::sqrt(m2[k] / c2) + eps);
+        }
+      }
       have_buf = true;
     }
     if (every_epoch_ || epoch % log_every == 0 || epoch == cfg_.epochs) {
-      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(params), lr};
+      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(params_now()), lr};
       res.log.push_back(line);
       if (on_log) on_log(line, cfg_.epochs);
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   res.steps_per_second = secs > 0 ? static_cast<double>(step) / secs : 0;
-  res.params = std::move(params);
+  res.params = params_now();
   return res;
 }
 

@@ -87,6 +87,9 @@ class Trainer {
   double call(Step& s, const std::vector<Tensor>& params, const std::vector<std::int64_t>& rows_idx,
               std::vector<double>& grads);
 
+  template <class T>
+  TrainResult run_typed(const std::function<void(const LogLine&, std::int64_t)>& on_log);
+
   /// Runs a kernel of the trainer's dtype on double data.
   void run_kernel(const Kernel& k, const std::vector<double>& in, std::vector<double>& out);
 
