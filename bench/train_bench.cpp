@@ -24,9 +24,9 @@
 //   hand_native     the same source at -O2 -march=native
 //   hand_o3native   the same source at -O3 -march=native (what g++ makes of these loops at best)
 //   hand_grads      hand_train::loss_and_grads alone (no update)
-//   trainer_run     Trainer::run over whole epochs (shuffling, gathering rows, the update in
-//                   double, no metric), per step; f32: TrainOptions::dtype = F32 (float kernel,
-//                   double parameters, converted every step)
+//   trainer_run     Trainer::run over whole epochs (shuffling, gathering rows, its own update;
+//                   parameters in the kernel's input buffer in the run's element type; no
+//                   metric), per step; f32: TrainOptions::dtype = F32 (float kernel, float state)
 // Each kernel is checked against the hand-written code before anything is timed.
 //
 // Extra modes: `gradc_train_bench --emit_ir=NET[:f32]` prints the step kernel's optimized LLVM IR;
