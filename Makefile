@@ -9,6 +9,7 @@ CMAKEOPT ?= -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLVM_DIR=/usr/lib/llvm-19/lib/
 run: build
 	./$(BUILD)/gradc eval examples/lecture.grad --hessian
 	./$(BUILD)/gradc diff examples/lecture.grad --fn f --wrt x,y,z
+	./$(BUILD)/gradc explain examples/lecture.grad --fn g --wrt x
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
