@@ -57,6 +57,7 @@ class Lowerer {
   // model.cpp: the tensor program.
   void globals(const ast::Program& prog);
   void param(const ast::Param& p);
+  void add_param(Param p);
   void data(const ast::Binding& d);
   void layer(const ast::Binding& l);
   void training(const ast::Train& t);

@@ -70,6 +70,9 @@ const ast::Operand* bare_call(const ast::Expr& e) {
 
 Loc expr_loc(const ast::Expr& e) { return e.first.first.loc; }
 
+// The largest tensor a program may declare: 2^27 elements, 1 GiB of f64.
+constexpr std::int64_t kMaxElements = std::int64_t(1) << 27;
+
 }  // namespace
 
 void Lowerer::check_new_global(const ast::Ident& name) {
@@ -131,10 +134,17 @@ void Lowerer::param(const ast::Param& p) {
   if (dims.size() > Shape::kMaxRank)
     error(p.name.loc, fmt::format("'{}' has {} dimensions; at most {} are supported", p.name.name, dims.size(),
                                   Shape::kMaxRank));
-  Param out{p.name.name, p.name.loc, Shape::of(dims), initializer(p.init), nullptr};
-  out.var = b_.var(out.name, out.shape);
-  params_[out.name] = m_.params.size();
-  m_.params.push_back(std::move(out));
+  add_param(Param{p.name.name, p.name.loc, Shape::of(dims), initializer(p.init), nullptr});
+}
+
+// Registers a parameter (declared, or made by a layer) with its Var.
+void Lowerer::add_param(Param p) {
+  if (p.shape.size() > kMaxElements)
+    error(p.loc, fmt::format("'{}' has {} elements; at most {} (1 GiB of f64) are supported", p.name, p.shape.size(),
+                             kMaxElements));
+  p.var = b_.var(p.name, p.shape);
+  params_[p.name] = m_.params.size();
+  m_.params.push_back(std::move(p));
 }
 
 void Lowerer::data(const ast::Binding& d) {
@@ -282,15 +292,10 @@ void Lowerer::layer(const ast::Binding& l) {
     double bound = 1 / std::sqrt(static_cast<double>(in));
     Init w = a.expr[2] ? initializer(*a.expr[2]) : Init{Init::Uniform, -bound, bound};
     Init bias = a.expr[2] ? Init{Init::Zeros} : Init{Init::Uniform, -bound, bound};
-    Param W{prefix + "W", c.loc, Shape::of(std::vector<std::int64_t>{in, n}), w, nullptr};
-    Param b{prefix + "b", c.loc, Shape::of(std::vector<std::int64_t>{n}), bias, nullptr};
-    W.var = b_.var(W.name, W.shape);
-    b.var = b_.var(b.name, b.shape);
-    out.stages.push_back(Layer::Stage{W.var, b.var, Op::Const});
-    for (Param* p : {&W, &b}) {
-      params_[p->name] = m_.params.size();
-      m_.params.push_back(std::move(*p));
-    }
+    add_param(Param{prefix + "W", c.loc, Shape::of(std::vector<std::int64_t>{in, n}), w, nullptr});
+    const Node* W = m_.params.back().var;
+    add_param(Param{prefix + "b", c.loc, Shape::of(std::vector<std::int64_t>{n}), bias, nullptr});
+    out.stages.push_back(Layer::Stage{W, m_.params.back().var, Op::Const});
   };
   auto activation = [&](const ast::Expr& e) {
     std::string n = bare_name(e);
