@@ -7,10 +7,23 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/csv.hpp"
+#include "runtime/npz.hpp"
+
+#include <algorithm>
+#include <iterator>
 
 namespace gradc {
 
+namespace {
+bool is_npz(const std::string& path) { return path.size() > 4 && path.compare(path.size() - 4, 4, ".npz") == 0; }
+}  // namespace
+
 void save_params(const std::string& path, const std::vector<Param>& params, const std::vector<Tensor>& values) {
+  if (is_npz(path)) {
+    std::vector<std::pair<std::string, Tensor>> arrays;
+    for (std::size_t i = 0; i < params.size(); ++i) arrays.emplace_back(params[i].name, values[i]);
+    return write_file_atomic(path, npz_bytes(arrays));
+  }
   std::string s = "{\"format\": \"gradc-params\", \"params\": {";
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Shape& sh = params[i].shape;
@@ -24,8 +37,27 @@ void save_params(const std::string& path, const std::vector<Param>& params, cons
 }
 
 std::vector<Tensor> load_params(const std::string& path, const std::vector<Param>& params) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError(fmt::format("cannot open '{}'", path));
+  if (is_npz(path)) {
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::pair<std::string, Tensor>> arrays;
+    try {
+      arrays = read_npz(bytes);
+    } catch (const std::exception& e) {
+      throw UsageError(fmt::format("'{}': {}", path, e.what()));
+    }
+    std::vector<Tensor> out;
+    for (const Param& p : params) {
+      auto it = std::find_if(arrays.begin(), arrays.end(), [&](const auto& a) { return a.first == p.name; });
+      if (it == arrays.end()) throw UsageError(fmt::format("'{}' has no values for parameter '{}'", path, p.name));
+      if (!(it->second.shape == p.shape))
+        throw UsageError(fmt::format("'{}': parameter '{}' has shape {} in the file but {} in the program", path,
+                                     p.name, it->second.shape.str(), p.shape.str()));
+      out.push_back(it->second);
+    }
+    return out;
+  }
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);

@@ -1,4 +1,5 @@
-// Saving and loading parameter values: JSON with names and shapes, written atomically.
+// Saving and loading parameter values, written atomically: NumPy's .npz when the path ends in
+// .npz (np.load(path)["net.0.W"]), else JSON with names and shapes.
 #pragma once
 #include <string>
 #include <vector>

@@ -304,3 +304,22 @@ TEST(Losses, CrossEntropyIsStableForLargeLogits) {
 }
 }  // namespace
 }  // namespace gradc::test
+
+#include "runtime/params_io.hpp"
+namespace gradc::test {
+namespace {
+// --save NAME.npz writes NumPy's format: a valid ZIP (CRCs checked by Python's zipfile) of .npy
+// arrays named after the parameters, and --resume reads it back exactly.
+TEST(ParamsIo, NpzRoundTripAndValidZip) {
+  auto m = compile_text("param W[2, 3] = normal(0, 1)\nparam b[3] = uniform(-1, 1)\nparam s[1] = constant(0.5)\n");
+  auto v = initialize(m->params, 9);
+  std::string path = ::testing::TempDir() + "gradc_params.npz";
+  save_params(path, m->params, v);
+  auto back = load_params(path, m->params);
+  for (std::size_t i = 0; i < v.size(); ++i) EXPECT_EQ(back[i].data, v[i].data);
+  std::string check = "python3 " GRADC_SOURCE_DIR "/tests/check_npz.py " + path + " W=2x3 b=3 s=1";
+  EXPECT_EQ(std::system(check.c_str()), 0) << check;
+  std::remove(path.c_str());
+}
+}  // namespace
+}  // namespace gradc::test
