@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "compiler/lower.hpp"
+#include "compiler/print.hpp"
 
 namespace gradc::cli {
 
@@ -54,6 +55,20 @@ void warn_domain(const Module& m, const Function& f, std::span<const Node* const
 std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify);
 /// Renders DOT to SVG with Graphviz's `dot`, atomically.
 void write_svg(const std::string& dot, const std::string& path);
+
+// cli/functions.cpp
+int cmd_eval(const Options& o);
+int cmd_diff(const Options& o);
+int cmd_emit(const Options& o);
+int cmd_check(const Options& o);
+int cmd_graph(const Options& o);
+int cmd_explain(const Options& o);
+
+// cli/networks.cpp
+int cmd_train(const Options& o);
+int cmd_predict(const Options& o);
+/// The backward pass of a training program as named equations (diff and explain, no --fn).
+int diff_training(Module& m, const Options& o, Format f);
 
 // cli/teach.cpp
 int cmd_descent(const Options& o);

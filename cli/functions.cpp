@@ -1,0 +1,369 @@
+// Commands on scalar functions: eval, diff, emit, check, graph and explain.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include "cli/common.hpp"
+#include "compiler/builder.hpp"
+#include "compiler/diff.hpp"
+#include "compiler/explain.hpp"
+#include "compiler/graph.hpp"
+#include "compiler/interp.hpp"
+#include "compiler/print.hpp"
+#include "grammar/ast_dump.hpp"
+#include "grammar/parser.hpp"
+#include "runtime/csv.hpp"
+#include "runtime/jit.hpp"
+#include "runtime/params_io.hpp"
+#include "runtime/train.hpp"
+
+#include <unistd.h>
+
+namespace gradc::cli {
+
+// Evaluates one function (at the point, or at every --points row) and prints the result.
+void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
+                   std::span<const Function* const> selected) {
+  Module* m = &mod;
+  auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
+  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs, /*batch=*/!o.points.empty()});
+  std::size_t n = f.params.size();
+
+  if (!o.points.empty()) {
+    if (o.hessian) throw UsageError("--points computes values and gradients; --hessian is not available with it");
+    CsvTable t = read_csv(o.points);
+    std::vector<std::size_t> col;
+    for (const Node* p : f.params) {
+      std::size_t j = 0;
+      while (j < t.columns.size() && t.columns[j] != p->name) ++j;
+      if (j == t.columns.size())
+        throw Diagnostic(t.source.format(Loc{0}, "error",
+                                         fmt::format("no column '{}' (a parameter of '{}')", p->name, f.name)),
+                         kExitInputError);
+      col.push_back(j);
+    }
+    std::size_t rows = t.rows(), w = t.columns.size();
+    std::vector<double> in(rows * n), out(rows * outs.size());
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t i = 0; i < n; ++i) in[r * n + i] = t.values[r * w + col[i]];
+    k.batch(in.data(), out.data(), static_cast<std::int64_t>(rows));
+    std::string csv = join(param_names(f), ",") + "," + f.name;
+    for (const Node* p : f.params) csv += "," + print_partial(f.name, std::vector<std::string>{p->name}, Format::Text);
+    csv += "\n";
+    std::size_t bad = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::string line;
+      for (std::size_t i = 0; i < n; ++i) line += (i ? "," : "") + json_num(in[r * n + i]);
+      for (std::size_t j = 0; j < outs.size(); ++j) {
+        double v = out[r * outs.size() + j];
+        line += "," + (std::isfinite(v) ? fmt::format("{:.17g}", v) : num(v));
+      }
+      for (std::size_t j = 0; j < outs.size(); ++j)
+        if (!std::isfinite(out[r * outs.size() + j])) {
+          if (bad++ == 0)
+            warn_domain(*m, f, outs, std::span<const double>(&in[r * n], n), fmt::format("row {}: ", r + 1));
+          break;
+        }
+      csv += line + "\n";
+    }
+    if (bad > 1) std::fprintf(stderr, "warning: %zu rows have nan or inf results\n", bad);
+    if (o.out.empty()) {
+      std::fwrite(csv.data(), 1, csv.size(), stdout);
+    } else {
+      write_file_atomic(o.out, csv);
+    }
+    return;
+  }
+
+  std::vector<double> point = resolve_point(*m, f, o.at, selected);
+  std::vector<double> out(outs.size());
+  k.single(point.data(), out.data());
+  bool finite = true;
+  for (double v : out) finite = finite && std::isfinite(v);
+  if (!finite) warn_domain(*m, f, outs, point);
+
+  if (o.json) {
+    std::string s = fmt::format("{{\"function\": \"{}\", \"at\": {{", f.name);
+    for (std::size_t i = 0; i < n; ++i) s += fmt::format("{}\"{}\": {}", i ? ", " : "", f.params[i]->name, json_num(point[i]));
+    s += fmt::format("}}, \"value\": {}, \"gradient\": {{", json_num(out[0]));
+    for (std::size_t i = 0; i < n; ++i) s += fmt::format("{}\"{}\": {}", i ? ", " : "", f.params[i]->name, json_num(out[1 + i]));
+    s += "}";
+    if (o.hessian) {
+      s += ", \"hessian\": [";
+      for (std::size_t i = 0; i < n; ++i) {
+        s += i ? ", [" : "[";
+        for (std::size_t j = 0; j < n; ++j) s += (j ? ", " : "") + json_num(out[1 + n + i * n + j]);
+        s += "]";
+      }
+      s += "]";
+    }
+    s += "}\n";
+    std::fputs(s.c_str(), stdout);
+    return;
+  }
+  std::string s;
+  std::vector<std::string> at;
+  for (std::size_t i = 0; i < n; ++i) at.push_back(fmt::format("{} = {}", f.params[i]->name, num(point[i])));
+  s += fmt::format("at {}\n{} = {}\n", join(at), f.name, num(out[0]));
+  for (std::size_t i = 0; i < n; ++i)
+    s += fmt::format("{} = {}\n", print_partial(f.name, std::vector<std::string>{f.params[i]->name}, Format::Text),
+                     num(out[1 + i]));
+  if (o.hessian) {
+    s += fmt::format("hessian (rows and columns {}):\n", join(param_names(f)));
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<std::string> row;
+      for (std::size_t j = 0; j < n; ++j) row.push_back(num(out[1 + n + i * n + j]));
+      s += fmt::format("  [{}]\n", join(row));
+    }
+  }
+  std::fputs(s.c_str(), stdout);
+}
+
+int cmd_eval(const Options& o) {
+  auto m = load(o);
+  // One JSON object or one CSV: those need a single function.
+  if (o.json || !o.points.empty()) choose(*m, o.fn);
+  auto fns = choose_all(*m, o.fn);
+  auto jit = Jit::create();
+  for (std::size_t i = 0; i < fns.size(); ++i) {
+    if (i) std::fputs("\n", stdout);
+    eval_function(*m, *fns[i], o, *jit, fns);
+  }
+  return kExitOk;
+}
+
+int cmd_diff(const Options& o) {
+  Format fmt_ = o.format == "latex" ? Format::Latex : Format::Text;
+  auto m = load(o);
+  if (m->training && o.fn.empty()) return diff_training(*m, o, fmt_);
+  const Function& f = choose(*m, o.fn);
+  std::vector<const Node*> wrt = resolve_wrt(*m, f, o.wrt);
+  if (o.order < 1) throw UsageError("--order must be at least 1");
+  if (o.expr_only && (fmt_ != Format::Text || wrt.size() != 1 || o.order != 1))
+    throw UsageError("--expr-only needs --format text, a single --wrt variable and --order 1");
+
+  // Every multiset of `order` variables from wrt (nondecreasing indices), by differentiating
+  // the lower-order partial again.
+  Builder b(m->graph, !o.no_simplify);
+  struct Partial {
+    std::vector<std::size_t> idx;
+    const Node* node;
+  };
+  std::vector<Partial> level{{{}, f.body}};
+  for (int k = 0; k < o.order; ++k) {
+    std::vector<Partial> next;
+    for (const Partial& p : level) {
+      std::size_t from = p.idx.empty() ? 0 : p.idx.back();
+      std::vector<const Node*> vars(wrt.begin() + static_cast<std::ptrdiff_t>(from), wrt.end());
+      auto g = gradient(b, p.node, vars);
+      for (std::size_t i = 0; i < vars.size(); ++i) {
+        Partial q{p.idx, g[i]};
+        q.idx.push_back(from + i);
+        next.push_back(std::move(q));
+      }
+    }
+    level = std::move(next);
+  }
+
+  // Canonical forms for the forward parts too (lowering kept the structure as written).
+  if (!o.no_simplify) {
+    std::vector<const Node*> roots;
+    for (const Partial& p : level) roots.push_back(p.node);
+    roots = simplify(m->graph, roots);
+    for (std::size_t i = 0; i < level.size(); ++i) level[i].node = roots[i];
+  }
+  if (o.expr_only) {
+    std::string s;
+    try {
+      s = print_inline(level[0].node, Format::Text);
+    } catch (const std::length_error& e) {
+      throw UsageError(fmt::format("--expr-only: {}; leave out --expr-only to print it with shared "
+                                   "subexpressions named", e.what()));
+    }
+    std::fputs((s + "\n").c_str(), stdout);
+    return kExitOk;
+  }
+  std::string out;
+  for (const Partial& p : level) {
+    std::vector<std::string> vars;
+    for (std::size_t i : p.idx) vars.push_back(wrt[i]->name);
+    std::string lhs = print_partial(f.name, vars, fmt_);
+    Printed pr = print(std::span<const Node* const>(&p.node, 1), fmt_);
+    if (pr.temps.empty()) {
+      out += fmt::format("{} = {}\n", lhs, pr.results[0]);
+    } else if (fmt_ == Format::Text) {
+      // A .grad block function that parses back.
+      std::string name = "d" + f.name + "_d" + join(vars, "");
+      if (vars.size() > 1) name = fmt::format("d{}{}_d{}", vars.size(), f.name, join(vars, ""));
+      out += fmt::format("# {} =\nfn {}({}) {{\n", lhs, name, join(param_names(f)));
+      for (auto& [t, def] : pr.temps) out += fmt::format("  {} = {}\n", t, def);
+      out += fmt::format("  return {}\n}}\n", pr.results[0]);
+    } else {
+      out += "\\begin{aligned}\n";
+      for (auto& [t, def] : pr.temps) out += fmt::format("{} &= {} \\\\\n", t, def);
+      out += fmt::format("{} &= {}\n\\end{{aligned}}\n", lhs, pr.results[0]);
+    }
+  }
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
+int cmd_emit(const Options& o) {
+  if (o.stage == "ast") {
+    SourceFile src = load_source(o.file);
+    ast::Program prog = located_in(src, [&] { return parse_program(src); });
+    std::fputs(dump_ast(src, prog).c_str(), stdout);
+    return kExitOk;
+  }
+  auto m = load(o);
+  // A training program without --fn: the training step (loss over all rows, its gradients).
+  if (m->training && o.fn.empty()) {
+    std::vector<DataInput> data;
+    const Node* loss = m->lower(*m->training->loss, 0, data);
+    std::vector<const Node*> inputs, outs{loss};
+    std::vector<std::string> labels{"loss"};
+    for (const Param& p : m->params) inputs.push_back(p.var);
+    if (o.stage != "ir") {
+      Builder b(m->graph, o.no_simplify ? Simplify::None : Simplify::Fold);
+      outs = value_and_derivatives(b, loss, inputs, false);
+      for (const Param& p : m->params) labels.push_back("dloss/d" + p.name);
+    }
+    for (const DataInput& d : data) inputs.push_back(d.var);
+    if (o.stage == "llvm") {
+      std::fputs(Jit::create()->llvm_ir(KernelSpec{"step", inputs, outs, /*batch=*/false}).c_str(), stdout);
+    } else {
+      std::fputs(print_listing(outs, labels).c_str(), stdout);
+    }
+    return kExitOk;
+  }
+  if (o.stage == "ir") {
+    for (const Function& f : m->functions) {
+      if (!o.fn.empty() && f.name != o.fn) continue;
+      if (!f.body) {
+        std::fputs(fmt::format("fn {}({}): works on tensors; lowered at each call\n", f.name, join(param_names(f))).c_str(),
+                   stdout);
+        continue;
+      }
+      std::vector<std::string> labels{f.name};
+      std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)),
+                             print_listing(std::span<const Node* const>(&f.body, 1), labels, &f.names))
+                     .c_str(),
+                 stdout);
+    }
+    if (!o.fn.empty() && !m->find(o.fn)) choose(*m, o.fn);
+    return kExitOk;
+  }
+  const Function& f = choose(*m, o.fn);
+  auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
+  std::vector<std::string> labels{f.name};
+  for (const Node* p : f.params) labels.push_back(print_partial(f.name, std::vector<std::string>{p->name}, Format::Text));
+  if (o.hessian)
+    for (const Node* p : f.params)
+      for (const Node* q : f.params) labels.push_back(print_partial(f.name, std::vector<std::string>{p->name, q->name}, Format::Text));
+  if (o.stage == "grad-ir") {
+    std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)), print_listing(outs, labels, &f.names)).c_str(),
+               stdout);
+    return kExitOk;
+  }
+  // llvm
+  auto jit = Jit::create();
+  std::fputs(jit->llvm_ir(KernelSpec{f.name, f.params, outs, /*batch=*/false}).c_str(), stdout);
+  return kExitOk;
+}
+
+// Compares f's compiled gradient with finite differences; false on disagreement.
+bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
+                    std::span<const Function* const> selected) {
+  Module* m = &mod;
+  std::vector<double> point = resolve_point(*m, f, o.at, selected);
+  auto outs = derivative_outputs(*m, f, false, !o.no_simplify);
+  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs, /*batch=*/!o.points.empty()});
+  std::size_t n = f.params.size();
+  std::vector<double> out(outs.size()), tmp(outs.size()), x = point;
+  k.single(point.data(), out.data());
+  auto value_at = [&](std::size_t i, double xi) {
+    x = point;
+    x[i] = xi;
+    k.single(x.data(), tmp.data());
+    return tmp[0];
+  };
+  bool ok = true;
+  std::string s = fmt::format("{:<10} {:>24} {:>24} {:>10}\n", "variable", "compiled", "finite difference", "rel. error");
+  for (std::size_t i = 0; i < n; ++i) {
+    // Central differences with Richardson extrapolation: error O(h^4).
+    double h = 1e-3 * std::max(1.0, std::fabs(point[i]));
+    auto central = [&](double hh) { return (value_at(i, point[i] + hh) - value_at(i, point[i] - hh)) / (2 * hh); };
+    double fd = (4 * central(h / 2) - central(h)) / 3;
+    double g = out[1 + i];
+    double rel = std::fabs(g - fd) / std::max({1.0, std::fabs(g), std::fabs(fd)});
+    bool good = rel <= o.tol || (std::isnan(g) && std::isnan(fd));
+    ok = ok && good;
+    s += fmt::format("{:<10} {:>24} {:>24} {:>10.2e}{}\n", f.params[i]->name, num(g), num(fd), rel, good ? "" : "  MISMATCH");
+  }
+  std::fputs(s.c_str(), stdout);
+  if (!ok) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: the compiled gradient of '%s' disagrees with finite differences (tolerance %g)\n",
+                 f.name.c_str(), o.tol);
+    return false;
+  }
+  std::fputs(fmt::format("ok: gradient of '{}' matches finite differences (tolerance {})\n", f.name, o.tol).c_str(),
+             stdout);
+  return true;
+}
+
+int cmd_check(const Options& o) {
+  auto m = load(o);
+  auto fns = choose_all(*m, o.fn);
+  auto jit = Jit::create();
+  bool ok = true;
+  for (std::size_t i = 0; i < fns.size(); ++i) {
+    if (i) std::fputs("\n", stdout);
+    std::fputs(fmt::format("{}({}):\n", fns[i]->name, join(param_names(*fns[i]))).c_str(), stdout);
+    ok = check_function(*m, *fns[i], o, *jit, fns) && ok;
+  }
+  return ok ? kExitOk : kExitCheckFailed;
+}
+
+int cmd_graph(const Options& o) {
+  auto m = load(o);
+  std::string dot;
+  if (m->training && o.fn.empty()) {  // the network's loss: shapes instead of values
+    std::vector<DataInput> data;
+    dot = graph_dot_tensor(*m, m->lower(*m->training->loss, 0, data), o.backward);
+  } else {
+    const Function& f = choose(*m, o.fn);
+    dot = graph_dot(*m, f, resolve_point(*m, f, o.at), o.backward);
+  }
+  if (o.format == "svg") {
+    if (o.out.empty()) throw UsageError("--format svg needs an output file: -o OUT.svg");
+    write_svg(dot, o.out);
+  } else if (o.out.empty()) {
+    std::fputs(dot.c_str(), stdout);
+  } else {
+    write_file_atomic(o.out, dot);
+  }
+  return kExitOk;
+}
+
+int cmd_explain(const Options& o) {
+  Format f = o.format == "latex" ? Format::Latex : Format::Text;
+  auto m = load(o);
+  // A network: the chain rule through its layers is the backward pass, as equations.
+  if (m->training && o.fn.empty()) return diff_training(*m, o, f);
+  const Function& fn = choose(*m, o.fn);
+  std::vector<const Node*> wrt = resolve_wrt(*m, fn, o.wrt);
+  std::vector<double> point = resolve_point(*m, fn, o.at);
+  for (std::size_t i = 0; i < wrt.size(); ++i) {
+    if (i) std::fputs("\n", stdout);
+    std::fputs(explain(*m, fn, wrt[i], point, f).text.c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+}  // namespace gradc::cli

@@ -1,0 +1,204 @@
+// Commands on networks: train, predict, and the backward pass of a training program as
+// equations (diff and explain without --fn).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include "cli/common.hpp"
+#include "compiler/builder.hpp"
+#include "compiler/diff.hpp"
+#include "compiler/explain.hpp"
+#include "compiler/graph.hpp"
+#include "compiler/interp.hpp"
+#include "compiler/print.hpp"
+#include "grammar/ast_dump.hpp"
+#include "grammar/parser.hpp"
+#include "runtime/csv.hpp"
+#include "runtime/jit.hpp"
+#include "runtime/params_io.hpp"
+#include "runtime/train.hpp"
+
+#include <unistd.h>
+
+namespace gradc::cli {
+
+// The backward pass of a training program as named equations: the forward layers (z = x @ W + b,
+// h = tanh(z)), then each adjoint in terms of them (dL/dW2 = h1^T @ dL/dz2).
+int diff_training(Module& m, const Options& o, Format f) {
+  std::vector<DataInput> data;
+  const Node* loss = m.lower(*m.training->loss, 0, data);
+  std::vector<const Node*> wrt;
+  std::vector<std::string> params;
+  for (const Param& p : m.params) params.push_back(p.name);
+  for (auto& [off, piece] : split_top(o.wrt)) {
+    std::string name;
+    for (char c : piece)
+      if (c != ' ' && c != '\t') name += c;
+    auto it = std::find(params.begin(), params.end(), name);
+    if (it == params.end())
+      throw UsageError(fmt::format("--wrt: '{}' is not a parameter (parameters: {})", name, join(params)));
+    wrt.push_back(m.params[static_cast<std::size_t>(it - params.begin())].var);
+  }
+  Builder b(m.graph, o.no_simplify ? Simplify::None : Simplify::Full);
+  std::unordered_map<const Node*, const Node*> adj;
+  std::vector<const Node*> grads = gradient(b, loss, wrt, nullptr, &adj);
+
+  auto name_of = [&](const std::string& base) {
+    return f == Format::Latex ? print_name(base, f) : base;
+  };
+  auto adjoint_name = [&](const std::string& base) {
+    return f == Format::Latex ? fmt::format("\\frac{{\\partial L}}{{\\partial {}}}", print_name(base, f))
+                              : "dL/d" + base;
+  };
+  std::unordered_map<const Node*, std::string> names, base = layer_names(loss);
+  for (auto& [n, b0] : base) names[n] = name_of(b0);
+  for (auto& [n, b0] : base)
+    if (auto a = adj.find(n); a != adj.end() && a->second->nargs > 0) names.try_emplace(a->second, adjoint_name(b0));
+  std::vector<const Node*> roots{loss};
+  roots.insert(roots.end(), grads.begin(), grads.end());
+  Printed pr = print(roots, f, &names);
+  std::string out;
+  const char* eq = f == Format::Latex ? " &= " : " = ";
+  if (f == Format::Latex) out += "\\begin{aligned}\n";
+  auto line = [&](const std::string& l, const std::string& r) {
+    out += l + eq + r + (f == Format::Latex ? " \\\\\n" : "\n");
+  };
+  line(name_of("L"), pr.results[0]);
+  for (auto& [t, def] : pr.temps) line(t, def);
+  for (std::size_t i = 0; i < wrt.size(); ++i) line(adjoint_name(wrt[i]->name), pr.results[1 + i]);
+  if (f == Format::Latex) out += "\\end{aligned}\n";
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
+int cmd_train(const Options& o) {
+  auto m = load(o);
+  if (!m->training) throw UsageError(fmt::format("{} has no 'train' block", o.file));
+  auto jit = Jit::create();
+  TrainOptions opts{o.lr, o.epochs, o.batch, o.seed, {}, o.dtype == "f32" ? DType::F32 : DType::F64};
+  if (!o.resume.empty()) opts.start = load_params(o.resume, m->params);
+  Trainer trainer(*m, *jit, opts);
+  bool bar = !o.quiet && ::isatty(STDOUT_FILENO);
+  std::string csv = "epoch,step,loss,metric\n";
+  auto t0 = std::chrono::steady_clock::now();
+  auto line = [&](const LogLine& l, std::int64_t epochs) {
+    csv += fmt::format("{},{},{:.17g},{}\n", l.epoch, l.step, l.loss, std::isnan(l.metric) ? "" : fmt::format("{:.17g}", l.metric));
+    if (o.quiet) return;
+    std::string metric = std::isnan(l.metric) ? "" : fmt::format("  accuracy {:.4f}", l.metric);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (bar) {
+      int done = static_cast<int>(30 * l.epoch / epochs);
+      double eta = secs / static_cast<double>(l.epoch) * static_cast<double>(epochs - l.epoch);
+      std::fputs(fmt::format("\repoch {}/{} [{}{}] loss {:.6g}{}  {:.0f} steps/s  ETA {:.1f} s   ", l.epoch, epochs,
+                             std::string(static_cast<std::size_t>(done), '#'), std::string(static_cast<std::size_t>(30 - done), '.'),
+                             l.loss, metric, secs > 0 ? static_cast<double>(l.step) / secs : 0.0, eta)
+                     .c_str(),
+                 stdout);
+      std::fflush(stdout);
+      if (l.epoch == epochs) std::fputs("\n", stdout);
+    } else {
+      std::fputs(fmt::format("epoch {:>6}  step {:>7}  loss {:.6g}{}  lr {:.4g}\n", l.epoch, l.step, l.loss, metric, l.lr).c_str(),
+                 stdout);
+    }
+  };
+  TrainResult r = trainer.run(line);
+  if (!o.log.empty()) write_file_atomic(o.log, csv);
+  if (!o.save.empty()) save_params(o.save, m->params, r.params);
+  if (r.diverged) {
+    if (bar) std::fputs("\n", stdout);
+    std::fflush(stdout);
+    std::fputs(fmt::format("{}: error: training diverged at epoch {}, step {} with learning rate {}: the loss is {}{}\n",
+                           o.file, r.epoch, r.step, r.lr, num(r.loss),
+                           o.save.empty() ? "" : fmt::format("; the last finite parameters are saved in {}", o.save))
+                   .c_str(),
+               stderr);
+    return kExitDiverged;
+  }
+  if (!o.quiet) {
+    const LogLine& last = r.log.back();
+    std::fputs(fmt::format("trained {} epochs ({} steps, {:.0f} steps/s): loss {:.6g}{}\n", last.epoch, last.step,
+                           r.steps_per_second, last.loss,
+                           std::isnan(last.metric) ? "" : fmt::format(", accuracy {:.4f}", last.metric))
+                   .c_str(),
+               stdout);
+  }
+  return kExitOk;
+}
+
+// Runs a layer (or a one-argument function) on the rows of a CSV file with trained parameters.
+int cmd_predict(const Options& o) {
+  auto m = load(o);
+  std::string name = o.fn;
+  if (name.empty()) {
+    auto layers = m->layer_names();
+    if (layers.size() != 1)
+      throw UsageError(fmt::format("{} has {} layers: choose the network with --fn", o.file, layers.size()));
+    name = layers[0];
+  }
+  std::vector<Tensor> params = load_params(o.params, m->params);
+  CsvTable t = read_csv(o.data);
+  // The feature columns the network was trained on (a CSV data set's), else every column.
+  std::vector<std::string> features;
+  for (const Data& d : m->data)
+    if (!d.features.empty()) {
+      features = d.features;
+      break;
+    }
+  if (features.empty()) features = t.columns;
+  std::vector<std::size_t> col;
+  for (const std::string& f : features) {
+    auto it = std::find(t.columns.begin(), t.columns.end(), f);
+    if (it == t.columns.end())
+      throw Diagnostic(t.source.format(Loc{0}, "error", fmt::format("no column '{}' (the network's inputs: {})", f, join(features))),
+                       kExitInputError);
+    col.push_back(static_cast<std::size_t>(it - t.columns.begin()));
+  }
+  std::int64_t rows = static_cast<std::int64_t>(t.rows()), w = static_cast<std::int64_t>(t.columns.size());
+  const Node* x = m->graph.var("input", Shape{static_cast<std::int32_t>(rows), static_cast<std::int32_t>(features.size())});
+  SourceFile diag{m->source.path, m->source.text};
+  const Node* y = located_in(diag, [&] { return m->apply(name, x); });
+  if (y->shape.rank != 2 || y->shape[0] != rows)
+    throw UsageError(fmt::format("'{}' gives shape {} for {} rows; predict needs one output row per input row", name,
+                                 y->shape.str(), rows));
+  std::vector<const Node*> inputs;
+  for (const Param& p : m->params) inputs.push_back(p.var);
+  inputs.push_back(x);
+  auto jit = Jit::create();
+  Kernel k = jit->compile(KernelSpec{"predict", inputs, std::vector<const Node*>{y}, false});
+  std::vector<double> in;
+  for (const Tensor& p : params) in.insert(in.end(), p.data.begin(), p.data.end());
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::size_t c : col) in.push_back(t.values[static_cast<std::size_t>(r * w) + c]);
+  std::vector<double> out(static_cast<std::size_t>(y->shape.size()));
+  k.single(in.data(), out.data());
+  std::int64_t n = y->shape[1];
+  std::string csv = join(features, ",");
+  for (std::int64_t j = 0; j < n; ++j) csv += fmt::format(",{}{}", name, n == 1 ? "" : std::to_string(j));
+  if (n > 1) csv += ",class";
+  csv += "\n";
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::string line;
+    for (std::size_t c = 0; c < col.size(); ++c) line += (c ? "," : "") + num(t.values[static_cast<std::size_t>(r * w) + col[c]]);
+    std::int64_t best = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      double v = out[static_cast<std::size_t>(r * n + j)];
+      line += fmt::format(",{:.17g}", v);
+      if (v > out[static_cast<std::size_t>(r * n + best)]) best = j;
+    }
+    if (n > 1) line += fmt::format(",{}", best);
+    csv += line + "\n";
+  }
+  if (o.out.empty()) {
+    std::fwrite(csv.data(), 1, csv.size(), stdout);
+  } else {
+    write_file_atomic(o.out, csv);
+  }
+  return kExitOk;
+}
+
+}  // namespace gradc::cli
