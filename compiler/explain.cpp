@@ -87,18 +87,24 @@ Explanation explain(Module& m, const Function& f, const Node* wrt, std::span<con
   // A factor in terms of the other names (not its own head, which it defines).
   std::unordered_map<const Node*, std::string> display;
   for (auto& [n, s] : names) display[n] = tex ? print_name(s, format) : s;
-  auto factor_text = [&](const Node* head, const Node* p) {
-    std::string own = display[head];
-    display.erase(head);
+  // A factor in terms of the other names. It is written as a name only when it is one of its
+  // head's own arguments (∂d/∂z = c); a factor that merely equals some other named node (2*u
+  // and a = 2*x after inlining) is written out.
+  auto factor_text = [&](const Node* head, const Node* p, bool first) {
+    bool own_arg = p->op == Op::Var;
+    for (int i = 0; i < head->nargs; ++i) own_arg = own_arg || head->arg(i) == p;
+    std::unordered_map<const Node*, std::string> shown = display;
+    shown.erase(head);
+    if (!own_arg) shown.erase(p);
     std::string t;
-    if (auto it = display.find(p); it != display.end()) {
+    if (auto it = shown.find(p); it != shown.end()) {
       t = it->second;
     } else {
-      t = print(std::span<const Node* const>(&p, 1), format, &display).results[0];
+      t = print(std::span<const Node* const>(&p, 1), format, &shown).results[0];
       bool sum = p->op == Op::Add || p->op == Op::Sub;
-      if (sum) t = tex ? "\\left(" + t + "\\right)" : "(" + t + ")";
+      bool negative = !first && !t.empty() && t[0] == '-';  // "a · -1" reads badly
+      if (sum || negative) t = tex ? "\\left(" + t + "\\right)" : "(" + t + ")";
     }
-    display[head] = own;
     return t;
   };
   const char* dot = tex ? " \\cdot " : " · ";
@@ -122,8 +128,9 @@ Explanation explain(Module& m, const Function& f, const Node* wrt, std::span<con
     for (std::size_t i = 0; i < p.size(); ++i, ++k) {
       std::string sep = i ? dot : "";
       symbols += sep + partial_symbol(head, p[i].to);
-      forms += sep + factor_text(head, p[i].partial);
-      numbers += sep + fmt::format("{:.6g}", values[k]);
+      forms += sep + factor_text(head, p[i].partial, i == 0);
+      std::string v = fmt::format("{:.6g}", values[k]);
+      numbers += sep + (i && values[k] < 0 ? (tex ? "\\left(" + v + "\\right)" : "(" + v + ")") : v);
       product *= values[k];
       head = p[i].to;
     }
