@@ -253,10 +253,11 @@ TEST_P(TensorJit, MatMulShapes) {
   };
   // Also: narrow products (fewer than 16 columns, computed transposed), column counts that
   // leave a remainder after the register tiles (joined to the last tile, or a tile of their
-  // own), row counts that are not a multiple of the row block.
+  // own), row counts that are not a multiple of the row block (29 rows of 16 columns: a wide
+  // block, 4-row blocks, single rows).
   for (Dims d : {Dims{1, 1, 1}, Dims{3, 5, 2}, Dims{1, 7, 9}, Dims{6, 1, 4}, Dims{5, 3, 1}, Dims{17, 33, 19},
                  Dims{64, 128, 10}, Dims{20, 7, 3}, Dims{16, 1, 1}, Dims{17, 5, 74}, Dims{18, 3, 42},
-                 Dims{33, 9, 100}, Dims{7, 4, 150}, Dims{64, 784, 128}}) {
+                 Dims{33, 9, 100}, Dims{7, 4, 150}, Dims{64, 784, 128}, Dims{29, 6, 16}, Dims{40, 5, 1}}) {
     Graph g;
     Builder b(g);
     const Node* x = g.var("x", Shape{d.m, d.k});
