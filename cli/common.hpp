@@ -69,6 +69,8 @@ int cmd_train(const Options& o);
 int cmd_predict(const Options& o);
 /// The backward pass of a training program as named equations (diff and explain, no --fn).
 int diff_training(Module& m, const Options& o, Format f);
+/// The compiled step's parameter gradients against finite differences of its loss.
+int check_training(Module& m, const Options& o);
 
 // cli/teach.cpp
 int cmd_descent(const Options& o);

@@ -319,6 +319,7 @@ bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
 
 int cmd_check(const Options& o) {
   auto m = load(o);
+  if (m->training && o.fn.empty()) return check_training(*m, o);
   auto fns = choose_all(*m, o.fn);
   auto jit = Jit::create();
   bool ok = true;
