@@ -238,4 +238,9 @@ void write_svg(const std::string& dot, const std::string& path) {
   }
 }
 
+double richardson(const std::function<double(double)>& f, double h) {
+  auto central = [&](double hh) { return (f(hh) - f(-hh)) / (2 * hh); };
+  return (4 * central(h / 2) - central(h)) / 3;
+}
+
 }  // namespace gradc::cli

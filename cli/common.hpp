@@ -2,6 +2,7 @@
 // --wrt, number formatting. Each command lives in a cli/*.cpp file.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -53,6 +54,8 @@ void warn_domain(const Module& m, const Function& f, std::span<const Node* const
                  std::span<const double> point, const std::string& where = "");
 /// value, gradient and (optionally) the Hessian of f, row-major, as IR roots, for compiling.
 std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify);
+/// d/dt f(t) at t = 0 by central differences with Richardson extrapolation (error O(h^4)).
+double richardson(const std::function<double(double)>& f, double h);
 /// Renders DOT to SVG with Graphviz's `dot`, atomically.
 void write_svg(const std::string& dot, const std::string& path);
 

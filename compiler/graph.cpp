@@ -168,6 +168,13 @@ std::string graph_dot_tensor(Module& m, const Node* loss, bool backward) {
     for (auto& [n, a] : adj)
       if (names.count(n) && a->nargs > 0 && (names[n][0] != 'v') == layers) adj_names[a] = "dL/d" + names[n];
 
+  // "dL/dz1 = ..." in terms of the forward names and the other adjoints' names.
+  auto adjoint_line = [&](const std::string& name, const Node* a) {
+    std::unordered_map<const Node*, std::string> display = names;
+    display.insert(adj_names.begin(), adj_names.end());
+    display.erase(a);
+    return fmt::format("\ndL/d{} = {}", name, print(std::span<const Node* const>(&a, 1), Format::Text, &display).results[0]);
+  };
   std::string out = "digraph \"loss\" {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
                     "  edge [fontname=\"Helvetica\", fontsize=10];\n";
   for (const Node* n : nodes) {
@@ -181,23 +188,11 @@ std::string graph_dot_tensor(Module& m, const Node* loss, bool backward) {
         if (names.count(skip(n->arg(i)))) shallow[skip(n->arg(i))] = names[skip(n->arg(i))];
       std::string expr = print(std::span<const Node* const>(&n, 1), Format::Text, &shallow).results[0];
       label = fmt::format("{} = {}\n{}", names[n], expr, n->shape.scalar() ? "scalar" : n->shape.str());
-      if (backward) {
-        if (auto a = adj.find(n); a != adj.end() && n != loss) {
-          std::unordered_map<const Node*, std::string> display = names;
-          display.insert(adj_names.begin(), adj_names.end());
-          display.erase(a->second);
-          label += fmt::format("\ndL/d{} = {}", names[n],
-                               print(std::span<const Node* const>(&a->second, 1), Format::Text, &display).results[0]);
-        }
-      }
+      if (backward)
+        if (auto a = adj.find(n); a != adj.end() && n != loss) label += adjoint_line(names[n], a->second);
     }
     if (backward && n->op == Op::Var)
-      if (auto a = adj.find(n); a != adj.end()) {
-        std::unordered_map<const Node*, std::string> display = names;
-        display.insert(adj_names.begin(), adj_names.end());
-        label += fmt::format("\ndL/d{} = {}", n->name,
-                             print(std::span<const Node* const>(&a->second, 1), Format::Text, &display).results[0]);
-      }
+      if (auto a = adj.find(n); a != adj.end()) label += adjoint_line(n->name, a->second);
     out += fmt::format("  n{} [label=\"{}\"{}];\n", n->id, escape(label),
                        n->op == Op::Var ? ", shape=ellipse" : n == loss ? ", penwidth=2" : "");
   }
