@@ -29,7 +29,8 @@
 //                   metric), per step; f32: TrainOptions::dtype = F32 (float kernel, float state)
 // Each kernel is checked against the hand-written code before anything is timed.
 //
-// Extra modes: `gradc_train_bench --emit_ir=NET[:f32]` prints the step kernel's optimized LLVM IR;
+// Extra modes: `gradc_train_bench --emit_ir=NET[:f32][:raw]` prints the step kernel's optimized
+// LLVM IR (with :raw, the IR before the passes);
 // `--write_data_only` writes the mnist_like files and exits.
 #include <benchmark/benchmark.h>
 
@@ -380,9 +381,10 @@ void register_all() {
 
 int emit_ir(const std::string& arg) {
   std::string name = arg.substr(0, arg.find(':'));
-  bool f32 = arg.size() > name.size() && arg.substr(name.size() + 1) == "f32";
+  bool f32 = arg.find(":f32") != std::string::npos;
+  bool raw = arg.find(":raw") != std::string::npos;  // before the IR passes
   Net& n = net(name);
-  std::fputs(Jit::create()
+  std::fputs(Jit::create({.optimize = !raw})
                  ->llvm_ir(KernelSpec{f32 ? "step32" : "step64", n.inputs, n.outputs, false,
                                       f32 ? DType::F32 : DType::F64})
                  .c_str(),
