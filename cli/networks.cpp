@@ -80,8 +80,18 @@ int cmd_train(const Options& o) {
   auto m = load(o);
   if (!m->training) throw UsageError(fmt::format("{} has no 'train' block", o.file));
   auto jit = Jit::create();
-  TrainOptions opts{o.lr, o.epochs, o.batch, o.seed, {}, o.dtype == "f32" ? DType::F32 : DType::F64};
-  if (!o.resume.empty()) opts.start = load_params(o.resume, m->params);
+  TrainOptions opts;
+  opts.lr = o.lr, opts.epochs = o.epochs, opts.batch = o.batch, opts.seed = o.seed;
+  opts.dtype = o.dtype == "f32" ? DType::F32 : DType::F64;
+  if (!o.resume.empty()) {
+    Checkpoint c = load_checkpoint(o.resume, m->params, m->training->optimizer.kind);
+    opts.start = std::move(c.params);
+    opts.state = std::move(c.optimizer);
+    if (!opts.state)
+      std::fputs(fmt::format("gradc: note: '{}' holds no optimizer state: the optimizer starts fresh at epoch 1\n", o.resume).c_str(),
+                 stderr);
+  }
+  OptimizerState before = opts.state.value_or(OptimizerState{});  // where a resumed run left off
   Trainer trainer(*m, *jit, opts);
   bool bar = !o.quiet && ::isatty(STDOUT_FILENO);
   std::string csv = "epoch,step,loss,metric\n";
@@ -93,10 +103,10 @@ int cmd_train(const Options& o) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (bar) {
       int done = static_cast<int>(30 * l.epoch / epochs);
-      double eta = secs / static_cast<double>(l.epoch) * static_cast<double>(epochs - l.epoch);
+      double eta = secs / static_cast<double>(l.epoch - before.epoch) * static_cast<double>(epochs - l.epoch);
       std::fputs(fmt::format("\repoch {}/{} [{}{}] loss {:.6g}{}  {:.0f} steps/s  ETA {:.1f} s   ", l.epoch, epochs,
                              std::string(static_cast<std::size_t>(done), '#'), std::string(static_cast<std::size_t>(30 - done), '.'),
-                             l.loss, metric, secs > 0 ? static_cast<double>(l.step) / secs : 0.0, eta)
+                             l.loss, metric, secs > 0 ? static_cast<double>(l.step - before.step) / secs : 0.0, eta)
                      .c_str(),
                  stdout);
       std::fflush(stdout);
@@ -108,7 +118,7 @@ int cmd_train(const Options& o) {
   };
   TrainResult r = trainer.run(line);
   if (!o.log.empty()) write_file_atomic(o.log, csv);
-  if (!o.save.empty()) save_params(o.save, m->params, r.params);
+  if (!o.save.empty()) save_params(o.save, m->params, r.params, &r.optimizer);
   if (r.diverged) {
     if (bar) std::fputs("\n", stdout);
     std::fflush(stdout);
@@ -121,7 +131,9 @@ int cmd_train(const Options& o) {
   }
   if (!o.quiet) {
     const LogLine& last = r.log.back();
-    std::fputs(fmt::format("trained {} epochs ({} steps, {:.0f} steps/s): loss {:.6g}{}\n", last.epoch, last.step,
+    std::string span = before.epoch ? fmt::format("epochs {} to {}", before.epoch + 1, last.epoch)
+                                    : fmt::format("{} epochs", last.epoch);
+    std::fputs(fmt::format("trained {} ({} steps, {:.0f} steps/s): loss {:.6g}{}\n", span, last.step - before.step,
                            r.steps_per_second, last.loss,
                            std::isnan(last.metric) ? "" : fmt::format(", accuracy {:.4f}", last.metric))
                    .c_str(),

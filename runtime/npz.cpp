@@ -51,6 +51,16 @@ std::string npy(const Tensor& t) {
   return out;
 }
 
+// n little-endian values of type V at p, as doubles.
+template <class V>
+void append(std::vector<double>& out, const char* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    V v;
+    std::memcpy(&v, p + i * sizeof(V), sizeof(V));
+    out.push_back(static_cast<double>(v));
+  }
+}
+
 Tensor parse_npy(const std::string& b, const std::string& name) {
   if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0) throw std::runtime_error(name + " is not an .npy array");
   std::size_t hlen = b[6] == 1 ? get16(b, 8) : get32(b, 8);
@@ -58,7 +68,8 @@ Tensor parse_npy(const std::string& b, const std::string& name) {
   if (start + hlen > b.size()) throw std::runtime_error(name + ": truncated header");
   std::string h = b.substr(start, hlen);
   bool f8 = h.find("'<f8'") != std::string::npos, f4 = h.find("'<f4'") != std::string::npos;
-  if (!f8 && !f4) throw std::runtime_error(name + ": only float64 and float32 arrays are supported");
+  bool i8 = h.find("'<i8'") != std::string::npos;  // np.array(600): an optimizer counter
+  if (!f8 && !f4 && !i8) throw std::runtime_error(name + ": only float64, float32 and int64 arrays are supported");
   if (h.find("'fortran_order': True") != std::string::npos) throw std::runtime_error(name + ": Fortran order is not supported");
   auto open = h.find("'shape': (");
   if (open == std::string::npos) throw std::runtime_error(name + ": no shape in the header");
@@ -73,19 +84,15 @@ Tensor parse_npy(const std::string& b, const std::string& name) {
     }
   }
   Tensor t{Shape::of(dims), {}};
-  std::size_t n = static_cast<std::size_t>(t.shape.size()), size = f8 ? 8 : 4;
+  std::size_t n = static_cast<std::size_t>(t.shape.size()), size = f4 ? 4 : 8;
   if (start + hlen + n * size > b.size()) throw std::runtime_error(name + ": truncated data");
   const char* p = b.data() + start + hlen;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (f8) {
-      double v;
-      std::memcpy(&v, p + i * 8, 8);
-      t.data.push_back(v);
-    } else {
-      float v;
-      std::memcpy(&v, p + i * 4, 4);
-      t.data.push_back(v);
-    }
+  if (f8) {
+    append<double>(t.data, p, n);
+  } else if (f4) {
+    append<float>(t.data, p, n);
+  } else {
+    append<std::int64_t>(t.data, p, n);
   }
   return t;
 }

@@ -4,59 +4,63 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "runtime/csv.hpp"
 #include "runtime/npz.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 
 namespace gradc {
 
 namespace {
 bool is_npz(const std::string& path) { return path.size() > 4 && path.compare(path.size() - 4, 4, ".npz") == 0; }
-}  // namespace
 
-void save_params(const std::string& path, const std::vector<Param>& params, const std::vector<Tensor>& values) {
-  if (is_npz(path)) {
-    std::vector<std::pair<std::string, Tensor>> arrays;
-    for (std::size_t i = 0; i < params.size(); ++i) arrays.emplace_back(params[i].name, values[i]);
-    return write_file_atomic(path, npz_bytes(arrays));
-  }
-  std::string s = "{\"format\": \"gradc-params\", \"params\": {";
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const Shape& sh = params[i].shape;
-    std::string dims, data;
-    for (int d = 0; d < sh.rank; ++d) dims += fmt::format("{}{}", d ? ", " : "", sh[d]);
-    for (std::size_t k = 0; k < values[i].data.size(); ++k) data += fmt::format("{}{:.17g}", k ? ", " : "", values[i].data[k]);
-    s += fmt::format("{}\n  \"{}\": {{\"shape\": [{}], \"data\": [{}]}}", i ? "," : "", params[i].name, dims, data);
-  }
-  s += "\n}}\n";
-  write_file_atomic(path, s);
+const char* kind_name(Optimizer::Kind k) { return k == Optimizer::Adam ? "adam" : "sgd"; }
+
+// Each optimizer's per-parameter buffers, by PyTorch's names.
+std::vector<std::pair<std::string, std::vector<Tensor> OptimizerState::*>> buffers(Optimizer::Kind k) {
+  if (k == Optimizer::Adam) return {{"exp_avg", &OptimizerState::exp_avg}, {"exp_avg_sq", &OptimizerState::exp_avg_sq}};
+  return {{"momentum_buffer", &OptimizerState::momentum_buffer}};
 }
 
-std::vector<Tensor> load_params(const std::string& path, const std::vector<Param>& params) {
+// The .npz names of the optimizer state; a JSON file's state is read into the same names.
+std::string counter_name(const std::string& kind, const char* counter) { return fmt::format("optimizer.{}.{}", kind, counter); }
+std::string buffer_name(const std::string& buffer, const std::string& param) {
+  return fmt::format("optimizer.{}.{}", buffer, param);
+}
+
+std::string json_tensor(const Tensor& t) {
+  std::string dims, data;
+  for (int d = 0; d < t.shape.rank; ++d) dims += fmt::format("{}{}", d ? ", " : "", t.shape[d]);
+  for (std::size_t k = 0; k < t.data.size(); ++k) data += fmt::format("{}{:.17g}", k ? ", " : "", t.data[k]);
+  return fmt::format("{{\"shape\": [{}], \"data\": [{}]}}", dims, data);
+}
+
+// A JSON object of "name": value members, one per line.
+std::string json_object(const std::vector<std::string>& members) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < members.size(); ++i) s += fmt::format("{}\n  {}", i ? "," : "", members[i]);
+  return s + (members.empty() ? "}" : "\n}");
+}
+
+using Arrays = std::map<std::string, Tensor>;
+
+// Every array of the file by its .npz name.
+Arrays read_arrays(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError(fmt::format("cannot open '{}'", path));
   if (is_npz(path)) {
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<std::pair<std::string, Tensor>> arrays;
     try {
-      arrays = read_npz(bytes);
+      auto arrays = read_npz(bytes);
+      return Arrays(arrays.begin(), arrays.end());
     } catch (const std::exception& e) {
       throw UsageError(fmt::format("'{}': {}", path, e.what()));
     }
-    std::vector<Tensor> out;
-    for (const Param& p : params) {
-      auto it = std::find_if(arrays.begin(), arrays.end(), [&](const auto& a) { return a.first == p.name; });
-      if (it == arrays.end()) throw UsageError(fmt::format("'{}' has no values for parameter '{}'", path, p.name));
-      if (!(it->second.shape == p.shape))
-        throw UsageError(fmt::format("'{}': parameter '{}' has shape {} in the file but {} in the program", path,
-                                     p.name, it->second.shape.str(), p.shape.str()));
-      out.push_back(it->second);
-    }
-    return out;
   }
   nlohmann::json j;
   try {
@@ -64,26 +68,126 @@ std::vector<Tensor> load_params(const std::string& path, const std::vector<Param
   } catch (const nlohmann::json::exception& e) {
     throw UsageError(fmt::format("'{}' is not a parameter file: {}", path, e.what()));
   }
-  std::vector<Tensor> out;
-  for (const Param& p : params) {
-    if (!j.contains("params") || !j["params"].contains(p.name))
-      throw UsageError(fmt::format("'{}' has no values for parameter '{}'", path, p.name));
-    const auto& e = j["params"][p.name];
-    std::vector<std::int64_t> dims;
-    try {
-      dims = e.at("shape").get<std::vector<std::int64_t>>();
-      Tensor t{Shape::of(dims), e.at("data").get<std::vector<double>>()};
-      if (!(t.shape == p.shape) || static_cast<std::int64_t>(t.data.size()) != p.shape.size())
-        throw UsageError(fmt::format("'{}': parameter '{}' has shape {} in the file but {} in the program", path,
-                                     p.name, t.shape.str(), p.shape.str()));
-      out.push_back(std::move(t));
-    } catch (const nlohmann::json::exception& ex) {
-      throw UsageError(fmt::format("'{}': parameter '{}' is malformed: {}", path, p.name, ex.what()));
-    } catch (const ShapeError& ex) {
-      throw UsageError(fmt::format("'{}': parameter '{}': {}", path, p.name, ex.what()));
+  Arrays a;
+  std::string what;  // the entry being read, for errors
+  auto tensor = [&](const nlohmann::json& e) {
+    Tensor t{Shape::of(e.at("shape").get<std::vector<std::int64_t>>()), e.at("data").get<std::vector<double>>()};
+    if (static_cast<std::int64_t>(t.data.size()) != t.shape.size())
+      throw UsageError(fmt::format("'{}': {} has {} numbers for shape {}", path, what, t.data.size(), t.shape.str()));
+    return t;
+  };
+  try {
+    if (j.contains("params"))
+      for (const auto& [name, e] : j["params"].items()) {
+        what = fmt::format("parameter '{}'", name);
+        a[name] = tensor(e);
+      }
+    if (j.contains("optimizer")) {
+      const nlohmann::json& o = j["optimizer"];
+      what = "the optimizer state";
+      std::string kind = o.at("kind").get<std::string>();
+      if (kind != kind_name(Optimizer::Sgd) && kind != kind_name(Optimizer::Adam))
+        throw UsageError(fmt::format("'{}': unknown optimizer kind '{}' (sgd, adam)", path, kind));
+      for (const char* counter : {"step", "epoch"}) a[counter_name(kind, counter)] = Tensor::scalar(o.at(counter).get<double>());
+      for (const auto& [name, state] : o.at("state").items())
+        for (const auto& [buffer, e] : state.items()) {
+          what = fmt::format("the {} of parameter '{}'", buffer, name);
+          a[buffer_name(buffer, name)] = tensor(e);
+        }
     }
+  } catch (const nlohmann::json::exception& ex) {
+    throw UsageError(fmt::format("'{}': {} is malformed: {}", path, what, ex.what()));
+  } catch (const ShapeError& ex) {
+    throw UsageError(fmt::format("'{}': {}: {}", path, what, ex.what()));
   }
+  return a;
+}
+
+// The array `key` of the file, which must have `shape`; `what` names it in errors.
+const Tensor& checked(const std::string& path, const Arrays& a, const std::string& key, const std::string& what,
+                      const Shape& shape) {
+  auto it = a.find(key);
+  if (it == a.end()) throw UsageError(fmt::format("'{}' has no values for {}", path, what));
+  if (!(it->second.shape == shape))
+    throw UsageError(fmt::format("'{}': {} has shape {} in the file but {} in the program", path, what,
+                                 it->second.shape.str(), shape.str()));
+  return it->second;
+}
+
+std::vector<Tensor> params_from(const std::string& path, const Arrays& a, const std::vector<Param>& params) {
+  std::vector<Tensor> out;
+  for (const Param& p : params) out.push_back(checked(path, a, p.name, fmt::format("parameter '{}'", p.name), p.shape));
   return out;
+}
+
+// A counter of the optimizer state: a whole number of at least 0.
+std::int64_t counter(const std::string& path, const Arrays& a, const std::string& key) {
+  double v = checked(path, a, key, key, Shape{}).data[0];
+  if (!(v >= 0 && v == std::floor(v) && v < 0x1p53))
+    throw UsageError(fmt::format("'{}': {} is {}, not a whole number of at least 0", path, key, v));
+  return static_cast<std::int64_t>(v);
+}
+
+}  // namespace
+
+void save_params(const std::string& path, const std::vector<Param>& params, const std::vector<Tensor>& values,
+                 const OptimizerState* optimizer) {
+  if (is_npz(path)) {
+    std::vector<std::pair<std::string, Tensor>> arrays;
+    for (std::size_t i = 0; i < params.size(); ++i) arrays.emplace_back(params[i].name, values[i]);
+    if (optimizer) {
+      const char* kind = kind_name(optimizer->kind);
+      arrays.emplace_back(counter_name(kind, "step"), Tensor::scalar(static_cast<double>(optimizer->step)));
+      arrays.emplace_back(counter_name(kind, "epoch"), Tensor::scalar(static_cast<double>(optimizer->epoch)));
+      for (const auto& [buffer, member] : buffers(optimizer->kind))
+        for (std::size_t i = 0; i < (optimizer->*member).size(); ++i)
+          arrays.emplace_back(buffer_name(buffer, params[i].name), (optimizer->*member)[i]);
+    }
+    return write_file_atomic(path, npz_bytes(arrays));
+  }
+  std::vector<std::string> ps;
+  for (std::size_t i = 0; i < params.size(); ++i) ps.push_back(fmt::format("\"{}\": {}", params[i].name, json_tensor(values[i])));
+  std::string s = "{\"format\": \"gradc-params\", \"params\": " + json_object(ps);
+  if (optimizer) {
+    std::vector<std::string> state;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      std::string bufs;
+      for (const auto& [buffer, member] : buffers(optimizer->kind))
+        if (!(optimizer->*member).empty())
+          bufs += fmt::format("{}\"{}\": {}", bufs.empty() ? "" : ", ", buffer, json_tensor((optimizer->*member)[i]));
+      if (!bufs.empty()) state.push_back(fmt::format("\"{}\": {{{}}}", params[i].name, bufs));
+    }
+    s += fmt::format(",\n\"optimizer\": {{\"kind\": \"{}\", \"step\": {}, \"epoch\": {}, \"state\": {}}}",
+                     kind_name(optimizer->kind), optimizer->step, optimizer->epoch, json_object(state));
+  }
+  write_file_atomic(path, s + "}\n");
+}
+
+std::vector<Tensor> load_params(const std::string& path, const std::vector<Param>& params) {
+  return params_from(path, read_arrays(path), params);
+}
+
+Checkpoint load_checkpoint(const std::string& path, const std::vector<Param>& params, Optimizer::Kind kind) {
+  Arrays a = read_arrays(path);
+  Checkpoint c{params_from(path, a, params), std::nullopt};
+  for (Optimizer::Kind k : {Optimizer::Sgd, Optimizer::Adam}) {
+    if (!a.count(counter_name(kind_name(k), "step"))) continue;
+    if (k != kind)
+      throw UsageError(fmt::format("'{}' holds the state of an {} optimizer but the train block's optimizer is {}", path,
+                                   kind_name(k), kind_name(kind)));
+    OptimizerState s{kind, counter(path, a, counter_name(kind_name(k), "step")),
+                     counter(path, a, counter_name(kind_name(k), "epoch")), {}, {}, {}};
+    for (const auto& [buffer, member] : buffers(kind)) {
+      // A buffer the optimizer has not made yet is absent for every parameter.
+      if (std::none_of(params.begin(), params.end(), [&](const Param& p) { return a.count(buffer_name(buffer, p.name)); }))
+        continue;
+      for (const Param& p : params)
+        (s.*member).push_back(checked(path, a, buffer_name(buffer, p.name),
+                                      fmt::format("the {} of parameter '{}'", buffer, p.name), p.shape));
+    }
+    c.optimizer = std::move(s);
+  }
+  return c;
 }
 
 }  // namespace gradc

@@ -75,6 +75,8 @@ Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
   if (opts.batch) cfg_.batch = *opts.batch;
   if (opts.seed) cfg_.seed = *opts.seed;
   start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
+  state_.kind = cfg_.optimizer.kind;  // a fresh optimizer, unless resuming
+  if (opts.state) state_ = *opts.state;
   // The row count of the data the loss uses (checked equal across data sets by the lowering).
   std::vector<DataInput> inputs;
   m.lower(*cfg_.loss, 0, inputs);
@@ -218,33 +220,47 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
   const Optimizer& opt = cfg_.optimizer;
   std::size_t P = 0;
   for (const Tensor& p : start_) P += p.data.size();
-  std::int64_t B = cfg_.batch, step = 0;
+  std::int64_t B = cfg_.batch, step = state_.step, first = state_.epoch + 1, last = state_.epoch + cfg_.epochs;
   prepare();
   std::size_t in_size = 0, out_size = 0;
   for (const auto& s : steps_) in_size = std::max(in_size, s->in_size), out_size = std::max(out_size, s->out_size);
   std::vector<T> in(in_size), out(out_size), buf(P, T(0)), m1(P, T(0)), m2(P, T(0));
   T* w = in.data();
-  {
-    std::size_t k = 0;
-    for (const Tensor& p : start_)
-      for (double v : p.data) w[k++] = static_cast<T>(v);
-  }
-  auto params_now = [&] {  // the parameters as tensors (for logging and the result)
-    std::vector<Tensor> ps = start_;
-    std::size_t k = 0;
-    for (Tensor& p : ps)
-      for (double& v : p.data) v = static_cast<double>(w[k++]);
-    return ps;
+  auto load = [](const std::vector<Tensor>& ts, T* dst) {  // tensors into a flat T buffer
+    for (const Tensor& t : ts)
+      for (double v : t.data) *dst++ = static_cast<T>(v);
   };
-  bool have_buf = false;
+  auto tensors = [&](const T* src) {  // a flat T buffer as tensors shaped like the parameters
+    std::vector<Tensor> ts = start_;
+    for (Tensor& t : ts)
+      for (double& v : t.data) v = static_cast<double>(*src++);
+    return ts;
+  };
+  load(start_, w);
+  load(state_.momentum_buffer, buf.data());
+  load(state_.exp_avg, m1.data());
+  load(state_.exp_avg_sq, m2.data());
+  bool have_buf = !state_.momentum_buffer.empty();
+  auto finish = [&](std::int64_t steps, std::int64_t epochs) {  // the parameters and their state
+    res.params = tensors(w);
+    res.optimizer = OptimizerState{opt.kind, steps, epochs, {}, {}, {}};
+    if (have_buf) res.optimizer.momentum_buffer = tensors(buf.data());
+    if (opt.kind == Optimizer::Adam) res.optimizer.exp_avg = tensors(m1.data()), res.optimizer.exp_avg_sq = tensors(m2.data());
+  };
   std::int64_t log_every = cfg_.log_every > 0 ? cfg_.log_every : std::max<std::int64_t>(1, cfg_.epochs / 10);
   std::vector<std::int64_t> order(static_cast<std::size_t>(rows_)), gathered;
   for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
   const Step* gathered_for = nullptr;
   Rng rng(cfg_.seed ^ 0x5851f42d4c957f2dULL);
+  auto shuffle = [&] {  // each epoch's order depends on every earlier one's
+    if (cfg_.shuffle && B < rows_)
+      for (std::int64_t i = rows_ - 1; i > 0; --i)
+        std::swap(order[i], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)))]);
+  };
+  for (std::int64_t epoch = 1; epoch < first; ++epoch) shuffle();  // resuming: replay them
   auto t0 = std::chrono::steady_clock::now();
 
-  for (std::int64_t epoch = 1; epoch <= cfg_.epochs; ++epoch) {
+  for (std::int64_t epoch = first; epoch <= last; ++epoch) {
     double lr = opt.lr;
     double e = static_cast<double>(epoch - 1);
     switch (cfg_.schedule.kind) {
@@ -252,12 +268,10 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
       case Schedule::Step: lr *= std::pow(cfg_.schedule.gamma, std::floor(e / cfg_.schedule.every)); break;
       case Schedule::Exponential: lr *= std::pow(cfg_.schedule.gamma, e); break;
       case Schedule::Cosine:
-        lr = cfg_.schedule.min_lr + (opt.lr - cfg_.schedule.min_lr) * (1 + std::cos(std::numbers::pi * e / cfg_.epochs)) / 2;
+        lr = cfg_.schedule.min_lr + (opt.lr - cfg_.schedule.min_lr) * (1 + std::cos(std::numbers::pi * e / static_cast<double>(last))) / 2;
         break;
     }
-    if (cfg_.shuffle && B < rows_)
-      for (std::int64_t i = rows_ - 1; i > 0; --i)
-        std::swap(order[i], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)))]);
+    shuffle();
     double epoch_loss = 0;
     for (std::int64_t start = 0; start < rows_; start += B) {
       std::int64_t n = std::min(B, rows_ - start);
@@ -279,13 +293,13 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
       double loss = static_cast<double>(out[0]);
       const T* g = out.data() + 1;
       ++step;
-      if (!std::isfinite(loss)) {  // diverged: keep the last finite parameters
+      if (!std::isfinite(loss)) {  // diverged: keep the last finite parameters and their state
         res.diverged = true;
         res.epoch = epoch;
         res.step = step;
         res.lr = lr;
         res.loss = loss;
-        res.params = params_now();
+        finish(step - 1, epoch - 1);
         return res;
       }
       epoch_loss += loss * static_cast<double>(n);
@@ -299,28 +313,30 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
           buf[k] = have_buf ? mu * buf[k] + gk : gk;
           w[k] -= lr_t * (opt.nesterov ? gk + mu * buf[k] : buf[k]);
         }
+        have_buf = true;
       } else {
         const T b1 = static_cast<T>(opt.beta1), b2 = static_cast<T>(opt.beta2), eps = static_cast<T>(opt.eps);
-        const T c1 = static_cast<T>(1 - std::pow(opt.beta1, static_cast<double>(step)));
-        const T c2 = static_cast<T>(1 - std::pow(opt.beta2, static_cast<double>(step)));
+        // The bias corrections folded into two scalars per step, as torch.optim.Adam does.
+        const double t = static_cast<double>(step);
+        const T step_size = static_cast<T>(lr / (1 - std::pow(opt.beta1, t)));
+        const T c2_sqrt = static_cast<T>(std::sqrt(1 - std::pow(opt.beta2, t)));
         for (std::size_t k = 0; k < P; ++k) {
           T gk = g[k] + wd * w[k];
           m1[k] = b1 * m1[k] + (1 - b1) * gk;
           m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
-          w[k] -= lr_t * (m1[k] / c1) / (std::sqrt(m2[k] / c2) + eps);
+          w[k] -= step_size * m1[k] / (std::sqrt(m2[k]) / c2_sqrt + eps);
         }
       }
-      have_buf = true;
     }
-    if (every_epoch_ || epoch % log_every == 0 || epoch == cfg_.epochs) {
-      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(params_now()), lr};
+    if (every_epoch_ || epoch % log_every == 0 || epoch == last) {
+      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr};
       res.log.push_back(line);
-      if (on_log) on_log(line, cfg_.epochs);
+      if (on_log) on_log(line, last);
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  res.steps_per_second = secs > 0 ? static_cast<double>(step) / secs : 0;
-  res.params = params_now();
+  res.steps_per_second = secs > 0 ? static_cast<double>(step - state_.step) / secs : 0;
+  finish(step, last);
   return res;
 }
 

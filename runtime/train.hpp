@@ -30,13 +30,28 @@ class Rng {
 /// Initial values of every parameter, drawn in declaration order from Rng(seed).
 std::vector<Tensor> initialize(const std::vector<Param>& params, std::uint64_t seed);
 
+/// The optimizer's state after some steps (PyTorch's optimizer.state_dict()) and the epochs
+/// completed: what `--save` writes beside the parameters and `--resume` continues from.
+struct OptimizerState {
+  Optimizer::Kind kind = Optimizer::Sgd;
+  std::int64_t step = 0;   // steps taken: Adam's bias correction continues from here
+  std::int64_t epoch = 0;  // epochs completed: the next run starts at epoch + 1
+  // Per parameter (Module::params order), or empty when the optimizer has not made them yet:
+  // SGD's momentum buffers (PyTorch's None before the first step with momentum); Adam's moments.
+  std::vector<Tensor> momentum_buffer, exp_avg, exp_avg_sq;
+};
+
 struct TrainOptions {
   std::optional<double> lr;
   std::optional<std::int64_t> epochs, batch;
   std::optional<std::uint64_t> seed;
   std::vector<Tensor> start;  // --resume: initial parameter values (else initialize())
-  DType dtype = DType::F64;   // F32: the compiled step computes in float (parameters and optimizer
-                              // state stay double, rounded to float for each step)
+  // --resume: the optimizer to continue (of the train block's kind, buffers shaped like the
+  // parameters, as load_checkpoint checks); else a fresh one from epoch 1. The run takes the
+  // `epochs` setting's number of epochs more, and replays the earlier epochs' shuffles.
+  std::optional<OptimizerState> state = std::nullopt;
+  DType dtype = DType::F64;   // F32: the step and the update compute in float (the result is
+                              // given in double)
   bool metric = true;         // evaluate the `metric` setting at each log line
   bool every_epoch = false;   // log every epoch (learning-rate sweeps)
 };
@@ -49,6 +64,7 @@ struct LogLine {
 struct TrainResult {
   std::vector<LogLine> log;
   std::vector<Tensor> params;  // final (or last finite) values, in Module::params order
+  OptimizerState optimizer;    // the state that goes with `params`
   bool diverged = false;
   std::int64_t epoch = 0, step = 0;  // where it diverged
   double lr = 0;                     // the learning rate at that step
@@ -67,7 +83,8 @@ class Trainer {
   /// run in parallel threads (lowering and compiling are not thread-safe; running is).
   void prepare();
 
-  /// Runs the whole schedule. on_log is called at every logged epoch (and the last).
+  /// Runs the whole schedule. on_log is called at every logged epoch (and the last), with the
+  /// last epoch's number (more than the `epochs` setting when resuming).
   TrainResult run(const std::function<void(const LogLine&, std::int64_t epochs)>& on_log);
 
   /// Accuracy of the `metric` setting at the given parameters (nan without a metric).
@@ -99,6 +116,7 @@ class Trainer {
   bool use_metric_ = true, every_epoch_ = false;
   Training cfg_;
   std::vector<Tensor> start_;
+  OptimizerState state_;  // where run() starts
   std::int64_t rows_ = 1;
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<std::int64_t> step_rows_;

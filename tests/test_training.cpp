@@ -305,6 +305,11 @@ TEST(Losses, CrossEntropyIsStableForLargeLogits) {
 }  // namespace
 }  // namespace gradc::test
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "runtime/npz.hpp"
 #include "runtime/params_io.hpp"
 namespace gradc::test {
 namespace {
@@ -320,6 +325,198 @@ TEST(ParamsIo, NpzRoundTripAndValidZip) {
   std::string check = "python3 " GRADC_SOURCE_DIR "/tests/check_npz.py " + path + " W=2x3 b=3 s=1";
   EXPECT_EQ(std::system(check.c_str()), 0) << check;
   std::remove(path.c_str());
+}
+
+// numpy.savez writes np.array(600) as int64: read as a number (here the bits of 600 relabelled).
+TEST(ParamsIo, NpzReadsInt64) {
+  std::string b = npz_bytes({{"n", Tensor::scalar(600 * 0x1p-1074)}});
+  b.replace(b.find("<f8"), 3, "<i8");
+  EXPECT_EQ(read_npz(b)[0].second.data, std::vector<double>{600});
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The message of the UsageError that f throws.
+std::string usage_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// An example program with `settings` added at the end of its train block.
+std::unique_ptr<Module> example(const std::string& name, const std::string& settings = "") {
+  SourceFile src = load_source(GRADC_SOURCE_DIR "/examples/" + name);
+  src.text.insert(src.text.rfind('}'), settings);
+  return compile_module(src);
+}
+
+void expect_same_state(const OptimizerState& a, const OptimizerState& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.step, b.step);
+  EXPECT_EQ(a.epoch, b.epoch);
+  for (auto buffer : {&OptimizerState::momentum_buffer, &OptimizerState::exp_avg, &OptimizerState::exp_avg_sq}) {
+    ASSERT_EQ((a.*buffer).size(), (b.*buffer).size());
+    for (std::size_t p = 0; p < (a.*buffer).size(); ++p) EXPECT_EQ((a.*buffer)[p].data, (b.*buffer)[p].data);
+  }
+}
+
+// Training 2n epochs straight, and n epochs, saved to `file` (JSON or .npz), loaded and resumed
+// for n more, give the same log from epoch n + 1, parameters and optimizer state, bit for bit.
+void expect_resume_continues(Module& m, TrainOptions opts, std::int64_t n, const std::string& file) {
+  SCOPED_TRACE(file);
+  std::string path = ::testing::TempDir() + file;
+  opts.every_epoch = true;
+  opts.epochs = 2 * n;
+  TrainResult straight = Trainer(m, shared_jit(), opts).run(nullptr);
+  opts.epochs = n;
+  TrainResult first = Trainer(m, shared_jit(), opts).run(nullptr);
+  save_params(path, m.params, first.params, &first.optimizer);
+  Checkpoint c = load_checkpoint(path, m.params, m.training->optimizer.kind);
+  std::remove(path.c_str());
+  ASSERT_TRUE(c.optimizer);
+  EXPECT_EQ(c.optimizer->epoch, n);
+  opts.start = c.params;
+  opts.state = c.optimizer;
+  TrainResult rest = Trainer(m, shared_jit(), opts).run(nullptr);
+  ASSERT_FALSE(straight.diverged || first.diverged || rest.diverged);
+  ASSERT_EQ(rest.log.size(), static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < rest.log.size(); ++i) {
+    const LogLine &a = rest.log[i], &b = straight.log[static_cast<std::size_t>(n) + i];
+    EXPECT_EQ(a.epoch, b.epoch);
+    EXPECT_EQ(a.step, b.step);
+    EXPECT_EQ(a.loss, b.loss) << "epoch " << b.epoch;
+    EXPECT_EQ(a.lr, b.lr) << "epoch " << b.epoch;
+    EXPECT_TRUE(a.metric == b.metric || (std::isnan(a.metric) && std::isnan(b.metric))) << "epoch " << b.epoch;
+  }
+  for (std::size_t p = 0; p < m.params.size(); ++p) EXPECT_EQ(rest.params[p].data, straight.params[p].data) << m.params[p].name;
+  expect_same_state(rest.optimizer, straight.optimizer);
+}
+
+// Adam (its moments and bias correction) on shuffled minibatches of 300 of 1,024 rows.
+TEST(Resume, AdamContinuesBitForBit) {
+  auto m = example("regression.grad");
+  TrainOptions opts;
+  opts.batch = 300;
+  for (const char* file : {"gradc_resume_adam.json", "gradc_resume_adam.npz"}) expect_resume_continues(*m, opts, 3, file);
+  opts.dtype = DType::F32;  // float state, given and taken back in double exactly
+  expect_resume_continues(*m, opts, 3, "gradc_resume_adam_f32.npz");
+}
+
+// SGD with momentum on shuffled minibatches (64 of 512 rows, then 60 with a remainder of 32).
+TEST(Resume, SgdWithMomentumContinuesBitForBit) {
+  auto m = example("spiral.grad");
+  TrainOptions opts;
+  for (const char* file : {"gradc_resume_sgd.json", "gradc_resume_sgd.npz"}) expect_resume_continues(*m, opts, 3, file);
+  opts.batch = 60;
+  expect_resume_continues(*m, opts, 3, "gradc_resume_sgd60.json");
+}
+
+// The schedule sees the continued epoch numbers: lr halves at epochs 3 and 5.
+TEST(Resume, StepScheduleContinues) {
+  auto m = example("spiral.grad", "  schedule = step(2, 0.5)\n");
+  for (const char* file : {"gradc_resume_step.json", "gradc_resume_step.npz"})
+    expect_resume_continues(*m, TrainOptions{}, 3, file);
+}
+
+// A file without an optimizer state (an older file, or one written by hand): the parameters,
+// and a fresh optimizer from epoch 1.
+TEST(Resume, ParametersOnlyFileStartsAFreshOptimizer) {
+  auto m = compile_text(tiny("adam(lr = 0.05)"));
+  TrainResult fresh = Trainer(*m, shared_jit(), TrainOptions{}).run(nullptr);
+  for (const char* file : {"gradc_params_only.json", "gradc_params_only.npz"}) {
+    std::string path = ::testing::TempDir() + file;
+    save_params(path, m->params, initialize(m->params, 7));
+    Checkpoint c = load_checkpoint(path, m->params, Optimizer::Adam);
+    std::remove(path.c_str());
+    EXPECT_FALSE(c.optimizer);
+    TrainOptions opts;
+    opts.start = c.params;
+    TrainResult r = Trainer(*m, shared_jit(), opts).run(nullptr);
+    EXPECT_EQ(r.log.back().epoch, 5);
+    EXPECT_EQ(r.optimizer.step, 5);
+    for (std::size_t p = 0; p < r.params.size(); ++p) EXPECT_EQ(r.params[p].data, fresh.params[p].data);
+  }
+}
+
+// What the files hold: the .npz's array names and shapes (checked with Python's zipfile), and the
+// state read back exactly, for both optimizers.
+TEST(Resume, FilesHoldTheDocumentedState) {
+  struct Case {
+    std::string optimizer, kind;
+    std::vector<std::string> buffers;
+  };
+  for (const Case& c : {Case{"adam(lr = 0.05)", "adam", {"exp_avg", "exp_avg_sq"}},
+                        Case{"sgd(lr = 0.1, momentum = 0.9)", "sgd", {"momentum_buffer"}}}) {
+    auto m = compile_text(tiny(c.optimizer));
+    TrainResult r = Trainer(*m, shared_jit(), TrainOptions{}).run(nullptr);
+    for (const char* file : {"gradc_state.json", "gradc_state.npz"}) {
+      std::string path = ::testing::TempDir() + file;
+      save_params(path, m->params, r.params, &r.optimizer);
+      expect_same_state(*load_checkpoint(path, m->params, r.optimizer.kind).optimizer, r.optimizer);
+      if (std::string(file).ends_with(".npz")) {
+        std::string check = "python3 " GRADC_SOURCE_DIR "/tests/check_npz.py " + path + " optimizer." + c.kind +
+                            ".step= optimizer." + c.kind + ".epoch=";
+        for (const char* shape : {"W1=2x3", "b1=3", "W2=3x1", "b2=1"}) {
+          check += std::string(" ") + shape;
+          for (const std::string& b : c.buffers) check += " optimizer." + b + "." + shape;
+        }
+        EXPECT_EQ(std::system(check.c_str()), 0) << check;
+      } else {
+        std::string text = read_text(path);
+        EXPECT_NE(text.find("\"optimizer\": {\"kind\": \"" + c.kind + "\", \"step\": 5, \"epoch\": 5, \"state\": {"), std::string::npos)
+            << text;
+      }
+      std::remove(path.c_str());
+    }
+  }
+}
+
+// Files whose optimizer state does not fit the program, and the exact messages.
+TEST(Resume, StateErrors) {
+  auto m = compile_text("param W[2] = zeros\nparam v[1] = zeros\n"
+                        "train { loss = sum(W * W) + sum(v)\n optimizer = sgd(lr = 0.1, momentum = 0.9) }");
+  std::string path = ::testing::TempDir() + "gradc_bad_state.json";
+  auto error = [&](const std::string& optimizer) {
+    std::ofstream(path) << R"({"format": "gradc-params", "params": {"W": {"shape": [2], "data": [1, 2]}, )"
+                           R"("v": {"shape": [1], "data": [3]}}, "optimizer": )"
+                        << optimizer << "}";
+    return usage_error([&] { load_checkpoint(path, m->params, Optimizer::Sgd); });
+  };
+  std::string file = "'" + path + "'";
+  EXPECT_EQ(error(R"({"kind": "adam", "step": 4, "epoch": 2, "state": {}})"),
+            file + " holds the state of an adam optimizer but the train block's optimizer is sgd");
+  EXPECT_EQ(error(R"({"kind": "sgd", "step": 4, "epoch": 2, "state": {"W": {"momentum_buffer": {"shape": [3], "data": [1, 2, 3]}},)"
+                  R"( "v": {"momentum_buffer": {"shape": [1], "data": [1]}}}})"),
+            file + ": the momentum_buffer of parameter 'W' has shape [3] in the file but [2] in the program");
+  EXPECT_EQ(error(R"({"kind": "sgd", "step": 4, "epoch": 2, "state": {"W": {"momentum_buffer": {"shape": [2], "data": [1, 2]}}}})"),
+            file + " has no values for the momentum_buffer of parameter 'v'");
+  EXPECT_EQ(error(R"({"kind": "sgd", "step": 2.5, "epoch": 2, "state": {}})"),
+            file + ": optimizer.sgd.step is 2.5, not a whole number of at least 0");
+  EXPECT_EQ(error(R"({"kind": "rmsprop", "step": 4, "epoch": 2, "state": {}})"),
+            file + ": unknown optimizer kind 'rmsprop' (sgd, adam)");
+  EXPECT_TRUE(error(R"({"kind": "sgd", "epoch": 2, "state": {}})").starts_with(file + ": the optimizer state is malformed"));
+  std::remove(path.c_str());
+}
+
+// The CLI end to end: `train --epochs 6 --save` writes the same bytes as `--epochs 3 --save`
+// then `--resume --epochs 3 --save`, through either format.
+TEST(Resume, CliContinuesByteForByte) {
+  std::string dir = ::testing::TempDir(), train = GRADC_BINARY " train " GRADC_SOURCE_DIR "/examples/spiral.grad --quiet --epochs ";
+  for (const char* half : {"gradc_cli_half.json", "gradc_cli_half.npz"}) {
+    for (std::string args : {"6 --save " + dir + "gradc_cli_full.json", "3 --save " + dir + half,
+                             "3 --resume " + dir + half + " --save " + dir + "gradc_cli_rest.json"})
+      ASSERT_EQ(std::system((train + args).c_str()), 0) << train + args;
+    EXPECT_EQ(read_text(dir + "gradc_cli_rest.json"), read_text(dir + "gradc_cli_full.json"));
+    for (std::string f : {"gradc_cli_full.json", "gradc_cli_rest.json", half}) std::remove((dir + f).c_str());
+  }
 }
 }  // namespace
 }  // namespace gradc::test
