@@ -12,6 +12,7 @@
 
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
+#include "runtime/update.hpp"
 
 namespace gradc {
 
@@ -304,28 +305,18 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
       }
       epoch_loss += loss * static_cast<double>(n);
       // The update (PyTorch's formulas), one loop per optimizer.
-      const T lr_t = static_cast<T>(lr), wd = static_cast<T>(opt.weight_decay), mu = static_cast<T>(opt.momentum);
+      const Update<T> u{w, g, P, static_cast<T>(lr), static_cast<T>(opt.weight_decay)};
       if (opt.kind == Optimizer::Sgd && opt.momentum <= 0) {
-        for (std::size_t k = 0; k < P; ++k) w[k] -= lr_t * (g[k] + wd * w[k]);
+        sgd_update(u);
       } else if (opt.kind == Optimizer::Sgd) {
-        for (std::size_t k = 0; k < P; ++k) {
-          T gk = g[k] + wd * w[k];
-          buf[k] = have_buf ? mu * buf[k] + gk : gk;
-          w[k] -= lr_t * (opt.nesterov ? gk + mu * buf[k] : buf[k]);
-        }
+        momentum_update(u, buf.data(), static_cast<T>(opt.momentum), opt.nesterov, !have_buf);
         have_buf = true;
       } else {
-        const T b1 = static_cast<T>(opt.beta1), b2 = static_cast<T>(opt.beta2), eps = static_cast<T>(opt.eps);
         // The bias corrections folded into two scalars per step, as torch.optim.Adam does.
         const double t = static_cast<double>(step);
-        const T step_size = static_cast<T>(lr / (1 - std::pow(opt.beta1, t)));
-        const T c2_sqrt = static_cast<T>(std::sqrt(1 - std::pow(opt.beta2, t)));
-        for (std::size_t k = 0; k < P; ++k) {
-          T gk = g[k] + wd * w[k];
-          m1[k] = b1 * m1[k] + (1 - b1) * gk;
-          m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
-          w[k] -= step_size * m1[k] / (std::sqrt(m2[k]) / c2_sqrt + eps);
-        }
+        adam_update(u, AdamStep<T>{m1.data(), m2.data(), static_cast<T>(opt.beta1), static_cast<T>(opt.beta2),
+                                   static_cast<T>(opt.eps), static_cast<T>(lr / (1 - std::pow(opt.beta1, t))),
+                                   static_cast<T>(std::sqrt(1 - std::pow(opt.beta2, t)))});
       }
     }
     if (every_epoch_ || epoch % log_every == 0 || epoch == last) {
