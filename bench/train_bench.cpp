@@ -59,6 +59,7 @@ namespace gradc::bench {
 namespace {
 
 const char* kDataDir = "/tmp/gradc_train_bench";
+int g_threads = 1;  // --threads=N
 
 // ---------------------------------------------------------------------------------------------
 // The mnist_like data: 1,024 rows of 784 pixels uniform in [0, 1) (4 decimals) and a label
@@ -171,7 +172,7 @@ Net& net(const std::string& name) {
     else throw std::runtime_error("unexpected data input " + d.name);
   }
   if (n->in64.size() != n->n_in || n->x64.empty() || n->y64.empty()) throw std::runtime_error("bad packing");
-  n->jit = Jit::create();
+  n->jit = Jit::create({.threads = g_threads});
   auto t0 = std::chrono::steady_clock::now();
   n->k64 = n->jit->compile(KernelSpec{"step64", n->inputs, n->outputs, /*batch=*/false, DType::F64});
   auto t1 = std::chrono::steady_clock::now();
@@ -384,7 +385,7 @@ int emit_ir(const std::string& arg) {
   bool f32 = arg.find(":f32") != std::string::npos;
   bool raw = arg.find(":raw") != std::string::npos;  // before the IR passes
   Net& n = net(name);
-  std::fputs(Jit::create({.optimize = !raw})
+  std::fputs(Jit::create({.optimize = !raw, .threads = g_threads})
                  ->llvm_ir(KernelSpec{f32 ? "step32" : "step64", n.inputs, n.outputs, false,
                                       f32 ? DType::F32 : DType::F64})
                  .c_str(),
@@ -398,6 +399,12 @@ int emit_ir(const std::string& arg) {
 int main(int argc, char** argv) {
   try {
     gradc::bench::write_mnist_like();
+    for (int i = 1; i < argc; ++i) {  // --threads=N: the Jit's threads (taken out of argv)
+      if (std::strncmp(argv[i], "--threads=", 10) != 0) continue;
+      gradc::bench::g_threads = std::atoi(argv[i] + 10);
+      for (int j = i--; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+      --argc;
+    }
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--write_data_only") == 0) return 0;
       if (std::strncmp(argv[i], "--emit_ir=", 10) == 0) return gradc::bench::emit_ir(argv[i] + 10);

@@ -57,6 +57,8 @@ int run(int argc, char** argv) {
   train->add_flag("--quiet", o.quiet, "print nothing but errors");
   train->add_option("--dtype", o.dtype, "element type of the compiled step: f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));
+  train->add_option("--threads", o.threads, "threads for the large matrix products (default 1; results do not depend on it)")
+      ->check(CLI::Range(1, 64));
 
   CLI::App* graph = app.add_subcommand("graph", "the computational graph as Graphviz DOT or SVG");
   common(graph);
@@ -93,6 +95,7 @@ int run(int argc, char** argv) {
   predict->add_option("--params", o.params, "parameters saved by 'gradc train --save'")->required();
   predict->add_option("--data", o.data, "CSV file with the input columns")->required();
   predict->add_option("--fn", o.fn, "the layer or function to run (may be left out when there is one layer)");
+  predict->add_option("--threads", o.threads, "threads for the large matrix products (default 1)")->check(CLI::Range(1, 64));
   predict->add_option("--out", o.out, "write the predictions to this CSV file, atomically");
 
   try {

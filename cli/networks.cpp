@@ -79,7 +79,7 @@ int diff_training(Module& m, const Options& o, Format f) {
 int cmd_train(const Options& o) {
   auto m = load(o);
   if (!m->training) throw UsageError(fmt::format("{} has no 'train' block", o.file));
-  auto jit = Jit::create();
+  auto jit = Jit::create({.threads = o.threads});
   TrainOptions opts;
   opts.lr = o.lr, opts.epochs = o.epochs, opts.batch = o.batch, opts.seed = o.seed;
   opts.dtype = o.dtype == "f32" ? DType::F32 : DType::F64;
@@ -180,7 +180,7 @@ int cmd_predict(const Options& o) {
   std::vector<const Node*> inputs;
   for (const Param& p : m->params) inputs.push_back(p.var);
   inputs.push_back(x);
-  auto jit = Jit::create();
+  auto jit = Jit::create({.threads = o.threads});
   Kernel k = jit->compile(KernelSpec{"predict", inputs, std::vector<const Node*>{y}, false});
   std::vector<double> in;
   for (const Tensor& p : params) in.insert(in.end(), p.data.begin(), p.data.end());

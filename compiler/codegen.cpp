@@ -332,10 +332,14 @@ class TensorBody : OpLowering {
     tile_cols_ = lanes * std::max<std::int64_t>(1, accumulators / kTileRows);
     lanes_ = lanes;
     accumulators_ = accumulators;
+    threads_ = std::max(1u, target.threads);
   }
 
   void emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out) {
     entry_ = b_.GetInsertBlock();
+    in_ = in;
+    out_ = out;
+    name_ = spec.name;
     order_ = reachable(spec.outputs);
     for (std::size_t p = 0; p < order_.size(); ++p) pos_.emplace(order_[p], p);
     for (const Node* n : order_)
@@ -515,7 +519,9 @@ class TensorBody : OpLowering {
   const Node* epilogue(std::size_t p, const std::vector<std::vector<std::uint32_t>>& users) const {
     const Node* mm = order_[p];
     std::int64_t m = mm->shape[0], kk = mm->arg(0)->shape[1], cols = mm->shape[1];
-    if (is_outer_product(mm) || (cols < kTinyTrip && m >= kTinyTrip) || splits_sum(m, cols, kk)) return nullptr;
+    if (is_outer_product(mm) || (cols < kTinyTrip && m >= kTinyTrip) || splits_sum(m, cols, kk) ||
+        parallel(m, kk, cols))
+      return nullptr;
     std::size_t at = p;
     while (users[at].size() == 1) {
       at = users[at][0];
@@ -767,7 +773,10 @@ class TensorBody : OpLowering {
       lin = lin ? b_.CreateAdd(lin, term, "", true, true) : term;
     }
     if (c != 0 || !lin) lin = lin ? b_.CreateAdd(lin, b_.getInt64(c), "", true, true) : b_.getInt64(c);
-    return b_.CreateInBoundsGEP(t_, st.base, lin);
+    llvm::Value* base = st.base;
+    if (base == in_ && part_in_) base = part_in_;  // inside a part function (parallel_tiles)
+    if (base == out_ && part_out_) base = part_out_;
+    return b_.CreateInBoundsGEP(t_, base, lin);
   }
   llvm::Value* load(const Storage& st, const Shape& s, const Idx& idx) {
     return b_.CreateLoad(t_, address(st, s, idx));
@@ -1074,9 +1083,64 @@ class TensorBody : OpLowering {
           store(c, n->shape, idx, load(ct, ct_shape, Idx{idx[1], idx[0], nullptr}));
         });
     } else {
-      matmul_tiles(a, with_unit_columns(bm, y->shape, temps), c, m, kk, p, epilogue);
+      Storage b_rows = with_unit_columns(bm, y->shape, temps);
+      if (parallel(m, kk, p))
+        parallel_tiles(a, b_rows, c, m, kk, p);
+      else
+        matmul_tiles(a, b_rows, c, m, kk, p, epilogue);
     }
     for (auto [off, size] : temps) release(off, size);
+  }
+
+  // Whether a product (on matmul_tiles' plain path) is split over the threads: each gets at
+  // least 2 kTileRows rows, and the whole is large enough that the hand-off (~1 us) pays.
+  bool parallel(std::int64_t m, std::int64_t kk, std::int64_t p) const {
+    return threads_ > 1 && m >= 2 * kTileRows * threads_ && m * kk * p >= kParallelMacs;
+  }
+
+  // matmul_tiles split by rows over the threads: one function per block of rows (an internal
+  // function of the module taking the kernel's in and out), run by gradc_parallel on the Jit's
+  // pool. Each element is computed as in the single-threaded kernel.
+  void parallel_tiles(const Storage& a, const Storage& bm, const Storage& c, std::int64_t m, std::int64_t kk,
+                      std::int64_t p) {
+    llvm::LLVMContext& ctx = m_.getContext();
+    llvm::Type* ptr = b_.getPtrTy();
+    auto* part_type = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr}, false);
+    std::vector<llvm::Constant*> parts;
+    llvm::IRBuilderBase::InsertPoint saved = b_.saveIP();
+    llvm::Function* saved_fn = fn_;
+    llvm::BasicBlock* saved_entry = entry_;
+    std::int64_t row0 = 0;
+    for (unsigned t = 0; t < threads_; ++t) {
+      // Blocks end at multiples of kTileRows, so that each is tiled like the whole.
+      std::int64_t row1 = t + 1 == threads_ ? m : m * (t + 1) / threads_ / kTileRows * kTileRows;
+      auto* f = llvm::Function::Create(part_type, llvm::GlobalValue::InternalLinkage, name_ + ".part", m_);
+      f->setDoesNotThrow();
+      for (unsigned i = 0; i < 2; ++i) f->addParamAttr(i, llvm::Attribute::NoAlias);
+      fn_ = f;
+      entry_ = llvm::BasicBlock::Create(ctx, "entry", f);
+      b_.SetInsertPoint(entry_);
+      part_in_ = f->getArg(0);
+      part_out_ = f->getArg(1);
+      Storage ab = a, cb = c;
+      ab.offset += row0 * a.stride[0];
+      cb.offset += row0 * c.stride[0];
+      matmul_tiles(ab, bm, cb, row1 - row0, kk, p);
+      b_.CreateRetVoid();
+      parts.push_back(f);
+      row0 = row1;
+    }
+    part_in_ = part_out_ = nullptr;
+    fn_ = saved_fn;
+    entry_ = saved_entry;
+    b_.restoreIP(saved);
+    auto* table_type = llvm::ArrayType::get(ptr, parts.size());
+    auto* table = new llvm::GlobalVariable(m_, table_type, /*isConstant=*/true, llvm::GlobalValue::PrivateLinkage,
+                                           llvm::ConstantArray::get(table_type, parts), name_ + ".parts");
+    llvm::FunctionCallee run = m_.getOrInsertFunction(
+        "gradc_parallel", llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, i64_, ptr, ptr}, false));
+    llvm::Constant* pool = m_.getOrInsertGlobal("gradc_pool", b_.getInt8Ty());
+    b_.CreateCall(run, {pool, table, b_.getInt64(static_cast<std::int64_t>(parts.size())), in_, out_});
   }
 
   // C (m x p, contiguous) = A (m x kk, any strides) @ B (kk x p, unit column stride), loop
@@ -1331,6 +1395,9 @@ class TensorBody : OpLowering {
   static constexpr std::int64_t kSplit = 4;  // partial sums (combine_partials is written for 4)
   static constexpr std::int64_t kSplitMinTerms = 64;
   static constexpr std::int64_t kDotLanes = 8;  // matmul_dots' vector (its lane sums are written for 8)
+  // Below, splitting lost more than it gained (2-16-16-1: 1,024 x 16 x 16 products, 2.6e5 fmas: the
+  // f64 step took 23.2 us on 2 threads, 20.8 us on one); 784-128-10 has two of 6.4e6.
+  static constexpr std::int64_t kParallelMacs = std::int64_t(1) << 20;
   static constexpr std::int64_t kTileRows = 4;
   static constexpr std::int64_t kMaxTileRows = 16;
   // LLVM's TinyTripCountVectorThreshold: shorter loops are vectorized only by predication.
@@ -1338,6 +1405,12 @@ class TensorBody : OpLowering {
 
   llvm::Function* fn_;
   llvm::Type* i64_;
+  unsigned threads_ = 1;
+  llvm::Value* in_ = nullptr;        // the kernel's arguments
+  llvm::Value* out_ = nullptr;
+  llvm::Value* part_in_ = nullptr;   // inside a part function: its arguments, standing for them
+  llvm::Value* part_out_ = nullptr;
+  std::string name_;
   std::int64_t elem_bytes_ = 8, align_elems_ = 8, tile_cols_ = 16, lanes_ = 4, accumulators_ = 8;
   llvm::BasicBlock* entry_ = nullptr;
   std::vector<const Node*> order_;

@@ -49,6 +49,10 @@ struct KernelSpec {
 struct TargetInfo {
   unsigned vector_bits = 256;     // width of a vector register
   unsigned vector_registers = 16;  // how many there are
+  // Threads for large matrix products (> 1: the kernel calls gradc_parallel with the external
+  // symbol gradc_pool, both defined by the Jit; see runtime/threads.hpp). Each element of a
+  // product is computed by one thread in the same order, so results do not depend on it.
+  unsigned threads = 1;
 };
 
 /// Builds the LLVM module for a kernel (verified; not yet optimized). Throws std::logic_error

@@ -4,6 +4,7 @@
 #include "runtime/jit.hpp"
 
 #include <llvm/Analysis/TargetTransformInfo.h>
+#include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/IRCompileLayer.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -21,6 +22,8 @@
 
 #include <mutex>
 #include <stdexcept>
+
+#include "runtime/threads.hpp"
 
 namespace gradc {
 namespace {
@@ -82,6 +85,7 @@ struct Jit::Impl {
   std::unique_ptr<llvm::TargetMachine> tm;  // the host machine, for the IR pipeline's cost model
   TargetInfo target;  // the host's vector registers, for the shape of the loop nests
   bool optimize;
+  std::unique_ptr<ThreadPool> pool;  // with Options::threads > 1
   std::mutex mutex;  // compile() may be called from several threads
   std::uint64_t next_id = 0;
 
@@ -160,6 +164,18 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
                            .setCompileFunctionCreator(make_compiler)
                            .create(),
                        "creating the JIT");
+  if (opts.threads > 1) {
+    impl->pool = std::make_unique<ThreadPool>(opts.threads);
+    impl->target.threads = static_cast<unsigned>(opts.threads);
+    llvm::orc::LLJIT& j = *impl->lljit;
+    llvm::orc::SymbolMap symbols;
+    symbols[j.mangleAndIntern("gradc_parallel")] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_parallel),
+                                                    llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+    symbols[j.mangleAndIntern("gradc_pool")] = {llvm::orc::ExecutorAddr::fromPtr(impl->pool.get()),
+                                                llvm::JITSymbolFlags::Exported};
+    if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
+      fail("defining the thread pool's symbols", std::move(err));
+  }
   return std::unique_ptr<Jit>(new Jit(std::move(impl)));
 }
 

@@ -13,6 +13,8 @@ namespace gradc {
 /// kernel sets `single` (and `batch`), an F32 kernel `single_f32` (and `batch_f32`); the others
 /// stay null. A tensor kernel is not reentrant (its intermediate buffers are module globals):
 /// call it from one thread at a time, with `in` and `out` not overlapping (see KernelSpec).
+/// With Options::threads > 1 its large products run on the Jit's threads (one call at a time
+/// per Jit uses them; a concurrent call runs its products on its own thread).
 struct Kernel {
   void (*single)(const double* in, double* out) = nullptr;
   void (*batch)(const double* in, double* out, std::int64_t rows) = nullptr;  // if spec.batch
@@ -26,6 +28,7 @@ class Jit {
  public:
   struct Options {
     bool optimize = true;  // O2 IR pipeline + aggressive codegen; false: no IR passes, codegen O0
+    int threads = 1;       // a tensor kernel's large matrix products are split over this many threads
   };
   /// Throws std::runtime_error if the host target cannot be set up.
   static std::unique_ptr<Jit> create(Options opts);

@@ -6,6 +6,7 @@
 // f32 to 1e-4 relative to the f64 interpreter.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <random>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "compiler/builder.hpp"
@@ -370,6 +372,51 @@ TEST_P(TensorJit, LongSumsAndFusedProducts) {
       b.matmul(b.transpose(abs(relu_z)), abs(x)),
   };
   expect_matches({x, h, w, u, v, bias, w2}, out, vals, dt(), mags);
+}
+
+// Large products split over threads give the same bits as on one thread (each element is
+// computed by one thread, in the same order): a dense layer forward and its weight gradient,
+// with leftover rows (300 = 2 x 148 + 4), a product finished by relu(. + b) on one thread.
+TEST_P(TensorJit, ThreadsGiveTheSameBits) {
+  Graph g;
+  Builder b(g);
+  const Node* x = g.var("x", Shape{72, 300});
+  const Node* w = g.var("w", Shape{300, 130});
+  const Node* bias = g.var("bias", Shape{130});
+  const Node* dz = g.var("dz", Shape{72, 130});
+  std::vector<Tensor> vals = {random_tensor(x->shape, 41), random_tensor(w->shape, 42), random_tensor(bias->shape, 43),
+                              random_tensor(dz->shape, 44)};
+  Nodes in = {x, w, bias, dz};
+  Nodes out = {b.call(Op::Relu, b.add(b.matmul(x, w), bias)), b.matmul(b.transpose(x), dz)};
+  auto abs = [&](const Node* n) { return b.call(Op::Abs, n); };
+  expect_matches(in, out, vals, dt(), {b.add(b.matmul(abs(x), abs(w)), abs(bias)), b.matmul(b.transpose(abs(x)), abs(dz))});
+  auto one = run_kernel(shared_jit(), in, out, vals, dt());
+  auto jit2 = Jit::create({.threads = 2});
+  EXPECT_NE(jit2->llvm_ir(KernelSpec{"t", in, out, false, dt()}).find("@gradc_parallel"), std::string::npos);
+  EXPECT_EQ(run_kernel(*jit2, in, out, vals, dt()), one);
+  auto jit3 = Jit::create({.threads = 3});
+  EXPECT_EQ(run_kernel(*jit3, in, out, vals, dt()), one);
+
+  // Two kernels of one Jit called at once from two threads: one gets the pool, the other runs
+  // its parts itself; both are right every time.
+  Kernel k1 = jit2->compile(KernelSpec{"a", in, out, false, DType::F64});
+  Kernel k2 = jit2->compile(KernelSpec{"b", in, out, false, DType::F64});
+  std::vector<double> flat;
+  for (const Tensor& t : vals) flat.insert(flat.end(), t.data.begin(), t.data.end());
+  std::vector<double> expected(k1.num_outputs);
+  k1.single(flat.data(), expected.data());
+  std::atomic<int> wrong{0};
+  auto hammer = [&](const Kernel& k) {
+    std::vector<double> o(k.num_outputs);
+    for (int r = 0; r < 200; ++r) {
+      k.single(flat.data(), o.data());
+      if (o != expected) ++wrong;
+    }
+  };
+  std::thread t1(hammer, std::cref(k1)), t2(hammer, std::cref(k2));
+  t1.join();
+  t2.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 // The matrix product's inner loop is vectorized for the host (its vector width).
