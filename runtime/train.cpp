@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <type_traits>
+#include <unordered_map>
 
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
@@ -252,6 +253,7 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
   std::vector<std::int64_t> order(static_cast<std::size_t>(rows_)), gathered;
   for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
   const Step* gathered_for = nullptr;
+  std::unordered_map<const Tensor*, std::vector<T>> data_in_t;
   Rng rng(cfg_.seed ^ 0x5851f42d4c957f2dULL);
   auto shuffle = [&] {  // each epoch's order depends on every earlier one's
     if (cfg_.shuffle && B < rows_)
@@ -286,8 +288,13 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         for (const DataInput& d : s.data) {
           const Tensor& t = *d.source;
           std::size_t row = t.shape.rank ? static_cast<std::size_t>(t.shape.size() / t.shape[0]) : 1;
-          for (std::int64_t r : gathered)
-            for (std::size_t c = 0; c < row; ++c) *dst++ = static_cast<T>(t.data[r * row + c]);
+          // The data in T, converted once per run: then a row is one copy.
+          std::vector<T>& src = data_in_t[&t];
+          if (src.empty()) src.assign(t.data.begin(), t.data.end());
+          for (std::int64_t r : gathered) {
+            std::copy_n(src.data() + static_cast<std::size_t>(r) * row, row, dst);
+            dst += row;
+          }
         }
       }
       entry<T>(s.kernel)(in.data(), out.data());
