@@ -235,7 +235,9 @@ int cmd_emit(const Options& o) {
     }
     for (const DataInput& d : data) inputs.push_back(d.var);
     if (o.stage == "llvm") {
-      std::fputs(Jit::create()->llvm_ir(KernelSpec{"step", inputs, outs, /*batch=*/false}).c_str(), stdout);
+      DType dtype = o.dtype == "f32" ? DType::F32 : DType::F64;
+      std::fputs(Jit::create({.threads = o.threads})->llvm_ir(KernelSpec{"step", inputs, outs, /*batch=*/false, dtype}).c_str(),
+                 stdout);
     } else {
       std::fputs(print_listing(outs, labels).c_str(), stdout);
     }

@@ -40,6 +40,10 @@ int run(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"ast", "ir", "grad-ir", "llvm"}));
   emit->add_flag("--hessian", o.hessian, "grad-ir/llvm: include the Hessian");
+  emit->add_option("--dtype", o.dtype, "llvm, training program: the step kernel's element type, f64 (default) or f32")
+      ->check(CLI::IsMember({"f32", "f64"}));
+  emit->add_option("--threads", o.threads, "llvm, training program: the step kernel for this many threads")
+      ->check(CLI::Range(1, 64));
   CLI::App* check = app.add_subcommand("check", "compare the compiled gradient with finite differences");
   common(check);
   check->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");

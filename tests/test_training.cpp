@@ -164,9 +164,8 @@ TEST(Training, RunsAreBitForBitRepeatable) {
   for (std::size_t p = 0; p < a.size(); ++p) EXPECT_EQ(a[p].data, b[p].data);
 }
 
-// --threads: a network whose first layer's products are split over threads (96 rows x 256 x 96
-// fmas each) trains to the same bits on 1, 2 and 3 threads.
-TEST(Training, ThreadsGiveTheSameBits) {
+// A classifier whose first layer's products are split over threads (96 rows x 256 x 96 fmas).
+std::string wide_layer_program() {
   std::string x = "[", y = "[";
   Rng rng(3);
   for (int i = 0; i < 96; ++i) {
@@ -185,6 +184,12 @@ train {
   seed = 2
 }
 )";
+  return src;
+}
+
+// --threads: the network above trains to the same bits on 1, 2 and 3 threads.
+TEST(Training, ThreadsGiveTheSameBits) {
+  std::string src = wide_layer_program();
   auto run = [&](int threads) {
     auto m = compile_text(src);
     auto jit = Jit::create({.threads = threads});
@@ -555,5 +560,26 @@ TEST(Resume, CliContinuesByteForByte) {
     for (std::string f : {"gradc_cli_full.json", "gradc_cli_rest.json", half}) std::remove((dir + f).c_str());
   }
 }
+// The CLI's --threads: `train` saves the same bytes on 1 and 2 threads, and `emit --stage llvm`
+// shows the step kernel for the threads (its parts called through gradc_parallel) and dtype.
+TEST(Training, CliThreads) {
+  std::string dir = ::testing::TempDir(), file = dir + "gradc_wide_layer.grad";
+  {
+    std::ofstream(file) << wide_layer_program();
+  }
+  std::string train = GRADC_BINARY " train " + file + " --quiet --save " + dir;
+  ASSERT_EQ(std::system((train + "gradc_t1.json --threads 1").c_str()), 0);
+  ASSERT_EQ(std::system((train + "gradc_t2.json --threads 2").c_str()), 0);
+  EXPECT_EQ(read_text(dir + "gradc_t1.json"), read_text(dir + "gradc_t2.json"));
+  std::string emit = GRADC_BINARY " emit " + file + " --stage llvm --dtype f32 --threads 2 > " + dir + "gradc_t.ll";
+  ASSERT_EQ(std::system(emit.c_str()), 0);
+  std::string ir = read_text(dir + "gradc_t.ll");
+  EXPECT_NE(ir.find("call void @gradc_parallel("), std::string::npos);
+  EXPECT_NE(ir.find("define internal void @step.part("), std::string::npos);
+  EXPECT_NE(ir.find(" x float>"), std::string::npos);  // vectors of float
+  EXPECT_EQ(std::system(GRADC_BINARY " train " GRADC_SOURCE_DIR "/examples/xor.grad --quiet --threads 0 2> /dev/null"), 2 << 8);
+  for (std::string f : {"gradc_wide_layer.grad", "gradc_t1.json", "gradc_t2.json", "gradc_t.ll"}) std::remove((dir + f).c_str());
+}
+
 }  // namespace
 }  // namespace gradc::test
