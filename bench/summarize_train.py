@@ -5,7 +5,10 @@
         --benchmark_out=bench/results/train_bench.json --benchmark_out_format=json
     /usr/bin/python3 bench/torch_steps.py --out bench/results/torch_steps.json
     env -u OPENBLAS_CORETYPE /usr/bin/python3 bench/torch_steps.py --out bench/results/torch_steps_autodetect.json
-    python3 bench/summarize_train.py bench/results/train_bench.json \
+    build/bench/gradc_train_bench --threads=2 --benchmark_filter='Step/.*/(gradc|gradc_kernel|trainer_run)$' \
+        --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+        --benchmark_out=bench/results/train_bench_2threads.json --benchmark_out_format=json
+    python3 bench/summarize_train.py bench/results/train_bench.json [--threads2 bench/results/train_bench_2threads.json] \
         [bench/results/torch_steps_autodetect.json [bench/results/torch_steps.json ...]]
 
 Figures are microseconds per step, wall time (Google Benchmark's real_time; torch_steps.py's
@@ -25,11 +28,21 @@ NETS = [("xor", "XOR 2-8-1 tanh, batch 4, SGD momentum"),
 SMALL = {"xor", "regression", "spiral"}
 
 
+def medians(path):
+    return {b["run_name"]: b for b in json.load(open(path))["benchmarks"] if b.get("aggregate_name") == "median"}
+
+
 def main() -> int:
-    data = json.load(open(sys.argv[1]))
-    med = {b["run_name"]: b for b in data["benchmarks"] if b.get("aggregate_name") == "median"}
+    args = sys.argv[1:]
+    threads2 = None
+    if "--threads2" in args:
+        i = args.index("--threads2")
+        threads2 = medians(args[i + 1])
+        del args[i:i + 2]
+    data = json.load(open(args[0]))
+    med = medians(args[0])
     ctx = data["context"]
-    torches = [json.load(open(f)) for f in sys.argv[2:] if os.path.exists(f)]
+    torches = [json.load(open(f)) for f in args[1:] if os.path.exists(f)]
     torch = torches[0] if torches else None
     print("gradc_train_bench: run %s, %d CPUs, load average %s at start."
           % (ctx["date"], ctx["num_cpus"], ", ".join("%.2f" % x for x in ctx["load_avg"])))
@@ -116,6 +129,27 @@ def main() -> int:
     worst = max(abs(cpu(n, d, w) / us(n, d, w) - 1) for n, _ in NETS for d in ("f32", "f64")
                 for w in ("gradc", "gradc_kernel", "gradc_inplace", "gradc_o3update", "hand", "hand_native", "hand_o3native", "hand_grads"))
     print("CPU time differs from wall time by at most %.1f%% in the C++ rows.\n" % (100 * worst))
+
+    # Like for like: gradc's training loop (Trainer::run, what `gradc train` runs) on one thread
+    # against torch on one thread (its default here), and with --threads 2 against torch on 2.
+    if threads2 and torch:
+        print("### Like for like: `Trainer::run` per step against torch with the same threads\n")
+        print("| network | dtype | gradc 1 thread | torch 1 thread (fastest of 1 / default) | ratio | "
+              "gradc --threads 2 | torch 2 threads | ratio | target |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for net, label in NETS:
+            for dt in ("f32", "f64"):
+                g1 = per_step(net, dt)
+                g2 = threads2["Step/%s/%s/trainer_run" % (net, dt)]["per_step"] * 1e6
+                t1 = min(v for t in torches for lab in ("1", "default")
+                         if (v := th(net, dt, lab, t)) is not None and (lab == "1" or t["default_threads"] == 1))
+                t2 = min(v for t in torches if (v := th(net, dt, str(t["cpus"]), t)) is not None)
+                need = 10 if net in SMALL else 1
+                ok = t1 / g1 >= need and t2 / g2 >= need
+                print("| %s | %s | %s | %s | %s | %s | %s | %s | >= %dx: %s |"
+                      % (net, dt, fmt(g1), fmt(t1), ratio(t1, g1), fmt(g2), fmt(t2), ratio(t2, g2), need,
+                         "met" if ok else "MISSED"))
+        print()
 
     print("### Targets\n")
     for net, dt, g, h, allt in verdicts:
