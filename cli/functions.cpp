@@ -234,8 +234,12 @@ int cmd_emit(const Options& o) {
       for (const Param& p : m->params) labels.push_back("dloss/d" + p.name);
     }
     for (const DataInput& d : data) inputs.push_back(d.var);
+    DType dtype = o.dtype == "f32" ? DType::F32 : DType::F64;
+    if (dtype != DType::F64) {  // the step as --dtype f32 trains it
+      inputs = retype(m->graph, inputs, dtype);
+      outs = retype(m->graph, outs, dtype);
+    }
     if (o.stage == "llvm") {
-      DType dtype = o.dtype == "f32" ? DType::F32 : DType::F64;
       std::fputs(Jit::create({.threads = o.threads})->llvm_ir(KernelSpec{"step", inputs, outs, /*batch=*/false, dtype}).c_str(),
                  stdout);
     } else {

@@ -40,7 +40,7 @@ int run(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"ast", "ir", "grad-ir", "llvm"}));
   emit->add_flag("--hessian", o.hessian, "grad-ir/llvm: include the Hessian");
-  emit->add_option("--dtype", o.dtype, "llvm, training program: the step kernel's element type, f64 (default) or f32")
+  emit->add_option("--dtype", o.dtype, "training program: the element type of the IR and the step kernel, f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));
   emit->add_option("--threads", o.threads, "llvm, training program: the step kernel for this many threads")
       ->check(CLI::Range(1, 64));

@@ -1446,6 +1446,9 @@ bool is_tensor_kernel(const KernelSpec& spec) {
 
 std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& spec, const TargetInfo& target) {
   check_name(spec.name, spec.dtype);
+  for (const Node* v : spec.inputs)
+    if (v->dtype == DType::F32 && spec.dtype != DType::F32)
+      throw std::logic_error("codegen: the f32 variable '" + v->name + "' in an f64 kernel");
   bool tensor = is_tensor_kernel(spec);
   auto m = std::make_unique<llvm::Module>(spec.name, ctx);
   llvm::IRBuilder<> b(ctx);

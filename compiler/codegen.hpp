@@ -21,12 +21,10 @@ class Module;
 
 namespace gradc {
 
-/// The element type of a kernel's inputs, outputs and arithmetic. With F32 every value is a
-/// float: constants are rounded to float, and the math functions are the float ones (expf,
-/// log1pf, ...). The reference interpreter computes in double.
-enum class DType { F64, F32 };
-
-/// What to compile: `name(const T* in, T* out)`, T being double (F64) or float (F32). `in` is
+/// What to compile: `name(const T* in, T* out)`, T being double (F64) or float (F32): the
+/// kernel's element type (DType, see ir.hpp). With F32 every value is a float: constants are
+/// rounded to float, and the math functions are the float ones (expf, log1pf, ...). An f64 graph
+/// compiles in either type; an f32 graph (see retype) only as F32. `in` is
 /// the concatenation of the inputs' data (Var nodes, each flattened row-major, in `inputs`
 /// order) and `out` likewise for `outputs`; for a scalar kernel in[i] = inputs[i] and out[j] =
 /// outputs[j]. Plus `name_batch(const T* in, T* out, int64_t n)` looping over n rows (row-major;

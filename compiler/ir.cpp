@@ -142,12 +142,13 @@ std::size_t Graph::KeyHash::operator()(const Key& k) const {
   mix(static_cast<std::size_t>(k.shape.size()) * 31 + k.shape.rank);
   mix(static_cast<std::size_t>(k.axis) * 1000003u + static_cast<std::size_t>(k.index));
   mix(std::hash<const void*>()(k.data));
+  mix(static_cast<std::size_t>(k.dtype));
   return h;
 }
 
 const Node* Graph::intern(Node node) {
   Key key{node.op,    node.args[0], node.args[1], std::bit_cast<std::uint64_t>(node.value), node.name,
-          node.shape, node.axis,    node.index,   node.data.get()};
+          node.shape, node.axis,    node.index,   node.data.get(), node.dtype};
   if (auto it = table_.find(key); it != table_.end()) return it->second;
   node.id = static_cast<std::uint32_t>(nodes_.size());
   Node& stored = nodes_.emplace_back(std::move(node));
@@ -169,9 +170,16 @@ const Node* Graph::make(Op op, std::span<const Node* const> args, const Attrs& a
   if (op == Op::Index || op == Op::Embed || op == Op::OneHot) n.index = attrs.index;
   n.nargs = static_cast<std::uint8_t>(args.size());
   n.everywhere_defined = info.everywhere_defined;
+  n.literal = true;
   for (std::size_t i = 0; i < args.size(); ++i) {
     n.args[i] = args[i];
     n.everywhere_defined = n.everywhere_defined && args[i]->everywhere_defined;
+    if (args[i]->literal) continue;
+    if (!n.literal && args[i]->dtype != n.dtype)
+      throw std::logic_error(fmt::format("Graph::make: '{}' of {} and {} values", info.name, dtype_str(n.dtype),
+                                         dtype_str(args[i]->dtype)));
+    n.literal = false;
+    n.dtype = args[i]->dtype;
   }
   return intern(std::move(n));
 }
@@ -181,14 +189,16 @@ const Node* Graph::constant(double v) {
   n.op = Op::Const;
   n.value = v;
   n.everywhere_defined = std::isfinite(v);
+  n.literal = true;
   return intern(std::move(n));
 }
 
-const Node* Graph::var(std::string_view name, const Shape& shape) {
+const Node* Graph::var(std::string_view name, const Shape& shape, DType dtype) {
   Node n;
   n.op = Op::Var;
   n.name = std::string(name);
   n.shape = shape;
+  n.dtype = dtype;
   return intern(std::move(n));
 }
 
@@ -200,7 +210,27 @@ const Node* Graph::tensor(const Shape& shape, std::vector<double> data) {
   n.shape = shape;
   for (double v : data) n.everywhere_defined = n.everywhere_defined && std::isfinite(v);
   n.data = std::make_shared<const std::vector<double>>(std::move(data));
+  n.literal = true;
   return intern(std::move(n));
+}
+
+const char* dtype_str(DType t) { return t == DType::F32 ? "f32" : "f64"; }
+
+std::vector<const Node*> retype(Graph& g, std::span<const Node* const> roots, DType t) {
+  std::unordered_map<const Node*, const Node*> map;
+  for (const Node* n : reachable(roots)) {
+    if (n->op == Op::Var) {
+      map[n] = g.var(n->name, n->shape, t);
+    } else if (n->nargs == 0) {
+      map[n] = n;
+    } else {
+      const Node* args[2] = {map.at(n->arg(0)), n->nargs > 1 ? map.at(n->arg(1)) : nullptr};
+      map[n] = g.make(n->op, std::span<const Node* const>(args, n->nargs), n->attrs());
+    }
+  }
+  std::vector<const Node*> out;
+  for (const Node* r : roots) out.push_back(map.at(r));
+  return out;
 }
 
 std::vector<const Node*> reachable(std::span<const Node* const> roots) {

@@ -19,6 +19,13 @@
 
 namespace gradc {
 
+/// Element types. Variables carry one (f64 unless made otherwise); every computed node has its
+/// operands' type; literals (constants, tensor data) are f64 and take the type of what they
+/// meet, as Python scalars do in JAX. Graphs are built in f64, and `retype` makes the f32 twin
+/// that `--dtype f32` compiles. The reference interpreter computes in double whatever the type.
+enum class DType : std::uint8_t { F64, F32 };
+const char* dtype_str(DType t);  // "f64", "f32"
+
 /// A static tensor shape, row-major: rank 0 (a scalar) to kMaxRank. Unused dims are 1.
 struct Shape {
   static constexpr int kMaxRank = 3;
@@ -65,6 +72,8 @@ struct Node {
   Shape shape;                     // the result's shape
   std::int32_t axis = 0;           // attributes, see Attrs
   std::int32_t index = 0;
+  DType dtype = DType::F64;        // see DType
+  bool literal = false;            // built from constants and tensor data only
   double value = 0;                // Const
   std::string name;                // Var
   std::shared_ptr<const std::vector<double>> data;  // Tensor: shape.size() values, row-major
@@ -86,7 +95,7 @@ class Graph {
   /// result shape; does not simplify (see Builder).
   const Node* make(Op op, std::span<const Node* const> args, const Attrs& attrs = {});
   const Node* constant(double v);
-  const Node* var(std::string_view name, const Shape& shape = {});
+  const Node* var(std::string_view name, const Shape& shape = {}, DType dtype = DType::F64);
   /// Constant tensor data (not deduplicated: each call is a new node).
   const Node* tensor(const Shape& shape, std::vector<double> data);
 
@@ -103,6 +112,7 @@ class Graph {
     Shape shape;
     std::int32_t axis, index;
     const void* data;
+    DType dtype;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
@@ -113,6 +123,10 @@ class Graph {
   std::deque<Node> nodes_;
   std::unordered_map<Key, const Node*, KeyHash> table_;
 };
+
+/// The roots with every variable replaced by one of element type t (same name and shape), and
+/// every node above them rebuilt as it is (no rewriting): the same computation in t.
+std::vector<const Node*> retype(Graph& g, std::span<const Node* const> roots, DType t);
 
 /// Every node reachable from roots, in increasing id (topological) order. Iterative.
 std::vector<const Node*> reachable(std::span<const Node* const> roots);

@@ -471,7 +471,10 @@ std::string print_listing(std::span<const Node* const> roots, std::span<const st
         }
       }
     }
-    if (!n->shape.scalar()) rhs += " : " + n->shape.str();
+    // The type: the shape, with the element type unless it is f64 (the default).
+    std::string type = n->dtype == DType::F64 ? "" : dtype_str(n->dtype);
+    if (!n->shape.scalar()) type += n->shape.str();
+    if (!type.empty()) rhs += " : " + type;
     std::string line = fmt::format("%{} = {}", k, rhs);
     if (names)
       if (auto it = names->find(n); it != names->end()) line = fmt::format("{:<28}# {}", line, it->second);

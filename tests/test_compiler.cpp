@@ -2,6 +2,8 @@
 // and the printed derivatives of the lecture function.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "support/helpers.hpp"
 
 namespace gradc::test {
@@ -38,6 +40,44 @@ TEST(Graph, MakeChecksArity) {
   Graph g;
   const Node* x = g.var("x");
   EXPECT_THROW(g.make(Op::Sin, std::vector<const Node*>{x, x}), std::logic_error);
+}
+
+// Element types: a variable's is part of its identity; computed nodes take their operands'
+// (literals adapt); typed operands of two types do not mix; retype rebuilds a graph in f32
+// node for node; listings show a non-default type.
+TEST(Graph, ElementTypes) {
+  Graph g;
+  Builder b(g, false);
+  const Node* x = g.var("x", Shape{2, 3});
+  const Node* x32 = g.var("x", Shape{2, 3}, DType::F32);
+  EXPECT_NE(x, x32);
+  EXPECT_EQ(x32, g.var("x", Shape{2, 3}, DType::F32));
+  const Node* two = b.constant(2);
+  EXPECT_TRUE(two->literal);
+  EXPECT_EQ(b.mul(two, x32)->dtype, DType::F32);
+  EXPECT_FALSE(b.mul(two, x32)->literal);
+  EXPECT_EQ(b.mul(two, x)->dtype, DType::F64);
+  EXPECT_TRUE(b.mul(two, b.constant(3))->literal);
+  EXPECT_THROW(b.add(x, x32), std::logic_error);
+
+  const Node* w = g.var("w", Shape{3, 4});
+  const Node* y = b.sum(b.call(Op::Tanh, b.add(b.matmul(x, w), b.constant(1))), -1);
+  std::vector<const Node*> f64{y, x};
+  std::vector<const Node*> f32 = retype(g, f64, DType::F32);
+  EXPECT_EQ(f32[1], x32);
+  EXPECT_EQ(dag_size(f32), dag_size(f64));
+  auto ops = [](const std::vector<const Node*>& roots) {
+    std::multiset<std::pair<int, std::string>> s;
+    for (const Node* n : reachable(roots)) s.emplace(static_cast<int>(n->op), n->shape.str());
+    return s;
+  };
+  EXPECT_EQ(ops(f32), ops(f64));
+  for (const Node* n : reachable(f32)) EXPECT_EQ(n->dtype, n->literal ? DType::F64 : DType::F32) << n->id;
+  std::vector<std::string> labels{"y"};
+  EXPECT_EQ(print_listing(std::vector<const Node*>{f32[0]}, labels),
+            "%0 = var x : f32[2, 3]\n%1 = const 1\n%2 = broadcast %1 : [2, 4]\n%3 = var w : f32[3, 4]\n"
+            "%4 = matmul %0, %3 : f32[2, 4]\n%5 = add %4, %2 : f32[2, 4]\n%6 = tanh %5 : f32[2, 4]\n"
+            "%7 = sum %6, all : f32\nout y = %7\n");
 }
 
 struct Rewrite {

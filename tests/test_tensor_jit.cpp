@@ -959,6 +959,14 @@ TEST_P(TensorJit, Errors) {
   const Node* big = g.var("big", Shape{1 << 15, 1 << 15});
   EXPECT_THROW(shared_jit().llvm_ir(KernelSpec{"k", Nodes{big}, Nodes{b.sum(b.matmul(big, big), -1)}, false, dt()}),
                std::invalid_argument);
+  // An f32 graph compiles only as f32 (its retyped step: what --dtype f32 trains).
+  std::vector<const Node*> typed = retype(g, Nodes{x, y, b.matmul(x, y)}, DType::F32);
+  Nodes in32{typed[0], typed[1]}, out32{typed[2]};
+  if (dt() == DType::F64)
+    EXPECT_THROW(shared_jit().compile(KernelSpec{"k", in32, out32, false, dt()}), std::logic_error);
+  else
+    EXPECT_EQ(run_kernel(shared_jit(), in32, out32, {random_tensor(x->shape, 1), random_tensor(y->shape, 2)}, dt()),
+              run_kernel(shared_jit(), Nodes{x, y}, Nodes{b.matmul(x, y)}, {random_tensor(x->shape, 1), random_tensor(y->shape, 2)}, dt()));
   // The Jit stays usable.
   expect_matches({x, y}, {b.matmul(x, y)}, {random_tensor(x->shape, 1), random_tensor(y->shape, 2)}, dt(),
                  {b.matmul(b.call(Op::Abs, x), b.call(Op::Abs, y))});
