@@ -1282,14 +1282,20 @@ class TensorBody : OpLowering {
     std::int64_t chunks = kk / kDotLanes;
     Loop il = begin_loop(m);
     for (llvm::AllocaInst* v : acc) b_.CreateStore(llvm::Constant::getNullValue(vt), v);
-    Loop kl = begin_loop(chunks, "k");
-    llvm::Value* k0 = b_.CreateMul(kl.iv, b_.getInt64(kDotLanes), "", true, true);
-    llvm::Value* av = vload(a, as, Idx{il.iv, k0, nullptr});
-    for (std::int64_t j = 0; j < p; ++j) {
-      llvm::Value* bv = vload(bt, bts, Idx{b_.getInt64(j), k0, nullptr});
-      b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(vt, acc[j]), b_.CreateFMul(av, bv)), acc[j]);
+    auto chunk = [&](llvm::Value* k0) {
+      llvm::Value* av = vload(a, as, Idx{il.iv, k0, nullptr});
+      for (std::int64_t j = 0; j < p; ++j) {
+        llvm::Value* bv = vload(bt, bts, Idx{b_.getInt64(j), k0, nullptr});
+        b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(vt, acc[j]), b_.CreateFMul(av, bv)), acc[j]);
+      }
+    };
+    if (chunks <= kDotUnroll) {  // a short k (a 16-unit layer: 2 chunks) as straight-line code
+      for (std::int64_t q = 0; q < chunks; ++q) chunk(b_.getInt64(q * kDotLanes));
+    } else {
+      Loop kl = begin_loop(chunks, "k");
+      chunk(b_.CreateMul(kl.iv, b_.getInt64(kDotLanes), "", true, true));
+      end_loop(kl);
     }
-    end_loop(kl);
     for (std::int64_t j = 0; j < p; ++j) {
       llvm::Value* v = b_.CreateLoad(vt, acc[j]);
       for (std::int64_t half = kDotLanes / 2; half >= 1; half /= 2) {
@@ -1395,6 +1401,7 @@ class TensorBody : OpLowering {
   static constexpr std::int64_t kSplit = 4;  // partial sums (combine_partials is written for 4)
   static constexpr std::int64_t kSplitMinTerms = 64;
   static constexpr std::int64_t kDotLanes = 8;  // matmul_dots' vector (its lane sums are written for 8)
+  static constexpr std::int64_t kDotUnroll = 4;  // chunks of a dot product written out, not looped
   // Below, splitting lost more than it gained (2-16-16-1: 1,024 x 16 x 16 products, 2.6e5 fmas: the
   // f64 step took 23.2 us on 2 threads, 20.8 us on one); 784-128-10 has two of 6.4e6.
   static constexpr std::int64_t kParallelMacs = std::int64_t(1) << 20;
