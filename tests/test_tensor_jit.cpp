@@ -799,6 +799,55 @@ double expect_close_to_scale(const std::vector<Tensor>& ref, const std::vector<s
   return scale;
 }
 
+// Random MLPs at the sizes where the compiled step changes its summation order and fuses
+// (rows 1 to 130, widths 1 to 70: partial sums, dot products, outer products, epilogues,
+// step(relu)): loss and every gradient against the interpreter, relative to each output's
+// largest element.
+TEST_P(TensorJit, RandomLayerSteps) {
+  const std::vector<int> dims = {1, 2, 3, 16, 17, 40, 70};
+  const std::vector<Op> act = {Op::Relu, Op::Tanh, Op::Sigmoid, Op::Softplus};
+  for (std::uint32_t seed = 1; seed <= 24; ++seed) {
+    std::mt19937 rng(seed);
+    Graph g;
+    Builder b(g, Simplify::Fold);
+    std::int32_t rows = std::vector<int>{1, 5, 64, 67, 130}[rng() % 5];
+    std::int32_t width = dims[rng() % dims.size()];
+    const Node* x = g.var("x", Shape{rows, width});
+    Nodes in{x}, params;
+    std::vector<Tensor> val{random_tensor(x->shape, seed)};
+    const Node* h = x;
+    int layers = 1 + static_cast<int>(rng() % 3);
+    for (int l = 0; l < layers; ++l) {
+      std::int32_t next = l + 1 == layers ? dims[rng() % 3] : dims[rng() % dims.size()];
+      const Node* w = g.var("w" + std::to_string(l), Shape{width, next});
+      const Node* bias = g.var("b" + std::to_string(l), Shape{next});
+      for (const Node* p : {w, bias}) {
+        in.push_back(p);
+        params.push_back(p);
+        val.push_back(random_tensor(p->shape, seed * 10 + static_cast<std::uint32_t>(in.size()), -1, 1));
+      }
+      h = b.add(b.matmul(h, w), bias);
+      if (l + 1 < layers) h = b.call(act[rng() % act.size()], h);
+      width = next;
+    }
+    const Node* y = g.var("y", h->shape);
+    in.push_back(y);
+    val.push_back(random_tensor(y->shape, seed + 7));
+    const Node* err = b.sub(h, y);
+    const Node* loss = b.mul(1.0 / rows, b.sum(b.mul(err, err), -1));
+    Nodes out = value_and_derivatives(b, loss, params, false);
+    auto ref = evaluate_tensors(out, in, val);
+    auto got = run_kernel(shared_jit(), in, out, val, dt());
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      double scale = 0;
+      for (double v : ref[j].data) scale = std::max(scale, std::fabs(v));
+      for (std::size_t e = 0; e < got[j].size(); ++e)
+        ASSERT_LE(std::fabs(got[j][e] - ref[j].data[e]), (dt() == DType::F64 ? 1e-11 : 1e-3) * (scale + 1e-300))
+            << "seed " << seed << ", output " << j << " element " << e;
+    }
+  }
+}
+
 TEST_P(TensorJit, MlpValueAndGradient) {
   constexpr int kN = 16;
   Graph g;
