@@ -172,7 +172,7 @@ int cmd_descent(const Options& o) {
       for (const auto& w : t.w)
         if (std::isfinite(w[0])) lo = std::min(lo, w[0]), hi = std::max(hi, w[0]);
     double pad = std::max(0.25 * (hi - lo), 0.5);
-    Series curve{c.f->name + "(" + c.f->params[0]->name + ")", {}, {}, false, false, false};
+    Series curve{c.f->name + "(" + c.f->params[0]->name + ")", {}, {}, false, false, false, ""};
     for (int i = 0; i <= 200; ++i) {
       double w = lo - pad + (hi - lo + 2 * pad) * i / 200.0;
       curve.x.push_back(w);
@@ -182,7 +182,7 @@ int cmd_descent(const Options& o) {
     p.xlabel = c.f->params[0]->name;
     p.ylabel = c.f->name;
     for (std::size_t r = 0; r < runs.size(); ++r) {
-      Series s{fmt::format("steps from {} = {}", c.f->params[0]->name, num(runs[r].w[0][0])), {}, {}, true, true, false};
+      Series s{fmt::format("steps from {} = {}", c.f->params[0]->name, num(runs[r].w[0][0])), {}, {}, true, true, false, ""};
       for (std::size_t t = 0; t < runs[r].w.size(); ++t) s.x.push_back(runs[r].w[t][0]), s.y.push_back(runs[r].loss[t]);
       p.series.push_back(s);
     }
@@ -200,7 +200,7 @@ int cmd_descent(const Options& o) {
     p.xlabel = c.f->params[0]->name;
     p.ylabel = c.f->params[1]->name;
     for (const Trajectory& t : runs) {
-      Series s{fmt::format("from ({}, {})", num(t.w[0][0]), num(t.w[0][1])), {}, {}, true, true, false};
+      Series s{fmt::format("from ({}, {})", num(t.w[0][0]), num(t.w[0][1])), {}, {}, true, true, false, ""};
       for (const auto& w : t.w) s.x.push_back(w[0]), s.y.push_back(w[1]);
       p.series.push_back(s);
     }
