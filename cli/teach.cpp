@@ -298,7 +298,7 @@ int cmd_sweep(const Options& o) {
     p.ylabel = "loss";
     double lo = INFINITY, hi = 0;
     for (std::size_t i = 0; i < rates.size(); ++i) {
-      Series s{fmt::format("lr {} ({})", num(rates[i]), behaviour_name(labels[i])), {}, {}, false, false, false};
+      Series s{fmt::format("lr {} ({})", num(rates[i]), behaviour_name(labels[i])), {}, {}, false, false, false, ""};
       for (std::size_t t = 0; t < curves[i].size(); ++t) {
         s.x.push_back(static_cast<double>(t));
         s.y.push_back(curves[i][t]);
