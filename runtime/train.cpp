@@ -98,16 +98,21 @@ Trainer::Step& Trainer::step_for(std::int64_t rows) {
   for (const Param& p : m_.params) inputs.push_back(p.var);
   for (const DataInput& d : s->data) inputs.push_back(d.var);
   std::vector<const Node*> outputs = value_and_derivatives(b, loss, std::vector<const Node*>(inputs.begin(), inputs.begin() + static_cast<std::ptrdiff_t>(m_.params.size())), false);
-  if (dtype_ != DType::F64) {  // the same step in the run's element type
-    inputs = retype(m_.graph, inputs, dtype_);
-    outputs = retype(m_.graph, outputs, dtype_);
-  }
   for (const Node* n : inputs) s->in_size += static_cast<std::size_t>(n->shape.size());
   for (const Node* n : outputs) s->out_size += static_cast<std::size_t>(n->shape.size());
-  s->kernel = jit_.compile(KernelSpec{fmt::format("step{}", rows), inputs, outputs, /*batch=*/false, dtype_});
+  s->kernel = compile(fmt::format("step{}", rows), inputs, outputs);
   steps_.push_back(std::move(s));
   step_rows_.push_back(rows);
   return *steps_.back();
+}
+
+// outputs(inputs) compiled in the run's element type (for F32, the graph's f32 twin).
+Kernel Trainer::compile(const std::string& name, std::vector<const Node*> inputs, std::vector<const Node*> outputs) {
+  if (dtype_ != DType::F64) {
+    inputs = retype(m_.graph, inputs, dtype_);
+    outputs = retype(m_.graph, outputs, dtype_);
+  }
+  return jit_.compile(KernelSpec{name, inputs, outputs, /*batch=*/false, dtype_});
 }
 
 // Packs parameters and the selected data rows, runs the step, returns the loss; grads receives
@@ -169,12 +174,7 @@ double Trainer::accuracy(const std::vector<Tensor>& params) {
     metric_->target = target->shape;
     metric_->pred_size = static_cast<std::size_t>(pred->shape.size());
     metric_->target_size = static_cast<std::size_t>(target->shape.size());
-    std::vector<const Node*> outputs{pred, target};
-    if (dtype_ != DType::F64) {
-      inputs = retype(m_.graph, inputs, dtype_);
-      outputs = retype(m_.graph, outputs, dtype_);
-    }
-    metric_->kernel = jit_.compile(KernelSpec{"metric", inputs, outputs, false, dtype_});
+    metric_->kernel = compile("metric", inputs, {pred, target});
   }
   Metric& mt = *metric_;
   std::vector<double> in;

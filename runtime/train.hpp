@@ -101,6 +101,7 @@ class Trainer {
     std::size_t in_size = 0, out_size = 0;
   };
   Step& step_for(std::int64_t rows);
+  Kernel compile(const std::string& name, std::vector<const Node*> inputs, std::vector<const Node*> outputs);
   double call(Step& s, const std::vector<Tensor>& params, const std::vector<std::int64_t>& rows_idx,
               std::vector<double>& grads);
 
