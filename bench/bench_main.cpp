@@ -28,11 +28,13 @@
 #include <time.h>
 
 #include "compiler/builder.hpp"
+#include "io/csv.hpp"
+#include "io/file.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/ir.hpp"
 #include "compiler/lower.hpp"
 #include "compiler/print.hpp"
-#include "grammar/source.hpp"
+#include "support/diagnostics.hpp"
 #include "hand_written.hpp"
 #include "runtime/jit.hpp"
 

@@ -48,9 +48,11 @@
 #include <vector>
 
 #include "compiler/builder.hpp"
+#include "io/csv.hpp"
+#include "io/file.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/lower.hpp"
-#include "grammar/source.hpp"
+#include "support/diagnostics.hpp"
 #include "hand_train.hpp"
 #include "runtime/jit.hpp"
 #include "runtime/train.hpp"
@@ -131,7 +133,7 @@ Net& net(const std::string& name) {
   for (const Case& c : cases())
     if (c.name == name) n->c = &c;
   if (!n->c) throw std::runtime_error("no network " + name);
-  n->module = compile_module(load_source(n->c->path));
+  n->module = compile_module(load_source(n->c->path), true, read_csv);
   Module& m = *n->module;
   const Training& t = *m.training;
   // Layer widths from W [in, out] (parameters alternate W, b).

@@ -17,9 +17,10 @@
 #include "compiler/print.hpp"
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
-#include "runtime/csv.hpp"
+#include "io/csv.hpp"
+#include "io/file.hpp"
 #include "runtime/jit.hpp"
-#include "runtime/params_io.hpp"
+#include "io/params_io.hpp"
 #include "runtime/train.hpp"
 
 #include <unistd.h>
@@ -42,7 +43,7 @@ std::unique_ptr<Module> load(const Options& o) {
   SourceFile src = load_source(o.file);
   // Keep a copy for diagnostics: compile_module moves the source into the module.
   SourceFile diag{src.path, src.text};
-  return located_in(diag, [&] { return compile_module(std::move(src), !o.no_simplify); });
+  return located_in(diag, [&] { return compile_module(std::move(src), !o.no_simplify, read_csv); });
 }
 
 // eval, diff and check work on scalar functions of their parameters; a function of a tensor

@@ -17,9 +17,10 @@
 #include "compiler/print.hpp"
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
-#include "runtime/csv.hpp"
+#include "io/csv.hpp"
+#include "io/file.hpp"
 #include "runtime/jit.hpp"
-#include "runtime/params_io.hpp"
+#include "io/params_io.hpp"
 #include "runtime/train.hpp"
 
 #include <unistd.h>
@@ -36,7 +37,7 @@ void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
 
   if (!o.points.empty()) {
     if (o.hessian) throw UsageError("--points computes values and gradients; --hessian is not available with it");
-    CsvTable t = read_csv(o.points);
+    Table t = read_csv(o.points);
     std::vector<std::size_t> col;
     for (const Node* p : f.params) {
       std::size_t j = 0;

@@ -1,6 +1,6 @@
 // gradc: the command-line driver. Argument parsing by CLI11; each command lives in a cli/*.cpp
 // file. Errors print `file:line:col: error: ...` with the source line and a caret, and exit with
-// the documented codes of grammar/source.hpp (1 input error, 2 usage, 3 check failed,
+// the documented codes of support/diagnostics.hpp (1 input error, 2 usage, 3 check failed,
 // 4 training diverged).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
     return gradc::cli::run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gradc: internal error: %s\n", e.what());
-    return 70;
+    return gradc::kExitInternal;
   }
 }
 

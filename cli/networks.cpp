@@ -18,9 +18,10 @@
 #include "compiler/print.hpp"
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
-#include "runtime/csv.hpp"
+#include "io/csv.hpp"
+#include "io/file.hpp"
 #include "runtime/jit.hpp"
-#include "runtime/params_io.hpp"
+#include "io/params_io.hpp"
 #include "runtime/train.hpp"
 
 #include <unistd.h>
@@ -153,7 +154,7 @@ int cmd_predict(const Options& o) {
     name = layers[0];
   }
   std::vector<Tensor> params = load_params(o.params, m->params);
-  CsvTable t = read_csv(o.data);
+  Table t = read_csv(o.data);
   // The feature columns the network was trained on (a CSV data set's), else every column.
   std::vector<std::string> features;
   for (const Data& d : m->data)

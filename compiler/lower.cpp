@@ -409,9 +409,10 @@ const Node* Module::lower(const ast::Expr& e, std::int64_t rows, std::vector<Dat
 const Node* Module::apply(const std::string& name, const Node* x) { return state->lowerer.apply_named(name, x); }
 std::vector<std::string> Module::layer_names() const { return state->lowerer.layer_names(); }
 
-std::unique_ptr<Module> compile_module(SourceFile src, bool simplify) {
+std::unique_ptr<Module> compile_module(SourceFile src, bool simplify, TableLoader tables) {
   auto m = std::make_unique<Module>();
   m->source = std::move(src);
+  m->tables = std::move(tables);
   m->program = parse_program(m->source);
   m->state = std::make_unique<Module::LowererState>(Module::LowererState{Lowerer(*m, simplify)});
   m->state->lowerer.run(m->program);

@@ -12,6 +12,7 @@
 
 #include "compiler/interp.hpp"
 #include "compiler/ir.hpp"
+#include "compiler/table.hpp"
 #include "grammar/ast.hpp"
 
 namespace gradc {
@@ -106,6 +107,7 @@ struct Module {
   std::vector<Data> data;
   std::optional<Training> training;
   ast::Program program;  // kept: training graphs are lowered again for each batch size
+  TableLoader tables;    // reads csv() data files
 
   /// Lowers e (an expression of the program, e.g. the training loss) with every data tensor it
   /// names bound to a Var of `rows` rows (0: all rows), appending those to `inputs`. Throws
@@ -124,8 +126,9 @@ struct Module {
 
 /// Parses and lowers a file. Throws InputError. The IR keeps the structure written (constant
 /// folding and identities only: Simplify::Fold); `simplify` = false keeps it exactly as written
-/// (still hash-consed).
-std::unique_ptr<Module> compile_module(SourceFile src, bool simplify = true);
+/// (still hash-consed). `tables` reads the files of `data d = csv(...)` (io/csv.hpp's read_csv
+/// in the CLI); without one, such a declaration is an input error.
+std::unique_ptr<Module> compile_module(SourceFile src, bool simplify = true, TableLoader tables = {});
 
 /// Lowers an expression with no free variables (an `at` value, a --at value) to a number.
 /// Throws InputError if it names a variable or is not finite.

@@ -9,7 +9,6 @@
 #include <limits>
 
 #include "compiler/lowerer.hpp"
-#include "runtime/csv.hpp"
 
 namespace gradc {
 namespace {
@@ -160,9 +159,10 @@ void Lowerer::data(const ast::Binding& d) {
     // Relative paths resolve against the .grad file's folder.
     std::filesystem::path path(file.text);
     if (path.is_relative()) path = std::filesystem::path(m_.source.path).parent_path() / path;
-    CsvTable t;
+    if (!m_.tables) error(file.loc, "csv() data cannot be read here (no table loader was given)");
+    Table t;
     try {
-      t = read_csv(path.string());
+      t = m_.tables(path.string());
     } catch (const UsageError& e) {
       error(file.loc, e.what());
     }

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "grammar/source.hpp"
+#include "support/diagnostics.hpp"
 
 namespace gradc::ast {
 

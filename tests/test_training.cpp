@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "io/csv.hpp"
+#include "io/file.hpp"
 #include "runtime/train.hpp"
 #include "support/helpers.hpp"
 
@@ -149,7 +151,7 @@ TEST(Training, Float32Step) {
   auto a = t32.step_at(init, 4), b = t64.step_at(init, 4);
   for (std::size_t i = 0; i < a.size(); ++i)
     for (std::size_t k = 0; k < a[i].data.size(); ++k) EXPECT_NEAR(a[i].data[k], b[i].data[k], 1e-5 * std::max(1.0, std::fabs(b[i].data[k])));
-  auto spiral = compile_module(load_source(GRADC_SOURCE_DIR "/examples/spiral.grad"));
+  auto spiral = compile_module(load_source(GRADC_SOURCE_DIR "/examples/spiral.grad"), true, read_csv);
   Trainer ts(*spiral, shared_jit(), f32);
   EXPECT_GE(ts.run(nullptr).log.back().metric, 0.95);
 }
@@ -229,7 +231,7 @@ TEST(Training, Initialisers) {
 }
 
 TEST(Training, XorExampleReachesFullAccuracy) {
-  auto m = compile_module(load_source(GRADC_SOURCE_DIR "/examples/xor.grad"));
+  auto m = compile_module(load_source(GRADC_SOURCE_DIR "/examples/xor.grad"), true, read_csv);
   Trainer t(*m, shared_jit(), TrainOptions{});
   TrainResult r = t.run(nullptr);
   ASSERT_FALSE(r.diverged);
@@ -238,7 +240,7 @@ TEST(Training, XorExampleReachesFullAccuracy) {
 }
 
 TEST(Training, SpiralExampleReaches95Percent) {
-  auto m = compile_module(load_source(GRADC_SOURCE_DIR "/examples/spiral.grad"));
+  auto m = compile_module(load_source(GRADC_SOURCE_DIR "/examples/spiral.grad"), true, read_csv);
   Trainer t(*m, shared_jit(), TrainOptions{});
   EXPECT_EQ(t.rows(), 512);
   EXPECT_EQ(t.config().batch, 64);
@@ -248,7 +250,7 @@ TEST(Training, SpiralExampleReaches95Percent) {
 }
 
 TEST(Training, RegressionExampleFitsTheNoiseLevel) {
-  auto m = compile_module(load_source(GRADC_SOURCE_DIR "/examples/regression.grad"));
+  auto m = compile_module(load_source(GRADC_SOURCE_DIR "/examples/regression.grad"), true, read_csv);
   Trainer t(*m, shared_jit(), TrainOptions{});
   TrainResult r = t.run(nullptr);
   ASSERT_FALSE(r.diverged);
@@ -351,8 +353,8 @@ TEST(Losses, CrossEntropyIsStableForLargeLogits) {
 #include <fstream>
 #include <sstream>
 
-#include "runtime/npz.hpp"
-#include "runtime/params_io.hpp"
+#include "io/npz.hpp"
+#include "io/params_io.hpp"
 namespace gradc::test {
 namespace {
 // --save NAME.npz writes NumPy's format: a valid ZIP (CRCs checked by Python's zipfile) of .npy
@@ -397,7 +399,7 @@ std::string usage_error(const std::function<void()>& f) {
 std::unique_ptr<Module> example(const std::string& name, const std::string& settings = "") {
   SourceFile src = load_source(GRADC_SOURCE_DIR "/examples/" + name);
   src.text.insert(src.text.rfind('}'), settings);
-  return compile_module(src);
+  return compile_module(src, true, read_csv);
 }
 
 void expect_same_state(const OptimizerState& a, const OptimizerState& b) {

@@ -1,5 +1,5 @@
 // Parameter files (nlohmann::json for reading; numbers are written by fmt, 17 digits).
-#include "runtime/params_io.hpp"
+#include "io/params_io.hpp"
 
 #include <fmt/format.h>
 
@@ -7,8 +7,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "runtime/csv.hpp"
-#include "runtime/npz.hpp"
+#include "io/csv.hpp"
+#include "io/file.hpp"
+#include "io/npz.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -51,10 +52,9 @@ using Arrays = std::map<std::string, Tensor>;
 
 // Every array of the file by its .npz name.
 Arrays read_arrays(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(fmt::format("cannot open '{}'", path));
-  if (is_npz(path)) {
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = read_file(path);
+  // A ZIP archive is .npz whatever its name (`-` has none); anything else is JSON.
+  if (is_npz(path) || bytes.rfind("PK\x03\x04", 0) == 0) {
     try {
       auto arrays = read_npz(bytes);
       return Arrays(arrays.begin(), arrays.end());
@@ -64,7 +64,7 @@ Arrays read_arrays(const std::string& path) {
   }
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(bytes);
   } catch (const nlohmann::json::exception& e) {
     throw UsageError(fmt::format("'{}' is not a parameter file: {}", path, e.what()));
   }

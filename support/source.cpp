@@ -1,12 +1,10 @@
-// Source positions and diagnostics.
-#include "grammar/source.hpp"
+// Source positions and their rendering.
+#include "support/source.hpp"
+
+#include "support/diagnostics.hpp"
 
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace gradc {
 
@@ -54,18 +52,14 @@ std::string SourceFile::format(Loc loc, std::string_view severity, std::string_v
   return fmt::format("{}:{}:{}: {}: {}\n{}\n{}^\n", path, line, col, severity, message, shown, pad);
 }
 
-SourceFile load_source(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  SourceFile src{path, buf.str()};
+SourceFile text_source(std::string path, std::string text) {
+  SourceFile src{std::move(path), std::move(text)};
   for (std::size_t i = 0; i < src.text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(src.text[i]);
     if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f) {
       // No source line and caret: echoing binary bytes to a terminal helps nobody.
       auto lc = src.line_col(Loc{static_cast<std::uint32_t>(i)});
-      throw Diagnostic(fmt::format("{}:{}:{}: error: file is not text (byte 0x{:02x} at offset {})\n", path,
+      throw Diagnostic(fmt::format("{}:{}:{}: error: file is not text (byte 0x{:02x} at offset {})\n", src.path,
                                    lc.line, lc.col, c, i),
                        kExitInputError);
     }

@@ -1,5 +1,5 @@
 // A minimal ZIP writer and reader (stored entries only) and the .npy format v1.0.
-#include "runtime/npz.hpp"
+#include "io/npz.hpp"
 
 #include <fmt/format.h>
 

@@ -1,43 +1,24 @@
-// Source text, positions and user-facing diagnostics (`file:line:col: error: ...` with a caret).
+// User-facing errors and the documented exit codes (README, "Exit codes"). Two families, as in
+// Halide: errors in the user's input (InputError located in a source, UsageError for the
+// command line) and internal errors (a bug in gradc, exit 70).
 #pragma once
-#include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <string_view>
+
+#include "support/source.hpp"
 
 namespace gradc {
 
 /// Documented process exit codes (README, "Exit codes").
 enum ExitCode : int {
   kExitOk = 0,
-  kExitInputError = 1,   // an error in the user's .grad file or data
-  kExitUsage = 2,        // bad command-line usage
-  kExitCheckFailed = 3,  // `gradc check`: compiled gradient disagrees with finite differences
-  kExitDiverged = 4,     // `gradc train`: the loss became nan or inf
+  kExitInputError = 1,    // an error in the user's .grad file or data
+  kExitUsage = 2,         // bad command-line usage
+  kExitCheckFailed = 3,   // `gradc check`: compiled gradient disagrees with finite differences
+  kExitDiverged = 4,      // `gradc train`: the loss became nan or inf
+  kExitInternal = 70,     // a bug in gradc (EX_SOFTWARE): please report it
+  kExitInterrupted = 130, // stopped by SIGINT or SIGTERM after saving the work (128 + SIGINT)
 };
-
-/// A byte offset into a SourceFile's text.
-struct Loc {
-  std::uint32_t offset = 0;
-};
-
-/// A loaded source file. `path` is what diagnostics print.
-struct SourceFile {
-  std::string path;
-  std::string text;
-
-  struct LineCol {
-    unsigned line, col;  // 1-based; col counts bytes
-  };
-  LineCol line_col(Loc loc) const;
-  std::string_view line_text(Loc loc) const;  // the whole line holding loc, without '\n'
-
-  /// `path:line:col: severity: message`, the source line and a caret under the column.
-  std::string format(Loc loc, std::string_view severity, std::string_view message) const;
-};
-
-/// Reads a file. Throws UsageError if it cannot be read, Diagnostic if it is not text.
-SourceFile load_source(const std::string& path);
 
 /// An error in the user's input, located in a source file. Exit code 1.
 /// `exit_code` is kExitUsage when a command-line choice is at fault (a missing --at value,
@@ -53,13 +34,6 @@ struct InputError : std::runtime_error {
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-/// Skips spaces, tabs, newlines and `#` comments starting at offset; returns the new offset.
-std::uint32_t skip_blank(std::string_view text, std::uint32_t offset);
-
-}  // namespace gradc
-
-namespace gradc {
 
 /// A fully formatted error (`file:line:col: error: ...`, source line, caret), ready to print.
 struct Diagnostic : std::runtime_error {

@@ -1,14 +1,14 @@
-// CSV reading and atomic file writing.
-#include "runtime/csv.hpp"
+// CSV reading.
+#include "io/csv.hpp"
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <unistd.h>
+
+#include "io/file.hpp"
+#include "support/diagnostics.hpp"
 
 namespace gradc {
 namespace {
@@ -35,19 +35,19 @@ void split(std::string_view text, std::size_t begin, std::size_t end,
   }
 }
 
-CsvTable parse_csv(CsvTable t);
+Table parse_csv(Table t);
 
 }  // namespace
 
-CsvTable read_csv(const std::string& path) {
-  CsvTable t;
+Table read_csv(const std::string& path) {
+  Table t;
   t.source = load_source(path);
   SourceFile diag = t.source;  // parse_csv takes t; errors are located in this copy
   return located_in(diag, [&] { return parse_csv(std::move(t)); });
 }
 
 namespace {
-CsvTable parse_csv(CsvTable t) {
+Table parse_csv(Table t) {
   std::string_view text = t.source.text;
   std::vector<std::pair<std::string_view, std::uint32_t>> cells;
   std::size_t pos = 0, row = 0;
@@ -92,20 +92,5 @@ CsvTable parse_csv(CsvTable t) {
   return t;
 }
 }  // namespace
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = fmt::format("{}.tmp{}", path, ::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw UsageError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = (std::fflush(f) == 0) && ok;
-  ok = (::fsync(fileno(f)) == 0) && ok;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    throw UsageError(fmt::format("cannot write '{}': {}", path, std::strerror(err)));
-  }
-}
 
 }  // namespace gradc

@@ -1,0 +1,55 @@
+// Whole-file reads and atomic writes, with `-` for the standard streams.
+#include "io/file.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "support/diagnostics.hpp"
+
+namespace gradc {
+
+std::string read_file(const std::string& path) {
+  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (!f) throw UsageError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+  std::string bytes;
+  char buf[1 << 16];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, n);
+  bool failed = std::ferror(f);
+  int err = errno;
+  if (f != stdin) std::fclose(f);
+  if (failed) throw UsageError(fmt::format("cannot read '{}': {}", path, std::strerror(err)));
+  return bytes;
+}
+
+SourceFile load_source(const std::string& path) {
+  std::string bytes = read_file(path);
+  return text_source(path == "-" ? "<stdin>" : path, std::move(bytes));
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  if (path == "-") {
+    std::fflush(stdout);
+    if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0)
+      throw UsageError(fmt::format("cannot write to standard output: {}", std::strerror(errno)));
+    return;
+  }
+  std::string tmp = fmt::format("{}.tmp{}", path, ::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw UsageError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  ok = (std::fflush(f) == 0) && ok;
+  ok = (::fsync(fileno(f)) == 0) && ok;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    std::remove(tmp.c_str());
+    throw UsageError(fmt::format("cannot write '{}': {}", path, std::strerror(err)));
+  }
+}
+
+}  // namespace gradc
