@@ -69,6 +69,25 @@ void expect_results(const Results& got, const std::vector<std::vector<double>>& 
   }
 }
 
+// Identical literals are one node; a value that differs in one bit (-0) is another.
+TEST(TensorLiterals, HashConsed) {
+  Graph g;
+  const Node* a = g.tensor(Shape{2, 2}, {1, 2, 3, 4});
+  EXPECT_EQ(g.tensor(Shape{2, 2}, {1, 2, 3, 4}), a);
+  EXPECT_NE(g.tensor(Shape{4}, {1, 2, 3, 4}), a);
+  EXPECT_NE(g.tensor(Shape{2, 2}, {1, 2, 3, 5}), a);
+  const Node* z = g.tensor(Shape{2}, {0, 1});
+  EXPECT_NE(g.tensor(Shape{2}, {-0.0, 1}), z);
+  EXPECT_EQ(g.tensor(Shape{2}, {0, 1}), z);
+  auto m = compile_text("fn f(x) = sum([[1, 2], [3, 4]] * x) + sum([[1, 2], [3, 4]] * x^2)\n");
+  const Node* body = m->find("f")->body;
+  int literals = 0;
+  for (const Node* n : reachable(std::span<const Node* const>(&body, 1))) literals += n->op == Op::Tensor;
+  EXPECT_EQ(literals, 1);
+  // f = 10 x + 10 x^2: at x = 2, 60.
+  EXPECT_EQ(evaluate(std::span<const Node* const>(&body, 1), m->find("f")->params, std::vector<double>{2})[0], 60);
+}
+
 class TensorPrograms : public ::testing::TestWithParam<DType> {
  protected:
   DType dt() const { return GetParam(); }
@@ -155,6 +174,39 @@ train {
       for (int k = 0; k < 3; ++k) g[k * 2 + j] += X[i][k] * (1 - t * t) + Z[i][k] * s * (1 - s);
     }
   expect_results(loss_and_gradients(*m, {from(W)}, dt()), {{loss}, g}, dt());
+}
+
+// One literal written twice: sum(W @ A) + sum(A @ W) with A = [[1, 2], [3, 4]] (one node).
+// dW[k][l] = Σ_j A[l][j] + Σ_i A[i][k]; and sum(A @ W @ A): dW[k][l] = Σ_i A[i][k] Σ_j A[l][j].
+TEST_P(TensorPrograms, LiteralWrittenTwice) {
+  const double A[2][2] = {{1, 2}, {3, 4}};
+  Matrix W{{0.5, -1}, {2, 0.25}};
+  for (bool chain : {false, true}) {
+    auto m = compile_text(std::string("param W[2, 2] = ones\ntrain {\n  loss = ") +
+                          (chain ? "sum([[1, 2], [3, 4]] @ W @ [[1, 2], [3, 4]])"
+                                 : "sum(W @ [[1, 2], [3, 4]]) + sum([[1, 2], [3, 4]] @ W)") +
+                          "\n  optimizer = sgd(lr = 0.1)\n}\n");
+    std::vector<DataInput> inputs;
+    const Node* loss = m->lower(*m->training->loss, 0, inputs);
+    int literals = 0;
+    for (const Node* n : reachable(std::span<const Node* const>(&loss, 1))) literals += n->op == Op::Tensor;
+    EXPECT_EQ(literals, 1) << "chain " << chain;
+    double value = 0;
+    std::vector<double> g(4, 0);
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j)
+        for (int k = 0; k < 2; ++k) {
+          if (chain) {
+            for (int l = 0; l < 2; ++l) value += A[i][k] * W[k][l] * A[l][j];
+          } else {
+            value += W[i][k] * A[k][j] + A[i][k] * W[k][j];
+          }
+        }
+    for (int k = 0; k < 2; ++k)
+      for (int l = 0; l < 2; ++l)
+        g[k * 2 + l] = chain ? (A[0][k] + A[1][k]) * (A[l][0] + A[l][1]) : A[l][0] + A[l][1] + A[0][k] + A[1][k];
+    expect_results(loss_and_gradients(*m, {from(W)}, dt()), {{value}, g}, dt());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, TensorPrograms, ::testing::Values(DType::F64, DType::F32),
