@@ -136,9 +136,10 @@ void Lowerer::functions(const ast::Program& prog) {
         if (v->nargs > 0) out.names.try_emplace(v, s.target.name);
       }
       out.body = expr(f->result, env);
-    } catch (const InputError&) {
+    } catch (const ShapeInputError&) {
       // A function of a tensor program may only make sense for tensor arguments
-      // (`x @ W1`): it has no scalar body, and is lowered again at each call.
+      // (`x @ W1`): it has no scalar body, and is lowered again at each call. Any other
+      // error (a ragged literal, an unknown name) is an error whatever the arguments.
       bool tensor_program = !m_.params.empty() || !m_.data.empty();
       if (!tensor_program) throw;
       out.body = nullptr;
@@ -285,7 +286,7 @@ const Node* Lowerer::postfix(const Node* v, const ast::Operand& o, std::size_t f
     int axis = 0;
     for (const ast::Subscript& sub : fx.subscripts) {
       if (axis >= v->shape.rank)
-        error(sub.loc, fmt::format("too many indices for shape {}", v->shape.str()));
+        shape_error(sub.loc, fmt::format("too many indices for shape {}", v->shape.str()));
       if (sub.all) {
         ++axis;
         continue;
@@ -293,7 +294,7 @@ const Node* Lowerer::postfix(const Node* v, const ast::Operand& o, std::size_t f
       std::int64_t i = integer(sub.index.at(0), "an index", std::numeric_limits<std::int64_t>::min());
       std::int64_t n = v->shape[axis];
       if (i < -n || i >= n)
-        error(sub.loc, fmt::format("index {} is out of range for axis {} of shape {}", i, axis, v->shape.str()));
+        shape_error(sub.loc, fmt::format("index {} is out of range for axis {} of shape {}", i, axis, v->shape.str()));
       v = shaped(sub.loc, [&] { return b_.index(v, axis, static_cast<int>(i < 0 ? i + n : i)); });
     }
   }

@@ -10,6 +10,11 @@
 
 namespace gradc {
 
+/// An InputError that comes from an operand's shape (see Lowerer::shape_error).
+struct ShapeInputError : InputError {
+  using InputError::InputError;
+};
+
 /// A layer: `linear(in, out)` (x @ W + b) or an activation, or a sequence of them.
 struct Layer {
   struct Stage {
@@ -79,10 +84,13 @@ class Lowerer {
     try {
       return located(f(), loc);
     } catch (const ShapeError& e) {
-      error(loc, e.what());
+      shape_error(loc, e.what());
     }
   }
   [[noreturn]] void error(Loc loc, const std::string& msg) { throw InputError(loc, msg); }
+  /// An error caused by an operand's shape: lowering a function's body for scalar parameters
+  /// tolerates these (the function then works on tensors only), and reports every other error.
+  [[noreturn]] void shape_error(Loc loc, const std::string& msg) { throw ShapeInputError(loc, msg); }
   std::string line_of(Loc loc) { return std::to_string(m_.source.line_col(loc).line); }
   void check_new_global(const ast::Ident& name);
 

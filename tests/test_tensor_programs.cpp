@@ -88,6 +88,43 @@ TEST(TensorLiterals, HashConsed) {
   EXPECT_EQ(evaluate(std::span<const Node* const>(&body, 1), m->find("f")->params, std::vector<double>{2})[0], 60);
 }
 
+// Rank-3 literals: shape [2, 2, 2], values row-major; used in a loss, every element counts.
+TEST(TensorLiterals, RankThree) {
+  auto m = compile_text("data Z = [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]\nparam W[2] = ones\n"
+                        "train {\n  loss = sum(W) * sum(Z * Z)\n}\n");
+  ASSERT_EQ(m->data.size(), 1u);
+  EXPECT_EQ(m->data[0].x.shape, (Shape{2, 2, 2}));
+  EXPECT_EQ(m->data[0].x.data, (std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8}));
+  // loss = (w0 + w1) * 204 (1 + 4 + ... + 64), d/dw = 204.
+  auto r = loss_and_gradients(*m, {Tensor{Shape{2}, {0.5, 1}}}, DType::F64);
+  EXPECT_EQ(r.jit[0].data[0], 1.5 * 204);
+  EXPECT_EQ(r.jit[1].data, (std::vector<double>{204, 204}));
+  // In a function of a tensor program, too.
+  auto f = compile_text("param W[2] = ones\nfn f(x) = sum([[[1, 2], [3, 4]], [[5, 6], [7, 8]]] * x)\n");
+  const Node* body = f->find("f")->body;
+  ASSERT_NE(body, nullptr);
+  EXPECT_EQ(evaluate(std::span<const Node* const>(&body, 1), f->find("f")->params, std::vector<double>{0.5})[0], 18);
+}
+
+TEST(TensorLiterals, RaggedMessages) {
+  EXPECT_EQ(compile_error("data Z = [[[1, 2], [3, 4]], [[5, 6], [7]]]"),
+            "1:38: ragged tensor literal: 1 element here, 2 in the first row at this depth");
+  EXPECT_EQ(compile_error("data Z = [[[1, 2], [3, 4]], [[5, 6]]]"),
+            "1:29: ragged tensor literal: 1 element here, 2 in the first row at this depth");
+  EXPECT_EQ(compile_error("data Z = [[[1, 2], [3, 4]], [5, 6]]"),
+            "1:30: ragged tensor literal: a number where a row was expected");
+  EXPECT_EQ(compile_error("data Z = [[1, 2], [[3], [4]]]"),
+            "1:20: ragged tensor literal: a row where a number was expected");
+  EXPECT_EQ(compile_error("data Z = [[[[1]]]]"), "1:13: tensors have at most 3 dimensions");
+  // Inside a function of a tensor program the literal's own error is reported (it used to be
+  // taken for a function that only works on tensors).
+  EXPECT_EQ(compile_error("param W[2] = ones\nfn f(x) = sum([[[1, 2], [3, 4]], [[5, 6]]] * x)"),
+            "2:34: ragged tensor literal: 1 element here, 2 in the first row at this depth");
+  EXPECT_EQ(compile_error("param W[2] = ones\nfn f(x) = y + sum(x @ W)"), "2:11: unknown name 'y'");
+  // A shape error still only means "works on tensors": f(x) = x @ W is fine for a vector x.
+  EXPECT_EQ(compile_error("param W[2] = ones\nfn f(x) = sum(x @ W)\ntrain {\n  loss = f([1, 2])\n}"), "no error");
+}
+
 class TensorPrograms : public ::testing::TestWithParam<DType> {
  protected:
   DType dt() const { return GetParam(); }
