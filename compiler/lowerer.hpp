@@ -53,6 +53,7 @@ class Lowerer {
   const Node* power(const ast::Power& p, const Env& env);
   const Node* operand(const ast::Operand& o, const Env& env);
   const Node* name(const ast::Operand& o, const Env& env, std::size_t& postfix_used);
+  const Node* layer_param(const ast::Operand& o, const Layer& l, std::size_t& used);
   const Node* postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env);
   const Node* call(const ast::Operand& o, const Env& env);
   const Node* call_user(const ast::Function& f, const std::vector<const Node*>& args);

@@ -125,6 +125,85 @@ TEST(TensorLiterals, RaggedMessages) {
   EXPECT_EQ(compile_error("param W[2] = ones\nfn f(x) = sum(x @ W)\ntrain {\n  loss = f([1, 2])\n}"), "no error");
 }
 
+// A regulariser on a layer's weight: loss = mse(net(X), Y) + 0.01 * sum(net.0.W^2) for
+// net = linear(2, 3), tanh, linear(3, 1). Gradients by hand (backpropagation written out, plus
+// 0.02 W for the penalty) and by finite differences of the compiled loss.
+TEST(LayerParameters, RegulariserOnNamedWeight) {
+  auto m = compile_text(R"(
+data X = [[0.5, -1], [1.5, 0.25], [-0.75, 2]]
+data Y = [[1], [-0.5], [0.25]]
+layer net = sequential(linear(2, 3), tanh, linear(3, 1))
+train {
+  loss = mse(net(X), Y) + 0.01 * sum(net.0.W^2)
+  optimizer = sgd(lr = 0.1)
+}
+)");
+  ASSERT_EQ(m->params.size(), 4u);
+  EXPECT_EQ(m->params[0].name, "net.0.W");
+  const double X[3][2] = {{0.5, -1}, {1.5, 0.25}, {-0.75, 2}}, Y[3] = {1, -0.5, 0.25};
+  std::vector<Tensor> p{Tensor{Shape{2, 3}, {0.3, -0.7, 1.1, 0.4, -0.2, 0.9}}, Tensor{Shape{3}, {0.1, -0.3, 0.05}},
+                        Tensor{Shape{3, 1}, {0.8, -0.6, 0.45}}, Tensor{Shape{1}, {-0.2}}};
+  auto reference = [&](const std::vector<Tensor>& q, std::vector<std::vector<double>>* grads) {
+    const auto &W1 = q[0].data, &b1 = q[1].data, &W2 = q[2].data, &b2 = q[3].data;
+    std::vector<double> gW1(6, 0), gb1(3, 0), gW2(3, 0), gb2(1, 0);
+    double loss = 0;
+    for (int i = 0; i < 3; ++i) {
+      double h[3], out = b2[0];
+      for (int j = 0; j < 3; ++j) {
+        h[j] = std::tanh(b1[j] + X[i][0] * W1[j] + X[i][1] * W1[3 + j]);
+        out += h[j] * W2[j];
+      }
+      double d = out - Y[i], dout = 2 * d / 3;
+      loss += d * d / 3;
+      gb2[0] += dout;
+      for (int j = 0; j < 3; ++j) {
+        gW2[j] += h[j] * dout;
+        double dz = dout * W2[j] * (1 - h[j] * h[j]);
+        gb1[j] += dz;
+        for (int k = 0; k < 2; ++k) gW1[k * 3 + j] += X[i][k] * dz;
+      }
+    }
+    for (int e = 0; e < 6; ++e) {
+      loss += 0.01 * W1[e] * W1[e];
+      gW1[e] += 0.02 * W1[e];
+    }
+    if (grads) *grads = {gW1, gb1, gW2, gb2};
+    return loss;
+  };
+  std::vector<std::vector<double>> want;
+  double loss = reference(p, &want);
+  want.insert(want.begin(), std::vector<double>{loss});
+  expect_results(loss_and_gradients(*m, p, DType::F64), want, DType::F64);
+  // Finite differences of the compiled loss along every coordinate of net.0.W.
+  Trainer t(*m, shared_jit(), TrainOptions{});
+  for (std::size_t e = 0; e < 6; ++e) {
+    auto f = [&](const std::vector<double>& w) {
+      std::vector<Tensor> q = p;
+      q[0].data = w;
+      return t.step_at(q, 3)[0].data[0];
+    };
+    EXPECT_NEAR(finite_difference(f, p[0].data, e), want[1][e], 1e-8) << "net.0.W[" << e << "]";
+  }
+}
+
+TEST(LayerParameters, Messages) {
+  const std::string head = "data X = [[1, 2]]\nlayer net = sequential(linear(2, 3), tanh, linear(3, 1))\n"
+                           "layer lin = linear(2, 2)\nlayer act = relu\ntrain {\n  loss = sum(";
+  EXPECT_EQ(compile_error(head + "net.5.W^2)\n}"),
+            "6:17: layer 'net' has no parameter 'net.5.W' (its parameters: net.0.W, net.0.b, net.2.W, net.2.b)");
+  EXPECT_EQ(compile_error(head + "net.0.Q^2)\n}"),
+            "6:19: layer 'net' has no parameter 'net.0.Q' (its parameters: net.0.W, net.0.b, net.2.W, net.2.b)");
+  EXPECT_EQ(compile_error(head + "net.1.W)\n}"),
+            "6:17: layer 'net' has no parameter 'net.1.W' (its parameters: net.0.W, net.0.b, net.2.W, net.2.b)");
+  EXPECT_EQ(compile_error(head + "lin.W^2)\n}"), "no error");
+  EXPECT_EQ(compile_error(head + "lin.0.W)\n}"), "6:17: layer 'lin' has no parameter 'lin.0.W' (its parameters: lin.W, lin.b)");
+  EXPECT_EQ(compile_error(head + "act.W)\n}"), "6:17: layer 'act' has no parameters");
+  EXPECT_EQ(compile_error(head + "net.0)\n}"), "6:18: expected member name");
+  EXPECT_EQ(compile_error(head + "X.W)\n}"), "6:15: '.W': only CSV data sets (.x, .y) and layers (.W, .b) have members");
+  // Indexing after the members: net.2.b[0] is the output bias.
+  EXPECT_EQ(compile_error(head + "net.2.b[0] * lin.b)\n}"), "no error");
+}
+
 class TensorPrograms : public ::testing::TestWithParam<DType> {
  protected:
   DType dt() const { return GetParam(); }
