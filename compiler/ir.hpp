@@ -37,7 +37,10 @@ struct Shape {
   static Shape of(std::span<const std::int64_t> d);  // throws std::invalid_argument past kMaxRank
 
   std::int32_t operator[](int i) const { return dims[i]; }
-  std::int64_t size() const { return std::int64_t(dims[0]) * dims[1] * dims[2]; }
+  /// The number of elements: the one checked product of the dims. Throws ShapeError past
+  /// INT64_MAX, which of(), the constructor and every node's result shape are checked against,
+  /// so a shape in the graph always has a size.
+  std::int64_t size() const;
   bool scalar() const { return rank == 0; }
   bool operator==(const Shape&) const = default;
   std::string str() const;  // "[2, 8]", "[]" for a scalar

@@ -10,6 +10,9 @@
 
 namespace gradc {
 
+/// The largest tensor a program may declare or compute: 2^27 elements, 1 GiB of f64.
+constexpr std::int64_t kMaxElements = std::int64_t(1) << 27;
+
 /// An InputError that comes from an operand's shape (see Lowerer::shape_error).
 struct ShapeInputError : InputError {
   using InputError::InputError;
@@ -79,15 +82,20 @@ class Lowerer {
     if (cur_ && n->nargs > 0) cur_->locs.try_emplace(n, loc);
     return n;
   }
-  /// Runs a Builder call; a ShapeError becomes an InputError at loc.
+  /// Runs a Builder call; a ShapeError becomes an InputError at loc, and so does a result of
+  /// more than kMaxElements elements.
   template <class F>
   const Node* shaped(Loc loc, F&& f) {
+    const Node* n = nullptr;
     try {
-      return located(f(), loc);
+      n = located(f(), loc);
     } catch (const ShapeError& e) {
       shape_error(loc, e.what());
     }
+    if (n->shape.size() > kMaxElements) too_large(loc, n->shape);
+    return n;
   }
+  [[noreturn]] void too_large(Loc loc, const Shape& s);
   [[noreturn]] void error(Loc loc, const std::string& msg) { throw InputError(loc, msg); }
   /// An error caused by an operand's shape: lowering a function's body for scalar parameters
   /// tolerates these (the function then works on tensors only), and reports every other error.

@@ -69,9 +69,6 @@ const ast::Operand* bare_call(const ast::Expr& e) {
 
 Loc expr_loc(const ast::Expr& e) { return e.first.first.loc; }
 
-// The largest tensor a program may declare: 2^27 elements, 1 GiB of f64.
-constexpr std::int64_t kMaxElements = std::int64_t(1) << 27;
-
 }  // namespace
 
 void Lowerer::check_new_global(const ast::Ident& name) {
@@ -133,7 +130,19 @@ void Lowerer::param(const ast::Param& p) {
   if (dims.size() > Shape::kMaxRank)
     error(p.name.loc, fmt::format("'{}' has {} dimensions; at most {} are supported", p.name.name, dims.size(),
                                   Shape::kMaxRank));
-  add_param(Param{p.name.name, p.name.loc, Shape::of(dims), initializer(p.init), nullptr});
+  Shape shape;
+  try {
+    shape = Shape::of(dims);
+  } catch (const ShapeError& e) {
+    error(p.name.loc, fmt::format("'{}': {}; at most {} elements (1 GiB of f64) are supported", p.name.name, e.what(),
+                                  kMaxElements));
+  }
+  add_param(Param{p.name.name, p.name.loc, shape, initializer(p.init), nullptr});
+}
+
+void Lowerer::too_large(Loc loc, const Shape& s) {
+  error(loc, fmt::format("this result has shape {}, {} elements; at most {} (1 GiB of f64) are supported", s.str(),
+                         s.size(), kMaxElements));
 }
 
 // Registers a parameter (declared, or made by a layer) with its Var.

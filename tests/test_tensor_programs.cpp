@@ -204,6 +204,36 @@ TEST(LayerParameters, Messages) {
   EXPECT_EQ(compile_error(head + "net.2.b[0] * lin.b)\n}"), "no error");
 }
 
+// Shape products are checked: a product past INT64_MAX is an error, never a wrapped size.
+TEST(ShapeSize, Checked) {
+  EXPECT_EQ((Shape{2, 3, 4}).size(), 24);
+  EXPECT_EQ(Shape{}.size(), 1);
+  std::vector<std::int64_t> huge{1 << 30, 1 << 30, 1 << 30};
+  try {
+    Shape::of(huge);
+    ADD_FAILURE() << "no error";
+  } catch (const ShapeError& e) {
+    EXPECT_STREQ(e.what(), "shape [1073741824, 1073741824, 1073741824] has more than 9223372036854775807 elements");
+  }
+  // 2^62 fits; 2^63 is one past INT64_MAX.
+  EXPECT_EQ(Shape::of(std::vector<std::int64_t>{1 << 30, 1 << 30, 4}).size(), std::int64_t(1) << 62);
+  EXPECT_THROW(Shape::of(std::vector<std::int64_t>{1 << 30, 1 << 30, 8}), ShapeError);
+}
+
+TEST(ShapeSize, LocatedErrors) {
+  EXPECT_EQ(compile_error("param W[1073741824, 1073741824, 1073741824] = ones"),
+            "1:7: 'W': shape [1073741824, 1073741824, 1073741824] has more than 9223372036854775807 elements; at most "
+            "134217728 elements (1 GiB of f64) are supported");
+  EXPECT_EQ(compile_error("param W[65536, 65536] = ones"),
+            "1:7: 'W' has 4294967296 elements; at most 134217728 (1 GiB of f64) are supported");
+  // Each parameter is within the limit, their broadcast sums are not.
+  const std::string abc = "param A[134217728, 1, 1] = ones\nparam B[1, 134217728, 1] = ones\n"
+                          "param C[1, 1, 134217728] = ones\ntrain {\n  loss = sum(";
+  EXPECT_EQ(compile_error(abc + "A + B + C)\n}"),
+            "5:16: this result has shape [134217728, 134217728, 1], 18014398509481984 elements; at most 134217728 (1 GiB "
+            "of f64) are supported");
+}
+
 class TensorPrograms : public ::testing::TestWithParam<DType> {
  protected:
   DType dt() const { return GetParam(); }
