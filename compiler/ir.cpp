@@ -157,10 +157,14 @@ std::size_t Graph::KeyHash::operator()(const Key& k) const {
   return h;
 }
 
+NodeLimitError::NodeLimitError(std::size_t limit)
+    : InputError(Loc{}, fmt::format("this program needs more than {} IR nodes", limit)) {}
+
 const Node* Graph::intern(Node node) {
   Key key{node.op,    node.args[0], node.args[1], std::bit_cast<std::uint64_t>(node.value), node.name,
           node.shape, node.axis,    node.index,   node.data.get(), node.dtype};
   if (auto it = table_.find(key); it != table_.end()) return it->second;
+  if (nodes_.size() >= max_nodes_) throw NodeLimitError(max_nodes_);
   node.id = static_cast<std::uint32_t>(nodes_.size());
   Node& stored = nodes_.emplace_back(std::move(node));
   key.name = stored.name;  // the key must view the stored string, not the temporary

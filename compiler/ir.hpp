@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "compiler/ops.hpp"
+#include "support/diagnostics.hpp"
 
 namespace gradc {
 
@@ -88,8 +89,18 @@ struct Node {
   Attrs attrs() const { return Attrs{shape, axis, index}; }
 };
 
+/// A graph past Graph::kMaxNodes: an input error (the program is too large), which lowering
+/// locates at the call or expression that needed the node.
+struct NodeLimitError : InputError {
+  explicit NodeLimitError(std::size_t limit);
+};
+
 class Graph {
  public:
+  /// At most this many nodes (about 250 bytes each with the hash-consing table: ~500 MB).
+  static constexpr std::size_t kMaxNodes = std::size_t(1) << 21;
+  explicit Graph(std::size_t max_nodes) : max_nodes_(max_nodes) {}
+
   Graph() = default;
   Graph(const Graph&) = delete;
   Graph& operator=(const Graph&) = delete;
@@ -124,6 +135,7 @@ class Graph {
   };
   const Node* intern(Node node);
 
+  std::size_t max_nodes_ = kMaxNodes;
   std::deque<Node> nodes_;
   std::unordered_map<Key, const Node*, KeyHash> table_;
   std::unordered_multimap<std::uint64_t, const Node*> tensors_;  // Tensor nodes by content hash

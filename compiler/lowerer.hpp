@@ -59,6 +59,7 @@ class Lowerer {
   const Node* layer_param(const ast::Operand& o, const Layer& l, std::size_t& used);
   const Node* postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env);
   const Node* call(const ast::Operand& o, const Env& env);
+  const Node* call_here(const ast::Operand& o, const Env& env);
   const Node* call_user(const ast::Function& f, const std::vector<const Node*>& args);
   const Node* inline_call(const Function& f, const std::vector<const Node*>& args);
   const Node* matmul(const Node* a, const Node* b, Loc loc);
@@ -114,6 +115,25 @@ class Lowerer {
   Function* cur_ = nullptr;                                // the function being lowered
   Binding bind_;                                           // data binding of lower_bound()
   std::unordered_map<const Tensor*, const Node*> data_consts_;  // data as constants
+  // Calls lowered so far, by function and argument nodes: a call is lowered once per distinct
+  // argument (`f(x) + f(x)` nested 25 deep is 25 lowerings, not 2^25). Cleared when the data
+  // binding or the function being lowered changes (results depend on both).
+  struct CallKey {
+    const ast::Function* fn;
+    std::vector<const Node*> args;
+    bool operator==(const CallKey&) const = default;
+  };
+  struct CallKeyHash {
+    std::size_t operator()(const CallKey& k) const {
+      std::size_t h = std::hash<const void*>()(k.fn);
+      for (const Node* a : k.args) h = h * 1000003u ^ std::hash<const void*>()(a);
+      return h;
+    }
+  };
+  std::unordered_map<CallKey, const Node*, CallKeyHash> calls_;
+  // Why a tensor-only function failed for scalar parameters: a call with scalar arguments
+  // fails the same way (shape errors depend on shapes only), without lowering it again.
+  std::unordered_map<const ast::Function*, ShapeInputError> scalar_failure_;
 };
 
 std::string plural(std::size_t n, const char* word);

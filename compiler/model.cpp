@@ -282,12 +282,19 @@ const Node* Lowerer::data_var(const Data& d, bool target, Loc loc) {
 const Node* Lowerer::lower_bound(const ast::Expr& e, const Binding& bind) {
   Binding saved = bind_;
   bind_ = bind;
+  calls_.clear();
   try {
     const Node* r = expr(e, Env{});
     bind_ = saved;
+    calls_.clear();
     return r;
+  } catch (const NodeLimitError& err) {
+    bind_ = saved;
+    calls_.clear();
+    error(expr_loc(e), err.what());
   } catch (...) {
     bind_ = saved;
+    calls_.clear();
     throw;
   }
 }
