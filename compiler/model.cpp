@@ -444,7 +444,11 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
                                t->shape.str()));
     return shaped(o.loc, [&] {
       const Node* d = b_.sub(p, t);
-      return b_.div(b_.sum(b_.mul(d, d), -1), b_.constant(static_cast<double>(p->shape.size())));
+      // Named locals: C++ leaves the order of function arguments unspecified, and the order in
+      // which nodes are made is their id in the listings (the same with every compiler).
+      const Node* n = b_.constant(static_cast<double>(p->shape.size()));
+      const Node* total = b_.sum(b_.mul(d, d), -1);
+      return b_.div(total, n);
     });
   }
   if (f == "cross_entropy") {
@@ -461,7 +465,9 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     }
     const Node* ls = log_softmax(z, 1, o.loc);
     return shaped(o.loc, [&] {
-      return b_.neg(b_.div(b_.sum(b_.mul(t, ls), -1), b_.constant(static_cast<double>(z->shape[0]))));
+      const Node* rows = b_.constant(static_cast<double>(z->shape[0]));
+      const Node* total = b_.sum(b_.mul(t, ls), -1);
+      return b_.neg(b_.div(total, rows));
     });
   }
   if (f == "binary_cross_entropy") {
@@ -473,8 +479,11 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
       shape_error(o.loc, fmt::format("binary_cross_entropy: the logits have shape {} but the target has shape {}",
                                z->shape.str(), t->shape.str()));
     return shaped(o.loc, [&] {
-      const Node* l = b_.sub(b_.call(Op::Softplus, z), b_.mul(t, z));
-      return b_.div(b_.sum(l, -1), b_.constant(static_cast<double>(z->shape.size())));
+      const Node* yz = b_.mul(t, z);
+      const Node* l = b_.sub(b_.call(Op::Softplus, z), yz);
+      const Node* n = b_.constant(static_cast<double>(z->shape.size()));
+      const Node* total = b_.sum(l, -1);
+      return b_.div(total, n);
     });
   }
   handled = false;
