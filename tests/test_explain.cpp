@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 
 #include "compiler/explain.hpp"
+#include "compiler/graph.hpp"
 #include "support/helpers.hpp"
 
 namespace gradc::test {
@@ -109,6 +111,34 @@ TEST(Explain, MegabyteExpressionDoesNotOverflowTheStack) {
   EXPECT_EQ(e.total, 120000.0 * 120000.0 / 2);  // every partial sum is an exact double
   EXPECT_EQ(e.text.substr(0, 37), "120000 paths (too long to write out),");
   EXPECT_EQ(e.text.substr(e.text.rfind("∂f/∂x")), "∂f/∂x = sum over 120000 paths = 7.2e+09\n");
+}
+
+// The node and edge lines of a DOT text.
+std::pair<std::size_t, std::size_t> dot_counts(const std::string& dot) {
+  std::size_t nodes = 0, edges = 0;
+  for (std::size_t p = dot.find("\n  n"); p != std::string::npos; p = dot.find("\n  n", p + 1)) {
+    std::size_t end = dot.find('\n', p + 1);
+    if (!std::isdigit(static_cast<unsigned char>(dot[p + 4]))) continue;  // "node [...]"
+    (dot.substr(p, end - p).find(" -> ") != std::string::npos ? edges : nodes) += 1;
+  }
+  return {nodes, edges};
+}
+
+// 10,000 terms x*0.5 + x*1.5 + ...: x, 10,000 products and 9,999 sums; each product has one
+// edge (from x; the constant is written into it) and each sum two.
+TEST(Graph, TenThousandTermsGiveEveryNodeAndEdge) {
+  std::string src = "fn f(x) = ";
+  for (int i = 0; i < 10000; ++i) src += fmt::format("{}x*{}.5", i ? " + " : "", i);
+  auto m = compile_text(src);
+  const Function& f = m->functions.back();
+  std::string dot = graph_dot(*m, f, std::vector<double>{1.0}, false);
+  EXPECT_EQ(dot_counts(dot), std::make_pair(std::size_t{20000}, std::size_t{29998}));
+  EXPECT_NE(dot.find("[label=\"v3 = v1 + v2\\n= 2\"];"), std::string::npos);
+  std::string backward = graph_dot(*m, f, std::vector<double>{1.0}, true);
+  EXPECT_EQ(dot_counts(backward), std::make_pair(std::size_t{20000}, std::size_t{29998}));
+  // df/dx = 0.5 + 1.5 + ... + 9999.5 = 10000^2 / 2.
+  EXPECT_NE(backward.find("[label=\"x\\n= 1\\ngrad 5e+07\", shape=ellipse];"), std::string::npos);
+  EXPECT_NE(backward.find("[label=\"∂v3/∂v1 = 1\\n= 1\"];"), std::string::npos);
 }
 
 }  // namespace
