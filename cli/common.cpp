@@ -19,6 +19,7 @@
 #include "grammar/parser.hpp"
 #include "io/csv.hpp"
 #include "io/file.hpp"
+#include "io/process.hpp"
 #include "runtime/jit.hpp"
 #include "io/params_io.hpp"
 #include "runtime/train.hpp"
@@ -222,21 +223,21 @@ std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool h
   return value_and_derivatives(b, f.body, f.params, hessian, &m.origins);
 }
 
-// Renders DOT to SVG with Graphviz's `dot`; the output file appears only when it is complete.
+// Renders DOT to SVG with Graphviz's `dot`, run without a shell (the DOT text on its standard
+// input, the SVG from its standard output), so any output path is just a path; the file
+// appears only when it is complete.
 void write_svg(const std::string& dot, const std::string& path) {
-  std::string tmp_dot = path + ".dot.tmp", tmp_svg = path + ".svg.tmp";
-  write_file_atomic(tmp_dot, dot);
-  std::string cmd = fmt::format("dot -Tsvg '{}' -o '{}' 2>&1", tmp_dot, tmp_svg);
-  int rc = std::system(cmd.c_str());
-  std::remove(tmp_dot.c_str());
-  if (rc != 0) {
-    std::remove(tmp_svg.c_str());
-    throw UsageError("cannot render SVG: Graphviz's 'dot' failed or is not installed (apt-get install graphviz)");
+  std::optional<ProcessResult> r = run_program({"dot", "-Tsvg"}, dot);
+  if (!r)
+    throw UsageError("cannot render SVG: Graphviz's 'dot' is not installed (apt-get install graphviz); "
+                     "--format dot writes the graph without it");
+  if (r->exit_code != 0) {
+    std::string err = r->err;
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    throw UsageError(fmt::format("cannot render SVG: Graphviz's 'dot' failed (exit {}){}{}", r->exit_code,
+                                 err.empty() ? "" : ": ", err));
   }
-  if (std::rename(tmp_svg.c_str(), path.c_str()) != 0) {
-    std::remove(tmp_svg.c_str());
-    throw UsageError(fmt::format("cannot write '{}'", path));
-  }
+  write_file_atomic(path, r->out);
 }
 
 double richardson(const std::function<double(double)>& f, double h) {
