@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -221,6 +223,32 @@ void warn_domain(const Module& m, const Function& f, std::span<const Node* const
 std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify) {
   Builder b(m.graph, simplify ? Simplify::Fold : Simplify::None);
   return value_and_derivatives(b, f.body, f.params, hessian, &m.origins);
+}
+
+void route_standard_streams(const Options& o) {
+  auto dashes = [](std::vector<std::pair<const char*, const std::string*>> flags) {
+    std::vector<std::string> named;
+    for (auto& [flag, value] : flags)
+      if (*value == "-") named.push_back(flag);
+    return named;
+  };
+  std::vector<std::string> in = dashes({{"FILE", &o.file}, {"--points", &o.points}, {"--data", &o.data},
+                                        {"--params", &o.params}, {"--resume", &o.resume}});
+  if (in.size() > 1)
+    throw UsageError(fmt::format("{} {} read standard input ('-'): only one input can", join(in, " and "),
+                                 in.size() == 2 ? "both" : "all"));
+  std::vector<std::string> out =
+      dashes({{"--out", &o.out}, {"--save", &o.save}, {"--log", &o.log}, {"--csv", &o.csv}});
+  if (out.size() > 1)
+    throw UsageError(fmt::format("{} {} write standard output ('-'): only one output can", join(out, " and "),
+                                 out.size() == 2 ? "both" : "all"));
+  if (out.empty()) return;
+  // The output keeps the real standard output; descriptor 1 becomes a copy of standard error.
+  std::fflush(stdout);
+  int data = ::dup(STDOUT_FILENO);
+  if (data < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+    throw UsageError(fmt::format("cannot redirect standard output: {}", std::strerror(errno)));
+  set_standard_output(data);
 }
 
 // Renders DOT to SVG with Graphviz's `dot`, run without a shell (the DOT text on its standard

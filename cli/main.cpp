@@ -113,6 +113,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   try {
+    route_standard_streams(o);
     if (*eval) return cmd_eval(o);
     if (*diff) return cmd_diff(o);
     if (*emit) return cmd_emit(o);
