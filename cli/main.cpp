@@ -7,6 +7,8 @@
 
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "cli/common.hpp"
 
 namespace gradc::cli {
@@ -140,6 +142,9 @@ int run(int argc, char** argv) {
 }  // namespace gradc::cli
 
 int main(int argc, char** argv) {
+  // Into a pipe or a file, each line leaves when it is complete (not in 4 KiB blocks at exit), so
+  // `gradc train ... | tee log` shows the progress as it happens.
+  if (!::isatty(STDOUT_FILENO)) std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     return gradc::cli::run(argc, argv);
   } catch (const std::exception& e) {

@@ -1,6 +1,9 @@
 // The gradc binary as a user runs it: paths that a shell would interpret, `-` for the standard
 // streams, a missing or failing Graphviz, and line-buffered output into a pipe.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +12,8 @@
 #include <sstream>
 
 #include "io/process.hpp"
+
+extern char** environ;
 
 namespace gradc::test {
 namespace {
@@ -119,6 +124,43 @@ TEST_F(Cli, GraphvizNotInstalledOrFailing) {
             "gradc: error: cannot render SVG: Graphviz's 'dot' failed (exit 1): Error: <stdin>: syntax error in "
             "line 1\n");
   EXPECT_EQ(files(), std::vector<std::string>{"bin"});  // no g.svg, no temporary files
+}
+
+// Into a pipe, progress lines leave one by one while training runs: the first read returns
+// exactly the first line, and the process is still running then (the whole output is far
+// below a stdio block, so with block buffering nothing would arrive before the exit).
+TEST_F(Cli, ProgressIntoAPipeArrivesLineByLine) {
+  {
+    std::ofstream f("slow.grad");
+    f << "data X = [[0, 0], [0, 1], [1, 0], [1, 1]]\ndata Y = [[0], [1], [1], [0]]\n"
+         "layer net = sequential(linear(2, 8), tanh, linear(8, 1))\n"
+         "train {\n  loss = mse(net(X), Y)\n  optimizer = sgd(lr = 0.2)\n  epochs = 2000000\n  seed = 1\n"
+         "  log_every = 1000000\n}\n";
+  }
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  std::string bin = GRADC_BINARY;
+  char* argv[] = {bin.data(), const_cast<char*>("train"), const_cast<char*>("slow.grad"), nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv, environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  char buf[4096];
+  ssize_t n = ::read(out[0], buf, sizeof buf);
+  int status = 0;
+  pid_t done = ::waitpid(pid, &status, WNOHANG);
+  ::kill(pid, SIGKILL);
+  if (done == 0) ::waitpid(pid, &status, 0);
+  ::close(out[0]);
+  ASSERT_GT(n, 0);
+  std::string first(buf, static_cast<std::size_t>(n));
+  EXPECT_EQ(done, 0) << "gradc had exited before its first line arrived";
+  EXPECT_EQ(first.rfind("epoch 1000000  step 1000000  loss ", 0), 0u) << first;
+  EXPECT_EQ(first.find('\n'), first.size() - 1) << "more than one line at once: " << first;
 }
 
 }  // namespace
