@@ -88,6 +88,9 @@ struct Training {
   std::int64_t log_every = 0;                 // 0: about 10 lines per run
   const ast::Expr* accuracy_pred = nullptr;   // metric = accuracy(pred, target)
   const ast::Expr* accuracy_target = nullptr;
+  // Where each setting and optimizer argument is written (by its name: lr, momentum, epochs, ...),
+  // so that the runtime's range checks (runtime/train.hpp validate) point at it.
+  std::unordered_map<std::string, Loc> where;
 };
 
 /// A compiled .grad file: its functions as IR in one graph.

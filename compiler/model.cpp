@@ -490,8 +490,7 @@ void Lowerer::training(const ast::Train& t) {
         if (a.expr[1]) tr.optimizer.momentum = constant(*a.expr[1]);
         if (a.expr[2]) tr.optimizer.nesterov = flag(*a.expr[2], a.loc[2]);
         if (a.expr[3]) tr.optimizer.weight_decay = constant(*a.expr[3]);
-        if (tr.optimizer.nesterov && tr.optimizer.momentum <= 0)
-          error(a.loc[2], "nesterov needs a momentum above 0");
+        for (std::size_t i = 0; const char* name : {"lr", "momentum", "nesterov", "weight_decay"}) tr.where[name] = a.loc[i++];
       } else if (c && c->text == "adam") {
         CallArgs a = match_args(*c, {"lr", "beta1", "beta2", "eps", "weight_decay"}, 0);
         tr.optimizer.kind = Optimizer::Adam;
@@ -500,14 +499,17 @@ void Lowerer::training(const ast::Train& t) {
         if (a.expr[2]) tr.optimizer.beta2 = constant(*a.expr[2]);
         if (a.expr[3]) tr.optimizer.eps = constant(*a.expr[3]);
         if (a.expr[4]) tr.optimizer.weight_decay = constant(*a.expr[4]);
+        for (std::size_t i = 0; const char* name : {"lr", "beta1", "beta2", "eps", "weight_decay"}) tr.where[name] = a.loc[i++];
       } else {
         error(expr_loc(s.value), fmt::format("unknown optimizer '{}' (sgd, adam)", c ? c->text : n));
       }
-      if (!(tr.optimizer.lr > 0)) error(expr_loc(s.value), "the learning rate must be above 0");
+      // The values' ranges are checked by the runtime (runtime/train.hpp validate), with tr.where.
     } else if (k == "epochs") {
       tr.epochs = integer(s.value, "epochs", 1);
+      tr.where[k] = expr_loc(s.value);
     } else if (k == "batch") {
       tr.batch = integer(s.value, "the batch size", 1);
+      tr.where[k] = expr_loc(s.value);
     } else if (k == "shuffle") {
       tr.shuffle = flag(s.value, expr_loc(s.value));
     } else if (k == "seed") {
