@@ -363,10 +363,7 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         have_buf = true;
       } else {
         // The bias corrections folded into two scalars per step, as torch.optim.Adam does.
-        const double t = static_cast<double>(step);
-        adam_update(u, AdamStep<T>{m1.data(), m2.data(), static_cast<T>(opt.beta1), static_cast<T>(opt.beta2),
-                                   static_cast<T>(opt.eps), static_cast<T>(lr / (1 - std::pow(opt.beta1, t))),
-                                   static_cast<T>(std::sqrt(1 - std::pow(opt.beta2, t)))});
+        adam_update(u, adam_constants<T>(m1.data(), m2.data(), lr, opt.beta1, opt.beta2, opt.eps, static_cast<double>(step)));
       }
     }
     if (every_epoch_ || epoch % log_every == 0 || epoch == last) {

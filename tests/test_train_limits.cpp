@@ -8,6 +8,7 @@
 
 #include "io/params_io.hpp"
 #include "runtime/train.hpp"
+#include "runtime/update.hpp"
 #include "support/helpers.hpp"
 
 namespace gradc::test {
@@ -87,6 +88,43 @@ TEST(Hyperparameters, TheFileOrTheFlagIsBlamed) {
   opts.epochs = std::nullopt;
   opts.batch = 0;
   EXPECT_EQ(trainer_error(*good, opts), "usage: --batch: the batch size must be at least 1, not 0");
+}
+
+
+// Three f32 Adam steps against the same steps in double from the same float inputs, rounded at
+// the end: PyTorch forms 1 - beta2 (and every constant) in double. At beta2 = 0.99999 the old
+// 1 - float(beta2) was off by 6.8e-4 per step.
+TEST(Float32Adam, ConstantsFormedInDouble) {
+  const std::vector<float> g0 = {0.5f, -1.25f, 3e-3f, -7.5f, 0.0625f};
+  for (double beta2 : {0.999, 0.99999}) {
+    SCOPED_TRACE(beta2);
+    const double lr = 0.1, beta1 = 0.9, eps = 1e-8, wd = 0.01;
+    std::vector<float> w = {1.0f, -0.75f, 2.0f, 0.3f, -1.5f}, m1(5, 0), m2(5, 0);
+    std::vector<double> rw(w.begin(), w.end()), rm1(5, 0), rm2(5, 0);
+    for (int t = 1; t <= 3; ++t) {
+      std::vector<float> g(g0);
+      for (float& x : g) x *= static_cast<float>(t);
+      adam_update(Update<float>{w.data(), g.data(), w.size(), static_cast<float>(lr), static_cast<float>(wd)},
+                  adam_constants<float>(m1.data(), m2.data(), lr, beta1, beta2, eps, t));
+      for (std::size_t k = 0; k < 5; ++k) {
+        // The reference: double throughout, from the float parameters of the step before.
+        double gk = static_cast<double>(g[k]) + wd * rw[k];
+        rm1[k] = beta1 * rm1[k] + (1 - beta1) * gk;
+        rm2[k] = beta2 * rm2[k] + (1 - beta2) * gk * gk;
+        double step = lr / (1 - std::pow(beta1, t)) * rm1[k] / (std::sqrt(rm2[k]) / std::sqrt(1 - std::pow(beta2, t)) + eps);
+        rw[k] -= step;
+      }
+      for (std::size_t k = 0; k < 5; ++k) {
+        auto rel = [](double got, double want) { return std::fabs(got - want) / std::fabs(want); };
+        EXPECT_LT(rel_err(w[k], rw[k]), 1e-7) << "step " << t << ", w[" << k << "]";  // relative to max(1, |w|)
+        EXPECT_LT(rel(m2[k], static_cast<float>(rm2[k])), 3e-7) << "step " << t << ", m2[" << k << "]";
+        EXPECT_LT(rel(m1[k], static_cast<float>(rm1[k])), 3e-7) << "step " << t << ", m1[" << k << "]";
+      }
+      for (std::size_t k = 0; k < 5; ++k) rw[k] = w[k], rm1[k] = m1[k], rm2[k] = m2[k];  // next step from the same floats
+    }
+  }
+  // The bound tells the two apart: 1 - float(0.99999) is 6.8e-4 away from 1 - 0.99999.
+  EXPECT_GT(std::fabs((1 - 0.99999f) - (1 - 0.99999)) / (1 - 0.99999), 6e-4);
 }
 
 }  // namespace
