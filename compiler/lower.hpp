@@ -52,6 +52,7 @@ struct Data {
   std::optional<Tensor> y;  // [N] class labels when `classes` is given, else [N, 1]
   int classes = 0;
   std::vector<std::string> features;  // CSV: the feature columns of x, in order
+  std::vector<Loc> rows_at;            // a literal: where each row (each label of [N]) is written
   std::int64_t rows() const { return x.shape.rank ? x.shape[0] : 1; }
 };
 

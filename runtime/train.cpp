@@ -231,7 +231,10 @@ double Trainer::accuracy(const std::vector<Tensor>& params) {
     if (c == 1) {  // one output: a probability or a 0/1 regression, thresholded at 0.5
       right += (pred[i] > 0.5) == (target[i * tc] > 0.5);
     } else {
-      std::int64_t label = tc > 1 ? argmax(target + i * tc, tc) : static_cast<std::int64_t>(target[i]);
+      // A label that is not a class index (a computed target, even 1e300) matches no class.
+      double t = target[i];
+      std::int64_t label = tc > 1 ? argmax(target + i * tc, tc)
+                                  : (t >= 0 && t < static_cast<double>(c) && t == std::floor(t) ? static_cast<std::int64_t>(t) : -1);
       right += argmax(pred + i * c, c) == label;
     }
   }

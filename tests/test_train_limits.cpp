@@ -127,5 +127,36 @@ TEST(Float32Adam, ConstantsFormedInDouble) {
   EXPECT_GT(std::fabs((1 - 0.99999f) - (1 - 0.99999)) / (1 - 0.99999), 6e-4);
 }
 
+// A label that is not a class index, straight from inline data, is an error at the label, as
+// PyTorch's cross_entropy and one_hot raise; in range, the same programs compile.
+TEST(Labels, OutOfRangeIsAnErrorAtTheLabel) {
+  auto program = [](const std::string& labels, const std::string& use) {
+    return "data X = [[1, 0], [0, 1], [1, 1], [0, 0]]\ndata L = " + labels +
+           "\nparam W[2, 3] = zeros\ntrain {\n  loss = " + use + "\n}\n";
+  };
+  const std::string ce = "cross_entropy(X @ W, L)";
+  EXPECT_EQ(compile_error(program("[0, 5, 1, 2]", ce)), "2:14: L: row 2: the label 5 is not a class index in [0, 3)");
+  EXPECT_EQ(compile_error(program("[-1, 0, 1, 2]", ce)), "2:11: L: row 1: the label -1 is not a class index in [0, 3)");
+  EXPECT_EQ(compile_error(program("[0, 1, 1.5, 2]", ce)), "2:17: L: row 3: the label 1.5 is not a class index in [0, 3)");
+  EXPECT_EQ(compile_error(program("[0, 1, 2, 3]", ce)), "2:20: L: row 4: the label 3 is not a class index in [0, 3)");
+  EXPECT_EQ(compile_error(program("[0, 1, 2, 2]", ce)), "no error");
+  EXPECT_EQ(compile_error(program("[0, 1, 2, 7]", "sum(onehot(L, 3) * (X @ W))")),
+            "2:20: L: row 4: the label 7 is not a class index in [0, 3)");
+  EXPECT_EQ(compile_error(program("[0, 1, 2, 7]", "sum(onehot(L, 8) * 0) + sum(W)")), "no error");
+  EXPECT_EQ(compile_error("data X = [[1, 0], [0, 1]]\ndata Y = [[1, 0, 0], [0, 1, 0]]\ndata L = [0, 4]\nparam W[2, 3] = zeros\n"
+                          "train {\n  loss = mse(X @ W, Y)\n  metric = accuracy(X @ W, L)\n}\n"),
+            "3:14: L: row 2: the label 4 is not a class index in [0, 3)");
+}
+
+// The accuracy of a computed target that is no class index (1e300 would overflow a cast to an
+// integer): it matches no class.
+TEST(Labels, AccuracyOfAComputedTargetBeyondTheClasses) {
+  auto m = compile_text("data X = [[1, 0], [0, 1], [1, 1], [0, 0]]\ndata L = [0, 1, 2, 1]\nparam W[2, 3] = zeros\n"
+                        "train {\n  loss = sum(W^2)\n  metric = accuracy(X @ W, L * 1e300)\n}\n");
+  Trainer t(*m, shared_jit(), TrainOptions{});
+  // Zero logits: argmax is class 0; the targets are 0, 1e300, 2e300, 1e300: only row 1 matches.
+  EXPECT_EQ(t.accuracy(initialize(m->params, 0)), 0.25);
+}
+
 }  // namespace
 }  // namespace gradc::test
