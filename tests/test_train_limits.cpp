@@ -158,5 +158,43 @@ TEST(Labels, AccuracyOfAComputedTargetBeyondTheClasses) {
   EXPECT_EQ(t.accuracy(initialize(m->params, 0)), 0.25);
 }
 
+// A parameter the loss does not use gets a zero gradient of its own shape (it was one scalar
+// zero, and the update read past it): plain SGD and Adam leave it as it was, weight decay
+// shrinks it by w -= lr wd w per step (computed here in the run's type), and the checkpoint
+// reads back.
+TEST(UnusedParameter, ZeroGradientOfItsShape) {
+  for (DType dtype : {DType::F64, DType::F32}) {
+    for (auto [optimizer, wd] : {std::pair{"sgd(lr = 0.1)", 0.0}, std::pair{"adam(lr = 0.1)", 0.0},
+                                 std::pair{"sgd(lr = 0.1, weight_decay = 0.5)", 0.5}}) {
+      SCOPED_TRACE(std::string(optimizer) + (dtype == DType::F32 ? " f32" : " f64"));
+      auto m = compile_text(std::string("param W[2] = ones\nparam M[2, 3] = constant(-2)\ntrain {\n  loss = 1\n  optimizer = ") +
+                            optimizer + "\n  epochs = 3\n}\n");
+      TrainOptions opts;
+      opts.dtype = dtype;
+      TrainResult r = Trainer(*m, shared_jit(), opts).run(nullptr);
+      ASSERT_FALSE(r.diverged);
+      EXPECT_EQ(r.log.back().loss, 1);
+      auto decayed = [&](double w) {  // three steps of w -= lr (0 + wd w)
+        if (dtype == DType::F32) {
+          float f = static_cast<float>(w);
+          for (int i = 0; i < 3; ++i) f -= 0.1f * (0.0f + static_cast<float>(wd) * f);
+          return static_cast<double>(f);
+        }
+        for (int i = 0; i < 3; ++i) w -= 0.1 * (0.0 + wd * w);
+        return w;
+      };
+      EXPECT_EQ(r.params[0].data, std::vector<double>(2, decayed(1)));
+      EXPECT_EQ(r.params[1].data, std::vector<double>(6, decayed(-2)));
+      if (wd > 0) EXPECT_NEAR(r.params[0].data[0], 0.95 * 0.95 * 0.95, 1e-7);
+      std::string path = ::testing::TempDir() + "gradc_unused.json";
+      save_params(path, m->params, r.params, &r.optimizer);
+      Checkpoint c = load_checkpoint(path, m->params, m->training->optimizer.kind);
+      std::remove(path.c_str());
+      EXPECT_EQ(c.params[0].data, r.params[0].data);
+      EXPECT_EQ(c.params[1].data, r.params[1].data);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gradc::test
