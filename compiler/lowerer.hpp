@@ -63,6 +63,7 @@ class Lowerer {
   void training(const ast::Train& t);
   const Node* tensor_literal(const ast::Operand& o);
   const Node* data_var(const Data& d, bool target, Loc loc);
+  void check_labels(const Node* labels, std::int64_t classes, Loc loc, const std::vector<DataInput>* inputs = nullptr);
   const Node* builtin(const ast::Operand& o, const Env& env, bool& handled);
   const Node* apply_layer(const Layer& l, const Node* x, Loc loc);
   Init initializer(const ast::Expr& e);
