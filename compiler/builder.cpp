@@ -155,6 +155,8 @@ const Node* Builder::structural(Op op, std::span<const Node* const> args, const 
       case Op::Reshape:
         if (x->shape == at.shape) return x;                                      // no-op
         if (x->op == op) return apply(op, {x->arg(0)}, at);                     // collapse chains
+        if (x->op == Op::Broadcast && x->arg(0)->op == Op::Const)                 // a splat stays one
+          return broadcast_to(x->arg(0), at.shape);
         break;
       case Op::Transpose:
         if (x->op == Op::Transpose) return x->arg(0);                            // (X^T)^T = X

@@ -195,12 +195,14 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
     // sum(x, axis): every summand gets the adjoint of the sum
     {Op::Sum, "sum", 1, Syntax::Call, kPrecAtom, "\\sum", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.unreduce(g, n->arg(0)->shape, n->axis); }, true, false},
-    // max(x, axis): the adjoint goes to the elements equal to the maximum (all of them at a tie)
+    // max(x, axis): the adjoint is shared equally by the elements equal to the maximum, 1/k each
+    // at a k-way tie (PyTorch's amax; any other split is a subgradient too, but not the same)
     {Op::ReduceMax, "max", 1, Syntax::Call, kPrecAtom, "\\max", nullptr,
      [](B& b, N n, N g, N* d) {
        N x = n->arg(0);
-       N m = b.unreduce(n, x->shape, n->axis);
-       d[0] = b.mul(b.unreduce(g, x->shape, n->axis), b.sub(1, b.call(Op::Step, b.sub(m, x))));
+       N hit = b.sub(1, b.call(Op::Step, b.sub(b.unreduce(n, x->shape, n->axis), x)));  // [x = max]
+       N share = b.div(hit, b.unreduce(b.sum(hit, n->axis), x->shape, n->axis));
+       d[0] = times(b, b.unreduce(g, x->shape, n->axis), share);
      }, true, false},
     // A @ B: dA = G @ B^T, dB = A^T @ G
     {Op::MatMul, "@", 2, Syntax::Infix, kPrecMul, "", nullptr,

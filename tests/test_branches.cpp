@@ -1,6 +1,6 @@
 // Branches not taken: the adjoint of the side of max, min, relu, abs or clamp that did not win
 // contributes exactly 0, even where that side's own partial is inf or nan (log(y), sqrt(y) at
-// y = 0). Checked through the interpreter and the JIT at every simplification level, in second
+// y = 0); ties in max reductions share the adjoint. Checked through the interpreter and the JIT at every simplification level, in second
 // order, in printed derivatives that parse back, and in tensor kernels. The expected values are
 // worked out by hand (and agree with PyTorch wherever PyTorch's gradient is finite).
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <limits>
 #include <tuple>
 
+#include "runtime/fd_check.hpp"
 #include "support/helpers.hpp"
 
 namespace gradc::test {
@@ -163,6 +164,67 @@ TEST(UntakenBranchTensor, ReluOfLogWithAZero) {
     auto interp = evaluate_tensors(outs, in, std::vector<Tensor>{Tensor{Shape{5}, values}});
     EXPECT_EQ(interp[1].data, want);
   }
+}
+
+// Ties in max reductions share the adjoint equally (PyTorch's amax): hand-computed gradients of
+// max(W) + sum(max(W, axis = a)), through the interpreter and the JIT.
+TEST(ReduceMaxTies, ShareTheAdjointEqually) {
+  struct TieCase {
+    Shape shape;
+    int axis;
+    std::vector<double> w, want;
+  };
+  const TieCase cases[] = {
+      // ones: 1/4 from max(W), 1/2 from each column's maximum
+      {Shape{2, 2}, 0, {1, 1, 1, 1}, {0.75, 0.75, 0.75, 0.75}},
+      // max(W) = 3 twice: 1/2 each; each column's maximum is one of those 3s
+      {Shape{2, 2}, 0, {1, 3, 3, 2}, {0, 1.5, 1.5, 0}},
+      // rows [2, 2, 1] and [0, 5, 5]: max(W) = 5 twice; each row's maximum twice
+      {Shape{2, 3}, 1, {2, 2, 1, 0, 5, 5}, {0.5, 0.5, 0, 0, 1, 1}},
+      // no tie: the whole adjoint to the maximum
+      {Shape{3}, 0, {0.5, -1, 0.25}, {2, 0, 0}},
+  };
+  for (const TieCase& c : cases) {
+    Graph g;
+    Builder b(g, Simplify::Fold);
+    const Node* w = g.var("W", c.shape);
+    const Node* by_axis = b.reduce_max(w, c.axis);
+    const Node* loss = b.add(b.reduce_max(w, -1), by_axis->shape.scalar() ? by_axis : b.sum(by_axis, -1));
+    auto outs = value_and_derivatives(b, loss, std::vector<const Node*>{w}, false);
+    auto interp = evaluate_tensors(outs, std::vector<const Node*>{w}, std::vector<Tensor>{Tensor{c.shape, c.w}});
+    EXPECT_EQ(interp[1].data, c.want) << "interpreter, shape " << c.shape.str();
+    Kernel k = shared_jit().compile(KernelSpec{"ties", std::vector<const Node*>{w}, outs});
+    std::vector<double> got(1 + c.w.size());
+    k.single(c.w.data(), got.data());
+    EXPECT_EQ(std::vector<double>(got.begin() + 1, got.end()), c.want) << "jit, shape " << c.shape.str();
+  }
+}
+
+// check's verdict: central differences, else a subgradient between one-sided derivatives.
+TEST(CheckPartial, KinkAcceptsOnlyValuesBetweenTheOneSidedDerivatives) {
+  auto abs_at_0 = [](double t) { return std::fabs(t); };
+  PartialCheck zero = check_partial(abs_at_0, 0, 1e-3, 1e-6);  // central differences see 0
+  EXPECT_TRUE(zero.good);
+  EXPECT_FALSE(zero.kink);
+  EXPECT_EQ(zero.fd, 0);
+  PartialCheck sub = check_partial(abs_at_0, -0.5, 1e-3, 1e-6);
+  EXPECT_TRUE(sub.good);
+  EXPECT_TRUE(sub.kink);
+  EXPECT_NEAR(sub.left, -1, 1e-12);
+  EXPECT_NEAR(sub.right, 1, 1e-12);
+  PartialCheck outside = check_partial(abs_at_0, 1.5, 1e-3, 1e-6);
+  EXPECT_FALSE(outside.good);
+  EXPECT_FALSE(outside.kink);
+  // Smooth: t^2 + 3t has derivative 3 at 0; 3.1 is no subgradient of anything.
+  auto smooth = [](double t) { return t * t + 3 * t; };
+  PartialCheck right = check_partial(smooth, 3, 1e-3, 1e-6);
+  EXPECT_TRUE(right.good);
+  EXPECT_FALSE(right.kink);
+  PartialCheck wrong = check_partial(smooth, 3.1, 1e-3, 1e-6);
+  EXPECT_FALSE(wrong.good);
+  EXPECT_FALSE(wrong.kink);
+  EXPECT_NEAR(wrong.left, 3, 1e-6);
+  EXPECT_NEAR(wrong.right, 3, 1e-6);
 }
 
 }  // namespace
