@@ -411,12 +411,14 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     CallArgs a = match_args(o, {"x"}, 1);
     return apply_layer(it->second, tensor(a, 0), o.loc);
   }
-  if (f == "sum" || f == "mean" || (f == "max" && (o.args.size() == 1 || (o.args.size() == 2 && !o.arg_names[1].empty())))) {
+  bool reduce_minmax = (f == "max" || f == "min") && (o.args.size() == 1 || (o.args.size() == 2 && !o.arg_names[1].empty()));
+  if (f == "sum" || f == "mean" || reduce_minmax) {
     CallArgs a = match_args(o, {"x", "axis"}, 1);
     const Node* x = tensor(a, 0);
     int axis = axis_of(a, 1, x, -1);
     if (x->shape.scalar()) return x;
     if (f == "max") return shaped(o.loc, [&] { return b_.reduce_max(x, axis); });
+    if (f == "min") return shaped(o.loc, [&] { return b_.neg(b_.reduce_max(b_.neg(x), axis)); });  // min = -max(-x)
     const Node* s = shaped(o.loc, [&] { return b_.sum(x, axis); });
     return f == "sum" ? s : shaped(o.loc, [&] { return b_.div(s, b_.constant(count(x, axis))); });
   }
