@@ -20,7 +20,7 @@ mkdir -p "$build/corpus/$target" "$build/artifacts/$target" "$build/logs"
 log="$build/logs/$target-$(date -u +%Y%m%dT%H%M%S).log"
 echo "fuzz.sh: $target for ${seconds}s, log in $log"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-nice -n 19 "$build/fuzz_$target" "$build/corpus/$target" -dict="$dict" -max_len=$max_len \
+nice -n 19 "$build/fuzz/fuzz_$target" "$build/corpus/$target" -dict="$dict" -max_len=$max_len \
   -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -fork=1 -ignore_crashes=1 \
   -ignore_timeouts=1 -ignore_ooms=1 -artifact_prefix="$build/artifacts/$target/" \
   -print_final_stats=1 "$@" >"$log" 2>&1 || true
