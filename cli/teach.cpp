@@ -146,8 +146,22 @@ int cmd_field(const Options& o) {
 }
 
 // gradc descent FILE --lr X [--from w0] [--steps N] [--format svg|csv] [-o OUT]
+// The learning rate (through the runtime's one check of hyperparameters) and the step count of
+// gradient descent on a function.
+void check_descent(double lr, std::int64_t steps, const char* steps_flag) {
+  Optimizer opt;
+  opt.lr = lr;
+  Training t;
+  t.batch = 1;
+  if (auto bad = validate(opt, t)) throw UsageError(fmt::format("--lr: {}", bad->message));
+  if (steps < 1 || steps > kMaxDescentSteps)
+    throw UsageError(fmt::format("{}: the number of steps must be a whole number from 1 to {}, not {}", steps_flag,
+                                 kMaxDescentSteps, steps));
+}
+
 int cmd_descent(const Options& o) {
   if (!o.lr) throw UsageError("descent: give the learning rate with --lr");
+  check_descent(*o.lr, o.steps, "--steps");
   Compiled c = compile_scalar(o, "descent", 2);
   std::size_t n = c.f->params.size();
   std::vector<std::vector<double>> starts;
@@ -229,9 +243,9 @@ int cmd_descent(const Options& o) {
 // gradc sweep FILE --lr 0.01,0.2,0.8,1.1 [--epochs N] [-o OUT.svg] [--csv OUT.csv]
 int cmd_sweep(const Options& o) {
   std::vector<double> rates = parse_numbers(o.lr_list, "--lr");
-  for (double r : rates)
-    if (!(r > 0)) throw UsageError(fmt::format("--lr: learning rates must be above 0, not {}", num(r)));
   auto m = load(o);
+  if (!m->training || !o.fn.empty())  // a function (a training program's Trainers check their own)
+    for (double r : rates) check_descent(r, o.epochs ? *o.epochs : o.steps, "--epochs");
   std::vector<std::vector<double>> curves(rates.size());  // loss per step or epoch
   std::vector<Behaviour> labels(rates.size());
   std::string unit;
