@@ -848,9 +848,9 @@ TEST(PlotEdgeData, LogAxisOverEveryDoubleShowsPowersOfTen) {
 }
 
 // `gradc sweep` on runs that diverge past 1e306 and underflow to 0: exit 0 and every curve drawn.
-std::string run_sweep(const std::string& args, const std::string& name) {
+std::string run_plot(const std::string& command_name, const std::string& args, const std::string& name) {
   std::string svg_path = ::testing::TempDir() + "gradc_" + name + "_" + std::to_string(::getpid()) + ".svg";
-  std::string command = std::string(GRADC_BINARY) + " sweep " + GRADC_SOURCE_DIR + "/" + args + " -o " + svg_path +
+  std::string command = std::string(GRADC_BINARY) + " " + command_name + " " + GRADC_SOURCE_DIR + "/" + args + " -o " + svg_path +
                         " > /dev/null";
   int status = std::system(command.c_str());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command;
@@ -859,6 +859,8 @@ std::string run_sweep(const std::string& args, const std::string& name) {
   std::filesystem::remove(svg_path);
   return svg;
 }
+
+std::string run_sweep(const std::string& args, const std::string& name) { return run_plot("sweep", args, name); }
 
 void expect_every_curve_drawn(const std::string& svg, const std::vector<std::string>& labels,
                               const std::vector<std::string>& diverged) {
@@ -897,6 +899,37 @@ TEST(PlotCli, SweepOfATrainingProgramThatDivergesDrawsEveryCurve) {
   std::string svg = run_sweep("examples/xor.grad --lr 0.01,0.2,0.8,5", "sweep_xor");
   expect_every_curve_drawn(svg, {"lr 0.01 (slow)", "lr 0.2 (oscillating)", "lr 0.8 (diverged)", "lr 5 (diverged)"},
                            {"lr 0.8 (diverged)", "lr 5 (diverged)"});
+}
+
+// Descent that diverges: the steps stop at the last finite point, marked; the curve L(w), which
+// overflows where the steps went, is a function and is not marked.
+TEST(PlotCli, DescentThatDivergesMarksItsLastStep) {
+  std::string one = run_plot("descent", "examples/learning_rate.grad --lr 1.1 --steps 2000", "descent_one");
+  EXPECT_TRUE(well_formed(one));
+  std::vector<std::string> markers = elements(one, "path", "diverged");
+  ASSERT_EQ(markers.size(), 1u);
+  EXPECT_EQ(attr(markers[0], "data-label"), "steps from w = 1");
+  // w(t) = (-1.2)^t in the test's arithmetic: the last step with a finite loss w^2.
+  double w = 1, last = 1;
+  for (int t = 0; t < 2000 && std::isfinite(w * w); ++t) {
+    last = w;
+    w -= 1.1 * 2 * w;
+  }
+  EXPECT_EQ(number(attr(markers[0], "data-x")), last);
+  EXPECT_EQ(number(attr(markers[0], "data-y")), last * last);
+  std::vector<std::string> legend;
+  for (const std::string& t : texts(one, "legend-label")) legend.push_back(unescape(t));
+  EXPECT_EQ(legend, (std::vector<std::string>{"L(w)", "steps from w = 1 (diverged)"}));
+
+  std::string two = run_plot("descent", "examples/two_weights.grad --lr 5 --from 0.5,-0.5 --steps 2000", "descent_two");
+  EXPECT_TRUE(well_formed(two));
+  markers = elements(two, "path", "diverged");
+  ASSERT_EQ(markers.size(), 1u);
+  EXPECT_EQ(attr(markers[0], "data-label"), "from (0.5, -0.5)");
+  auto points = parse_points(attr(elements(two, "path", "series").at(0), "data-points"));
+  ASSERT_FALSE(points.empty());
+  EXPECT_EQ(number(attr(markers[0], "data-x")), points.back().first);
+  EXPECT_EQ(number(attr(markers[0], "data-y")), points.back().second);
 }
 
 TEST(PlotField, BandsSpanEveryDouble) {
