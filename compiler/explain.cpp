@@ -184,27 +184,16 @@ Explanation explain(Module& m, const Function& f, const Node* wrt, std::span<con
   for (auto& [n, s] : names) display[n] = tex ? print_name(s, format) : s;
   // A factor in terms of the other names (not its own head, which it defines). It is written as
   // a name only when it is one of its head's own arguments (∂d/∂z = c); a factor that merely
-  // equals some other named node (2*u and a = 2*x after inlining) is written out. The two names
-  // left out are taken out of `display` and put back (copying it per factor was quadratic).
+  // equals some other named node (2*u and a = 2*x after inlining) is written out. Printing walks
+  // only the factor's own unnamed part (print_shallow), not the graph below the names.
   auto factor_text = [&](const Node* head, const Node* p, bool first) {
     bool own_arg = p->op == Op::Var;
     for (int i = 0; i < head->nargs; ++i) own_arg = own_arg || head->arg(i) == p;
-    std::vector<std::pair<const Node*, std::string>> removed;
-    for (const Node* n : {head, own_arg ? nullptr : p})
-      if (auto it = n ? display.find(n) : display.end(); it != display.end()) {
-        removed.emplace_back(n, std::move(it->second));
-        display.erase(it);
-      }
-    std::string t;
-    if (auto it = display.find(p); it != display.end()) {
-      t = it->second;
-    } else {
-      t = print(std::span<const Node* const>(&p, 1), format, &display).results[0];
-      bool sum = p->op == Op::Add || p->op == Op::Sub;
-      bool negative = !first && !t.empty() && t[0] == '-';  // "a · -1" reads badly
-      if (sum || negative) t = tex ? "\\left(" + t + "\\right)" : "(" + t + ")";
-    }
-    for (auto& [n, s] : removed) display.emplace(n, std::move(s));
+    if (p != head && own_arg && display.count(p)) return display.at(p);
+    std::string t = print_shallow(m.graph, p, names, format, head);
+    bool sum = p->op == Op::Add || p->op == Op::Sub;
+    bool negative = !first && !t.empty() && t[0] == '-';  // "a · -1" reads badly
+    if (sum || negative) t = tex ? "\\left(" + t + "\\right)" : "(" + t + ")";
     return t;
   };
   auto number = [&](double v, bool parens) {
