@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <algorithm>
 #include <stdexcept>
@@ -119,6 +120,13 @@ Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
   start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
   state_.kind = cfg_.optimizer.kind;  // a fresh optimizer, unless resuming
   if (opts.state) state_ = *opts.state;
+  // A resumed run ends within kMaxEpochs too; its step count stays far from overflow (each
+  // epoch takes at most rows steps).
+  if (state_.epoch < 0 || state_.epoch > kMaxEpochs - cfg_.epochs)
+    throw UsageError(fmt::format("--resume: the checkpoint has completed {} epochs; {} more would pass the limit of {} epochs",
+                                 state_.epoch, cfg_.epochs, kMaxEpochs));
+  if (state_.step < 0 || state_.step > std::numeric_limits<std::int64_t>::max() / 2 - cfg_.epochs * rows_)
+    throw UsageError(fmt::format("--resume: the checkpoint's step count {} is out of range", state_.step));
 }
 
 // The compiled step for minibatches of `rows` rows: loss and the gradient of every parameter.
@@ -300,13 +308,18 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
   for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
   const Step* gathered_for = nullptr;
   std::unordered_map<const Tensor*, std::vector<T>> data_in_t;
+  // Each epoch a fresh permutation of the rows, as PyTorch's RandomSampler draws one: a
+  // Fisher-Yates shuffle of 0..rows-1 with the epoch's rows - 1 draws of one splitmix64 stream.
+  // A resumed run skips the earlier epochs' draws in O(1), however many there were.
   Rng rng(cfg_.seed ^ 0x5851f42d4c957f2dULL);
-  auto shuffle = [&] {  // each epoch's order depends on every earlier one's
-    if (cfg_.shuffle && B < rows_)
-      for (std::int64_t i = rows_ - 1; i > 0; --i)
-        std::swap(order[i], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)))]);
+  const bool shuffled = cfg_.shuffle && B < rows_;
+  auto shuffle = [&] {
+    if (!shuffled) return;
+    for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
+    for (std::int64_t i = rows_ - 1; i > 0; --i)
+      std::swap(order[i], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)))]);
   };
-  for (std::int64_t epoch = 1; epoch < first; ++epoch) shuffle();  // resuming: replay them
+  if (shuffled) rng.discard(static_cast<std::uint64_t>(first - 1) * static_cast<std::uint64_t>(rows_ - 1));
   auto t0 = std::chrono::steady_clock::now();
 
   for (std::int64_t epoch = first; epoch <= last; ++epoch) {

@@ -22,6 +22,7 @@ class Rng {
   double uniform();                    // [0, 1)
   double normal();                     // standard normal (Box-Muller)
   std::uint64_t below(std::uint64_t n);  // [0, n)
+  void discard(std::uint64_t n) { s_ += n * 0x9e3779b97f4a7c15ULL; }  // skips n next()s in O(1)
  private:
   std::uint64_t s_;
   std::optional<double> spare_;

@@ -2,10 +2,14 @@
 // constants, label checks, unused parameters, limits on epochs, and interrupts.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "io/csv.hpp"
+#include "io/file.hpp"
 #include "io/params_io.hpp"
 #include "runtime/train.hpp"
 #include "runtime/update.hpp"
@@ -194,6 +198,70 @@ TEST(UnusedParameter, ZeroGradientOfItsShape) {
       EXPECT_EQ(c.params[1].data, r.params[1].data);
     }
   }
+}
+
+// Rng::discard(n) is n calls of next(), in O(1): what lets a resumed run skip to its epoch's
+// shuffle.
+TEST(Limits, RngDiscardSkipsDraws) {
+  Rng a(42), b(42);
+  for (int i = 0; i < 1000; ++i) a.next();
+  b.discard(1000);
+  EXPECT_EQ(a.next(), b.next());
+  Rng c(7), d(7);
+  c.discard(std::uint64_t(1) << 63);
+  c.discard(std::uint64_t(1) << 63);  // 2^64 draws: the stream wraps to where it began
+  EXPECT_EQ(c.next(), d.next());
+}
+
+// A checkpoint's epoch beyond the limit (4503599627370495 used to replay that many shuffles),
+// an epoch count that would pass it, and a resume just below it, which takes no longer than one
+// epoch (the shuffle skips the earlier epochs' draws).
+TEST(Limits, ResumedEpochs) {
+  SourceFile src = load_source(GRADC_SOURCE_DIR "/examples/spiral.grad");
+  auto m = compile_module(src, true, read_csv);
+  std::string path = ::testing::TempDir() + "gradc_far_epoch.json";
+  auto resume_at = [&](std::int64_t epoch, std::int64_t epochs) {
+    TrainOptions one;
+    one.epochs = 1;
+    TrainResult r = Trainer(*m, shared_jit(), one).run(nullptr);  // a real state to edit
+    r.optimizer.epoch = epoch;
+    save_params(path, m->params, r.params, &r.optimizer);
+    Checkpoint c = load_checkpoint(path, m->params, m->training->optimizer.kind);
+    TrainOptions opts;
+    opts.start = c.params;
+    opts.state = c.optimizer;
+    opts.epochs = epochs;
+    return opts;
+  };
+  auto message = [&](const TrainOptions& opts) {
+    try {
+      Trainer(*m, shared_jit(), opts);
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message(resume_at(4503599627370495, 1)),
+            "--resume: the checkpoint has completed 4503599627370495 epochs; 1 more would pass the limit of 1000000000 epochs");
+  EXPECT_EQ(message(resume_at(999999990, 11)),
+            "--resume: the checkpoint has completed 999999990 epochs; 11 more would pass the limit of 1000000000 epochs");
+  auto t0 = std::chrono::steady_clock::now();
+  TrainOptions last = resume_at(999999999, 1);
+  last.every_epoch = true;
+  TrainResult r = Trainer(*m, shared_jit(), last).run(nullptr);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10);
+  ASSERT_EQ(r.log.size(), 1u);
+  EXPECT_EQ(r.log[0].epoch, 1000000000);
+  EXPECT_EQ(r.optimizer.epoch, 1000000000);
+  std::remove(path.c_str());
+}
+
+// onehot of more classes than memory allows is an input error at the call, not an internal one.
+TEST(Limits, OnehotBeyondTheElementLimit) {
+  EXPECT_EQ(compile_error("data L = [0, 1, 2, 1]\nparam W[2] = zeros\ntrain {\n  loss = sum(onehot(L, 1000000000)) + sum(W)\n}\n"),
+            "4:14: onehot: 4 labels of 1000000000 classes make 4000000000 elements; at most 134217728 (1 GiB of f64) are supported");
+  EXPECT_EQ(compile_error("data L = [0, 1, 2, 1]\nparam W[2] = zeros\ntrain {\n  loss = sum(onehot(L, 3000000000)) + sum(W)\n}\n"),
+            "4:14: onehot: 4 labels of 3000000000 classes make 12000000000 elements; at most 134217728 (1 GiB of f64) are supported");
 }
 
 }  // namespace
