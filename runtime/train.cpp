@@ -127,6 +127,10 @@ Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
                                  state_.epoch, cfg_.epochs, kMaxEpochs));
   if (state_.step < 0 || state_.step > std::numeric_limits<std::int64_t>::max() / 2 - cfg_.epochs * rows_)
     throw UsageError(fmt::format("--resume: the checkpoint's step count {} is out of range", state_.step));
+  if (state_.epoch_rows < 0 || state_.epoch_rows >= rows_ || !std::isfinite(state_.epoch_loss))
+    throw UsageError(fmt::format("--resume: the checkpoint stopped after row {} of an epoch, but an epoch has {} rows",
+                                 state_.epoch_rows, rows_));
+  stop_ = opts.stop;
 }
 
 // The compiled step for minibatches of `rows` rows: loss and the gradient of every parameter.
@@ -299,7 +303,7 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
   bool have_buf = !state_.momentum_buffer.empty();
   auto finish = [&](std::int64_t steps, std::int64_t epochs) {  // the parameters and their state
     res.params = tensors(w);
-    res.optimizer = OptimizerState{opt.kind, steps, epochs, {}, {}, {}};
+    res.optimizer = OptimizerState{opt.kind, steps, epochs, {}, {}, {}, 0, 0};
     if (have_buf) res.optimizer.momentum_buffer = tensors(buf.data());
     if (opt.kind == Optimizer::Adam) res.optimizer.exp_avg = tensors(m1.data()), res.optimizer.exp_avg_sq = tensors(m2.data());
   };
@@ -335,7 +339,9 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
     }
     shuffle();
     double epoch_loss = 0;
-    for (std::int64_t start = 0; start < rows_; start += B) {
+    std::int64_t from = 0;
+    if (epoch == first) from = state_.epoch_rows, epoch_loss = state_.epoch_loss;  // resuming inside an epoch
+    for (std::int64_t start = from; start < rows_; start += B) {
       std::int64_t n = std::min(B, rows_ - start);
       Step& s = step_for(n);
       // Gather the minibatch's rows after the parameters (skipped when they are the same rows).
@@ -381,11 +387,27 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         // The bias corrections folded into two scalars per step, as torch.optim.Adam does.
         adam_update(u, adam_constants<T>(m1.data(), m2.data(), lr, opt.beta1, opt.beta2, opt.eps, static_cast<double>(step)));
       }
+      if (stop_ && start + n < rows_ && stop_()) {  // inside the epoch: its place goes into the state
+        res.interrupted = true;
+        res.epoch = epoch, res.step = step, res.lr = lr;
+        res.epoch_step = (start + n + B - 1) / B, res.epoch_steps = (rows_ + B - 1) / B;
+        finish(step, epoch - 1);
+        res.optimizer.epoch_rows = start + n;
+        res.optimizer.epoch_loss = epoch_loss;
+        return res;
+      }
     }
     if (every_epoch_ || epoch % log_every == 0 || epoch == last) {
       LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr};
       res.log.push_back(line);
       if (on_log) on_log(line, last);
+    }
+    if (stop_ && epoch < last && stop_()) {  // at the end of an epoch
+      res.interrupted = true;
+      res.epoch = epoch, res.step = step, res.lr = lr;
+      res.epoch_step = res.epoch_steps = (rows_ + B - 1) / B;
+      finish(step, epoch);
+      return res;
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
