@@ -8,6 +8,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "cli/common.hpp"
 
 namespace gradc::cli {
@@ -126,6 +128,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   try {
+    route_standard_streams(o);
     if (*eval) return cmd_eval(o);
     if (*diff) return cmd_diff(o);
     if (*emit) return cmd_emit(o);
@@ -152,6 +155,9 @@ int run(int argc, char** argv) {
 }  // namespace gradc::cli
 
 int main(int argc, char** argv) {
+  // Into a pipe or a file, each line leaves when it is complete (not in 4 KiB blocks at exit), so
+  // `gradc train ... | tee log` shows the progress as it happens.
+  if (!::isatty(STDOUT_FILENO)) std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     return gradc::cli::run(argc, argv);
   } catch (const std::exception& e) {
