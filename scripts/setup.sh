@@ -3,7 +3,7 @@
 # takes well under a second.
 set -euo pipefail
 want=(cmake ninja-build g++ llvm-19-dev libboost-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-      libgtest-dev libbenchmark-dev python3 graphviz)
+      libgtest-dev libbenchmark-dev python3 graphviz zlib1g-dev)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
