@@ -14,6 +14,8 @@
 #include "io/csv.hpp"
 #include "io/file.hpp"
 #include "io/npz.hpp"
+#include "io/params_io.hpp"
+#include "support/helpers.hpp"
 #include "support/diagnostics.hpp"
 
 namespace gradc::test {
@@ -39,6 +41,7 @@ class Io : public ::testing::Test {
     std::ofstream f(path, std::ios::binary);
     f << bytes;
   }
+  static std::string slurp(const std::string& path) { return read_file(path); }
   static Table csv(const std::string& text) {
     write("t.csv", text);
     return read_csv("t.csv");
@@ -233,6 +236,129 @@ TEST(Npz, WrittenArchivesReadBack) {
   EXPECT_EQ(back[0].second.data, w.data);
   EXPECT_TRUE(std::signbit(back[0].second.data[1]));
   EXPECT_EQ(back[1].second.data, Values{2.5});
+}
+
+// Checkpoints: W[2, 3] and b[2] under SGD with momentum.
+class Checkpoints : public Io {
+ protected:
+  void SetUp() override {
+    Io::SetUp();
+    m_ = compile_text("param W[2, 3] = zeros\nparam b[2] = zeros\n"
+                      "train { loss = sum(W * W) + sum(b)\n optimizer = sgd(lr = 0.1, momentum = 0.9) }");
+  }
+  std::vector<Tensor> values() const {
+    return {Tensor{Shape{2, 3}, {1, 2, 3, 4, 5, 6}}, Tensor{Shape{2}, {-1, 0.5}}};
+  }
+  std::string save_error(const std::string& path, const std::vector<Tensor>& v, const OptimizerState* s = nullptr) {
+    try {
+      save_params(path, m_->params, v, s);
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+  // The error of loading a JSON file whose parameters are `params` (and optimizer, if any).
+  std::string load_error(const std::string& params, const std::string& optimizer = "") {
+    write("ck.json", R"({"format": "gradc-params", "params": {)" + params + "}" +
+                         (optimizer.empty() ? "" : R"(, "optimizer": )" + optimizer) + "}");
+    try {
+      load_checkpoint("ck.json", m_->params, Optimizer::Sgd);
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+  std::unique_ptr<Module> m_;
+};
+
+const std::string kB = R"("b": {"shape": [2], "data": [1, 2]})";
+
+TEST_F(Checkpoints, SavingANonFiniteValueIsRefusedAndTheEarlierFileKept) {
+  for (std::string path : {"ck.json", "ck.npz"}) {
+    write(path, "earlier");
+    auto v = values();
+    v[0].data[3] = -INFINITY;  // W[1, 0]
+    EXPECT_EQ(save_error(path, v), "cannot save '" + path +
+                                       "': parameter 'W' element [1, 0] is -inf; checkpoints hold only finite numbers");
+    v = values();
+    v[1].data[1] = NAN;
+    EXPECT_EQ(save_error(path, v),
+              "cannot save '" + path + "': parameter 'b' element [1] is nan; checkpoints hold only finite numbers");
+    OptimizerState s{Optimizer::Sgd, 4, 2, {Tensor{Shape{2, 3}, {0, 0, 0, 0, 0, INFINITY}}, Tensor{Shape{2}, {0, 0}}}, {}, {}};
+    EXPECT_EQ(save_error(path, values(), &s),
+              "cannot save '" + path +
+                  "': the momentum_buffer of parameter 'W' element [1, 2] is inf; checkpoints hold only finite numbers");
+    EXPECT_EQ(slurp(path), "earlier");
+  }
+}
+
+TEST_F(Checkpoints, NegativeZeroSurvivesJsonAndNpz) {
+  for (std::string path : {"ck.json", "ck.npz"}) {
+    auto v = values();
+    v[0].data[1] = -0.0;
+    v[1].data[0] = 0.0;
+    OptimizerState s{Optimizer::Sgd, 4, 2, {Tensor{Shape{2, 3}, {-0.0, 0, 0, 0, 0, 0}}, Tensor{Shape{2}, {0, -0.0}}}, {}, {}};
+    save_params(path, m_->params, v, &s);
+    Checkpoint c = load_checkpoint(path, m_->params, Optimizer::Sgd);
+    EXPECT_EQ(c.params[0].data, v[0].data);
+    EXPECT_TRUE(std::signbit(c.params[0].data[1])) << path;
+    EXPECT_FALSE(std::signbit(c.params[1].data[0])) << path;
+    ASSERT_TRUE(c.optimizer);
+    EXPECT_TRUE(std::signbit(c.optimizer->momentum_buffer[0].data[0])) << path;
+    EXPECT_TRUE(std::signbit(c.optimizer->momentum_buffer[1].data[1])) << path;
+    EXPECT_EQ(c.optimizer->step, 4);
+    EXPECT_EQ(c.optimizer->epoch, 2);
+  }
+  EXPECT_NE(slurp("ck.json").find(R"("data": [1, -0.0, 3, 4, 5, 6])"), std::string::npos) << slurp("ck.json");
+}
+
+TEST_F(Checkpoints, JsonShapesAreWholeNumbersWithACheckedProduct) {
+  auto w = [](const std::string& shape) { return R"("W": {"shape": )" + shape + R"(, "data": [1, 2, 3, 4, 5, 6]}, )" + kB; };
+  EXPECT_EQ(load_error(w("[1e30]")),
+            "'ck.json': parameter 'W' has shape [1e+30]: dimensions are whole numbers of at least 1");
+  EXPECT_EQ(load_error(w("[1.9]")), "'ck.json': parameter 'W' has shape [1.9]: dimensions are whole numbers of at least 1");
+  EXPECT_EQ(load_error(w("[-2, 3]")),
+            "'ck.json': parameter 'W' has shape [-2,3]: dimensions are whole numbers of at least 1");
+  EXPECT_EQ(load_error(w("[0]")), "'ck.json': parameter 'W' has shape [0]: dimensions are whole numbers of at least 1");
+  EXPECT_EQ(load_error(w(R"(["2", 3])")),
+            "'ck.json': parameter 'W' has shape [\"2\",3]: dimensions are whole numbers of at least 1");
+  EXPECT_EQ(load_error(w("[1073741824, 1073741824, 4]")),
+            "'ck.json': parameter 'W' has shape [1073741824,1073741824,4], more than 134217728 elements");
+  EXPECT_EQ(load_error(w("[18446744073709551615]")),
+            "'ck.json': parameter 'W' has shape [18446744073709551615], more than 134217728 elements");
+  EXPECT_EQ(load_error(w("2")), "'ck.json': parameter 'W' has shape 2, not a list");
+  EXPECT_EQ(load_error(w("[3, 2]")), "'ck.json': parameter 'W' has shape [3, 2] in the file but [2, 3] in the program");
+  EXPECT_EQ(load_error(w("[2, 3]")), "no error");
+}
+
+TEST_F(Checkpoints, ValuesReadMustBeFinite) {
+  EXPECT_EQ(load_error(R"("W": {"shape": [2, 3], "data": [1, 2, 3, 4, 1e400, 6]}, )" + kB),
+            "'ck.json' is not a parameter file: [json.exception.out_of_range.406] number overflow parsing '1e400'");
+  // An .npz (from NumPy) can hold inf and nan.
+  write("ck.npz", npz_bytes({{"W", Tensor{Shape{2, 3}, {1, 2, 3, 4, -INFINITY, 6}}}, {"b", Tensor{Shape{2}, {1, NAN}}}}));
+  try {
+    load_params("ck.npz", m_->params);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "cannot read 'ck.npz': parameter 'W' element [1, 1] is -inf; checkpoints hold only finite numbers");
+  }
+}
+
+TEST_F(Checkpoints, CountersAreWholeNumbersInRange) {
+  std::string p = R"("W": {"shape": [2, 3], "data": [1, 2, 3, 4, 5, 6]}, )" + kB;
+  auto sgd = [&](const std::string& step, const std::string& epoch) {
+    return load_error(p, R"({"kind": "sgd", "step": )" + step + R"(, "epoch": )" + epoch + R"(, "state": {}})");
+  };
+  EXPECT_EQ(sgd("4", "2147483647"), "no error");
+  EXPECT_EQ(sgd("4", "4503599627370495"),
+            "'ck.json': optimizer.sgd.epoch is 4503599627370495, not a whole number from 0 to 2147483647");
+  EXPECT_EQ(sgd("4", "2147483648"), "'ck.json': optimizer.sgd.epoch is 2147483648, not a whole number from 0 to 2147483647");
+  EXPECT_EQ(sgd("4", "-1"), "'ck.json': optimizer.sgd.epoch is -1, not a whole number from 0 to 2147483647");
+  EXPECT_EQ(sgd("4", "1e300"), "'ck.json': optimizer.sgd.epoch is 1e+300, not a whole number from 0 to 2147483647");
+  EXPECT_EQ(sgd("9007199254740992", "2"),
+            "'ck.json': optimizer.sgd.step is 9007199254740992, not a whole number from 0 to 9007199254740991");
+  EXPECT_EQ(sgd("2.5", "2"), "'ck.json': optimizer.sgd.step is 2.5, not a whole number from 0 to 9007199254740991");
+  EXPECT_EQ(sgd(R"("4")", "2"), "'ck.json': the optimizer's \"step\" is \"4\", not a number");
 }
 
 }  // namespace

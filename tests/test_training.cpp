@@ -536,7 +536,7 @@ TEST(Resume, StateErrors) {
   EXPECT_EQ(error(R"({"kind": "sgd", "step": 4, "epoch": 2, "state": {"W": {"momentum_buffer": {"shape": [2], "data": [1, 2]}}}})"),
             file + " has no values for the momentum_buffer of parameter 'v'");
   EXPECT_EQ(error(R"({"kind": "sgd", "step": 2.5, "epoch": 2, "state": {}})"),
-            file + ": optimizer.sgd.step is 2.5, not a whole number of at least 0");
+            file + ": optimizer.sgd.step is 2.5, not a whole number from 0 to 9007199254740991");
   EXPECT_EQ(error(R"({"kind": "rmsprop", "step": 4, "epoch": 2, "state": {}})"),
             file + ": unknown optimizer kind 'rmsprop' (sgd, adam)");
   EXPECT_TRUE(error(R"({"kind": "sgd", "epoch": 2, "state": {}})").starts_with(file + ": the optimizer state is malformed"));
