@@ -12,6 +12,7 @@
 
 #include "compiler/lower.hpp"
 #include "compiler/print.hpp"
+#include "runtime/fd_check.hpp"
 
 namespace gradc::cli {
 
@@ -65,6 +66,9 @@ void route_standard_streams(const Options& o);
 void write_svg(const std::string& dot, const std::string& path);
 
 // cli/functions.cpp
+/// A check row's remark: "  MISMATCH", "  kink: one-sided L and R" or nothing.
+std::string check_note(const PartialCheck& c);
+extern const char* const kKinkNote;  // printed after `ok` when a row passed as a kink
 int cmd_eval(const Options& o);
 int cmd_diff(const Options& o);
 int cmd_emit(const Options& o);

@@ -343,6 +343,22 @@ struct member_dot_parser : x3::parser<member_dot_parser> {
   }
 };
 
+/// member_name ::= name | digits &member_dot    the index of a layer in a sequential, as in
+/// `net.0.W`, always followed by another member (so `x.5` stays an error of the parser).
+struct member_name_parser : x3::parser<member_name_parser> {
+  using attribute_type = ast::Ident;
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext& rctx, Attribute& attr) const {
+    Iterator end = first;
+    while (end != last && *end >= '0' && *end <= '9') ++end;
+    if (end == first) return name_parser(true).parse(first, last, ctx, rctx, attr);
+    if (end == last || *end != '.') return false;
+    x3::traits::move_to(ast::Ident{loc_of(first, ctx), std::string(first, end)}, attr);
+    first = end;
+    return true;
+  }
+};
+
 /// expected(what, p): p must match here; otherwise parsing stops with "expected <what>"
 /// (an x3::expectation_failure whose which() is `what`, at the position p was tried).
 template <typename Subject>
@@ -476,6 +492,7 @@ constexpr loc_parser loc;
 constexpr number_parser number;
 constexpr string_parser string_literal;
 constexpr member_dot_parser member_dot;
+constexpr member_name_parser member_name;
 constexpr arg_name_parser arg_name;
 constexpr name_parser name(true);             // a keyword here is an error
 constexpr name_parser statement_name(false);  // a keyword here is not a name
@@ -548,11 +565,11 @@ auto const elements_def = expected("expression", expression) >>
                           *(',' >> expected("expression", expression)) >>
                           expected("',' or ']'", ']');
 
-/// postfix    ::= '[' subscripts | member_dot name
+/// postfix    ::= '[' subscripts | member_dot member_name
 /// subscripts ::= subscript (',' subscript)* ']'       subscript ::= ':' | expression
 /// Blanks may precede '[' (`x [0]` indexes x), but not the member '.' (see member_dot).
 auto const postfix_def = (loc >> '[' >> subscripts)[make_index] |
-                         (member_dot >> expected("member name", name))[make_member];
+                         (member_dot >> expected("member name", member_name))[make_member];
 auto const subscripts_def = expected("expression or ':'", subscript) >>
                             *(',' >> expected("expression or ':'", subscript)) >>
                             expected("',' or ']'", ']');
