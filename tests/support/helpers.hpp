@@ -20,7 +20,7 @@
 namespace gradc::test {
 
 inline std::unique_ptr<Module> compile_text(const std::string& text, bool simplify = true) {
-  return compile_module(SourceFile{"test.grad", text}, simplify, read_csv);  // csv() reads files as gradc does
+  return compile_module(SourceFile{"test.grad", text}, simplify, read_csv);
 }
 
 /// The message of the InputError that compiling text throws, as `line:col: message`.
