@@ -59,6 +59,10 @@ void warn_domain(const Module& m, const Function& f, std::span<const Node* const
 std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify);
 /// d/dt f(t) at t = 0 by central differences with Richardson extrapolation (error O(h^4)).
 double richardson(const std::function<double(double)>& f, double h);
+/// `-` on the command line: at most one input reads standard input and at most one output
+/// writes standard output. When an output does, the text gradc would print on standard output
+/// (progress, summaries) goes to standard error instead, so the output stays clean.
+void route_standard_streams(const Options& o);
 /// Renders DOT to SVG with Graphviz's `dot`, atomically.
 void write_svg(const std::string& dot, const std::string& path);
 

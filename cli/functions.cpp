@@ -197,7 +197,8 @@ int cmd_diff(const Options& o) {
     std::vector<std::string> vars;
     for (std::size_t i : p.idx) vars.push_back(wrt[i]->name);
     std::string lhs = print_partial(f.name, vars, fmt_);
-    Printed pr = print(std::span<const Node* const>(&p.node, 1), fmt_);
+    // Temporaries avoid every parameter: the block function declares them all.
+    Printed pr = print(std::span<const Node* const>(&p.node, 1), fmt_, nullptr, param_names(f));
     if (pr.temps.empty()) {
       out += fmt::format("{} = {}\n", lhs, pr.results[0]);
     } else if (fmt_ == Format::Text) {

@@ -207,13 +207,26 @@ const Node* Graph::var(std::string_view name, const Shape& shape, DType dtype) {
 const Node* Graph::tensor(const Shape& shape, std::vector<double> data) {
   if (static_cast<std::int64_t>(data.size()) != shape.size())
     throw ShapeError(fmt::format("{} values do not fill shape {}", data.size(), shape.str()));
+  // The key compares bits, so -0 and 0 stay apart (as for constants) and a nan matches itself.
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ (std::uint64_t(shape.rank) << 32);
+  for (int d = 0; d < shape.rank; ++d) h = (h ^ static_cast<std::uint32_t>(shape[d])) * 0x100000001b3ULL;
+  for (double v : data) h = (h ^ std::bit_cast<std::uint64_t>(v)) * 0x100000001b3ULL;
+  auto same = [&](const Node* t) {
+    return t->shape == shape && std::equal(data.begin(), data.end(), t->data->begin(), [](double a, double b) {
+             return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+           });
+  };
+  for (auto [it, end] = tensors_.equal_range(h); it != end; ++it)
+    if (same(it->second)) return it->second;
   Node n;
   n.op = Op::Tensor;
   n.shape = shape;
   for (double v : data) n.everywhere_defined = n.everywhere_defined && std::isfinite(v);
   n.data = std::make_shared<const std::vector<double>>(std::move(data));
   n.literal = true;
-  return intern(std::move(n));
+  const Node* t = intern(std::move(n));
+  tensors_.emplace(h, t);
+  return t;
 }
 
 const char* dtype_str(DType t) { return t == DType::F32 ? "f32" : "f64"; }
