@@ -338,12 +338,21 @@ bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
 // check --lint: the places where a gradient can become nan or inf at a finite input (warnings)
 // and the kinks with the subgradient used there (notes), for every function of the file that
 // has a scalar body. Findings alone do not fail: the exit code is 0.
-int lint_functions(const Module& m, const Options& o) {
+int lint_functions(Module& m, const Options& o) {
   std::vector<const Function*> fns;
   if (!o.fn.empty()) fns.push_back(&choose(m, o.fn));
   for (const Function& f : m.functions)
     if (o.fn.empty() && scalar_function(f)) fns.push_back(&f);
-  if (fns.empty()) throw UsageError(fmt::format("--lint looks at scalar functions (fn), and {} has none", o.file));
+  // A training program: its loss too, over all rows, as a function of the parameters and data.
+  Function loss;
+  if (m.training && o.fn.empty()) {
+    std::vector<DataInput> data;
+    loss.name = "the loss";
+    loss.loc = m.training->loc;
+    loss.body = m.lower(*m.training->loss, 0, data, &loss);
+    fns.push_back(&loss);
+  }
+  if (fns.empty()) choose(m, o.fn);  // throws the explanation
   std::size_t warnings = 0, notes = 0;
   std::set<std::pair<std::uint32_t, std::string>> seen;  // a function called by another is linted once
   for (const Function* f : fns)

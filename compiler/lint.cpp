@@ -180,14 +180,21 @@ std::vector<LintFinding> lint(const Function& f) {
   std::vector<LintFinding> out;
   if (!f.body) return out;
   auto range = ranges(f.body);
-  std::unordered_set<const Node*> active;  // depends on a variable: a gradient flows through it
+  // A gradient flows through n when n depends on a variable and f depends on n other than
+  // through a detach (the maximum that log_softmax subtracts).
+  std::vector<const Node*> order = reachable(std::span<const Node* const>(&f.body, 1));
+  std::unordered_set<const Node*> active, reached{f.body};
+  for (auto it = order.rbegin(); it != order.rend(); ++it)
+    if (reached.count(*it) && (*it)->op != Op::Detach)
+      for (int i = 0; i < (*it)->nargs; ++i) reached.insert((*it)->arg(i));
   std::set<std::pair<std::uint32_t, std::string>> seen;
-  for (const Node* n : reachable(std::span<const Node* const>(&f.body, 1))) {
+  for (const Node* n : order) {
     if (n->op == Op::Var) active.insert(n);
     bool live = false;
     for (int i = 0; i < n->nargs; ++i) live = live || active.count(n->arg(i));
     if (!live) continue;
     active.insert(n);
+    if (!reached.count(n)) continue;
     auto loc = f.locs.find(n);
     Loc at = loc != f.locs.end() ? loc->second : f.loc;
     auto report = [&](bool warning, std::string msg) {
