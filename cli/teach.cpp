@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <mutex>
 #include <thread>
@@ -203,11 +204,15 @@ int cmd_descent(const Options& o) {
         if (std::isfinite(w[0])) lo = std::min(lo, w[0]), hi = std::max(hi, w[0]);
     double pad = std::max(0.25 * (hi - lo), 0.5);
     Series curve{c.f->name + "(" + c.f->params[0]->name + ")", {}, {}, false, false, false, ""};
+    double span = hi - lo + 2 * pad, a = std::max(lo - pad, -DBL_MAX), b = std::min(hi + pad, DBL_MAX);
     for (int i = 0; i <= 200; ++i) {
-      double w = lo - pad + (hi - lo + 2 * pad) * i / 200.0;
+      double w = std::isfinite(span) ? lo - pad + span * i / 200.0 : lerp(a, b, i / 200.0);
       curve.x.push_back(w);
       curve.y.push_back(value_at(c.k, {w}));
     }
+    // Where L overflows at the ends of a diverged run's range the curve just stops: it is a
+    // function, not a run that diverged (whose steps end in inf and are marked so).
+    while (!curve.y.empty() && !std::isfinite(curve.y.back())) curve.x.pop_back(), curve.y.pop_back();
     p.series.push_back(curve);
     p.xlabel = c.f->params[0]->name;
     p.ylabel = c.f->name;
@@ -232,6 +237,7 @@ int cmd_descent(const Options& o) {
     for (const Trajectory& t : runs) {
       Series s{fmt::format("from ({}, {})", num(t.w[0][0]), num(t.w[0][1])), {}, {}, true, true, false, ""};
       for (const auto& w : t.w) s.x.push_back(w[0]), s.y.push_back(w[1]);
+      if (!std::isfinite(t.loss.back())) s.x.push_back(NAN), s.y.push_back(NAN);  // diverged: marked
       p.series.push_back(s);
     }
   }
