@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/common.hpp"
+#include "cli/interrupt.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "io/csv.hpp"
@@ -163,6 +164,7 @@ void check_descent(double lr, std::int64_t steps, const char* steps_flag) {
 int cmd_descent(const Options& o) {
   if (!o.lr) throw UsageError("descent: give the learning rate with --lr");
   check_descent(*o.lr, o.steps, "--steps");
+  catch_interrupts();
   Compiled c = compile_scalar(o, "descent", 2);
   std::size_t n = c.f->params.size();
   std::vector<std::vector<double>> starts;
@@ -176,6 +178,10 @@ int cmd_descent(const Options& o) {
   if (starts.empty()) starts.push_back(resolve_point(*c.m, *c.f, o.at));
   std::vector<Trajectory> runs;
   for (const auto& w0 : starts) runs.push_back(descend(c.k, w0, *o.lr, o.steps));
+  if (interrupted()) {
+    std::fputs("gradc: descent interrupted; nothing written\n", stderr);
+    return kExitInterrupted;
+  }
 
   if (o.format == "csv") {
     std::string csv = "run,step";
@@ -249,6 +255,7 @@ int cmd_descent(const Options& o) {
 // gradc sweep FILE --lr 0.01,0.2,0.8,1.1 [--epochs N] [-o OUT.svg] [--csv OUT.csv]
 int cmd_sweep(const Options& o) {
   std::vector<double> rates = parse_numbers(o.lr_list, "--lr");
+  catch_interrupts();
   auto m = load(o);
   if (!m->training || !o.fn.empty())  // a function (a training program's Trainers check their own)
     for (double r : rates) check_descent(r, o.epochs ? *o.epochs : o.steps, "--epochs");
@@ -265,6 +272,7 @@ int cmd_sweep(const Options& o) {
       opts.lr = r;
       opts.metric = false;
       opts.every_epoch = true;
+      opts.stop = interrupted;
       if (o.epochs) opts.epochs = *o.epochs;
       trainers.push_back(std::make_unique<Trainer>(*m, *jit, opts));
       trainers.back()->prepare();
@@ -293,11 +301,15 @@ int cmd_sweep(const Options& o) {
     Compiled c = compile_scalar(o, "sweep", 0);
     std::vector<double> w0 = resolve_point(*c.m, *c.f, o.at);
     std::int64_t steps = o.epochs ? *o.epochs : o.steps;
-    for (std::size_t i = 0; i < rates.size(); ++i) {
+    for (std::size_t i = 0; i < rates.size() && !interrupted(); ++i) {
       Trajectory t = descend(c.k, w0, rates[i], steps);
       curves[i] = t.loss;
       labels[i] = classify(t);
     }
+  }
+  if (interrupted()) {
+    std::fputs("gradc: sweep interrupted; nothing written\n", stderr);
+    return kExitInterrupted;
   }
   // The summary and the suggestion: the largest rate that converged, else the largest that
   // did not diverge or oscillate.

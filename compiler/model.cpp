@@ -444,6 +444,10 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     CallArgs a = match_args(o, {"labels", "classes"}, 2);
     const Node* x = tensor(a, 0);
     std::int64_t k = integer(*a.expr[1], "classes", 1);
+    std::int64_t rows = x->shape.rank ? x->shape[0] : 1;
+    if (k > kMaxElements / rows)
+      error(o.loc, fmt::format("onehot: {} labels of {} classes make {} elements; at most {} (1 GiB of f64) are supported",
+                               rows, k, rows * k, kMaxElements));
     check_labels(x, k, expr_loc(*a.expr[0]));
     return shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {x})}, Attrs{{}, 0, static_cast<int>(k)}); });
   }

@@ -89,6 +89,8 @@ Arrays read_arrays(const std::string& path) {
       if (kind != kind_name(Optimizer::Sgd) && kind != kind_name(Optimizer::Adam))
         throw UsageError(fmt::format("'{}': unknown optimizer kind '{}' (sgd, adam)", path, kind));
       for (const char* counter : {"step", "epoch"}) a[counter_name(kind, counter)] = Tensor::scalar(o.at(counter).get<double>());
+      for (const char* place : {"epoch_rows", "epoch_loss"})  // an interrupted run's place inside its epoch
+        if (o.contains(place)) a[counter_name(kind, place)] = Tensor::scalar(o.at(place).get<double>());
       for (const auto& [name, state] : o.at("state").items())
         for (const auto& [buffer, e] : state.items()) {
           what = fmt::format("the {} of parameter '{}'", buffer, name);
@@ -139,6 +141,10 @@ void save_params(const std::string& path, const std::vector<Param>& params, cons
       const char* kind = kind_name(optimizer->kind);
       arrays.emplace_back(counter_name(kind, "step"), Tensor::scalar(static_cast<double>(optimizer->step)));
       arrays.emplace_back(counter_name(kind, "epoch"), Tensor::scalar(static_cast<double>(optimizer->epoch)));
+      if (optimizer->epoch_rows) {
+        arrays.emplace_back(counter_name(kind, "epoch_rows"), Tensor::scalar(static_cast<double>(optimizer->epoch_rows)));
+        arrays.emplace_back(counter_name(kind, "epoch_loss"), Tensor::scalar(optimizer->epoch_loss));
+      }
       for (const auto& [buffer, member] : buffers(optimizer->kind))
         for (std::size_t i = 0; i < (optimizer->*member).size(); ++i)
           arrays.emplace_back(buffer_name(buffer, params[i].name), (optimizer->*member)[i]);
@@ -157,8 +163,11 @@ void save_params(const std::string& path, const std::vector<Param>& params, cons
           bufs += fmt::format("{}\"{}\": {}", bufs.empty() ? "" : ", ", buffer, json_tensor((optimizer->*member)[i]));
       if (!bufs.empty()) state.push_back(fmt::format("\"{}\": {{{}}}", params[i].name, bufs));
     }
-    s += fmt::format(",\n\"optimizer\": {{\"kind\": \"{}\", \"step\": {}, \"epoch\": {}, \"state\": {}}}",
-                     kind_name(optimizer->kind), optimizer->step, optimizer->epoch, json_object(state));
+    std::string place = optimizer->epoch_rows ? fmt::format(", \"epoch_rows\": {}, \"epoch_loss\": {:.17g}", optimizer->epoch_rows,
+                                                            optimizer->epoch_loss)
+                                              : "";
+    s += fmt::format(",\n\"optimizer\": {{\"kind\": \"{}\", \"step\": {}, \"epoch\": {}{}, \"state\": {}}}",
+                     kind_name(optimizer->kind), optimizer->step, optimizer->epoch, place, json_object(state));
   }
   write_file_atomic(path, s + "}\n");
 }
@@ -176,7 +185,11 @@ Checkpoint load_checkpoint(const std::string& path, const std::vector<Param>& pa
       throw UsageError(fmt::format("'{}' holds the state of an {} optimizer but the train block's optimizer is {}", path,
                                    kind_name(k), kind_name(kind)));
     OptimizerState s{kind, counter(path, a, counter_name(kind_name(k), "step")),
-                     counter(path, a, counter_name(kind_name(k), "epoch")), {}, {}, {}};
+                     counter(path, a, counter_name(kind_name(k), "epoch")), {}, {}, {}, 0, 0};
+    if (a.count(counter_name(kind_name(k), "epoch_rows"))) {
+      s.epoch_rows = counter(path, a, counter_name(kind_name(k), "epoch_rows"));
+      s.epoch_loss = checked(path, a, counter_name(kind_name(k), "epoch_loss"), counter_name(kind_name(k), "epoch_loss"), Shape{}).data[0];
+    }
     for (const auto& [buffer, member] : buffers(kind)) {
       // A buffer the optimizer has not made yet is absent for every parameter.
       if (std::none_of(params.begin(), params.end(), [&](const Param& p) { return a.count(buffer_name(buffer, p.name)); }))
