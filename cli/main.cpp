@@ -63,6 +63,7 @@ int run(int argc, char** argv) {
   common(check);
   check->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");
   check->add_option("--tol", o.tol, "relative tolerance (default 1e-6)");
+  check->add_flag("--lint", o.lint, "instead: warn where a gradient can become nan or inf, note the kinks");
 
   CLI::App* train = app.add_subcommand("train", "train the network of a file's 'train' block");
   train->add_option("file", o.file, ".grad source file")->required();

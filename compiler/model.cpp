@@ -298,13 +298,17 @@ void Lowerer::check_labels(const Node* labels, std::int64_t classes, Loc loc, co
 
 const Node* Lowerer::lower_bound(const ast::Expr& e, const Binding& bind) {
   Binding saved = bind_;
+  Function* saved_cur = cur_;
   bind_ = bind;
+  if (bind.located) cur_ = bind.located;
   try {
     const Node* r = expr(e, Env{});
     bind_ = saved;
+    cur_ = saved_cur;
     return r;
   } catch (...) {
     bind_ = saved;
+    cur_ = saved_cur;
     throw;
   }
 }
