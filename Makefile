@@ -4,7 +4,20 @@ BUILD    ?= build
 JOBS     ?= 2
 CMAKEOPT ?= -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLVM_DIR=/usr/lib/llvm-19/lib/cmake/llvm
 
-.PHONY: run test build deps bench clean
+.PHONY: run test test-sanitize build deps bench clean fuzz fuzz-deps
+
+# Sanitized tests (g++, no clang needed): ASan + UBSan, stopping at the first report.
+ASAN_BUILD ?= build-asan
+ASAN_OPT   ?= -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g1" -DGRADC_SANITIZE=ON \
+              -DLLVM_DIR=/usr/lib/llvm-19/lib/cmake/llvm
+export ASAN_OPTIONS  ?= halt_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
+
+# libFuzzer targets (clang-19): see README, "Fuzzing and sanitizers".
+FUZZ_BUILD ?= build-fuzz
+FUZZ_OPT   ?= -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRADC_FUZZ=ON \
+              -DCMAKE_CXX_COMPILER=clang++-19 -DLLVM_DIR=/usr/lib/llvm-19/lib/cmake/llvm
+FUZZ_TARGETS = program jit csv checkpoint
 
 run: build
 	./$(BUILD)/gradc eval examples/lecture.grad --hessian
@@ -21,8 +34,23 @@ build: deps
 deps:
 	@scripts/setup.sh
 
+test-sanitize: deps
+	@test -f $(ASAN_BUILD)/build.ninja || cmake -S . -B $(ASAN_BUILD) $(ASAN_OPT)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 1500
+
+fuzz-deps:
+	@scripts/setup.sh --fuzz
+
+# Builds the four fuzz targets and their seed corpora ($(FUZZ_BUILD)/corpus/TARGET); run one
+# with scripts/fuzz.sh TARGET SECONDS.
+fuzz: fuzz-deps
+	@test -f $(FUZZ_BUILD)/build.ninja || cmake -S . -B $(FUZZ_BUILD) $(FUZZ_OPT)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	python3 scripts/fuzz_seeds.py $(FUZZ_BUILD)/corpus
+
 bench: build
 	./$(BUILD)/bench/gradc_bench
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

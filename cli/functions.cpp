@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "cli/common.hpp"
 #include "compiler/builder.hpp"
@@ -14,11 +15,13 @@
 #include "compiler/explain.hpp"
 #include "compiler/graph.hpp"
 #include "compiler/interp.hpp"
+#include "compiler/lint.hpp"
 #include "compiler/print.hpp"
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
 #include "io/csv.hpp"
 #include "io/file.hpp"
+#include "runtime/fd_check.hpp"
 #include "runtime/jit.hpp"
 #include "io/params_io.hpp"
 #include "runtime/train.hpp"
@@ -194,7 +197,8 @@ int cmd_diff(const Options& o) {
     std::vector<std::string> vars;
     for (std::size_t i : p.idx) vars.push_back(wrt[i]->name);
     std::string lhs = print_partial(f.name, vars, fmt_);
-    Printed pr = print(std::span<const Node* const>(&p.node, 1), fmt_);
+    // Temporaries avoid every parameter: the block function declares them all.
+    Printed pr = print(std::span<const Node* const>(&p.node, 1), fmt_, nullptr, param_names(f));
     if (pr.temps.empty()) {
       out += fmt::format("{} = {}\n", lhs, pr.results[0]);
     } else if (fmt_ == Format::Text) {
@@ -283,6 +287,15 @@ int cmd_emit(const Options& o) {
   return kExitOk;
 }
 
+std::string check_note(const PartialCheck& c) {
+  if (!c.good) return "  MISMATCH";
+  return c.kink ? fmt::format("  kink: one-sided {} and {}", num(c.left), num(c.right)) : "";
+}
+
+const char* const kKinkNote =
+    "note: at a kink, the compiled value lies between the one-sided derivatives (a subgradient);\n"
+    "      central differences average the two sides\n";
+
 // Compares f's compiled gradient with finite differences; false on disagreement.
 bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
                     std::span<const Function* const> selected) {
@@ -299,16 +312,15 @@ bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
     k.single(x.data(), tmp.data());
     return tmp[0];
   };
-  bool ok = true;
+  bool ok = true, kinks = false;
   std::string s = fmt::format("{:<10} {:>24} {:>24} {:>10}\n", "variable", "compiled", "finite difference", "rel. error");
   for (std::size_t i = 0; i < n; ++i) {
     double h = 1e-3 * std::max(1.0, std::fabs(point[i]));
-    double fd = richardson([&](double t) { return value_at(i, point[i] + t); }, h);
     double g = out[1 + i];
-    double rel = std::fabs(g - fd) / std::max({1.0, std::fabs(g), std::fabs(fd)});
-    bool good = rel <= o.tol || (std::isnan(g) && std::isnan(fd));
-    ok = ok && good;
-    s += fmt::format("{:<10} {:>24} {:>24} {:>10.2e}{}\n", f.params[i]->name, num(g), num(fd), rel, good ? "" : "  MISMATCH");
+    PartialCheck c = check_partial([&](double t) { return value_at(i, point[i] + t); }, g, h, o.tol);
+    ok = ok && c.good;
+    kinks = kinks || c.kink;
+    s += fmt::format("{:<10} {:>24} {:>24} {:>10.2e}{}\n", f.params[i]->name, num(g), num(c.fd), c.rel, check_note(c));
   }
   std::fputs(s.c_str(), stdout);
   if (!ok) {
@@ -319,11 +331,52 @@ bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
   }
   std::fputs(fmt::format("ok: gradient of '{}' matches finite differences (tolerance {})\n", f.name, o.tol).c_str(),
              stdout);
+  if (kinks) std::fputs(kKinkNote, stdout);
   return true;
+}
+
+// check --lint: the places where a gradient can become nan or inf at a finite input (warnings)
+// and the kinks with the subgradient used there (notes), for every function of the file that
+// has a scalar body. Findings alone do not fail: the exit code is 0.
+int lint_functions(Module& m, const Options& o) {
+  std::vector<const Function*> fns;
+  if (!o.fn.empty()) fns.push_back(&choose(m, o.fn));
+  for (const Function& f : m.functions)
+    if (o.fn.empty() && scalar_function(f)) fns.push_back(&f);
+  // A training program: its loss too, over all rows, as a function of the parameters and data.
+  Function loss;
+  if (m.training && o.fn.empty()) {
+    std::vector<DataInput> data;
+    loss.name = "the loss";
+    loss.loc = m.training->loc;
+    loss.body = m.lower(*m.training->loss, 0, data, &loss);
+    fns.push_back(&loss);
+  }
+  if (fns.empty()) choose(m, o.fn);  // throws the explanation
+  std::size_t warnings = 0, notes = 0;
+  std::set<std::pair<std::uint32_t, std::string>> seen;  // a function called by another is linted once
+  for (const Function* f : fns)
+    for (const LintFinding& x : lint(*f)) {
+      if (!seen.emplace(x.loc.offset, x.message).second) continue;
+      std::fputs(m.source.format(x.loc, x.warning ? "warning" : "note", x.message).c_str(), stderr);
+      ++(x.warning ? warnings : notes);
+    }
+  std::string names;
+  for (const Function* f : fns) names += (names.empty() ? "" : ", ") + f->name;
+  if (warnings + notes == 0) {
+    std::fputs(fmt::format("ok: no gradient of {} can become nan or inf at a finite input, and no kink is reached\n", names).c_str(),
+               stdout);
+  } else {
+    std::fputs(fmt::format("lint of {}: {} warning{}, {} note{}\n", names, warnings, warnings == 1 ? "" : "s", notes,
+                           notes == 1 ? "" : "s").c_str(),
+               stdout);
+  }
+  return kExitOk;
 }
 
 int cmd_check(const Options& o) {
   auto m = load(o);
+  if (o.lint) return lint_functions(*m, o);
   if (m->training && o.fn.empty()) return check_training(*m, o);
   auto fns = choose_all(*m, o.fn);
   auto jit = Jit::create();

@@ -77,6 +77,12 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
     case Op::Neg:
       if (a->op == Op::Neg) return a->arg(0);                        // --x = x
       break;
+    case Op::Mask:  // mask(c, x) = c*x, but 0 where c = 0 (see ops.cpp)
+      if (isv(a, 0)) return a;                                  // mask(0, x) = 0, even for x = inf
+      if (isv(a, 1)) return b;                                  // mask(1, x) = x
+      if (isv(b, 1)) return a;                                  // mask(c, 1) = c
+      if (b->everywhere_defined) return mul(a, b);              // x finite: a plain product
+      break;
     case Op::Pow:
       if (isv(b, 1)) return a;                                  // x^1 = x
       if (isv(b, 0)) return C(1);                               // x^0 = 1 (IEEE: even nan)
@@ -95,10 +101,12 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
       if (is_c(b) && !is_c(a)) return add(b, a);                    // x + c = c + x
       if (b->op == Op::Neg) return sub(a, b->arg(0));                // a + -y = a - y
       if (a->op == Op::Neg) return sub(b, a->arg(0));                // -x + b = b - x
-      if (is_c(a) && b->op == Op::Add && is_c(b->arg(0)) && finite(cv(a) + cv(b->arg(0))))  // c1 + (c2 + x)
-        return add(C(cv(a) + cv(b->arg(0))), b->arg(1));
-      if (is_c(a) && b->op == Op::Sub && is_c(b->arg(0)) && finite(cv(a) + cv(b->arg(0))))  // c1 + (c2 - x)
-        return sub(C(cv(a) + cv(b->arg(0))), b->arg(1));
+      if (is_c(a) && (b->op == Op::Add || b->op == Op::Sub) && is_c(b->arg(0))) {
+        double c = cv(a) + cv(b->arg(0));
+        if (!finite(c)) return make();
+        return b->op == Op::Add ? add(C(c), b->arg(1))              // c1 + (c2 + x)
+                                : sub(C(c), b->arg(1));             // c1 + (c2 - x)
+      }
       if (is_c(a) && cv(a) < 0) return sub(b, C(-cv(a)));      // -c + x = x - c
       if (a == b) return mul(2, a);                                  // x + x = 2*x
       break;
@@ -106,15 +114,21 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
       if (a == b && a->everywhere_defined) return C(0);              // x - x = 0
       if (b->op == Op::Neg) return add(a, b->arg(0));                // a - -y = a + y
       if (is_c(b) && cv(b) < 0) return add(C(-cv(b)), a);      // x - -c = c + x
-      if (is_c(a) && b->op == Op::Add && is_c(b->arg(0)) && finite(cv(a) - cv(b->arg(0))))  // c1 - (c2 + x)
-        return sub(C(cv(a) - cv(b->arg(0))), b->arg(1));
+      if (is_c(a) && b->op == Op::Add && is_c(b->arg(0))) {         // c1 - (c2 + x)
+        double c = cv(a) - cv(b->arg(0));
+        if (!finite(c)) return make();
+        return sub(C(c), b->arg(1));
+      }
       break;
     case Op::Mul:
       if (is_c(b) && !is_c(a)) return mul(b, a);                     // x*c = c*x
       if (a->op == Op::Neg) return neg(mul(a->arg(0), b));           // (-x)*y = -(x*y)
       if (b->op == Op::Neg) return neg(mul(a, b->arg(0)));           // x*(-y) = -(x*y)
-      if (is_c(a) && b->op == Op::Mul && is_c(b->arg(0)) && finite(cv(a) * cv(b->arg(0))))  // c1*(c2*x) = (c1 c2)*x
-        return mul(C(cv(a) * cv(b->arg(0))), b->arg(1));
+      if (is_c(a) && b->op == Op::Mul && is_c(b->arg(0))) {         // c1*(c2*x) = (c1 c2)*x
+        double c = cv(a) * cv(b->arg(0));
+        if (!finite(c)) return make();  // as written: regrouping would only move the overflow
+        return mul(C(c), b->arg(1));
+      }
       if (b->op == Op::Mul && is_c(b->arg(0)))                       // x*(c*y) = (c*x)*y
         return mul(mul(b->arg(0), a), b->arg(1));
       if (is_c(a) && b->op == Op::Mul)                               // c*(x*y) = (c*x)*y
@@ -151,6 +165,8 @@ const Node* Builder::structural(Op op, std::span<const Node* const> args, const 
       case Op::Reshape:
         if (x->shape == at.shape) return x;                                      // no-op
         if (x->op == op) return apply(op, {x->arg(0)}, at);                     // collapse chains
+        if (x->op == Op::Broadcast && x->arg(0)->op == Op::Const)                 // a splat stays one
+          return broadcast_to(x->arg(0), at.shape);
         break;
       case Op::Transpose:
         if (x->op == Op::Transpose) return x->arg(0);                            // (X^T)^T = X

@@ -139,6 +139,8 @@ class OpLowering {
       case Op::Sign:
         return b_.CreateSelect(b_.CreateFCmpOGT(a, k(0)), k(1),
                                b_.CreateSelect(b_.CreateFCmpOLT(a, k(0)), k(-1), k(0)));
+      // mask(c, x) = c == 0 ? 0 : c*x: a select, so that x = inf or nan cannot leak through c = 0
+      case Op::Mask: return b_.CreateSelect(b_.CreateFCmpOEQ(a, k(0)), k(0), b_.CreateFMul(a, c));
       case Op::Tensor: case Op::Broadcast: case Op::Reshape: case Op::Sum: case Op::ReduceMax:
       case Op::MatMul: case Op::Transpose: case Op::Index: case Op::Embed: case Op::OneHot:
       case Op::Detach:

@@ -186,10 +186,12 @@ const Node* Graph::make(Op op, std::span<const Node* const> args, const Attrs& a
   if (op == Op::Index || op == Op::Embed || op == Op::OneHot) n.index = attrs.index;
   n.nargs = static_cast<std::uint8_t>(args.size());
   n.everywhere_defined = info.everywhere_defined;
+  n.selects = op == Op::Step || op == Op::Sign || op == Op::Mask;
   n.literal = true;
   for (std::size_t i = 0; i < args.size(); ++i) {
     n.args[i] = args[i];
     n.everywhere_defined = n.everywhere_defined && args[i]->everywhere_defined;
+    n.selects = n.selects || args[i]->selects;
     if (args[i]->literal) continue;
     if (!n.literal && args[i]->dtype != n.dtype)
       throw std::logic_error(fmt::format("Graph::make: '{}' of {} and {} values", info.name, dtype_str(n.dtype),

@@ -71,6 +71,7 @@ struct Node {
   Op op;
   std::uint8_t nargs = 0;
   bool everywhere_defined = true;  // see OpInfo::everywhere_defined, for the whole subgraph
+  bool selects = false;            // the subgraph holds a step, sign or mask: an exact 0 may be a branch not taken
   std::uint32_t id = 0;            // creation order; args have smaller ids
   const Node* args[2] = {nullptr, nullptr};
   Shape shape;                     // the result's shape

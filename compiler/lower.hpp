@@ -52,6 +52,7 @@ struct Data {
   std::optional<Tensor> y;  // [N] class labels when `classes` is given, else [N, 1]
   int classes = 0;
   std::vector<std::string> features;  // CSV: the feature columns of x, in order
+  std::vector<Loc> rows_at;            // a literal: where each row (each label of [N]) is written
   std::int64_t rows() const { return x.shape.rank ? x.shape[0] : 1; }
 };
 
@@ -88,6 +89,9 @@ struct Training {
   std::int64_t log_every = 0;                 // 0: about 10 lines per run
   const ast::Expr* accuracy_pred = nullptr;   // metric = accuracy(pred, target)
   const ast::Expr* accuracy_target = nullptr;
+  // Where each setting and optimizer argument is written (by its name: lr, momentum, epochs, ...),
+  // so that the runtime's range checks (runtime/train.hpp validate) point at it.
+  std::unordered_map<std::string, Loc> where;
 };
 
 /// A compiled .grad file: its functions as IR in one graph.
@@ -113,8 +117,10 @@ struct Module {
 
   /// Lowers e (an expression of the program, e.g. the training loss) with every data tensor it
   /// names bound to a Var of `rows` rows (0: all rows), appending those to `inputs`. Throws
-  /// InputError (shape errors name both shapes).
-  const Node* lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs);
+  /// InputError (shape errors name both shapes). `located`, when given, receives in its `locs`
+  /// where each operation was written.
+  const Node* lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs,
+                    Function* located = nullptr);
 
   /// `name(x)` for a layer or a function of one argument (for `gradc predict`). Throws
   /// UsageError when there is no such layer or function, InputError for shape errors.

@@ -39,6 +39,7 @@ class Lowerer {
   struct Binding {
     std::int64_t rows = 0;
     std::vector<DataInput>* inputs = nullptr;
+    Function* located = nullptr;  // receives where each operation was written (for check --lint)
   };
   const Node* lower_bound(const ast::Expr& e, const Binding& bind);
   const Node* apply_named(const std::string& name, const Node* x);
@@ -73,6 +74,7 @@ class Lowerer {
   void training(const ast::Train& t);
   const Node* tensor_literal(const ast::Operand& o);
   const Node* data_var(const Data& d, bool target, Loc loc);
+  void check_labels(const Node* labels, std::int64_t classes, Loc loc, const std::vector<DataInput>* inputs = nullptr);
   const Node* builtin(const ast::Operand& o, const Env& env, bool& handled);
   const Node* apply_layer(const Layer& l, const Node* x, Loc loc);
   Init initializer(const ast::Expr& e);

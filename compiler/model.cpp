@@ -214,6 +214,7 @@ void Lowerer::data(const ast::Binding& d) {
       error(expr_loc(d.value), "data is a tensor literal ([[...], ...]) or csv(\"file.csv\", features = [...], target = ...)");
     const Node* t = tensor_literal(lit);
     out.x = Tensor{t->shape, *t->data};
+    for (const ast::Expr& e : lit.args) out.rows_at.push_back(expr_loc(e));
   }
   data_[out.name] = m_.data.size();
   m_.data.push_back(std::move(out));
@@ -279,21 +280,51 @@ const Node* Lowerer::data_var(const Data& d, bool target, Loc loc) {
   return v;
 }
 
+// Class labels that come straight from a data set must be class indices, as PyTorch's
+// cross_entropy and one_hot require: an error at the label (inline data) or at `loc` (a CSV
+// file's column). Labels computed by an expression are the user's to keep in range (an
+// out-of-range label gives a row of zeros).
+void Lowerer::check_labels(const Node* labels, std::int64_t classes, Loc loc, const std::vector<DataInput>* inputs) {
+  if (!inputs) inputs = bind_.inputs;
+  for (const Data& d : m_.data)
+    for (bool target : {false, true}) {
+      if (target && !d.y) continue;
+      const Tensor& t = target ? *d.y : d.x;
+      auto c = data_consts_.find(&t);
+      bool bound = false;
+      if (inputs)
+        for (const DataInput& in : *inputs) bound = bound || (in.var == labels && in.source == &t);
+      if (!bound && !(c != data_consts_.end() && c->second == labels)) continue;
+      for (std::size_t r = 0; r < t.data.size(); ++r) {
+        double v = t.data[r];
+        if (v == std::floor(v) && v >= 0 && v < static_cast<double>(classes)) continue;
+        std::string name = d.y ? d.name + (target ? ".y" : ".x") : d.name;
+        error(!target && r < d.rows_at.size() ? d.rows_at[r] : loc,
+              fmt::format("{}: row {}: the label {} is not a class index in [0, {})", name, r + 1, v, classes));
+      }
+    }
+}
+
 const Node* Lowerer::lower_bound(const ast::Expr& e, const Binding& bind) {
   Binding saved = bind_;
+  Function* saved_cur = cur_;
   bind_ = bind;
+  if (bind.located) cur_ = bind.located;
   calls_.clear();
   try {
     const Node* r = expr(e, Env{});
     bind_ = saved;
+    cur_ = saved_cur;
     calls_.clear();
     return r;
   } catch (const NodeLimitError& err) {
     bind_ = saved;
+    cur_ = saved_cur;
     calls_.clear();
     error(expr_loc(e), err.what());
   } catch (...) {
     bind_ = saved;
+    cur_ = saved_cur;
     calls_.clear();
     throw;
   }
@@ -401,12 +432,14 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     CallArgs a = match_args(o, {"x"}, 1);
     return apply_layer(it->second, tensor(a, 0), o.loc);
   }
-  if (f == "sum" || f == "mean" || (f == "max" && (o.args.size() == 1 || (o.args.size() == 2 && !o.arg_names[1].empty())))) {
+  bool reduce_minmax = (f == "max" || f == "min") && (o.args.size() == 1 || (o.args.size() == 2 && !o.arg_names[1].empty()));
+  if (f == "sum" || f == "mean" || reduce_minmax) {
     CallArgs a = match_args(o, {"x", "axis"}, 1);
     const Node* x = tensor(a, 0);
     int axis = axis_of(a, 1, x, -1);
     if (x->shape.scalar()) return x;
     if (f == "max") return shaped(o.loc, [&] { return b_.reduce_max(x, axis); });
+    if (f == "min") return shaped(o.loc, [&] { return b_.neg(b_.reduce_max(b_.neg(x), axis)); });  // min = -max(-x)
     const Node* s = shaped(o.loc, [&] { return b_.sum(x, axis); });
     return f == "sum" ? s : shaped(o.loc, [&] { return b_.div(s, b_.constant(count(x, axis))); });
   }
@@ -428,6 +461,11 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     CallArgs a = match_args(o, {"labels", "classes"}, 2);
     const Node* x = tensor(a, 0);
     std::int64_t k = integer(*a.expr[1], "classes", 1);
+    std::int64_t rows = x->shape.rank ? x->shape[0] : 1;
+    if (k > kMaxElements / rows)
+      error(o.loc, fmt::format("onehot: {} labels of {} classes make {} elements; at most {} (1 GiB of f64) are supported",
+                               rows, k, rows * k, kMaxElements));
+    check_labels(x, k, expr_loc(*a.expr[0]));
     return shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {x})}, Attrs{{}, 0, static_cast<int>(k)}); });
   }
   if (f == "transpose") {
@@ -458,6 +496,7 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     const Node* t = tensor(a, 1);
     if (z->shape.rank != 2) shape_error(o.loc, fmt::format("cross_entropy: logits must be [rows, classes], not {}", z->shape.str()));
     if (t->shape.rank == 1 && t->shape[0] == z->shape[0]) {
+      check_labels(t, z->shape[1], expr_loc(*a.expr[1]));
       t = shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {t})}, Attrs{{}, 0, z->shape[1]}); });
     } else if (!(t->shape == z->shape)) {
       shape_error(o.loc, fmt::format("cross_entropy: logits {} need class labels [{}] or probabilities {}, not {}",
@@ -517,8 +556,7 @@ void Lowerer::training(const ast::Train& t) {
         if (a.expr[1]) tr.optimizer.momentum = constant(*a.expr[1]);
         if (a.expr[2]) tr.optimizer.nesterov = flag(*a.expr[2], a.loc[2]);
         if (a.expr[3]) tr.optimizer.weight_decay = constant(*a.expr[3]);
-        if (tr.optimizer.nesterov && tr.optimizer.momentum <= 0)
-          error(a.loc[2], "nesterov needs a momentum above 0");
+        for (std::size_t i = 0; const char* name : {"lr", "momentum", "nesterov", "weight_decay"}) tr.where[name] = a.loc[i++];
       } else if (c && c->text == "adam") {
         CallArgs a = match_args(*c, {"lr", "beta1", "beta2", "eps", "weight_decay"}, 0);
         tr.optimizer.kind = Optimizer::Adam;
@@ -527,14 +565,17 @@ void Lowerer::training(const ast::Train& t) {
         if (a.expr[2]) tr.optimizer.beta2 = constant(*a.expr[2]);
         if (a.expr[3]) tr.optimizer.eps = constant(*a.expr[3]);
         if (a.expr[4]) tr.optimizer.weight_decay = constant(*a.expr[4]);
+        for (std::size_t i = 0; const char* name : {"lr", "beta1", "beta2", "eps", "weight_decay"}) tr.where[name] = a.loc[i++];
       } else {
         error(expr_loc(s.value), fmt::format("unknown optimizer '{}' (sgd, adam)", c ? c->text : n));
       }
-      if (!(tr.optimizer.lr > 0)) error(expr_loc(s.value), "the learning rate must be above 0");
+      // The values' ranges are checked by the runtime (runtime/train.hpp validate), with tr.where.
     } else if (k == "epochs") {
       tr.epochs = integer(s.value, "epochs", 1);
+      tr.where[k] = expr_loc(s.value);
     } else if (k == "batch") {
       tr.batch = integer(s.value, "the batch size", 1);
+      tr.where[k] = expr_loc(s.value);
     } else if (k == "shuffle") {
       tr.shuffle = flag(s.value, expr_loc(s.value));
     } else if (k == "seed") {
@@ -591,6 +632,7 @@ void Lowerer::training(const ast::Train& t) {
       error(expr_loc(*tr.accuracy_pred),
             fmt::format("accuracy needs predictions [rows, classes] and targets with as many rows, not {} and {}",
                         p->shape.str(), y->shape.str()));
+    if (y->shape.rank == 1 && p->shape[1] > 1) check_labels(y, p->shape[1], expr_loc(*tr.accuracy_target), &metric_inputs);
   }
   m_.training = std::move(tr);
 }

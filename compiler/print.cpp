@@ -73,7 +73,7 @@ class Printer {
     switch (info.syntax) {
       case Syntax::Leaf:
         if (n->op == Op::Tensor) {
-          out_ += n->shape.size() <= 4 ? tensor_text(n) : fmt::format("<tensor {}>", n->shape.str());
+          tensor_text(n);
         } else {
           out_ += n->op == Op::Const ? print_number(n->value, f_) : print_name(n->name, f_);
         }
@@ -136,10 +136,24 @@ class Printer {
     }
   }
 
-  std::string tensor_text(const Node* n) const {
-    std::string t = "[";
-    for (std::size_t i = 0; i < n->data->size(); ++i) t += (i ? ", " : "") + print_number((*n->data)[i], f_);
-    return t + "]";
+  // Tensor data as a literal of its shape, every element written out, so that a printed
+  // derivative of a function over data parses back (`[[1, 2], [3, 4]]`; LaTeX brackets alike).
+  void tensor_text(const Node* n) {
+    const std::vector<double>& d = *n->data;
+    std::size_t k = 0;
+    auto rec = [&](auto& self, int axis) -> void {
+      if (axis == n->shape.rank) {
+        out_ += print_number(d[k++], f_);
+        return;
+      }
+      out_ += f_ == Format::Latex ? "\\left[" : "[";
+      for (std::int32_t i = 0; i < n->shape[axis]; ++i) {
+        if (i) out_ += ", ";
+        self(self, axis + 1);
+      }
+      out_ += f_ == Format::Latex ? "\\right]" : "]";
+    };
+    rec(rec, 0);
   }
 
   void infix_text(const Node* n) {
@@ -374,7 +388,7 @@ std::string print_partial(const std::string& fn, std::span<const std::string> wr
 }
 
 Printed print(std::span<const Node* const> roots, Format f,
-              const std::unordered_map<const Node*, std::string>* names) {
+              const std::unordered_map<const Node*, std::string>* names, std::span<const std::string> avoid) {
   std::vector<const Node*> nodes = reachable(roots);
   std::unordered_map<const Node*, int> uses;
   for (const Node* n : nodes)
@@ -402,14 +416,16 @@ Printed print(std::span<const Node* const> roots, Format f,
       named.push_back(n);
     }
   }
-  // Temporary names t1, t2, ... that no variable uses.
+  // Temporary names t1, t2, ... that no variable uses, nor any name in `avoid`.
   std::string prefix = "t";
+  auto clashes = [&](const std::string& name) {
+    return name.rfind(prefix, 0) == 0 && name.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+  };
   for (bool clash = true; clash;) {
     clash = false;
     for (const Node* n : nodes)
-      if (n->op == Op::Var && n->name.rfind(prefix, 0) == 0 &&
-          n->name.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
-        clash = true;
+      if (n->op == Op::Var && clashes(n->name)) clash = true;
+    for (const std::string& a : avoid) clash = clash || clashes(a);
     if (clash) prefix += "t";
   }
   int auto_names = 0;

@@ -24,9 +24,12 @@ struct Printed {
 
 /// Prints roots, naming shared subexpressions only when needed (tree size > 2 x DAG size + 16,
 /// or nesting deeper than the printer allows). With `names`, exactly those nodes (and any
-/// nested too deeply) become temporaries, printed with the given names.
+/// nested too deeply) become temporaries, printed with the given names. Automatic temporary
+/// names avoid every variable of the roots and the names in `avoid` (the parameters of the
+/// function the result is printed as, including those the roots no longer use).
 Printed print(std::span<const Node* const> roots, Format f,
-              const std::unordered_map<const Node*, std::string>* names = nullptr);
+              const std::unordered_map<const Node*, std::string>* names = nullptr,
+              std::span<const std::string> avoid = {});
 
 /// One expression, inline (no temporaries). Throws std::length_error when the inline form
 /// would exceed max_chars characters.

@@ -640,11 +640,33 @@ BOOST_SPIRIT_DEFINE(expression, expr_step, term, term_step, unary, power, power_
 // Entry points
 //===------------------------------------------------------------------------------------===//
 
+/// Just after the last token (comments and blanks after it do not count): where an error at the
+/// end of the file points, on the line the user was writing, as clang and rustc do. Strings and
+/// comments are skipped the way check_nesting reads them.
+std::uint32_t end_of_last_token(std::string_view text) {
+  std::size_t end = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '#') {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (c == '"') {
+      while (++i < text.size() && text[i] != '"' && text[i] != '\n') {
+        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
+      }
+      end = i < text.size() && text[i] == '"' ? i + 1 : i;
+    } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      end = i + 1;
+    }
+  }
+  return static_cast<std::uint32_t>(end);
+}
+
 /// The message for an expectation failure: at the first token after `where`, `what` was
 /// expected. A character that starts no token is reported as such instead.
 [[noreturn]] void throw_syntax_error(std::string_view text, Iterator where, std::string const& what) {
   std::uint32_t at = skip_blank(text, static_cast<std::uint32_t>(where - text.data()));
-  if (at == text.size()) throw InputError(Loc{at}, fmt::format("expected {}, found end of file", what));
+  if (at == text.size())
+    throw InputError(Loc{end_of_last_token(text)}, fmt::format("expected {}, found end of file", what));
   if (!can_start_token(text, at))
     throw InputError(Loc{at}, fmt::format("unexpected character '{}'", shown_char(text, at)));
   throw InputError(Loc{at}, fmt::format("expected {}", what));

@@ -11,6 +11,15 @@
 #include "support/diagnostics.hpp"
 
 namespace gradc {
+namespace {
+std::FILE* data_out = nullptr;  // set_standard_output's stream; stdout when null
+}  // namespace
+
+void set_standard_output(int fd) {
+  std::FILE* f = ::fdopen(fd, "wb");
+  if (!f) throw UsageError(fmt::format("cannot write to standard output: {}", std::strerror(errno)));
+  data_out = f;
+}
 
 std::string read_file(const std::string& path) {
   std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
@@ -28,13 +37,17 @@ std::string read_file(const std::string& path) {
 
 SourceFile load_source(const std::string& path) {
   std::string bytes = read_file(path);
+  // A UTF-8 byte-order mark (Windows editors, Excel's "CSV UTF-8") is invisible: drop it, so
+  // that the first name and every column number are as the user sees them.
+  if (bytes.rfind("\xef\xbb\xbf", 0) == 0) bytes.erase(0, 3);
   return text_source(path == "-" ? "<stdin>" : path, std::move(bytes));
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   if (path == "-") {
+    std::FILE* out = data_out ? data_out : stdout;
     std::fflush(stdout);
-    if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0)
+    if (std::fwrite(bytes.data(), 1, bytes.size(), out) != bytes.size() || std::fflush(out) != 0)
       throw UsageError(fmt::format("cannot write to standard output: {}", std::strerror(errno)));
     return;
   }

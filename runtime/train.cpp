@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <algorithm>
 #include <stdexcept>
@@ -68,23 +69,68 @@ std::vector<Tensor> initialize(const std::vector<Param>& params, std::uint64_t s
   return out;
 }
 
+std::optional<Invalid> validate(const Optimizer& opt, const Training& t) {
+  auto bad = [](const char* setting, std::string message) { return Invalid{setting, std::move(message)}; };
+  auto finite = [](double v) { return std::isfinite(v); };
+  if (!finite(opt.lr) || !(opt.lr > 0))
+    return bad("lr", fmt::format("the learning rate must be a finite number above 0, not {}", opt.lr));
+  if (opt.kind == Optimizer::Sgd) {
+    if (!finite(opt.momentum) || opt.momentum < 0)
+      return bad("momentum", fmt::format("momentum must be a finite number of at least 0, not {}", opt.momentum));
+    if (opt.nesterov && !(opt.momentum > 0)) return bad("nesterov", "nesterov needs a momentum above 0");
+  } else {
+    for (auto [name, v] : {std::pair{"beta1", opt.beta1}, std::pair{"beta2", opt.beta2}})
+      if (!(v >= 0 && v < 1)) return bad(name, fmt::format("{} must be at least 0 and below 1, not {}", name, v));
+    if (!finite(opt.eps) || !(opt.eps > 0))
+      return bad("eps", fmt::format("eps must be a finite number above 0, not {}", opt.eps));
+  }
+  if (!finite(opt.weight_decay) || opt.weight_decay < 0)
+    return bad("weight_decay", fmt::format("weight_decay must be a finite number of at least 0, not {}", opt.weight_decay));
+  if (t.epochs < 1 || t.epochs > kMaxEpochs)
+    return bad("epochs", fmt::format("the number of epochs must be a whole number from 1 to {}, not {}", kMaxEpochs, t.epochs));
+  if (t.batch < 1) return bad("batch", fmt::format("the batch size must be at least 1, not {}", t.batch));
+  return std::nullopt;
+}
+
 Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
     : m_(m), jit_(jit), dtype_(opts.dtype), use_metric_(opts.metric), every_epoch_(opts.every_epoch) {
   if (!m.training) throw UsageError(fmt::format("{} has no 'train' block", m.source.path));
   cfg_ = *m.training;
-  if (opts.lr) cfg_.optimizer.lr = *opts.lr;
-  if (opts.epochs) cfg_.epochs = *opts.epochs;
-  if (opts.batch) cfg_.batch = *opts.batch;
-  if (opts.seed) cfg_.seed = *opts.seed;
-  start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
-  state_.kind = cfg_.optimizer.kind;  // a fresh optimizer, unless resuming
-  if (opts.state) state_ = *opts.state;
   // The row count of the data the loss uses (checked equal across data sets by the lowering).
   std::vector<DataInput> inputs;
   m.lower(*cfg_.loss, 0, inputs);
   rows_ = 1;
   for (const DataInput& in : inputs) rows_ = in.source->shape.rank ? in.source->shape[0] : 1;
-  if (cfg_.batch <= 0 || cfg_.batch > rows_) cfg_.batch = rows_;
+  if (opts.lr) cfg_.optimizer.lr = *opts.lr;
+  if (opts.epochs) cfg_.epochs = *opts.epochs;
+  if (opts.seed) cfg_.seed = *opts.seed;
+  if (opts.batch) {
+    cfg_.batch = *opts.batch;
+  } else if (cfg_.batch == 0) {
+    cfg_.batch = rows_;  // the train block sets none: the whole data set
+  }
+  // A value out of range is the flag's fault when a flag gave it, else the train block's.
+  if (auto bad = validate(cfg_.optimizer, cfg_)) {
+    if ((bad->setting == "lr" && opts.lr) || (bad->setting == "epochs" && opts.epochs) || (bad->setting == "batch" && opts.batch))
+      throw UsageError(fmt::format("--{}: {}", bad->setting, bad->message));
+    auto at = cfg_.where.find(bad->setting);
+    throw Diagnostic(m.source.format(at != cfg_.where.end() ? at->second : cfg_.loc, "error", bad->message), kExitInputError);
+  }
+  cfg_.batch = std::min(cfg_.batch, rows_);  // a batch beyond the data is the whole data set, as in PyTorch
+  start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
+  state_.kind = cfg_.optimizer.kind;  // a fresh optimizer, unless resuming
+  if (opts.state) state_ = *opts.state;
+  // A resumed run ends within kMaxEpochs too; its step count stays far from overflow (each
+  // epoch takes at most rows steps).
+  if (state_.epoch < 0 || state_.epoch > kMaxEpochs - cfg_.epochs)
+    throw UsageError(fmt::format("--resume: the checkpoint has completed {} epochs; {} more would pass the limit of {} epochs",
+                                 state_.epoch, cfg_.epochs, kMaxEpochs));
+  if (state_.step < 0 || state_.step > std::numeric_limits<std::int64_t>::max() / 2 - cfg_.epochs * rows_)
+    throw UsageError(fmt::format("--resume: the checkpoint's step count {} is out of range", state_.step));
+  if (state_.epoch_rows < 0 || state_.epoch_rows >= rows_ || !std::isfinite(state_.epoch_loss))
+    throw UsageError(fmt::format("--resume: the checkpoint stopped after row {} of an epoch, but an epoch has {} rows",
+                                 state_.epoch_rows, rows_));
+  stop_ = opts.stop;
 }
 
 // The compiled step for minibatches of `rows` rows: loss and the gradient of every parameter.
@@ -197,7 +243,10 @@ double Trainer::accuracy(const std::vector<Tensor>& params) {
     if (c == 1) {  // one output: a probability or a 0/1 regression, thresholded at 0.5
       right += (pred[i] > 0.5) == (target[i * tc] > 0.5);
     } else {
-      std::int64_t label = tc > 1 ? argmax(target + i * tc, tc) : static_cast<std::int64_t>(target[i]);
+      // A label that is not a class index (a computed target, even 1e300) matches no class.
+      double t = target[i];
+      std::int64_t label = tc > 1 ? argmax(target + i * tc, tc)
+                                  : (t >= 0 && t < static_cast<double>(c) && t == std::floor(t) ? static_cast<std::int64_t>(t) : -1);
       right += argmax(pred + i * c, c) == label;
     }
   }
@@ -254,7 +303,7 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
   bool have_buf = !state_.momentum_buffer.empty();
   auto finish = [&](std::int64_t steps, std::int64_t epochs) {  // the parameters and their state
     res.params = tensors(w);
-    res.optimizer = OptimizerState{opt.kind, steps, epochs, {}, {}, {}};
+    res.optimizer = OptimizerState{opt.kind, steps, epochs, {}, {}, {}, 0, 0};
     if (have_buf) res.optimizer.momentum_buffer = tensors(buf.data());
     if (opt.kind == Optimizer::Adam) res.optimizer.exp_avg = tensors(m1.data()), res.optimizer.exp_avg_sq = tensors(m2.data());
   };
@@ -263,13 +312,18 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
   for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
   const Step* gathered_for = nullptr;
   std::unordered_map<const Tensor*, std::vector<T>> data_in_t;
+  // Each epoch a fresh permutation of the rows, as PyTorch's RandomSampler draws one: a
+  // Fisher-Yates shuffle of 0..rows-1 with the epoch's rows - 1 draws of one splitmix64 stream.
+  // A resumed run skips the earlier epochs' draws in O(1), however many there were.
   Rng rng(cfg_.seed ^ 0x5851f42d4c957f2dULL);
-  auto shuffle = [&] {  // each epoch's order depends on every earlier one's
-    if (cfg_.shuffle && B < rows_)
-      for (std::int64_t i = rows_ - 1; i > 0; --i)
-        std::swap(order[i], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)))]);
+  const bool shuffled = cfg_.shuffle && B < rows_;
+  auto shuffle = [&] {
+    if (!shuffled) return;
+    for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
+    for (std::int64_t i = rows_ - 1; i > 0; --i)
+      std::swap(order[i], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)))]);
   };
-  for (std::int64_t epoch = 1; epoch < first; ++epoch) shuffle();  // resuming: replay them
+  if (shuffled) rng.discard(static_cast<std::uint64_t>(first - 1) * static_cast<std::uint64_t>(rows_ - 1));
   auto t0 = std::chrono::steady_clock::now();
 
   for (std::int64_t epoch = first; epoch <= last; ++epoch) {
@@ -285,7 +339,9 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
     }
     shuffle();
     double epoch_loss = 0;
-    for (std::int64_t start = 0; start < rows_; start += B) {
+    std::int64_t from = 0;
+    if (epoch == first) from = state_.epoch_rows, epoch_loss = state_.epoch_loss;  // resuming inside an epoch
+    for (std::int64_t start = from; start < rows_; start += B) {
       std::int64_t n = std::min(B, rows_ - start);
       Step& s = step_for(n);
       // Gather the minibatch's rows after the parameters (skipped when they are the same rows).
@@ -329,16 +385,29 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         have_buf = true;
       } else {
         // The bias corrections folded into two scalars per step, as torch.optim.Adam does.
-        const double t = static_cast<double>(step);
-        adam_update(u, AdamStep<T>{m1.data(), m2.data(), static_cast<T>(opt.beta1), static_cast<T>(opt.beta2),
-                                   static_cast<T>(opt.eps), static_cast<T>(lr / (1 - std::pow(opt.beta1, t))),
-                                   static_cast<T>(std::sqrt(1 - std::pow(opt.beta2, t)))});
+        adam_update(u, adam_constants<T>(m1.data(), m2.data(), lr, opt.beta1, opt.beta2, opt.eps, static_cast<double>(step)));
+      }
+      if (stop_ && start + n < rows_ && stop_()) {  // inside the epoch: its place goes into the state
+        res.interrupted = true;
+        res.epoch = epoch, res.step = step, res.lr = lr;
+        res.epoch_step = (start + n + B - 1) / B, res.epoch_steps = (rows_ + B - 1) / B;
+        finish(step, epoch - 1);
+        res.optimizer.epoch_rows = start + n;
+        res.optimizer.epoch_loss = epoch_loss;
+        return res;
       }
     }
     if (every_epoch_ || epoch % log_every == 0 || epoch == last) {
       LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr};
       res.log.push_back(line);
       if (on_log) on_log(line, last);
+    }
+    if (stop_ && epoch < last && stop_()) {  // at the end of an epoch
+      res.interrupted = true;
+      res.epoch = epoch, res.step = step, res.lr = lr;
+      res.epoch_step = res.epoch_steps = (rows_ + B - 1) / B;
+      finish(step, epoch);
+      return res;
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
