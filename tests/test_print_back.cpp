@@ -45,5 +45,27 @@ TEST(PrintBack, TemporariesAvoidUnusedParameters) {
   EXPECT_EQ(q.temps[0].first, "t1");
 }
 
+TEST(PrintBack, TensorOpsOfDataSpelledInTheLanguage) {
+  // Transposes, rows, columns and reductions of data inside a scalar function: the derivative
+  // printed `X^T` (x to the power of a variable T), `embed(1)` and implicit reshapes.
+  const std::string src =
+      "data X = [[1, 2], [3, 4], [5, 6]]\ndata v = [1, 2]\n"
+      "fn f(w) = sum(transpose(X) * w^2) + sum((X * w)[1]) + sum((w * X)[:, 1]) + max(X * w) + "
+      "sum(max(X * w, axis = 1)) + sum(X @ v * w)\n";
+  auto m = compile_text(src);
+  const Function& f = m->functions[0];
+  std::string text = print_inline(first_partial(*m, f), Format::Text);
+  EXPECT_EQ(text.find("^T"), std::string::npos) << text;
+  EXPECT_EQ(text.find("embed"), std::string::npos) << text;
+  EXPECT_NE(text.find("transpose([[1, 2], [3, 4], [5, 6]])"), std::string::npos) << text;
+  auto back = compile_text("fn d(w) = " + text + "\n");
+  const Function& fd = back->functions[0];
+  for (double w : {0.7, -1.3, 2.0}) {
+    auto value = [&](const std::vector<double>& x) { return evaluate(std::span(&f.body, 1), f.params, x)[0]; };
+    double expected = finite_difference(value, {w}, 0);
+    EXPECT_NEAR(evaluate(std::span(&fd.body, 1), fd.params, std::vector<double>{w})[0], expected, 1e-6) << w;
+  }
+}
+
 }  // namespace
 }  // namespace gradc::test
