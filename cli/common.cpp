@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -19,6 +21,7 @@
 #include "grammar/parser.hpp"
 #include "io/csv.hpp"
 #include "io/file.hpp"
+#include "io/process.hpp"
 #include "runtime/jit.hpp"
 #include "io/params_io.hpp"
 #include "runtime/train.hpp"
@@ -222,21 +225,47 @@ std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool h
   return value_and_derivatives(b, f.body, f.params, hessian, &m.origins);
 }
 
-// Renders DOT to SVG with Graphviz's `dot`; the output file appears only when it is complete.
+void route_standard_streams(const Options& o) {
+  auto dashes = [](std::vector<std::pair<const char*, const std::string*>> flags) {
+    std::vector<std::string> named;
+    for (auto& [flag, value] : flags)
+      if (*value == "-") named.push_back(flag);
+    return named;
+  };
+  std::vector<std::string> in = dashes({{"FILE", &o.file}, {"--points", &o.points}, {"--data", &o.data},
+                                        {"--params", &o.params}, {"--resume", &o.resume}});
+  if (in.size() > 1)
+    throw UsageError(fmt::format("{} {} read standard input ('-'): only one input can", join(in, " and "),
+                                 in.size() == 2 ? "both" : "all"));
+  std::vector<std::string> out =
+      dashes({{"--out", &o.out}, {"--save", &o.save}, {"--log", &o.log}, {"--csv", &o.csv}});
+  if (out.size() > 1)
+    throw UsageError(fmt::format("{} {} write standard output ('-'): only one output can", join(out, " and "),
+                                 out.size() == 2 ? "both" : "all"));
+  if (out.empty()) return;
+  // The output keeps the real standard output; descriptor 1 becomes a copy of standard error.
+  std::fflush(stdout);
+  int data = ::dup(STDOUT_FILENO);
+  if (data < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+    throw UsageError(fmt::format("cannot redirect standard output: {}", std::strerror(errno)));
+  set_standard_output(data);
+}
+
+// Renders DOT to SVG with Graphviz's `dot`, run without a shell (the DOT text on its standard
+// input, the SVG from its standard output), so any output path is just a path; the file
+// appears only when it is complete.
 void write_svg(const std::string& dot, const std::string& path) {
-  std::string tmp_dot = path + ".dot.tmp", tmp_svg = path + ".svg.tmp";
-  write_file_atomic(tmp_dot, dot);
-  std::string cmd = fmt::format("dot -Tsvg '{}' -o '{}' 2>&1", tmp_dot, tmp_svg);
-  int rc = std::system(cmd.c_str());
-  std::remove(tmp_dot.c_str());
-  if (rc != 0) {
-    std::remove(tmp_svg.c_str());
-    throw UsageError("cannot render SVG: Graphviz's 'dot' failed or is not installed (apt-get install graphviz)");
+  std::optional<ProcessResult> r = run_program({"dot", "-Tsvg"}, dot);
+  if (!r)
+    throw UsageError("cannot render SVG: Graphviz's 'dot' is not installed (apt-get install graphviz); "
+                     "--format dot writes the graph without it");
+  if (r->exit_code != 0) {
+    std::string err = r->err;
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    throw UsageError(fmt::format("cannot render SVG: Graphviz's 'dot' failed (exit {}){}{}", r->exit_code,
+                                 err.empty() ? "" : ": ", err));
   }
-  if (std::rename(tmp_svg.c_str(), path.c_str()) != 0) {
-    std::remove(tmp_svg.c_str());
-    throw UsageError(fmt::format("cannot write '{}'", path));
-  }
+  write_file_atomic(path, r->out);
 }
 
 double richardson(const std::function<double(double)>& f, double h) {

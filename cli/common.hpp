@@ -12,6 +12,7 @@
 
 #include "compiler/lower.hpp"
 #include "compiler/print.hpp"
+#include "runtime/fd_check.hpp"
 
 namespace gradc::cli {
 
@@ -57,10 +58,17 @@ void warn_domain(const Module& m, const Function& f, std::span<const Node* const
 std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify);
 /// d/dt f(t) at t = 0 by central differences with Richardson extrapolation (error O(h^4)).
 double richardson(const std::function<double(double)>& f, double h);
+/// `-` on the command line: at most one input reads standard input and at most one output
+/// writes standard output. When an output does, the text gradc would print on standard output
+/// (progress, summaries) goes to standard error instead, so the output stays clean.
+void route_standard_streams(const Options& o);
 /// Renders DOT to SVG with Graphviz's `dot`, atomically.
 void write_svg(const std::string& dot, const std::string& path);
 
 // cli/functions.cpp
+/// A check row's remark: "  MISMATCH", "  kink: one-sided L and R" or nothing.
+std::string check_note(const PartialCheck& c);
+extern const char* const kKinkNote;  // printed after `ok` when a row passed as a kink
 int cmd_eval(const Options& o);
 int cmd_diff(const Options& o);
 int cmd_emit(const Options& o);

@@ -7,6 +7,8 @@
 
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "cli/common.hpp"
 
 namespace gradc::cli {
@@ -52,8 +54,8 @@ int run(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "train the network of a file's 'train' block");
   train->add_option("file", o.file, ".grad source file")->required();
   train->add_option("--lr", o.lr, "learning rate (overrides the file)");
-  train->add_option("--epochs", o.epochs, "epochs (overrides the file)")->check(CLI::PositiveNumber);
-  train->add_option("--batch", o.batch, "minibatch size (overrides the file)")->check(CLI::PositiveNumber);
+  train->add_option("--epochs", o.epochs, "epochs (overrides the file)");
+  train->add_option("--batch", o.batch, "minibatch size (overrides the file)");
   train->add_option("--seed", o.seed, "seed for initialisation and shuffling (overrides the file)");
   train->add_option("--save", o.save, "write the trained parameters (JSON) to this file, atomically");
   train->add_option("--resume", o.resume, "start from parameters saved by --save");
@@ -84,13 +86,13 @@ int run(int argc, char** argv) {
   descent->add_option("--lr", o.lr, "learning rate")->required();
   descent->add_option("--from", o.from, "starting point(s): values in parameter order, e.g. 0.5,-0.5 (repeatable)");
   descent->add_option("--at", o.at, "starting point by name (default: the file's 'at' line)");
-  descent->add_option("--steps", o.steps, "number of steps (default 20)")->check(CLI::PositiveNumber);
+  descent->add_option("--steps", o.steps, "number of steps (default 20)");
   descent->add_option("--format", o.format, "svg (default) or csv")->check(CLI::IsMember({"svg", "csv", "text"}));
   descent->add_option("-o,--out", o.out, "output file (written atomically; csv may go to stdout)");
   CLI::App* sweep = app.add_subcommand("sweep", "one run per learning rate, labelled, on one plot");
   common(sweep);
   sweep->add_option("--lr", o.lr_list, "learning rates, comma-separated")->required();
-  sweep->add_option("--epochs", o.epochs, "epochs (training program) or steps (function)")->check(CLI::PositiveNumber);
+  sweep->add_option("--epochs", o.epochs, "epochs (training program) or steps (function)");
   sweep->add_option("--at", o.at, "starting point of a function (default: the file's 'at' line)");
   sweep->add_option("-o,--out", o.out, "the SVG plot (written atomically)");
   sweep->add_option("--csv", o.csv, "the loss curves as CSV: lr,label,step,loss");
@@ -113,6 +115,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   try {
+    route_standard_streams(o);
     if (*eval) return cmd_eval(o);
     if (*diff) return cmd_diff(o);
     if (*emit) return cmd_emit(o);
@@ -139,6 +142,9 @@ int run(int argc, char** argv) {
 }  // namespace gradc::cli
 
 int main(int argc, char** argv) {
+  // Into a pipe or a file, each line leaves when it is complete (not in 4 KiB blocks at exit), so
+  // `gradc train ... | tee log` shows the progress as it happens.
+  if (!::isatty(STDOUT_FILENO)) std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     return gradc::cli::run(argc, argv);
   } catch (const std::exception& e) {

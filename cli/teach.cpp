@@ -65,15 +65,25 @@ std::vector<double> parse_numbers(const std::string& text, const char* what) {
   return v;
 }
 
+// "LOW:HIGH": two finite numbers, LOW < HIGH. Each part is its own string that outlives the
+// strtod end pointer into it (a substr() temporary did not: a read of a dead stack buffer).
 std::pair<double, double> parse_range(const std::string& r) {
-  auto colon = r.find(':');
-  char* e1 = nullptr;
-  char* e2 = nullptr;
-  double a = colon == std::string::npos ? NAN : std::strtod(r.substr(0, colon).c_str(), &e1);
-  double b = colon == std::string::npos ? NAN : std::strtod(r.substr(colon + 1).c_str(), &e2);
-  if (colon == std::string::npos || *e1 || *e2 || !std::isfinite(a) || !std::isfinite(b) || !(a < b))
-    throw UsageError(fmt::format("--range: expected LOW:HIGH with LOW < HIGH, not '{}'", r));
-  return {a, b};
+  auto number = [](const std::string& text) -> std::optional<double> {
+    char* end = nullptr;
+    double v = text.empty() ? NAN : std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(v)) return std::nullopt;
+    return v;
+  };
+  std::size_t colon = r.find(':');
+  std::optional<double> a, b;
+  if (colon != std::string::npos) {
+    std::string low = r.substr(0, colon), high = r.substr(colon + 1);
+    a = number(low);
+    b = number(high);
+  }
+  if (!a || !b || !(*a < *b))
+    throw UsageError(fmt::format("--range: expected LOW:HIGH, two finite numbers with LOW < HIGH, not '{}'", r));
+  return {*a, *b};
 }
 
 void write_output(const std::string& text, const std::string& path) {
@@ -82,6 +92,11 @@ void write_output(const std::string& text, const std::string& path) {
   } else {
     write_file_atomic(path, text);
   }
+}
+
+// The point a fraction t of the way from a to b, also when b - a exceeds the largest double.
+double lerp(double a, double b, double t) {
+  return std::isfinite(b - a) ? a + (b - a) * t : a * (1 - t) + b * t;
 }
 
 double value_at(const Kernel& k, std::vector<double> w) {
@@ -95,8 +110,8 @@ Field sample_field(const Kernel& k, double x0, double x1, double y0, double y1, 
   Field fld{x0, x1, y0, y1, n, n, {}, 12};
   for (std::size_t j = 0; j < n; ++j)
     for (std::size_t i = 0; i < n; ++i) {
-      double x = x0 + (x1 - x0) * static_cast<double>(i) / static_cast<double>(n - 1);
-      double y = y0 + (y1 - y0) * static_cast<double>(j) / static_cast<double>(n - 1);
+      double x = lerp(x0, x1, static_cast<double>(i) / static_cast<double>(n - 1));
+      double y = lerp(y0, y1, static_cast<double>(j) / static_cast<double>(n - 1));
       fld.z.push_back(value_at(k, {x, y}));
     }
   return fld;
@@ -120,7 +135,7 @@ int cmd_field(const Options& o) {
   std::vector<double> out(3);
   for (int j = 0; j < kArrows; ++j)
     for (int i = 0; i < kArrows; ++i) {
-      double x = lo + (hi - lo) * (i + 0.5) / kArrows, y = lo + (hi - lo) * (j + 0.5) / kArrows;
+      double x = lerp(lo, hi, (i + 0.5) / kArrows), y = lerp(lo, hi, (j + 0.5) / kArrows);
       std::vector<double> w{x, y};
       c.k.single(w.data(), out.data());
       if (std::isfinite(out[1]) && std::isfinite(out[2])) p.arrows.push_back(Arrow{x, y, out[1], out[2]});
@@ -131,8 +146,22 @@ int cmd_field(const Options& o) {
 }
 
 // gradc descent FILE --lr X [--from w0] [--steps N] [--format svg|csv] [-o OUT]
+// The learning rate (through the runtime's one check of hyperparameters) and the step count of
+// gradient descent on a function.
+void check_descent(double lr, std::int64_t steps, const char* steps_flag) {
+  Optimizer opt;
+  opt.lr = lr;
+  Training t;
+  t.batch = 1;
+  if (auto bad = validate(opt, t)) throw UsageError(fmt::format("--lr: {}", bad->message));
+  if (steps < 1 || steps > kMaxDescentSteps)
+    throw UsageError(fmt::format("{}: the number of steps must be a whole number from 1 to {}, not {}", steps_flag,
+                                 kMaxDescentSteps, steps));
+}
+
 int cmd_descent(const Options& o) {
   if (!o.lr) throw UsageError("descent: give the learning rate with --lr");
+  check_descent(*o.lr, o.steps, "--steps");
   Compiled c = compile_scalar(o, "descent", 2);
   std::size_t n = c.f->params.size();
   std::vector<std::vector<double>> starts;
@@ -214,9 +243,9 @@ int cmd_descent(const Options& o) {
 // gradc sweep FILE --lr 0.01,0.2,0.8,1.1 [--epochs N] [-o OUT.svg] [--csv OUT.csv]
 int cmd_sweep(const Options& o) {
   std::vector<double> rates = parse_numbers(o.lr_list, "--lr");
-  for (double r : rates)
-    if (!(r > 0)) throw UsageError(fmt::format("--lr: learning rates must be above 0, not {}", num(r)));
   auto m = load(o);
+  if (!m->training || !o.fn.empty())  // a function (a training program's Trainers check their own)
+    for (double r : rates) check_descent(r, o.epochs ? *o.epochs : o.steps, "--epochs");
   std::vector<std::vector<double>> curves(rates.size());  // loss per step or epoch
   std::vector<Behaviour> labels(rates.size());
   std::string unit;

@@ -77,6 +77,12 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
     case Op::Neg:
       if (a->op == Op::Neg) return a->arg(0);                        // --x = x
       break;
+    case Op::Mask:  // mask(c, x) = c*x, but 0 where c = 0 (see ops.cpp)
+      if (isv(a, 0)) return a;                                  // mask(0, x) = 0, even for x = inf
+      if (isv(a, 1)) return b;                                  // mask(1, x) = x
+      if (isv(b, 1)) return a;                                  // mask(c, 1) = c
+      if (b->everywhere_defined) return mul(a, b);              // x finite: a plain product
+      break;
     case Op::Pow:
       if (isv(b, 1)) return a;                                  // x^1 = x
       if (isv(b, 0)) return C(1);                               // x^0 = 1 (IEEE: even nan)
@@ -149,6 +155,8 @@ const Node* Builder::structural(Op op, std::span<const Node* const> args, const 
       case Op::Reshape:
         if (x->shape == at.shape) return x;                                      // no-op
         if (x->op == op) return apply(op, {x->arg(0)}, at);                     // collapse chains
+        if (x->op == Op::Broadcast && x->arg(0)->op == Op::Const)                 // a splat stays one
+          return broadcast_to(x->arg(0), at.shape);
         break;
       case Op::Transpose:
         if (x->op == Op::Transpose) return x->arg(0);                            // (X^T)^T = X

@@ -139,6 +139,8 @@ class OpLowering {
       case Op::Sign:
         return b_.CreateSelect(b_.CreateFCmpOGT(a, k(0)), k(1),
                                b_.CreateSelect(b_.CreateFCmpOLT(a, k(0)), k(-1), k(0)));
+      // mask(c, x) = c == 0 ? 0 : c*x: a select, so that x = inf or nan cannot leak through c = 0
+      case Op::Mask: return b_.CreateSelect(b_.CreateFCmpOEQ(a, k(0)), k(0), b_.CreateFMul(a, c));
       case Op::Tensor: case Op::Broadcast: case Op::Reshape: case Op::Sum: case Op::ReduceMax:
       case Op::MatMul: case Op::Transpose: case Op::Index: case Op::Embed: case Op::OneHot:
       case Op::Detach:
@@ -514,8 +516,10 @@ class TensorBody : OpLowering {
 
   // The buffered node that can finish the matrix product at position p in its register tiles:
   // the product has one reader, a chain of fused elementwise nodes of its shape, each read once
-  // and directly, ends in a buffered elementwise node; and the product takes matmul_tiles'
-  // plain path. Else nullptr.
+  // and directly, ends in a buffered elementwise node that finishes no other product; and the
+  // product takes matmul_tiles' plain path. Else nullptr. A node finishes at most one product:
+  // in A @ B + C @ D, the later product (analyzed first) writes the sum's buffer, and the other
+  // keeps a buffer of its own (both in one buffer would overwrite each other).
   const Node* epilogue(std::size_t p, const std::vector<std::vector<std::uint32_t>>& users) const {
     const Node* mm = order_[p];
     std::int64_t m = mm->shape[0], kk = mm->arg(0)->shape[1], cols = mm->shape[1];
@@ -527,7 +531,7 @@ class TensorBody : OpLowering {
       at = users[at][0];
       const Node* c = order_[at];
       if (is_view_op(c->op) || !c->info().elementwise || c->shape != mm->shape) return nullptr;
-      if (info_[at].materialize) return c;
+      if (info_[at].materialize) return info_[at].epilogue_of ? nullptr : c;
     }
     return nullptr;
   }

@@ -40,7 +40,8 @@ std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Nod
   std::vector<const Node*> out;
   for (const Node* v : wrt) {
     auto a = adj.find(v);
-    out.push_back(a == adj.end() ? b.constant(0) : a->second);
+    // A variable f does not use: a zero of its shape (a runtime reads one value per element).
+    out.push_back(a != adj.end() ? a->second : v->shape.scalar() ? b.constant(0) : b.broadcast_to(b.constant(0), v->shape));
   }
   return out;
 }

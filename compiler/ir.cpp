@@ -170,10 +170,12 @@ const Node* Graph::make(Op op, std::span<const Node* const> args, const Attrs& a
   if (op == Op::Index || op == Op::Embed || op == Op::OneHot) n.index = attrs.index;
   n.nargs = static_cast<std::uint8_t>(args.size());
   n.everywhere_defined = info.everywhere_defined;
+  n.selects = op == Op::Step || op == Op::Sign || op == Op::Mask;
   n.literal = true;
   for (std::size_t i = 0; i < args.size(); ++i) {
     n.args[i] = args[i];
     n.everywhere_defined = n.everywhere_defined && args[i]->everywhere_defined;
+    n.selects = n.selects || args[i]->selects;
     if (args[i]->literal) continue;
     if (!n.literal && args[i]->dtype != n.dtype)
       throw std::logic_error(fmt::format("Graph::make: '{}' of {} and {} values", info.name, dtype_str(n.dtype),
@@ -205,13 +207,26 @@ const Node* Graph::var(std::string_view name, const Shape& shape, DType dtype) {
 const Node* Graph::tensor(const Shape& shape, std::vector<double> data) {
   if (static_cast<std::int64_t>(data.size()) != shape.size())
     throw ShapeError(fmt::format("{} values do not fill shape {}", data.size(), shape.str()));
+  // The key compares bits, so -0 and 0 stay apart (as for constants) and a nan matches itself.
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ (std::uint64_t(shape.rank) << 32);
+  for (int d = 0; d < shape.rank; ++d) h = (h ^ static_cast<std::uint32_t>(shape[d])) * 0x100000001b3ULL;
+  for (double v : data) h = (h ^ std::bit_cast<std::uint64_t>(v)) * 0x100000001b3ULL;
+  auto same = [&](const Node* t) {
+    return t->shape == shape && std::equal(data.begin(), data.end(), t->data->begin(), [](double a, double b) {
+             return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+           });
+  };
+  for (auto [it, end] = tensors_.equal_range(h); it != end; ++it)
+    if (same(it->second)) return it->second;
   Node n;
   n.op = Op::Tensor;
   n.shape = shape;
   for (double v : data) n.everywhere_defined = n.everywhere_defined && std::isfinite(v);
   n.data = std::make_shared<const std::vector<double>>(std::move(data));
   n.literal = true;
-  return intern(std::move(n));
+  const Node* t = intern(std::move(n));
+  tensors_.emplace(h, t);
+  return t;
 }
 
 const char* dtype_str(DType t) { return t == DType::F32 ? "f32" : "f64"; }

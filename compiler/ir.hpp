@@ -67,6 +67,7 @@ struct Node {
   Op op;
   std::uint8_t nargs = 0;
   bool everywhere_defined = true;  // see OpInfo::everywhere_defined, for the whole subgraph
+  bool selects = false;            // the subgraph holds a step, sign or mask: an exact 0 may be a branch not taken
   std::uint32_t id = 0;            // creation order; args have smaller ids
   const Node* args[2] = {nullptr, nullptr};
   Shape shape;                     // the result's shape
@@ -96,7 +97,8 @@ class Graph {
   const Node* make(Op op, std::span<const Node* const> args, const Attrs& attrs = {});
   const Node* constant(double v);
   const Node* var(std::string_view name, const Shape& shape = {}, DType dtype = DType::F64);
-  /// Constant tensor data (not deduplicated: each call is a new node).
+  /// Constant tensor data. Hash-consed by content: equal shapes and bitwise-equal values give
+  /// the same node, so a literal written twice is one node, as a constant is.
   const Node* tensor(const Shape& shape, std::vector<double> data);
 
   std::size_t size() const { return nodes_.size(); }
@@ -122,6 +124,7 @@ class Graph {
 
   std::deque<Node> nodes_;
   std::unordered_map<Key, const Node*, KeyHash> table_;
+  std::unordered_multimap<std::uint64_t, const Node*> tensors_;  // Tensor nodes by content hash
 };
 
 /// The roots with every variable replaced by one of element type t (same name and shape), and

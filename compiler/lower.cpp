@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -136,9 +137,10 @@ void Lowerer::functions(const ast::Program& prog) {
         if (v->nargs > 0) out.names.try_emplace(v, s.target.name);
       }
       out.body = expr(f->result, env);
-    } catch (const InputError&) {
+    } catch (const ShapeInputError&) {
       // A function of a tensor program may only make sense for tensor arguments
-      // (`x @ W1`): it has no scalar body, and is lowered again at each call.
+      // (`x @ W1`): it has no scalar body, and is lowered again at each call. Any other
+      // error (a ragged literal, an unknown name) is an error whatever the arguments.
       bool tensor_program = !m_.params.empty() || !m_.data.empty();
       if (!tensor_program) throw;
       out.body = nullptr;
@@ -269,6 +271,9 @@ const Node* Lowerer::name(const ast::Operand& o, const Env& env, std::size_t& us
     used = 1;
     return data_var(d, o.postfix[0].member == "y", o.loc);
   }
+  if (auto it = layers_.find(o.text); it != layers_.end() && !o.postfix.empty() &&
+                                      o.postfix[0].kind == ast::Postfix::Member)
+    return layer_param(o, it->second, used);
   if (o.text == "pi") return b_.constant(std::numbers::pi);
   if (o.text == "e") return b_.constant(std::numbers::e);
   if (ast_fns_.count(o.text) || find_function(o.text) || layers_.count(o.text))
@@ -276,16 +281,43 @@ const Node* Lowerer::name(const ast::Operand& o, const Env& env, std::size_t& us
   error(o.loc, fmt::format("unknown name '{}'", o.text));
 }
 
+// A layer's parameter named by its members: `lin.W`, `net.0.b` (the stage index in a
+// sequential). The members are read while they name a parameter or the start of one's name.
+const Node* Lowerer::layer_param(const ast::Operand& o, const Layer& l, std::size_t& used) {
+  std::vector<std::string> names;
+  for (const Layer::Stage& s : l.stages)
+    if (s.W) names.insert(names.end(), {s.W->name, s.b->name});
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  std::string written = o.text;  // every member, for the message
+  for (std::size_t p = 0; p < o.postfix.size() && o.postfix[p].kind == ast::Postfix::Member; ++p)
+    written += "." + o.postfix[p].member;
+  std::string path = o.text;
+  for (std::size_t p = 0; p < o.postfix.size() && o.postfix[p].kind == ast::Postfix::Member; ++p) {
+    const ast::Postfix& fx = o.postfix[p];
+    path += "." + fx.member;
+    if (names.empty()) error(fx.loc, fmt::format("layer '{}' has no parameters", o.text));
+    if (std::find(names.begin(), names.end(), path) != names.end()) {
+      used = p + 1;
+      return m_.params[params_.at(path)].var;
+    }
+    bool prefix = false;
+    for (const std::string& n : names) prefix = prefix || n.starts_with(path + ".");
+    if (!prefix) error(fx.loc, fmt::format("layer '{}' has no parameter '{}' (its parameters: {})", o.text, written, list));
+  }
+  error(o.loc, fmt::format("'{}' is part of layer '{}', not a parameter (its parameters: {})", path, o.text, list));
+}
+
 // x[i], x[:, j], x[i, j]: each index removes its axis; ':' keeps one.
 const Node* Lowerer::postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env) {
   for (std::size_t p = from; p < o.postfix.size(); ++p) {
     const ast::Postfix& fx = o.postfix[p];
     if (fx.kind == ast::Postfix::Member)
-      error(fx.loc, fmt::format("'.{}': only CSV data sets have members (.x and .y)", fx.member));
+      error(fx.loc, fmt::format("'.{}': only CSV data sets (.x, .y) and layers (.W, .b) have members", fx.member));
     int axis = 0;
     for (const ast::Subscript& sub : fx.subscripts) {
       if (axis >= v->shape.rank)
-        error(sub.loc, fmt::format("too many indices for shape {}", v->shape.str()));
+        shape_error(sub.loc, fmt::format("too many indices for shape {}", v->shape.str()));
       if (sub.all) {
         ++axis;
         continue;
@@ -293,7 +325,7 @@ const Node* Lowerer::postfix(const Node* v, const ast::Operand& o, std::size_t f
       std::int64_t i = integer(sub.index.at(0), "an index", std::numeric_limits<std::int64_t>::min());
       std::int64_t n = v->shape[axis];
       if (i < -n || i >= n)
-        error(sub.loc, fmt::format("index {} is out of range for axis {} of shape {}", i, axis, v->shape.str()));
+        shape_error(sub.loc, fmt::format("index {} is out of range for axis {} of shape {}", i, axis, v->shape.str()));
       v = shaped(sub.loc, [&] { return b_.index(v, axis, static_cast<int>(i < 0 ? i + n : i)); });
     }
   }

@@ -52,6 +52,7 @@ struct Data {
   std::optional<Tensor> y;  // [N] class labels when `classes` is given, else [N, 1]
   int classes = 0;
   std::vector<std::string> features;  // CSV: the feature columns of x, in order
+  std::vector<Loc> rows_at;            // a literal: where each row (each label of [N]) is written
   std::int64_t rows() const { return x.shape.rank ? x.shape[0] : 1; }
 };
 
@@ -88,6 +89,9 @@ struct Training {
   std::int64_t log_every = 0;                 // 0: about 10 lines per run
   const ast::Expr* accuracy_pred = nullptr;   // metric = accuracy(pred, target)
   const ast::Expr* accuracy_target = nullptr;
+  // Where each setting and optimizer argument is written (by its name: lr, momentum, epochs, ...),
+  // so that the runtime's range checks (runtime/train.hpp validate) point at it.
+  std::unordered_map<std::string, Loc> where;
 };
 
 /// A compiled .grad file: its functions as IR in one graph.

@@ -10,6 +10,11 @@
 
 namespace gradc {
 
+/// An InputError that comes from an operand's shape (see Lowerer::shape_error).
+struct ShapeInputError : InputError {
+  using InputError::InputError;
+};
+
 /// A layer: `linear(in, out)` (x @ W + b) or an activation, or a sequence of them.
 struct Layer {
   struct Stage {
@@ -48,6 +53,7 @@ class Lowerer {
   const Node* power(const ast::Power& p, const Env& env);
   const Node* operand(const ast::Operand& o, const Env& env);
   const Node* name(const ast::Operand& o, const Env& env, std::size_t& postfix_used);
+  const Node* layer_param(const ast::Operand& o, const Layer& l, std::size_t& used);
   const Node* postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env);
   const Node* call(const ast::Operand& o, const Env& env);
   const Node* call_user(const ast::Function& f, const std::vector<const Node*>& args);
@@ -63,6 +69,7 @@ class Lowerer {
   void training(const ast::Train& t);
   const Node* tensor_literal(const ast::Operand& o);
   const Node* data_var(const Data& d, bool target, Loc loc);
+  void check_labels(const Node* labels, std::int64_t classes, Loc loc, const std::vector<DataInput>* inputs = nullptr);
   const Node* builtin(const ast::Operand& o, const Env& env, bool& handled);
   const Node* apply_layer(const Layer& l, const Node* x, Loc loc);
   Init initializer(const ast::Expr& e);
@@ -79,10 +86,13 @@ class Lowerer {
     try {
       return located(f(), loc);
     } catch (const ShapeError& e) {
-      error(loc, e.what());
+      shape_error(loc, e.what());
     }
   }
   [[noreturn]] void error(Loc loc, const std::string& msg) { throw InputError(loc, msg); }
+  /// An error caused by an operand's shape: lowering a function's body for scalar parameters
+  /// tolerates these (the function then works on tensors only), and reports every other error.
+  [[noreturn]] void shape_error(Loc loc, const std::string& msg) { throw ShapeInputError(loc, msg); }
   std::string line_of(Loc loc) { return std::to_string(m_.source.line_col(loc).line); }
   void check_new_global(const ast::Ident& name);
 

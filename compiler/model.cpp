@@ -205,44 +205,47 @@ void Lowerer::data(const ast::Binding& d) {
       error(expr_loc(d.value), "data is a tensor literal ([[...], ...]) or csv(\"file.csv\", features = [...], target = ...)");
     const Node* t = tensor_literal(lit);
     out.x = Tensor{t->shape, *t->data};
+    for (const ast::Expr& e : lit.args) out.rows_at.push_back(expr_loc(e));
   }
   data_[out.name] = m_.data.size();
   m_.data.push_back(std::move(out));
 }
 
-// [[1, 2], [3, 4]]: nested literals of constant expressions, rectangular.
+// [[1, 2], [3, 4]]: nested literals of constant expressions, rectangular. The first element at
+// each depth fixes that dimension and whether the depth holds rows or numbers; every other
+// element must agree.
 const Node* Lowerer::tensor_literal(const ast::Operand& o) {
+  // The row an element consists of ([...] alone), or nullptr for a number.
+  auto row = [](const ast::Expr& e) -> const ast::Operand* {
+    const ast::Operand& inner = e.first.first.power.base;
+    bool alone = e.steps.empty() && e.first.steps.empty() && e.first.first.signs.empty() &&
+                 e.first.first.power.steps.empty() && inner.postfix.empty();
+    return alone && inner.kind == ast::Operand::Tensor ? &inner : nullptr;
+  };
   std::vector<std::int64_t> dims;
+  for (const ast::Operand* t = &o; t; t = t->args.empty() ? nullptr : row(t->args.front())) {
+    if (dims.size() == Shape::kMaxRank)
+      error(t->loc, fmt::format("tensors have at most {} dimensions", Shape::kMaxRank));
+    dims.push_back(static_cast<std::int64_t>(t->args.size()));
+  }
   std::vector<double> values;
-  // The first element at each depth fixes that dimension; every other must agree.
-  struct Walk {
-    Lowerer& l;
-    std::vector<std::int64_t>& dims;
-    std::vector<double>& values;
-    void operator()(const ast::Operand& t, std::size_t depth) {
-      if (depth >= Shape::kMaxRank) l.error(t.loc, fmt::format("tensors have at most {} dimensions", Shape::kMaxRank));
-      std::int64_t n = static_cast<std::int64_t>(t.args.size());
-      if (dims.size() == depth) dims.push_back(n);
-      if (dims[depth] != n)
-        l.error(t.loc, fmt::format("ragged tensor literal: {} elements here, {} in the first row at this depth", n,
-                                   dims[depth]));
-      for (const ast::Expr& e : t.args) {
-        const ast::Operand& inner = e.first.first.power.base;
-        bool nested = inner.kind == ast::Operand::Tensor && e.steps.empty() && e.first.steps.empty() &&
-                      e.first.first.signs.empty() && e.first.first.power.steps.empty();
-        bool expect_nested = dims.size() > depth + 1;
-        if (nested) {
-          if (!expect_nested && !(depth == 0 && &e == &t.args.front()) && dims.size() == depth + 1)
-            l.error(inner.loc, "ragged tensor literal: a row where a number was expected");
-          (*this)(inner, depth + 1);
-        } else {
-          if (expect_nested) l.error(expr_loc(e), "ragged tensor literal: a number where a row was expected");
-          values.push_back(l.constant(e));
-        }
+  auto walk = [&](auto& self, const ast::Operand& t, std::size_t depth) -> void {
+    std::int64_t n = static_cast<std::int64_t>(t.args.size());
+    if (n != dims[depth])
+      error(t.loc, fmt::format("ragged tensor literal: {} here, {} in the first row at this depth",
+                               plural(static_cast<std::size_t>(n), "element"), dims[depth]));
+    for (const ast::Expr& e : t.args) {
+      const ast::Operand* inner = row(e);
+      if (depth + 1 < dims.size()) {
+        if (!inner) error(expr_loc(e), "ragged tensor literal: a number where a row was expected");
+        self(self, *inner, depth + 1);
+      } else {
+        if (inner) error(inner->loc, "ragged tensor literal: a row where a number was expected");
+        values.push_back(constant(e));
       }
     }
   };
-  Walk{*this, dims, values}(o, 0);
+  walk(walk, o, 0);
   return m_.graph.tensor(Shape::of(dims), std::move(values));
 }
 
@@ -266,6 +269,31 @@ const Node* Lowerer::data_var(const Data& d, bool target, Loc loc) {
   }
   (void)loc;
   return v;
+}
+
+// Class labels that come straight from a data set must be class indices, as PyTorch's
+// cross_entropy and one_hot require: an error at the label (inline data) or at `loc` (a CSV
+// file's column). Labels computed by an expression are the user's to keep in range (an
+// out-of-range label gives a row of zeros).
+void Lowerer::check_labels(const Node* labels, std::int64_t classes, Loc loc, const std::vector<DataInput>* inputs) {
+  if (!inputs) inputs = bind_.inputs;
+  for (const Data& d : m_.data)
+    for (bool target : {false, true}) {
+      if (target && !d.y) continue;
+      const Tensor& t = target ? *d.y : d.x;
+      auto c = data_consts_.find(&t);
+      bool bound = false;
+      if (inputs)
+        for (const DataInput& in : *inputs) bound = bound || (in.var == labels && in.source == &t);
+      if (!bound && !(c != data_consts_.end() && c->second == labels)) continue;
+      for (std::size_t r = 0; r < t.data.size(); ++r) {
+        double v = t.data[r];
+        if (v == std::floor(v) && v >= 0 && v < static_cast<double>(classes)) continue;
+        std::string name = d.y ? d.name + (target ? ".y" : ".x") : d.name;
+        error(!target && r < d.rows_at.size() ? d.rows_at[r] : loc,
+              fmt::format("{}: row {}: the label {} is not a class index in [0, {})", name, r + 1, v, classes));
+      }
+    }
 }
 
 const Node* Lowerer::lower_bound(const ast::Expr& e, const Binding& bind) {
@@ -363,7 +391,7 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     if (!a.expr[i]) return dflt == -2 ? static_cast<int>(x->shape.rank) - 1 : dflt;
     std::int64_t ax = integer(*a.expr[i], "an axis", std::numeric_limits<std::int64_t>::min());
     if (ax < -x->shape.rank || ax >= x->shape.rank)
-      error(a.loc[i], fmt::format("axis {} is out of range for shape {}", ax, x->shape.str()));
+      shape_error(a.loc[i], fmt::format("axis {} is out of range for shape {}", ax, x->shape.str()));
     return static_cast<int>(ax < 0 ? ax + x->shape.rank : ax);
   };
   auto count = [](const Node* x, int axis) {
@@ -383,19 +411,21 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     CallArgs a = match_args(o, {"x"}, 1);
     return apply_layer(it->second, tensor(a, 0), o.loc);
   }
-  if (f == "sum" || f == "mean" || (f == "max" && (o.args.size() == 1 || (o.args.size() == 2 && !o.arg_names[1].empty())))) {
+  bool reduce_minmax = (f == "max" || f == "min") && (o.args.size() == 1 || (o.args.size() == 2 && !o.arg_names[1].empty()));
+  if (f == "sum" || f == "mean" || reduce_minmax) {
     CallArgs a = match_args(o, {"x", "axis"}, 1);
     const Node* x = tensor(a, 0);
     int axis = axis_of(a, 1, x, -1);
     if (x->shape.scalar()) return x;
     if (f == "max") return shaped(o.loc, [&] { return b_.reduce_max(x, axis); });
+    if (f == "min") return shaped(o.loc, [&] { return b_.neg(b_.reduce_max(b_.neg(x), axis)); });  // min = -max(-x)
     const Node* s = shaped(o.loc, [&] { return b_.sum(x, axis); });
     return f == "sum" ? s : shaped(o.loc, [&] { return b_.div(s, b_.constant(count(x, axis))); });
   }
   if (f == "softmax" || f == "log_softmax" || f == "logsumexp") {
     CallArgs a = match_args(o, {"x", "axis"}, 1);
     const Node* x = tensor(a, 0);
-    if (x->shape.scalar()) error(o.loc, fmt::format("'{}' needs a tensor, not a scalar", f));
+    if (x->shape.scalar()) shape_error(o.loc, fmt::format("'{}' needs a tensor, not a scalar", f));
     int axis = axis_of(a, 1, x, f == "logsumexp" ? -1 : -2);
     if (f == "log_softmax") return log_softmax(x, axis, o.loc);
     return shaped(o.loc, [&] {
@@ -410,6 +440,7 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     CallArgs a = match_args(o, {"labels", "classes"}, 2);
     const Node* x = tensor(a, 0);
     std::int64_t k = integer(*a.expr[1], "classes", 1);
+    check_labels(x, k, expr_loc(*a.expr[0]));
     return shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {x})}, Attrs{{}, 0, static_cast<int>(k)}); });
   }
   if (f == "transpose") {
@@ -422,7 +453,7 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     const Node* p = tensor(a, 0);
     const Node* t = tensor(a, 1);
     if (!(p->shape == t->shape))
-      error(o.loc, fmt::format("mse: the prediction has shape {} but the target has shape {}", p->shape.str(),
+      shape_error(o.loc, fmt::format("mse: the prediction has shape {} but the target has shape {}", p->shape.str(),
                                t->shape.str()));
     return shaped(o.loc, [&] {
       const Node* d = b_.sub(p, t);
@@ -434,11 +465,12 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     CallArgs a = match_args(o, {"logits", "target"}, 2);
     const Node* z = tensor(a, 0);
     const Node* t = tensor(a, 1);
-    if (z->shape.rank != 2) error(o.loc, fmt::format("cross_entropy: logits must be [rows, classes], not {}", z->shape.str()));
+    if (z->shape.rank != 2) shape_error(o.loc, fmt::format("cross_entropy: logits must be [rows, classes], not {}", z->shape.str()));
     if (t->shape.rank == 1 && t->shape[0] == z->shape[0]) {
+      check_labels(t, z->shape[1], expr_loc(*a.expr[1]));
       t = shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {t})}, Attrs{{}, 0, z->shape[1]}); });
     } else if (!(t->shape == z->shape)) {
-      error(o.loc, fmt::format("cross_entropy: logits {} need class labels [{}] or probabilities {}, not {}",
+      shape_error(o.loc, fmt::format("cross_entropy: logits {} need class labels [{}] or probabilities {}, not {}",
                                z->shape.str(), z->shape[0], z->shape.str(), t->shape.str()));
     }
     const Node* ls = log_softmax(z, 1, o.loc);
@@ -452,7 +484,7 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     const Node* z = tensor(a, 0);
     const Node* t = tensor(a, 1);
     if (!(z->shape == t->shape))
-      error(o.loc, fmt::format("binary_cross_entropy: the logits have shape {} but the target has shape {}",
+      shape_error(o.loc, fmt::format("binary_cross_entropy: the logits have shape {} but the target has shape {}",
                                z->shape.str(), t->shape.str()));
     return shaped(o.loc, [&] {
       const Node* l = b_.sub(b_.call(Op::Softplus, z), b_.mul(t, z));
@@ -490,8 +522,7 @@ void Lowerer::training(const ast::Train& t) {
         if (a.expr[1]) tr.optimizer.momentum = constant(*a.expr[1]);
         if (a.expr[2]) tr.optimizer.nesterov = flag(*a.expr[2], a.loc[2]);
         if (a.expr[3]) tr.optimizer.weight_decay = constant(*a.expr[3]);
-        if (tr.optimizer.nesterov && tr.optimizer.momentum <= 0)
-          error(a.loc[2], "nesterov needs a momentum above 0");
+        for (std::size_t i = 0; const char* name : {"lr", "momentum", "nesterov", "weight_decay"}) tr.where[name] = a.loc[i++];
       } else if (c && c->text == "adam") {
         CallArgs a = match_args(*c, {"lr", "beta1", "beta2", "eps", "weight_decay"}, 0);
         tr.optimizer.kind = Optimizer::Adam;
@@ -500,14 +531,17 @@ void Lowerer::training(const ast::Train& t) {
         if (a.expr[2]) tr.optimizer.beta2 = constant(*a.expr[2]);
         if (a.expr[3]) tr.optimizer.eps = constant(*a.expr[3]);
         if (a.expr[4]) tr.optimizer.weight_decay = constant(*a.expr[4]);
+        for (std::size_t i = 0; const char* name : {"lr", "beta1", "beta2", "eps", "weight_decay"}) tr.where[name] = a.loc[i++];
       } else {
         error(expr_loc(s.value), fmt::format("unknown optimizer '{}' (sgd, adam)", c ? c->text : n));
       }
-      if (!(tr.optimizer.lr > 0)) error(expr_loc(s.value), "the learning rate must be above 0");
+      // The values' ranges are checked by the runtime (runtime/train.hpp validate), with tr.where.
     } else if (k == "epochs") {
       tr.epochs = integer(s.value, "epochs", 1);
+      tr.where[k] = expr_loc(s.value);
     } else if (k == "batch") {
       tr.batch = integer(s.value, "the batch size", 1);
+      tr.where[k] = expr_loc(s.value);
     } else if (k == "shuffle") {
       tr.shuffle = flag(s.value, expr_loc(s.value));
     } else if (k == "seed") {
@@ -564,6 +598,7 @@ void Lowerer::training(const ast::Train& t) {
       error(expr_loc(*tr.accuracy_pred),
             fmt::format("accuracy needs predictions [rows, classes] and targets with as many rows, not {} and {}",
                         p->shape.str(), y->shape.str()));
+    if (y->shape.rank == 1 && p->shape[1] > 1) check_labels(y, p->shape[1], expr_loc(*tr.accuracy_target), &metric_inputs);
   }
   m_.training = std::move(tr);
 }

@@ -27,6 +27,26 @@ constexpr int kPrecAdd = 1, kPrecMul = 2, kPrecNeg = 3, kPrecPow = 4, kPrecAtom 
 // A rule with no contribution: constants, variables and piecewise-constant ops.
 void no_grad(B&, N, N, N*) {}
 
+// The adjoint of a branch not taken must contribute exactly 0, even where that branch's own
+// partial is inf or nan (log(y) at y = 0 inside max(x, log(y))): select, do not multiply by 0
+// (Enzyme's CheckedMul, CasADi's if_else_zero). So g * p becomes mask(g, p), which is 0 where
+// g = 0, when g may be such a selected zero (it holds a step, sign or mask) and p may be inf or
+// nan at a finite point; and mask(p, g) in the mirror case (relu's step(a) meeting an infinite
+// adjoint, as in log(relu(x))). Elsewhere it stays a product, so that derivatives without
+// kinks read as before.
+N times(B& b, N g, N p) {
+  if (g->selects && !p->everywhere_defined) return b.apply(Op::Mask, {g, p});
+  if (p->selects && !g->everywhere_defined) return b.apply(Op::Mask, {p, g});
+  return b.mul(g, p);
+}
+
+// g / q, guarded like times(g, 1/q); `safe_if`, when given, is a node whose finiteness makes q
+// finite and nonzero (atan's 1 + a^2: a).
+N over(B& b, N g, N q, N safe_if = nullptr) {
+  if (g->selects && !(safe_if && safe_if->everywhere_defined)) return b.apply(Op::Mask, {g, b.div(b.constant(1), q)});
+  return b.div(g, q);
+}
+
 constexpr std::array<OpInfo, kNumOps> kOps = {{
     {Op::Const, "", 0, Syntax::Leaf, kPrecAtom, "", nullptr, no_grad, true},
     {Op::Tensor, "", 0, Syntax::Leaf, kPrecAtom, "", nullptr, no_grad, true},
@@ -43,21 +63,22 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
     // d/da (a * b) = b, d/db (a * b) = a
     {Op::Mul, "*", 2, Syntax::Infix, kPrecMul, "\\cdot",
      [](const double* a) { return a[0] * a[1]; },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, n->arg(1)); d[1] = b.mul(g, n->arg(0)); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, n->arg(1)); d[1] = times(b, g, n->arg(0)); }, true},
     // d/da (a / b) = 1/b, d/db (a / b) = -(a/b)/b
     {Op::Div, "/", 2, Syntax::Infix, kPrecMul, "\\frac",
      [](const double* a) { return a[0] / a[1]; },
      [](B& b, N n, N g, N* d) {
-       d[0] = b.div(g, n->arg(1));
-       d[1] = b.neg(b.div(b.mul(g, n), n->arg(1)));
+       N q = n->arg(1);
+       d[0] = over(b, g, q);
+       d[1] = b.neg(g->selects ? b.apply(Op::Mask, {g, b.div(n, q)}) : b.div(b.mul(g, n), q));
      }, false},
     // d/da a^b = b a^(b-1), d/db a^b = a^b ln(a)
     {Op::Pow, "^", 2, Syntax::Infix, kPrecPow, "^",
      [](const double* a) { return std::pow(a[0], a[1]); },
      [](B& b, N n, N g, N* d) {
        N a = n->arg(0), e = n->arg(1);
-       d[0] = b.mul(b.mul(g, e), b.pow(a, b.sub(e, b.constant(1))));
-       d[1] = b.mul(b.mul(g, n), b.call(Op::Log, a));
+       d[0] = times(b, times(b, g, e), b.pow(a, b.sub(e, b.constant(1))));
+       d[1] = times(b, times(b, g, n), b.call(Op::Log, a));
      }, false},
     // d/da (-a) = -1
     {Op::Neg, "-", 1, Syntax::Prefix, kPrecNeg, "-",
@@ -67,87 +88,87 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
     // sin' = cos
     {Op::Sin, "sin", 1, Syntax::Call, kPrecAtom, "\\sin",
      [](const double* a) { return std::sin(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Cos, n->arg(0))); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Cos, n->arg(0))); }, true},
     // cos' = -sin
     {Op::Cos, "cos", 1, Syntax::Call, kPrecAtom, "\\cos",
      [](const double* a) { return std::cos(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.neg(b.mul(g, b.call(Op::Sin, n->arg(0)))); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = b.neg(times(b, g, b.call(Op::Sin, n->arg(0)))); }, true},
     // tan' = 1 + tan^2
     {Op::Tan, "tan", 1, Syntax::Call, kPrecAtom, "\\tan",
      [](const double* a) { return std::tan(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.add(1, b.pow(n, b.constant(2)))); }, false},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.add(1, b.pow(n, b.constant(2)))); }, false},
     // asin'(a) = 1/sqrt(1 - a^2)
     {Op::Asin, "asin", 1, Syntax::Call, kPrecAtom, "\\arcsin",
      [](const double* a) { return std::asin(a[0]); },
      [](B& b, N n, N g, N* d) {
-       d[0] = b.div(g, b.call(Op::Sqrt, b.sub(1, b.pow(n->arg(0), b.constant(2)))));
+       d[0] = over(b, g, b.call(Op::Sqrt, b.sub(1, b.pow(n->arg(0), b.constant(2)))));
      }, false},
     // acos'(a) = -1/sqrt(1 - a^2)
     {Op::Acos, "acos", 1, Syntax::Call, kPrecAtom, "\\arccos",
      [](const double* a) { return std::acos(a[0]); },
      [](B& b, N n, N g, N* d) {
-       d[0] = b.neg(b.div(g, b.call(Op::Sqrt, b.sub(1, b.pow(n->arg(0), b.constant(2))))));
+       d[0] = b.neg(over(b, g, b.call(Op::Sqrt, b.sub(1, b.pow(n->arg(0), b.constant(2))))));
      }, false},
     // atan'(a) = 1/(1 + a^2)
     {Op::Atan, "atan", 1, Syntax::Call, kPrecAtom, "\\arctan",
      [](const double* a) { return std::atan(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.div(g, b.add(1, b.pow(n->arg(0), b.constant(2)))); },
+     [](B& b, N n, N g, N* d) { d[0] = over(b, g, b.add(1, b.pow(n->arg(0), b.constant(2))), n->arg(0)); },
      true},
     // sinh' = cosh
     {Op::Sinh, "sinh", 1, Syntax::Call, kPrecAtom, "\\sinh",
      [](const double* a) { return std::sinh(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Cosh, n->arg(0))); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Cosh, n->arg(0))); }, true},
     // cosh' = sinh
     {Op::Cosh, "cosh", 1, Syntax::Call, kPrecAtom, "\\cosh",
      [](const double* a) { return std::cosh(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Sinh, n->arg(0))); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Sinh, n->arg(0))); }, true},
     // tanh' = 1 - tanh^2
     {Op::Tanh, "tanh", 1, Syntax::Call, kPrecAtom, "\\tanh",
      [](const double* a) { return std::tanh(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.sub(1, b.pow(n, b.constant(2)))); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.sub(1, b.pow(n, b.constant(2)))); }, true},
     // exp' = exp
     {Op::Exp, "exp", 1, Syntax::Call, kPrecAtom, "\\exp",
      [](const double* a) { return std::exp(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, n); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, n); }, true},
     // log'(a) = 1/a
     {Op::Log, "log", 1, Syntax::Call, kPrecAtom, "\\ln",
      [](const double* a) { return std::log(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.div(g, n->arg(0)); }, false},
+     [](B& b, N n, N g, N* d) { d[0] = over(b, g, n->arg(0)); }, false},
     // sqrt'(a) = 1/(2 sqrt(a))
     {Op::Sqrt, "sqrt", 1, Syntax::Call, kPrecAtom, "\\sqrt",
      [](const double* a) { return std::sqrt(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.div(g, b.mul(2, n)); }, false},
+     [](B& b, N n, N g, N* d) { d[0] = over(b, g, b.mul(2, n)); }, false},
     // abs'(a) = sign(a)   (abs'(0) = 0)
     {Op::Abs, "abs", 1, Syntax::Call, kPrecAtom, "",
      [](const double* a) { return std::fabs(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Sign, n->arg(0))); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Sign, n->arg(0))); }, true},
     // sigmoid' = sigmoid (1 - sigmoid)
     {Op::Sigmoid, "sigmoid", 1, Syntax::Call, kPrecAtom, "\\sigma",
      [](const double* a) { return sigmoid(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(b.mul(g, n), b.sub(1, n)); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, times(b, g, n), b.sub(1, n)); }, true},
     // relu'(a) = step(a)   (relu'(0) = 0)
     {Op::Relu, "relu", 1, Syntax::Call, kPrecAtom, "\\operatorname{relu}",
      [](const double* a) { return a[0] > 0 ? a[0] : 0.0; },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Step, n->arg(0))); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Step, n->arg(0))); }, true},
     // softplus'(a) = sigmoid(a)
     {Op::Softplus, "softplus", 1, Syntax::Call, kPrecAtom, "\\operatorname{softplus}",
      [](const double* a) { return softplus(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = b.mul(g, b.call(Op::Sigmoid, n->arg(0))); }, true},
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Sigmoid, n->arg(0))); }, true},
     // min(a, b): d/da = [a <= b] = 1 - step(a - b), d/db = step(a - b)
     {Op::Min, "min", 2, Syntax::Call, kPrecAtom, "\\min",
      [](const double* a) { return a[0] <= a[1] ? a[0] : a[1]; },
      [](B& b, N n, N g, N* d) {
        N s = b.call(Op::Step, b.sub(n->arg(0), n->arg(1)));
-       d[0] = b.mul(g, b.sub(1, s));
-       d[1] = b.mul(g, s);
+       d[0] = times(b, g, b.sub(1, s));
+       d[1] = times(b, g, s);
      }, true},
     // max(a, b): d/da = [a >= b] = 1 - step(b - a), d/db = step(b - a)
     {Op::Max, "max", 2, Syntax::Call, kPrecAtom, "\\max",
      [](const double* a) { return a[0] >= a[1] ? a[0] : a[1]; },
      [](B& b, N n, N g, N* d) {
        N s = b.call(Op::Step, b.sub(n->arg(1), n->arg(0)));
-       d[0] = b.mul(g, b.sub(1, s));
-       d[1] = b.mul(g, s);
+       d[0] = times(b, g, b.sub(1, s));
+       d[1] = times(b, g, s);
      }, true},
     // step(a) = [a > 0]: piecewise constant, derivative 0
     {Op::Step, "step", 1, Syntax::Call, kPrecAtom, "\\operatorname{step}",
@@ -155,6 +176,14 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
     // sign(a): piecewise constant, derivative 0
     {Op::Sign, "sign", 1, Syntax::Call, kPrecAtom, "\\operatorname{sgn}",
      [](const double* a) { return sign(a[0]); }, no_grad, true},
+    // mask(c, x) = c*x, but exactly 0 where c = 0, even where x is inf or nan (the guarded
+    // product of `times` above). d/dc = x, d/dx = c (0 where c = 0)
+    {Op::Mask, "mask", 2, Syntax::Call, kPrecAtom, "\\operatorname{mask}",
+     [](const double* a) { return a[0] == 0 ? 0.0 : a[0] * a[1]; },
+     [](B& b, N n, N g, N* d) {
+       d[0] = times(b, g, n->arg(1));
+       d[1] = b.apply(Op::Mask, {n->arg(0), g});
+     }, true},
 
     // Tensor ops: no scalar eval (interp.cpp), shape rules in ir.cpp.
     // broadcast(x) to a larger shape: the adjoint sums over the broadcast axes
@@ -166,12 +195,14 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
     // sum(x, axis): every summand gets the adjoint of the sum
     {Op::Sum, "sum", 1, Syntax::Call, kPrecAtom, "\\sum", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.unreduce(g, n->arg(0)->shape, n->axis); }, true, false},
-    // max(x, axis): the adjoint goes to the elements equal to the maximum (all of them at a tie)
+    // max(x, axis): the adjoint is shared equally by the elements equal to the maximum, 1/k each
+    // at a k-way tie (PyTorch's amax; any other split is a subgradient too, but not the same)
     {Op::ReduceMax, "max", 1, Syntax::Call, kPrecAtom, "\\max", nullptr,
      [](B& b, N n, N g, N* d) {
        N x = n->arg(0);
-       N m = b.unreduce(n, x->shape, n->axis);
-       d[0] = b.mul(b.unreduce(g, x->shape, n->axis), b.sub(1, b.call(Op::Step, b.sub(m, x))));
+       N hit = b.sub(1, b.call(Op::Step, b.sub(b.unreduce(n, x->shape, n->axis), x)));  // [x = max]
+       N share = b.div(hit, b.unreduce(b.sum(hit, n->axis), x->shape, n->axis));
+       d[0] = times(b, b.unreduce(g, x->shape, n->axis), share);
      }, true, false},
     // A @ B: dA = G @ B^T, dB = A^T @ G
     {Op::MatMul, "@", 2, Syntax::Infix, kPrecMul, "", nullptr,

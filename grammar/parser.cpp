@@ -343,6 +343,22 @@ struct member_dot_parser : x3::parser<member_dot_parser> {
   }
 };
 
+/// member_name ::= name | digits &member_dot    the index of a layer in a sequential, as in
+/// `net.0.W`, always followed by another member (so `x.5` stays an error of the parser).
+struct member_name_parser : x3::parser<member_name_parser> {
+  using attribute_type = ast::Ident;
+  template <typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext& rctx, Attribute& attr) const {
+    Iterator end = first;
+    while (end != last && *end >= '0' && *end <= '9') ++end;
+    if (end == first) return name_parser(true).parse(first, last, ctx, rctx, attr);
+    if (end == last || *end != '.') return false;
+    x3::traits::move_to(ast::Ident{loc_of(first, ctx), std::string(first, end)}, attr);
+    first = end;
+    return true;
+  }
+};
+
 /// expected(what, p): p must match here; otherwise parsing stops with "expected <what>"
 /// (an x3::expectation_failure whose which() is `what`, at the position p was tried).
 template <typename Subject>
@@ -476,6 +492,7 @@ constexpr loc_parser loc;
 constexpr number_parser number;
 constexpr string_parser string_literal;
 constexpr member_dot_parser member_dot;
+constexpr member_name_parser member_name;
 constexpr arg_name_parser arg_name;
 constexpr name_parser name(true);             // a keyword here is an error
 constexpr name_parser statement_name(false);  // a keyword here is not a name
@@ -548,11 +565,11 @@ auto const elements_def = expected("expression", expression) >>
                           *(',' >> expected("expression", expression)) >>
                           expected("',' or ']'", ']');
 
-/// postfix    ::= '[' subscripts | member_dot name
+/// postfix    ::= '[' subscripts | member_dot member_name
 /// subscripts ::= subscript (',' subscript)* ']'       subscript ::= ':' | expression
 /// Blanks may precede '[' (`x [0]` indexes x), but not the member '.' (see member_dot).
 auto const postfix_def = (loc >> '[' >> subscripts)[make_index] |
-                         (member_dot >> expected("member name", name))[make_member];
+                         (member_dot >> expected("member name", member_name))[make_member];
 auto const subscripts_def = expected("expression or ':'", subscript) >>
                             *(',' >> expected("expression or ':'", subscript)) >>
                             expected("',' or ']'", ']');
@@ -623,11 +640,33 @@ BOOST_SPIRIT_DEFINE(expression, expr_step, term, term_step, unary, power, power_
 // Entry points
 //===------------------------------------------------------------------------------------===//
 
+/// Just after the last token (comments and blanks after it do not count): where an error at the
+/// end of the file points, on the line the user was writing, as clang and rustc do. Strings and
+/// comments are skipped the way check_nesting reads them.
+std::uint32_t end_of_last_token(std::string_view text) {
+  std::size_t end = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '#') {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (c == '"') {
+      while (++i < text.size() && text[i] != '"' && text[i] != '\n') {
+        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
+      }
+      end = i < text.size() && text[i] == '"' ? i + 1 : i;
+    } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      end = i + 1;
+    }
+  }
+  return static_cast<std::uint32_t>(end);
+}
+
 /// The message for an expectation failure: at the first token after `where`, `what` was
 /// expected. A character that starts no token is reported as such instead.
 [[noreturn]] void throw_syntax_error(std::string_view text, Iterator where, std::string const& what) {
   std::uint32_t at = skip_blank(text, static_cast<std::uint32_t>(where - text.data()));
-  if (at == text.size()) throw InputError(Loc{at}, fmt::format("expected {}, found end of file", what));
+  if (at == text.size())
+    throw InputError(Loc{end_of_last_token(text)}, fmt::format("expected {}, found end of file", what));
   if (!can_start_token(text, at))
     throw InputError(Loc{at}, fmt::format("unexpected character '{}'", shown_char(text, at)));
   throw InputError(Loc{at}, fmt::format("expected {}", what));

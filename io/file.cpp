@@ -11,6 +11,15 @@
 #include "support/diagnostics.hpp"
 
 namespace gradc {
+namespace {
+std::FILE* data_out = nullptr;  // set_standard_output's stream; stdout when null
+}  // namespace
+
+void set_standard_output(int fd) {
+  std::FILE* f = ::fdopen(fd, "wb");
+  if (!f) throw UsageError(fmt::format("cannot write to standard output: {}", std::strerror(errno)));
+  data_out = f;
+}
 
 std::string read_file(const std::string& path) {
   std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
@@ -33,8 +42,9 @@ SourceFile load_source(const std::string& path) {
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   if (path == "-") {
+    std::FILE* out = data_out ? data_out : stdout;
     std::fflush(stdout);
-    if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0)
+    if (std::fwrite(bytes.data(), 1, bytes.size(), out) != bytes.size() || std::fflush(out) != 0)
       throw UsageError(fmt::format("cannot write to standard output: {}", std::strerror(errno)));
     return;
   }

@@ -19,4 +19,9 @@ SourceFile load_source(const std::string& path);
 /// file cannot be written (the original, if any, is left intact).
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
+/// From now on `-` in write_file_atomic writes to the descriptor `fd` instead of stdout: the
+/// driver keeps the real standard output for the one output given as `-` and sends its
+/// human-readable text to standard error, so the two never mix.
+void set_standard_output(int fd);
+
 }  // namespace gradc

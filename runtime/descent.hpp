@@ -10,6 +10,9 @@
 
 namespace gradc {
 
+/// The most steps of one descent: every iterate is kept for the plot.
+inline constexpr std::int64_t kMaxDescentSteps = 1'000'000;
+
 struct Trajectory {
   std::vector<std::vector<double>> w;     // w(0) .. w(T)
   std::vector<double> loss;               // L(w(t))

@@ -12,312 +12,15 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "runtime/plot_scale.hpp"
+
 namespace gradc {
 namespace {
 
+using namespace plot;
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kFont = 11;  // tick labels and legend
 constexpr double kTitleFont = 15;
-
-template <typename... Args>
-void emit(std::string& out, fmt::format_string<Args...> format, Args&&... args) {
-  fmt::format_to(std::back_inserter(out), format, std::forward<Args>(args)...);
-}
-
-// ------------------------------------------------------------------------- text and numbers
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((byte(i + k) >> 6) != 0x2) return 0;
-  return n;
-}
-
-// XML-escapes text for element content and attribute values. Characters XML 1.0 forbids
-// (control characters, invalid UTF-8) become '?'.
-std::string escape(std::string_view s) {
-  std::string r;
-  r.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    std::size_t n = utf8_length(s, i);
-    if (n == 0) {
-      r += '?';
-      ++i;
-      continue;
-    }
-    if (n > 1) {
-      r.append(s.substr(i, n));
-      i += n;
-      continue;
-    }
-    char c = s[i++];
-    switch (c) {
-      case '&':
-        r += "&amp;";
-        break;
-      case '<':
-        r += "&lt;";
-        break;
-      case '>':
-        r += "&gt;";
-        break;
-      case '"':
-        r += "&quot;";
-        break;
-      case '\'':
-        r += "&apos;";
-        break;
-      default:
-        r += (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ? '?' : c;
-    }
-  }
-  return r;
-}
-
-// Estimated width in pixels of text in a sans-serif font of the given size.
-double text_width(std::string_view s, double size) {
-  std::size_t chars = 0;
-  for (char c : s) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return static_cast<double>(chars) * size * 0.65;
-}
-
-// A pixel coordinate: one decimal, always finite.
-std::string px(double v) {
-  if (!std::isfinite(v)) v = 0;
-  return fmt::format("{:.1f}", std::clamp(v, -1e5, 1e5));
-}
-
-// The shortest text that reads back as exactly v (v must be finite).
-std::string shortest(double v) { return fmt::format("{}", v); }
-
-// The double nearest to mantissa × 10^exponent (correctly rounded, so 3 × 10^-1 is 0.3).
-double decimal(long long mantissa, int exponent) {
-  std::string s = fmt::format("{}e{}", mantissa, exponent);
-  double v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-// The exponent k with 10^k <= |v| < 10^(k+1), for v != 0.
-int exponent10(double v) {
-  v = std::abs(v);
-  int k = static_cast<int>(std::floor(std::log10(v)));
-  if (decimal(1, k + 1) <= v) ++k;
-  if (decimal(1, k) > v) --k;
-  return k;
-}
-
-// v in scientific notation with `digits` after the point, trailing zeros dropped: "2.5e-7".
-std::string scientific(double v, int digits) {
-  if (v == 0) return "0";
-  std::string s = fmt::format("{:.{}e}", v, std::max(0, digits));
-  std::size_t e = s.find('e');
-  std::string mantissa = s.substr(0, e);
-  if (mantissa.find('.') != std::string::npos) {
-    while (mantissa.back() == '0') mantissa.pop_back();
-    if (mantissa.back() == '.') mantissa.pop_back();
-  }
-  return fmt::format("{}e{}", mantissa, std::stoi(s.substr(e + 1)));
-}
-
-// ------------------------------------------------------------------------- scales and ranges
-
-struct Range {
-  double lo, hi;
-};
-
-// Maps data values to pixels, linearly or by log10.
-struct Scale {
-  double lo = 0, hi = 1;  // data range (positive on a log scale)
-  bool log = false;
-  double p0 = 0, p1 = 1;  // pixel positions of lo and hi
-
-  double t(double v) const { return log ? std::log10(v) : v; }
-  bool valid(double v) const { return std::isfinite(v) && (!log || v > 0); }
-  double operator()(double v) const { return p0 + (t(v) - t(lo)) / (t(hi) - t(lo)) * (p1 - p0); }
-  // Pixels per data unit at v.
-  double slope(double v) const {
-    double d = (p1 - p0) / (t(hi) - t(lo));
-    return log ? d / (v * std::log(10.0)) : d;
-  }
-};
-
-// The range of the values, widened by `margin` of its span (in log10 on a log scale); empty
-// when no value fits the scale.
-std::optional<Range> fit(const std::vector<double>& values, bool log, double margin) {
-  std::optional<Range> r;
-  for (double v : values) {
-    if (!std::isfinite(v) || (log && v <= 0)) continue;
-    double t = log ? std::log10(v) : v;
-    r = r ? Range{std::min(r->lo, t), std::max(r->hi, t)} : Range{t, t};
-  }
-  if (!r) return r;
-  double pad = margin * (r->hi - r->lo);
-  if (std::isfinite(r->lo - pad) && std::isfinite(r->hi + pad)) r = Range{r->lo - pad, r->hi + pad};
-  if (log) r = Range{std::pow(10.0, r->lo), std::pow(10.0, r->hi)};
-  return r;
-}
-
-std::optional<Range> merge(std::optional<Range> a, std::optional<Range> b) {
-  if (!a) return b;
-  if (!b) return a;
-  return Range{std::min(a->lo, b->lo), std::max(a->hi, b->hi)};
-}
-
-// A usable range: non-empty (a single value is widened around itself) with a default.
-Range usable(std::optional<Range> r, bool log) {
-  if (!r) return log ? Range{1, 10} : Range{0, 1};
-  if (r->hi > r->lo && std::isfinite(r->hi - r->lo)) return *r;
-  double v = r->lo;
-  if (log) return {v / std::sqrt(10.0), v * std::sqrt(10.0)};
-  double d = v == 0 ? 1 : std::abs(v) * 0.1;
-  return {v - d, v + d};
-}
-
-// The x and y data ranges: the limits if valid, else the series and arrows with a 5% margin,
-// joined with the field's extent.
-std::pair<Range, Range> data_ranges(const Plot& plot) {
-  bool log = plot.log_y;
-  if (plot.limits) {
-    auto [x0, x1, y0, y1] = *plot.limits;
-    bool ok = std::isfinite(x0) && std::isfinite(x1) && std::isfinite(y0) && std::isfinite(y1) && x0 < x1 &&
-              y0 < y1 && (!log || y0 > 0);
-    if (ok) return {Range{x0, x1}, Range{y0, y1}};
-  }
-  std::vector<double> xs, ys;
-  auto add = [&](double x, double y) {
-    if (std::isfinite(x) && std::isfinite(y) && (!log || y > 0)) {
-      xs.push_back(x);
-      ys.push_back(y);
-    }
-  };
-  for (const Series& s : plot.series)
-    for (std::size_t i = 0; i < s.x.size(); ++i) add(s.x[i], s.y[i]);
-  for (const Arrow& a : plot.arrows) add(a.x, a.y);
-  std::optional<Range> rx = fit(xs, false, 0.05), ry = fit(ys, log, 0.05);
-  if (plot.field) {
-    const Field& f = *plot.field;
-    rx = merge(rx, fit({f.x0, f.x1}, false, 0));
-    std::vector<double> fy;
-    for (std::size_t j = 0; j < f.ny; ++j) fy.push_back(f.y0 + j * (f.y1 - f.y0) / (f.ny - 1));
-    ry = merge(ry, fit(fy, log, 0));
-  }
-  return {usable(rx, false), usable(ry, log)};
-}
-
-// ------------------------------------------------------------------------- ticks
-
-struct Tick {
-  double value;
-  std::string label;
-};
-
-// A tick step m × 10^e with m in {1, 2, 5}.
-struct Step {
-  long long m;
-  int e;
-  double value() const { return decimal(m, e); }
-};
-
-// The 1-2-5 step nearest (in log) to raw.
-Step nice_step(double raw) {
-  int e = exponent10(raw);
-  double f = raw / decimal(1, e);
-  if (f < std::sqrt(2.0)) return {1, e};
-  if (f < std::sqrt(10.0)) return {2, e};
-  if (f < std::sqrt(50.0)) return {5, e};
-  return {1, e + 1};
-}
-
-Step finer(Step s) { return s.m == 5 ? Step{2, s.e} : s.m == 2 ? Step{1, s.e} : Step{5, s.e - 1}; }
-
-// The multiples of step inside [lo, hi].
-std::vector<double> multiples(double lo, double hi, Step step) {
-  double sv = step.value();
-  double k0 = std::ceil(lo / sv - 1e-9), k1 = std::floor(hi / sv + 1e-9);
-  if (!(k1 - k0 < 1000) || std::abs(k0) > 1e15 || std::abs(k1) > 1e15) return {};
-  std::vector<double> values;
-  for (auto k = static_cast<long long>(k0); k <= static_cast<long long>(k1); ++k) {
-    double v = decimal(k * step.m, step.e);
-    if (v >= lo && v <= hi) values.push_back(v);
-  }
-  return values;
-}
-
-// Labels for multiples of step: fixed-point with just the decimals the step needs, or
-// scientific notation for very large or small numbers.
-std::vector<Tick> label_linear(const std::vector<double>& values, Step step) {
-  double largest = 0;
-  for (double v : values) largest = std::max(largest, std::abs(v));
-  bool fixed = largest < 1e6 && step.e >= -4;
-  std::vector<Tick> ticks;
-  for (double v : values) {
-    std::string label = fixed ? fmt::format("{:.{}f}", v, std::max(0, -step.e))
-                              : scientific(v, v == 0 ? 0 : exponent10(v) - step.e);
-    ticks.push_back({v, label});
-  }
-  return ticks;
-}
-
-// About `target` ticks at multiples of a 1-2-5 step inside [lo, hi] (at least two if possible).
-std::vector<Tick> linear_ticks(double lo, double hi, int target) {
-  double span = hi - lo;
-  if (!(span > 0) || !std::isfinite(span)) return {};
-  Step step = nice_step(span / std::max(1, target));
-  std::vector<double> values = multiples(lo, hi, step);
-  for (int i = 0; i < 6 && values.size() < 2; ++i) {
-    step = finer(step);
-    values = multiples(lo, hi, step);
-  }
-  return label_linear(values, step);
-}
-
-// m × 10^k, as the shorter of fixed-point and "me k" notation ("0.01", "1e-6", "100", "1e3").
-std::string power_label(long long m, int k) {
-  std::string fixed = fmt::format("{:.{}f}", decimal(m, k), std::max(0, -k));
-  std::string sci = fmt::format("{}e{}", m, k);
-  return sci.size() < fixed.size() ? sci : fixed;
-}
-
-// Log-scale ticks: powers of 10 (every few decades over wide ranges); over less than three
-// decades also 2 and 5 × 10^k; over less than a factor of about 2.5, linear ticks.
-std::vector<Tick> log_ticks(double lo, double hi, int target) {
-  double a = std::log10(lo), b = std::log10(hi);
-  int k0 = static_cast<int>(std::floor(a)), k1 = static_cast<int>(std::ceil(b));
-  auto inside = [&](double v) { return v >= lo && v <= hi; };
-  std::vector<Tick> ticks;
-  int decades = 0;
-  for (int k = k0; k <= k1; ++k) decades += inside(decimal(1, k));
-  if (decades >= 3) {
-    int stride = std::max(1, (decades + target - 1) / std::max(1, target));
-    for (int k = k0; k <= k1; ++k)
-      if (inside(decimal(1, k)) && ((k % stride) + stride) % stride == 0)
-        ticks.push_back({decimal(1, k), power_label(1, k)});
-    if (ticks.size() >= 2) return ticks;
-    ticks.clear();
-    for (int k = k0; k <= k1; ++k)
-      if (inside(decimal(1, k))) ticks.push_back({decimal(1, k), power_label(1, k)});
-    return ticks;
-  }
-  for (int k = k0; k <= k1; ++k)
-    for (long long m : {1, 2, 5})
-      if (inside(decimal(m, k))) ticks.push_back({decimal(m, k), power_label(m, k)});
-  return ticks.size() >= 2 ? ticks : linear_ticks(lo, hi, target);
-}
-
-std::vector<Tick> ticks_for(const Scale& s, int target) {
-  return s.log ? log_ticks(s.lo, s.hi, target) : linear_ticks(s.lo, s.hi, target);
-}
-
-double widest(const std::vector<Tick>& ticks) {
-  double w = 0;
-  for (const Tick& t : ticks) w = std::max(w, text_width(t.label, kFont));
-  return w;
-}
 
 // ------------------------------------------------------------------------- colours
 
@@ -351,10 +54,14 @@ std::string sequential_colour(double t) {
 struct Bands {
   double zmin = 0, zmax = 0;
   int n = 1;
-  double edge(int k) const { return k == n ? zmax : zmin + k * (zmax - zmin) / n; }
+  double edge(int k) const {
+    if (k == n) return zmax;
+    double span = zmax - zmin, t = static_cast<double>(k) / n;  // a span over the largest double
+    return std::isfinite(span) ? zmin + k * span / n : zmin * (1 - t) + zmax * t;  // (-1e308 to 1e308)
+  }
   int of(double z) const {
     if (zmax == zmin) return 0;
-    return std::clamp(static_cast<int>(std::floor((z - zmin) / (zmax - zmin) * n)), 0, n - 1);
+    return std::clamp(static_cast<int>(std::floor(fraction(z, zmin, zmax) * n)), 0, n - 1);
   }
   std::string colour(int k) const { return sequential_colour(n == 1 ? 0.5 : (k + 0.5) / n); }
 };
@@ -367,8 +74,7 @@ std::optional<Bands> make_bands(const Field& field) {
     b->zmin = std::min(b->zmin, z);
     b->zmax = std::max(b->zmax, z);
   }
-  if (b && std::isfinite(b->zmax - b->zmin)) b->n = b->zmax > b->zmin ? std::clamp(field.levels, 1, 256) : 1;
-  else b.reset();
+  if (b) b->n = b->zmax > b->zmin ? std::clamp(field.levels, 1, 256) : 1;
   return b;
 }
 
@@ -386,7 +92,7 @@ Polygon clip(const Polygon& poly, double level, double sign) {
     bool p_in = sign * (p.z - level) >= 0, q_in = sign * (q.z - level) >= 0;
     if (p_in) out.push_back(p);
     if (p_in != q_in) {
-      double t = (level - p.z) / (q.z - p.z);
+      double t = fraction(level, p.z, q.z);
       out.push_back({p.x + t * (q.x - p.x), p.y + t * (q.y - p.y), level});
     }
   }
@@ -421,7 +127,7 @@ void contour_triangle(const Bands& b, const Polygon& tri, ContourPaths& paths) {
       const Vertex& p = tri[i];
       const Vertex& q = tri[(i + 1) % 3];
       if ((p.z >= level) != (q.z >= level)) {
-        double t = (level - p.z) / (q.z - p.z);
+        double t = fraction(level, p.z, q.z);
         cut.push_back({p.x + t * (q.x - p.x), p.y + t * (q.y - p.y), level});
       }
     }
@@ -630,9 +336,49 @@ std::string data_points(const Series& s) {
   return text;
 }
 
-void draw_series(std::string& out, const Series& s, const std::string& colour, bool halo, const Frame& f) {
-  std::vector<bool> ok(s.x.size());
-  for (std::size_t i = 0; i < s.x.size(); ++i) ok[i] = f.x.valid(s.x[i]) && f.y.valid(s.y[i]);
+// What the plot can show of a series.
+struct Shown {
+  std::vector<bool> ok;             // the points drawn (finite, and positive on a log scale)
+  std::optional<std::size_t> last;  // a diverged series (non-finite values at its end after finite
+                                    // ones): its last point drawn, where the marker goes
+  std::size_t left_out = 0;         // finite points left out because they are <= 0 on a log scale
+};
+
+Shown shown(const Series& s, const Frame& f) {
+  Shown sh;
+  const std::size_t n = s.x.size();
+  sh.ok.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    sh.ok[i] = f.x.valid(s.x[i]) && f.y.valid(s.y[i]);
+    sh.left_out += !sh.ok[i] && std::isfinite(s.x[i]) && std::isfinite(s.y[i]);
+  }
+  auto finite = [&](std::size_t i) { return std::isfinite(s.x[i]) && std::isfinite(s.y[i]); };
+  std::size_t end = n;
+  while (end > 0 && !finite(end - 1)) --end;
+  if (end < n)
+    for (std::size_t i = end; i-- > 0;)
+      if (sh.ok[i]) {
+        sh.last = i;
+        break;
+      }
+  return sh;
+}
+
+// The legend's text for a series: its label, saying so when it diverged.
+std::string legend_text(const Series& s, const Shown& sh) {
+  if (!sh.last || s.label.find("diverged") != std::string::npos) return s.label;
+  return s.label.empty() ? "diverged" : s.label + " (diverged)";
+}
+
+// The diverged marker: a cross centred on (x, y).
+std::string cross(double x, double y, double r) {
+  return fmt::format("M{} {}L{} {}M{} {}L{} {}", px(x - r), px(y - r), px(x + r), px(y + r), px(x - r), px(y + r),
+                     px(x + r), px(y - r));
+}
+
+void draw_series(std::string& out, const Series& s, const Shown& sh, const std::string& colour, bool halo,
+                 const Frame& f) {
+  const std::vector<bool>& ok = sh.ok;
   auto X = [&](std::size_t i) { return f.x(s.x[i]); };
   auto Y = [&](std::size_t i) { return f.y(s.y[i]); };
   // The line: a new subpath after every gap; a lone point is a dot (round cap).
@@ -669,6 +415,17 @@ void draw_series(std::string& out, const Series& s, const std::string& colour, b
       append_head(heads, X(i), Y(i), X(i) + dx * tip, Y(i) + dy * tip, std::min(9.0, 0.5 * (len - gap)));
     }
     emit(out, "<path class=\"step-arrows\" fill=\"{}\" d=\"{}\"/>\n", colour, heads);
+  }
+  if (sh.last) {  // where the curve stops: the last finite value before it ran off to inf or nan
+    std::size_t i = *sh.last;
+    emit(out,
+         "<path class=\"diverged-halo\" fill=\"none\" stroke=\"#ffffff\" stroke-width=\"5\" "
+         "stroke-linecap=\"round\" d=\"{}\"/>\n",
+         cross(X(i), Y(i), 5));
+    emit(out,
+         "<path class=\"diverged\" data-label=\"{}\" data-x=\"{}\" data-y=\"{}\" fill=\"none\" stroke=\"{}\" "
+         "stroke-width=\"2.5\" stroke-linecap=\"round\" d=\"{}\"/>\n",
+         escape(s.label), shortest(s.x[i]), shortest(s.y[i]), colour, cross(X(i), Y(i), 5));
   }
 }
 
@@ -752,18 +509,34 @@ std::pair<double, double> legend_corner(const Plot& plot, const Frame& f, double
   return corners[std::min_element(hidden.begin(), hidden.end()) - hidden.begin()];
 }
 
-// A box in a corner of the plot with a sample line and the label of each labelled series.
-void draw_legend(std::string& out, const Plot& plot, const std::vector<std::string>& colours,
-                 const Frame& f) {
+// "3 values <= 0 left out (log scale)", for the notes under the legend's entries.
+std::string left_out_note(const std::string& label, std::size_t n) {
+  return fmt::format("{}{} value{} ≤ 0 left out (log scale)", label.empty() ? "" : label + ": ", n,
+                     n == 1 ? "" : "s");
+}
+
+// A box in a corner of the plot with a sample line and the label of each labelled or diverged
+// series, then a note for each series with values a log scale cannot show.
+void draw_legend(std::string& out, const Plot& plot, const std::vector<Shown>& shown,
+                 const std::vector<std::string>& colours, const Frame& f) {
   std::vector<std::size_t> entries;
-  double text = 0;
-  for (std::size_t i = 0; i < plot.series.size(); ++i)
-    if (!plot.series[i].label.empty()) {
+  std::vector<std::string> notes;
+  std::size_t unlabelled_left_out = 0;
+  double text = 0, note_text = 0;
+  for (std::size_t i = 0; i < plot.series.size(); ++i) {
+    const Series& s = plot.series[i];
+    if (!s.label.empty() || shown[i].last) {
       entries.push_back(i);
-      text = std::max(text, text_width(plot.series[i].label, kFont));
+      text = std::max(text, text_width(legend_text(s, shown[i]), kFont));
     }
-  if (entries.empty()) return;
-  const double row = 18, w = 46 + text, h = 8 + row * static_cast<double>(entries.size());
+    if (shown[i].left_out && !s.label.empty()) notes.push_back(left_out_note(s.label, shown[i].left_out));
+    if (s.label.empty()) unlabelled_left_out += shown[i].left_out;
+  }
+  if (unlabelled_left_out) notes.push_back(left_out_note("", unlabelled_left_out));
+  for (const std::string& n : notes) note_text = std::max(note_text, text_width(n, kFont));
+  if (entries.empty() && notes.empty()) return;
+  const double row = 18, w = std::max(46 + text, 16 + note_text),
+               h = 8 + row * static_cast<double>(entries.size() + notes.size());
   auto [x, y] = legend_corner(plot, f, w, h);
   emit(out, "<g class=\"legend\" font-size=\"{}\">\n", kFont);
   emit(out,
@@ -777,8 +550,16 @@ void draw_legend(std::string& out, const Plot& plot, const std::vector<std::stri
     emit(out, "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
          px(x + 8), px(cy), px(x + 34), px(cy), c, s.dashed ? " stroke-dasharray=\"7 4\"" : "");
     if (s.markers) emit(out, "<circle cx=\"{}\" cy=\"{}\" r=\"3.2\" fill=\"{}\"/>\n", px(x + 21), px(cy), c);
+    if (shown[entries[r]].last)
+      emit(out, "<path fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linecap=\"round\" d=\"{}\"/>\n", c,
+           cross(x + 34, cy, 4));
     emit(out, "<text class=\"legend-label\" x=\"{}\" y=\"{}\">{}</text>\n", px(x + 40), px(cy + kFont * 0.35),
-         escape(s.label));
+         escape(legend_text(s, shown[entries[r]])));
+  }
+  for (std::size_t r = 0; r < notes.size(); ++r) {
+    double cy = y + 4 + row * (static_cast<double>(entries.size() + r) + 0.5);
+    emit(out, "<text class=\"legend-note\" x=\"{}\" y=\"{}\" fill=\"#555555\" font-style=\"italic\">{}</text>\n",
+         px(x + 8), px(cy + kFont * 0.35), escape(notes[r]));
   }
   out += "</g>\n";
 }
@@ -842,13 +623,17 @@ std::string render_svg(const Plot& plot) {
   if (bands) draw_field(out, *plot.field, *bands, f);
   draw_arrows(out, plot, f);
   std::vector<std::string> colours;
-  for (std::size_t i = 0; i < plot.series.size(); ++i) colours.push_back(series_colour(plot.series[i], i));
+  std::vector<Shown> drawn;
+  for (std::size_t i = 0; i < plot.series.size(); ++i) {
+    colours.push_back(series_colour(plot.series[i], i));
+    drawn.push_back(shown(plot.series[i], f));
+  }
   for (std::size_t i = 0; i < plot.series.size(); ++i)
-    draw_series(out, plot.series[i], colours[i], bands.has_value(), f);
+    draw_series(out, plot.series[i], drawn[i], colours[i], bands.has_value(), f);
   out += "</g>\n";
   draw_axes(out, f);
   if (bands) draw_colour_bar(out, *bands, f);
-  draw_legend(out, plot, colours, f);
+  draw_legend(out, plot, drawn, colours, f);
   draw_titles(out, plot, W, H, f);
   out += "</svg>\n";
   return out;

@@ -11,7 +11,8 @@ namespace gradc {
 
 struct Series {                 // a curve or a trajectory
   std::string label;            // legend entry ("" = none)
-  std::vector<double> x, y;     // same length; non-finite points break the line (a gap)
+  std::vector<double> x, y;     // same length; non-finite points break the line (a gap), and
+                                // non-finite points at the end after finite ones mean it diverged
   bool markers = false;         // a dot at each point
   bool arrows = false;          // an arrowhead on each segment (descent steps: w(t) -> w(t+1))
   bool dashed = false;
@@ -30,7 +31,7 @@ struct Field {                  // filled contours of f(x, y) on a regular grid
 
 struct Plot {
   std::string title, xlabel, ylabel;
-  bool log_y = false;           // log scale on y (values <= 0 are skipped)
+  bool log_y = false;           // log scale on y (values <= 0 are left out, noted in the legend)
   std::vector<Series> series;
   std::vector<Arrow> arrows;    // drawn scaled so the longest is one grid cell (of the grid the
                                 // arrows sit on: the median nearest-neighbour distance in pixels)
@@ -46,6 +47,14 @@ struct Plot {
 /// <path> with a `data-label` attribute equal to its label and, for testability, a `data-points`
 /// attribute with its finite points as "x,y x,y ..." in DATA units (shortest round-trip
 /// numbers). Non-finite values never produce "nan" or "inf" in the SVG. Text is XML-escaped.
+///
+/// Any finite data is drawn, from the smallest subnormal to the largest double: ranges, margins
+/// and ticks stay finite (the 5% margin stops at the largest double). A series that diverged
+/// (ends in inf or nan after finite values) is drawn up to its last finite point, where a cross
+/// <path class="diverged" data-label=".." data-x=".." data-y=".."> marks it, and its legend entry
+/// says "diverged" (an unlabelled one gets an entry "diverged"). On a log scale, finite values
+/// <= 0 are left out and the legend gets a <text class="legend-note">: "LABEL: N values ≤ 0 left
+/// out (log scale)" (one note for all unlabelled series, without "LABEL: ").
 ///
 /// Also for testability: each axis is a <g class="axis" data-axis="x|y" data-scale="linear|log"
 /// data-lo=".." data-hi="..">, each tick a <line class="tick" data-axis="x|y|z" data-value="..">,

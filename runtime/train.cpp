@@ -68,23 +68,57 @@ std::vector<Tensor> initialize(const std::vector<Param>& params, std::uint64_t s
   return out;
 }
 
+std::optional<Invalid> validate(const Optimizer& opt, const Training& t) {
+  auto bad = [](const char* setting, std::string message) { return Invalid{setting, std::move(message)}; };
+  auto finite = [](double v) { return std::isfinite(v); };
+  if (!finite(opt.lr) || !(opt.lr > 0))
+    return bad("lr", fmt::format("the learning rate must be a finite number above 0, not {}", opt.lr));
+  if (opt.kind == Optimizer::Sgd) {
+    if (!finite(opt.momentum) || opt.momentum < 0)
+      return bad("momentum", fmt::format("momentum must be a finite number of at least 0, not {}", opt.momentum));
+    if (opt.nesterov && !(opt.momentum > 0)) return bad("nesterov", "nesterov needs a momentum above 0");
+  } else {
+    for (auto [name, v] : {std::pair{"beta1", opt.beta1}, std::pair{"beta2", opt.beta2}})
+      if (!(v >= 0 && v < 1)) return bad(name, fmt::format("{} must be at least 0 and below 1, not {}", name, v));
+    if (!finite(opt.eps) || !(opt.eps > 0))
+      return bad("eps", fmt::format("eps must be a finite number above 0, not {}", opt.eps));
+  }
+  if (!finite(opt.weight_decay) || opt.weight_decay < 0)
+    return bad("weight_decay", fmt::format("weight_decay must be a finite number of at least 0, not {}", opt.weight_decay));
+  if (t.epochs < 1 || t.epochs > kMaxEpochs)
+    return bad("epochs", fmt::format("the number of epochs must be a whole number from 1 to {}, not {}", kMaxEpochs, t.epochs));
+  if (t.batch < 1) return bad("batch", fmt::format("the batch size must be at least 1, not {}", t.batch));
+  return std::nullopt;
+}
+
 Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
     : m_(m), jit_(jit), dtype_(opts.dtype), use_metric_(opts.metric), every_epoch_(opts.every_epoch) {
   if (!m.training) throw UsageError(fmt::format("{} has no 'train' block", m.source.path));
   cfg_ = *m.training;
-  if (opts.lr) cfg_.optimizer.lr = *opts.lr;
-  if (opts.epochs) cfg_.epochs = *opts.epochs;
-  if (opts.batch) cfg_.batch = *opts.batch;
-  if (opts.seed) cfg_.seed = *opts.seed;
-  start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
-  state_.kind = cfg_.optimizer.kind;  // a fresh optimizer, unless resuming
-  if (opts.state) state_ = *opts.state;
   // The row count of the data the loss uses (checked equal across data sets by the lowering).
   std::vector<DataInput> inputs;
   m.lower(*cfg_.loss, 0, inputs);
   rows_ = 1;
   for (const DataInput& in : inputs) rows_ = in.source->shape.rank ? in.source->shape[0] : 1;
-  if (cfg_.batch <= 0 || cfg_.batch > rows_) cfg_.batch = rows_;
+  if (opts.lr) cfg_.optimizer.lr = *opts.lr;
+  if (opts.epochs) cfg_.epochs = *opts.epochs;
+  if (opts.seed) cfg_.seed = *opts.seed;
+  if (opts.batch) {
+    cfg_.batch = *opts.batch;
+  } else if (cfg_.batch == 0) {
+    cfg_.batch = rows_;  // the train block sets none: the whole data set
+  }
+  // A value out of range is the flag's fault when a flag gave it, else the train block's.
+  if (auto bad = validate(cfg_.optimizer, cfg_)) {
+    if ((bad->setting == "lr" && opts.lr) || (bad->setting == "epochs" && opts.epochs) || (bad->setting == "batch" && opts.batch))
+      throw UsageError(fmt::format("--{}: {}", bad->setting, bad->message));
+    auto at = cfg_.where.find(bad->setting);
+    throw Diagnostic(m.source.format(at != cfg_.where.end() ? at->second : cfg_.loc, "error", bad->message), kExitInputError);
+  }
+  cfg_.batch = std::min(cfg_.batch, rows_);  // a batch beyond the data is the whole data set, as in PyTorch
+  start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
+  state_.kind = cfg_.optimizer.kind;  // a fresh optimizer, unless resuming
+  if (opts.state) state_ = *opts.state;
 }
 
 // The compiled step for minibatches of `rows` rows: loss and the gradient of every parameter.
@@ -197,7 +231,10 @@ double Trainer::accuracy(const std::vector<Tensor>& params) {
     if (c == 1) {  // one output: a probability or a 0/1 regression, thresholded at 0.5
       right += (pred[i] > 0.5) == (target[i * tc] > 0.5);
     } else {
-      std::int64_t label = tc > 1 ? argmax(target + i * tc, tc) : static_cast<std::int64_t>(target[i]);
+      // A label that is not a class index (a computed target, even 1e300) matches no class.
+      double t = target[i];
+      std::int64_t label = tc > 1 ? argmax(target + i * tc, tc)
+                                  : (t >= 0 && t < static_cast<double>(c) && t == std::floor(t) ? static_cast<std::int64_t>(t) : -1);
       right += argmax(pred + i * c, c) == label;
     }
   }
@@ -329,10 +366,7 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         have_buf = true;
       } else {
         // The bias corrections folded into two scalars per step, as torch.optim.Adam does.
-        const double t = static_cast<double>(step);
-        adam_update(u, AdamStep<T>{m1.data(), m2.data(), static_cast<T>(opt.beta1), static_cast<T>(opt.beta2),
-                                   static_cast<T>(opt.eps), static_cast<T>(lr / (1 - std::pow(opt.beta1, t))),
-                                   static_cast<T>(std::sqrt(1 - std::pow(opt.beta2, t)))});
+        adam_update(u, adam_constants<T>(m1.data(), m2.data(), lr, opt.beta1, opt.beta2, opt.eps, static_cast<double>(step)));
       }
     }
     if (every_epoch_ || epoch % log_every == 0 || epoch == last) {

@@ -30,6 +30,23 @@ class Rng {
 /// Initial values of every parameter, drawn in declaration order from Rng(seed).
 std::vector<Tensor> initialize(const std::vector<Param>& params, std::uint64_t seed);
 
+/// The most epochs a run may reach (counting a resumed checkpoint's): keeps step and epoch
+/// counts far from overflow, and bounds the shuffle replay of a resumed run.
+inline constexpr std::int64_t kMaxEpochs = 1'000'000'000;
+
+/// A hyperparameter outside its range: the setting's name as the train block spells it (lr,
+/// momentum, weight_decay, beta1, beta2, eps, nesterov, epochs, batch) and why, in words.
+struct Invalid {
+  std::string setting;
+  std::string message;
+};
+
+/// The one check of every hyperparameter, whatever it comes from (a train block, a command-line
+/// flag, a sweep or a descent): PyTorch's ranges, lr > 0, momentum >= 0, weight_decay >= 0,
+/// 0 <= beta1, beta2 < 1, eps > 0, all finite; nesterov needs momentum > 0; epochs from 1 to
+/// kMaxEpochs; batch at least 1. Nothing when every value is in range.
+std::optional<Invalid> validate(const Optimizer& opt, const Training& t);
+
 /// The optimizer's state after some steps (PyTorch's optimizer.state_dict()) and the epochs
 /// completed: what `--save` writes beside the parameters and `--resume` continues from.
 struct OptimizerState {

@@ -31,11 +31,12 @@ template <class T>
   const T* __restrict g = u.g;
   T* __restrict m1 = a.m1;
   T* __restrict m2 = a.m2;
-  const T wd = u.weight_decay, b1 = a.b1, b2 = a.b2, eps = a.eps, step_size = a.step_size, c2_sqrt = a.c2_sqrt;
+  const T wd = u.weight_decay, b1 = a.b1, c1 = a.one_minus_b1, b2 = a.b2, c2 = a.one_minus_b2, eps = a.eps,
+          step_size = a.step_size, c2_sqrt = a.c2_sqrt;
   for (std::size_t k = 0, n = u.n; k < n; ++k) {
     T gk = g[k] + wd * w[k];
-    m1[k] = b1 * m1[k] + (1 - b1) * gk;
-    m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
+    m1[k] = b1 * m1[k] + c1 * gk;
+    m2[k] = b2 * m2[k] + c2 * gk * gk;
     w[k] -= step_size * m1[k] / (std::sqrt(m2[k]) / c2_sqrt + eps);
   }
 }

@@ -3,7 +3,8 @@
 and stderr with tests/golden/NAME.out. `run_golden.py GRADC --update` rewrites the files.
 
 Cases are listed in tests/golden/cases.txt, one per line: `NAME: ARGS...` (ARGS split like a
-shell would; paths are relative to the repository root). Generated inputs (huge or binary files)
+shell would; paths are relative to the repository root). ARGS ending in `< PATH` give the file
+PATH as gradc's standard input (otherwise it is empty). Generated inputs (huge or binary files)
 are written by make_inputs() into a temporary folder, referred to as $TMP in ARGS."""
 import os
 import re
@@ -36,7 +37,15 @@ HOST_SPECIFIC = re.compile(r"^(attributes #|target datalayout|target triple|; Mo
 
 def run_case(gradc, args, tmp):
     argv = [gradc] + [a.replace("$TMP", tmp) for a in shlex.split(args)]
-    p = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, errors="replace", timeout=120)
+    stdin = b""
+    if len(argv) >= 3 and argv[-2] == "<":
+        with open(os.path.join(ROOT, argv[-1]), "rb") as f:
+            stdin = f.read()
+        argv = argv[:-2]
+    p = subprocess.run(argv, cwd=ROOT, input=stdin, capture_output=True, timeout=120)
+    # As text=True would: universal newlines.
+    p.stdout, p.stderr = (s.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+                          for s in (p.stdout, p.stderr))
     stdout = p.stdout
     if "--stage llvm" in args:
         stdout = "".join(l for l in stdout.splitlines(True) if not HOST_SPECIFIC.match(l))

@@ -45,6 +45,7 @@ const std::vector<OpCase>& cases() {
       {Op::Max, "max(a, b)", {{0.3, -1.2}, {2, 5}}},
       {Op::Step, "step(a)", {{0.3, 0}, {-3, 0}}},
       {Op::Sign, "sign(a)", {{0.3, 0}, {-3, 0}}},
+      {Op::Mask, "mask(a, b)", {{0.3, -1.2}, {2, 5}}},
   };
   return kCases;
 }

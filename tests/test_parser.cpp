@@ -393,15 +393,35 @@ TEST(ParserErrors, UnexpectedCharacter) {
 
 TEST(ParserErrors, EndOfFile) {
   EXPECT_EQ(program_error("fn f(x) = 1 +"), "1:14: expected expression, found end of file");
-  EXPECT_EQ(program_error("fn f(x) = 1 + # more later\n"), "2:1: expected expression, found end of file");
+  EXPECT_EQ(program_error("fn f(x) = 1 + # more later\n"), "1:14: expected expression, found end of file");
   EXPECT_EQ(program_error("fn f(x) = (x + 1"), "1:17: expected ')', found end of file");
-  EXPECT_EQ(program_error("fn f(x) {\n  return x\n"), "3:1: expected '}', found end of file");
+  EXPECT_EQ(program_error("fn f(x) {\n  return x\n"), "2:11: expected '}', found end of file");
   EXPECT_EQ(program_error("fn f"), "1:5: expected '(', found end of file");
   EXPECT_EQ(program_error("fn"), "1:3: expected function name, found end of file");
   EXPECT_EQ(program_error("fn f(x) = x @"), "1:14: expected expression, found end of file");
   EXPECT_EQ(expression_error(""), "1:1: expected expression, found end of file");
-  EXPECT_EQ(expression_error("  # nothing\n"), "2:1: expected expression, found end of file");
+  EXPECT_EQ(expression_error("  # nothing\n"), "1:1: expected expression, found end of file");
   EXPECT_EQ(expression_error(")"), "1:1: expected expression");
+}
+
+// At the end of the file, errors point just after the last token, on the line being written
+// (as clang and rustc do), not at a blank line after it.
+TEST(ParserErrors, EndOfFilePointsAfterTheLastToken) {
+  EXPECT_EQ(program_error("fn f(x) = x +\n"), "1:14: expected expression, found end of file");
+  EXPECT_EQ(program_error("fn f(x) = x +   \n\n\n"), "1:14: expected expression, found end of file");
+  EXPECT_EQ(program_error("fn f(x) = x +\r\n"), "1:14: expected expression, found end of file");
+  EXPECT_EQ(program_error("fn f(x) = (x\n  # the rest is missing\n\n"), "1:13: expected ')', found end of file");
+  EXPECT_EQ(program_error("data d = csv(\"a.csv\"\n"), "1:21: expected ',' or ')', found end of file");
+  EXPECT_EQ(program_error("data d = csv(\"a#b\" \n"), "1:19: expected ',' or ')', found end of file");
+  // The whole message: the source line with the caret after the '+'.
+  SourceFile src{"f.grad", "fn f(x) = x +\n"};
+  try {
+    parse_program(src);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(src.format(e.loc, "error", e.what()),
+              "f.grad:1:14: error: expected expression, found end of file\nfn f(x) = x +\n             ^\n");
+  }
 }
 
 TEST(ParserErrors, KeywordAsName) {

@@ -304,7 +304,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "3:17: shapes [2, 3] and [4] cannot be broadcast together"},
         BadProgram{"data X = [[1, 2], [3, 4]]\nparam W[3, 1] = zeros\ntrain { loss = sum(X @ W) }",
                    "3:22: shapes [2, 2] and [3, 1] do not fit a matrix product"},
-        BadProgram{"data X = [[1, 2], [3]]", "1:19: ragged tensor literal: 1 elements here, 2 in the first row at this depth"},
+        BadProgram{"data X = [[1, 2], [3]]", "1:19: ragged tensor literal: 1 element here, 2 in the first row at this depth"},
         BadProgram{"param W[2] = zeros\ntrain { loss = sum(W)\n optimizer = rmsprop(lr = 1) }",
                    "3:14: unknown optimizer 'rmsprop' (sgd, adam)"},
         BadProgram{"param W[2] = zeros\ntrain { loss = sum(W)\n optimizer = sgd(lr = 1, beta = 2) }",
