@@ -32,7 +32,12 @@ class Printer {
 
   std::string operator()(const Node* n) {
     out_.clear();
-    emit(n, 0, /*top=*/true);
+    if (source_ && n->op == Op::Broadcast) {  // a temporary that holds the broadcast value
+      emit(n->arg(0), kPrecMul);
+      out_ += "*" + ones(n->shape);
+    } else {
+      emit(n, 0, /*top=*/true);
+    }
     return std::move(out_);
   }
 
@@ -100,6 +105,25 @@ class Printer {
     close(paren);
   }
 
+  // An operand of a tensor op. Broadcasting is implicit only under elementwise ops: under the
+  // others (a matrix product, a reduction, an index) source text spells it as a product with
+  // ones of the broadcast shape, so that `1 @ x` does not read back as a scalar operand.
+  void operand(const Node* c, int min_prec) {
+    while (c->op == Op::Detach) c = c->arg(0);
+    if (!source_ || c->op != Op::Broadcast || is_temp(c)) return emit(c, min_prec);
+    bool paren = kPrecMul < min_prec;
+    open(paren);
+    emit(c->arg(0), kPrecMul);
+    out_ += "*" + ones(c->shape);
+    close(paren);
+  }
+  static std::string ones(const Shape& s, int axis = 0) {
+    if (axis == s.rank) return "1";
+    std::string t = "[";
+    for (std::int32_t i = 0; i < s[axis]; ++i) t += (i ? ", " : "") + ones(s, axis + 1);
+    return t + "]";
+  }
+
   // Tensor ops written as the notation of linear algebra: x^T, sum(x, axis = 0), x[i].
   bool tensor_op(const Node* n, int min_prec) {
     bool tex = f_ == Format::Latex;
@@ -107,7 +131,7 @@ class Printer {
       case Op::Transpose:
         if (source_) {  // `x^T` would read back as x to the power of a variable T
           out_ += "transpose(";
-          emit(n->arg(0), 0);
+          operand(n->arg(0), 0);
           out_ += ")";
           return true;
         }
@@ -117,7 +141,7 @@ class Printer {
       case Op::Embed:
         return source_ && spelled_with_masks(n, min_prec);
       case Op::Index:
-        emit(n->arg(0), kPrecAtom);
+        operand(n->arg(0), kPrecAtom);
         out_ += tex ? fmt::format("_{{{}}}", n->index) : n->axis == 0 ? fmt::format("[{}]", n->index)
                                                                      : fmt::format("[:, {}]", n->index);
         return true;
@@ -126,22 +150,22 @@ class Printer {
         const char* name = n->op == Op::Sum ? "sum" : "max";
         out_ += tex ? fmt::format("\\operatorname{{{}}}{}\\left(", name, n->axis < 0 ? "" : fmt::format("_{{{}}}", n->axis))
                     : fmt::format("{}(", name);
-        emit(n->arg(0), 0);
+        operand(n->arg(0), 0);
         out_ += tex ? "\\right)" : n->axis < 0 ? ")" : fmt::format(", axis = {})", n->axis);
         return true;
       }
       case Op::MatMul: {
         bool paren = kPrecMul < min_prec;
         open(paren);
-        emit(n->arg(0), kPrecMul);
+        operand(n->arg(0), kPrecMul);
         out_ += tex ? " " : " @ ";
-        emit(n->arg(1), kPrecMul + 1);
+        operand(n->arg(1), kPrecMul + 1);
         close(paren);
         return true;
       }
       case Op::OneHot:
         out_ += tex ? "\\operatorname{onehot}\\left(" : "onehot(";
-        emit(n->arg(0), 0);
+        operand(n->arg(0), 0);
         out_ += fmt::format(", {}{}", n->index, tex ? "\\right)" : ")");
         return true;
       default:
@@ -162,7 +186,7 @@ class Printer {
       if (transposed) out_ += "transpose(";
       open(paren);
       out_ += mask + "*";
-      emit(x, kPrecMul + 1);
+      operand(x, kPrecMul + 1);
       close(paren);
       if (transposed) out_ += ")";
     };
@@ -172,7 +196,7 @@ class Printer {
       } else if (from.rank == 1 && to.rank == 2 && to[1] == 1) {
         product("[[1]]", true);
       } else if (from.rank == 2 && to.rank == 1 && (from[0] == 1 || from[1] == 1)) {
-        emit(x, kPrecAtom);
+        operand(x, kPrecAtom);
         out_ += from[0] == 1 ? "[0]" : "[:, 0]";
       } else {
         return false;

@@ -67,5 +67,23 @@ TEST(PrintBack, TensorOpsOfDataSpelledInTheLanguage) {
   }
 }
 
+TEST(PrintBack, BroadcastUnderAMatrixProductIsSpelled) {
+  // The adjoint of a matrix product of a scalar function's data: `1 @ transpose(A*x)` read back
+  // as a scalar operand of @ ("shapes [] and [2, 2] do not fit a matrix product").
+  auto m = compile_text("data A = [[1, 2], [3, 4]]\nfn f(x) = sum(A*x @ (A*x) @ (A*x))\n");
+  const Function& f = m->functions[0];
+  const Node* d = first_partial(*m, f);
+  Printed p = print(std::span(&d, 1), Format::Text, nullptr, std::vector<std::string>{"x"});
+  std::string prog = "fn d(x) {\n";
+  for (auto& [t, def] : p.temps) prog += "  " + t + " = " + def + "\n";
+  prog += "  return " + p.results[0] + "\n}\n";
+  EXPECT_NE(prog.find("*[[1, 1], [1, 1]]"), std::string::npos) << prog;
+  auto back = compile_text(prog);
+  const Function& fd = back->functions[0];
+  // f = x^3 sum(A^3) with sum(A^3) = 37 + 54 + 81 + 118 = 290, so f' = 870 x^2.
+  for (double x : {0.5, -2.0})
+    EXPECT_NEAR(evaluate(std::span(&fd.body, 1), fd.params, std::vector<double>{x})[0], 870 * x * x, 1e-9 * 870 * x * x);
+}
+
 }  // namespace
 }  // namespace gradc::test
