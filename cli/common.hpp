@@ -28,6 +28,7 @@ struct Options {
   int order = 1;
   bool hessian = false, json = false, expr_only = false, no_simplify = false;
   double tol = 1e-6;
+  bool lint = false;  // check --lint
   // descent, sweep, field
   std::string lr_list, range = "-3:3", csv;
   std::vector<std::string> from;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "cli/common.hpp"
 #include "compiler/builder.hpp"
@@ -14,6 +15,7 @@
 #include "compiler/explain.hpp"
 #include "compiler/graph.hpp"
 #include "compiler/interp.hpp"
+#include "compiler/lint.hpp"
 #include "compiler/print.hpp"
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
@@ -333,8 +335,48 @@ bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
   return true;
 }
 
+// check --lint: the places where a gradient can become nan or inf at a finite input (warnings)
+// and the kinks with the subgradient used there (notes), for every function of the file that
+// has a scalar body. Findings alone do not fail: the exit code is 0.
+int lint_functions(Module& m, const Options& o) {
+  std::vector<const Function*> fns;
+  if (!o.fn.empty()) fns.push_back(&choose(m, o.fn));
+  for (const Function& f : m.functions)
+    if (o.fn.empty() && scalar_function(f)) fns.push_back(&f);
+  // A training program: its loss too, over all rows, as a function of the parameters and data.
+  Function loss;
+  if (m.training && o.fn.empty()) {
+    std::vector<DataInput> data;
+    loss.name = "the loss";
+    loss.loc = m.training->loc;
+    loss.body = m.lower(*m.training->loss, 0, data, &loss);
+    fns.push_back(&loss);
+  }
+  if (fns.empty()) choose(m, o.fn);  // throws the explanation
+  std::size_t warnings = 0, notes = 0;
+  std::set<std::pair<std::uint32_t, std::string>> seen;  // a function called by another is linted once
+  for (const Function* f : fns)
+    for (const LintFinding& x : lint(*f)) {
+      if (!seen.emplace(x.loc.offset, x.message).second) continue;
+      std::fputs(m.source.format(x.loc, x.warning ? "warning" : "note", x.message).c_str(), stderr);
+      ++(x.warning ? warnings : notes);
+    }
+  std::string names;
+  for (const Function* f : fns) names += (names.empty() ? "" : ", ") + f->name;
+  if (warnings + notes == 0) {
+    std::fputs(fmt::format("ok: no gradient of {} can become nan or inf at a finite input, and no kink is reached\n", names).c_str(),
+               stdout);
+  } else {
+    std::fputs(fmt::format("lint of {}: {} warning{}, {} note{}\n", names, warnings, warnings == 1 ? "" : "s", notes,
+                           notes == 1 ? "" : "s").c_str(),
+               stdout);
+  }
+  return kExitOk;
+}
+
 int cmd_check(const Options& o) {
   auto m = load(o);
+  if (o.lint) return lint_functions(*m, o);
   if (m->training && o.fn.empty()) return check_training(*m, o);
   auto fns = choose_all(*m, o.fn);
   auto jit = Jit::create();

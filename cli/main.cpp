@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstdio>
 
 #include <unistd.h>
@@ -18,6 +19,18 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "gradc 0.1");
   Options o;
+  // A whole number in [lo, hi], said in words (CLI11's range text prints 1.8e308 in full).
+  // Hyperparameters are not checked here but by the runtime (runtime/train.hpp validate).
+  auto whole_in = [](long long lo, long long hi) {
+    return CLI::Validator(
+        [lo, hi](std::string& text) -> std::string {
+          long long v = 0;
+          auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+          if (ec != std::errc() || end != text.data() + text.size() || (v >= lo && v <= hi)) return "";
+          return fmt::format("must be a whole number from {} to {}, not {}", lo, hi, text);
+        },
+        "");
+  };
   auto common = [&](CLI::App* c) {
     c->add_option("file", o.file, ".grad source file")->required();
     c->add_option("--fn", o.fn, "function to use (may be left out when the file has one)");
@@ -33,7 +46,7 @@ int run(int argc, char** argv) {
   CLI::App* diff = app.add_subcommand("diff", "print partial derivatives");
   common(diff);
   diff->add_option("--wrt", o.wrt, "variables, comma-separated")->required();
-  diff->add_option("--order", o.order, "derivative order")->check(CLI::PositiveNumber);
+  diff->add_option("--order", o.order, "derivative order");
   diff->add_option("--format", o.format, "text or latex")->check(CLI::IsMember({"text", "latex"}));
   diff->add_flag("--expr-only", o.expr_only, "print just the expression, inline");
   CLI::App* emit = app.add_subcommand("emit", "dump a compiler stage");
@@ -45,11 +58,12 @@ int run(int argc, char** argv) {
   emit->add_option("--dtype", o.dtype, "training program: the element type of the IR and the step kernel, f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));
   emit->add_option("--threads", o.threads, "llvm, training program: the step kernel for this many threads")
-      ->check(CLI::Range(1, 64));
+      ->check(whole_in(1, 64));
   CLI::App* check = app.add_subcommand("check", "compare the compiled gradient with finite differences");
   common(check);
   check->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");
   check->add_option("--tol", o.tol, "relative tolerance (default 1e-6)");
+  check->add_flag("--lint", o.lint, "instead: warn where a gradient can become nan or inf, note the kinks");
 
   CLI::App* train = app.add_subcommand("train", "train the network of a file's 'train' block");
   train->add_option("file", o.file, ".grad source file")->required();
@@ -64,7 +78,7 @@ int run(int argc, char** argv) {
   train->add_option("--dtype", o.dtype, "element type of the compiled step: f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));
   train->add_option("--threads", o.threads, "threads for the large matrix products (default 1; results do not depend on it)")
-      ->check(CLI::Range(1, 64));
+      ->check(whole_in(1, 64));
 
   CLI::App* graph = app.add_subcommand("graph", "the computational graph as Graphviz DOT or SVG");
   common(graph);
@@ -101,7 +115,7 @@ int run(int argc, char** argv) {
   predict->add_option("--params", o.params, "parameters saved by 'gradc train --save'")->required();
   predict->add_option("--data", o.data, "CSV file with the input columns")->required();
   predict->add_option("--fn", o.fn, "the layer or function to run (may be left out when there is one layer)");
-  predict->add_option("--threads", o.threads, "threads for the large matrix products (default 1)")->check(CLI::Range(1, 64));
+  predict->add_option("--threads", o.threads, "threads for the large matrix products (default 1)")->check(whole_in(1, 64));
   predict->add_option("--out", o.out, "write the predictions to this CSV file, atomically");
 
   try {

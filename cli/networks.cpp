@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cli/common.hpp"
+#include "cli/interrupt.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/explain.hpp"
@@ -93,6 +94,8 @@ int cmd_train(const Options& o) {
                  stderr);
   }
   OptimizerState before = opts.state.value_or(OptimizerState{});  // where a resumed run left off
+  catch_interrupts();
+  opts.stop = interrupted;
   Trainer trainer(*m, *jit, opts);
   bool bar = !o.quiet && ::isatty(STDOUT_FILENO);
   std::string csv = "epoch,step,loss,metric\n";
@@ -115,11 +118,21 @@ int cmd_train(const Options& o) {
     } else {
       std::fputs(fmt::format("epoch {:>6}  step {:>7}  loss {:.6g}{}  lr {:.4g}\n", l.epoch, l.step, l.loss, metric, l.lr).c_str(),
                  stdout);
+      std::fflush(stdout);  // a pipe or a file sees each line as it comes
     }
   };
   TrainResult r = trainer.run(line);
   if (!o.log.empty()) write_file_atomic(o.log, csv);
   if (!o.save.empty()) save_params(o.save, m->params, r.params, &r.optimizer);
+  if (r.interrupted) {
+    if (bar) std::fputs("\n", stdout);
+    std::fflush(stdout);
+    std::fputs(fmt::format("gradc: interrupted at epoch {}, step {} of {}; {}\n", r.epoch, r.epoch_step, r.epoch_steps,
+                           o.save.empty() ? "nothing saved (no --save)" : "saved " + o.save)
+                   .c_str(),
+               stderr);
+    return kExitInterrupted;
+  }
   if (r.diverged) {
     if (bar) std::fputs("\n", stdout);
     std::fflush(stdout);

@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <mutex>
 #include <thread>
 
 #include "cli/common.hpp"
+#include "cli/interrupt.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "io/csv.hpp"
@@ -162,6 +164,7 @@ void check_descent(double lr, std::int64_t steps, const char* steps_flag) {
 int cmd_descent(const Options& o) {
   if (!o.lr) throw UsageError("descent: give the learning rate with --lr");
   check_descent(*o.lr, o.steps, "--steps");
+  catch_interrupts();
   Compiled c = compile_scalar(o, "descent", 2);
   std::size_t n = c.f->params.size();
   std::vector<std::vector<double>> starts;
@@ -175,6 +178,10 @@ int cmd_descent(const Options& o) {
   if (starts.empty()) starts.push_back(resolve_point(*c.m, *c.f, o.at));
   std::vector<Trajectory> runs;
   for (const auto& w0 : starts) runs.push_back(descend(c.k, w0, *o.lr, o.steps));
+  if (interrupted()) {
+    std::fputs("gradc: descent interrupted; nothing written\n", stderr);
+    return kExitInterrupted;
+  }
 
   if (o.format == "csv") {
     std::string csv = "run,step";
@@ -203,11 +210,15 @@ int cmd_descent(const Options& o) {
         if (std::isfinite(w[0])) lo = std::min(lo, w[0]), hi = std::max(hi, w[0]);
     double pad = std::max(0.25 * (hi - lo), 0.5);
     Series curve{c.f->name + "(" + c.f->params[0]->name + ")", {}, {}, false, false, false, ""};
+    double span = hi - lo + 2 * pad, a = std::max(lo - pad, -DBL_MAX), b = std::min(hi + pad, DBL_MAX);
     for (int i = 0; i <= 200; ++i) {
-      double w = lo - pad + (hi - lo + 2 * pad) * i / 200.0;
+      double w = std::isfinite(span) ? lo - pad + span * i / 200.0 : lerp(a, b, i / 200.0);
       curve.x.push_back(w);
       curve.y.push_back(value_at(c.k, {w}));
     }
+    // Where L overflows at the ends of a diverged run's range the curve just stops: it is a
+    // function, not a run that diverged (whose steps end in inf and are marked so).
+    while (!curve.y.empty() && !std::isfinite(curve.y.back())) curve.x.pop_back(), curve.y.pop_back();
     p.series.push_back(curve);
     p.xlabel = c.f->params[0]->name;
     p.ylabel = c.f->name;
@@ -232,6 +243,7 @@ int cmd_descent(const Options& o) {
     for (const Trajectory& t : runs) {
       Series s{fmt::format("from ({}, {})", num(t.w[0][0]), num(t.w[0][1])), {}, {}, true, true, false, ""};
       for (const auto& w : t.w) s.x.push_back(w[0]), s.y.push_back(w[1]);
+      if (!std::isfinite(t.loss.back())) s.x.push_back(NAN), s.y.push_back(NAN);  // diverged: marked
       p.series.push_back(s);
     }
   }
@@ -243,6 +255,7 @@ int cmd_descent(const Options& o) {
 // gradc sweep FILE --lr 0.01,0.2,0.8,1.1 [--epochs N] [-o OUT.svg] [--csv OUT.csv]
 int cmd_sweep(const Options& o) {
   std::vector<double> rates = parse_numbers(o.lr_list, "--lr");
+  catch_interrupts();
   auto m = load(o);
   if (!m->training || !o.fn.empty())  // a function (a training program's Trainers check their own)
     for (double r : rates) check_descent(r, o.epochs ? *o.epochs : o.steps, "--epochs");
@@ -259,6 +272,7 @@ int cmd_sweep(const Options& o) {
       opts.lr = r;
       opts.metric = false;
       opts.every_epoch = true;
+      opts.stop = interrupted;
       if (o.epochs) opts.epochs = *o.epochs;
       trainers.push_back(std::make_unique<Trainer>(*m, *jit, opts));
       trainers.back()->prepare();
@@ -287,11 +301,15 @@ int cmd_sweep(const Options& o) {
     Compiled c = compile_scalar(o, "sweep", 0);
     std::vector<double> w0 = resolve_point(*c.m, *c.f, o.at);
     std::int64_t steps = o.epochs ? *o.epochs : o.steps;
-    for (std::size_t i = 0; i < rates.size(); ++i) {
+    for (std::size_t i = 0; i < rates.size() && !interrupted(); ++i) {
       Trajectory t = descend(c.k, w0, rates[i], steps);
       curves[i] = t.loss;
       labels[i] = classify(t);
     }
+  }
+  if (interrupted()) {
+    std::fputs("gradc: sweep interrupted; nothing written\n", stderr);
+    return kExitInterrupted;
   }
   // The summary and the suggestion: the largest rate that converged, else the largest that
   // did not diverge or oscillate.

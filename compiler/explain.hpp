@@ -13,11 +13,14 @@ namespace gradc {
 struct Explanation {
   std::string text;     // the whole explanation, ready to print
   double total = 0;     // the sum over paths (equals ∂f/∂x)
-  std::size_t paths = 0;
+  std::size_t paths = 0;  // all of them (saturating at the largest std::size_t)
 };
 
-/// Explains ∂f/∂wrt at point. At most max_paths paths are written out (all are summed).
+/// Explains ∂f/∂wrt at point. The first paths are written out while there are at most max_paths
+/// of them and max_factors factors in all; when that leaves some out, the chain rule follows edge
+/// by edge (each name's total derivative df/dv from those of the names that use it, as reverse
+/// mode accumulates it), so the total is always ∂f/∂wrt. Paths are counted, never enumerated.
 Explanation explain(Module& m, const Function& f, const Node* wrt, std::span<const double> point, Format format,
-                    std::size_t max_paths = 16);
+                    std::size_t max_paths = 16, std::size_t max_factors = 1024);
 
 }  // namespace gradc

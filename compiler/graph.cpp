@@ -27,6 +27,7 @@ std::string escape(const std::string& s) {
 
 std::string value_text(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.6g}", v); }
 
+
 }  // namespace
 
 std::unordered_map<const Node*, std::string> intermediate_names(const Function& f) {
@@ -45,6 +46,40 @@ const Node* local_partial(Builder& b, const Node* n, int i) {
   const Node* d[2] = {nullptr, nullptr};
   n->info().grad(b, n, b.constant(1), d);
   return d[i];
+}
+
+// n is rebuilt over stand-in variables (printed as the names are) so that printing walks n's own
+// unnamed part only: printing n itself walks everything below it, and did so for every label
+// (quadratic in the graph).
+std::string print_shallow(Graph& g, const Node* n, const std::unordered_map<const Node*, std::string>& names,
+                          Format f, const Node* except) {
+  std::unordered_map<const Node*, const Node*> copy;
+  std::vector<std::pair<const Node*, bool>> stack{{n, false}};
+  while (!stack.empty()) {
+    auto [m, expanded] = stack.back();
+    if (copy.count(m)) {
+      stack.pop_back();
+      continue;
+    }
+    auto named = names.find(m);
+    if (m != n && m != except && named != names.end()) {
+      copy[m] = g.var(named->second, m->shape, m->dtype);
+    } else if (m->nargs == 0) {
+      copy[m] = m;
+    } else if (!expanded) {
+      stack.back().second = true;
+      for (int i = 0; i < m->nargs; ++i) stack.push_back({m->arg(i), false});
+      continue;
+    } else {
+      const Node* args[2] = {copy.at(m->arg(0)), m->nargs > 1 ? copy.at(m->arg(1)) : nullptr};
+      bool same = args[0] == m->arg(0) && (m->nargs < 2 || args[1] == m->arg(1));
+      copy[m] = same ? m : g.make(m->op, std::span<const Node* const>(args, m->nargs), m->attrs());
+    }
+    stack.pop_back();
+  }
+  const Node* root = copy.at(n);
+  static const std::unordered_map<const Node*, std::string> kNoNames;  // no t1, t2, ... either
+  return print(std::span<const Node* const>(&root, 1), f, &kNoNames).results[0];
 }
 
 std::string graph_dot(Module& m, const Function& f, std::span<const double> point, bool backward) {
@@ -73,12 +108,10 @@ std::string graph_dot(Module& m, const Function& f, std::span<const double> poin
   for (std::size_t i = 0; i < want.size(); ++i) value[want[i]] = val[i];
 
   // Symbolic partials in terms of the intermediates' names.
-  std::unordered_map<const Node*, std::string> display = names;
   auto symbolic = [&](const Node* p) {
-    if (auto it = display.find(p); it != display.end()) return it->second;
+    if (auto it = names.find(p); it != names.end()) return it->second;
     if (p->op == Op::Var) return p->name;
-    Printed pr = print(std::span<const Node* const>(&p, 1), Format::Text, &display);
-    return pr.results[0];
+    return print_shallow(m.graph, p, names);
   };
 
   std::string out = fmt::format("digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box, style=rounded, "
@@ -91,11 +124,7 @@ std::string graph_dot(Module& m, const Function& f, std::span<const double> poin
       label = fmt::format("{}\n= {}", n->name, value_text(value[n]));
     } else {
       // "a = 2 × x" style: the operation on its arguments' names.
-      std::unordered_map<const Node*, std::string> shallow;  // arguments by name
-      for (int i = 0; i < n->nargs; ++i)
-        if (names.count(n->arg(i))) shallow[n->arg(i)] = names[n->arg(i)];
-      std::string expr = print(std::span<const Node* const>(&n, 1), Format::Text, &shallow).results[0];
-      label = fmt::format("{} = {}\n= {}", names[n], expr, value_text(value[n]));
+      label = fmt::format("{} = {}\n= {}", names[n], print_shallow(m.graph, n, names), value_text(value[n]));
     }
     if (backward) {
       auto a = adj.find(n);
@@ -169,11 +198,10 @@ std::string graph_dot_tensor(Module& m, const Node* loss, bool backward) {
       if (names.count(n) && a->nargs > 0 && (names[n][0] != 'v') == layers) adj_names[a] = "dL/d" + names[n];
 
   // "dL/dz1 = ..." in terms of the forward names and the other adjoints' names.
+  std::unordered_map<const Node*, std::string> display = names;
+  display.insert(adj_names.begin(), adj_names.end());
   auto adjoint_line = [&](const std::string& name, const Node* a) {
-    std::unordered_map<const Node*, std::string> display = names;
-    display.insert(adj_names.begin(), adj_names.end());
-    display.erase(a);
-    return fmt::format("\ndL/d{} = {}", name, print(std::span<const Node* const>(&a, 1), Format::Text, &display).results[0]);
+    return fmt::format("\ndL/d{} = {}", name, print_shallow(m.graph, a, display));
   };
   std::string out = "digraph \"loss\" {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
                     "  edge [fontname=\"Helvetica\", fontsize=10];\n";
@@ -183,11 +211,8 @@ std::string graph_dot_tensor(Module& m, const Node* loss, bool backward) {
     if (n->op == Op::Var || n->op == Op::Tensor) {
       label = fmt::format("{}\n{}", n->op == Op::Var ? n->name : "constant", n->shape.str());
     } else {
-      std::unordered_map<const Node*, std::string> shallow;  // arguments by name
-      for (int i = 0; i < n->nargs; ++i)
-        if (names.count(skip(n->arg(i)))) shallow[skip(n->arg(i))] = names[skip(n->arg(i))];
-      std::string expr = print(std::span<const Node* const>(&n, 1), Format::Text, &shallow).results[0];
-      label = fmt::format("{} = {}\n{}", names[n], expr, n->shape.scalar() ? "scalar" : n->shape.str());
+      label = fmt::format("{} = {}\n{}", names[n], print_shallow(m.graph, n, names),
+                          n->shape.scalar() ? "scalar" : n->shape.str());
       if (backward)
         if (auto a = adj.find(n); a != adj.end() && n != loss) label += adjoint_line(names[n], a->second);
     }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "compiler/lower.hpp"
+#include "compiler/print.hpp"
 
 namespace gradc {
 
@@ -14,6 +15,11 @@ std::unordered_map<const Node*, std::string> intermediate_names(const Function& 
 
 /// The local partial ∂n/∂(n's argument i), built through b (nullptr if the op has none).
 const Node* local_partial(Builder& b, const Node* n, int i);
+
+/// The text of n with the nodes of `names` below it (not n itself, nor `except`) written as their
+/// names (printed in format f, as variables are), walking only the unnamed part of n's graph.
+std::string print_shallow(Graph& g, const Node* n, const std::unordered_map<const Node*, std::string>& names,
+                          Format f = Format::Text, const Node* except = nullptr);
 
 /// Names for the layers of a network's loss: z<k> for a matrix product (with its bias, when one
 /// is added), h<k> for an activation of a z.

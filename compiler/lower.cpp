@@ -434,8 +434,8 @@ struct Module::LowererState {
 
 Module::~Module() = default;
 
-const Node* Module::lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs) {
-  return state->lowerer.lower_bound(e, Lowerer::Binding{rows, &inputs});
+const Node* Module::lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs, Function* located) {
+  return state->lowerer.lower_bound(e, Lowerer::Binding{rows, &inputs, located});
 }
 
 const Node* Module::apply(const std::string& name, const Node* x) { return state->lowerer.apply_named(name, x); }

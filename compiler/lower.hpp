@@ -115,8 +115,10 @@ struct Module {
 
   /// Lowers e (an expression of the program, e.g. the training loss) with every data tensor it
   /// names bound to a Var of `rows` rows (0: all rows), appending those to `inputs`. Throws
-  /// InputError (shape errors name both shapes).
-  const Node* lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs);
+  /// InputError (shape errors name both shapes). `located`, when given, receives in its `locs`
+  /// where each operation was written.
+  const Node* lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs,
+                    Function* located = nullptr);
 
   /// `name(x)` for a layer or a function of one argument (for `gradc predict`). Throws
   /// UsageError when there is no such layer or function, InputError for shape errors.

@@ -36,6 +36,7 @@ class Lowerer {
   struct Binding {
     std::int64_t rows = 0;
     std::vector<DataInput>* inputs = nullptr;
+    Function* located = nullptr;  // receives where each operation was written (for check --lint)
   };
   const Node* lower_bound(const ast::Expr& e, const Binding& bind);
   const Node* apply_named(const std::string& name, const Node* x);

@@ -298,13 +298,17 @@ void Lowerer::check_labels(const Node* labels, std::int64_t classes, Loc loc, co
 
 const Node* Lowerer::lower_bound(const ast::Expr& e, const Binding& bind) {
   Binding saved = bind_;
+  Function* saved_cur = cur_;
   bind_ = bind;
+  if (bind.located) cur_ = bind.located;
   try {
     const Node* r = expr(e, Env{});
     bind_ = saved;
+    cur_ = saved_cur;
     return r;
   } catch (...) {
     bind_ = saved;
+    cur_ = saved_cur;
     throw;
   }
 }
@@ -440,6 +444,10 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     CallArgs a = match_args(o, {"labels", "classes"}, 2);
     const Node* x = tensor(a, 0);
     std::int64_t k = integer(*a.expr[1], "classes", 1);
+    std::int64_t rows = x->shape.rank ? x->shape[0] : 1;
+    if (k > kMaxElements / rows)
+      error(o.loc, fmt::format("onehot: {} labels of {} classes make {} elements; at most {} (1 GiB of f64) are supported",
+                               rows, k, rows * k, kMaxElements));
     check_labels(x, k, expr_loc(*a.expr[0]));
     return shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {x})}, Attrs{{}, 0, static_cast<int>(k)}); });
   }

@@ -1,11 +1,13 @@
-// CSV reading.
+// CSV reading per RFC 4180, as spreadsheets and pandas write it: quoted fields with embedded
+// commas, doubled quotes and line breaks; CRLF or LF; a UTF-8 byte-order mark (removed by
+// load_source); blank lines skipped; blanks around a cell ignored. Numbers may start with '+'.
 #include "io/csv.hpp"
 
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include "io/file.hpp"
 #include "support/diagnostics.hpp"
@@ -13,29 +15,112 @@
 namespace gradc {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
+struct Cell {
+  std::string text;
+  std::uint32_t offset;  // the cell's first non-blank character (its opening quote if quoted)
+};
+
+// A blank inside a record: spaces, tabs, and the '\r' of a CRLF line end.
+bool blank_at(std::string_view s, std::size_t i) {
+  return s[i] == ' ' || s[i] == '\t' || (s[i] == '\r' && (i + 1 == s.size() || s[i + 1] == '\n'));
 }
 
-// Splits one line into cells, with the byte offset of each cell's first non-blank character.
-void split(std::string_view text, std::size_t begin, std::size_t end,
-           std::vector<std::pair<std::string_view, std::uint32_t>>& cells) {
+std::uint32_t loc(std::size_t offset) { return static_cast<std::uint32_t>(offset); }
+
+// Reads the record at pos (skipping blank lines first) into cells and moves pos past its line
+// end. Returns false at the end of the text; `start` is where the record begins.
+bool next_record(std::string_view s, std::size_t& pos, std::size_t& start, std::vector<Cell>& cells) {
   cells.clear();
-  std::size_t start = begin;
-  for (std::size_t i = begin; i <= end; ++i) {
-    if (i == end || text[i] == ',') {
-      std::string_view raw = text.substr(start, i - start);
-      std::string_view cell = trim(raw);
-      std::size_t off = start + (cell.empty() ? 0 : static_cast<std::size_t>(cell.data() - raw.data()));
-      cells.emplace_back(cell, static_cast<std::uint32_t>(off));
-      start = i + 1;
+  for (;;) {  // blank lines
+    std::size_t i = pos;
+    while (i < s.size() && blank_at(s, i)) ++i;
+    if (i == s.size()) return false;
+    if (s[i] != '\n') break;
+    pos = i + 1;
+  }
+  start = pos;
+  for (;;) {
+    std::size_t i = pos;
+    while (i < s.size() && blank_at(s, i)) ++i;
+    Cell c{"", loc(i)};
+    if (i < s.size() && s[i] == '"') {
+      std::size_t j = i + 1;
+      for (;;) {
+        if (j == s.size()) throw InputError(Loc{loc(i)}, "unterminated quoted field: this '\"' is never closed");
+        if (s[j] == '"') {
+          if (j + 1 < s.size() && s[j + 1] == '"') {  // "" is one quote
+            c.text += '"';
+            j += 2;
+            continue;
+          }
+          ++j;
+          break;
+        }
+        c.text += s[j++];
+      }
+      while (j < s.size() && blank_at(s, j)) ++j;
+      if (j < s.size() && s[j] != ',' && s[j] != '\n')
+        throw InputError(Loc{loc(j)}, "expected ',' or the end of the line after a quoted field");
+      pos = j;
+    } else {
+      std::size_t j = i;
+      while (j < s.size() && s[j] != ',' && s[j] != '\n') ++j;
+      std::size_t end = j;
+      while (end > i && blank_at(s, end - 1)) --end;
+      c.text.assign(s.substr(i, end - i));
+      if (c.text.empty()) c.offset = loc(pos);  // a missing value: just after its comma
+      pos = j;
     }
+    cells.push_back(std::move(c));
+    if (pos < s.size() && s[pos] == ',') {
+      ++pos;
+      continue;
+    }
+    if (pos < s.size()) ++pos;  // the '\n'
+    return true;
   }
 }
 
-Table parse_csv(Table t);
+// A cell's number: blanks around it and one leading '+' are allowed (from_chars takes neither).
+bool parse_number(std::string_view t, double& v) {
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  if (t.size() > 1 && t[0] == '+' && t[1] != '-' && t[1] != '+') t.remove_prefix(1);
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  return !t.empty() && ec == std::errc() && p == t.data() + t.size() && std::isfinite(v);
+}
+
+Table parse_csv(Table t) {
+  std::string_view s = t.source.text;
+  if (s.size() >= std::numeric_limits<std::uint32_t>::max())
+    throw InputError(Loc{0}, "CSV file is too large (4 GiB or more)");
+  std::vector<Cell> cells;
+  std::size_t pos = 0, start = 0, row = 0;
+  if (!next_record(s, pos, start, cells)) throw InputError(Loc{0}, "empty CSV file: expected a header row");
+  for (const Cell& c : cells) {
+    if (c.text.empty()) throw InputError(Loc{c.offset}, "empty column name in the header");
+    for (const std::string& name : t.columns)
+      if (name == c.text) throw InputError(Loc{c.offset}, fmt::format("duplicate column '{}'", name));
+    t.columns.push_back(c.text);
+    t.column_locs.push_back(Loc{c.offset});
+  }
+  while (next_record(s, pos, start, cells)) {
+    ++row;
+    if (cells.size() != t.columns.size())
+      throw InputError(Loc{loc(start)}, fmt::format("row {} has {} cells, but the header has {} columns", row,
+                                                    cells.size(), t.columns.size()));
+    for (std::size_t j = 0; j < cells.size(); ++j) {
+      double v = 0;
+      if (cells[j].text.find_first_not_of(" \t") == std::string::npos)
+        throw InputError(Loc{cells[j].offset}, fmt::format("row {}, column '{}': missing value", row, t.columns[j]));
+      if (!parse_number(cells[j].text, v))
+        throw InputError(Loc{cells[j].offset}, fmt::format("row {}, column '{}': '{}' is not a finite number", row,
+                                                           t.columns[j], cells[j].text));
+      t.values.push_back(v);
+    }
+  }
+  return t;
+}
 
 }  // namespace
 
@@ -45,52 +130,5 @@ Table read_csv(const std::string& path) {
   SourceFile diag = t.source;  // parse_csv takes t; errors are located in this copy
   return located_in(diag, [&] { return parse_csv(std::move(t)); });
 }
-
-namespace {
-Table parse_csv(Table t) {
-  std::string_view text = t.source.text;
-  std::vector<std::pair<std::string_view, std::uint32_t>> cells;
-  std::size_t pos = 0, row = 0;
-  bool header = true;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::size_t next = end + 1;
-    if (trim(text.substr(pos, end - pos)).empty()) {  // blank lines are skipped
-      pos = next;
-      continue;
-    }
-    split(text, pos, end, cells);
-    if (header) {
-      for (auto& [name, off] : cells) {
-        if (name.empty()) throw InputError(Loc{off}, "empty column name in the header");
-        for (std::size_t j = 0; j < t.columns.size(); ++j)
-          if (t.columns[j] == name) throw InputError(Loc{off}, fmt::format("duplicate column '{}'", name));
-        t.columns.emplace_back(name);
-        t.column_locs.push_back(Loc{off});
-      }
-      header = false;
-    } else {
-      ++row;
-      if (cells.size() != t.columns.size())
-        throw InputError(Loc{static_cast<std::uint32_t>(pos)},
-                         fmt::format("row {} has {} cells, but the header has {} columns", row,
-                                     cells.size(), t.columns.size()));
-      for (std::size_t j = 0; j < cells.size(); ++j) {
-        auto [cell, off] = cells[j];
-        double v = 0;
-        auto [p, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
-        if (cell.empty() || ec != std::errc() || p != cell.data() + cell.size() || !std::isfinite(v))
-          throw InputError(Loc{off}, fmt::format("row {}, column '{}': '{}' is not a finite number", row,
-                                                 t.columns[j], cell));
-        t.values.push_back(v);
-      }
-    }
-    pos = next;
-  }
-  if (header) throw InputError(Loc{0}, "empty CSV file: expected a header row");
-  return t;
-}
-}  // namespace
 
 }  // namespace gradc

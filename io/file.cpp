@@ -37,6 +37,9 @@ std::string read_file(const std::string& path) {
 
 SourceFile load_source(const std::string& path) {
   std::string bytes = read_file(path);
+  // A UTF-8 byte-order mark (Windows editors, Excel's "CSV UTF-8") is invisible: drop it, so
+  // that the first name and every column number are as the user sees them.
+  if (bytes.rfind("\xef\xbb\xbf", 0) == 0) bytes.erase(0, 3);
   return text_source(path == "-" ? "<stdin>" : path, std::move(bytes));
 }
 

@@ -34,10 +34,43 @@ std::string buffer_name(const std::string& buffer, const std::string& param) {
   return fmt::format("optimizer.{}.{}", buffer, param);
 }
 
+// The largest tensor a checkpoint may hold: the compiler's limit (compiler/model.cpp).
+constexpr std::int64_t kMaxElements = std::int64_t(1) << 27;
+// Resuming replays the shuffles of every earlier epoch: a larger count is not a real run.
+constexpr std::int64_t kMaxEpoch = (std::int64_t(1) << 31) - 1;
+constexpr std::int64_t kMaxStep = (std::int64_t(1) << 53) - 1;  // exact in a double
+
+// "W[1, 0]" for element k of a tensor of shape s, "W" for a scalar.
+std::string element_name(const std::string& what, const Shape& s, std::size_t k) {
+  if (s.rank == 0) return what;
+  std::string idx;
+  for (int d = s.rank - 1; d >= 0; --d) {
+    idx = fmt::format("{}{}", k % static_cast<std::size_t>(s[d]), d == s.rank - 1 ? "" : ", " + idx);
+    k /= static_cast<std::size_t>(s[d]);
+  }
+  return fmt::format("{} element [{}]", what, idx);
+}
+
+// Checkpoints hold finite numbers only: JSON has no inf or nan, and a non-finite parameter
+// cannot continue training. `verb` says whether it was being saved or read.
+void check_finite(const std::string& path, const std::string& what, const Tensor& t, const char* verb) {
+  for (std::size_t k = 0; k < t.data.size(); ++k)
+    if (!std::isfinite(t.data[k]))
+      throw UsageError(fmt::format("cannot {} '{}': {} is {}; checkpoints hold only finite numbers", verb, path,
+                                   element_name(what, t.shape, k), t.data[k]));
+}
+
+// 17 significant digits round-trip every double; -0 is written -0.0, because a JSON reader takes
+// "-0" for the integer 0 and loses the sign.
+std::string json_number(double v) {
+  if (v == 0 && std::signbit(v)) return "-0.0";
+  return fmt::format("{:.17g}", v);
+}
+
 std::string json_tensor(const Tensor& t) {
   std::string dims, data;
   for (int d = 0; d < t.shape.rank; ++d) dims += fmt::format("{}{}", d ? ", " : "", t.shape[d]);
-  for (std::size_t k = 0; k < t.data.size(); ++k) data += fmt::format("{}{:.17g}", k ? ", " : "", t.data[k]);
+  for (std::size_t k = 0; k < t.data.size(); ++k) data += fmt::format("{}{}", k ? ", " : "", json_number(t.data[k]));
   return fmt::format("{{\"shape\": [{}], \"data\": [{}]}}", dims, data);
 }
 
@@ -71,7 +104,23 @@ Arrays read_arrays(const std::string& path) {
   Arrays a;
   std::string what;  // the entry being read, for errors
   auto tensor = [&](const nlohmann::json& e) {
-    Tensor t{Shape::of(e.at("shape").get<std::vector<std::int64_t>>()), e.at("data").get<std::vector<double>>()};
+    // The shape: whole numbers of at least 1 (not 1.9, not 1e30), checked before they multiply.
+    const nlohmann::json& shape = e.at("shape");
+    if (!shape.is_array()) throw UsageError(fmt::format("'{}': {} has shape {}, not a list", path, what, shape.dump()));
+    std::vector<std::int64_t> dims;
+    std::int64_t product = 1;
+    auto too_large = [&] {
+      return UsageError(fmt::format("'{}': {} has shape {}, more than {} elements", path, what, shape.dump(), kMaxElements));
+    };
+    for (const nlohmann::json& d : shape) {
+      if (d.is_number_unsigned() && d.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxElements)) throw too_large();
+      if (!d.is_number_integer() || d.get<std::int64_t>() < 1)
+        throw UsageError(fmt::format("'{}': {} has shape {}: dimensions are whole numbers of at least 1", path, what,
+                                     shape.dump()));
+      dims.push_back(d.get<std::int64_t>());
+      if (dims.back() > kMaxElements || (product *= dims.back()) > kMaxElements) throw too_large();
+    }
+    Tensor t{Shape::of(dims), e.at("data").get<std::vector<double>>()};
     if (static_cast<std::int64_t>(t.data.size()) != t.shape.size())
       throw UsageError(fmt::format("'{}': {} has {} numbers for shape {}", path, what, t.data.size(), t.shape.str()));
     return t;
@@ -88,7 +137,14 @@ Arrays read_arrays(const std::string& path) {
       std::string kind = o.at("kind").get<std::string>();
       if (kind != kind_name(Optimizer::Sgd) && kind != kind_name(Optimizer::Adam))
         throw UsageError(fmt::format("'{}': unknown optimizer kind '{}' (sgd, adam)", path, kind));
-      for (const char* counter : {"step", "epoch"}) a[counter_name(kind, counter)] = Tensor::scalar(o.at(counter).get<double>());
+      for (const char* counter : {"step", "epoch", "epoch_rows", "epoch_loss"}) {
+        // epoch_rows and epoch_loss: an interrupted run's place inside its epoch (only then present)
+        if (!o.contains(counter) && std::string_view(counter).rfind("epoch_", 0) == 0) continue;
+        const nlohmann::json& v = o.at(counter);
+        if (!v.is_number())
+          throw UsageError(fmt::format("'{}': the optimizer's \"{}\" is {}, not a number", path, counter, v.dump()));
+        a[counter_name(kind, counter)] = Tensor::scalar(v.get<double>());
+      }
       for (const auto& [name, state] : o.at("state").items())
         for (const auto& [buffer, e] : state.items()) {
           what = fmt::format("the {} of parameter '{}'", buffer, name);
@@ -111,6 +167,7 @@ const Tensor& checked(const std::string& path, const Arrays& a, const std::strin
   if (!(it->second.shape == shape))
     throw UsageError(fmt::format("'{}': {} has shape {} in the file but {} in the program", path, what,
                                  it->second.shape.str(), shape.str()));
+  check_finite(path, what, it->second, "read");
   return it->second;
 }
 
@@ -120,11 +177,11 @@ std::vector<Tensor> params_from(const std::string& path, const Arrays& a, const 
   return out;
 }
 
-// A counter of the optimizer state: a whole number of at least 0.
-std::int64_t counter(const std::string& path, const Arrays& a, const std::string& key) {
+// A counter of the optimizer state: a whole number from 0 to `max`.
+std::int64_t counter(const std::string& path, const Arrays& a, const std::string& key, std::int64_t max) {
   double v = checked(path, a, key, key, Shape{}).data[0];
-  if (!(v >= 0 && v == std::floor(v) && v < 0x1p53))
-    throw UsageError(fmt::format("'{}': {} is {}, not a whole number of at least 0", path, key, v));
+  if (!(v >= 0 && v == std::floor(v) && v <= static_cast<double>(max)))
+    throw UsageError(fmt::format("'{}': {} is {}, not a whole number from 0 to {}", path, key, v, max));
   return static_cast<std::int64_t>(v);
 }
 
@@ -132,6 +189,13 @@ std::int64_t counter(const std::string& path, const Arrays& a, const std::string
 
 void save_params(const std::string& path, const std::vector<Param>& params, const std::vector<Tensor>& values,
                  const OptimizerState* optimizer) {
+  // Refused before anything is written: the earlier file, if any, stays as it was.
+  for (std::size_t i = 0; i < params.size(); ++i)
+    check_finite(path, fmt::format("parameter '{}'", params[i].name), values[i], "save");
+  if (optimizer)
+    for (const auto& [buffer, member] : buffers(optimizer->kind))
+      for (std::size_t i = 0; i < (optimizer->*member).size(); ++i)
+        check_finite(path, fmt::format("the {} of parameter '{}'", buffer, params[i].name), (optimizer->*member)[i], "save");
   if (is_npz(path)) {
     std::vector<std::pair<std::string, Tensor>> arrays;
     for (std::size_t i = 0; i < params.size(); ++i) arrays.emplace_back(params[i].name, values[i]);
@@ -139,6 +203,10 @@ void save_params(const std::string& path, const std::vector<Param>& params, cons
       const char* kind = kind_name(optimizer->kind);
       arrays.emplace_back(counter_name(kind, "step"), Tensor::scalar(static_cast<double>(optimizer->step)));
       arrays.emplace_back(counter_name(kind, "epoch"), Tensor::scalar(static_cast<double>(optimizer->epoch)));
+      if (optimizer->epoch_rows) {
+        arrays.emplace_back(counter_name(kind, "epoch_rows"), Tensor::scalar(static_cast<double>(optimizer->epoch_rows)));
+        arrays.emplace_back(counter_name(kind, "epoch_loss"), Tensor::scalar(optimizer->epoch_loss));
+      }
       for (const auto& [buffer, member] : buffers(optimizer->kind))
         for (std::size_t i = 0; i < (optimizer->*member).size(); ++i)
           arrays.emplace_back(buffer_name(buffer, params[i].name), (optimizer->*member)[i]);
@@ -157,8 +225,11 @@ void save_params(const std::string& path, const std::vector<Param>& params, cons
           bufs += fmt::format("{}\"{}\": {}", bufs.empty() ? "" : ", ", buffer, json_tensor((optimizer->*member)[i]));
       if (!bufs.empty()) state.push_back(fmt::format("\"{}\": {{{}}}", params[i].name, bufs));
     }
-    s += fmt::format(",\n\"optimizer\": {{\"kind\": \"{}\", \"step\": {}, \"epoch\": {}, \"state\": {}}}",
-                     kind_name(optimizer->kind), optimizer->step, optimizer->epoch, json_object(state));
+    std::string place = optimizer->epoch_rows ? fmt::format(", \"epoch_rows\": {}, \"epoch_loss\": {:.17g}", optimizer->epoch_rows,
+                                                            optimizer->epoch_loss)
+                                              : "";
+    s += fmt::format(",\n\"optimizer\": {{\"kind\": \"{}\", \"step\": {}, \"epoch\": {}{}, \"state\": {}}}",
+                     kind_name(optimizer->kind), optimizer->step, optimizer->epoch, place, json_object(state));
   }
   write_file_atomic(path, s + "}\n");
 }
@@ -175,8 +246,12 @@ Checkpoint load_checkpoint(const std::string& path, const std::vector<Param>& pa
     if (k != kind)
       throw UsageError(fmt::format("'{}' holds the state of an {} optimizer but the train block's optimizer is {}", path,
                                    kind_name(k), kind_name(kind)));
-    OptimizerState s{kind, counter(path, a, counter_name(kind_name(k), "step")),
-                     counter(path, a, counter_name(kind_name(k), "epoch")), {}, {}, {}};
+    OptimizerState s{kind, counter(path, a, counter_name(kind_name(k), "step"), kMaxStep),
+                     counter(path, a, counter_name(kind_name(k), "epoch"), kMaxEpoch), {}, {}, {}, 0, 0};
+    if (a.count(counter_name(kind_name(k), "epoch_rows"))) {
+      s.epoch_rows = counter(path, a, counter_name(kind_name(k), "epoch_rows"), kMaxStep);
+      s.epoch_loss = checked(path, a, counter_name(kind_name(k), "epoch_loss"), counter_name(kind_name(k), "epoch_loss"), Shape{}).data[0];
+    }
     for (const auto& [buffer, member] : buffers(kind)) {
       // A buffer the optimizer has not made yet is absent for every parameter.
       if (std::none_of(params.begin(), params.end(), [&](const Param& p) { return a.count(buffer_name(buffer, p.name)); }))

@@ -16,7 +16,9 @@ namespace gradc {
 /// [2, 8], "data": [...]}, "exp_avg_sq": {...}}, ...}}}, numbers with 17 significant digits.
 /// .npz: one float64 array per parameter, named after it; the optimizer's counters as 0-d
 /// float64 arrays optimizer.KIND.step and optimizer.KIND.epoch (KIND: sgd or adam), and each
-/// buffer as optimizer.BUFFER.PARAM (BUFFER: momentum_buffer, exp_avg, exp_avg_sq).
+/// buffer as optimizer.BUFFER.PARAM (BUFFER: momentum_buffer, exp_avg, exp_avg_sq). A run
+/// interrupted inside an epoch adds "epoch_rows" and "epoch_loss" (optimizer.KIND.epoch_rows and
+/// .epoch_loss): where in the next epoch it stopped (OptimizerState).
 /// Without `optimizer`, the parameters only. Written to a temporary file and renamed.
 void save_params(const std::string& path, const std::vector<Param>& params, const std::vector<Tensor>& values,
                  const OptimizerState* optimizer = nullptr);

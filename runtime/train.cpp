@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <algorithm>
 #include <stdexcept>
@@ -119,6 +120,17 @@ Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
   start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
   state_.kind = cfg_.optimizer.kind;  // a fresh optimizer, unless resuming
   if (opts.state) state_ = *opts.state;
+  // A resumed run ends within kMaxEpochs too; its step count stays far from overflow (each
+  // epoch takes at most rows steps).
+  if (state_.epoch < 0 || state_.epoch > kMaxEpochs - cfg_.epochs)
+    throw UsageError(fmt::format("--resume: the checkpoint has completed {} epochs; {} more would pass the limit of {} epochs",
+                                 state_.epoch, cfg_.epochs, kMaxEpochs));
+  if (state_.step < 0 || state_.step > std::numeric_limits<std::int64_t>::max() / 2 - cfg_.epochs * rows_)
+    throw UsageError(fmt::format("--resume: the checkpoint's step count {} is out of range", state_.step));
+  if (state_.epoch_rows < 0 || state_.epoch_rows >= rows_ || !std::isfinite(state_.epoch_loss))
+    throw UsageError(fmt::format("--resume: the checkpoint stopped after row {} of an epoch, but an epoch has {} rows",
+                                 state_.epoch_rows, rows_));
+  stop_ = opts.stop;
 }
 
 // The compiled step for minibatches of `rows` rows: loss and the gradient of every parameter.
@@ -291,7 +303,7 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
   bool have_buf = !state_.momentum_buffer.empty();
   auto finish = [&](std::int64_t steps, std::int64_t epochs) {  // the parameters and their state
     res.params = tensors(w);
-    res.optimizer = OptimizerState{opt.kind, steps, epochs, {}, {}, {}};
+    res.optimizer = OptimizerState{opt.kind, steps, epochs, {}, {}, {}, 0, 0};
     if (have_buf) res.optimizer.momentum_buffer = tensors(buf.data());
     if (opt.kind == Optimizer::Adam) res.optimizer.exp_avg = tensors(m1.data()), res.optimizer.exp_avg_sq = tensors(m2.data());
   };
@@ -300,13 +312,18 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
   for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
   const Step* gathered_for = nullptr;
   std::unordered_map<const Tensor*, std::vector<T>> data_in_t;
+  // Each epoch a fresh permutation of the rows, as PyTorch's RandomSampler draws one: a
+  // Fisher-Yates shuffle of 0..rows-1 with the epoch's rows - 1 draws of one splitmix64 stream.
+  // A resumed run skips the earlier epochs' draws in O(1), however many there were.
   Rng rng(cfg_.seed ^ 0x5851f42d4c957f2dULL);
-  auto shuffle = [&] {  // each epoch's order depends on every earlier one's
-    if (cfg_.shuffle && B < rows_)
-      for (std::int64_t i = rows_ - 1; i > 0; --i)
-        std::swap(order[i], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)))]);
+  const bool shuffled = cfg_.shuffle && B < rows_;
+  auto shuffle = [&] {
+    if (!shuffled) return;
+    for (std::int64_t i = 0; i < rows_; ++i) order[i] = i;
+    for (std::int64_t i = rows_ - 1; i > 0; --i)
+      std::swap(order[i], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i + 1)))]);
   };
-  for (std::int64_t epoch = 1; epoch < first; ++epoch) shuffle();  // resuming: replay them
+  if (shuffled) rng.discard(static_cast<std::uint64_t>(first - 1) * static_cast<std::uint64_t>(rows_ - 1));
   auto t0 = std::chrono::steady_clock::now();
 
   for (std::int64_t epoch = first; epoch <= last; ++epoch) {
@@ -322,7 +339,9 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
     }
     shuffle();
     double epoch_loss = 0;
-    for (std::int64_t start = 0; start < rows_; start += B) {
+    std::int64_t from = 0;
+    if (epoch == first) from = state_.epoch_rows, epoch_loss = state_.epoch_loss;  // resuming inside an epoch
+    for (std::int64_t start = from; start < rows_; start += B) {
       std::int64_t n = std::min(B, rows_ - start);
       Step& s = step_for(n);
       // Gather the minibatch's rows after the parameters (skipped when they are the same rows).
@@ -368,11 +387,27 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         // The bias corrections folded into two scalars per step, as torch.optim.Adam does.
         adam_update(u, adam_constants<T>(m1.data(), m2.data(), lr, opt.beta1, opt.beta2, opt.eps, static_cast<double>(step)));
       }
+      if (stop_ && start + n < rows_ && stop_()) {  // inside the epoch: its place goes into the state
+        res.interrupted = true;
+        res.epoch = epoch, res.step = step, res.lr = lr;
+        res.epoch_step = (start + n + B - 1) / B, res.epoch_steps = (rows_ + B - 1) / B;
+        finish(step, epoch - 1);
+        res.optimizer.epoch_rows = start + n;
+        res.optimizer.epoch_loss = epoch_loss;
+        return res;
+      }
     }
     if (every_epoch_ || epoch % log_every == 0 || epoch == last) {
       LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr};
       res.log.push_back(line);
       if (on_log) on_log(line, last);
+    }
+    if (stop_ && epoch < last && stop_()) {  // at the end of an epoch
+      res.interrupted = true;
+      res.epoch = epoch, res.step = step, res.lr = lr;
+      res.epoch_step = res.epoch_steps = (rows_ + B - 1) / B;
+      finish(step, epoch);
+      return res;
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -22,6 +22,7 @@ class Rng {
   double uniform();                    // [0, 1)
   double normal();                     // standard normal (Box-Muller)
   std::uint64_t below(std::uint64_t n);  // [0, n)
+  void discard(std::uint64_t n) { s_ += n * 0x9e3779b97f4a7c15ULL; }  // skips n next()s in O(1)
  private:
   std::uint64_t s_;
   std::optional<double> spare_;
@@ -56,6 +57,11 @@ struct OptimizerState {
   // Per parameter (Module::params order), or empty when the optimizer has not made them yet:
   // SGD's momentum buffers (PyTorch's None before the first step with momentum); Adam's moments.
   std::vector<Tensor> momentum_buffer, exp_avg, exp_avg_sq;
+  // A run stopped inside epoch `epoch + 1` (interrupted): the rows of that epoch's order already
+  // trained on, and the sum of their losses (times their batch's rows), so that the resumed run
+  // trains the rest of that epoch and logs it as a straight run would.
+  std::int64_t epoch_rows = 0;
+  double epoch_loss = 0;
 };
 
 struct TrainOptions {
@@ -71,6 +77,9 @@ struct TrainOptions {
                               // given in double)
   bool metric = true;         // evaluate the `metric` setting at each log line
   bool every_epoch = false;   // log every epoch (learning-rate sweeps)
+  // Asked after every step: true stops the run there (the CLI's answer to SIGINT and SIGTERM),
+  // with the state to resume from exactly that step.
+  std::function<bool()> stop;
 };
 
 struct LogLine {
@@ -83,7 +92,9 @@ struct TrainResult {
   std::vector<Tensor> params;  // final (or last finite) values, in Module::params order
   OptimizerState optimizer;    // the state that goes with `params`
   bool diverged = false;
-  std::int64_t epoch = 0, step = 0;  // where it diverged
+  bool interrupted = false;          // stopped by TrainOptions::stop (after step `step`)
+  std::int64_t epoch = 0, step = 0;  // where it diverged or was interrupted
+  std::int64_t epoch_step = 0, epoch_steps = 0;  // interrupted: the steps of its epoch done, of all
   double lr = 0;                     // the learning rate at that step
   double loss = 0;                   // the loss that was not finite
   double steps_per_second = 0;
@@ -135,6 +146,7 @@ class Trainer {
   Training cfg_;
   std::vector<Tensor> start_;
   OptimizerState state_;  // where run() starts
+  std::function<bool()> stop_;
   std::int64_t rows_ = 1;
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<std::int64_t> step_rows_;

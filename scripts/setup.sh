@@ -4,7 +4,7 @@
 # sanitized tests build with g++).
 set -euo pipefail
 want=(cmake ninja-build g++ llvm-19-dev libboost-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-      libgtest-dev libbenchmark-dev python3 graphviz)
+      libgtest-dev libbenchmark-dev python3 graphviz zlib1g-dev)
 [ "${1:-}" = "--fuzz" ] && want+=(clang-19 libfuzzer-19-dev libclang-rt-19-dev)
 missing=()
 for p in "${want[@]}"; do

@@ -371,13 +371,6 @@ TEST(ParamsIo, NpzRoundTripAndValidZip) {
   std::remove(path.c_str());
 }
 
-// numpy.savez writes np.array(600) as int64: read as a number (here the bits of 600 relabelled).
-TEST(ParamsIo, NpzReadsInt64) {
-  std::string b = npz_bytes({{"n", Tensor::scalar(600 * 0x1p-1074)}});
-  b.replace(b.find("<f8"), 3, "<i8");
-  EXPECT_EQ(read_npz(b)[0].second.data, std::vector<double>{600});
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
@@ -543,7 +536,7 @@ TEST(Resume, StateErrors) {
   EXPECT_EQ(error(R"({"kind": "sgd", "step": 4, "epoch": 2, "state": {"W": {"momentum_buffer": {"shape": [2], "data": [1, 2]}}}})"),
             file + " has no values for the momentum_buffer of parameter 'v'");
   EXPECT_EQ(error(R"({"kind": "sgd", "step": 2.5, "epoch": 2, "state": {}})"),
-            file + ": optimizer.sgd.step is 2.5, not a whole number of at least 0");
+            file + ": optimizer.sgd.step is 2.5, not a whole number from 0 to 9007199254740991");
   EXPECT_EQ(error(R"({"kind": "rmsprop", "step": 4, "epoch": 2, "state": {}})"),
             file + ": unknown optimizer kind 'rmsprop' (sgd, adam)");
   EXPECT_TRUE(error(R"({"kind": "sgd", "epoch": 2, "state": {}})").starts_with(file + ": the optimizer state is malformed"));

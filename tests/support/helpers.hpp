@@ -14,19 +14,20 @@
 #include "compiler/interp.hpp"
 #include "compiler/lower.hpp"
 #include "compiler/print.hpp"
+#include "io/csv.hpp"
 #include "runtime/jit.hpp"
 
 namespace gradc::test {
 
 inline std::unique_ptr<Module> compile_text(const std::string& text, bool simplify = true) {
-  return compile_module(SourceFile{"test.grad", text}, simplify);
+  return compile_module(SourceFile{"test.grad", text}, simplify, read_csv);
 }
 
 /// The message of the InputError that compiling text throws, as `line:col: message`.
 inline std::string compile_error(const std::string& text) {
   SourceFile src{"test.grad", text};
   try {
-    compile_module(src);
+    compile_module(src, true, read_csv);
   } catch (const InputError& e) {
     auto lc = src.line_col(e.loc);
     return std::to_string(lc.line) + ":" + std::to_string(lc.col) + ": " + e.what();
