@@ -9,6 +9,7 @@ CMAKEOPT ?= -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLVM_DIR=/usr/lib/llvm-19/lib/
 # Sanitized tests (g++, no clang needed): ASan + UBSan, stopping at the first report.
 ASAN_BUILD ?= build-asan
 ASAN_OPT   ?= -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g1" -DGRADC_SANITIZE=ON \
+              -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON \
               -DLLVM_DIR=/usr/lib/llvm-19/lib/cmake/llvm
 export ASAN_OPTIONS  ?= halt_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1

@@ -24,12 +24,20 @@ const char* const kGreek[] = {"alpha", "beta",  "gamma", "delta", "epsilon", "ze
 
 class Printer {
  public:
-  Printer(Format f, const std::unordered_map<const Node*, std::string>* temps)
-      : f_(f), temps_(temps) {}
+  // `display`: equations in terms of the user's names (graph, explain, a training program's
+  // backward pass), which no one reads back: mathematical notation (x^T, implicit reshapes).
+  // Otherwise text is .grad source that parses back to the same computation.
+  Printer(Format f, const std::unordered_map<const Node*, std::string>* temps, bool display = false)
+      : f_(f), temps_(temps), source_(f == Format::Text && !display) {}
 
   std::string operator()(const Node* n) {
     out_.clear();
-    emit(n, 0, /*top=*/true);
+    if (source_ && n->op == Op::Broadcast) {  // a temporary that holds the broadcast value
+      emit(n->arg(0), kPrecMul);
+      out_ += "*" + ones(n->shape);
+    } else {
+      emit(n, 0, /*top=*/true);
+    }
     return std::move(out_);
   }
 
@@ -64,7 +72,9 @@ class Printer {
       out_ += temps_->at(n);
       return;
     }
-    // Broadcasting, reshaping and detaching are implicit in the notation.
+    // Broadcasting, reshaping and detaching are implicit in the notation (except the reshapes
+    // that text spells, see spelled_with_masks).
+    if (n->op == Op::Reshape && source_ && spelled_with_masks(n, min_prec)) return;
     if (transparent(n)) return emit(n->arg(0), min_prec, top);
     if (!n->info().elementwise && tensor_op(n, min_prec)) return;
     bool paren = prec(n) < min_prec;
@@ -95,16 +105,43 @@ class Printer {
     close(paren);
   }
 
+  // An operand of a tensor op. Broadcasting is implicit only under elementwise ops: under the
+  // others (a matrix product, a reduction, an index) source text spells it as a product with
+  // ones of the broadcast shape, so that `1 @ x` does not read back as a scalar operand.
+  void operand(const Node* c, int min_prec) {
+    while (c->op == Op::Detach) c = c->arg(0);
+    if (!source_ || c->op != Op::Broadcast || is_temp(c)) return emit(c, min_prec);
+    bool paren = kPrecMul < min_prec;
+    open(paren);
+    emit(c->arg(0), kPrecMul);
+    out_ += "*" + ones(c->shape);
+    close(paren);
+  }
+  static std::string ones(const Shape& s, int axis = 0) {
+    if (axis == s.rank) return "1";
+    std::string t = "[";
+    for (std::int32_t i = 0; i < s[axis]; ++i) t += (i ? ", " : "") + ones(s, axis + 1);
+    return t + "]";
+  }
+
   // Tensor ops written as the notation of linear algebra: x^T, sum(x, axis = 0), x[i].
   bool tensor_op(const Node* n, int min_prec) {
     bool tex = f_ == Format::Latex;
     switch (n->op) {
       case Op::Transpose:
+        if (source_) {  // `x^T` would read back as x to the power of a variable T
+          out_ += "transpose(";
+          operand(n->arg(0), 0);
+          out_ += ")";
+          return true;
+        }
         emit(n->arg(0), kPrecAtom);
         out_ += tex ? "^{\\top}" : "^T";
         return true;
+      case Op::Embed:
+        return source_ && spelled_with_masks(n, min_prec);
       case Op::Index:
-        emit(n->arg(0), kPrecAtom);
+        operand(n->arg(0), kPrecAtom);
         out_ += tex ? fmt::format("_{{{}}}", n->index) : n->axis == 0 ? fmt::format("[{}]", n->index)
                                                                      : fmt::format("[:, {}]", n->index);
         return true;
@@ -113,27 +150,77 @@ class Printer {
         const char* name = n->op == Op::Sum ? "sum" : "max";
         out_ += tex ? fmt::format("\\operatorname{{{}}}{}\\left(", name, n->axis < 0 ? "" : fmt::format("_{{{}}}", n->axis))
                     : fmt::format("{}(", name);
-        emit(n->arg(0), 0);
+        operand(n->arg(0), 0);
         out_ += tex ? "\\right)" : n->axis < 0 ? ")" : fmt::format(", axis = {})", n->axis);
         return true;
       }
       case Op::MatMul: {
         bool paren = kPrecMul < min_prec;
         open(paren);
-        emit(n->arg(0), kPrecMul);
+        operand(n->arg(0), kPrecMul);
         out_ += tex ? " " : " @ ";
-        emit(n->arg(1), kPrecMul + 1);
+        operand(n->arg(1), kPrecMul + 1);
         close(paren);
         return true;
       }
       case Op::OneHot:
         out_ += tex ? "\\operatorname{onehot}\\left(" : "onehot(";
-        emit(n->arg(0), 0);
+        operand(n->arg(0), 0);
         out_ += fmt::format(", {}{}", n->index, tex ? "\\right)" : ")");
         return true;
       default:
         return false;
     }
+  }
+
+  // Text has no reshape or embed: the ones a derivative makes (adding or dropping an axis of
+  // size 1, placing a row or column into zeros) are spelled with what the language has, so that
+  // the printed derivative reads back as the same computation: [n] -> [1, n] is [[1]]*x,
+  // [n] -> [n, 1] transpose([[1]]*x), [1, n] -> [n] x[0], [n, 1] -> [n] x[:, 0]; an embed is the
+  // piece times a 0/1 mask that broadcasts it to its place. Others stay implicit (false).
+  bool spelled_with_masks(const Node* n, int min_prec) {
+    const Node* x = n->arg(0);
+    const Shape &from = x->shape, &to = n->shape;
+    auto product = [&](const std::string& mask, bool transposed) {
+      bool paren = !transposed && kPrecMul < min_prec;
+      if (transposed) out_ += "transpose(";
+      open(paren);
+      out_ += mask + "*";
+      operand(x, kPrecMul + 1);
+      close(paren);
+      if (transposed) out_ += ")";
+    };
+    if (n->op == Op::Reshape) {
+      if (from.rank == 1 && to.rank == 2 && to[0] == 1) {
+        product("[[1]]", false);
+      } else if (from.rank == 1 && to.rank == 2 && to[1] == 1) {
+        product("[[1]]", true);
+      } else if (from.rank == 2 && to.rank == 1 && (from[0] == 1 || from[1] == 1)) {
+        operand(x, kPrecAtom);
+        out_ += from[0] == 1 ? "[0]" : "[:, 0]";
+      } else {
+        return false;
+      }
+      return true;
+    }
+    // Embed: a mask shaped like the result along `axis` and 1 elsewhere, with a 1 at `index`.
+    auto mask = [&](std::int32_t len, int rank) {
+      std::string m = "[";
+      for (std::int32_t i = 0; i < len; ++i) {
+        std::string one = i == n->index ? "1" : "0";
+        for (int r = 1; r < rank; ++r) one = "[" + one + "]";
+        m += (i ? ", " : "") + one;
+      }
+      return m + "]";
+    };
+    if (n->axis == 0) {
+      product(mask(to[0], to.rank), false);  // [n, 1, ...] * x broadcasts x along the rest
+    } else if (n->axis == 1 && to.rank == 2) {
+      product(mask(to[1], 2), true);  // ([m, 1] * x[n])^T is [n, m]
+    } else {
+      return false;
+    }
+    return true;
   }
 
   // Tensor data as a literal of its shape, every element written out, so that a printed
@@ -295,6 +382,7 @@ class Printer {
 
   Format f_;
   const std::unordered_map<const Node*, std::string>* temps_;
+  bool source_;
   std::string out_;
 };
 
@@ -434,7 +522,7 @@ Printed print(std::span<const Node* const> roots, Format f,
     temps[n] = names && given != names->end() ? given->second : print_name(fmt::format("{}{}", prefix, ++auto_names), f);
   }
 
-  Printer p(f, &temps);
+  Printer p(f, &temps, /*display=*/names != nullptr);
   Printed out;
   for (const Node* n : named) out.temps.emplace_back(temps[n], p(n));
   for (const Node* r : roots) out.results.push_back(p(r));

@@ -45,5 +45,45 @@ TEST(PrintBack, TemporariesAvoidUnusedParameters) {
   EXPECT_EQ(q.temps[0].first, "t1");
 }
 
+TEST(PrintBack, TensorOpsOfDataSpelledInTheLanguage) {
+  // Transposes, rows, columns and reductions of data inside a scalar function: the derivative
+  // printed `X^T` (x to the power of a variable T), `embed(1)` and implicit reshapes.
+  const std::string src =
+      "data X = [[1, 2], [3, 4], [5, 6]]\ndata v = [1, 2]\n"
+      "fn f(w) = sum(transpose(X) * w^2) + sum((X * w)[1]) + sum((w * X)[:, 1]) + max(X * w) + "
+      "sum(max(X * w, axis = 1)) + sum(X @ v * w)\n";
+  auto m = compile_text(src);
+  const Function& f = m->functions[0];
+  std::string text = print_inline(first_partial(*m, f), Format::Text);
+  EXPECT_EQ(text.find("^T"), std::string::npos) << text;
+  EXPECT_EQ(text.find("embed"), std::string::npos) << text;
+  EXPECT_NE(text.find("transpose([[1, 2], [3, 4], [5, 6]])"), std::string::npos) << text;
+  auto back = compile_text("fn d(w) = " + text + "\n");
+  const Function& fd = back->functions[0];
+  for (double w : {0.7, -1.3, 2.0}) {
+    auto value = [&](const std::vector<double>& x) { return evaluate(std::span(&f.body, 1), f.params, x)[0]; };
+    double expected = finite_difference(value, {w}, 0);
+    EXPECT_NEAR(evaluate(std::span(&fd.body, 1), fd.params, std::vector<double>{w})[0], expected, 1e-6) << w;
+  }
+}
+
+TEST(PrintBack, BroadcastUnderAMatrixProductIsSpelled) {
+  // The adjoint of a matrix product of a scalar function's data: `1 @ transpose(A*x)` read back
+  // as a scalar operand of @ ("shapes [] and [2, 2] do not fit a matrix product").
+  auto m = compile_text("data A = [[1, 2], [3, 4]]\nfn f(x) = sum(A*x @ (A*x) @ (A*x))\n");
+  const Function& f = m->functions[0];
+  const Node* d = first_partial(*m, f);
+  Printed p = print(std::span(&d, 1), Format::Text, nullptr, std::vector<std::string>{"x"});
+  std::string prog = "fn d(x) {\n";
+  for (auto& [t, def] : p.temps) prog += "  " + t + " = " + def + "\n";
+  prog += "  return " + p.results[0] + "\n}\n";
+  EXPECT_NE(prog.find("*[[1, 1], [1, 1]]"), std::string::npos) << prog;
+  auto back = compile_text(prog);
+  const Function& fd = back->functions[0];
+  // f = x^3 sum(A^3) with sum(A^3) = 37 + 54 + 81 + 118 = 290, so f' = 870 x^2.
+  for (double x : {0.5, -2.0})
+    EXPECT_NEAR(evaluate(std::span(&fd.body, 1), fd.params, std::vector<double>{x})[0], 870 * x * x, 1e-9 * 870 * x * x);
+}
+
 }  // namespace
 }  // namespace gradc::test
