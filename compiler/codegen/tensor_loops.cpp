@@ -1,0 +1,318 @@
+// TensorBody's loop builder: loops, element access, fused expressions, the non-matmul steps.
+#include "compiler/codegen/tensor_body.hpp"
+
+#include <limits>
+
+namespace gradc::codegen_detail {
+
+TensorBody::Loop TensorBody::begin_loop(std::int64_t n, const char* name) {
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  auto* body = llvm::BasicBlock::Create(m_.getContext(), "loop", fn_);
+  b_.CreateBr(body);
+  b_.SetInsertPoint(body);
+  llvm::PHINode* iv = b_.CreatePHI(i64_, 2, name);
+  iv->addIncoming(b_.getInt64(0), pre);
+  return {body, iv, n};
+}
+
+// With `unroll_vectorized`, the loop the vectorizer makes of it is unrolled completely (the
+// JIT runs no other unrolling on tensor kernels; see runtime/jit.cpp).
+void TensorBody::end_loop(const Loop& l, bool unroll_vectorized) {
+  llvm::Value* next = b_.CreateAdd(l.iv, b_.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
+  auto* exit = llvm::BasicBlock::Create(m_.getContext(), "next", fn_);
+  l.iv->addIncoming(next, b_.GetInsertBlock());
+  llvm::Instruction* br = b_.CreateCondBr(b_.CreateICmpULT(next, b_.getInt64(l.n)), l.body, exit);
+  if (unroll_vectorized) {
+    llvm::LLVMContext& ctx = m_.getContext();
+    llvm::Metadata* full[] = {llvm::MDString::get(ctx, "llvm.loop.unroll.full")};
+    llvm::Metadata* followup[] = {llvm::MDString::get(ctx, "llvm.loop.vectorize.followup_vectorized"),
+                                  llvm::MDNode::get(ctx, full)};
+    llvm::Metadata* ops[] = {nullptr, llvm::MDNode::get(ctx, followup)};
+    llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, ops);
+    id->replaceOperandWith(0, id);
+    br->setMetadata(llvm::LLVMContext::MD_loop, id);
+  }
+  b_.SetInsertPoint(exit);
+}
+
+TensorBody::AccScope TensorBody::new_acc_scope() {
+  llvm::MDBuilder mdb(b_.getContext());
+  llvm::MDNode* domain = mdb.createAnonymousAliasScopeDomain("acc");
+  return AccScope{llvm::MDNode::get(b_.getContext(), {mdb.createAnonymousAliasScope(domain, "acc")})};
+}
+
+// ---- Element access.
+llvm::Value* TensorBody::address(const Storage& st, const Shape& s, const Idx& idx) {
+  std::int64_t c = st.offset;
+  llvm::Value* lin = nullptr;
+  for (int d = 0; d < s.rank; ++d) {
+    if (st.stride[d] == 0) continue;
+    if (auto* ci = llvm::dyn_cast<llvm::ConstantInt>(idx[d])) {
+      c += ci->getSExtValue() * st.stride[d];
+      continue;
+    }
+    llvm::Value* term = st.stride[d] == 1 ? idx[d]
+                                          : b_.CreateMul(idx[d], b_.getInt64(st.stride[d]), "",
+                                                         /*HasNUW=*/true, /*HasNSW=*/true);
+    lin = lin ? b_.CreateAdd(lin, term, "", true, true) : term;
+  }
+  if (c != 0 || !lin) lin = lin ? b_.CreateAdd(lin, b_.getInt64(c), "", true, true) : b_.getInt64(c);
+  llvm::Value* base = st.base;
+  if (base == in_ && part_in_) base = part_in_;  // inside a part function (parallel_tiles)
+  if (base == out_ && part_out_) base = part_out_;
+  return b_.CreateInBoundsGEP(t_, base, lin);
+}
+
+llvm::Value* TensorBody::load(const Storage& st, const Shape& s, const Idx& idx) {
+  return b_.CreateLoad(t_, address(st, s, idx));
+}
+
+llvm::StoreInst* TensorBody::store(const Storage& st, const Shape& s, const Idx& idx, llvm::Value* v) {
+  return b_.CreateStore(v, address(st, s, idx));
+}
+
+void TensorBody::zero(const Storage& st, std::int64_t size) {
+  b_.CreateMemSet(address(st, Shape{}, Idx{}), b_.getInt8(0), b_.getInt64(size * elem_bytes_),
+                  llvm::MaybeAlign(elem_bytes_));
+}
+
+// The index of a view op's operand for the element `idx` of the view.
+TensorBody::Idx TensorBody::map_index(const Node* n, const Idx& idx) {
+  const Shape& xs = n->arg(0)->shape;
+  const Shape& s = n->shape;
+  Idx r{nullptr, nullptr, nullptr};
+  switch (n->op) {
+    case Op::Detach:
+      return idx;
+    case Op::Broadcast: {
+      int shift = s.rank - xs.rank;
+      for (int d = 0; d < xs.rank; ++d) r[d] = xs[d] == 1 ? b_.getInt64(0) : idx[d + shift];
+      return r;
+    }
+    case Op::Transpose:
+      return Idx{idx[1], idx[0], nullptr};
+    case Op::Index:
+      for (int d = 0, e = 0; d < xs.rank; ++d) r[d] = d == n->axis ? b_.getInt64(n->index) : idx[e++];
+      return r;
+    case Op::Reshape: {
+      if (reshape_moves_ones_only(s, xs)) {
+        for (int d = 0, e = 0; d < xs.rank; ++d) {
+          if (xs[d] == 1) {
+            r[d] = b_.getInt64(0);
+            continue;
+          }
+          while (s[e] == 1) ++e;
+          r[d] = idx[e++];
+        }
+        return r;
+      }
+      // The flat position, then the operand's index by division.
+      llvm::Value* lin = b_.getInt64(0);
+      for (int d = 0; d < s.rank; ++d)
+        lin = b_.CreateAdd(lin, b_.CreateMul(idx[d], b_.getInt64(row_major_stride(s, d)), "", true, true), "",
+                           true, true);
+      for (int d = 0; d < xs.rank; ++d) {
+        llvm::Value* q = b_.CreateUDiv(lin, b_.getInt64(row_major_stride(xs, d)));
+        r[d] = d == 0 ? q : b_.CreateURem(q, b_.getInt64(xs[d]));
+      }
+      return r;
+    }
+    default:
+      throw std::logic_error("codegen: not a view op");
+  }
+}
+
+// Follows fused index maps down to a node that has a value of its own at the mapped index:
+// a scalar, a buffer, or a fused elementwise node.
+std::pair<const Node*, TensorBody::Idx> TensorBody::resolve(const Node* n, Idx idx) {
+  while (true) {
+    const Storage& s = info_[pos_.at(n)].st;
+    if (s.kind != Kind::Fused || !is_view_op(n->op)) return {n, idx};
+    idx = map_index(n, idx);
+    n = n->arg(0);
+  }
+}
+
+// The value of n at idx (inside the current loop). With `compute`, n's own op is applied to
+// its operands even though n has a buffer (this is how a materialized node is filled).
+// Iterative: the fused expression is walked with an explicit stack, each (node, index)
+// computed once.
+llvm::Value* TensorBody::value(const Node* root, const Idx& root_idx, bool compute) {
+  std::unordered_map<Key, llvm::Value*, KeyHash> memo;
+  // A leaf's value (scalar or load), or nullptr when the node must be computed.
+  auto leaf = [&](const Node* n, const Idx& idx) -> llvm::Value* {
+    const Storage& s = info_[pos_.at(n)].st;
+    if (s.kind == Kind::Scalar) return s.scalar;
+    if (s.kind == Kind::View) return load(s, n->shape, idx);
+    if (!is_pointwise(n)) throw std::logic_error("codegen: a fused node that is not elementwise");
+    return nullptr;
+  };
+  Key top{root, root_idx};
+  if (!compute) {
+    auto [n, idx] = resolve(root, root_idx);
+    if (llvm::Value* v = leaf(n, idx)) return v;
+    top = Key{n, idx};
+  }
+  struct Frame {
+    Key key;
+    bool expanded;
+    Key args[2];
+  };
+  std::vector<Frame> stack{Frame{top, false, {}}};
+  while (!stack.empty()) {
+    if (memo.count(stack.back().key)) {
+      stack.pop_back();
+      continue;
+    }
+    Frame& f = stack.back();
+    const Node* n = f.key.n;
+    if (!f.expanded) {
+      f.expanded = true;
+      std::vector<Key> pending;
+      for (int i = 0; i < n->nargs; ++i) {
+        Idx idx = f.key.idx;
+        if (is_outer_product(n)) idx = i == 0 ? Idx{idx[0], b_.getInt64(0), nullptr} : Idx{b_.getInt64(0), idx[1], nullptr};
+        auto [a, ai] = resolve(operand(n, i), idx);
+        f.args[i] = Key{a, ai};
+        if (memo.count(f.args[i])) continue;
+        if (llvm::Value* v = leaf(a, ai))
+          memo.emplace(f.args[i], v);
+        else
+          pending.push_back(f.args[i]);
+      }
+      for (const Key& k : pending) stack.push_back(Frame{k, false, {}});  // invalidates f
+      continue;
+    }
+    llvm::Value* a = memo.at(f.args[0]);
+    llvm::Value* c = n->nargs > 1 ? memo.at(f.args[1]) : nullptr;
+    memo.emplace(f.key, is_outer_product(n) ? b_.CreateFMul(a, c) : elementwise(n, a, c));
+    stack.pop_back();
+  }
+  return memo.at(top);
+}
+
+// ---- Steps.
+// A rank-0 node: straight-line code at the top level (a reduction to a scalar is a loop with
+// an accumulator).
+llvm::Value* TensorBody::scalar_node(const Node* n) {
+  auto scalar = [&](const Node* x) { return info_[pos_.at(x)].st.scalar; };
+  switch (n->op) {
+    case Op::Const:
+      return constant(n);
+    case Op::Tensor:
+      return k(n->data->at(0));
+    case Op::Broadcast: case Op::Reshape: case Op::Detach: case Op::Index:
+      return value(n->arg(0), map_index(n, Idx{nullptr, nullptr, nullptr}));
+    case Op::Sum:
+    case Op::ReduceMax: {
+      const Node* x = n->arg(0);
+      bool max = n->op == Op::ReduceMax;
+      llvm::IRBuilder<> eb(entry_, entry_->begin());
+      llvm::AllocaInst* acc = eb.CreateAlloca(t_, nullptr, "acc");
+      b_.CreateStore(k(max ? -std::numeric_limits<double>::infinity() : 0.0), acc);
+      if (!max && x->shape[0] >= kSplitMinTerms) return split_total(x);
+      for_each_index(x->shape, [&](const Idx& idx) {
+        llvm::Value* v = value(x, idx);
+        llvm::Value* cur = b_.CreateLoad(t_, acc);
+        b_.CreateStore(max ? max_step(cur, v) : b_.CreateFAdd(cur, v), acc);
+      });
+      return b_.CreateLoad(t_, acc);
+    }
+    default:
+      if (!n->info().elementwise || n->nargs == 0)
+        throw std::logic_error(std::string("codegen: no scalar lowering for op ") + op_id(n->op));
+      return elementwise(n, scalar(operand(n, 0)), n->nargs > 1 ? scalar(n->arg(1)) : nullptr);
+  }
+}
+
+// Fills the buffer `dst` of a materialized node.
+void TensorBody::materialize(const Node* n, const Storage& dst) {
+  const Shape& s = n->shape;
+  const Node* x = n->arg(0);
+  switch (n->op) {
+    case Op::Sum:
+    case Op::ReduceMax: {
+      // The column sums of a tall matrix (a bias gradient over a batch): partial sums.
+      if (n->op == Op::Sum && n->axis == 0 && x->shape.rank == 2 && splits_sum(1, s[0], x->shape[0])) {
+        split_sum(contiguous(dst.base, dst.offset, Shape{1, s[0]}), 1, s[0], x->shape[0],
+                  [&](llvm::Value* kv, llvm::Value*, llvm::Value* j) { return value(x, Idx{kv, j, nullptr}); });
+        return;
+      }
+      // Otherwise accumulate in the buffer, walking the operand row-major: each output element
+      // sums its terms in the interpreter's order, and when the reduced axis is not the last
+      // the inner loop runs over contiguous outputs (it vectorizes without reassociation).
+      bool max = n->op == Op::ReduceMax;
+      if (max)
+        for_each_index(s, [&](const Idx& idx) { store(dst, s, idx, k(-std::numeric_limits<double>::infinity())); });
+      else
+        zero(dst, s.size());
+      for_each_index(x->shape, [&](const Idx& idx) {
+        Idx o{nullptr, nullptr, nullptr};
+        for (int d = 0, e = 0; d < x->shape.rank; ++d)
+          if (d != n->axis) o[e++] = idx[d];
+        llvm::Value* v = value(x, idx);
+        llvm::Value* cur = load(dst, s, o);
+        store(dst, s, o, max ? max_step(cur, v) : b_.CreateFAdd(cur, v));
+      });
+      return;
+    }
+    case Op::Embed:  // zeros, and the operand at `index` along `axis`
+      zero(dst, s.size());
+      for_each_index(x->shape, [&](const Idx& idx) {
+        Idx o{nullptr, nullptr, nullptr};
+        for (int d = 0, e = 0; d < s.rank; ++d) o[d] = d == n->axis ? b_.getInt64(n->index) : idx[e++];
+        store(dst, s, o, value(x, idx));
+      });
+      return;
+    case Op::OneHot: {  // row i: 1 at column label[i] if that is a class index, else zeros
+      zero(dst, s.size());
+      Shape row{s[1]};
+      for_each_index(x->shape, [&](const Idx& idx) {
+        llvm::Value* c = value(x, idx);
+        llvm::Value* valid = b_.CreateAnd(
+            b_.CreateAnd(b_.CreateFCmpOGE(c, k(0)), b_.CreateFCmpOLT(c, k(n->index))),
+            b_.CreateFCmpOEQ(c, b_.CreateUnaryIntrinsic(llvm::Intrinsic::floor, c)));
+        // An invalid label writes 0 over the row's first 0: no branch in the loop.
+        llvm::Value* col = b_.CreateFPToSI(b_.CreateSelect(valid, c, k(0)), i64_);
+        store(dst, s, Idx{idx[0], col, nullptr}, b_.CreateSelect(valid, k(1), k(0)));
+      });
+      return;
+    }
+    case Op::MatMul:
+      if (!is_outer_product(n)) return matmul(n, dst);
+      [[fallthrough]];
+    default:  // an elementwise node or an outer product
+      if (const Node* mm = info_[pos_.at(n)].epilogue_of) {
+        info_[pos_.at(mm)].st = dst;  // the product's elements, as each tile finishes
+        return matmul(mm, dst, n);
+      }
+      scoped_nest([&](const AccScope& scope) {
+        for_each_index(s, [&](const Idx& idx) { scope.acc(store(dst, s, idx, value(n, idx, /*compute=*/true))); });
+      });
+      return;
+  }
+}
+
+// The sum of every element of x (x's first axis has at least kSplitMinTerms rows) as kSplit
+// partial sums over its rows (partial r takes the rows i = r mod kSplit, a leftover row goes
+// to partial 0; within a row, the interpreter's order), added as (s0 + s1) + (s2 + s3): one
+// running sum would be a chain of dependent adds (an MSE over 1,024 rows: ~1 us).
+llvm::Value* TensorBody::split_total(const Node* x) {
+  llvm::IRBuilder<> eb(entry_, entry_->begin());
+  std::vector<llvm::AllocaInst*> acc;
+  for (std::int64_t r = 0; r < kSplit; ++r) {
+    acc.push_back(eb.CreateAlloca(t_, nullptr, "part"));
+    b_.CreateStore(k(0), acc.back());
+  }
+  Shape rest = x->shape.without(0);
+  auto add_row = [&](llvm::Value* row, std::int64_t r) {
+    for_each_index(rest, [&](const Idx& idx) {
+      llvm::Value* v = value(x, Idx{row, idx[0], idx[1]});
+      b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(t_, acc[r]), v), acc[r]);
+    });
+  };
+  split_loop(x->shape[0], add_row);
+  return combine_partials([&](std::int64_t r) { return b_.CreateLoad(t_, acc[r]); });
+}
+
+}  // namespace gradc::codegen_detail
