@@ -93,16 +93,20 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
   }
   if (level_ != Simplify::Full) return make();
 
-  // Canonical forms (Full level).
+  // Canonical forms (Full level). Constants are combined only where the result is finite, as
+  // in folding above: 1e308 + (1e308 + x) stays as written (it is inf + x only in value).
+  auto finite = [](double v) { return std::isfinite(v); };
   switch (op) {
     case Op::Add:
       if (is_c(b) && !is_c(a)) return add(b, a);                    // x + c = c + x
       if (b->op == Op::Neg) return sub(a, b->arg(0));                // a + -y = a - y
       if (a->op == Op::Neg) return sub(b, a->arg(0));                // -x + b = b - x
-      if (is_c(a) && b->op == Op::Add && is_c(b->arg(0)))            // c1 + (c2 + x)
-        return add(C(cv(a) + cv(b->arg(0))), b->arg(1));
-      if (is_c(a) && b->op == Op::Sub && is_c(b->arg(0)))            // c1 + (c2 - x)
-        return sub(C(cv(a) + cv(b->arg(0))), b->arg(1));
+      if (is_c(a) && (b->op == Op::Add || b->op == Op::Sub) && is_c(b->arg(0))) {
+        double c = cv(a) + cv(b->arg(0));
+        if (!finite(c)) return make();
+        return b->op == Op::Add ? add(C(c), b->arg(1))              // c1 + (c2 + x)
+                                : sub(C(c), b->arg(1));             // c1 + (c2 - x)
+      }
       if (is_c(a) && cv(a) < 0) return sub(b, C(-cv(a)));      // -c + x = x - c
       if (a == b) return mul(2, a);                                  // x + x = 2*x
       break;
@@ -110,15 +114,21 @@ const Node* Builder::rewrite(Op op, const Node* a, const Node* b) {
       if (a == b && a->everywhere_defined) return C(0);              // x - x = 0
       if (b->op == Op::Neg) return add(a, b->arg(0));                // a - -y = a + y
       if (is_c(b) && cv(b) < 0) return add(C(-cv(b)), a);      // x - -c = c + x
-      if (is_c(a) && b->op == Op::Add && is_c(b->arg(0)))            // c1 - (c2 + x)
-        return sub(C(cv(a) - cv(b->arg(0))), b->arg(1));
+      if (is_c(a) && b->op == Op::Add && is_c(b->arg(0))) {         // c1 - (c2 + x)
+        double c = cv(a) - cv(b->arg(0));
+        if (!finite(c)) return make();
+        return sub(C(c), b->arg(1));
+      }
       break;
     case Op::Mul:
       if (is_c(b) && !is_c(a)) return mul(b, a);                     // x*c = c*x
       if (a->op == Op::Neg) return neg(mul(a->arg(0), b));           // (-x)*y = -(x*y)
       if (b->op == Op::Neg) return neg(mul(a, b->arg(0)));           // x*(-y) = -(x*y)
-      if (is_c(a) && b->op == Op::Mul && is_c(b->arg(0)))            // c1*(c2*x) = (c1 c2)*x
-        return mul(C(cv(a) * cv(b->arg(0))), b->arg(1));
+      if (is_c(a) && b->op == Op::Mul && is_c(b->arg(0))) {         // c1*(c2*x) = (c1 c2)*x
+        double c = cv(a) * cv(b->arg(0));
+        if (!finite(c)) return make();  // as written: regrouping would only move the overflow
+        return mul(C(c), b->arg(1));
+      }
       if (b->op == Op::Mul && is_c(b->arg(0)))                       // x*(c*y) = (c*x)*y
         return mul(mul(b->arg(0), a), b->arg(1));
       if (is_c(a) && b->op == Op::Mul)                               // c*(x*y) = (c*x)*y

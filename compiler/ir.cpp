@@ -16,6 +16,15 @@ namespace gradc {
 Shape::Shape(std::initializer_list<std::int32_t> d) {
   if (d.size() > kMaxRank) throw ShapeError(fmt::format("rank {} exceeds the maximum of {}", d.size(), kMaxRank));
   for (std::int32_t x : d) dims[rank++] = x;
+  size();
+}
+
+std::int64_t Shape::size() const {
+  std::int64_t n = 1;
+  for (int d = 0; d < rank; ++d)
+    if (__builtin_mul_overflow(n, std::int64_t(dims[d]), &n))
+      throw ShapeError(fmt::format("shape {} has more than {} elements", str(), std::numeric_limits<std::int64_t>::max()));
+  return n;
 }
 
 Shape Shape::of(std::span<const std::int64_t> d) {
@@ -25,6 +34,7 @@ Shape Shape::of(std::span<const std::int64_t> d) {
     if (x < 1 || x > (1 << 30)) throw ShapeError(fmt::format("dimension {} is out of range", x));
     s.dims[s.rank++] = static_cast<std::int32_t>(x);
   }
+  s.size();
   return s;
 }
 
@@ -59,6 +69,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
       throw ShapeError(fmt::format("shapes {} and {} cannot be broadcast together", a.str(), b.str()));
     out.dims[i] = std::max(da, db);
   }
+  out.size();
   return out;
 }
 
@@ -139,17 +150,21 @@ std::size_t Graph::KeyHash::operator()(const Key& k) const {
   mix(std::hash<const void*>()(k.b));
   mix(std::hash<std::uint64_t>()(k.bits));
   mix(std::hash<std::string_view>()(k.name));
-  mix(static_cast<std::size_t>(k.shape.size()) * 31 + k.shape.rank);
+  for (std::int32_t d : k.shape.dims) mix(static_cast<std::size_t>(d) * 31 + k.shape.rank);
   mix(static_cast<std::size_t>(k.axis) * 1000003u + static_cast<std::size_t>(k.index));
   mix(std::hash<const void*>()(k.data));
   mix(static_cast<std::size_t>(k.dtype));
   return h;
 }
 
+NodeLimitError::NodeLimitError(std::size_t limit)
+    : InputError(Loc{}, fmt::format("this program needs more than {} IR nodes", limit)) {}
+
 const Node* Graph::intern(Node node) {
   Key key{node.op,    node.args[0], node.args[1], std::bit_cast<std::uint64_t>(node.value), node.name,
           node.shape, node.axis,    node.index,   node.data.get(), node.dtype};
   if (auto it = table_.find(key); it != table_.end()) return it->second;
+  if (nodes_.size() >= max_nodes_) throw NodeLimitError(max_nodes_);
   node.id = static_cast<std::uint32_t>(nodes_.size());
   Node& stored = nodes_.emplace_back(std::move(node));
   key.name = stored.name;  // the key must view the stored string, not the temporary
@@ -166,6 +181,7 @@ const Node* Graph::make(Op op, std::span<const Node* const> args, const Attrs& a
   Node n;
   n.op = op;
   n.shape = infer_shape(op, args, attrs);
+  n.shape.size();  // a result of more than INT64_MAX elements is a ShapeError
   if (op == Op::Sum || op == Op::ReduceMax || op == Op::Index || op == Op::Embed) n.axis = attrs.axis;
   if (op == Op::Index || op == Op::Embed || op == Op::OneHot) n.index = attrs.index;
   n.nargs = static_cast<std::uint8_t>(args.size());

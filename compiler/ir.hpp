@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "compiler/ops.hpp"
+#include "support/diagnostics.hpp"
 
 namespace gradc {
 
@@ -37,7 +38,10 @@ struct Shape {
   static Shape of(std::span<const std::int64_t> d);  // throws std::invalid_argument past kMaxRank
 
   std::int32_t operator[](int i) const { return dims[i]; }
-  std::int64_t size() const { return std::int64_t(dims[0]) * dims[1] * dims[2]; }
+  /// The number of elements: the one checked product of the dims. Throws ShapeError past
+  /// INT64_MAX, which of(), the constructor and every node's result shape are checked against,
+  /// so a shape in the graph always has a size.
+  std::int64_t size() const;
   bool scalar() const { return rank == 0; }
   bool operator==(const Shape&) const = default;
   std::string str() const;  // "[2, 8]", "[]" for a scalar
@@ -86,8 +90,18 @@ struct Node {
   Attrs attrs() const { return Attrs{shape, axis, index}; }
 };
 
+/// A graph past Graph::kMaxNodes: an input error (the program is too large), which lowering
+/// locates at the call or expression that needed the node.
+struct NodeLimitError : InputError {
+  explicit NodeLimitError(std::size_t limit);
+};
+
 class Graph {
  public:
+  /// At most this many nodes (about 250 bytes each with the hash-consing table: ~500 MB).
+  static constexpr std::size_t kMaxNodes = std::size_t(1) << 21;
+  explicit Graph(std::size_t max_nodes) : max_nodes_(max_nodes) {}
+
   Graph() = default;
   Graph(const Graph&) = delete;
   Graph& operator=(const Graph&) = delete;
@@ -122,6 +136,7 @@ class Graph {
   };
   const Node* intern(Node node);
 
+  std::size_t max_nodes_ = kMaxNodes;
   std::deque<Node> nodes_;
   std::unordered_map<Key, const Node*, KeyHash> table_;
   std::unordered_multimap<std::uint64_t, const Node*> tensors_;  // Tensor nodes by content hash

@@ -117,6 +117,7 @@ void Lowerer::functions(const ast::Program& prog) {
   for (const ast::Function* f : order) {
     Function out;
     cur_ = &out;
+    calls_.clear();
     out.name = f->name.name;
     out.loc = f->name.loc;
     out.ast = f;
@@ -137,7 +138,10 @@ void Lowerer::functions(const ast::Program& prog) {
         if (v->nargs > 0) out.names.try_emplace(v, s.target.name);
       }
       out.body = expr(f->result, env);
-    } catch (const ShapeInputError&) {
+    } catch (const NodeLimitError& e) {
+      error(f->result.first.first.loc, e.what());
+    } catch (const ShapeInputError& e) {
+      scalar_failure_.emplace(f, e);
       // A function of a tensor program may only make sense for tensor arguments
       // (`x @ W1`): it has no scalar body, and is lowered again at each call. Any other
       // error (a ragged literal, an unknown name) is an error whatever the arguments.
@@ -148,6 +152,7 @@ void Lowerer::functions(const ast::Program& prog) {
       out.locs.clear();
     }
     cur_ = nullptr;
+    calls_.clear();
     lowered_[out.name] = m_.functions.size();
     m_.functions.push_back(std::move(out));
   }
@@ -353,6 +358,14 @@ const Node* Lowerer::matmul(const Node* a, const Node* b, Loc loc) {
 }
 
 const Node* Lowerer::call(const ast::Operand& o, const Env& env) {
+  try {
+    return call_here(o, env);
+  } catch (const NodeLimitError& e) {
+    error(o.loc, e.what());
+  }
+}
+
+const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
   bool handled = false;
   const Node* r = builtin(o, env, handled);  // tensor built-ins, losses, layers (model.cpp)
   if (handled) return r;
@@ -380,12 +393,16 @@ const Node* Lowerer::call(const ast::Operand& o, const Env& env) {
   bool scalar_args = true;
   for (const Node* a : args) scalar_args = scalar_args && a->shape.scalar();
   if (f.body && scalar_args) return inline_call(f, args);
+  if (scalar_args)
+    if (auto it = scalar_failure_.find(f.ast); it != scalar_failure_.end()) throw it->second;
   return call_user(*f.ast, args);
 }
 
 // A call with tensor arguments: the callee's body is lowered again with its parameters bound
 // to the arguments (shapes differ per call). Hash-consing makes a repeated call the same node.
 const Node* Lowerer::call_user(const ast::Function& f, const std::vector<const Node*>& args) {
+  CallKey key{&f, args};
+  if (auto it = calls_.find(key); it != calls_.end()) return it->second;
   Env env;
   for (std::size_t i = 0; i < args.size(); ++i) env[f.params[i].name] = args[i];
   for (const ast::Assign& s : f.body) {
@@ -393,12 +410,23 @@ const Node* Lowerer::call_user(const ast::Function& f, const std::vector<const N
     env[s.target.name] = v;
     if (cur_ && v->nargs > 0) cur_->names.try_emplace(v, s.target.name);
   }
-  return expr(f.result, env);
+  const Node* r = expr(f.result, env);
+  calls_.emplace(std::move(key), r);
+  return r;
 }
 
 // Substitutes args for f's parameter variables in f's body: a memoizing rebuild in id order,
 // carrying names and source locations over to the new nodes.
 const Node* Lowerer::inline_call(const Function& f, const std::vector<const Node*>& args) {
+  // Called with its own parameters (g(x) = f(x) + 1): the body itself (hash-consing would
+  // rebuild exactly it), with its names and locations.
+  if (std::equal(args.begin(), args.end(), f.params.begin(), f.params.end())) {
+    if (cur_) {
+      for (const auto& [n, name] : f.names) cur_->names.try_emplace(n, name);
+      for (const auto& [n, loc] : f.locs) cur_->locs.try_emplace(n, loc);
+    }
+    return f.body;
+  }
   std::unordered_map<const Node*, const Node*> map;
   for (std::size_t i = 0; i < args.size(); ++i) map[f.params[i]] = args[i];
   for (const Node* n : reachable(std::span<const Node* const>(&f.body, 1))) {
@@ -432,6 +460,8 @@ struct Module::LowererState {
   Lowerer lowerer;
 };
 
+Module::Module() = default;
+Module::Module(std::size_t max_nodes) : graph(max_nodes) {}
 Module::~Module() = default;
 
 const Node* Module::lower(const ast::Expr& e, std::int64_t rows, std::vector<DataInput>& inputs, Function* located) {
@@ -441,8 +471,8 @@ const Node* Module::lower(const ast::Expr& e, std::int64_t rows, std::vector<Dat
 const Node* Module::apply(const std::string& name, const Node* x) { return state->lowerer.apply_named(name, x); }
 std::vector<std::string> Module::layer_names() const { return state->lowerer.layer_names(); }
 
-std::unique_ptr<Module> compile_module(SourceFile src, bool simplify, TableLoader tables) {
-  auto m = std::make_unique<Module>();
+std::unique_ptr<Module> compile_module(SourceFile src, bool simplify, TableLoader tables, std::size_t max_nodes) {
+  auto m = std::make_unique<Module>(max_nodes);
   m->source = std::move(src);
   m->tables = std::move(tables);
   m->program = parse_program(m->source);

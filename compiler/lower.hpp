@@ -96,6 +96,8 @@ struct Training {
 
 /// A compiled .grad file: its functions as IR in one graph.
 struct Module {
+  Module();
+  explicit Module(std::size_t max_nodes);
   SourceFile source;
   Graph graph;
   std::vector<Function> functions;
@@ -134,7 +136,10 @@ struct Module {
 /// folding and identities only: Simplify::Fold); `simplify` = false keeps it exactly as written
 /// (still hash-consed). `tables` reads the files of `data d = csv(...)` (io/csv.hpp's read_csv
 /// in the CLI); without one, such a declaration is an input error.
-std::unique_ptr<Module> compile_module(SourceFile src, bool simplify = true, TableLoader tables = {});
+/// `max_nodes` bounds the IR graph (Graph::kMaxNodes; smaller in tests): past it, compiling is
+/// an input error located at the call or expression that needed more.
+std::unique_ptr<Module> compile_module(SourceFile src, bool simplify = true, TableLoader tables = {},
+                                       std::size_t max_nodes = Graph::kMaxNodes);
 
 /// Lowers an expression with no free variables (an `at` value, a --at value) to a number.
 /// Throws InputError if it names a variable or is not finite.

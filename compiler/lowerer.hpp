@@ -10,6 +10,9 @@
 
 namespace gradc {
 
+/// The largest tensor a program may declare or compute: 2^27 elements, 1 GiB of f64.
+constexpr std::int64_t kMaxElements = std::int64_t(1) << 27;
+
 /// An InputError that comes from an operand's shape (see Lowerer::shape_error).
 struct ShapeInputError : InputError {
   using InputError::InputError;
@@ -57,6 +60,7 @@ class Lowerer {
   const Node* layer_param(const ast::Operand& o, const Layer& l, std::size_t& used);
   const Node* postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env);
   const Node* call(const ast::Operand& o, const Env& env);
+  const Node* call_here(const ast::Operand& o, const Env& env);
   const Node* call_user(const ast::Function& f, const std::vector<const Node*>& args);
   const Node* inline_call(const Function& f, const std::vector<const Node*>& args);
   const Node* matmul(const Node* a, const Node* b, Loc loc);
@@ -81,15 +85,20 @@ class Lowerer {
     if (cur_ && n->nargs > 0) cur_->locs.try_emplace(n, loc);
     return n;
   }
-  /// Runs a Builder call; a ShapeError becomes an InputError at loc.
+  /// Runs a Builder call; a ShapeError becomes an InputError at loc, and so does a result of
+  /// more than kMaxElements elements.
   template <class F>
   const Node* shaped(Loc loc, F&& f) {
+    const Node* n = nullptr;
     try {
-      return located(f(), loc);
+      n = located(f(), loc);
     } catch (const ShapeError& e) {
       shape_error(loc, e.what());
     }
+    if (n->shape.size() > kMaxElements) too_large(loc, n->shape);
+    return n;
   }
+  [[noreturn]] void too_large(Loc loc, const Shape& s);
   [[noreturn]] void error(Loc loc, const std::string& msg) { throw InputError(loc, msg); }
   /// An error caused by an operand's shape: lowering a function's body for scalar parameters
   /// tolerates these (the function then works on tensors only), and reports every other error.
@@ -108,6 +117,25 @@ class Lowerer {
   Function* cur_ = nullptr;                                // the function being lowered
   Binding bind_;                                           // data binding of lower_bound()
   std::unordered_map<const Tensor*, const Node*> data_consts_;  // data as constants
+  // Calls lowered so far, by function and argument nodes: a call is lowered once per distinct
+  // argument (`f(x) + f(x)` nested 25 deep is 25 lowerings, not 2^25). Cleared when the data
+  // binding or the function being lowered changes (results depend on both).
+  struct CallKey {
+    const ast::Function* fn;
+    std::vector<const Node*> args;
+    bool operator==(const CallKey&) const = default;
+  };
+  struct CallKeyHash {
+    std::size_t operator()(const CallKey& k) const {
+      std::size_t h = std::hash<const void*>()(k.fn);
+      for (const Node* a : k.args) h = h * 1000003u ^ std::hash<const void*>()(a);
+      return h;
+    }
+  };
+  std::unordered_map<CallKey, const Node*, CallKeyHash> calls_;
+  // Why a tensor-only function failed for scalar parameters: a call with scalar arguments
+  // fails the same way (shape errors depend on shapes only), without lowering it again.
+  std::unordered_map<const ast::Function*, ShapeInputError> scalar_failure_;
 };
 
 std::string plural(std::size_t n, const char* word);

@@ -69,9 +69,6 @@ const ast::Operand* bare_call(const ast::Expr& e) {
 
 Loc expr_loc(const ast::Expr& e) { return e.first.first.loc; }
 
-// The largest tensor a program may declare: 2^27 elements, 1 GiB of f64.
-constexpr std::int64_t kMaxElements = std::int64_t(1) << 27;
-
 }  // namespace
 
 void Lowerer::check_new_global(const ast::Ident& name) {
@@ -133,7 +130,19 @@ void Lowerer::param(const ast::Param& p) {
   if (dims.size() > Shape::kMaxRank)
     error(p.name.loc, fmt::format("'{}' has {} dimensions; at most {} are supported", p.name.name, dims.size(),
                                   Shape::kMaxRank));
-  add_param(Param{p.name.name, p.name.loc, Shape::of(dims), initializer(p.init), nullptr});
+  Shape shape;
+  try {
+    shape = Shape::of(dims);
+  } catch (const ShapeError& e) {
+    error(p.name.loc, fmt::format("'{}': {}; at most {} elements (1 GiB of f64) are supported", p.name.name, e.what(),
+                                  kMaxElements));
+  }
+  add_param(Param{p.name.name, p.name.loc, shape, initializer(p.init), nullptr});
+}
+
+void Lowerer::too_large(Loc loc, const Shape& s) {
+  error(loc, fmt::format("this result has shape {}, {} elements; at most {} (1 GiB of f64) are supported", s.str(),
+                         s.size(), kMaxElements));
 }
 
 // Registers a parameter (declared, or made by a layer) with its Var.
@@ -301,14 +310,22 @@ const Node* Lowerer::lower_bound(const ast::Expr& e, const Binding& bind) {
   Function* saved_cur = cur_;
   bind_ = bind;
   if (bind.located) cur_ = bind.located;
+  calls_.clear();
   try {
     const Node* r = expr(e, Env{});
     bind_ = saved;
     cur_ = saved_cur;
+    calls_.clear();
     return r;
+  } catch (const NodeLimitError& err) {
+    bind_ = saved;
+    cur_ = saved_cur;
+    calls_.clear();
+    error(expr_loc(e), err.what());
   } catch (...) {
     bind_ = saved;
     cur_ = saved_cur;
+    calls_.clear();
     throw;
   }
 }
@@ -465,7 +482,11 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
                                t->shape.str()));
     return shaped(o.loc, [&] {
       const Node* d = b_.sub(p, t);
-      return b_.div(b_.sum(b_.mul(d, d), -1), b_.constant(static_cast<double>(p->shape.size())));
+      // Named locals: C++ leaves the order of function arguments unspecified, and the order in
+      // which nodes are made is their id in the listings (the same with every compiler).
+      const Node* n = b_.constant(static_cast<double>(p->shape.size()));
+      const Node* total = b_.sum(b_.mul(d, d), -1);
+      return b_.div(total, n);
     });
   }
   if (f == "cross_entropy") {
@@ -483,7 +504,9 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
     }
     const Node* ls = log_softmax(z, 1, o.loc);
     return shaped(o.loc, [&] {
-      return b_.neg(b_.div(b_.sum(b_.mul(t, ls), -1), b_.constant(static_cast<double>(z->shape[0]))));
+      const Node* rows = b_.constant(static_cast<double>(z->shape[0]));
+      const Node* total = b_.sum(b_.mul(t, ls), -1);
+      return b_.neg(b_.div(total, rows));
     });
   }
   if (f == "binary_cross_entropy") {
@@ -495,8 +518,11 @@ const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handle
       shape_error(o.loc, fmt::format("binary_cross_entropy: the logits have shape {} but the target has shape {}",
                                z->shape.str(), t->shape.str()));
     return shaped(o.loc, [&] {
-      const Node* l = b_.sub(b_.call(Op::Softplus, z), b_.mul(t, z));
-      return b_.div(b_.sum(l, -1), b_.constant(static_cast<double>(z->shape.size())));
+      const Node* yz = b_.mul(t, z);
+      const Node* l = b_.sub(b_.call(Op::Softplus, z), yz);
+      const Node* n = b_.constant(static_cast<double>(z->shape.size()));
+      const Node* total = b_.sum(l, -1);
+      return b_.div(total, n);
     });
   }
   handled = false;

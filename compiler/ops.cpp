@@ -77,8 +77,11 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
      [](const double* a) { return std::pow(a[0], a[1]); },
      [](B& b, N n, N g, N* d) {
        N a = n->arg(0), e = n->arg(1);
-       d[0] = times(b, times(b, g, e), b.pow(a, b.sub(e, b.constant(1))));
-       d[1] = times(b, times(b, g, n), b.call(Op::Log, a));
+       // Named locals, made in a fixed order (argument order is unspecified in C++).
+       N power = b.pow(a, b.sub(e, b.constant(1)));
+       d[0] = times(b, times(b, g, e), power);
+       N log_a = b.call(Op::Log, a);
+       d[1] = times(b, times(b, g, n), log_a);
      }, false},
     // d/da (-a) = -1
     {Op::Neg, "-", 1, Syntax::Prefix, kPrecNeg, "-",
@@ -145,7 +148,10 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
     // sigmoid' = sigmoid (1 - sigmoid)
     {Op::Sigmoid, "sigmoid", 1, Syntax::Call, kPrecAtom, "\\sigma",
      [](const double* a) { return sigmoid(a[0]); },
-     [](B& b, N n, N g, N* d) { d[0] = times(b, times(b, g, n), b.sub(1, n)); }, true},
+     [](B& b, N n, N g, N* d) {
+       N one_minus = b.sub(1, n);
+       d[0] = times(b, times(b, g, n), one_minus);
+     }, true},
     // relu'(a) = step(a)   (relu'(0) = 0)
     {Op::Relu, "relu", 1, Syntax::Call, kPrecAtom, "\\operatorname{relu}",
      [](const double* a) { return a[0] > 0 ? a[0] : 0.0; },

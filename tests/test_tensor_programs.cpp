@@ -204,6 +204,79 @@ TEST(LayerParameters, Messages) {
   EXPECT_EQ(compile_error(head + "net.2.b[0] * lin.b)\n}"), "no error");
 }
 
+// Shape products are checked: a product past INT64_MAX is an error, never a wrapped size.
+TEST(ShapeSize, Checked) {
+  EXPECT_EQ((Shape{2, 3, 4}).size(), 24);
+  EXPECT_EQ(Shape{}.size(), 1);
+  std::vector<std::int64_t> huge{1 << 30, 1 << 30, 1 << 30};
+  try {
+    Shape::of(huge);
+    ADD_FAILURE() << "no error";
+  } catch (const ShapeError& e) {
+    EXPECT_STREQ(e.what(), "shape [1073741824, 1073741824, 1073741824] has more than 9223372036854775807 elements");
+  }
+  // 2^62 fits; 2^63 is one past INT64_MAX.
+  EXPECT_EQ(Shape::of(std::vector<std::int64_t>{1 << 30, 1 << 30, 4}).size(), std::int64_t(1) << 62);
+  EXPECT_THROW(Shape::of(std::vector<std::int64_t>{1 << 30, 1 << 30, 8}), ShapeError);
+}
+
+TEST(ShapeSize, LocatedErrors) {
+  EXPECT_EQ(compile_error("param W[1073741824, 1073741824, 1073741824] = ones"),
+            "1:7: 'W': shape [1073741824, 1073741824, 1073741824] has more than 9223372036854775807 elements; at most "
+            "134217728 elements (1 GiB of f64) are supported");
+  EXPECT_EQ(compile_error("param W[65536, 65536] = ones"),
+            "1:7: 'W' has 4294967296 elements; at most 134217728 (1 GiB of f64) are supported");
+  // Each parameter is within the limit, their broadcast sums are not.
+  const std::string abc = "param A[134217728, 1, 1] = ones\nparam B[1, 134217728, 1] = ones\n"
+                          "param C[1, 1, 134217728] = ones\ntrain {\n  loss = sum(";
+  EXPECT_EQ(compile_error(abc + "A + B + C)\n}"),
+            "5:16: this result has shape [134217728, 134217728, 1], 18014398509481984 elements; at most 134217728 (1 GiB "
+            "of f64) are supported");
+}
+
+// A tensor function called twice at each of 25 levels is lowered once per level: f25(W) =
+// 2^25 W (f0 is the identity as a matrix product, each level doubles), so with W = ones the
+// loss sum(f25(W)) is 2^26 and each gradient entry 2^25. Re-lowering every call took 2^25
+// lowerings (minutes).
+TEST(CallMemo, TwentyFiveLevelsOfDoubling) {
+  std::string text = "param W[2] = ones\nfn f0(x) = x @ [[1, 0], [0, 1]]\n";
+  for (int k = 1; k <= 25; ++k) text += "fn f" + std::to_string(k) + "(x) = f" + std::to_string(k - 1) + "(x) + f" +
+                                        std::to_string(k - 1) + "(x)\n";
+  text += "train {\n  loss = sum(f25(W))\n}\n";
+  auto m = compile_text(text);
+  std::vector<Tensor> ones{Tensor{Shape{2}, {1, 1}}};
+  auto r = loss_and_gradients(*m, ones, DType::F64);
+  EXPECT_EQ(r.jit[0].data[0], 67108864);
+  EXPECT_EQ(r.jit[1].data, (std::vector<double>{33554432, 33554432}));
+  EXPECT_EQ(r.interp[0].data[0], 67108864);
+  // A chain of 4,000 calls.
+  text = "param W[2] = ones\nfn f0(x) = x @ [[1, 0], [0, 1]]\n";
+  for (int k = 1; k <= 4000; ++k) text += "fn f" + std::to_string(k) + "(x) = f" + std::to_string(k - 1) + "(x) + 1\n";
+  text += "train {\n  loss = sum(f4000(W))\n}\n";
+  m = compile_text(text);
+  r = loss_and_gradients(*m, ones, DType::F64);
+  EXPECT_EQ(r.jit[0].data[0], 8002);
+  EXPECT_EQ(r.jit[1].data, (std::vector<double>{1, 1}));
+}
+
+// A function that doubles in size at each level (f_k(x) = f_{k-1}(f_{k-1}(x) + x)) meets the
+// node limit: a located input error (here with a limit of 2,000 nodes; the CLI's is 2^21).
+TEST(NodeLimit, LocatedError) {
+  std::string text = "fn f0(x) = sin(x) * x\n";
+  for (int k = 1; k <= 40; ++k)
+    text += "fn f" + std::to_string(k) + "(x) = f" + std::to_string(k - 1) + "(f" + std::to_string(k - 1) + "(x) + x)\n";
+  SourceFile src{"test.grad", text};
+  try {
+    compile_module(src, true, {}, 2000);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    auto lc = src.line_col(e.loc);
+    EXPECT_EQ(std::to_string(lc.line) + ":" + std::to_string(lc.col) + ": " + e.what(),
+              "11:13: this program needs more than 2000 IR nodes");
+  }
+  EXPECT_NO_THROW(compile_module(SourceFile{"test.grad", "fn f0(x) = sin(x) * x\nfn f1(x) = f0(f0(x) + x)\n"}, true, {}, 2000));
+}
+
 class TensorPrograms : public ::testing::TestWithParam<DType> {
  protected:
   DType dt() const { return GetParam(); }
