@@ -150,6 +150,9 @@ int run(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::fprintf(stderr, "gradc: error: %s\n", e.what());
     return kExitUsage;
+  } catch (const LimitError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", o.file.c_str(), e.what());
+    return kExitInputError;
   }
 }
 

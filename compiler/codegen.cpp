@@ -9,6 +9,7 @@
 // loops over the topological order, and the fused expression of one element is evaluated with
 // an explicit stack.
 #include "compiler/codegen.hpp"
+#include "support/diagnostics.hpp"
 
 #include <llvm/IR/BasicBlock.h>
 #include <llvm/IR/Constants.h>
@@ -635,8 +636,8 @@ class TensorBody : OpLowering {
     }
     top_ = at + need;
     if (top_ * elem_bytes_ > kMaxWorkspaceBytes)
-      throw std::invalid_argument("codegen: the kernel's intermediate tensors need more than " +
-                                  std::to_string(kMaxWorkspaceBytes >> 20) + " MiB");
+      throw LimitError("the compiled kernel's intermediate tensors need more than " +
+                       std::to_string(kMaxWorkspaceBytes >> 20) + " MiB (README, \"Limits\")");
     return at;
   }
   void release(std::int64_t off, std::int64_t size) {

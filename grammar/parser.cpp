@@ -95,6 +95,20 @@ std::string shown_char(std::string_view text, std::size_t at) {
   return fmt::format("\\x{:02x}", c);
 }
 
+/// If text[i] starts a comment or a string, moves i to its last character (the end of the
+/// comment's line, or the closing quote; an unterminated string ends at the end of its line) and
+/// returns true. Both scans below read comments and strings the way the grammar does.
+bool skip_comment_or_string(std::string_view text, std::size_t& i) {
+  if (text[i] == '#') {
+    while (i < text.size() && text[i] != '\n') ++i;
+    return true;
+  }
+  if (text[i] != '"') return false;
+  while (++i < text.size() && text[i] != '"' && text[i] != '\n')
+    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
+  return true;
+}
+
 /// Rejects brackets nested deeper than ast::kMaxNesting before X3 runs, so the recursive
 /// descent below never recurses deeper than that (100,000 '(' would overflow the stack).
 /// Parentheses, call brackets, tensor literals and index postfixes all count: '(' and '['.
@@ -104,12 +118,8 @@ void check_nesting(std::string_view text) {
   int depth = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
-    if (c == '#') {
-      while (i < text.size() && text[i] != '\n') ++i;
-    } else if (c == '"') {
-      while (++i < text.size() && text[i] != '"' && text[i] != '\n') {
-        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
-      }
+    if (skip_comment_or_string(text, i)) {
+      continue;
     } else if (c == '(' || c == '[') {
       if (++depth > ast::kMaxNesting)
         throw InputError(Loc{static_cast<std::uint32_t>(i)},
@@ -648,11 +658,9 @@ std::uint32_t end_of_last_token(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '#') {
-      while (i < text.size() && text[i] != '\n') ++i;
+      skip_comment_or_string(text, i);
     } else if (c == '"') {
-      while (++i < text.size() && text[i] != '"' && text[i] != '\n') {
-        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i;
-      }
+      skip_comment_or_string(text, i);
       end = i < text.size() && text[i] == '"' ? i + 1 : i;
     } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
       end = i + 1;

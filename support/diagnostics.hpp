@@ -35,6 +35,12 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A valid program past a documented resource limit (README, "Limits"), found where no source
+/// position is at hand (code generation's workspace). Exit code 1, printed as `FILE: error: ...`.
+struct LimitError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 /// A fully formatted error (`file:line:col: error: ...`, source line, caret), ready to print.
 struct Diagnostic : std::runtime_error {
   int exit_code;

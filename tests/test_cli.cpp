@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "io/process.hpp"
+#include "support/temp_dir.hpp"
 
 extern char** environ;
 
@@ -23,19 +24,8 @@ namespace fs = std::filesystem;
 const std::string kSource = GRADC_SOURCE_DIR;
 
 // Each test runs in a fresh empty folder, so a file a shell would have created shows up.
-class Cli : public ::testing::Test {
+class Cli : public InTempDir {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/gradc_cli_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    old_ = fs::current_path();
-    fs::current_path(dir_);
-  }
-  void TearDown() override {
-    fs::current_path(old_);
-    fs::remove_all(dir_);
-  }
   ProcessResult gradc(std::vector<std::string> args, const std::string& input = "") {
     args.insert(args.begin(), GRADC_BINARY);
     return run_program(args, input).value();
@@ -52,7 +42,6 @@ class Cli : public ::testing::Test {
     std::sort(v.begin(), v.end());
     return v;
   }
-  fs::path dir_, old_;
 };
 
 const std::string kLecture = kSource + "/examples/lecture.grad";

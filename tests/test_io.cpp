@@ -15,6 +15,7 @@
 #include "io/file.hpp"
 #include "io/npz.hpp"
 #include "io/params_io.hpp"
+#include "support/temp_dir.hpp"
 #include "support/helpers.hpp"
 #include "support/diagnostics.hpp"
 
@@ -24,19 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // Each test works in a fresh folder, with short relative paths in the messages.
-class Io : public ::testing::Test {
+class Io : public InTempDir {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/gradc_io_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    old_ = fs::current_path();
-    fs::current_path(dir_);
-  }
-  void TearDown() override {
-    fs::current_path(old_);
-    fs::remove_all(dir_);
-  }
   static void write(const std::string& path, const std::string& bytes) {
     std::ofstream f(path, std::ios::binary);
     f << bytes;
@@ -56,7 +46,6 @@ class Io : public ::testing::Test {
     }
     return "no error";
   }
-  fs::path dir_, old_;
 };
 
 using Names = std::vector<std::string>;

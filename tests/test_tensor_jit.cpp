@@ -1004,10 +1004,14 @@ TEST_P(TensorJit, Errors) {
   // The declared C function's name is refused for the dtype that declares it.
   const char* libm = dt() == DType::F64 ? "log1p" : "log1pf";
   EXPECT_THROW(shared_jit().llvm_ir(KernelSpec{libm, Nodes{x}, Nodes{x}, false, dt()}), std::invalid_argument);
-  // A workspace beyond the limit is refused (not an abort).
+  // A workspace beyond the limit is a user-facing limit error (exit 1), not an abort.
   const Node* big = g.var("big", Shape{1 << 15, 1 << 15});
-  EXPECT_THROW(shared_jit().llvm_ir(KernelSpec{"k", Nodes{big}, Nodes{b.sum(b.matmul(big, big), -1)}, false, dt()}),
-               std::invalid_argument);
+  try {
+    shared_jit().llvm_ir(KernelSpec{"k", Nodes{big}, Nodes{b.sum(b.matmul(big, big), -1)}, false, dt()});
+    ADD_FAILURE() << "a workspace past 1 GiB compiled";
+  } catch (const LimitError& e) {
+    EXPECT_STREQ(e.what(), "the compiled kernel's intermediate tensors need more than 1024 MiB (README, \"Limits\")");
+  }
   // An f32 graph compiles only as f32 (its retyped step: what --dtype f32 trains).
   std::vector<const Node*> typed = retype(g, Nodes{x, y, b.matmul(x, y)}, DType::F32);
   Nodes in32{typed[0], typed[1]}, out32{typed[2]};
