@@ -395,6 +395,13 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
   if (f.body && scalar_args) return inline_call(f, args);
   if (scalar_args)
     if (auto it = scalar_failure_.find(f.ast); it != scalar_failure_.end()) throw it->second;
+  if (call_depth_ == kMaxCallDepth)
+    error(o.loc, fmt::format("calls on tensors nested more than {} deep (README, \"Limits\")", kMaxCallDepth));
+  struct Nest {
+    int& depth;
+    explicit Nest(int& d) : depth(++d) {}
+    ~Nest() { --depth; }
+  } nest(call_depth_);
   return call_user(*f.ast, args);
 }
 
