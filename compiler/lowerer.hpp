@@ -135,7 +135,7 @@ class Lowerer {
   std::unordered_map<CallKey, const Node*, CallKeyHash> calls_;
   // Calls with tensor arguments re-lower their callee's body, nesting one C++ call per level:
   // past this depth a located error, not a stack overflow (a chain of calls in a 1 MB file).
-  static constexpr int kMaxCallDepth = 1000;
+  static constexpr int kMaxCallDepth = 256;  // as brackets (ast::kMaxNesting)
   int call_depth_ = 0;
   // Why a tensor-only function failed for scalar parameters: a call with scalar arguments
   // fails the same way (shape errors depend on shapes only), without lowering it again.

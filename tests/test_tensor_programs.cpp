@@ -249,17 +249,17 @@ TEST(CallMemo, TwentyFiveLevelsOfDoubling) {
   EXPECT_EQ(r.jit[0].data[0], 67108864);
   EXPECT_EQ(r.jit[1].data, (std::vector<double>{33554432, 33554432}));
   EXPECT_EQ(r.interp[0].data[0], 67108864);
-  // A chain of 1,000 calls on tensors (the nesting limit) lowers; one more is a located error.
+  // A chain of 256 calls on tensors (the nesting limit) lowers; one more is a located error.
   auto chain = [](int n) {
     std::string t = "param W[2] = ones\nfn f0(x) = x @ [[1, 0], [0, 1]]\n";
     for (int k = 1; k <= n; ++k) t += "fn f" + std::to_string(k) + "(x) = f" + std::to_string(k - 1) + "(x) + 1\n";
     return t + "train {\n  loss = sum(f" + std::to_string(n) + "(W))\n}\n";
   };
-  m = compile_text(chain(999));
+  m = compile_text(chain(255));
   r = loss_and_gradients(*m, ones, DType::F64);
-  EXPECT_EQ(r.jit[0].data[0], 2000);
+  EXPECT_EQ(r.jit[0].data[0], 512);
   EXPECT_EQ(r.jit[1].data, (std::vector<double>{1, 1}));
-  EXPECT_EQ(compile_error(chain(1000)), "3:12: calls on tensors nested more than 1000 deep (README, \"Limits\")");
+  EXPECT_EQ(compile_error(chain(256)), "3:12: calls on tensors nested more than 256 deep (README, \"Limits\")");
 }
 
 // A function that doubles in size at each level (f_k(x) = f_{k-1}(f_{k-1}(x) + x)) meets the
