@@ -271,29 +271,3 @@ TEST(Print, NestedDerivativeStaysLinear) {
 
 }  // namespace
 }  // namespace gradc::test
-
-// `explain` sums the products of edge partials over every path: that sum is the gradient.
-#include "compiler/explain.hpp"
-namespace gradc::test {
-namespace {
-TEST(Explain, SumOverPathsIsTheGradient) {
-  const char* srcs[] = {
-      "fn g(x, y, z) {\n a = 2 * x\n b = sin(y)\n c = a / b\n d = z * c\n e = log(1 + d)\n return tanh(e)\n}",
-      "fn f(x, y) {\n s = x * y\n t = sin(s) + s\n return t * x + exp(s)\n}",  // x reaches f three ways
-      "fn f(x, y) = x * x * y + cos(x * y)"};                                 // no names: every node is one
-  for (const char* src : srcs) {
-    auto m = compile_text(src);
-    const Function& f = m->functions.back();
-    std::vector<double> point{0.7, 1.2, 1.3};
-    point.resize(f.params.size());
-    Builder b(m->graph);
-    auto grad = evaluate(gradient(b, f.body, f.params), f.params, point);
-    for (std::size_t i = 0; i < f.params.size(); ++i) {
-      Explanation e = explain(*m, f, f.params[i], point, Format::Text);
-      EXPECT_NEAR(e.total, grad[i], 1e-12 * std::max(1.0, std::fabs(grad[i]))) << src << " d/d" << f.params[i]->name;
-      EXPECT_GE(e.paths, 1u);
-    }
-  }
-}
-}  // namespace
-}  // namespace gradc::test

@@ -69,13 +69,13 @@ TEST(Explain, ThirtyDiamondsAreCountedNotEnumerated) {
   EXPECT_EQ(lines_starting(e.text, "∂f/∂x = sum").at(0), fmt::format("∂f/∂x = sum over 1073741824 paths = {:.6g}", grad));
 }
 
-// Forcing the edge-by-edge sum (no path written out) on small graphs gives the same total as
-// the sum over paths, and the gradient.
-TEST(Explain, EdgeByEdgeSumIsTheGradient) {
+// The sum over paths of the products of edge partials is the gradient; so is the edge-by-edge
+// sum forced with no path written out, on the same small graphs.
+TEST(Explain, SumOverPathsAndEdgeByEdgeSumAreTheGradient) {
   const char* srcs[] = {
       "fn g(x, y, z) {\n a = 2 * x\n b = sin(y)\n c = a / b\n d = z * c\n e = log(1 + d)\n return tanh(e)\n}",
-      "fn f(x, y) {\n s = x * y\n t = sin(s) + s\n return t * x + exp(s)\n}",
-      "fn f(x, y) = x * x * y + cos(x * y)"};
+      "fn f(x, y) {\n s = x * y\n t = sin(s) + s\n return t * x + exp(s)\n}",  // x reaches f three ways
+      "fn f(x, y) = x * x * y + cos(x * y)"};                                 // no names: every node is one
   for (const char* src : srcs) {
     auto m = compile_text(src);
     const Function& f = m->functions.back();
@@ -87,6 +87,8 @@ TEST(Explain, EdgeByEdgeSumIsTheGradient) {
       SCOPED_TRACE(fmt::format("{} d/d{}", src, f.params[i]->name));
       Explanation paths = explain(*m, f, f.params[i], point, Format::Text);
       Explanation edges = explain(*m, f, f.params[i], point, Format::Text, 0);
+      EXPECT_GE(paths.paths, 1u);
+      EXPECT_NEAR(paths.total, grad[i], 1e-12 * std::max(1.0, std::fabs(grad[i])));
       EXPECT_EQ(edges.paths, paths.paths);
       EXPECT_NEAR(edges.total, grad[i], 1e-12 * std::max(1.0, std::fabs(grad[i])));
       EXPECT_TRUE(lines_starting(edges.text, "path ").empty());
