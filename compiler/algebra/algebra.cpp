@@ -237,8 +237,32 @@ const Expr* Algebra::mul(std::vector<const Expr*> factors) {
     out.insert(out.begin(), apart.begin(), apart.end());
     return raw_mul(c, std::move(out));
   }
-  // A number times a sum stays a product (SymPy distributes it: 2*(x + 1) = 2*x + 2): a sum
-  // that many terms share would be copied into each of them, and the printed DAG would grow.
+  // A number times a sum distributes, as in SymPy (2*(x + 1) = 2*x + 2, -(a - b) = b - a),
+  // unless the sum is kept whole: copied into each of its users, it would make the DAG grow.
+  if (out.size() == 1 && out[0]->kind == Kind::Add && !c.is(1) && !whole_.count(out[0])) {
+    std::vector<const Expr*> terms;
+    for (const Expr* t : out[0]->args) terms.push_back(mul({num(c), t}));
+    return add(std::move(terms));
+  }
+  // sign(u)*|u| = u, step(u)*sign(u) = step(u)
+  auto find = [&](Op op, const Expr* arg) {
+    return std::find_if(out.begin(), out.end(), [&](const Expr* f) { return f->kind == Kind::Fn && f->op == op && f->args[0] == arg; });
+  };
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const Expr* f = out[i];
+    if (f->kind != Kind::Fn || f->op != Op::Sign) continue;
+    if (auto a = find(Op::Abs, f->args[0]); a != out.end()) {
+      *a = f->args[0];
+      out.erase(out.begin() + static_cast<std::ptrdiff_t>(i));
+      out.push_back(num(c));
+      return mul(std::move(out));
+    }
+    if (find(Op::Step, f->args[0]) != out.end()) {
+      out.erase(out.begin() + static_cast<std::ptrdiff_t>(i));
+      out.push_back(num(c));
+      return mul(std::move(out));
+    }
+  }
   std::stable_sort(out.begin(), out.end(), [this](const Expr* a, const Expr* b) { return factor_less(a, b); });
   return raw_mul(c, std::move(out));
 }
@@ -308,17 +332,17 @@ int Algebra::var_rank(const Expr* s) const {
   return it == order_.end() ? static_cast<int>(order_.size()) : it->second;
 }
 
-// Factors print as: the number, then pi and e, then variables in signature order, then powers
-// of numbers (2^x), then calls, then sums in parentheses.
+// Factors print as: the number, then constant powers of numbers (sqrt(2)), then pi and e, then
+// variables in signature order, then other powers of numbers (2^x), then calls, then sums.
 int Algebra::factor_rank(const Expr* f) const {
   const Expr* b = f->kind == Kind::Pow ? f->args[0] : f;
-  if (f != b && b == e_) return 4;  // e^u prints as the call exp(u)
+  if (f != b && b == e_) return 5;  // e^u prints as the call exp(u)
   switch (b->kind) {
-    case Kind::Num: return f == b ? 0 : 3;
-    case Kind::Sym: return b->node->op == Op::Const ? 1 : 2;
-    case Kind::Fn: return 4;
-    case Kind::Opaque: return 5;
-    default: return 6;
+    case Kind::Num: return f == b ? 0 : f->args[1]->kind == Kind::Num ? 1 : 4;  // 2*sqrt(2)*x, x*2^x
+    case Kind::Sym: return b->node->op == Op::Const ? 2 : 3;
+    case Kind::Fn: return 5;
+    case Kind::Opaque: return 6;
+    default: return 7;
   }
 }
 

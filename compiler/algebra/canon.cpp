@@ -208,7 +208,8 @@ std::vector<const Node*> canonical(Graph& g, std::span<const Node* const> roots,
         expr[n] = alg.fn(n->op, std::move(args));
       }
     }
-    if (uses[n] > 1) alg.keep_whole(expr[n]);
+    // A sum of three or more terms used twice, or one used three times or more, stays whole.
+    if (uses[n] > 2 || (uses[n] > 1 && expr[n]->args.size() > 2)) alg.keep_whole(expr[n]);
   }
   std::vector<const Node*> out;
   for (const Node* r : roots) out.push_back(ir_of(r));
