@@ -7,6 +7,7 @@
 #include <cctype>
 #include <limits>
 #include <map>
+#include <unordered_set>
 
 namespace gradc {
 namespace {
@@ -29,6 +30,14 @@ class Printer {
   // Otherwise text is .grad source that parses back to the same computation.
   Printer(Format f, const std::unordered_map<const Node*, std::string>* temps, bool display = false)
       : f_(f), temps_(temps), source_(f == Format::Text && !display) {}
+
+  /// Names that mean variables where the text is read: a constant with one of these names (a
+  /// parameter called `pi`) is printed as its value.
+  void shadow(std::span<const Node* const> roots, std::span<const std::string> names = {}) {
+    for (const Node* n : reachable(roots))
+      if (n->op == Op::Var) shadowed_.insert(n->name);
+    shadowed_.insert(names.begin(), names.end());
+  }
 
   std::string operator()(const Node* n) {
     out_.clear();
@@ -85,7 +94,8 @@ class Printer {
         if (n->op == Op::Tensor) {
           tensor_text(n);
         } else {
-          out_ += n->op == Op::Const && n->name.empty() ? print_number(n->value, f_) : print_name(n->name, f_);
+          out_ += n->op == Op::Const && (n->name.empty() || shadowed_.count(n->name)) ? print_number(n->value, f_)
+                                                                                       : print_name(n->name, f_);
         }
         break;
       case Syntax::Prefix:
@@ -383,6 +393,7 @@ class Printer {
   Format f_;
   const std::unordered_map<const Node*, std::string>* temps_;
   bool source_;
+  std::unordered_set<std::string> shadowed_;
   std::string out_;
 };
 
@@ -396,6 +407,31 @@ std::uint64_t inline_length(const Node* root) {
     len[n] = l;
   }
   return len[root];
+}
+
+std::vector<const Node*> children_first(std::span<const Node* const> roots) {
+  std::vector<const Node*> order;
+  std::unordered_map<const Node*, bool> seen;
+  std::vector<std::pair<const Node*, int>> stack;  // node, next argument to visit
+  for (const Node* r : roots) {
+    if (seen.count(r)) continue;
+    seen[r] = true;
+    stack.emplace_back(r, 0);
+    while (!stack.empty()) {
+      auto& [n, i] = stack.back();
+      if (i < n->nargs) {
+        const Node* a = n->arg(i++);
+        if (!seen.count(a)) {
+          seen[a] = true;
+          stack.emplace_back(a, 0);
+        }
+        continue;
+      }
+      order.push_back(n);
+      stack.pop_back();
+    }
+  }
+  return order;
 }
 
 int depth(const Node* root) {
@@ -477,7 +513,10 @@ std::string print_partial(const std::string& fn, std::span<const std::string> wr
 
 Printed print(std::span<const Node* const> roots, Format f,
               const std::unordered_map<const Node*, std::string>* names, std::span<const std::string> avoid) {
-  std::vector<const Node*> nodes = reachable(roots);
+  // Structural order (children first, left to right, from the first root on): temporaries
+  // are numbered the same however the graph was built, so the printed text read back prints
+  // the same names.
+  std::vector<const Node*> nodes = children_first(roots);
   std::unordered_map<const Node*, int> uses;
   for (const Node* n : nodes)
     for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
@@ -523,6 +562,7 @@ Printed print(std::span<const Node* const> roots, Format f,
   }
 
   Printer p(f, &temps, /*display=*/names != nullptr);
+  p.shadow(roots, avoid);
   Printed out;
   for (const Node* n : named) out.temps.emplace_back(temps[n], p(n));
   for (const Node* r : roots) out.results.push_back(p(r));
@@ -535,7 +575,9 @@ std::string print_inline(const Node* n, Format f, std::uint64_t max_chars) {
     throw std::length_error(fmt::format("the inline form would be about {} characters", len));
   if (depth(n) > kMaxInlineDepth)
     throw std::length_error(fmt::format("the inline form would nest more than {} levels", kMaxInlineDepth));
-  return Printer(f, nullptr)(n);
+  Printer p(f, nullptr);
+  p.shadow(std::span<const Node* const>(&n, 1));
+  return p(n);
 }
 
 }  // namespace gradc
