@@ -419,8 +419,8 @@ class Printer {
   }
   void factor(const Factor& f, bool alone) {
     if (!f.node) return void(out_ += print_number(f.number, f_));
-    if (f.exp) return power(f.node, capture([&] { f.negated ? negation(f.exp, 0) : emit(f.exp, 0); }), false);
-    if (f.times > 1) return power(f.node, std::to_string(f.times), true);
+    if (f.exp) return power(f.node, capture([&] { f.negated ? negation(f.exp, 0) : emit(f.exp, 0); }), 0);
+    if (f.times > 1) return power(f.node, std::to_string(f.times), f.times);
     emit(f.node, alone ? 0 : kPrecPow);
   }
   bool big_operator(const Node* n) const {
@@ -435,10 +435,18 @@ class Printer {
     print_term(t, min_prec);
   }
 
-  // base^{p}: \tanh^{2}\left(x\right) for a whole power of a named function, as the lecture
-  // writes it; parentheses around a base that ends in a superscript (no double superscript) or
-  // is a root.
-  void power(const Node* base, const std::string& p, bool whole) {
+  // base^{p}: e^{k u} for a power k of e^{u}; \tanh^{2}\left(x\right) for a whole power of a
+  // named function, as the lecture writes it; parentheses around a base that ends in a
+  // superscript (no double superscript) or is a root. `whole`: p is that positive integer.
+  void power(const Node* base, const std::string& p, int whole) {
+    if (whole && base->op == Op::Exp && exp_like(base)) {
+      Term t = term(base->arg(0), false);
+      add(t, false, Factor{nullptr, static_cast<double>(whole)});
+      out_ += "e^{";
+      print_term(t, 0);
+      out_ += "}";
+      return;
+    }
     if (whole && !is_temp(base)) {
       switch (base->op) {
         case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh: case Op::Tanh:
@@ -491,7 +499,7 @@ class Printer {
           out_ += "}";
           return;
         }
-        power(b, capture([&] { emit(e, 0); }), whole_power(e) > 0);
+        power(b, capture([&] { emit(e, 0); }), std::max(whole_power(e), 0));
         return;
       }
       case Op::Add:

@@ -67,8 +67,11 @@ std::string print_name(const std::string& name, Format f) {
       subs.emplace_back(symbol.substr(cut));
     }
   }
-  // _x, x_, x__y: no symbol or an empty subscript; the name in italics, as written.
-  bool plain = base.empty() || std::any_of(subs.begin(), subs.end(), [](auto& s) { return s.empty(); });
+  // _x, x_, x__y (no symbol, or an empty subscript) and words joined by underscores
+  // (exp_power, not exp with a subscript power): the name in italics, as written.
+  auto word = [](std::string_view s) { return s.size() > 1 && !is_greek(s) && !all_digits(s); };
+  bool plain = base.empty() || std::any_of(subs.begin(), subs.end(), [](auto& s) { return s.empty(); }) ||
+               (word(base) && std::any_of(subs.begin(), subs.end(), word));
   std::string out;
   if (plain) {
     out = "\\mathit{" + escape_underscores(symbol) + "}";
