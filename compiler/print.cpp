@@ -409,7 +409,7 @@ class Printer {
       if (f.node && i + 1 < fs.size() && big_operator(f.node)) s = "\\left(" + s + "\\right)";
       if (i > 0) {
         bool digits = std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '.' ||
-                      (std::isdigit(static_cast<unsigned char>(prev.back())) && s.rfind("\\frac", 0) == 0);
+                      (!prev.empty() && std::isdigit(static_cast<unsigned char>(prev.back())) && s.rfind("\\frac", 0) == 0);
         bool tensors = f.node && fs[i - 1].node && !f.node->shape.scalar() && !fs[i - 1].node->shape.scalar();
         out_ += digits ? " \\cdot " : tensors ? " \\odot " : " ";
       }
