@@ -213,7 +213,7 @@ TEST(Latex, EveryOpInEveryPositionRenders) {
   auto pick = [&](const std::vector<const Node*>& v) { return v[rng() % v.size()]; };
   std::vector<const Node*> pool = leaves;
   std::map<const Node*, int> size;  // of the printed tree, kept small
-  for (int round = 0; round < 200;) {
+  for (int round = 0; round < 120;) {
     const Node* a = pick(pool);
     const Node* b = pick(pool);
     bool one = rng() % 2;
@@ -238,7 +238,7 @@ TEST(Latex, EveryOpInEveryPositionRenders) {
       ++printed;
     }
   }
-  EXPECT_EQ(printed, (leaves.size() + 200) * 9);
+  EXPECT_EQ(printed, (leaves.size() + 120) * 9);
 }
 
 }  // namespace
