@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <functional>
 #include <map>
+#include <unordered_set>
 
 namespace gradc {
 namespace {
@@ -15,6 +17,8 @@ constexpr int kPrecAdd = 1, kPrecMul = 2, kPrecNeg = 3, kPrecPow = 4, kPrecAtom 
 // Above this nesting depth, a subexpression gets a name so that no printed line is deeper.
 constexpr int kMaxPrintDepth = 48;
 constexpr int kMaxInlineDepth = 5000;
+// Above this ratio of tree to DAG size, print() does not print the tree form to compare sizes.
+constexpr std::uint64_t kMaxTreeRatio = 20;
 
 const char* const kGreek[] = {"alpha", "beta",  "gamma", "delta", "epsilon", "zeta",  "eta",
                               "theta", "iota",  "kappa", "lambda", "mu",     "nu",    "xi",
@@ -475,58 +479,133 @@ std::string print_partial(const std::string& fn, std::span<const std::string> wr
   return fmt::format("\\frac{{{}{}}}{{{}}}", num, print_name(fn, f), den);
 }
 
-Printed print(std::span<const Node* const> roots, Format f,
-              const std::unordered_map<const Node*, std::string>* names, std::span<const std::string> avoid) {
-  std::vector<const Node*> nodes = reachable(roots);
-  std::unordered_map<const Node*, int> uses;
-  for (const Node* n : nodes)
-    for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
+namespace {
 
-  bool blowup = tree_size(roots) > 2 * nodes.size() + 16;
-  // Which nodes get a name: shared non-leaves when the tree form blows up, and any node whose
-  // unnamed subtree would be nested deeper than kMaxPrintDepth.
-  std::unordered_map<const Node*, std::string> temps;
+// Whether `name` is prefix + digits, or prefix_digits: in LaTeX both print as prefix_{digits}.
+bool numbered(const std::string& name, const std::string& prefix) {
+  if (name.rfind(prefix, 0) != 0) return false;
+  std::size_t at = prefix.size() + (name.size() > prefix.size() && name[prefix.size()] == '_');
+  return at < name.size() && name.find_first_not_of("0123456789", at) == std::string::npos;
+}
+
+// The nodes one printed form names, in definition order: those `pick` chooses, and any node
+// whose unnamed subtree would nest deeper than kMaxPrintDepth (roots never for depth: a root is
+// printed as its own line).
+std::vector<const Node*> named_nodes(const std::vector<const Node*>& nodes,
+                                     const std::unordered_map<const Node*, int>& root_count,
+                                     const std::function<bool(const Node*)>& pick) {
   std::unordered_map<const Node*, int> d;
+  std::unordered_set<const Node*> named_set;
   std::vector<const Node*> named;
-  std::unordered_map<const Node*, bool> is_root;
-  for (const Node* r : roots) is_root[r] = true;
   for (const Node* n : nodes) {
     int x = 0;
     for (int i = 0; i < n->nargs; ++i) {
       const Node* a = n->arg(i);
-      x = std::max(x, temps.count(a) ? 1 : d[a] + 1);
+      x = std::max(x, named_set.count(a) ? 1 : d[a] + 1);
     }
     d[n] = x;
-    bool name = n->nargs > 0 && !is_root.count(n) &&
-                ((names && names->count(n)) || (!names && blowup && uses[n] >= 2) || x >= kMaxPrintDepth);
-    if (name) {
-      temps[n] = "";
+    if (n->nargs > 0 && (pick(n) || (x >= kMaxPrintDepth && !root_count.count(n)))) {
+      named_set.insert(n);
       named.push_back(n);
     }
   }
-  // Temporary names t1, t2, ... that no variable uses, nor any name in `avoid`.
+  return named;
+}
+
+// The temporaries n's own text names: a walk below n that stops at every temporary.
+std::vector<std::size_t> references(const Node* n, const std::unordered_map<const Node*, std::size_t>& index) {
+  std::vector<std::size_t> out;
+  std::unordered_set<const Node*> seen;
+  std::vector<const Node*> stack;
+  for (int i = 0; i < n->nargs; ++i) stack.push_back(n->arg(i));
+  while (!stack.empty()) {
+    const Node* m = stack.back();
+    stack.pop_back();
+    if (!seen.insert(m).second) continue;
+    if (auto it = index.find(m); it != index.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    for (int i = 0; i < m->nargs; ++i) stack.push_back(m->arg(i));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::size_t Printed::size() const {
+  // The block that holds temporaries (`fn df_dx(x, y) {`, `return`, `}`; LaTeX's aligned
+  // environment) and each definition's line (indent, ` = `, line break; ` &= `, ` \\`).
+  constexpr std::size_t kBlock = 40, kLine = 8;
+  std::size_t s = temps.empty() ? 0 : kBlock;
+  for (auto& [t, def] : temps) s += t.size() + def.size() + kLine;
+  for (const std::string& r : results) s += r.size() + 1;
+  return s;
+}
+
+Printed print(std::span<const Node* const> roots, Format f,
+              const std::unordered_map<const Node*, std::string>* names, std::span<const std::string> avoid) {
+  std::vector<const Node*> nodes = reachable(roots);
+  // Uses as the printed text has them: each argument edge, and each place a root is printed (a
+  // symmetric Hessian lists a mixed partial twice).
+  std::unordered_map<const Node*, int> uses, root_count;
+  for (const Node* n : nodes)
+    for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
+  for (const Node* r : roots) ++uses[r], ++root_count[r];
+
+  // Temporary names t1, t2, ... that no variable uses, nor any name in `avoid` (also not as
+  // t_1, which LaTeX prints as t1 is printed).
   std::string prefix = "t";
-  auto clashes = [&](const std::string& name) {
-    return name.rfind(prefix, 0) == 0 && name.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
-  };
   for (bool clash = true; clash;) {
     clash = false;
     for (const Node* n : nodes)
-      if (n->op == Op::Var && clashes(n->name)) clash = true;
-    for (const std::string& a : avoid) clash = clash || clashes(a);
+      if (n->op == Op::Var && numbered(n->name, prefix)) clash = true;
+    for (const std::string& a : avoid) clash = clash || numbered(a, prefix);
     if (clash) prefix += "t";
   }
-  int auto_names = 0;
-  for (const Node* n : named) {
-    auto given = names ? names->find(n) : decltype(names->find(n)){};
-    temps[n] = names && given != names->end() ? given->second : print_name(fmt::format("{}{}", prefix, ++auto_names), f);
-  }
 
-  Printer p(f, &temps, /*display=*/names != nullptr);
-  Printed out;
-  for (const Node* n : named) out.temps.emplace_back(temps[n], p(n));
-  for (const Node* r : roots) out.results.push_back(p(r));
-  return out;
+  // One printed form: the named nodes get their names (given, or prefix + k), then the text.
+  auto render = [&](const std::vector<const Node*>& named) {
+    std::unordered_map<const Node*, std::string> temps;
+    std::unordered_map<const Node*, std::size_t> index;
+    int auto_names = 0;
+    for (const Node* n : named) {
+      auto given = names ? names->find(n) : decltype(names->find(n)){};
+      temps[n] = names && given != names->end() ? given->second
+                                                : print_name(fmt::format("{}{}", prefix, ++auto_names), f);
+      index.emplace(n, index.size());
+    }
+    Printer p(f, &temps, /*display=*/names != nullptr);
+    Printed out;
+    for (const Node* n : named) {
+      out.temps.emplace_back(temps[n], p(n));
+      out.temp_refs.push_back(references(n, index));
+    }
+    for (const Node* r : roots) {
+      // A root that is also a temporary (a root used elsewhere, or printed twice) is its name.
+      if (auto it = index.find(r); it != index.end()) {
+        out.results.push_back(temps[r]);
+        out.result_refs.push_back({it->second});
+      } else {
+        out.results.push_back(p(r));
+        out.result_refs.push_back(references(r, index));
+      }
+    }
+    return out;
+  };
+
+  if (names) {  // exactly the given names (and those nested too deeply)
+    return render(named_nodes(nodes, root_count,
+                              [&](const Node* n) { return names->count(n) > 0 && !root_count.count(n); }));
+  }
+  // The shared-subexpression form names every non-leaf used twice; the tree form only what nests
+  // too deeply. Both are printed and the shorter kept, except when the tree is so much larger
+  // than the DAG that printing it would cost more than linear time.
+  Printed shared = render(named_nodes(nodes, root_count, [&](const Node* n) { return uses[n] >= 2; }));
+  if (shared.temps.empty() || tree_size(roots) > kMaxTreeRatio * nodes.size()) return shared;
+  Printed tree = render(named_nodes(nodes, root_count, [](const Node*) { return false; }));
+  return tree.size() <= shared.size() ? tree : shared;
 }
 
 std::string print_inline(const Node* n, Format f, std::uint64_t max_chars) {
