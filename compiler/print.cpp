@@ -8,6 +8,7 @@
 #include <limits>
 #include <functional>
 #include <map>
+#include <memory>
 #include <unordered_set>
 
 namespace gradc {
@@ -532,6 +533,62 @@ std::vector<std::size_t> references(const Node* n, const std::unordered_map<cons
   return out;
 }
 
+// The shared nodes worth a name: where writing `t = def` once and the name at every use is
+// shorter than writing def at every use. Occurrences in the printed text are counted from the
+// roots down (a node under an unnamed parent occurs as often as the parent); lengths are
+// estimated from the leaves up, with shared arguments counted at a name's length.
+std::function<bool(const Node*)> worth_a_name(const std::vector<const Node*>& nodes,
+                                              const std::unordered_map<const Node*, int>& root_count, Format f,
+                                              const std::string& prefix) {
+  constexpr std::uint64_t kCap = std::uint64_t(1) << 40;
+  const std::uint64_t name = print_name(prefix + "10", f).size(), line = 8;
+  std::unordered_map<const Node*, std::uint64_t> len, occ;
+  std::unordered_map<const Node*, int> parents;
+  for (const Node* n : nodes)
+    for (int i = 0; i < n->nargs; ++i) ++parents[n->arg(i)];
+  for (const Node* n : nodes) {
+    std::uint64_t l = n->op == Op::Tensor                ? 4 * n->data->size()
+                      : n->op == Op::Var || !n->name.empty() ? n->name.size()
+                      : n->op == Op::Const                 ? print_number(n->value, f).size()
+                      : n->info().syntax == Syntax::Call   ? std::string(n->info().name).size() + 2 * n->nargs
+                      : n->info().prec == kPrecAdd         ? 3
+                                                           : 1;
+    for (int i = 0; i < n->nargs; ++i) {
+      const Node* a = n->arg(i);
+      l = std::min(kCap, l + (parents[a] >= 2 ? std::min(len[a], name) : len[a]));
+    }
+    len[n] = l;
+  }
+  auto named = std::make_shared<std::unordered_set<const Node*>>();
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {  // parents before arguments
+    const Node* n = *it;
+    auto rc = root_count.find(n);
+    std::uint64_t o = std::min(kCap, occ[n] + (rc == root_count.end() ? 0 : rc->second));
+    if (n->nargs > 0 && o >= 2 && (o - 1) * len[n] > (o + 1) * name + line) named->insert(n);
+    std::uint64_t each = named->count(n) ? 1 : o;
+    for (int i = 0; i < n->nargs; ++i) occ[n->arg(i)] = std::min(kCap, occ[n->arg(i)] + each);
+  }
+  return [named](const Node* n) { return named->count(n) > 0; };
+}
+
+// Nodes the printed text writes out when `named` are temporaries (each definition once).
+std::uint64_t cut_tree_size(const std::vector<const Node*>& named, std::span<const Node* const> roots) {
+  constexpr std::uint64_t kCap = std::uint64_t(1) << 62;
+  std::unordered_set<const Node*> cut(named.begin(), named.end());
+  std::unordered_map<const Node*, std::uint64_t> size;
+  std::vector<const Node*> tops(named.begin(), named.end());
+  tops.insert(tops.end(), roots.begin(), roots.end());
+  for (const Node* n : reachable(tops)) {
+    std::uint64_t s = 1;
+    for (int i = 0; i < n->nargs; ++i)
+      if (!cut.count(n->arg(i))) s = std::min(kCap, s + size[n->arg(i)]);
+    size[n] = s;
+  }
+  std::uint64_t total = 0;
+  for (const Node* n : tops) total = std::min(kCap, total + size[n]);
+  return total;
+}
+
 }  // namespace
 
 std::size_t Printed::size() const {
@@ -545,7 +602,8 @@ std::size_t Printed::size() const {
 }
 
 Printed print(std::span<const Node* const> roots, Format f,
-              const std::unordered_map<const Node*, std::string>* names, std::span<const std::string> avoid) {
+              const std::unordered_map<const Node*, std::string>* names, std::span<const std::string> avoid,
+              PrintForm form) {
   std::vector<const Node*> nodes = reachable(roots);
   // Uses as the printed text has them: each argument edge, and each place a root is printed (a
   // symmetric Hessian lists a mixed partial twice).
@@ -599,13 +657,21 @@ Printed print(std::span<const Node* const> roots, Format f,
     return render(named_nodes(nodes, root_count,
                               [&](const Node* n) { return names->count(n) > 0 && !root_count.count(n); }));
   }
-  // The shared-subexpression form names every non-leaf used twice; the tree form only what nests
-  // too deeply. Both are printed and the shorter kept, except when the tree is so much larger
-  // than the DAG that printing it would cost more than linear time.
+  // Three forms: the tree (only what nests too deeply is named), every non-leaf used twice named,
+  // and only the shared nodes whose name saves characters. The shortest is kept. A form whose
+  // text would be more than kMaxTreeRatio times the DAG is not printed (linear time).
+  const std::uint64_t budget = kMaxTreeRatio * nodes.size();
   Printed shared = render(named_nodes(nodes, root_count, [&](const Node* n) { return uses[n] >= 2; }));
-  if (shared.temps.empty() || tree_size(roots) > kMaxTreeRatio * nodes.size()) return shared;
+  if (form != PrintForm::Tree) {
+    std::vector<const Node*> worth = named_nodes(nodes, root_count, worth_a_name(nodes, root_count, f, prefix));
+    if (cut_tree_size(worth, roots) <= budget) {
+      Printed w = render(worth);
+      if (w.size() < shared.size()) shared = std::move(w);
+    }
+  }
+  if (form == PrintForm::Shared || shared.temps.empty() || tree_size(roots) > budget) return shared;
   Printed tree = render(named_nodes(nodes, root_count, [](const Node*) { return false; }));
-  return tree.size() <= shared.size() ? tree : shared;
+  return form == PrintForm::Tree || tree.size() <= shared.size() ? tree : shared;
 }
 
 std::string print_inline(const Node* n, Format f, std::uint64_t max_chars) {

@@ -28,17 +28,21 @@ struct Printed {
   std::size_t size() const;
 };
 
+/// Which form print() prints: the shorter, the tree, or the shared-subexpression form.
+enum class PrintForm { Shorter, Tree, Shared };
+
 /// Prints roots in the shorter of two forms: the tree (every root written out) and the one with
-/// shared subexpressions named (every non-leaf used twice, counting a root listed twice). The
-/// tree is not tried when it is more than 20 times the DAG (so printing stays linear). Either way
-/// a subexpression nested deeper than the printer allows gets a name. With `names`, exactly
+/// shared subexpressions named (the shorter of: every non-leaf used twice, counting a root listed
+/// twice; only those whose name saves characters). A form is not printed when its text would
+/// be more than 20 times the DAG (so printing stays linear; PrintForm::Tree then gives the
+/// shared form too). Either way a subexpression nested deeper than the printer allows gets a name. With `names`, exactly
 /// those nodes (and any nested too deeply) become temporaries, printed with the given names.
 /// Automatic temporary names avoid every variable of the roots and the names in `avoid` (the
 /// parameters of the function the result is printed as, and any other name of the file), also
 /// as LaTeX prints them (`t_1` and `t1` are both t_{1}).
 Printed print(std::span<const Node* const> roots, Format f,
               const std::unordered_map<const Node*, std::string>* names = nullptr,
-              std::span<const std::string> avoid = {});
+              std::span<const std::string> avoid = {}, PrintForm form = PrintForm::Shorter);
 
 /// One expression, inline (no temporaries). Throws std::length_error when the inline form
 /// would exceed max_chars characters.
