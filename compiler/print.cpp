@@ -533,15 +533,16 @@ std::vector<std::size_t> references(const Node* n, const std::unordered_map<cons
   return out;
 }
 
-// The shared nodes worth a name: where writing `t = def` once and the name at every use is
-// shorter than writing def at every use. Occurrences in the printed text are counted from the
+// The shared nodes worth a name: where the name at every use and def once is shorter than def
+// at every use (the definition's line itself is not counted: a repeated expression reads
+// better named, if it is not shorter). Occurrences in the printed text are counted from the
 // roots down (a node under an unnamed parent occurs as often as the parent); lengths are
 // estimated from the leaves up, with shared arguments counted at a name's length.
 std::function<bool(const Node*)> worth_a_name(const std::vector<const Node*>& nodes,
                                               const std::unordered_map<const Node*, int>& root_count, Format f,
                                               const std::string& prefix) {
   constexpr std::uint64_t kCap = std::uint64_t(1) << 40;
-  const std::uint64_t name = print_name(prefix + "10", f).size(), line = 8;
+  const std::uint64_t name = print_name(prefix + "10", f).size();
   std::unordered_map<const Node*, std::uint64_t> len, occ;
   std::unordered_map<const Node*, int> parents;
   for (const Node* n : nodes)
@@ -564,7 +565,7 @@ std::function<bool(const Node*)> worth_a_name(const std::vector<const Node*>& no
     const Node* n = *it;
     auto rc = root_count.find(n);
     std::uint64_t o = std::min(kCap, occ[n] + (rc == root_count.end() ? 0 : rc->second));
-    if (n->nargs > 0 && o >= 2 && (o - 1) * len[n] > (o + 1) * name + line) named->insert(n);
+    if (n->nargs > 0 && o >= 2 && (o - 1) * len[n] > (o + 1) * name) named->insert(n);
     std::uint64_t each = named->count(n) ? 1 : o;
     for (int i = 0; i < n->nargs; ++i) occ[n->arg(i)] = std::min(kCap, occ[n->arg(i)] + each);
   }
