@@ -422,8 +422,11 @@ int cmd_explain(const Options& o) {
   std::vector<const Node*> wrt = resolve_wrt(*m, fn, o.wrt);
   std::vector<double> point = resolve_point(*m, fn, o.at);
   for (std::size_t i = 0; i < wrt.size(); ++i) {
+    Explanation ex = explain(*m, fn, wrt[i], point, f);
+    // The intermediates explain named (v1 = 2*x, ...), once, before the first explanation.
+    if (i == 0 && !ex.definitions.empty()) std::fputs((ex.definitions + "\n").c_str(), stdout);
     if (i) std::fputs("\n", stdout);
-    std::fputs(explain(*m, fn, wrt[i], point, f).text.c_str(), stdout);
+    std::fputs(ex.text.c_str(), stdout);
   }
   return kExitOk;
 }
