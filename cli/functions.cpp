@@ -179,7 +179,9 @@ int cmd_diff(const Options& o) {
     std::vector<std::size_t> idx;
     const Node* node;
   };
-  std::vector<Partial> level{{{}, f.body}};
+  // The algebraic form differentiates the function's canonical form (|x|^2 is x^2 there).
+  const Node* body = algebraic ? canonical(m->graph, std::span<const Node* const>(&f.body, 1), order)[0] : f.body;
+  std::vector<Partial> level{{{}, body}};
   for (int k = 0; k < o.order; ++k) {
     std::vector<Partial> next;
     for (const Partial& p : level) {
