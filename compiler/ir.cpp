@@ -202,20 +202,14 @@ const Node* Graph::make(Op op, std::span<const Node* const> args, const Attrs& a
   return intern(std::move(n));
 }
 
-const Node* Graph::constant(double v) {
-  Node n;
-  n.op = Op::Const;
-  n.value = v;
-  n.everywhere_defined = std::isfinite(v);
-  n.literal = true;
-  return intern(std::move(n));
-}
+const Node* Graph::constant(double v) { return constant(v, ""); }
 
 const Node* Graph::constant(double v, std::string_view name) {
   Node n;
   n.op = Op::Const;
   n.value = v;
   n.name = std::string(name);
+  n.everywhere_defined = std::isfinite(v);
   n.literal = true;
   return intern(std::move(n));
 }
