@@ -206,6 +206,9 @@ def block_size(out):
     return n
 
 
+LONG_NUMBER = re.compile(r"\d[\d.]{10,}")
+
+
 def sstr(e):
     return sp.sstr(e, full_prec=False)
 
@@ -429,6 +432,14 @@ def render(a, rows, nested, load, start):
             L.append(f"| {name} | {against} | {med:.2f} | {p90:.2f} | {mx:.1f} | "
                      f"{longer} ({100 * longer / n:.0f}%) | {n} |")
     L.append("")
+    med, p90, _, _, _ = ratio_stats([block_size(r["block"]) for r in ok], [size(r["diff"]) for r in ok])
+    L.append(f"Targets (default output against `sympy.diff`): median {med:.2f} <= 1: "
+             f"{'met' if med <= 1 else 'missed'}; 90th percentile {p90:.2f} <= 1.5: "
+             f"{'met' if p90 <= 1.5 else 'missed'}.")
+    long_g = sum(1 for r in ok if LONG_NUMBER.search(r["block"]))
+    long_s = sum(1 for r in ok if LONG_NUMBER.search(r["diff"]))
+    L.append(f"Derivatives with a number of more than 10 digits: gradc {long_g}, "
+             f"`sympy.diff` {long_s} (of {len(ok)}).")
     tot = lambda f, rs: sum(f(r) for r in rs)
     L.append(f"Total printed size: gradc `--expr-only` {tot(lambda r: size(r['inline']), ok)}, "
              f"gradc default {tot(lambda r: block_size(r['block']), ok)}, "
@@ -454,6 +465,11 @@ def render(a, rows, nested, load, start):
         else:
             t = f" {ms(r['t_gradc'])} | |"
             L.append(f"| {r['n']} | {r['gradc']} | | | |" + (t if not a.sizes_only else ""))
+    both = [r for r in nested if "cse" in r and r["gradc"]]
+    if both:
+        worst = max(r["gradc"] / (sum(size(l) for l in r["cse"][0]) + size(r["cse"][1])) for r in both)
+        L.append(f"\nTarget (gradc / cse <= 1.1 for every n): worst {worst:.2f}, "
+                 f"{'met' if worst <= 1.1 else 'missed'}.")
     L.append("")
     return "\n".join(L) + "\n"
 
