@@ -42,11 +42,11 @@ std::vector<std::string> param_names(const Function& f) {
   return v;
 }
 
-std::unique_ptr<Module> load(const Options& o) {
+std::unique_ptr<Module> load(const Options& o, bool fold) {
   SourceFile src = load_source(o.file);
   // Keep a copy for diagnostics: compile_module moves the source into the module.
   SourceFile diag{src.path, src.text};
-  return located_in(diag, [&] { return compile_module(std::move(src), !o.no_simplify, read_csv); });
+  return located_in(diag, [&] { return compile_module(std::move(src), fold && !o.no_simplify, read_csv); });
 }
 
 // eval, diff and check work on scalar functions of their parameters; a function of a tensor

@@ -27,6 +27,7 @@ struct Options {
   int threads = 1;  // train, predict: threads for large matrix products
   int order = 1;
   bool hessian = false, json = false, expr_only = false, no_simplify = false;
+  bool ieee = false;  // diff: print the kernel's own form, not the algebraic canonical form
   double tol = 1e-6;
   bool lint = false;  // check --lint
   // descent, sweep, field
@@ -37,7 +38,8 @@ struct Options {
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ");
 std::vector<std::string> param_names(const Function& f);
-std::unique_ptr<Module> load(const Options& o);
+/// The module of o.file, lowered with folding unless --no-simplify (or `fold` is false).
+std::unique_ptr<Module> load(const Options& o, bool fold = true);
 
 /// eval, diff, check, descent work on scalar functions of their parameters.
 bool scalar_function(const Function& f);

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli/common.hpp"
+#include "compiler/algebra/canon.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/explain.hpp"
@@ -143,7 +144,11 @@ int cmd_eval(const Options& o) {
 
 int cmd_diff(const Options& o) {
   Format fmt_ = o.format == "latex" ? Format::Latex : Format::Text;
-  auto m = load(o);
+  // Three forms: the algebraic canonical form for people (default: lowered and differentiated
+  // without folding, then canonical()), the kernel's own (--ieee), or as built (--no-simplify).
+  bool algebraic = !o.ieee && !o.no_simplify;
+  if (o.ieee && o.no_simplify) throw UsageError("--ieee and --no-simplify are two different forms: give one");
+  auto m = load(o, /*fold=*/!algebraic);
   if (m->training && o.fn.empty()) return diff_training(*m, o, fmt_);
   const Function& f = choose(*m, o.fn);
   std::vector<const Node*> wrt = resolve_wrt(*m, f, o.wrt);
@@ -153,12 +158,15 @@ int cmd_diff(const Options& o) {
 
   // Every multiset of `order` variables from wrt (nondecreasing indices), by differentiating
   // the lower-order partial again.
-  Builder b(m->graph, !o.no_simplify);
+  Builder b(m->graph, o.ieee ? Simplify::Full : Simplify::None);
+  std::vector<std::string> order = param_names(f);
   struct Partial {
     std::vector<std::size_t> idx;
     const Node* node;
   };
-  std::vector<Partial> level{{{}, f.body}};
+  // The algebraic form differentiates the function's canonical form (|x|^2 is x^2 there).
+  const Node* body = algebraic ? canonical(m->graph, std::span<const Node* const>(&f.body, 1), order)[0] : f.body;
+  std::vector<Partial> level{{{}, body}};
   for (int k = 0; k < o.order; ++k) {
     std::vector<Partial> next;
     for (const Partial& p : level) {
@@ -172,14 +180,13 @@ int cmd_diff(const Options& o) {
       }
     }
     level = std::move(next);
-  }
-
-  // Canonical forms for the forward parts too (lowering kept the structure as written).
-  if (!o.no_simplify) {
-    std::vector<const Node*> roots;
-    for (const Partial& p : level) roots.push_back(p.node);
-    roots = simplify(m->graph, roots);
-    for (std::size_t i = 0; i < level.size(); ++i) level[i].node = roots[i];
+    // Each order in canonical form before the next is taken: the next derivative starts small.
+    if (!o.no_simplify) {
+      std::vector<const Node*> roots;
+      for (const Partial& p : level) roots.push_back(p.node);
+      roots = algebraic ? canonical(m->graph, roots, order) : simplify(m->graph, roots);
+      for (std::size_t i = 0; i < level.size(); ++i) level[i].node = roots[i];
+    }
   }
   if (o.expr_only) {
     std::string s;

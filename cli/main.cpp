@@ -49,6 +49,7 @@ int run(int argc, char** argv) {
   diff->add_option("--order", o.order, "derivative order");
   diff->add_option("--format", o.format, "text or latex")->check(CLI::IsMember({"text", "latex"}));
   diff->add_flag("--expr-only", o.expr_only, "print just the expression, inline");
+  diff->add_flag("--ieee", o.ieee, "print the compiled kernel's own form (IEEE rewrites only, constants folded)");
   CLI::App* emit = app.add_subcommand("emit", "dump a compiler stage");
   common(emit);
   emit->add_option("--stage", o.stage, "ast, ir, grad-ir or llvm")

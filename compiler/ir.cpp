@@ -211,6 +211,15 @@ const Node* Graph::constant(double v) {
   return intern(std::move(n));
 }
 
+const Node* Graph::constant(double v, std::string_view name) {
+  Node n;
+  n.op = Op::Const;
+  n.value = v;
+  n.name = std::string(name);
+  n.literal = true;
+  return intern(std::move(n));
+}
+
 const Node* Graph::var(std::string_view name, const Shape& shape, DType dtype) {
   Node n;
   n.op = Op::Var;

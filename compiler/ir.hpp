@@ -80,7 +80,7 @@ struct Node {
   DType dtype = DType::F64;        // see DType
   bool literal = false;            // built from constants and tensor data only
   double value = 0;                // Const
-  std::string name;                // Var
+  std::string name;                // Var; a named Const (pi, e)
   std::shared_ptr<const std::vector<double>> data;  // Tensor: shape.size() values, row-major
 
   const Node* arg(int i) const { return args[i]; }
@@ -110,6 +110,9 @@ class Graph {
   /// result shape; does not simplify (see Builder).
   const Node* make(Op op, std::span<const Node* const> args, const Attrs& attrs = {});
   const Node* constant(double v);
+  /// A mathematical constant that keeps its name for printing (`pi`, `e`): a Const of value v
+  /// to everything else.
+  const Node* constant(double v, std::string_view name);
   const Node* var(std::string_view name, const Shape& shape = {}, DType dtype = DType::F64);
   /// Constant tensor data. Hash-consed by content: equal shapes and bitwise-equal values give
   /// the same node, so a literal written twice is one node, as a constant is.

@@ -186,6 +186,8 @@ void Lowerer::default_point(const ast::Program& prog) {
 
 double Lowerer::constant(const ast::Expr& e) {
   const Node* n = expr(e, Env{});
+  // Folded even when the module keeps the IR as written (-0.5 is Neg(0.5) there).
+  n = simplify(m_.graph, std::span<const Node* const>(&n, 1), Simplify::Fold)[0];
   Loc loc = e.first.first.loc;
   if (!n->is_const() || !std::isfinite(n->value)) {
     // No variables can occur here (they would be unknown names), so the value is a number
@@ -279,8 +281,8 @@ const Node* Lowerer::name(const ast::Operand& o, const Env& env, std::size_t& us
   if (auto it = layers_.find(o.text); it != layers_.end() && !o.postfix.empty() &&
                                       o.postfix[0].kind == ast::Postfix::Member)
     return layer_param(o, it->second, used);
-  if (o.text == "pi") return b_.constant(std::numbers::pi);
-  if (o.text == "e") return b_.constant(std::numbers::e);
+  if (o.text == "pi") return b_.graph().constant(std::numbers::pi, "pi");
+  if (o.text == "e") return b_.graph().constant(std::numbers::e, "e");
   if (ast_fns_.count(o.text) || find_function(o.text) || layers_.count(o.text))
     error(o.loc, fmt::format("'{}' is a function: call it with arguments, as {}(...)", o.text, o.text));
   error(o.loc, fmt::format("unknown name '{}'", o.text));

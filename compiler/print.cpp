@@ -85,7 +85,7 @@ class Printer {
         if (n->op == Op::Tensor) {
           tensor_text(n);
         } else {
-          out_ += n->op == Op::Const ? print_number(n->value, f_) : print_name(n->name, f_);
+          out_ += n->op == Op::Const && n->name.empty() ? print_number(n->value, f_) : print_name(n->name, f_);
         }
         break;
       case Syntax::Prefix:
