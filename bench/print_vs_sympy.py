@@ -297,7 +297,9 @@ def git_commit():
     try:
         h = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                            capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+        # Changes to what gradc is built from (bench/ and documentation do not count).
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no",
+                                "--", ".", ":!bench", ":!*.md"],
                                capture_output=True, text=True).stdout.strip()
         return h + (" (with uncommitted changes)" if dirty else "")
     except OSError:
@@ -318,6 +320,8 @@ def main():
                     help="per-function sizes and printed texts")
     ap.add_argument("--sizes-only", action="store_true",
                     help="leave the times out of the report (for a busy machine)")
+    ap.add_argument("--update-readme", action="store_true",
+                    help="also put the report into bench/README.md, between its print_vs_sympy markers")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "print_vs_sympy.md"))
     a = ap.parse_args()
 
@@ -377,7 +381,22 @@ def main():
     write_details(a.details, rows)
     with open(a.out, "w") as f:
         f.write(report)
+    if a.update_readme:
+        update_readme(os.path.join(HERE, "README.md"), report)
     print(report)
+
+
+BEGIN, END = "<!-- print_vs_sympy.py: begin -->", "<!-- print_vs_sympy.py: end -->"
+
+
+def update_readme(path, report):
+    with open(path) as f:
+        text = f.read()
+    i, j = text.index(BEGIN) + len(BEGIN), text.index(END)
+    body = report.strip().replace("\n### ", "\n#### ")
+    with open(path + ".tmp", "w") as f:
+        f.write(text[:i] + "\n" + body + "\n" + text[j:])
+    os.replace(path + ".tmp", path)
 
 
 def run_gradc_version(gradc):
