@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 #include <optional>
+#include <unordered_set>
 
 #include "compiler/algebra/expr.hpp"
 
@@ -138,6 +139,33 @@ const Expr* Algebra::add(std::vector<const Expr*> terms) {
       flat.push_back(t);
     }
   }
+  // A factored term a*(b + c) (see factor_terms) opens up again when one of its pieces meets a
+  // like term: a*(b + c) - a*b = a*c.
+  std::unordered_set<const Expr*> rests;
+  for (const Expr* t : flat)
+    if (t->kind != Kind::Num) rests.insert(split_coefficient(t).second);
+  for (std::size_t i = 0; i < flat.size(); ++i) {
+    const Expr* t = flat[i];
+    if (t->kind != Kind::Mul) continue;
+    auto sum = std::find_if(t->args.begin(), t->args.end(), [this](const Expr* f) {
+      return f->kind == Kind::Add && !whole_.count(f) && f->args.size() <= kMaxFlatten;
+    });
+    if (sum == t->args.end()) continue;
+    std::vector<const Expr*> others(t->args.begin(), sum);
+    others.insert(others.end(), sum + 1, t->args.end());
+    std::vector<const Expr*> pieces;
+    bool meets = false;
+    for (const Expr* s : (*sum)->args) {
+      std::vector<const Expr*> fs = others;
+      fs.push_back(s);
+      pieces.push_back(mul(std::move(fs)));
+      meets = meets || (pieces.back()->kind != Kind::Num && rests.count(split_coefficient(pieces.back()).second));
+    }
+    if (!meets) continue;
+    flat.erase(flat.begin() + static_cast<std::ptrdiff_t>(i));
+    flat.insert(flat.end(), pieces.begin(), pieces.end());
+    --i;
+  }
   Number constant = Number::integer(0);
   std::vector<std::pair<const Expr*, Number>> coef;  // like terms, in first-seen order
   std::unordered_map<const Expr*, std::size_t> where;
@@ -173,6 +201,16 @@ const Expr* Algebra::add(std::vector<const Expr*> terms) {
     }
   }
   std::stable_sort(out.begin(), out.end(), [this](const Expr* a, const Expr* b) { return term_less(a, b); });
+  if (constant.zero() && apart.empty() && out.size() >= 2) {
+    Expr e;
+    e.kind = Kind::Add;
+    e.args = out;
+    if (auto ft = factor_terms(intern(std::move(e)))) {
+      std::vector<const Expr*> fs = ft->first;
+      fs.push_back(ft->second);
+      return mul(std::move(fs));
+    }
+  }
   if (!constant.zero()) out.push_back(num(constant));
   out.insert(out.end(), apart.begin(), apart.end());
   if (out.empty()) return num(0);
@@ -181,6 +219,36 @@ const Expr* Algebra::add(std::vector<const Expr*> terms) {
   e.kind = Kind::Add;
   e.args = std::move(out);
   return intern(std::move(e));
+}
+
+// a*b + a*c = a*(b + c), for the factors every term has (SymPy's factor_terms).
+std::optional<std::pair<std::vector<const Expr*>, const Expr*>> Algebra::factor_terms(const Expr* sum) {
+  if (sum->kind != Kind::Add) return std::nullopt;
+  auto factors_of = [](const Expr* t) {
+    std::vector<const Expr*> fs;
+    if (t->kind == Kind::Mul) {
+      for (const Expr* f : t->args)
+        if (f->kind != Kind::Num) fs.push_back(f);
+    } else if (t->kind != Kind::Num) {
+      fs.push_back(t);
+    }
+    return fs;
+  };
+  std::vector<const Expr*> common = factors_of(sum->args[0]);
+  for (std::size_t i = 1; i < sum->args.size() && !common.empty(); ++i) {
+    std::vector<const Expr*> fs = factors_of(sum->args[i]);
+    std::erase_if(common, [&](const Expr* f) { return std::find(fs.begin(), fs.end(), f) == fs.end(); });
+  }
+  if (common.empty()) return std::nullopt;
+  std::vector<const Expr*> rest;
+  for (const Expr* t : sum->args) {
+    auto [c, r] = split_coefficient(t);
+    std::vector<const Expr*> fs{num(c)};
+    for (const Expr* f : factors_of(r))
+      if (std::find(common.begin(), common.end(), f) == common.end()) fs.push_back(f);
+    rest.push_back(mul(std::move(fs)));
+  }
+  return std::pair{common, add(std::move(rest))};
 }
 
 const Expr* Algebra::mul(std::vector<const Expr*> factors) {
@@ -237,9 +305,10 @@ const Expr* Algebra::mul(std::vector<const Expr*> factors) {
     out.insert(out.begin(), apart.begin(), apart.end());
     return raw_mul(c, std::move(out));
   }
-  // A number times a sum distributes, as in SymPy (2*(x + 1) = 2*x + 2, -(a - b) = b - a),
-  // unless the sum is kept whole: copied into each of its users, it would make the DAG grow.
-  if (out.size() == 1 && out[0]->kind == Kind::Add && !c.is(1) && !whole_.count(out[0])) {
+  // A negated sum distributes (-(a - b) = b - a) unless the sum is kept whole. Other numbers
+  // stay outside (2*(x + 1); SymPy distributes them): a sum copied into each of its users
+  // makes the DAG grow, and factor_terms below would take the number out again.
+  if (out.size() == 1 && out[0]->kind == Kind::Add && c.is(-1) && !whole_.count(out[0])) {
     std::vector<const Expr*> terms;
     for (const Expr* t : out[0]->args) terms.push_back(mul({num(c), t}));
     return add(std::move(terms));
@@ -332,17 +401,19 @@ int Algebra::var_rank(const Expr* s) const {
   return it == order_.end() ? static_cast<int>(order_.size()) : it->second;
 }
 
-// Factors print as: the number, then constant powers of numbers (sqrt(2)), then pi and e, then
-// variables in signature order, then other powers of numbers (2^x), then calls, then sums.
+// Factors print as SymPy orders them: the number, then constant powers of numbers (sqrt(2)),
+// then pi and e, then variables in signature order, then sums (in parentheses), then other
+// powers of numbers (2^x), then calls.
 int Algebra::factor_rank(const Expr* f) const {
   const Expr* b = f->kind == Kind::Pow ? f->args[0] : f;
-  if (f != b && b == e_) return 5;  // e^u prints as the call exp(u)
+  if (f != b && b == e_) return 6;  // e^u prints as the call exp(u)
   switch (b->kind) {
-    case Kind::Num: return f == b ? 0 : f->args[1]->kind == Kind::Num ? 1 : 4;  // 2*sqrt(2)*x, x*2^x
+    case Kind::Num: return f == b ? 0 : f->args[1]->kind == Kind::Num ? 1 : 5;  // 2*sqrt(2)*x, x*2^x
     case Kind::Sym: return b->node->op == Op::Const ? 2 : 3;
-    case Kind::Fn: return 5;
-    case Kind::Opaque: return 6;
-    default: return 7;
+    case Kind::Add: return 4;
+    case Kind::Fn: return 6;
+    case Kind::Opaque: return 7;
+    default: return 8;
   }
 }
 

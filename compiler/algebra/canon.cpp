@@ -18,6 +18,8 @@ using algebra::Expr;
 using algebra::Kind;
 using algebra::Number;
 
+constexpr int kMaxPasses = 8;
+
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   return (h ^ (v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2))) * 0x100000001B3ULL;
 }
@@ -147,9 +149,8 @@ class Emitter {
   std::unordered_map<const Expr*, const Node*> ir_;
 };
 
-}  // namespace
-
-std::vector<const Node*> canonical(Graph& g, std::span<const Node* const> roots, std::span<const std::string> order) {
+// One pass: IR -> algebra -> IR.
+std::vector<const Node*> canonical_once(Graph& g, std::span<const Node* const> roots, std::span<const std::string> order) {
   Algebra alg(g, order);
   Builder full(g, Simplify::Full);
   Emitter emit(g, alg);
@@ -208,12 +209,27 @@ std::vector<const Node*> canonical(Graph& g, std::span<const Node* const> roots,
         expr[n] = alg.fn(n->op, std::move(args));
       }
     }
-    // A sum of three or more terms used twice, or one used three times or more, stays whole.
-    if (uses[n] > 2 || (uses[n] > 1 && expr[n]->args.size() > 2)) alg.keep_whole(expr[n]);
+    // A sum used twice or more stays whole.
+    if (uses[n] > 1) alg.keep_whole(expr[n]);
   }
   std::vector<const Node*> out;
   for (const Node* r : roots) out.push_back(ir_of(r));
   return out;
+}
+
+}  // namespace
+
+// Passes until nothing changes: which sums stay whole depends on how often the input uses
+// them, and a pass changes that; at the fixed point, the printed text read back gives the same
+// form again (the canonical form is idempotent).
+std::vector<const Node*> canonical(Graph& g, std::span<const Node* const> roots, std::span<const std::string> order) {
+  std::vector<const Node*> cur(roots.begin(), roots.end());
+  for (int pass = 0; pass < kMaxPasses; ++pass) {
+    std::vector<const Node*> next = canonical_once(g, cur, order);
+    if (next == cur) break;
+    cur = std::move(next);
+  }
+  return cur;
 }
 
 }  // namespace gradc

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -54,6 +55,10 @@ class Algebra {
   void keep_whole(const Expr* x) {
     if (x->kind == Kind::Add) whole_.insert(x);
   }
+
+  /// The factors common to every term of a sum, and the sum of what is left: x*y + x*z is
+  /// ({x}, y + z). nullopt when there are none (or `sum` is not a sum).
+  std::optional<std::pair<std::vector<const Expr*>, const Expr*>> factor_terms(const Expr* sum);
 
   /// The number and the rest of a term: 3*x*y is (3, x*y), x is (1, x), 5 is (5, 1).
   std::pair<Number, const Expr*> split_coefficient(const Expr* t);
