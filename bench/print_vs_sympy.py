@@ -249,7 +249,7 @@ def run_gradc(gradc, path, fn, wrt, expr_only):
     p = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
-        return None, dt, p.stderr.strip()
+        return None, dt, f"exit {p.returncode}: {p.stderr.strip()}"
     return p.stdout, dt, None
 
 
@@ -483,7 +483,8 @@ def render(a, rows, nested, load, start):
                      (t if not a.sizes_only else ""))
         else:
             t = f" {ms(r['t_gradc'])} | |"
-            L.append(f"| {r['n']} | {r['gradc']} | | | |" + (t if not a.sizes_only else ""))
+            g = r["gradc"] if r["gradc"] is not None else f"failed ({r['err'].splitlines()[0]})"
+            L.append(f"| {r['n']} | {g} | | | |" + (t if not a.sizes_only else ""))
     both = [r for r in nested if "cse" in r and r["gradc"]]
     if both:
         worst = max(r["gradc"] / (sum(size(l) for l in r["cse"][0]) + size(r["cse"][1])) for r in both)

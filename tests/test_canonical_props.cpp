@@ -189,6 +189,17 @@ TEST(CanonicalProps, Findings) {
   check_both("fn f(x) = sqrt(x) / sin(pi)\n", {});
 }
 
+// f_n = sin(f_{n-1}*x + cos(f_{n-1}*y)) as in examples/nested.grad: from n = 32 on, `gradc
+// diff` died of a stack overflow (exit 139) in the recursion of algebra::Algebra::mul; the
+// kernel's form (--ieee) prints n = 80 in milliseconds.
+TEST(CanonicalProps, DeepNestingPrints) {
+  std::string src = "fn f1(x, y) = sin(x * x + cos(x * y))\n";
+  for (int n = 2; n <= 40; ++n)  // f40 is called f
+    src += fmt::format("fn {}(x, y) = sin(f{}(x, y) * x + cos(f{}(x, y) * y))\n",
+                       n == 40 ? "f" : fmt::format("f{}", n), n - 1, n - 1);
+  check_both(src, {{0.3, 0.7}});
+}
+
 TEST(CanonicalProps, PrintedDerivativeEvaluatesToTheCompiledGradient) {
   Generator gen(9);
   std::mt19937 rng(20261204);
