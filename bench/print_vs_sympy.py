@@ -249,7 +249,8 @@ def run_gradc(gradc, path, fn, wrt, expr_only):
     p = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
-        return None, dt, f"exit {p.returncode}: {p.stderr.strip()}"
+        how = f"killed by signal {-p.returncode}" if p.returncode < 0 else f"exit {p.returncode}"
+        return None, dt, f"{how}: {p.stderr.strip()}" if p.stderr.strip() else how
     return p.stdout, dt, None
 
 
