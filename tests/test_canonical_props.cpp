@@ -172,19 +172,20 @@ TEST(CanonicalProps, Findings) {
   check_both("fn f(x) = exp(-2) * x\n", {{0.5}});
   check_both("fn f(x) = x / exp(2)\n", {{0.5}});
   check_both("fn f(x) = pi^(e^-4 / x)\n", {{0.5}, {1.5}});
-  // Not idempotent: a number factored out of a sum when printed is distributed again when read
-  // back: `-(pi + 1/3)/sqrt(1 - x^2)` reprinted `(-pi - 1/3)/sqrt(1 - x^2)`,
+  // Were not idempotent (fixed by the fixed point of 2e93eeb): a number factored out of a sum
+  // when printed was distributed again when read back: `-(pi + 1/3)/sqrt(1 - x^2)` reprinted `(-pi - 1/3)/sqrt(1 - x^2)`,
   // `1/x^2 - 2*(x - e)/x^3` reprinted `1/x^2 - (2*x - 2*e)/x^3`.
   check_both("fn f(x) = (1/3 + pi) * acos(x)\n", {{0.5}, {-0.3}});
   check_both("fn f(x) = (x - e) / x^2\n", {{0.5}, {-1.5}});
   check_both("fn f(x, y) = atan(y) * y / 3.7 / 2^x\n", {{0.5, 0.7}, {-1.5, 2}});
   check_both("fn f(x) = log(1 / tan(x))\n", {{0.5}, {-1.5}});
-  // A rational content taken out of a sum: `1/(8*(x^4 + y/8))`, reprinted `1/(8*x^4 + y)`.
+  // The same, fixed too: a rational content taken out of a sum, `1/(8*(x^4 + y/8))`, reprinted
+  // `1/(8*x^4 + y)`.
   check_both("fn f(x, y) = log(x^4 + y/8)\n", {{0.5, 0.7}});
-  // Nothing cancels (d/dx = -1/(x + 2/3)): `-36*(9*x/4 + 3/2)/(9*x + 6)^2`, reprinted
-  // `(-81*x - 54)/(9*x + 6)^2`.
+  // Was `-36*(9*x/4 + 3/2)/(9*x + 6)^2`, reprinted `(-81*x - 54)/(9*x + 6)^2` (d/dx is
+  // -1/(x + 2/3)).
   check_both("fn f(x) = log((2/3)^2 / (x + 2/3))\n", {{0.5}, {1.5}});
-  // A 0 factor in a denominator (f is defined nowhere: sin(pi) is 0 exactly):
+  // Was a 0 factor in a denominator (f is defined nowhere: sin(pi) is 0 exactly),
   // `1/(2*0*sqrt(x))`, reprinted `1/0`.
   check_both("fn f(x) = sqrt(x) / sin(pi)\n", {});
 }
