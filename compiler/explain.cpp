@@ -243,7 +243,8 @@ Explanation explain(Module& m, const Function& f, const Node* wrt, std::span<con
     rest = paths.empty() ? rest + " paths (too long to write out)" : "... " + rest + " more paths";
     std::string d_out = tex ? fmt::format("\\frac{{d {}}}{{d ", name_of(f.body)) : "d" + name_of(f.body) + "/d";
     auto total_symbol = [&](const Node* n) { return d_out + name_of(n) + (tex ? "}" : ""); };
-    out += tex ? fmt::format("&\\text{{{}, summed edge by edge from {} down:}} \\\\\n", rest, name_of(f.body))
+    // (the name is math: f_{2} inside \text{} does not render)
+    out += tex ? fmt::format("&\\text{{{}, summed edge by edge from }}{}\\text{{ down:}} \\\\\n", rest, name_of(f.body))
                : fmt::format("{}, summed edge by edge from {} down ({} = sum over the names "
                              "n that use v of {} · ∂n/∂v):\n",
                              rest, name_of(f.body), d_out + "v", d_out + "n");

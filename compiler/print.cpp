@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
+#include <unordered_set>
 
 namespace gradc {
 namespace {
@@ -16,11 +19,6 @@ constexpr int kPrecAdd = 1, kPrecMul = 2, kPrecNeg = 3, kPrecPow = 4, kPrecAtom 
 constexpr int kMaxPrintDepth = 48;
 constexpr int kMaxInlineDepth = 5000;
 
-const char* const kGreek[] = {"alpha", "beta",  "gamma", "delta", "epsilon", "zeta",  "eta",
-                              "theta", "iota",  "kappa", "lambda", "mu",     "nu",    "xi",
-                              "pi",    "rho",   "sigma", "tau",   "upsilon", "phi",   "chi",
-                              "psi",   "omega", "Gamma", "Delta", "Theta",   "Lambda", "Xi",
-                              "Pi",    "Sigma", "Phi",   "Psi",   "Omega"};
 
 class Printer {
  public:
@@ -29,6 +27,14 @@ class Printer {
   // Otherwise text is .grad source that parses back to the same computation.
   Printer(Format f, const std::unordered_map<const Node*, std::string>* temps, bool display = false)
       : f_(f), temps_(temps), source_(f == Format::Text && !display) {}
+
+  /// Names that mean variables where the text is read: a constant with one of these names (a
+  /// parameter called `pi`) is printed as its value.
+  void shadow(std::span<const Node* const> roots, std::span<const std::string> names = {}) {
+    for (const Node* n : reachable(roots))
+      if (n->op == Op::Var) shadowed_.insert(n->name);
+    shadowed_.insert(names.begin(), names.end());
+  }
 
   std::string operator()(const Node* n) {
     out_.clear();
@@ -50,12 +56,8 @@ class Printer {
     if (is_temp(n)) return kPrecAtom;
     if (transparent(n)) return prec(n->arg(0));
     if (n->op == Op::Transpose || n->op == Op::Index) return kPrecAtom;
+    if (f_ == Format::Latex && (is_term(n) || (n->op == Op::Const && n->name.empty()))) return term_prec(term(n, true));
     if (n->op == Op::Const) return n->value < 0 || std::signbit(n->value) ? kPrecNeg : kPrecAtom;
-    if (f_ == Format::Latex && (n->op == Op::Mul || n->op == Op::Div)) {
-      std::vector<const Node*> num, den;
-      factors(n, false, num, den);
-      return den.empty() ? kPrecMul : kPrecPow;  // \frac{}{} groups itself
-    }
     return n->info().prec;
   }
   bool is_temp(const Node* n) const { return temps_ && temps_->count(n); }
@@ -77,6 +79,8 @@ class Printer {
     if (n->op == Op::Reshape && source_ && spelled_with_masks(n, min_prec)) return;
     if (transparent(n)) return emit(n->arg(0), min_prec, top);
     if (!n->info().elementwise && tensor_op(n, min_prec)) return;
+    if (f_ == Format::Latex && is_term(n)) return print_term(term(n, top), min_prec);
+    if (f_ == Format::Latex && n->op == Op::Const && !n->name.empty()) return void(out_ += print_name(n->name, f_));
     bool paren = prec(n) < min_prec;
     open(paren);
     const OpInfo& info = n->info();
@@ -85,7 +89,8 @@ class Printer {
         if (n->op == Op::Tensor) {
           tensor_text(n);
         } else {
-          out_ += n->op == Op::Const && n->name.empty() ? print_number(n->value, f_) : print_name(n->name, f_);
+          out_ += n->op == Op::Const && (n->name.empty() || shadowed_.count(n->name)) ? print_number(n->value, f_)
+                                                                                       : print_name(n->name, f_);
         }
         break;
       case Syntax::Prefix:
@@ -135,31 +140,53 @@ class Printer {
           out_ += ")";
           return true;
         }
+        if (tex) {
+          script(n->arg(0), "^");
+          out_ += "^{\\top}";
+          return true;
+        }
         emit(n->arg(0), kPrecAtom);
-        out_ += tex ? "^{\\top}" : "^T";
+        out_ += "^T";
         return true;
       case Op::Embed:
         return source_ && spelled_with_masks(n, min_prec);
       case Op::Index:
+        if (tex) {  // x_{i} is row (or element) i, x_{:,j} column j
+          script(n->arg(0), "^_");
+          out_ += n->axis == 0 ? fmt::format("_{{{}}}", n->index) : fmt::format("_{{:,{}}}", n->index);
+          return true;
+        }
         operand(n->arg(0), kPrecAtom);
-        out_ += tex ? fmt::format("_{{{}}}", n->index) : n->axis == 0 ? fmt::format("[{}]", n->index)
-                                                                     : fmt::format("[:, {}]", n->index);
+        out_ += n->axis == 0 ? fmt::format("[{}]", n->index) : fmt::format("[:, {}]", n->index);
         return true;
       case Op::Sum:
       case Op::ReduceMax: {
         const char* name = n->op == Op::Sum ? "sum" : "max";
-        out_ += tex ? fmt::format("\\operatorname{{{}}}{}\\left(", name, n->axis < 0 ? "" : fmt::format("_{{{}}}", n->axis))
-                    : fmt::format("{}(", name);
+        if (tex) {  // \sum of every element, \sum_{\text{axis } 1} along axis 1 (NumPy's axis)
+          out_ += n->op == Op::Sum ? "\\sum" : "\\max";
+          if (n->axis >= 0) out_ += fmt::format("_{{\\text{{axis }}{}}}", n->axis);
+          const Node* x = n->arg(0);
+          while (!is_temp(x) && transparent(x)) x = x->arg(0);
+          bool atom = is_temp(x) || x->op == Op::Var;
+          out_ += atom ? " " : "\\left(";
+          emit(x, 0);
+          if (!atom) out_ += "\\right)";
+          return true;
+        }
+        out_ += fmt::format("{}(", name);
         operand(n->arg(0), 0);
-        out_ += tex ? "\\right)" : n->axis < 0 ? ")" : fmt::format(", axis = {})", n->axis);
+        out_ += n->axis < 0 ? ")" : fmt::format(", axis = {})", n->axis);
         return true;
       }
       case Op::MatMul: {
         bool paren = kPrecMul < min_prec;
         open(paren);
-        operand(n->arg(0), kPrecMul);
+        // In LaTeX a product of factors as the left operand is parenthesized: (a \odot b) W.
+        const Node* a = n->arg(0);
+        while (!is_temp(a) && transparent(a)) a = a->arg(0);
+        operand(n->arg(0), tex && !(a->op == Op::MatMul && !is_temp(a)) ? kPrecNeg : kPrecMul);
         out_ += tex ? " " : " @ ";
-        operand(n->arg(1), kPrecMul + 1);
+        operand(n->arg(1), tex ? kPrecPow : kPrecMul + 1);
         close(paren);
         return true;
       }
@@ -256,89 +283,252 @@ class Printer {
     emit(n->arg(1), info.prec + 1);
   }
 
+  // LaTeX as a textbook prints it. Products, quotients, negations and negative powers are one
+  // Term: a sign, numbers first, factors multiplied implicitly (2 x \sin\left(y\right)), and a
+  // \frac when anything divides. See README, "LaTeX".
+  struct Factor {
+    const Node* node = nullptr;  // nullptr: the number `number`
+    double number = 0;
+    int times = 1;               // an integer power (a repeated factor, x^2 x = x^3)
+    const Node* exp = nullptr;   // else this power, printed negated when `negated`
+    bool negated = false;
+  };
+  struct Term {
+    bool negative = false, zero = false;
+    std::vector<Factor> num, den;
+  };
+
+  // e^{u} and the constant e: their powers merge into the exponent, (e^{u})^{k} = e^{k u}.
+  bool exp_like(const Node* n) const {
+    return !is_temp(n) && (n->op == Op::Exp || (n->op == Op::Const && n->name == "e"));
+  }
+  // x^{-2}, x^{-\frac{1}{3}}: a power that reads as 1 over a power.
+  bool reciprocal_power(const Node* n) const {
+    if (n->op != Op::Pow || exp_like(n->arg(0))) return false;
+    const Node* e = n->arg(1);
+    if (e->op == Op::Const && e->name.empty()) return e->value < 0;
+    Term t = term(e, false);
+    return t.negative && !t.zero;
+  }
+  // k for an exponent that is the integer k (2, -2 as a constant or negated), else 0.
+  static int whole_power(const Node* e) {
+    int sign = 1;
+    if (e->op == Op::Neg && e->arg(0)->op == Op::Const) {
+      sign = -1;
+      e = e->arg(0);
+    }
+    if (e->op != Op::Const || !e->name.empty() || e->value != std::floor(e->value) || std::fabs(e->value) > 1e6)
+      return 0;
+    return sign * static_cast<int>(e->value);
+  }
+  bool is_term(const Node* n) const {
+    return n->op == Op::Mul || n->op == Op::Div || n->op == Op::Neg || reciprocal_power(n);
+  }
+
+  Term term(const Node* n, bool top) const {
+    Term t;
+    flatten(n, false, t, top);
+    return t;
+  }
+  void flatten(const Node* n, bool inverted, Term& t, bool top) const {
+    if (!top && is_temp(n)) return add(t, inverted, Factor{n});
+    if (transparent(n)) return flatten(n->arg(0), inverted, t, top);
+    switch (n->op) {
+      case Op::Mul:
+      case Op::Div:
+        flatten(n->arg(0), inverted, t, false);
+        flatten(n->arg(1), n->op == Op::Div ? !inverted : inverted, t, false);
+        return;
+      case Op::Neg:
+        t.negative = !t.negative;
+        return flatten(n->arg(0), inverted, t, false);
+      case Op::Const: {
+        if (!n->name.empty()) break;
+        double v = n->value;
+        if (v == 0) t.zero = true;
+        if (std::signbit(v)) t.negative = !t.negative;
+        if (std::fabs(v) != 1 && v == v) add(t, inverted, Factor{nullptr, std::fabs(v)});
+        if (v != v) add(t, inverted, Factor{nullptr, v});
+        return;
+      }
+      case Op::Pow: {
+        const Node* b = n->arg(0);
+        const Node* e = n->arg(1);
+        if (exp_like(b)) break;
+        if (int k = whole_power(e)) return add(t, k < 0 ? !inverted : inverted, Factor{b, 0, std::abs(k)});
+        if (reciprocal_power(n)) return add(t, !inverted, Factor{b, 0, 1, e, true});
+        break;
+      }
+      default:
+        break;
+    }
+    add(t, inverted, Factor{n});
+  }
+  static void add(Term& t, bool inverted, Factor f) {
+    std::vector<Factor>& side = inverted ? t.den : t.num;
+    if (f.node && !f.exp)
+      for (Factor& g : side)
+        if (g.node == f.node && !g.exp) return void(g.times += f.times);
+    side.push_back(f);
+  }
+
+  int term_prec(const Term& t) const {
+    if (t.zero) return kPrecAtom;
+    if (t.negative) return kPrecNeg;
+    if (!t.den.empty()) return kPrecPow;  // \frac{}{} groups itself
+    if (t.num.empty()) return kPrecAtom;
+    if (t.num.size() > 1) return kPrecMul;
+    const Factor& f = t.num[0];
+    if (!f.node) return print_number(f.number, f_).find(' ') == std::string::npos ? kPrecAtom : kPrecMul;
+    return f.times == 1 && !f.exp ? prec(f.node) : kPrecPow;
+  }
+
+  void print_term(const Term& t, int min_prec) {
+    if (!t.zero && !t.negative && t.den.empty() && t.num.size() == 1 && t.num[0].node && t.num[0].times == 1 &&
+        !t.num[0].exp)
+      return emit(t.num[0].node, min_prec);  // x*1: just x
+    bool paren = term_prec(t) < min_prec;
+    open(paren);
+    if (t.zero) {
+      out_ += "0";  // 0 x is 0 wherever x is defined (the printed, not the compiled, semantics)
+    } else {
+      if (t.negative) out_ += "-";
+      if (t.den.empty()) {
+        product(t.num, false);
+      } else {
+        out_ += "\\frac{";
+        product(t.num, true);
+        out_ += "}{";
+        product(t.den, true);
+        out_ += "}";
+      }
+    }
+    close(paren);
+  }
+
+  // Factors side by side, numbers first. \cdot only where a number would run into the digits
+  // before it (2 \cdot 3^{x}); \odot between two tensors (elementwise, where A B is a matrix
+  // product); a big operator that is not last gets parentheses, so it does not swallow the rest.
+  void product(std::vector<Factor> fs, bool in_frac) {
+    std::stable_partition(fs.begin(), fs.end(), [](const Factor& f) { return !f.node; });
+    if (fs.empty()) out_ += "1";
+    std::string prev;
+    for (std::size_t i = 0; i < fs.size(); ++i) {
+      const Factor& f = fs[i];
+      std::string s = capture([&] { factor(f, in_frac && fs.size() == 1); });
+      if (f.node && i + 1 < fs.size() && big_operator(f.node)) s = "\\left(" + s + "\\right)";
+      if (i > 0) {
+        bool digits = std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '.' ||
+                      (!prev.empty() && std::isdigit(static_cast<unsigned char>(prev.back())) && s.rfind("\\frac", 0) == 0);
+        bool tensors = f.node && fs[i - 1].node && !f.node->shape.scalar() && !fs[i - 1].node->shape.scalar();
+        out_ += digits ? " \\cdot " : tensors ? " \\odot " : " ";
+      }
+      out_ += s;
+      prev = std::move(s);
+    }
+  }
+  void factor(const Factor& f, bool alone) {
+    if (!f.node) return void(out_ += print_number(f.number, f_));
+    if (f.exp) return power(f.node, capture([&] { f.negated ? negation(f.exp, 0) : emit(f.exp, 0); }), 0);
+    if (f.times > 1) return power(f.node, std::to_string(f.times), f.times);
+    emit(f.node, alone ? 0 : kPrecPow);
+  }
+  bool big_operator(const Node* n) const {
+    while (!is_temp(n) && transparent(n)) n = n->arg(0);
+    return !is_temp(n) && (n->op == Op::Sum || n->op == Op::ReduceMax);
+  }
+
+  // -n without its sign: x - 2 y rather than x + -2 y.
+  void negation(const Node* n, int min_prec) {
+    Term t = term(n, false);
+    t.negative = !t.negative;
+    print_term(t, min_prec);
+  }
+
+  // base^{p}: e^{k u} for a power k of e^{u}; \tanh^{2}\left(x\right) for a whole power of a
+  // named function, as the lecture writes it; parentheses around a base that ends in a
+  // superscript (no double superscript) or is a root. `whole`: p is that positive integer.
+  void power(const Node* base, const std::string& p, int whole) {
+    if (whole && base->op == Op::Exp && exp_like(base)) {
+      Term t = term(base->arg(0), false);
+      add(t, false, Factor{nullptr, static_cast<double>(whole)});
+      out_ += "e^{";
+      print_term(t, 0);
+      out_ += "}";
+      return;
+    }
+    if (whole && !is_temp(base)) {
+      switch (base->op) {
+        case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh: case Op::Tanh:
+          out_ += fmt::format("{}^{{{}}}\\left(", base->info().latex, p);
+          emit(base->arg(0), 0);
+          out_ += "\\right)";
+          return;
+        default:
+          break;
+      }
+    }
+    script(base, "^", !is_temp(base) && base->op == Op::Sqrt);
+    out_ += "^{" + p + "}";
+  }
+  // A base for ^{} or _{}: in parentheses when it already ends in one (or when `paren`).
+  void script(const Node* base, const char* scripts, bool paren = false) {
+    std::string s = capture([&] { emit(base, kPrecAtom); });
+    if (paren || ends_in_script(s, scripts)) s = "\\left(" + s + "\\right)";
+    out_ += s;
+  }
+  static bool ends_in_script(const std::string& s, const char* scripts) {
+    if (s.empty() || s.back() != '}') return false;
+    int depth = 0;
+    for (std::size_t i = s.size(); i-- > 0;) {
+      depth += s[i] == '}' ? 1 : s[i] == '{' ? -1 : 0;
+      if (depth == 0) return i > 0 && std::strchr(scripts, s[i - 1]) != nullptr;
+    }
+    return false;
+  }
+
+  template <typename F>
+  std::string capture(F&& print) {
+    std::string saved = std::move(out_);
+    out_.clear();
+    print();
+    std::swap(saved, out_);
+    return saved;
+  }
+
   void infix_latex(const Node* n) {
     switch (n->op) {
-      case Op::Div:
-      case Op::Mul:
-        product_latex(n);
+      case Op::Pow: {
+        const Node* b = n->arg(0);
+        const Node* e = n->arg(1);
+        if (b->op == Op::Exp && exp_like(b)) {  // (e^{u})^{k} = e^{k u}
+          Term t = term(e, false);
+          flatten(b->arg(0), false, t, false);
+          out_ += "e^{";
+          print_term(t, 0);
+          out_ += "}";
+          return;
+        }
+        power(b, capture([&] { emit(e, 0); }), std::max(whole_power(e), 0));
         return;
-      case Op::Pow:
-        if (pow_of_function(n)) return;
-        emit(n->arg(0), kPrecAtom);
-        out_ += "^{";
-        emit(n->arg(1), 0);
-        out_ += "}";
-        return;
+      }
+      case Op::Add:
+      case Op::Sub: {
+        emit(n->arg(0), kPrecAdd);
+        bool minus = n->op == Op::Sub;
+        if (term(n->arg(1), false).negative) {
+          out_ += minus ? " + " : " - ";
+          return negation(n->arg(1), kPrecAdd + 1);
+        }
+        out_ += minus ? " - " : " + ";
+        return emit(n->arg(1), kPrecAdd + 1);
+      }
       default:
         emit(n->arg(0), n->info().prec);
         out_ += fmt::format(" {} ", n->info().latex);
         emit(n->arg(1), n->info().prec + 1);
         return;
     }
-  }
-
-  // A product of * and / reads as one fraction in LaTeX: a/b/c*d is \frac{a \cdot d}{b \cdot c}.
-  void factors(const Node* n, bool inverted, std::vector<const Node*>& num,
-               std::vector<const Node*>& den, bool root = true) const {
-    if ((root || !is_temp(n)) && (n->op == Op::Mul || n->op == Op::Div)) {
-      factors(n->arg(0), inverted, num, den, false);
-      factors(n->arg(1), n->op == Op::Div ? !inverted : inverted, num, den, false);
-      return;
-    }
-    (inverted ? den : num).push_back(n);
-  }
-
-  void product_latex(const Node* n) {
-    std::vector<const Node*> num, den;
-    factors(n, false, num, den);
-    auto product = [this](const std::vector<const Node*>& all, bool alone) {
-      // Repeated factors become powers: t \cdot t is t^{2}.
-      std::vector<std::pair<const Node*, int>> fs;
-      for (const Node* f : all) {
-        auto it = std::find_if(fs.begin(), fs.end(), [f](auto& p) { return p.first == f; });
-        if (it == fs.end()) {
-          fs.emplace_back(f, 1);
-        } else {
-          ++it->second;
-        }
-      }
-      if (fs.empty()) out_ += "1";
-      for (std::size_t i = 0; i < fs.size(); ++i) {
-        if (i) out_ += " \\cdot ";
-        auto [f, k] = fs[i];
-        if (k > 1) {
-          emit(f, kPrecAtom);
-          out_ += fmt::format("^{{{}}}", k);
-          continue;
-        }
-        // A lone factor inside \frac{} needs no parentheses; in a product, later factors
-        // parenthesize a leading minus.
-        emit(f, fs.size() == 1 && alone ? 0 : i == 0 ? kPrecMul : kPrecPow);
-      }
-    };
-    if (den.empty()) return product(num, false);
-    out_ += "\\frac{";
-    product(num, true);
-    out_ += "}{";
-    product(den, true);
-    out_ += "}";
-  }
-
-  // tanh(e)^2 reads better as \tanh^{2}\left(e\right), as the lecture writes it.
-  bool pow_of_function(const Node* n) {
-    const Node* base = n->arg(0);
-    const Node* e = n->arg(1);
-    if (is_temp(base) || !e->is_const() || e->value <= 0 || e->value != std::floor(e->value)) return false;
-    switch (base->op) {
-      case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh: case Op::Tanh:
-        break;
-      default:
-        return false;
-    }
-    out_ += fmt::format("{}^{{{}}}\\left(", base->info().latex, print_number(e->value, f_));
-    emit(base->arg(0), 0);
-    out_ += "\\right)";
-    return true;
   }
 
   void call_text(const Node* n) {
@@ -383,6 +573,7 @@ class Printer {
   Format f_;
   const std::unordered_map<const Node*, std::string>* temps_;
   bool source_;
+  std::unordered_set<std::string> shadowed_;
   std::string out_;
 };
 
@@ -396,6 +587,31 @@ std::uint64_t inline_length(const Node* root) {
     len[n] = l;
   }
   return len[root];
+}
+
+std::vector<const Node*> children_first(std::span<const Node* const> roots) {
+  std::vector<const Node*> order;
+  std::unordered_map<const Node*, bool> seen;
+  std::vector<std::pair<const Node*, int>> stack;  // node, next argument to visit
+  for (const Node* r : roots) {
+    if (seen.count(r)) continue;
+    seen[r] = true;
+    stack.emplace_back(r, 0);
+    while (!stack.empty()) {
+      auto& [n, i] = stack.back();
+      if (i < n->nargs) {
+        const Node* a = n->arg(i++);
+        if (!seen.count(a)) {
+          seen[a] = true;
+          stack.emplace_back(a, 0);
+        }
+        continue;
+      }
+      order.push_back(n);
+      stack.pop_back();
+    }
+  }
+  return order;
 }
 
 int depth(const Node* root) {
@@ -415,6 +631,8 @@ int depth(const Node* root) {
 std::string print_number(double v, Format f) {
   std::string s = fmt::format("{}", v);
   if (f == Format::Text) return s;
+  if (std::isinf(v)) return v < 0 ? "-\\infty" : "\\infty";
+  if (std::isnan(v)) return "\\mathrm{NaN}";
   auto e = s.find('e');
   if (e == std::string::npos) return s;
   std::string mant = s.substr(0, e);
@@ -423,61 +641,12 @@ std::string print_number(double v, Format f) {
   return mant == "1" ? pow10 : mant == "-1" ? "-" + pow10 : fmt::format("{} \\cdot {}", mant, pow10);
 }
 
-std::string print_name(const std::string& name, Format f) {
-  if (f == Format::Text) return name;
-  // Split a trailing index: x1 / x_1 → x_{1}
-  std::size_t cut = name.size();
-  while (cut > 0 && std::isdigit(static_cast<unsigned char>(name[cut - 1]))) --cut;
-  std::string base = name, index;
-  if (auto us = name.find('_'); us != std::string::npos && us > 0) {
-    base = name.substr(0, us);
-    index = name.substr(us + 1);
-  } else if (cut > 0 && cut < name.size()) {
-    base = name.substr(0, cut);
-    index = name.substr(cut);
-  }
-  std::string b = base;
-  if (std::find(std::begin(kGreek), std::end(kGreek), base) != std::end(kGreek)) {
-    b = "\\" + base;
-  } else if (base.size() > 1) {
-    std::string esc;
-    for (char c : base) esc += c == '_' ? std::string("\\_") : std::string(1, c);
-    b = "\\mathit{" + esc + "}";
-  }
-  if (index.empty()) return b;
-  std::string esc;
-  for (char c : index) esc += c == '_' ? std::string("\\_") : std::string(1, c);
-  return fmt::format("{}_{{{}}}", b, esc);
-}
-
-std::string print_partial(const std::string& fn, std::span<const std::string> wrt, Format f) {
-  // Group repeated variables: x, x, y → x^2 y
-  std::vector<std::pair<std::string, int>> groups;
-  for (const std::string& v : wrt) {
-    if (!groups.empty() && groups.back().first == v) {
-      ++groups.back().second;
-    } else {
-      groups.emplace_back(v, 1);
-    }
-  }
-  std::size_t order = wrt.size();
-  std::string den;
-  if (f == Format::Text) {
-    for (auto& [v, k] : groups) den += k == 1 ? "d" + v : fmt::format("d{}{}", v, k);
-    return order == 1 ? fmt::format("d{}/{}", fn, den) : fmt::format("d{}{}/{}", order, fn, den);
-  }
-  for (auto& [v, k] : groups) {
-    if (!den.empty()) den += " ";
-    den += k == 1 ? fmt::format("\\partial {}", print_name(v, f))
-                  : fmt::format("\\partial {}^{{{}}}", print_name(v, f), k);
-  }
-  std::string num = order == 1 ? "\\partial " : fmt::format("\\partial^{{{}}} ", order);
-  return fmt::format("\\frac{{{}{}}}{{{}}}", num, print_name(fn, f), den);
-}
-
 Printed print(std::span<const Node* const> roots, Format f,
               const std::unordered_map<const Node*, std::string>* names, std::span<const std::string> avoid) {
-  std::vector<const Node*> nodes = reachable(roots);
+  // Structural order (children first, left to right, from the first root on): temporaries
+  // are numbered the same however the graph was built, so the printed text read back prints
+  // the same names.
+  std::vector<const Node*> nodes = children_first(roots);
   std::unordered_map<const Node*, int> uses;
   for (const Node* n : nodes)
     for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
@@ -523,6 +692,7 @@ Printed print(std::span<const Node* const> roots, Format f,
   }
 
   Printer p(f, &temps, /*display=*/names != nullptr);
+  p.shadow(roots, avoid);
   Printed out;
   for (const Node* n : named) out.temps.emplace_back(temps[n], p(n));
   for (const Node* r : roots) out.results.push_back(p(r));
@@ -535,7 +705,9 @@ std::string print_inline(const Node* n, Format f, std::uint64_t max_chars) {
     throw std::length_error(fmt::format("the inline form would be about {} characters", len));
   if (depth(n) > kMaxInlineDepth)
     throw std::length_error(fmt::format("the inline form would nest more than {} levels", kMaxInlineDepth));
-  return Printer(f, nullptr)(n);
+  Printer p(f, nullptr);
+  p.shadow(std::span<const Node* const>(&n, 1));
+  return p(n);
 }
 
 }  // namespace gradc

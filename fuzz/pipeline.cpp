@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 
+#include "compiler/algebra/canon.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/interp.hpp"
@@ -224,6 +225,78 @@ void scalar(Module& m, const Function& f, const PipelineOptions& opts) {
   }
 }
 
+// The printed derivative's algebraic form (`gradc diff`): lowered and differentiated without
+// folding, canonical() after each order. It must print, parse back, evaluate to the IEEE
+// derivative wherever both are finite, and be idempotent (read back, made canonical and printed
+// again, the text is the same).
+void algebraic(Module& m, const Function& f) {
+  const std::size_t n = f.params.size();
+  std::vector<std::string> names;
+  for (const Node* p : f.params) names.push_back(p->name);
+  Builder b(m.graph, Simplify::None);
+  const Node* body = canonical(m.graph, std::span(&f.body, 1), names)[0];
+  std::vector<const Node*> g = canonical(m.graph, gradient(b, body, f.params), names);
+  if (m.graph.size() > kMaxNodes) return;
+  std::vector<const Node*> roots = g;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::vector<const Node*> rest(f.params.begin() + std::ptrdiff_t(i), f.params.end());
+    std::vector<const Node*> h = canonical(m.graph, gradient(b, g[i], rest), names);
+    roots.insert(roots.end(), h.begin(), h.end());
+    if (m.graph.size() > kMaxNodes) return;
+  }
+  print(roots, Format::Latex);
+  std::string prog = printed_program(f, roots);
+  std::unique_ptr<Module> back;
+  try {
+    back = compile_module(text_source("printed.grad", prog), /*simplify=*/false);
+  } catch (const Diagnostic& d) {
+    fail("a printed derivative (algebraic form) does not parse back", prog + "\n" + d.what());
+  } catch (const InputError& e) {
+    fail("a printed derivative (algebraic form) does not lower",
+         prog + "\n" + SourceFile{"printed.grad", prog}.format(e.loc, "error", e.what()));
+  }
+  if (back->functions.size() != roots.size()) fail("the printed program lost functions", prog);
+
+  // Idempotent: the text read back prints the same (for scalar expressions: tensor operations
+  // keep the kernel's simplifier, which is not a canonical form).
+  bool tensors = std::any_of(back->graph.size() ? roots.begin() : roots.end(), roots.end(), [](const Node* r) {
+    for (const Node* x : reachable(std::span(&r, 1)))
+      if (!x->shape.scalar() || x->op == Op::Tensor) return true;
+    return false;
+  });
+  std::vector<const Node*> again;
+  for (const Function& d : back->functions) again.push_back(canonical(back->graph, std::span(&d.body, 1), names)[0]);
+  std::string prog2 = printed_program(f, again);
+  if (!tensors && prog2 != prog) fail("the canonical form is not idempotent", prog + "\n--- read back and printed again:\n" + prog2);
+
+  // The same values as the IEEE derivative (the raw chain rule, interpreted), where both are finite.
+  Builder raw(m.graph, Simplify::None);
+  std::vector<const Node*> ref = value_and_derivatives(raw, f.body, f.params, /*hessian=*/true);
+  std::vector<double> at = point_for(m, f);
+  if (m.graph.size() > kMaxNodes || dag_size(ref) > kMaxNodes / 4) return;
+  std::vector<double> want = evaluate(ref, f.params, at);
+  double scale = magnitude(ref, f.params, at);
+  // Compared only where the function is defined: no operation of the IEEE derivative (which
+  // contains the function) meets a point outside its domain. There the algebraic form may
+  // differ (max(sqrt(w) - sqrt(w), 1) is 1 at w = -1; IEEE's max drops the nan too, but its
+  // derivative does not).
+  std::vector<const Node*> every = reachable(ref);
+  for (double v : evaluate(every, f.params, at))
+    if (!std::isfinite(v)) return;
+  std::vector<std::size_t> outs;  // the kernel's output index of each printed root
+  for (std::size_t i = 0; i < n; ++i) outs.push_back(1 + i);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = i; j < n; ++j) outs.push_back(1 + n + i * n + j);
+  for (std::size_t k = 0; k < back->functions.size(); ++k) {
+    const Function& d = back->functions[k];
+    double v = evaluate(std::span(&d.body, 1), d.params, at)[0];
+    double s = std::max(scale, magnitude(std::span(&d.body, 1), d.params, at));
+    if (!close(v, want[outs[k]], s))
+      fail("a printed derivative (algebraic form) disagrees with the IEEE one",
+           fmt::format("root {} at {}: printed {:.17g}, IEEE {:.17g}\n{}", k, fmt::join(at, ", "), v, want[outs[k]], prog));
+  }
+}
+
 // A training program: the loss lowered with every data set bound, its gradient with respect
 // to every parameter, the listing, and the interpreter (and the JIT) on it.
 void training(Module& m, const PipelineOptions& opts) {
@@ -287,11 +360,17 @@ void run_pipeline(std::string_view text, const PipelineOptions& opts) {
   expected_errors([&] {
     SourceFile src = text_source("fuzz.grad", std::string(text));
     SourceFile diag = src;
-    std::unique_ptr<Module> m = located_in(diag, [&] { return compile_module(std::move(src), true, fixed_table); });
+    std::unique_ptr<Module> m = located_in(diag, [&] { return compile_module(SourceFile(src), true, fixed_table); });
     located_in(diag, [&] {
       for (const Function& f : m->functions)
         if (scalar_function(f)) scalar(*m, f, opts);
       if (m->training) training(*m, opts);
+    });
+    // The algebraic form of the printed derivatives, from the module lowered as written.
+    std::unique_ptr<Module> a = located_in(diag, [&] { return compile_module(std::move(src), false, fixed_table); });
+    located_in(diag, [&] {
+      for (const Function& f : a->functions)
+        if (scalar_function(f)) algebraic(*a, f);
     });
   });
 }

@@ -94,6 +94,7 @@ TEST(Explain, SumOverPathsAndEdgeByEdgeSumAreTheGradient) {
       EXPECT_TRUE(lines_starting(edges.text, "path ").empty());
       EXPECT_EQ(lines_starting(edges.text, fmt::format("d{}/d{} = ", f.name, f.params[i]->name)).size(), 1u);
       Explanation tex = explain(*m, f, f.params[i], point, Format::Latex, 0);
+      rendered(tex.text);
       EXPECT_EQ(tex.text.substr(0, 16), "\\begin{aligned}\n");
       EXPECT_EQ(tex.text.substr(tex.text.size() - 14), "\\end{aligned}\n");
       EXPECT_EQ(tex.total, edges.total);

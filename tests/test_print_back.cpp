@@ -21,7 +21,7 @@ TEST(PrintBack, TensorDataIsALiteralOfItsShape) {
   // Was `... <tensor [5]> ...` (5 elements and more) and `[1, -2, 3, 4.5]` (a matrix flattened).
   EXPECT_EQ(print_inline(d, Format::Text),
             "2*sum([0.5, -0.25, 2, 1, 3], axis = 0)*w + sum(sum([[1, -2], [3, 4.5]], axis = 0), axis = 0)");
-  EXPECT_EQ(print_inline(d, Format::Latex).find("\\left[\\left[1, -2\\right], \\left[3, 4.5\\right]\\right]") !=
+  EXPECT_EQ(rendered(print_inline(d, Format::Latex)).find("\\left[\\left[1, -2\\right], \\left[3, 4.5\\right]\\right]") !=
                 std::string::npos,
             true);
   // Read back, it computes the same: 6.5 + 2*(0.5 - 0.25 + 2 + 1 + 3)*w = 6.5 + 12.5 w.

@@ -95,7 +95,7 @@ const Expr* Algebra::e() {
   return e_;
 }
 
-const Expr* Algebra::pi() { return sym(g_.constant(std::numbers::pi, "pi")); }
+const Expr* Algebra::pi() { return shadowed("pi") ? nullptr : sym(g_.constant(std::numbers::pi, "pi")); }
 
 const Expr* Algebra::opaque(const Node* n, std::uint64_t hash) {
   Expr e;
@@ -120,7 +120,7 @@ std::pair<Number, const Expr*> Algebra::split_coefficient(const Expr* t) {
 
 // A product whose factors are already merged and sorted.
 const Expr* Algebra::raw_mul(const Number& c, std::vector<const Expr*> factors) {
-  if (c.zero() && c.exact()) return num(0);
+  if (c.zero()) return num(0);
   if (factors.empty()) return num(c);
   if (c.is(1) && factors.size() == 1) return factors[0];
   Expr e;
@@ -132,9 +132,14 @@ const Expr* Algebra::raw_mul(const Number& c, std::vector<const Expr*> factors) 
 
 const Expr* Algebra::add(std::vector<const Expr*> terms) {
   std::vector<const Expr*> flat;
+  // Sums inside sums, and a number times a sum (2*(x + 1) + 3 = 2*x + 5), open up, so that
+  // like terms meet.
   for (const Expr* t : terms) {
-    if (t->kind == Kind::Add && t->args.size() <= kMaxFlatten && !whole_.count(t)) {
+    if (t->kind == Kind::Add && t->args.size() <= kMaxFlatten) {
       flat.insert(flat.end(), t->args.begin(), t->args.end());
+    } else if (t->kind == Kind::Mul && t->args.size() == 2 && t->args[0]->kind == Kind::Num &&
+               t->args[1]->kind == Kind::Add && t->args[1]->args.size() <= kMaxFlatten) {
+      for (const Expr* u : t->args[1]->args) flat.push_back(mul({t->args[0], u}));
     } else {
       flat.push_back(t);
     }
@@ -148,7 +153,7 @@ const Expr* Algebra::add(std::vector<const Expr*> terms) {
     const Expr* t = flat[i];
     if (t->kind != Kind::Mul) continue;
     auto sum = std::find_if(t->args.begin(), t->args.end(), [this](const Expr* f) {
-      return f->kind == Kind::Add && !whole_.count(f) && f->args.size() <= kMaxFlatten;
+      return f->kind == Kind::Add && f->args.size() <= kMaxFlatten;
     });
     if (sum == t->args.end()) continue;
     std::vector<const Expr*> others(t->args.begin(), sum);
@@ -254,7 +259,7 @@ std::optional<std::pair<std::vector<const Expr*>, const Expr*>> Algebra::factor_
 const Expr* Algebra::mul(std::vector<const Expr*> factors) {
   std::vector<const Expr*> flat;
   for (const Expr* f : factors) {
-    if (f->kind == Kind::Mul && f->args.size() <= kMaxFlatten && !whole_.count(f)) {
+    if (f->kind == Kind::Mul && f->args.size() <= kMaxFlatten) {
       flat.insert(flat.end(), f->args.begin(), f->args.end());
     } else {
       flat.push_back(f);
@@ -279,7 +284,7 @@ const Expr* Algebra::mul(std::vector<const Expr*> factors) {
     if (fresh) powers.emplace_back(base, std::vector<const Expr*>{});
     powers[it->second].second.push_back(x);
   }
-  if (c.zero() && c.exact()) return num(0);  // 0*u = 0 wherever u is defined
+  if (c.zero()) return num(0);  // 0*u = 0 wherever u is defined (also a float 0 or -0)
   std::vector<const Expr*> out;
   bool again = false;  // a merged power came out as a product or a number: flatten once more
   for (auto& [base, xs] : powers) {
@@ -292,7 +297,7 @@ const Expr* Algebra::mul(std::vector<const Expr*> factors) {
         apart.push_back(p);
       }
     } else {
-      again = again || (p->kind == Kind::Mul && !whole_.count(p));
+      again = again || p->kind == Kind::Mul;
       out.push_back(p);
     }
   }
@@ -305,10 +310,10 @@ const Expr* Algebra::mul(std::vector<const Expr*> factors) {
     out.insert(out.begin(), apart.begin(), apart.end());
     return raw_mul(c, std::move(out));
   }
-  // A negated sum distributes (-(a - b) = b - a) unless the sum is kept whole. Other numbers
-  // stay outside (2*(x + 1); SymPy distributes them): a sum copied into each of its users
-  // makes the DAG grow, and factor_terms below would take the number out again.
-  if (out.size() == 1 && out[0]->kind == Kind::Add && c.is(-1) && !whole_.count(out[0])) {
+  // A negated sum distributes (-(a - b) = b - a). Other numbers stay outside (2*(x + 1); SymPy
+  // distributes them), unless the product is a term of a sum (see add): a sum copied into each
+  // of its users makes the DAG grow.
+  if (out.size() == 1 && out[0]->kind == Kind::Add && c.is(-1)) {
     std::vector<const Expr*> terms;
     for (const Expr* t : out[0]->args) terms.push_back(mul({num(c), t}));
     return add(std::move(terms));

@@ -56,7 +56,10 @@ class Emitter {
   const Node* emit(const Expr* x) {
     switch (x->kind) {
       case Kind::Num: return number(x->num);
-      case Kind::Sym: case Kind::Opaque: return x->node;
+      case Kind::Sym:
+        if (x == alg_.e() && alg_.shadowed("e")) return b_.apply(Op::Exp, {g_.constant(1)});  // a variable is called e
+        return x->node;
+      case Kind::Opaque: return x->node;
       case Kind::Fn: {
         const Node* args[2] = {ir_.at(x->args[0]), x->args.size() > 1 ? ir_.at(x->args[1]) : nullptr};
         return b_.apply(x->op, std::span<const Node* const>(args, x->args.size()));
@@ -103,10 +106,10 @@ class Emitter {
   // b^x with x not a negative number.
   const Node* power(const Expr* base, const Expr* x) {
     const Node* b = ir_.at(base);
-    if (base == alg_.e()) return b_.apply(Op::Exp, {ir_.at(x)});
+    const Node* k = x->kind == Kind::Num ? number(x->num) : ir_.at(x);  // x may be new (a flipped sign)
+    if (base == alg_.e()) return b_.apply(Op::Exp, {k});
     if (x->kind == Kind::Num && x->num.exact() && x->num.num() == 1 && x->num.den() == 2) return b_.apply(Op::Sqrt, {b});
-    if (x->kind == Kind::Num) return b_.pow(b, number(x->num));
-    return b_.pow(b, ir_.at(x));
+    return b_.pow(b, k);
   }
 
   // c * (factors with positive exponents) / (the others). A negative c puts its sign on the
@@ -164,9 +167,12 @@ std::vector<const Node*> canonical_once(Graph& g, std::span<const Node* const> r
     return x->kind == Kind::Num ? g.constant(x->num.value()) : emit(x);
   };
   std::vector<const Node*> nodes = reachable(roots);
-  std::unordered_map<const Node*, int> uses;
+  // A constant whose name a variable takes (a parameter called `pi`) is just its value: the
+  // printed name would read back as the variable.
+  std::unordered_set<std::string> shadowed(order.begin(), order.end());
   for (const Node* n : nodes)
-    for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
+    if (n->op == Op::Var) shadowed.insert(n->name);
+  alg.shadow(shadowed);
   for (const Node* n : nodes) {
     std::uint64_t h = mix(static_cast<std::uint64_t>(n->op), std::hash<std::string>{}(n->name));
     h = mix(mix(h, std::bit_cast<std::uint64_t>(n->value)), (std::uint64_t(n->axis) << 32) ^ std::uint32_t(n->index));
@@ -193,7 +199,11 @@ std::vector<const Node*> canonical_once(Graph& g, std::span<const Node* const> r
     auto A = [&](int i) { return expr.at(n->arg(i)); };
     switch (n->op) {
       case Op::Const:
-        expr[n] = n->name == "e" ? alg.e() : !n->name.empty() ? alg.sym(n) : alg.num(Number::from_double(n->value));
+        if (n->name.empty() || shadowed.count(n->name)) {
+          expr[n] = alg.num(Number::from_double(n->value));
+        } else {
+          expr[n] = n->name == "e" ? alg.e() : alg.sym(n);
+        }
         break;
       case Op::Var: expr[n] = alg.sym(n); break;
       case Op::Add: expr[n] = alg.add({A(0), A(1)}); break;
@@ -209,8 +219,6 @@ std::vector<const Node*> canonical_once(Graph& g, std::span<const Node* const> r
         expr[n] = alg.fn(n->op, std::move(args));
       }
     }
-    // A sum used twice or more stays whole.
-    if (uses[n] > 1) alg.keep_whole(expr[n]);
   }
   std::vector<const Node*> out;
   for (const Node* r : roots) out.push_back(ir_of(r));
@@ -219,9 +227,9 @@ std::vector<const Node*> canonical_once(Graph& g, std::span<const Node* const> r
 
 }  // namespace
 
-// Passes until nothing changes: which sums stay whole depends on how often the input uses
-// them, and a pass changes that; at the fixed point, the printed text read back gives the same
-// form again (the canonical form is idempotent).
+// Passes until nothing changes (a rule may enable another on the rebuilt graph: a factored sum
+// meets a like term). At the fixed point, the printed text read back gives the same form again:
+// the canonical form is idempotent.
 std::vector<const Node*> canonical(Graph& g, std::span<const Node* const> roots, std::span<const std::string> order) {
   std::vector<const Node*> cur(roots.begin(), roots.end());
   for (int pass = 0; pass < kMaxPasses; ++pass) {

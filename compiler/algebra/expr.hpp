@@ -41,7 +41,10 @@ class Algebra {
   const Expr* num(std::int64_t v) { return num(Number::integer(v)); }
   const Expr* sym(const Node* leaf);  // a Var, or a Const named pi or e
   const Expr* e();                    // Euler's number
-  const Expr* pi();
+  const Expr* pi();                   // nullptr when a variable is called pi
+  /// Names variables take: the constants of those names are not used by name.
+  void shadow(std::unordered_set<std::string> names) { shadowed_ = std::move(names); }
+  bool shadowed(const std::string& name) const { return shadowed_.count(name) > 0; }
   const Expr* opaque(const Node* n, std::uint64_t hash);
 
   const Expr* add(std::vector<const Expr*> terms);
@@ -49,12 +52,6 @@ class Algebra {
   const Expr* pow(const Expr* base, const Expr* exponent);
   const Expr* neg(const Expr* a) { return mul({num(-1), a}); }
   const Expr* fn(Op op, std::vector<const Expr*> args);  // rules.cpp
-
-  /// Keeps a shared sum whole inside other sums and products (no flattening), so
-  /// that a subexpression the input uses in several places stays one printed subexpression.
-  void keep_whole(const Expr* x) {
-    if (x->kind == Kind::Add) whole_.insert(x);
-  }
 
   /// The factors common to every term of a sum, and the sum of what is left: x*y + x*z is
   /// ({x}, y + z). nullopt when there are none (or `sum` is not a sum).
@@ -79,7 +76,7 @@ class Algebra {
   Graph& g_;
   const Expr* e_ = nullptr;
   std::unordered_map<std::string, int> order_;
-  std::unordered_set<const Expr*> whole_;
+  std::unordered_set<std::string> shadowed_;
   std::deque<Expr> pool_;
   std::unordered_multimap<std::uint64_t, const Expr*> table_;
 };

@@ -74,7 +74,8 @@ const Expr* Algebra::fn(Op op, std::vector<const Expr*> args) {
       case Op::Cos: case Op::Cosh:
         return num(1);
       case Op::Acos:
-        return mul({num(Number::ratio(1, 2)), pi()});
+        if (pi()) return mul({num(Number::ratio(1, 2)), pi()});
+        break;
       case Op::Sigmoid:
         return num(Number::ratio(1, 2));
       case Op::Softplus:
@@ -88,14 +89,16 @@ const Expr* Algebra::fn(Op op, std::vector<const Expr*> args) {
       case Op::Log: case Op::Acos:
         return num(0);
       case Op::Asin:
-        return mul({num(Number::ratio(1, 2)), pi()});
+        if (pi()) return mul({num(Number::ratio(1, 2)), pi()});
+        break;
       case Op::Atan:
-        return mul({num(Number::ratio(1, 4)), pi()});
+        if (pi()) return mul({num(Number::ratio(1, 4)), pi()});
+        break;
       default:
         break;
     }
   }
-  if (a == pi()) {
+  if (pi() && a == pi()) {
     if (op == Op::Sin || op == Op::Tan) return num(0);
     if (op == Op::Cos) return num(-1);
   }

@@ -16,6 +16,7 @@
 #include "compiler/print.hpp"
 #include "io/csv.hpp"
 #include "runtime/jit.hpp"
+#include "latex_log.hpp"
 
 namespace gradc::test {
 
