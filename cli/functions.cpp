@@ -18,6 +18,7 @@
 #include "compiler/interp.hpp"
 #include "compiler/lint.hpp"
 #include "compiler/print.hpp"
+#include "compiler/print_layout.hpp"
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
 #include "io/csv.hpp"
@@ -142,6 +143,21 @@ int cmd_eval(const Options& o) {
   return kExitOk;
 }
 
+// Every name the file defines (functions, parameters, local names, tensors): printed
+// temporaries take none of them, and the constants pi and e print as numbers where one of them
+// is pi or e (it would read back as that name).
+std::vector<std::string> names_in_file(const Module& m) {
+  std::vector<std::string> out;
+  for (const Function& f : m.functions) {
+    out.push_back(f.name);
+    for (const Node* p : f.params) out.push_back(p->name);
+    for (auto& [n, name] : f.names) out.push_back(name);
+  }
+  for (const Param& p : m.params) out.push_back(p.name);
+  for (const Data& d : m.data) out.push_back(d.name);
+  return out;
+}
+
 int cmd_diff(const Options& o) {
   Format fmt_ = o.format == "latex" ? Format::Latex : Format::Text;
   // Three forms: the algebraic canonical form for people (default: lowered and differentiated
@@ -199,28 +215,11 @@ int cmd_diff(const Options& o) {
     std::fputs((s + "\n").c_str(), stdout);
     return kExitOk;
   }
-  std::string out;
-  for (const Partial& p : level) {
-    std::vector<std::string> vars;
-    for (std::size_t i : p.idx) vars.push_back(wrt[i]->name);
-    std::string lhs = print_partial(f.name, vars, fmt_);
-    // Temporaries avoid every parameter: the block function declares them all.
-    Printed pr = print(std::span<const Node* const>(&p.node, 1), fmt_, nullptr, param_names(f));
-    if (pr.temps.empty()) {
-      out += fmt::format("{} = {}\n", lhs, pr.results[0]);
-    } else if (fmt_ == Format::Text) {
-      // A .grad block function that parses back.
-      std::string name = "d" + f.name + "_d" + join(vars, "");
-      if (vars.size() > 1) name = fmt::format("d{}{}_d{}", vars.size(), f.name, join(vars, ""));
-      out += fmt::format("# {} =\nfn {}({}) {{\n", lhs, name, join(param_names(f)));
-      for (auto& [t, def] : pr.temps) out += fmt::format("  {} = {}\n", t, def);
-      out += fmt::format("  return {}\n}}\n", pr.results[0]);
-    } else {
-      out += "\\begin{aligned}\n";
-      for (auto& [t, def] : pr.temps) out += fmt::format("{} &= {} \\\\\n", t, def);
-      out += fmt::format("{} &= {}\n\\end{{aligned}}\n", lhs, pr.results[0]);
-    }
-  }
+  std::vector<std::string> wrt_names;
+  for (const Node* v : wrt) wrt_names.push_back(v->name);
+  std::vector<PartialExpr> partials;
+  for (const Partial& p : level) partials.push_back({p.idx, p.node});
+  std::string out = print_partials(f.name, order, wrt_names, partials, fmt_, names_in_file(*m));
   std::fputs(out.c_str(), stdout);
   return kExitOk;
 }
@@ -426,8 +425,11 @@ int cmd_explain(const Options& o) {
   std::vector<const Node*> wrt = resolve_wrt(*m, fn, o.wrt);
   std::vector<double> point = resolve_point(*m, fn, o.at);
   for (std::size_t i = 0; i < wrt.size(); ++i) {
+    Explanation ex = explain(*m, fn, wrt[i], point, f);
+    // The intermediates explain named (v1 = 2*x, ...), once, before the first explanation.
+    if (i == 0 && !ex.definitions.empty()) std::fputs((ex.definitions + "\n").c_str(), stdout);
     if (i) std::fputs("\n", stdout);
-    std::fputs(explain(*m, fn, wrt[i], point, f).text.c_str(), stdout);
+    std::fputs(ex.text.c_str(), stdout);
   }
   return kExitOk;
 }

@@ -210,6 +210,13 @@ Explanation explain(Module& m, const Function& f, const Node* wrt, std::span<con
 
   Explanation ex;
   ex.paths = total_paths;
+  if (f.names.empty()) {  // the names are explain's own: say what each one is
+    std::string& defs = ex.definitions;
+    for (const Node* n : order)
+      if (n->op != Op::Var)
+        defs += fmt::format("{}{}{}{}\n", name_of(n), eq, print_shallow(m.graph, n, names, format, n), tex ? " \\\\" : "");
+    if (tex) defs = "\\begin{aligned}\n" + defs.substr(0, defs.size() - 4) + "\n\\end{aligned}\n";
+  }
   std::string& out = ex.text;
   if (tex) out += "\\begin{aligned}\n";
   std::size_t k = 0;

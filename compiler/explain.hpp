@@ -12,6 +12,10 @@ namespace gradc {
 
 struct Explanation {
   std::string text;     // the whole explanation, ready to print
+  // When the function names no intermediates, explain names them v1, v2, ...: their definitions,
+  // children first, then the function's (`v1 = 2*x`, ..., `f = tanh(v6)`; LaTeX: an aligned
+  // block). Empty when the user's names are used. The same for every wrt: print it once.
+  std::string definitions;
   double total = 0;     // the sum over paths (equals ∂f/∂x)
   std::size_t paths = 0;  // all of them (saturating at the largest std::size_t)
 };

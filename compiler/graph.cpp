@@ -32,11 +32,24 @@ std::string value_text(double v) { return std::isnan(v) ? "nan" : fmt::format("{
 
 std::unordered_map<const Node*, std::string> intermediate_names(const Function& f) {
   std::unordered_map<const Node*, std::string> names;
+  // v1, v2, ... unless a parameter or a local name is v1 (or v_1, which LaTeX prints alike): vv1, ...
+  std::string prefix = "v";
+  auto numbered = [&](const std::string& name) {
+    if (name.rfind(prefix, 0) != 0) return false;
+    std::size_t at = prefix.size() + (name.size() > prefix.size() && name[prefix.size()] == '_');
+    return at < name.size() && name.find_first_not_of("0123456789", at) == std::string::npos;
+  };
+  for (bool clash = true; clash;) {
+    clash = false;
+    for (const Node* p : f.params) clash = clash || numbered(p->name);
+    for (auto& [n, name] : f.names) clash = clash || numbered(name);
+    if (clash) prefix += "v";
+  }
   int k = 0;
   for (const Node* n : reachable(std::span<const Node* const>(&f.body, 1))) {
     if (n->nargs == 0) continue;
     auto it = f.names.find(n);
-    names[n] = it != f.names.end() ? it->second : fmt::format("v{}", ++k);
+    names[n] = it != f.names.end() ? it->second : fmt::format("{}{}", prefix, ++k);
   }
   if (!f.names.count(f.body)) names[f.body] = f.name;
   return names;

@@ -1,5 +1,6 @@
 // The text and LaTeX printers.
 #include "compiler/print.hpp"
+#include "compiler/print_forms.hpp"
 
 #include <fmt/format.h>
 
@@ -8,16 +9,18 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <functional>
 #include <map>
+#include <memory>
 #include <unordered_set>
 
 namespace gradc {
 namespace {
 
 constexpr int kPrecAdd = 1, kPrecMul = 2, kPrecNeg = 3, kPrecPow = 4, kPrecAtom = 5;
-// Above this nesting depth, a subexpression gets a name so that no printed line is deeper.
-constexpr int kMaxPrintDepth = 48;
 constexpr int kMaxInlineDepth = 5000;
+// Above this ratio of tree to DAG size, print() does not print the tree form to compare sizes.
+constexpr std::uint64_t kMaxTreeRatio = 20;
 
 
 class Printer {
@@ -642,61 +645,81 @@ std::string print_number(double v, Format f) {
 }
 
 Printed print(std::span<const Node* const> roots, Format f,
-              const std::unordered_map<const Node*, std::string>* names, std::span<const std::string> avoid) {
+              const std::unordered_map<const Node*, std::string>* names, std::span<const std::string> avoid,
+              PrintForm form) {
+  using namespace print_forms;
   // Structural order (children first, left to right, from the first root on): temporaries
   // are numbered the same however the graph was built, so the printed text read back prints
   // the same names.
   std::vector<const Node*> nodes = children_first(roots);
-  std::unordered_map<const Node*, int> uses;
+  // Uses as the printed text has them: each argument edge, and each place a root is printed (a
+  // symmetric Hessian lists a mixed partial twice).
+  std::unordered_map<const Node*, int> uses, root_count;
   for (const Node* n : nodes)
     for (int i = 0; i < n->nargs; ++i) ++uses[n->arg(i)];
+  for (const Node* r : roots) ++uses[r], ++root_count[r];
 
-  bool blowup = tree_size(roots) > 2 * nodes.size() + 16;
-  // Which nodes get a name: shared non-leaves when the tree form blows up, and any node whose
-  // unnamed subtree would be nested deeper than kMaxPrintDepth.
-  std::unordered_map<const Node*, std::string> temps;
-  std::unordered_map<const Node*, int> d;
-  std::vector<const Node*> named;
-  std::unordered_map<const Node*, bool> is_root;
-  for (const Node* r : roots) is_root[r] = true;
-  for (const Node* n : nodes) {
-    int x = 0;
-    for (int i = 0; i < n->nargs; ++i) {
-      const Node* a = n->arg(i);
-      x = std::max(x, temps.count(a) ? 1 : d[a] + 1);
-    }
-    d[n] = x;
-    bool name = n->nargs > 0 && !is_root.count(n) &&
-                ((names && names->count(n)) || (!names && blowup && uses[n] >= 2) || x >= kMaxPrintDepth);
-    if (name) {
-      temps[n] = "";
-      named.push_back(n);
-    }
-  }
-  // Temporary names t1, t2, ... that no variable uses, nor any name in `avoid`.
+  // Temporary names t1, t2, ... that no variable uses, nor any name in `avoid` (also not as
+  // t_1, which LaTeX prints as t1 is printed).
   std::string prefix = "t";
-  auto clashes = [&](const std::string& name) {
-    return name.rfind(prefix, 0) == 0 && name.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
-  };
   for (bool clash = true; clash;) {
     clash = false;
     for (const Node* n : nodes)
-      if (n->op == Op::Var && clashes(n->name)) clash = true;
-    for (const std::string& a : avoid) clash = clash || clashes(a);
+      if (n->op == Op::Var && numbered(n->name, prefix)) clash = true;
+    for (const std::string& a : avoid) clash = clash || numbered(a, prefix);
     if (clash) prefix += "t";
   }
-  int auto_names = 0;
-  for (const Node* n : named) {
-    auto given = names ? names->find(n) : decltype(names->find(n)){};
-    temps[n] = names && given != names->end() ? given->second : print_name(fmt::format("{}{}", prefix, ++auto_names), f);
-  }
 
-  Printer p(f, &temps, /*display=*/names != nullptr);
-  p.shadow(roots, avoid);
-  Printed out;
-  for (const Node* n : named) out.temps.emplace_back(temps[n], p(n));
-  for (const Node* r : roots) out.results.push_back(p(r));
-  return out;
+  // One printed form: the named nodes get their names (given, or prefix + k), then the text.
+  auto render = [&](const std::vector<const Node*>& named) {
+    std::unordered_map<const Node*, std::string> temps;
+    std::unordered_map<const Node*, std::size_t> index;
+    int auto_names = 0;
+    for (const Node* n : named) {
+      auto given = names ? names->find(n) : decltype(names->find(n)){};
+      temps[n] = names && given != names->end() ? given->second
+                                                : print_name(fmt::format("{}{}", prefix, ++auto_names), f);
+      index.emplace(n, index.size());
+    }
+    Printer p(f, &temps, /*display=*/names != nullptr);
+    p.shadow(roots, avoid);
+    Printed out;
+    for (const Node* n : named) {
+      out.temps.emplace_back(temps[n], p(n));
+      out.temp_refs.push_back(references(n, index));
+    }
+    for (const Node* r : roots) {
+      // A root that is also a temporary (a root used elsewhere, or printed twice) is its name.
+      if (auto it = index.find(r); it != index.end()) {
+        out.results.push_back(temps[r]);
+        out.result_refs.push_back({it->second});
+      } else {
+        out.results.push_back(p(r));
+        out.result_refs.push_back(references(r, index));
+      }
+    }
+    return out;
+  };
+
+  if (names) {  // exactly the given names (and those nested too deeply)
+    return render(named_nodes(nodes, root_count,
+                              [&](const Node* n) { return names->count(n) > 0 && !root_count.count(n); }));
+  }
+  // Three forms: the tree (only what nests too deeply is named), every non-leaf used twice named,
+  // and only the shared nodes whose name saves characters. The shortest is kept. A form whose
+  // text would be more than kMaxTreeRatio times the DAG is not printed (linear time).
+  const std::uint64_t budget = kMaxTreeRatio * nodes.size();
+  Printed shared = render(named_nodes(nodes, root_count, [&](const Node* n) { return uses[n] >= 2; }));
+  if (form != PrintForm::Tree) {
+    std::vector<const Node*> worth = named_nodes(nodes, root_count, worth_a_name(nodes, root_count, f, prefix));
+    if (cut_tree_size(worth, roots) <= budget) {
+      Printed w = render(worth);
+      if (w.size() < shared.size()) shared = std::move(w);
+    }
+  }
+  if (form == PrintForm::Shared || shared.temps.empty() || tree_size(roots) > budget) return shared;
+  Printed tree = render(named_nodes(nodes, root_count, [](const Node*) { return false; }));
+  return form == PrintForm::Tree || tree.size() <= shared.size() ? tree : shared;
 }
 
 std::string print_inline(const Node* n, Format f, std::uint64_t max_chars) {

@@ -15,6 +15,7 @@
 #include "compiler/interp.hpp"
 #include "compiler/lower.hpp"
 #include "compiler/print.hpp"
+#include "compiler/print_layout.hpp"
 #include "fuzz/fuzz_common.hpp"
 #include "runtime/jit.hpp"
 
@@ -72,8 +73,9 @@ std::vector<double> point_for(const Module& m, const Function& f) {
   return p;
 }
 
-// The printed roots as a .grad program with one block function per root, as `gradc diff`
-// prints large results.
+// The printed roots as `gradc diff` prints several partials (print_partials: one listing,
+// temporaries shared by the block functions), as a .grad program: a partial printed as a line
+// (`df/dx = e`) becomes `fn dK(params) = e`, so there is one function per root, in order.
 std::string printed_program(const Function& f, std::span<const Node* const> roots) {
   std::string params;
   std::vector<std::string> names;
@@ -81,12 +83,25 @@ std::string printed_program(const Function& f, std::span<const Node* const> root
     params += (i ? ", " : "") + f.params[i]->name;
     names.push_back(f.params[i]->name);
   }
-  std::string prog;
+  // Each root as a "partial" with respect to its own stand-in r0, r1, ...: the roots are of
+  // several orders (f, its gradient, its Hessian), and only the layout matters here.
+  std::vector<PartialExpr> partials;
+  std::vector<std::string> stand_ins;
   for (std::size_t k = 0; k < roots.size(); ++k) {
-    Printed pr = print(roots.subspan(k, 1), Format::Text, nullptr, names);
-    prog += fmt::format("fn d{}({}) {{\n", k, params);
-    for (auto& [t, def] : pr.temps) prog += fmt::format("  {} = {}\n", t, def);
-    prog += fmt::format("  return {}\n}}\n", pr.results[0]);
+    partials.push_back({{k}, roots[k]});
+    stand_ins.push_back(fmt::format("r{}", k));
+  }
+  std::string listing = print_partials(f.name, names, stand_ins, partials, Format::Text, {});
+  std::string prog;
+  std::size_t k = 0, at = 0;
+  while (at < listing.size()) {
+    std::size_t end = listing.find('\n', at);
+    std::string line = listing.substr(at, end - at);
+    at = end + 1;
+    bool block = line.rfind("# ", 0) == 0 || line.rfind("fn ", 0) == 0 || line.rfind("  ", 0) == 0 || line == "}";
+    if (!block) line = fmt::format("fn d{}({}) = {}", k, params, line.substr(line.find(" = ") + 3));
+    if (!block || line.rfind("fn ", 0) == 0) ++k;
+    prog += line + "\n";
   }
   return prog;
 }

@@ -147,7 +147,7 @@ std::optional<Number> Number::pow(std::int64_t k) const {
 }
 
 std::optional<Number> Number::root(std::int64_t k) const {
-  if (!exact_ || k <= 0) return std::nullopt;
+  if (!exact_ || k <= 0 || k > 64) return std::nullopt;  // beyond 2^64's 64th root, only 0 and 1
   if (k == 1) return *this;
   if (p_ < 0) return std::nullopt;  // real roots of negatives are left to pow (nan)
   auto iroot = [k](std::int64_t v) -> std::optional<std::int64_t> {
