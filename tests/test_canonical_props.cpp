@@ -8,6 +8,7 @@
 #include <random>
 
 #include "compiler/algebra/canon.hpp"
+#include "compiler/print_layout.hpp"
 #include "support/helpers.hpp"
 
 namespace gradc::test {
@@ -93,40 +94,43 @@ std::vector<std::string> names_of(const Function& f) {
   return out;
 }
 
-// A printed derivative as `gradc diff` prints it by default (cli/functions.cpp cmd_diff: the
-// same calls, the same block layout), as a .grad function named `d`: `fn d(x, y) = ...`, or
-// `fn d(x, y) {`, `  t1 = ...`, `  return ...`, `}` when shared subexpressions are named.
-std::string as_function(const Node* n, const std::vector<std::string>& params) {
-  Printed pr = print(std::span<const Node* const>(&n, 1), Format::Text, nullptr, params);
-  std::string sig = fmt::format("fn d({})", fmt::join(params, ", "));
-  if (pr.temps.empty()) return fmt::format("{} = {}\n", sig, pr.results[0]);
-  std::string out = sig + " {\n";
-  for (auto& [t, def] : pr.temps) out += fmt::format("  {} = {}\n", t, def);
-  return out + fmt::format("  return {}\n}}\n", pr.results[0]);
+// What `gradc diff --fn f --wrt v` prints for a generated function (cli/functions.cpp cmd_diff:
+// the same calls): `df/dv = ...`, or `# df/dv =` and a block function `fn df_dv(x, y) {...}`.
+std::string layout(const Node* n, const std::vector<std::string>& params, std::size_t v) {
+  std::vector<std::string> wrt{params[v]}, avoid = params;
+  avoid.push_back("f");
+  std::vector<PartialExpr> partials{{{0}, n}};
+  return print_partials("f", params, wrt, partials, Format::Text, avoid);
 }
 
-/// The printed derivative of fn f in src with respect to its parameter i, as cmd_diff computes
+/// The printed derivative of fn f in src with respect to its parameter v, as cmd_diff computes
 /// it: lowered without folding, the body in canonical form differentiated with Simplify::None,
 /// then canonical().
-std::string printed_partial(const std::string& src, std::size_t i) {
+std::string printed_partial(const std::string& src, std::size_t v) {
   auto m = compile_text(src, /*simplify=*/false);
   const Function& f = *m->find("f");
   std::vector<std::string> names = names_of(f);
   const Node* body = canonical(m->graph, std::span(&f.body, 1), names)[0];
   Builder b(m->graph, Simplify::None);
-  const Node* g = gradient(b, body, std::span(&f.params[i], 1))[0];
+  const Node* g = gradient(b, body, std::span(&f.params[v], 1))[0];
   g = canonical(m->graph, std::span(&g, 1), names)[0];
-  return as_function(g, names);
+  return layout(g, names, v);
+}
+
+/// The printed derivative as a program whose only function is the derivative: a block is one
+/// already; `df/dx = u` becomes `fn d(x, y) = u`.
+std::string as_program(const std::string& printed, const std::vector<std::string>& params) {
+  if (printed.starts_with("# ")) return printed;
+  return fmt::format("fn d({}) = {}", fmt::join(params, ", "), printed.substr(printed.find(" = ") + 3));
 }
 
 /// Printed text read back (as `gradc diff` reads a file: without folding), canonicalized and
 /// printed again.
-std::string reprinted(const std::string& text) {
-  auto m = compile_text(text, /*simplify=*/false);
-  const Function& d = *m->find("d");
-  std::vector<std::string> names = names_of(d);
-  const Node* n = canonical(m->graph, std::span(&d.body, 1), names)[0];
-  return as_function(n, names);
+std::string reprinted(const std::string& printed, const std::vector<std::string>& params, std::size_t v) {
+  auto m = compile_text(as_program(printed, params), /*simplify=*/false);
+  const Function& d = m->functions.at(0);
+  const Node* n = canonical(m->graph, std::span(&d.body, 1), params)[0];
+  return layout(n, params, v);
 }
 
 // |printed - compiled| <= kRelTol * max(1, |printed|, |compiled|) + the change of the compiled
@@ -151,9 +155,9 @@ void check_both(const std::string& src, const std::vector<std::vector<double>>& 
       ADD_FAILURE() << "printing d/d" << f.params[v]->name << " threw: " << e.what();
       continue;
     }
-    EXPECT_EQ(reprinted(once), once) << "d/d" << f.params[v]->name;
-    auto back = compile_text(once);
-    const Function& d = *back->find("d");
+    EXPECT_EQ(reprinted(once, names_of(f), v), once) << "d/d" << f.params[v]->name;
+    auto back = compile_text(as_program(once, names_of(f)));
+    const Function& d = back->functions.at(0);
     std::vector<double> out(f.params.size());
     for (const auto& p : points) {
       k.single(p.data(), out.data());
@@ -227,12 +231,12 @@ TEST(CanonicalProps, PrintedDerivativeEvaluatesToTheCompiledGradient) {
       }
       std::unique_ptr<Module> back;
       try {
-        back = compile_text(text);
+        back = compile_text(as_program(text, params));
       } catch (const InputError& e) {
         ADD_FAILURE() << "printed d/d" << params[v] << " does not parse back: " << e.what() << "\n" << text;
         continue;
       }
-      const Function& d = *back->find("d");
+      const Function& d = back->functions.at(0);
       std::vector<double> out(f.params.size()), moved(f.params.size());
       for (int trial = 0; trial < 6; ++trial) {
         std::vector<double> p;
@@ -289,7 +293,7 @@ TEST(CanonicalProps, PrintingIsIdempotent) {
         continue;
       }
       try {
-        twice = reprinted(once);
+        twice = reprinted(once, params, v);
       } catch (const InputError& e) {
         ADD_FAILURE() << "printed d/d" << params[v] << " does not parse back: " << e.what() << "\n" << once;
         continue;
