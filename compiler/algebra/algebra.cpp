@@ -11,8 +11,10 @@ namespace gradc::algebra {
 namespace {
 
 // Nested sums and products are flattened up to this many operands: beyond it an operand stays
-// whole, so that a long chain shared by many users does not get copied into each of them.
-constexpr std::size_t kMaxFlatten = 64;
+// whole. A derivative's adjoint is a product chain as long as the expression is deep; flattened,
+// its common factors come out of sums (factor_terms) and the printed form stays linear, so the
+// bound is generous (at 64 the nested example broke down past depth 32).
+constexpr std::size_t kMaxFlatten = 256;
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   return (h ^ (v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2))) * 0x100000001B3ULL;
@@ -297,7 +299,7 @@ const Expr* Algebra::mul(std::vector<const Expr*> factors) {
         apart.push_back(p);
       }
     } else {
-      again = again || p->kind == Kind::Mul;
+      again = again || (p->kind == Kind::Mul && p != base && p->args.size() <= kMaxFlatten);
       out.push_back(p);
     }
   }
