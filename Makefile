@@ -4,7 +4,7 @@ BUILD    ?= build
 JOBS     ?= 2
 CMAKEOPT ?= -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLVM_DIR=/usr/lib/llvm-19/lib/cmake/llvm
 
-.PHONY: run test test-sanitize build deps bench clean fuzz fuzz-deps
+.PHONY: run test test-sanitize build deps bench bench-print clean fuzz fuzz-deps
 
 # Sanitized tests (g++, no clang needed): ASan + UBSan, stopping at the first report.
 ASAN_BUILD ?= build-asan
@@ -52,6 +52,13 @@ fuzz: fuzz-deps
 
 bench: build
 	./$(BUILD)/bench/gradc_bench
+
+# Printed derivatives against SymPy (bench/README.md): SymPy is installed (Debian's python3-sympy)
+# only here, when a python3 without it runs this target. Writes bench/results/print_vs_sympy.*.
+PYTHON ?= $(shell python3 -c 'import sympy' 2>/dev/null && echo python3 || echo /usr/bin/python3)
+bench-print: build
+	@$(PYTHON) -c 'import sympy' 2>/dev/null || scripts/setup.sh --bench-print
+	$(PYTHON) bench/print_vs_sympy.py --gradc $(BUILD)/gradc $(BENCHOPT)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

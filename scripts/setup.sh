@@ -10,6 +10,8 @@ want=(cmake ninja-build g++ llvm-19-dev libboost-dev libfmt-dev libcli11-dev nlo
 command -v node >/dev/null || want+=(nodejs)
 command -v npm >/dev/null || want+=(npm)
 [ "${1:-}" = "--fuzz" ] && want+=(clang-19 libfuzzer-19-dev libclang-rt-19-dev)
+# `--bench-print` adds SymPy, the reference of bench/print_vs_sympy.py (never needed by the tests).
+[ "${1:-}" = "--bench-print" ] && want+=(python3-sympy)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
