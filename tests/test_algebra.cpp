@@ -98,6 +98,8 @@ TEST(Canonical, EachRewrite) {
       {"1 - x^2", "1 - x^2"},
       {"-x^2 + 1", "1 - x^2"},
       {"mask(step(x), 1)", "step(x)"},
+      {"sign(0.15625*x) + step(3*x)", "step(x) + sign(x)"},
+      {"sign(-2*x)", "-sign(x)"},
   };
   for (auto [in, want] : cases) EXPECT_EQ(canon(in), want) << in;
 }

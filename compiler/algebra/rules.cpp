@@ -46,6 +46,8 @@ const Expr* Algebra::fn(Op op, std::vector<const Expr*> args) {
         return num(op == Op::Step ? (s > 0 ? 1 : 0) : s);
       }
       if (a->kind == Kind::Pow && a->args[0] == e()) return num(1);  // e^u > 0
+      if (auto [c, rest] = split_coefficient(a); a->kind == Kind::Mul && a->args[0]->kind == Kind::Num && !c.negative() && !c.zero())
+        return fn(op, {rest});                                      // sign(2u) = sign(u)
       break;
     case Op::Relu:
       if (exact_arg) return a->num.negative() ? num(0) : a;
