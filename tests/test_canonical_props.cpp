@@ -138,15 +138,28 @@ std::string reprinted(const std::string& printed, const std::vector<std::string>
 constexpr double kRelTol = 1e-9;
 constexpr double kMove = 1e-13;
 
+// The function f of src and its gradient compiled (the kernel `gradc eval` runs).
+struct Compiled {
+  std::unique_ptr<Module> m;
+  const Function* f;
+  Kernel k;
+};
+Compiled compiled_gradient(const std::string& src) {
+  auto m = compile_text(src);
+  const Function* f = m->find("f");
+  Builder b(m->graph, Simplify::Full);
+  auto grad = gradient(b, f->body, f->params);
+  Kernel k = shared_jit().compile(KernelSpec{"props", f->params, grad});
+  return {std::move(m), f, k};
+}
+
 // Both properties for one function: every partial prints without an internal error, reads back
 // to the compiled gradient at the given points (where finite) and reprints to the same text.
 void check_both(const std::string& src, const std::vector<std::vector<double>>& points) {
   SCOPED_TRACE(src);
-  auto m = compile_text(src);
-  const Function& f = *m->find("f");
-  Builder b(m->graph, Simplify::Full);
-  auto grad = gradient(b, f.body, f.params);
-  Kernel k = shared_jit().compile(KernelSpec{"props", f.params, grad});
+  Compiled c = compiled_gradient(src);
+  const Function& f = *c.f;
+  Kernel& k = c.k;
   for (std::size_t v = 0; v < f.params.size(); ++v) {
     std::string once;
     try {
@@ -225,11 +238,9 @@ TEST(CanonicalProps, PrintedDerivativeEvaluatesToTheCompiledGradient) {
     auto [params, body] = gen.function();
     std::string src = fmt::format("fn f({}) = {}\n", fmt::join(params, ", "), body);
     SCOPED_TRACE(src);
-    auto m = compile_text(src);
-    const Function& f = *m->find("f");
-    Builder b(m->graph, Simplify::Full);
-    auto grad = gradient(b, f.body, f.params);
-    Kernel k = shared_jit().compile(KernelSpec{"props", f.params, grad});
+    Compiled c = compiled_gradient(src);
+    const Function& f = *c.f;
+    Kernel& k = c.k;
 
     bool finite_somewhere = false;
     for (std::size_t v = 0; v < f.params.size(); ++v) {
