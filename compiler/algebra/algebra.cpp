@@ -476,7 +476,7 @@ int Algebra::compare(const Expr* a, const Expr* b, int depth) const {
   if (a == b) return 0;
   auto by_hash = [&] { return a->hash < b->hash ? -1 : a->hash > b->hash ? 1 : 0; };
   if (a->kind != b->kind) return static_cast<int>(a->kind) < static_cast<int>(b->kind) ? -1 : 1;
-  if (depth > 8) return by_hash();
+  if (depth > 3) return by_hash();
   switch (a->kind) {
     case Kind::Num:
       if (int c = algebra::compare(a->num, b->num)) return c;
