@@ -251,23 +251,6 @@ void route_standard_streams(const Options& o) {
   set_standard_output(data);
 }
 
-// Renders DOT to SVG with Graphviz's `dot`, run without a shell (the DOT text on its standard
-// input, the SVG from its standard output), so any output path is just a path; the file
-// appears only when it is complete.
-void write_svg(const std::string& dot, const std::string& path) {
-  std::optional<ProcessResult> r = run_program({"dot", "-Tsvg"}, dot);
-  if (!r)
-    throw UsageError("cannot render SVG: Graphviz's 'dot' is not installed (apt-get install graphviz); "
-                     "--format dot writes the graph without it");
-  if (r->exit_code != 0) {
-    std::string err = r->err;
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    throw UsageError(fmt::format("cannot render SVG: Graphviz's 'dot' failed (exit {}){}{}", r->exit_code,
-                                 err.empty() ? "" : ": ", err));
-  }
-  write_file_atomic(path, r->out);
-}
-
 double richardson(const std::function<double(double)>& f, double h) {
   auto central = [&](double hh) { return (f(hh) - f(-hh)) / (2 * hh); };
   return (4 * central(h / 2) - central(h)) / 3;

@@ -65,8 +65,6 @@ double richardson(const std::function<double(double)>& f, double h);
 /// writes standard output. When an output does, the text gradc would print on standard output
 /// (progress, summaries) goes to standard error instead, so the output stays clean.
 void route_standard_streams(const Options& o);
-/// Renders DOT to SVG with Graphviz's `dot`, atomically.
-void write_svg(const std::string& dot, const std::string& path);
 
 // cli/functions.cpp
 /// A check row's remark: "  MISMATCH", "  kink: one-sided L and R" or nothing.

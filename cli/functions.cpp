@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli/common.hpp"
+#include "cli/output.hpp"
 #include "compiler/algebra/canon.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
@@ -396,6 +397,11 @@ int cmd_check(const Options& o) {
 }
 
 int cmd_graph(const Options& o) {
+  // Options' default format is "text", which graph does not accept: it means no --format given.
+  std::string format = output_format("graph", "-o", o.out, {"dot", "gv", "svg", "png", "pdf"},
+                                     o.format == "text" ? "" : o.format, "dot");
+  if (format != "dot" && o.out.empty())
+    throw UsageError(fmt::format("--format {} needs an output file: -o OUT.{}", format, format));
   auto m = load(o);
   std::string dot;
   if (m->training && o.fn.empty()) {  // the network's loss: shapes instead of values
@@ -405,14 +411,10 @@ int cmd_graph(const Options& o) {
     const Function& f = choose(*m, o.fn);
     dot = graph_dot(*m, f, resolve_point(*m, f, o.at), o.backward);
   }
-  if (o.format == "svg") {
-    if (o.out.empty()) throw UsageError("--format svg needs an output file: -o OUT.svg");
-    write_svg(dot, o.out);
-  } else if (o.out.empty()) {
+  if (o.out.empty())
     std::fputs(dot.c_str(), stdout);
-  } else {
-    write_file_atomic(o.out, dot);
-  }
+  else
+    write_graph(dot, o.out, format);
   return kExitOk;
 }
 

@@ -72,7 +72,7 @@ int run(int argc, char** argv) {
   train->add_option("--epochs", o.epochs, "epochs (overrides the file)");
   train->add_option("--batch", o.batch, "minibatch size (overrides the file)");
   train->add_option("--seed", o.seed, "seed for initialisation and shuffling (overrides the file)");
-  train->add_option("--save", o.save, "write the trained parameters (JSON) to this file, atomically");
+  train->add_option("--save", o.save, "write the trained parameters and optimizer state to this .json or .npz file, atomically");
   train->add_option("--resume", o.resume, "start from parameters saved by --save");
   train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
   train->add_flag("--quiet", o.quiet, "print nothing but errors");
@@ -85,7 +85,8 @@ int run(int argc, char** argv) {
   common(graph);
   graph->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");
   graph->add_flag("--backward", o.backward, "label edges with local partials and nodes with adjoints");
-  graph->add_option("--format", o.format, "dot (default) or svg")->check(CLI::IsMember({"dot", "svg", "text"}));
+  graph->add_option("--format", o.format, "dot (default), svg, png or pdf; -o's extension chooses it")
+      ->check(CLI::IsMember({"dot", "svg", "png", "pdf"}));
   graph->add_option("-o,--out", o.out, "output file (written atomically)");
   CLI::App* explain_cmd = app.add_subcommand("explain", "the chain rule along each path from the output to a variable");
   common(explain_cmd);
@@ -95,21 +96,22 @@ int run(int argc, char** argv) {
   CLI::App* field = app.add_subcommand("field", "contours of a function of two variables with gradient arrows (SVG)");
   common(field);
   field->add_option("--range", o.range, "LOW:HIGH for both axes (default -3:3)");
-  field->add_option("-o,--out", o.out, "the SVG file (written atomically)");
+  field->add_option("-o,--out", o.out, "the .svg, .png or .pdf file (written atomically)");
   CLI::App* descent = app.add_subcommand("descent", "the iterates of gradient descent, drawn or as CSV");
   common(descent);
   descent->add_option("--lr", o.lr, "learning rate")->required();
   descent->add_option("--from", o.from, "starting point(s): values in parameter order, e.g. 0.5,-0.5 (repeatable)");
   descent->add_option("--at", o.at, "starting point by name (default: the file's 'at' line)");
   descent->add_option("--steps", o.steps, "number of steps (default 20)");
-  descent->add_option("--format", o.format, "svg (default) or csv")->check(CLI::IsMember({"svg", "csv", "text"}));
+  descent->add_option("--format", o.format, "svg (default), png, pdf or csv; -o's extension chooses it")
+      ->check(CLI::IsMember({"svg", "png", "pdf", "csv"}));
   descent->add_option("-o,--out", o.out, "output file (written atomically; csv may go to stdout)");
   CLI::App* sweep = app.add_subcommand("sweep", "one run per learning rate, labelled, on one plot");
   common(sweep);
   sweep->add_option("--lr", o.lr_list, "learning rates, comma-separated")->required();
   sweep->add_option("--epochs", o.epochs, "epochs (training program) or steps (function)");
   sweep->add_option("--at", o.at, "starting point of a function (default: the file's 'at' line)");
-  sweep->add_option("-o,--out", o.out, "the SVG plot (written atomically)");
+  sweep->add_option("-o,--out", o.out, "the plot: .svg, .png or .pdf (written atomically)");
   sweep->add_option("--csv", o.csv, "the loss curves as CSV: lr,label,step,loss");
   CLI::App* predict = app.add_subcommand("predict", "run a trained network on the rows of a CSV file");
   predict->add_option("file", o.file, ".grad source file")->required();

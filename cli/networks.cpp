@@ -11,6 +11,7 @@
 
 #include "cli/common.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/output.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/explain.hpp"
@@ -79,6 +80,9 @@ int diff_training(Module& m, const Options& o, Format f) {
 }
 
 int cmd_train(const Options& o) {
+  // Checked before training, so a misnamed file does not cost the run (save_params picks JSON
+  // or .npz by the same extension).
+  output_format("train", "--save", o.save, {"json", "npz"}, "", "json");
   auto m = load(o);
   if (!m->training) throw UsageError(fmt::format("{} has no 'train' block", o.file));
   auto jit = Jit::create({.threads = o.threads});

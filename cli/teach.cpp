@@ -11,6 +11,7 @@
 
 #include "cli/common.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/output.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "io/csv.hpp"
@@ -123,6 +124,7 @@ Field sample_field(const Kernel& k, double x0, double x1, double y0, double y1, 
 
 // gradc field FILE [--fn NAME] [--range -3:3] [-o OUT.svg]
 int cmd_field(const Options& o) {
+  std::string format = output_format("field", "-o", o.out, {"svg", "png", "pdf"}, "", "svg");
   Compiled c = compile_scalar(o, "field", 2);
   if (c.f->params.size() != 2)
     throw UsageError(fmt::format("field draws functions of two variables; '{}' has {}", c.f->name, c.f->params.size()));
@@ -143,7 +145,7 @@ int cmd_field(const Options& o) {
       if (std::isfinite(out[1]) && std::isfinite(out[2])) p.arrows.push_back(Arrow{x, y, out[1], out[2]});
     }
   if (o.out.empty()) throw UsageError("field: give the SVG file with -o OUT.svg");
-  write_output(render_svg(p), o.out);
+  write_plot(render_svg(p), o.out, format);
   return kExitOk;
 }
 
@@ -164,6 +166,9 @@ void check_descent(double lr, std::int64_t steps, const char* steps_flag) {
 int cmd_descent(const Options& o) {
   if (!o.lr) throw UsageError("descent: give the learning rate with --lr");
   check_descent(*o.lr, o.steps, "--steps");
+  // Options' default format is "text", which descent does not accept: it means no --format given.
+  std::string format =
+      output_format("descent", "-o", o.out, {"svg", "png", "pdf", "csv"}, o.format == "text" ? "" : o.format, "svg");
   catch_interrupts();
   Compiled c = compile_scalar(o, "descent", 2);
   std::size_t n = c.f->params.size();
@@ -183,7 +188,7 @@ int cmd_descent(const Options& o) {
     return kExitInterrupted;
   }
 
-  if (o.format == "csv") {
+  if (format == "csv") {
     std::string csv = "run,step";
     for (const Node* p : c.f->params) csv += "," + p->name;
     csv += ",loss";
@@ -248,13 +253,14 @@ int cmd_descent(const Options& o) {
     }
   }
   if (o.out.empty()) throw UsageError("descent: give the SVG file with -o OUT.svg (or --format csv)");
-  write_output(render_svg(p), o.out);
+  write_plot(render_svg(p), o.out, format);
   return kExitOk;
 }
 
 // gradc sweep FILE --lr 0.01,0.2,0.8,1.1 [--epochs N] [-o OUT.svg] [--csv OUT.csv]
 int cmd_sweep(const Options& o) {
   std::vector<double> rates = parse_numbers(o.lr_list, "--lr");
+  std::string format = output_format("sweep", "-o", o.out, {"svg", "png", "pdf"}, "", "svg");
   catch_interrupts();
   auto m = load(o);
   if (!m->training || !o.fn.empty())  // a function (a training program's Trainers check their own)
@@ -355,7 +361,7 @@ int cmd_sweep(const Options& o) {
       p.series.push_back(s);
     }
     p.log_y = hi > 1e3 * lo;  // the range calls for a log scale
-    write_file_atomic(o.out, render_svg(p));
+    write_plot(render_svg(p), o.out, format);
   }
   return kExitOk;
 }

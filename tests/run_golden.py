@@ -113,6 +113,30 @@ def main():
             except Exception as e:  # noqa: BLE001 - report any parse failure as a test failure
                 failures += 1
                 print(f"FAIL {os.path.basename(svg)}: {e}")
+        # Files in formats chosen by their extension: each starts as its format does.
+        magic = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-", ".gv": b"digraph", ".dot": b"digraph",
+                 ".npz": b"PK\x03\x04", ".json": b"{"}
+        for path in sorted(glob.glob(os.path.join(tmp, "*"))):
+            ext = os.path.splitext(path)[1].lower()
+            if ext not in magic:
+                continue
+            with open(path, "rb") as f:
+                head = f.read(len(magic[ext]))
+            if head == magic[ext]:
+                print(f"ok   {os.path.basename(path)} is a {ext} file")
+            else:
+                failures += 1
+                print(f"FAIL {os.path.basename(path)} does not start as a {ext} file does: {head!r}")
+        # The descent CSV was written by extension: a header and rows of the same width.
+        for path in sorted(glob.glob(os.path.join(tmp, "descent.csv"))):
+            import csv
+            with open(path) as f:
+                rows = list(csv.reader(f))
+            if len(rows) > 1 and rows[0][:2] == ["run", "step"] and len({len(r) for r in rows}) == 1:
+                print(f"ok   {os.path.basename(path)} is CSV with a header")
+            else:
+                failures += 1
+                print(f"FAIL {os.path.basename(path)} is not the descent CSV")
     print(f"{len(lines) - failures if not only else len(only) - failures} passed, {failures} failed")
     return 1 if failures else 0
 

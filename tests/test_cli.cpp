@@ -107,12 +107,35 @@ TEST_F(Cli, GraphvizNotInstalledOrFailing) {
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_EQ(missing.err,
             "gradc: error: cannot render SVG: Graphviz's 'dot' is not installed (apt-get install graphviz); "
-            "--format dot writes the graph without it\n");
+            "-o OUT.dot writes the graph without it\n");
   EXPECT_EQ(failing.exit_code, 2);
   EXPECT_EQ(failing.err,
             "gradc: error: cannot render SVG: Graphviz's 'dot' failed (exit 1): Error: <stdin>: syntax error in "
             "line 1\n");
   EXPECT_EQ(files(), std::vector<std::string>{"bin"});  // no g.svg, no temporary files
+}
+
+// A plot written as .png or .pdf goes through librsvg's rsvg-convert: missing, or failing.
+TEST_F(Cli, RsvgConvertNotInstalledOrFailing) {
+  fs::create_directory("bin");
+  std::string old_path = std::getenv("PATH");
+  ::setenv("PATH", (dir_ / "bin").c_str(), 1);
+  auto missing = gradc({"field", kSource + "/examples/gradient_field.grad", "-o", "f.png"});
+  {
+    std::ofstream f("bin/rsvg-convert");
+    f << "#!/bin/sh\necho 'rsvg-convert: cannot write PDF' >&2\nexit 3\n";
+  }
+  fs::permissions("bin/rsvg-convert", fs::perms::owner_all);
+  auto failing = gradc({"field", kSource + "/examples/gradient_field.grad", "-o", "f.pdf"});
+  ::setenv("PATH", old_path.c_str(), 1);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.err,
+            "gradc: error: cannot render PNG: librsvg's 'rsvg-convert' is not installed (apt-get install "
+            "librsvg2-bin); -o OUT.svg writes the plot without it\n");
+  EXPECT_EQ(failing.exit_code, 2);
+  EXPECT_EQ(failing.err, "gradc: error: cannot render PDF: librsvg's 'rsvg-convert' failed (exit 3): rsvg-convert: "
+                         "cannot write PDF\n");
+  EXPECT_EQ(files(), std::vector<std::string>{"bin"});  // no f.png or f.pdf, no temporary files
 }
 
 // Into a pipe, progress lines leave one by one while training runs: the first read returns
