@@ -177,8 +177,16 @@ std::vector<const Node*> resolve_wrt(const Module& m, const Function& f, const s
   return vars;
 }
 
-std::string num(double v) { return std::isnan(v) ? "nan" : fmt::format("{}", v); }
-std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{:.17g}", v) : "null"; }
+namespace {
+int g_digits = 0;  // --digits; 0: the shortest digits that read back as the same double
+}  // namespace
+
+void set_digits(int digits) { g_digits = digits; }
+std::string num(double v) {
+  if (std::isnan(v)) return "nan";
+  return g_digits ? fmt::format("{:.{}g}", v, g_digits) : fmt::format("{}", v);
+}
+std::string json_num(double v) { return std::isfinite(v) ? num(v) : "null"; }
 
 // Names the operation that produced a nan or inf, with its position when the user wrote it.
 void warn_domain(const Module& m, const Function& f, std::span<const Node* const> outputs,

@@ -34,6 +34,7 @@ struct Options {
   std::string lr_list, range = "-3:3", csv;
   std::vector<std::string> from;
   std::int64_t steps = 20;
+  int digits = 0;  // --digits N: significant digits of printed numbers (0: shortest round trip)
 };
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ");
@@ -53,8 +54,11 @@ std::vector<double> resolve_point(const Module& m, const Function& f, const std:
                                   std::span<const Function* const> selected = {});
 std::vector<const Node*> resolve_wrt(const Module& m, const Function& f, const std::string& wrt);
 
-std::string num(double v);       // shortest round trip; "nan"
-std::string json_num(double v);  // 17 digits; null for nan/inf
+/// Every number gradc prints (text, CSV, JSON): the shortest digits that read back as the same
+/// double, or `digits` significant digits after set_digits (--digits N; 0: shortest again).
+void set_digits(int digits);
+std::string num(double v);       // "nan", "inf", "-inf" for the non-finite
+std::string json_num(double v);  // null for nan and inf (JSON has no literal for them)
 void warn_domain(const Module& m, const Function& f, std::span<const Node* const> outputs,
                  std::span<const double> point, const std::string& where = "");
 /// value, gradient and (optionally) the Hessian of f, row-major, as IR roots, for compiling.

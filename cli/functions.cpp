@@ -60,15 +60,16 @@ void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
       for (std::size_t i = 0; i < n; ++i) in[r * n + i] = t.values[r * w + col[i]];
     k.batch(in.data(), out.data(), static_cast<std::int64_t>(rows));
     std::string csv = join(param_names(f), ",") + "," + f.name;
-    for (const Node* p : f.params) csv += "," + print_partial(f.name, std::vector<std::string>{p->name}, Format::Text);
+    // df_dx, not df/dx: a name numpy's genfromtxt(names=True) and pandas keep as it is.
+    for (const Node* p : f.params) csv += fmt::format(",d{}_d{}", f.name, p->name);
     csv += "\n";
     std::size_t bad = 0;
     for (std::size_t r = 0; r < rows; ++r) {
       std::string line;
-      for (std::size_t i = 0; i < n; ++i) line += (i ? "," : "") + json_num(in[r * n + i]);
+      for (std::size_t i = 0; i < n; ++i) line += (i ? "," : "") + num(in[r * n + i]);
       for (std::size_t j = 0; j < outs.size(); ++j) {
         double v = out[r * outs.size() + j];
-        line += "," + (std::isfinite(v) ? fmt::format("{:.17g}", v) : num(v));
+        line += "," + num(v);
       }
       for (std::size_t j = 0; j < outs.size(); ++j)
         if (!std::isfinite(out[r * outs.size() + j])) {
@@ -92,6 +93,9 @@ void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
   k.single(point.data(), out.data());
   bool finite = true;
   for (double v : out) finite = finite && std::isfinite(v);
+  // The upper triangle, mirrored: the two orders of differentiation are separate roots whose
+  // rounding may differ in the last bit, and a Hessian is symmetric.
+  auto hessian = [&](std::size_t i, std::size_t j) { return out[1 + n + std::min(i, j) * n + std::max(i, j)]; };
   if (!finite) warn_domain(*m, f, outs, point);
 
   if (o.json) {
@@ -104,7 +108,7 @@ void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
       s += ", \"hessian\": [";
       for (std::size_t i = 0; i < n; ++i) {
         s += i ? ", [" : "[";
-        for (std::size_t j = 0; j < n; ++j) s += (j ? ", " : "") + json_num(out[1 + n + i * n + j]);
+        for (std::size_t j = 0; j < n; ++j) s += (j ? ", " : "") + json_num(hessian(i, j));
         s += "]";
       }
       s += "]";
@@ -124,7 +128,7 @@ void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
     s += fmt::format("hessian (rows and columns {}):\n", join(param_names(f)));
     for (std::size_t i = 0; i < n; ++i) {
       std::vector<std::string> row;
-      for (std::size_t j = 0; j < n; ++j) row.push_back(num(out[1 + n + i * n + j]));
+      for (std::size_t j = 0; j < n; ++j) row.push_back(num(hessian(i, j)));
       s += fmt::format("  [{}]\n", join(row));
     }
   }

@@ -36,8 +36,15 @@ int run(int argc, char** argv) {
     c->add_option("--fn", o.fn, "function to use (may be left out when the file has one)");
     c->add_flag("--no-simplify", o.no_simplify, "keep the IR as written and as differentiated");
   };
+  // --digits N on the commands that print numbers: N significant digits instead of the shortest
+  // that read back as the same double.
+  auto digits = [&](CLI::App* c) {
+    c->add_option("--digits", o.digits, "significant digits of printed numbers, 1 to 17 (default: the shortest that round-trip)")
+        ->check(whole_in(1, 17));
+  };
   CLI::App* eval = app.add_subcommand("eval", "value, gradient (and Hessian) through compiled code");
   common(eval);
+  digits(eval);
   eval->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2 (values may be constant expressions)");
   eval->add_flag("--hessian", o.hessian, "also print the Hessian");
   eval->add_flag("--json", o.json, "print one JSON object");
@@ -120,6 +127,7 @@ int run(int argc, char** argv) {
   predict->add_option("--fn", o.fn, "the layer or function to run (may be left out when there is one layer)");
   predict->add_option("--threads", o.threads, "threads for the large matrix products (default 1)")->check(whole_in(1, 64));
   predict->add_option("--out", o.out, "write the predictions to this CSV file, atomically");
+  for (CLI::App* c : {check, train, descent, sweep, predict}) digits(c);
 
   try {
     app.parse(argc, argv);
@@ -132,6 +140,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   try {
+    set_digits(o.digits);
     route_standard_streams(o);
     if (*eval) return cmd_eval(o);
     if (*diff) return cmd_diff(o);

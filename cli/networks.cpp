@@ -105,7 +105,7 @@ int cmd_train(const Options& o) {
   std::string csv = "epoch,step,loss,metric\n";
   auto t0 = std::chrono::steady_clock::now();
   auto line = [&](const LogLine& l, std::int64_t epochs) {
-    csv += fmt::format("{},{},{:.17g},{}\n", l.epoch, l.step, l.loss, std::isnan(l.metric) ? "" : fmt::format("{:.17g}", l.metric));
+    csv += fmt::format("{},{},{},{}\n", l.epoch, l.step, num(l.loss), std::isnan(l.metric) ? "" : num(l.metric));
     if (o.quiet) return;
     std::string metric = std::isnan(l.metric) ? "" : fmt::format("  accuracy {:.4f}", l.metric);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -217,7 +217,7 @@ int cmd_predict(const Options& o) {
     std::int64_t best = 0;
     for (std::int64_t j = 0; j < n; ++j) {
       double v = out[static_cast<std::size_t>(r * n + j)];
-      line += fmt::format(",{:.17g}", v);
+      line += "," + num(v);
       if (v > out[static_cast<std::size_t>(r * n + best)]) best = j;
     }
     if (n > 1) line += fmt::format(",{}", best);

@@ -192,7 +192,7 @@ int cmd_descent(const Options& o) {
     std::string csv = "run,step";
     for (const Node* p : c.f->params) csv += "," + p->name;
     csv += ",loss";
-    for (const Node* p : c.f->params) csv += ",d" + c.f->name + "/d" + p->name;
+    for (const Node* p : c.f->params) csv += ",d" + c.f->name + "_d" + p->name;  // as eval --points
     csv += "\n";
     for (std::size_t r = 0; r < runs.size(); ++r)
       for (std::size_t t = 0; t < runs[r].w.size(); ++t) {

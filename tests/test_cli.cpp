@@ -115,6 +115,52 @@ TEST_F(Cli, GraphvizNotInstalledOrFailing) {
   EXPECT_EQ(files(), std::vector<std::string>{"bin"});  // no g.svg, no temporary files
 }
 
+// The Hessian's two orders of differentiation are separate roots whose last bits differ for
+// lecture's f (H[2][0] = -0.11544341280082052 against H[0][2] = -0.11544341280082053 before
+// mirroring): printed, it is exactly symmetric, in text and JSON, at any --digits. The golden
+// runner compares numbers to 12 digits, so exactness is checked here.
+TEST_F(Cli, HessianPrintsExactlySymmetric) {
+  auto rows = [](const std::string& text) {
+    std::vector<std::vector<std::string>> m;
+    std::size_t at = text.find("hessian");
+    for (std::size_t open = text.find('[', at); open != std::string::npos; open = text.find('[', open + 1)) {
+      std::size_t close = text.find(']', open);
+      std::string row = text.substr(open + 1, close - open - 1);
+      if (row.find('[') != std::string::npos) continue;  // JSON's outer bracket
+      std::vector<std::string> cells;
+      std::size_t b = 0;
+      for (std::size_t e; (e = row.find(", ", b)) != std::string::npos; b = e + 2) cells.push_back(row.substr(b, e - b));
+      cells.push_back(row.substr(b));
+      m.push_back(cells);
+    }
+    return m;
+  };
+  for (std::vector<std::string> extra : {std::vector<std::string>{}, {"--json"}, {"--digits", "17"}}) {
+    std::vector<std::string> args{"eval", kLecture, "--fn", "f", "--hessian"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = gradc(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto h = rows(r.out);
+    ASSERT_EQ(h.size(), 3u) << r.out;
+    for (std::size_t i = 0; i < 3; ++i)
+      for (std::size_t j = 0; j < 3; ++j) EXPECT_EQ(h[i][j], h[j][i]) << i << "," << j << "\n" << r.out;
+    EXPECT_EQ(h[0][2], "-0.11544341280082053");
+  }
+}
+
+// Numbers print with the shortest digits that read back as the same double, or --digits N
+// significant digits; exact text, which the golden runner's 12-digit comparison cannot see.
+TEST_F(Cli, DigitsChoosesSignificantDigits) {
+  auto shortest = gradc({"eval", kLecture, "--fn", "f"});
+  auto seventeen = gradc({"eval", kLecture, "--fn", "f", "--digits", "17"});
+  auto four = gradc({"eval", kLecture, "--fn", "f", "--digits", "4"});
+  EXPECT_NE(shortest.out.find("df/dx = 0.3074289229646822\n"), std::string::npos) << shortest.out;
+  EXPECT_NE(seventeen.out.find("df/dx = 0.30742892296468222\n"), std::string::npos) << seventeen.out;
+  EXPECT_NE(four.out.find("df/dx = 0.3074\n"), std::string::npos) << four.out;
+  auto points = gradc({"eval", kLecture, "--fn", "f", "--points", kSource + "/tests/inputs/points.csv"});
+  EXPECT_NE(points.out.find("\n0.5,1.2,3,0.8936048211920508,0.3074289229646822,"), std::string::npos) << points.out;
+}
+
 // A plot written as .png or .pdf goes through librsvg's rsvg-convert: missing, or failing.
 TEST_F(Cli, RsvgConvertNotInstalledOrFailing) {
   fs::create_directory("bin");
