@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "cli/common.hpp"
@@ -108,41 +111,98 @@ double value_at(const Kernel& k, std::vector<double> w) {
   return out[0];
 }
 
-// L over a grid covering [x0, x1] x [y0, y1].
-Field sample_field(const Kernel& k, double x0, double x1, double y0, double y1, std::size_t n) {
+// The point `base` with its parameters axes[0] and axes[1] set to x and y (just {x, y} when
+// base is empty: a function of two variables).
+std::vector<double> on_plane(const std::vector<double>& base, std::array<std::size_t, 2> axes, double x, double y) {
+  if (base.empty()) return {x, y};
+  std::vector<double> w = base;
+  w[axes[0]] = x;
+  w[axes[1]] = y;
+  return w;
+}
+
+// L over a grid covering [x0, x1] x [y0, y1] (in the plane of `axes` through `base`).
+Field sample_field(const Kernel& k, double x0, double x1, double y0, double y1, std::size_t n,
+                   const std::vector<double>& base = {}, std::array<std::size_t, 2> axes = {0, 1}) {
   Field fld{x0, x1, y0, y1, n, n, {}, 12};
   for (std::size_t j = 0; j < n; ++j)
     for (std::size_t i = 0; i < n; ++i) {
       double x = lerp(x0, x1, static_cast<double>(i) / static_cast<double>(n - 1));
       double y = lerp(y0, y1, static_cast<double>(j) / static_cast<double>(n - 1));
-      fld.z.push_back(value_at(k, {x, y}));
+      fld.z.push_back(value_at(k, on_plane(base, axes, x, y)));
     }
   return fld;
 }
 
+// --range: "LOW:HIGH" for both axes, or "XLOW:XHIGH,YLOW:YHIGH"; {x0, x1, y0, y1}.
+std::array<double, 4> parse_ranges(const std::string& r) {
+  std::size_t comma = r.find(',');
+  if (comma == std::string::npos) {
+    auto [lo, hi] = parse_range(r);
+    return {lo, hi, lo, hi};
+  }
+  try {
+    auto [x0, x1] = parse_range(r.substr(0, comma));
+    auto [y0, y1] = parse_range(r.substr(comma + 1));
+    return {x0, x1, y0, y1};
+  } catch (const UsageError&) {
+    throw UsageError(fmt::format("--range: expected XLOW:XHIGH,YLOW:YHIGH, finite numbers with LOW < HIGH on each "
+                                 "axis, not '{}'",
+                                 r));
+  }
+}
+
 }  // namespace
 
-// gradc field FILE [--fn NAME] [--range -3:3] [-o OUT.svg]
+// gradc field FILE [--fn NAME] [--at z=1] [--range -3:3 | -2:2,-1:3] [-o OUT.svg]
 int cmd_field(const Options& o) {
   std::string format = output_format("field", "-o", o.out, {"svg", "png", "pdf"}, "", "svg");
-  Compiled c = compile_scalar(o, "field", 2);
-  if (c.f->params.size() != 2)
-    throw UsageError(fmt::format("field draws functions of two variables; '{}' has {}", c.f->name, c.f->params.size()));
-  auto [lo, hi] = parse_range(o.range);
+  Compiled c = compile_scalar(o, "field", std::numeric_limits<std::size_t>::max());
+  std::size_t n = c.f->params.size();
+  if (n < 2) throw UsageError(fmt::format("field draws functions of two variables; '{}' has {}", c.f->name, n));
+  // The axes: the two parameters --at leaves free; the others are fixed at their --at values.
+  std::set<std::string> fixed;
+  for (auto& [off, piece] : split_top(o.at)) {
+    std::string name = piece.substr(0, piece.find('='));
+    std::erase(name, ' ');
+    fixed.insert(name);
+  }
+  std::vector<std::size_t> free;
+  std::string plane;  // NAME=0 for each free parameter: resolve_point then reads and checks the rest
+  for (std::size_t i = 0; i < n; ++i)
+    if (!fixed.count(c.f->params[i]->name)) free.push_back(i), plane += "," + c.f->params[i]->name + "=0";
+  for (const std::string& name : fixed)  // a name that is no parameter: resolve_point says so
+    if (std::none_of(c.f->params.begin(), c.f->params.end(), [&](const Node* q) { return q->name == name; }))
+      resolve_point(*c.m, *c.f, o.at);
+  if (free.size() != 2)
+    throw UsageError(fmt::format("field draws two variables; '{}' has {} ({}) and --at fixes {}: fix all but two "
+                                 "with --at NAME=VALUE",
+                                 c.f->name, n, join(param_names(*c.f)), n - free.size()));
+  std::array<std::size_t, 2> axes{free[0], free[1]};
+  std::vector<double> base;
+  std::vector<std::string> at_text;
+  if (n > 2 || !o.at.empty()) {  // (with two variables, an --at naming neither is refused here)
+    base = resolve_point(*c.m, *c.f, o.at + plane);
+    for (std::size_t i = 0; i < n; ++i)
+      if (i != axes[0] && i != axes[1]) at_text.push_back(fmt::format("{} = {}", c.f->params[i]->name, num(base[i])));
+  }
+  auto [x0, x1, y0, y1] = parse_ranges(o.range);
   Plot p;
-  p.title = fmt::format("{}({}) and its gradient", c.f->name, join(param_names(*c.f)));
-  p.xlabel = c.f->params[0]->name;
-  p.ylabel = c.f->params[1]->name;
-  p.field = sample_field(c.k, lo, hi, lo, hi, 80);
-  p.limits = std::array<double, 4>{lo, hi, lo, hi};
+  p.title = fmt::format("{}({}){} and its gradient", c.f->name, join(param_names(*c.f)),
+                        at_text.empty() ? "" : " at " + join(at_text));
+  p.xlabel = c.f->params[axes[0]]->name;
+  p.ylabel = c.f->params[axes[1]]->name;
+  p.field = sample_field(c.k, x0, x1, y0, y1, 80, base, axes);
+  p.limits = std::array<double, 4>{x0, x1, y0, y1};
   constexpr int kArrows = 15;
-  std::vector<double> out(3);
+  std::vector<double> out(1 + n);
   for (int j = 0; j < kArrows; ++j)
     for (int i = 0; i < kArrows; ++i) {
-      double x = lerp(lo, hi, (i + 0.5) / kArrows), y = lerp(lo, hi, (j + 0.5) / kArrows);
-      std::vector<double> w{x, y};
+      double x = lerp(x0, x1, (i + 0.5) / kArrows), y = lerp(y0, y1, (j + 0.5) / kArrows);
+      std::vector<double> w = on_plane(base, axes, x, y);
       c.k.single(w.data(), out.data());
-      if (std::isfinite(out[1]) && std::isfinite(out[2])) p.arrows.push_back(Arrow{x, y, out[1], out[2]});
+      double gx = out[1 + axes[0]], gy = out[1 + axes[1]];  // the gradient's part in the plane
+      if (std::isfinite(gx) && std::isfinite(gy)) p.arrows.push_back(Arrow{x, y, gx, gy});
     }
   if (o.out.empty()) throw UsageError("field: give the SVG file with -o OUT.svg");
   write_plot(render_svg(p), o.out, format);

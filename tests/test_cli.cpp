@@ -161,6 +161,34 @@ TEST_F(Cli, DigitsChoosesSignificantDigits) {
   EXPECT_NE(points.out.find("\n0.5,1.2,3,0.8936048211920508,0.3074289229646822,"), std::string::npos) << points.out;
 }
 
+// field --at draws a plane through a function of three variables; --range XLOW:XHIGH,YLOW:YHIGH
+// gives each axis its own range (the ticks run from one end to the other).
+TEST_F(Cli, FieldAtFixesAVariableAndRangesPerAxis) {
+  auto at = gradc({"field", kLecture, "--fn", "f", "--at", "z=3", "-o", "at.svg"});
+  ASSERT_EQ(at.exit_code, 0) << at.err;
+  std::string svg = slurp("at.svg");
+  EXPECT_NE(svg.find(">f(x, y, z) at z = 3 and its gradient</text>"), std::string::npos);
+  auto ranged = gradc({"field", kSource + "/examples/gradient_field.grad", "--range", "-2:2,-1:3", "-o", "r.svg"});
+  ASSERT_EQ(ranged.exit_code, 0) << ranged.err;
+  svg = slurp("r.svg");
+  auto ticks = [&](char axis) {
+    std::vector<std::string> v;
+    std::string key = std::string("data-axis=\"") + axis + "\" data-value=\"";
+    for (std::size_t i = svg.find(key); i != std::string::npos; i = svg.find(key, i + 1)) {
+      std::size_t b = i + key.size();
+      v.push_back(svg.substr(b, svg.find('"', b) - b));
+    }
+    return v;
+  };
+  auto x = ticks('x'), y = ticks('y');
+  ASSERT_FALSE(x.empty());
+  ASSERT_FALSE(y.empty());
+  EXPECT_EQ(x.front(), "-2");
+  EXPECT_EQ(x.back(), "2");
+  EXPECT_EQ(y.front(), "-1");
+  EXPECT_EQ(y.back(), "3");
+}
+
 // A plot written as .png or .pdf goes through librsvg's rsvg-convert: missing, or failing.
 TEST_F(Cli, RsvgConvertNotInstalledOrFailing) {
   fs::create_directory("bin");
