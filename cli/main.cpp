@@ -72,7 +72,7 @@ int run(int argc, char** argv) {
   train->add_option("--epochs", o.epochs, "epochs (overrides the file)");
   train->add_option("--batch", o.batch, "minibatch size (overrides the file)");
   train->add_option("--seed", o.seed, "seed for initialisation and shuffling (overrides the file)");
-  train->add_option("--save", o.save, "write the trained parameters (JSON) to this file, atomically");
+  train->add_option("--save", o.save, "write the trained parameters and the optimizer state, atomically: NumPy .npz when the name ends in .npz, else JSON");
   train->add_option("--resume", o.resume, "start from parameters saved by --save");
   train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
   train->add_flag("--quiet", o.quiet, "print nothing but errors");
