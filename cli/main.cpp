@@ -119,6 +119,8 @@ int run(int argc, char** argv) {
   predict->add_option("--threads", o.threads, "threads for the large matrix products (default 1)")->check(whole_in(1, 64));
   predict->add_option("--out", o.out, "write the predictions to this CSV file, atomically");
 
+  CLI::App* repl = app.add_subcommand("repl", "an interactive session: define functions, then eval, diff, explain them");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -131,6 +133,7 @@ int run(int argc, char** argv) {
   }
   try {
     route_standard_streams(o);
+    if (*repl) return cmd_repl(o);
     if (*eval) return cmd_eval(o);
     if (*diff) return cmd_diff(o);
     if (*emit) return cmd_emit(o);
