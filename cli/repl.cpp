@@ -4,6 +4,7 @@
 // (`<repl>:1:col: error:` with the line and a caret) and the session goes on.
 #include <fmt/format.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -278,6 +279,16 @@ class Repl {
   bool failed_ = false;
 };
 
+#ifdef GRADC_READLINE
+// Ctrl-C at the prompt drops the line being typed and gives a fresh prompt, as in a shell.
+extern "C" void drop_line(int) {
+  std::fputs("\n", stdout);
+  ::rl_on_new_line();
+  ::rl_replace_line("", 0);
+  ::rl_redisplay();
+}
+#endif
+
 }  // namespace
 
 int cmd_repl(const Options&) {
@@ -287,6 +298,9 @@ int cmd_repl(const Options&) {
   s.path = dir + "/session.grad";
   Repl repl(s);
   bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+#ifdef GRADC_READLINE
+  if (terminal) std::signal(SIGINT, drop_line);
+#endif
   if (terminal) std::fputs("gradc repl: define functions (fn f(x) = x^2), then eval, diff, explain them. :help, :quit\n", stdout);
   for (;;) {
     std::string text;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""`gradc repl` on a pseudo-terminal: the prompt, line editing (backspace, cursor keys) and the
-history (up arrow repeats a line), as readline gives them.
+"""`gradc repl` on a pseudo-terminal: the prompt, line editing (backspace, cursor keys), the
+history (up arrow repeats a line), as readline gives them, and Ctrl-C dropping the line typed.
 
   python3 tests/check_repl_tty.py GRADC"""
 import os
@@ -39,6 +39,10 @@ def main():
         (b"eval f at x=5\x1b[D\x1b[D\x1b[D2\r", b"'2x' is not a parameter of 'f'"),
         # up arrow twice: "eval f at x=4<BS>3" as edited, that is "eval f at x=3", again
         (b"\x1b[A\x1b[A\r", None),
+        # Ctrl-C drops the half-typed line (else this would read "eval f at x=1eval f at x=7"), and
+        # the session goes on
+        (b"eval f at x=1\x03", None),
+        (b"eval f at x=7\r", b"f = 49"),
         (b":quit\r", None),
     ]
     failures = 0
@@ -53,6 +57,9 @@ def main():
             good = True
         print(("ok   " if good else "FAIL ") + repr(keys))
         failures += not good
+    dropped = b"at x = 1\r" not in out
+    print(("ok   " if dropped else "FAIL ") + "the line Ctrl-C dropped was not run")
+    failures += not dropped
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     print(("ok   " if code == 0 else "FAIL ") + f"exit code {code}")
