@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`cmake --install BUILD --prefix TMP` (what `make install` runs), then checks what landed: the
+"""`cmake --install BUILD --prefix TMP` and `make install PREFIX=TMP2`, then checks what landed: the
 exact file list, the installed gradc runs (--version, and an eval equal to the built one's), the
 man page names every subcommand `gradc --help` lists, bash completion completes subcommands and
 flags, Vim detects .grad files and colours them, and the VS Code grammar loads and matches.
@@ -34,8 +34,8 @@ def expect(cond, what):
         failures.append(what)
 
 
-def run(argv, **kw):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
+def run(argv, timeout=60, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def main():
@@ -47,6 +47,11 @@ def main():
         files = sorted(os.path.relpath(os.path.join(d, f), p) for d, _, fs in os.walk(p) for f in fs)
         expect(files == EXPECTED, f"installed files: {files}")
         gradc = os.path.join(p, "bin", "gradc")
+        # `make install` runs the same install (after its set-up and an up-to-date build: no-ops here).
+        q = os.path.join(tmp, "make-prefix")
+        r = run(["make", "-s", "-C", ROOT, "install", f"PREFIX={q}", f"BUILD={build}"], timeout=600)
+        made = sorted(os.path.relpath(os.path.join(d, f), q) for d, _, fs in os.walk(q) for f in fs)
+        expect(r.returncode == 0 and made == EXPECTED, f"make install PREFIX=... installs the same files: {made} {r.stderr}")
 
         r = run([gradc, "--version"])
         expect(r.returncode == 0 and r.stdout.startswith("gradc "), f"bin/gradc --version: {r.stdout!r}")

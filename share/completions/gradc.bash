@@ -11,7 +11,7 @@ _gradc() {
     else
       local subs
       subs=$("${COMP_WORDS[0]}" --help 2>/dev/null | sed -n '/^Subcommands:/,$ s/^  \([a-z][a-z-]*\) .*/\1/p')
-      COMPREPLY=($(compgen -W "$subs help" -- "$cur"))
+      COMPREPLY=($(compgen -W "$subs" -- "$cur"))
     fi
     return
   fi
