@@ -90,6 +90,7 @@ std::unique_ptr<Module> compile(const std::string& text) {
 // A Diagnostic about text gradc cut out of the line and parsed on its own (the `at` values,
 // named `--at`, blanked up to their column): the same error, about the line as typed.
 std::string about_line(const std::string& diag, const std::string& line) {
+  if (diag.rfind("--at:", 0) != 0) return diag;
   std::size_t colon = diag.find(':'), eol = diag.find('\n');
   if (colon == std::string::npos || eol == std::string::npos || colon > eol) return diag;
   std::size_t src_end = diag.find('\n', eol + 1);
@@ -173,8 +174,23 @@ class Repl {
     }
     Session trial = s_;
     if (is_fn) trial.defs = rest;
-    std::string text = program(trial);
-    auto m = compile(line_ + "\n" + text);
+    std::string text = line_ + "\n" + program(trial);
+    std::unique_ptr<Module> m;
+    try {
+      m = compile(text);
+    } catch (const Diagnostic& d) {
+      // Line 1 is the line typed; an error further down is in an earlier line that the new
+      // definition breaks (it changed the arity of a function that one calls).
+      std::string what = d.what();
+      unsigned at_line = 0;
+      if (std::sscanf(what.c_str(), "<repl>:%u:", &at_line) != 1 || at_line <= 1) throw;
+      std::size_t msg = what.find(": error: "), eol = what.find('\n');
+      std::size_t b = 0;
+      for (unsigned l = 1; l < at_line; ++l) b = text.find('\n', b) + 1;
+      throw LineError{line_.find_first_not_of(" \t"),
+                      fmt::format("this breaks the earlier line '{}': {}", text.substr(b, text.find('\n', b) - b),
+                                  what.substr(msg + 9, eol - msg - 9))};
+    }
     if (is_fn) {
       s_.defs = rest;
       s_.defs.push_back(line_);
