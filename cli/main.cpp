@@ -79,7 +79,7 @@ int run(int argc, char** argv) {
   train->add_option("--epochs", o.epochs, "epochs (overrides the file)");
   train->add_option("--batch", o.batch, "minibatch size (overrides the file)");
   train->add_option("--seed", o.seed, "seed for initialisation and shuffling (overrides the file)");
-  train->add_option("--save", o.save, "write the trained parameters and optimizer state to this .json or .npz file, atomically");
+  train->add_option("--save", o.save, "write the trained parameters and the optimizer state, atomically: NumPy .npz or JSON, by the extension (.npz or .json)");
   train->add_option("--resume", o.resume, "start from parameters saved by --save");
   train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
   train->add_flag("--quiet", o.quiet, "print nothing but errors");
@@ -130,6 +130,8 @@ int run(int argc, char** argv) {
   predict->add_option("--out", o.out, "write the predictions to this CSV file, atomically");
   for (CLI::App* c : {check, train, descent, sweep, predict}) digits(c);
 
+  CLI::App* repl = app.add_subcommand("repl", "an interactive session: define functions, then eval, diff, explain them");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -143,6 +145,7 @@ int run(int argc, char** argv) {
   try {
     set_digits(o.digits);
     route_standard_streams(o);
+    if (*repl) return cmd_repl(o);
     if (*eval) return cmd_eval(o);
     if (*diff) return cmd_diff(o);
     if (*emit) return cmd_emit(o);
