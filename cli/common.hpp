@@ -31,7 +31,7 @@ struct Options {
   double tol = 1e-6;
   bool lint = false;  // check --lint
   // descent, sweep, field
-  std::string lr_list, range = "-3:3", csv;
+  std::string lr_list, range = "-3:3", csv, levels = "linear";
   std::vector<std::string> from;
   std::int64_t steps = 20;
   int digits = 0;  // --digits N: significant digits of printed numbers (0: shortest round trip)

@@ -104,6 +104,8 @@ int run(int argc, char** argv) {
   common(field);
   field->add_option("--at", o.at, "fix all variables but two, e.g. z=1 (functions of 3 or more variables)");
   field->add_option("--range", o.range, "LOW:HIGH for both axes, or XLOW:XHIGH,YLOW:YHIGH (default -3:3)");
+  field->add_option("--levels", o.levels, "colour bands: linear (default) or log (geometric above the minimum)")
+      ->check(CLI::IsMember({"linear", "log"}));
   field->add_option("-o,--out", o.out, "the .svg, .png or .pdf file (written atomically)");
   CLI::App* descent = app.add_subcommand("descent", "the iterates of gradient descent, drawn or as CSV");
   common(descent);

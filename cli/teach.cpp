@@ -162,11 +162,12 @@ int cmd_field(const Options& o) {
   if (n < 2) throw UsageError(fmt::format("field draws functions of two variables; '{}' has {}", c.f->name, n));
   // The axes: the two parameters --at leaves free; the others are fixed at their --at values.
   std::set<std::string> fixed;
-  for (auto& [off, piece] : split_top(o.at)) {
-    std::string name = piece.substr(0, piece.find('='));
-    std::erase(name, ' ');
-    fixed.insert(name);
-  }
+  if (!o.at.empty())  // (split_top gives one empty piece for "")
+    for (auto& [off, piece] : split_top(o.at)) {
+      std::string name = piece.substr(0, piece.find('='));
+      std::erase(name, ' ');
+      fixed.insert(name);
+    }
   std::vector<std::size_t> free;
   std::string plane;  // NAME=0 for each free parameter: resolve_point then reads and checks the rest
   for (std::size_t i = 0; i < n; ++i)
@@ -193,6 +194,7 @@ int cmd_field(const Options& o) {
   p.xlabel = c.f->params[axes[0]]->name;
   p.ylabel = c.f->params[axes[1]]->name;
   p.field = sample_field(c.k, x0, x1, y0, y1, 80, base, axes);
+  p.field->log_levels = o.levels == "log";
   p.limits = std::array<double, 4>{x0, x1, y0, y1};
   constexpr int kArrows = 15;
   std::vector<double> out(1 + n);

@@ -54,13 +54,21 @@ std::string sequential_colour(double t) {
 struct Bands {
   double zmin = 0, zmax = 0;
   int n = 1;
+  bool log = false;  // Field::log_levels
+  static constexpr double kLogDecades = 6;
   double edge(int k) const {
     if (k == n) return zmax;
+    if (log && k > 0) return zmin + (zmax - zmin) * std::pow(10.0, -kLogDecades * (n - k) / n);
     double span = zmax - zmin, t = static_cast<double>(k) / n;  // a span over the largest double
     return std::isfinite(span) ? zmin + k * span / n : zmin * (1 - t) + zmax * t;  // (-1e308 to 1e308)
   }
   int of(double z) const {
     if (zmax == zmin) return 0;
+    if (log) {
+      double d = (z - zmin) / (zmax - zmin);
+      if (!(d > 0)) return 0;
+      return std::clamp(static_cast<int>(std::floor(n + n * std::log10(d) / kLogDecades)), 0, n - 1);
+    }
     return std::clamp(static_cast<int>(std::floor(fraction(z, zmin, zmax) * n)), 0, n - 1);
   }
   std::string colour(int k) const { return sequential_colour(n == 1 ? 0.5 : (k + 0.5) / n); }
@@ -75,6 +83,7 @@ std::optional<Bands> make_bands(const Field& field) {
     b->zmax = std::max(b->zmax, z);
   }
   if (b) b->n = b->zmax > b->zmin ? std::clamp(field.levels, 1, 256) : 1;
+  if (b) b->log = field.log_levels && std::isfinite(b->zmax - b->zmin);
   return b;
 }
 
@@ -216,6 +225,12 @@ Frame layout(const Plot& plot, double W, double H, Range rx, Range ry, const Ban
   if (bands) {
     f.bar = Scale{bands->zmin, bands->zmax, false, f.top + f.height, f.top};
     f.bar_ticks = linear_ticks(bands->zmin, bands->zmax, std::max(2, static_cast<int>(f.height / 40)));
+    if (bands->log) {  // the bar's bands are equal in height: ticks at band edges, by index
+      f.bar = Scale{0, static_cast<double>(bands->n), false, f.top + f.height, f.top};
+      f.bar_ticks.clear();
+      int every = std::max(1, bands->n * 40 / std::max(40, static_cast<int>(f.height)));
+      for (int k = 0; k <= bands->n; k += every) f.bar_ticks.push_back({static_cast<double>(k), fmt::format("{:.3g}", bands->edge(k))});
+    }
     if (f.bar_ticks.empty()) f.bar_ticks.push_back({bands->zmin, shortest(bands->zmin)});
     right = kBarGap + kBarWidth + kTickLength + 4 + widest(f.bar_ticks) + 10;
   }
@@ -481,7 +496,7 @@ void draw_colour_bar(std::string& out, const Bands& b, const Frame& f) {
     emit(out,
          "<line class=\"tick\" data-axis=\"z\" data-value=\"{}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" "
          "stroke=\"#444444\"/>\n",
-         shortest(t.value), px(x + kBarWidth), px(y), px(x + kBarWidth + kTickLength), px(y));
+         shortest(b.log ? b.edge(static_cast<int>(t.value)) : t.value), px(x + kBarWidth), px(y), px(x + kBarWidth + kTickLength), px(y));
     emit(out, "<text class=\"tick-label\" x=\"{}\" y=\"{}\" font-size=\"{}\">{}</text>\n",
          px(x + kBarWidth + kTickLength + 3), px(y + kFont * 0.35), kFont, escape(t.label));
   }

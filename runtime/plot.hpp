@@ -27,6 +27,8 @@ struct Field {                  // filled contours of f(x, y) on a regular grid
   std::vector<double> z;        // nx*ny values, row-major by y then x: z[j*nx + i] at
                                 // (x0 + i*(x1-x0)/(nx-1), y0 + j*(y1-y0)/(ny-1))
   int levels = 12;              // contour bands (equal widths between the finite min and max of z)
+  bool log_levels = false;      // bands geometric in z - min z instead, over 6 decades, so
+                                // a narrow valley (Rosenbrock's) gets bands of its own
 };
 
 struct Plot {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -187,6 +188,23 @@ TEST_F(Cli, FieldAtFixesAVariableAndRangesPerAxis) {
   EXPECT_EQ(x.back(), "2");
   EXPECT_EQ(y.front(), "-1");
   EXPECT_EQ(y.back(), "3");
+}
+
+// --levels log: band edges geometric above the minimum, 6 decades over the 12 bands (two per
+// decade), so Rosenbrock's valley (f < 1 in a thin curve, up to 2509 at the corners) has bands.
+TEST_F(Cli, FieldLogLevelsAreGeometric) {
+  auto r = gradc({"field", kSource + "/tests/inputs/rosenbrock.grad", "--range", "-2:2,-1:3", "--levels", "log", "-o",
+                  "r.svg"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string svg = slurp("r.svg");
+  std::vector<double> edges;
+  std::string key = "data-axis=\"z\" data-value=\"";
+  for (std::size_t i = svg.find(key); i != std::string::npos; i = svg.find(key, i + 1))
+    edges.push_back(std::stod(svg.substr(i + key.size())));
+  ASSERT_EQ(edges.size(), 13u) << svg.substr(0, 200);
+  double lo = edges.front(), span = edges.back() - lo;
+  for (int k = 1; k < 12; ++k)
+    EXPECT_NEAR(edges[k] - lo, span * std::pow(10.0, -6.0 * (12 - k) / 12), 1e-9 * span) << k;
 }
 
 // A plot written as .png or .pdf goes through librsvg's rsvg-convert: missing, or failing.
