@@ -67,11 +67,11 @@ void unknown_command(const CLI::App& app, const std::string& word) {
 
 // Long options CLI11 would reject with "The following argument was not expected", named with
 // the closest option of that command.
-void check_long_options(const CLI::App& app, const CLI::App& sub, const std::vector<std::string>& args) {
+// gradc's own --version comes before the command, as in git (--color, anywhere, is taken out earlier).
+void check_long_options(const CLI::App& sub, const std::vector<std::string>& args) {
   std::vector<std::string> known;
-  for (const CLI::App* a : {&sub, &app})
-    for (const CLI::Option* opt : a->get_options())
-      for (const std::string& n : opt->get_lnames()) known.push_back("--" + n);
+  for (const CLI::Option* opt : sub.get_options())
+    for (const std::string& n : opt->get_lnames()) known.push_back("--" + n);
   for (const std::string& arg : args) {
     if (arg == "--") return;
     if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) continue;
@@ -260,7 +260,7 @@ int run(int argc, char** argv) {
     if (!first.empty() && first[0] != '-') {
       CLI::App* sub = find_command(app, first);
       if (!sub) unknown_command(app, first);
-      check_long_options(app, *sub, std::vector<std::string>(args.begin() + 2, args.end()));
+      check_long_options(*sub, std::vector<std::string>(args.begin() + 2, args.end()));
     }
   } catch (const UsageError& e) {
     std::fputs(message("gradc", "error", e.what()).c_str(), stderr);
