@@ -110,7 +110,7 @@ int run(int argc, char** argv) {
   sweep->add_option("--epochs", o.epochs, "epochs (training program) or steps (function)");
   sweep->add_option("--at", o.at, "starting point of a function (default: the file's 'at' line)");
   sweep->add_option("-o,--out", o.out, "the SVG plot (written atomically)");
-  sweep->add_option("--csv", o.csv, "the loss curves as CSV: lr,label,step,loss");
+  sweep->add_option("--csv", o.csv, "the loss curves as CSV: lr,label,epoch,loss (a training program, from epoch 1) or lr,label,step,loss (a function, from step 0)");
   CLI::App* predict = app.add_subcommand("predict", "run a trained network on the rows of a CSV file");
   predict->add_option("file", o.file, ".grad source file")->required();
   predict->add_option("--params", o.params, "parameters saved by 'gradc train --save'")->required();

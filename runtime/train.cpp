@@ -93,7 +93,7 @@ std::optional<Invalid> validate(const Optimizer& opt, const Training& t) {
 }
 
 Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
-    : m_(m), jit_(jit), dtype_(opts.dtype), use_metric_(opts.metric), every_epoch_(opts.every_epoch) {
+    : m_(m), jit_(jit), dtype_(opts.dtype), use_metric_(opts.metric), record_every_(opts.record_every) {
   if (!m.training) throw UsageError(fmt::format("{} has no 'train' block", m.source.path));
   cfg_ = *m.training;
   // The row count of the data the loss uses (checked equal across data sets by the lowering).
@@ -397,8 +397,9 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         return res;
       }
     }
-    if (every_epoch_ || epoch % log_every == 0 || epoch == last) {
-      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr};
+    bool shown = epoch % log_every == 0 || epoch == last;
+    if (shown || (record_every_ > 0 && epoch % record_every_ == 0)) {
+      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr, shown};
       res.log.push_back(line);
       if (on_log) on_log(line, last);
     }

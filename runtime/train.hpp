@@ -76,7 +76,9 @@ struct TrainOptions {
   DType dtype = DType::F64;   // F32: the step and the update compute in float (the result is
                               // given in double)
   bool metric = true;         // evaluate the `metric` setting at each log line
-  bool every_epoch = false;   // log every epoch (learning-rate sweeps)
+  // Record a log line every `record_every` epochs as well as every `log_every` (0: only those);
+  // LogLine::shown tells which are on the `log_every` schedule (the lines `train` prints).
+  std::int64_t record_every = 0;
   // Asked after every step: true stops the run there (the CLI's answer to SIGINT and SIGTERM),
   // with the state to resume from exactly that step.
   std::function<bool()> stop;
@@ -85,6 +87,7 @@ struct TrainOptions {
 struct LogLine {
   std::int64_t epoch, step;
   double loss, metric, lr;  // metric: nan without one
+  bool shown = true;        // on the `log_every` schedule (or the last epoch)
 };
 
 struct TrainResult {
@@ -142,7 +145,8 @@ class Trainer {
   Module& m_;
   Jit& jit_;
   DType dtype_ = DType::F64;
-  bool use_metric_ = true, every_epoch_ = false;
+  bool use_metric_ = true;
+  std::int64_t record_every_ = 0;
   Training cfg_;
   std::vector<Tensor> start_;
   OptimizerState state_;  // where run() starts

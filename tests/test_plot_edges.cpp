@@ -264,7 +264,7 @@ TEST(PlotCli, SweepPastTheLargestDoubleDrawsEveryCurve) {
 
 TEST(PlotCli, SweepOfATrainingProgramThatDivergesDrawsEveryCurve) {
   std::string svg = run_sweep("examples/xor.grad --lr 0.01,0.2,0.8,5", "sweep_xor");
-  expect_every_curve_drawn(svg, {"lr 0.01 (slow)", "lr 0.2 (oscillating)", "lr 0.8 (diverged)", "lr 5 (diverged)"},
+  expect_every_curve_drawn(svg, {"lr 0.01 (slow)", "lr 0.2 (converged)", "lr 0.8 (diverged)", "lr 5 (diverged)"},
                            {"lr 0.8 (diverged)", "lr 5 (diverged)"});
 }
 
