@@ -20,7 +20,7 @@ struct Options {
   std::string file, fn, at, wrt, format = "text", stage, points, out;
   // train
   std::optional<double> lr;
-  std::optional<std::int64_t> epochs, batch;
+  std::optional<std::int64_t> epochs, batch, log_every;
   std::optional<std::uint64_t> seed;
   std::string save, log, resume, params, data, dtype = "f64";
   bool quiet = false, backward = false;

@@ -75,6 +75,7 @@ int run(int argc, char** argv) {
   train->add_option("--save", o.save, "write the trained parameters (JSON) to this file, atomically");
   train->add_option("--resume", o.resume, "start from parameters saved by --save");
   train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
+  train->add_option("--log-every", o.log_every, "epochs between the rows of --log (default 1 for runs of at most 10000 epochs, else the file's log_every)");
   train->add_flag("--quiet", o.quiet, "print nothing but errors");
   train->add_option("--dtype", o.dtype, "element type of the compiled step: f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));

@@ -116,6 +116,8 @@ Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
     auto at = cfg_.where.find(bad->setting);
     throw Diagnostic(m.source.format(at != cfg_.where.end() ? at->second : cfg_.loc, "error", bad->message), kExitInputError);
   }
+  if (record_every_ == kRecordShortRuns) record_every_ = cfg_.epochs <= kShortRun ? 1 : 0;
+  on_step_ = opts.on_step;
   cfg_.batch = std::min(cfg_.batch, rows_);  // a batch beyond the data is the whole data set, as in PyTorch
   start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
   state_.kind = cfg_.optimizer.kind;  // a fresh optimizer, unless resuming
@@ -376,6 +378,7 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         return res;
       }
       epoch_loss += loss * static_cast<double>(n);
+      if (on_step_) on_step_(epoch, step, epoch_loss / static_cast<double>(start + n));
       // The update (PyTorch's formulas), one loop per optimizer.
       const Update<T> u{w, g, P, static_cast<T>(lr), static_cast<T>(opt.weight_decay)};
       if (opt.kind == Optimizer::Sgd && opt.momentum <= 0) {
@@ -398,8 +401,9 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
       }
     }
     bool shown = epoch % log_every == 0 || epoch == last;
-    if (shown || (record_every_ > 0 && epoch % record_every_ == 0)) {
-      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr, shown};
+    bool recorded = record_every_ > 0 ? epoch % record_every_ == 0 || epoch == last : shown;
+    if (shown || recorded) {
+      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr, shown, recorded};
       res.log.push_back(line);
       if (on_log) on_log(line, last);
     }
