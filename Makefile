@@ -4,7 +4,7 @@ BUILD    ?= build
 JOBS     ?= 2
 CMAKEOPT ?= -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLVM_DIR=/usr/lib/llvm-19/lib/cmake/llvm
 
-.PHONY: run test test-sanitize build deps bench bench-print clean fuzz fuzz-deps
+.PHONY: run test test-sanitize build deps bench bench-print clean fuzz fuzz-deps install
 
 # Sanitized tests (g++, no clang needed): ASan + UBSan, stopping at the first report.
 ASAN_BUILD ?= build-asan
@@ -27,6 +27,11 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# `make install PREFIX=~/.local`: gradc, its man page, completions and editor syntax files.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 build: deps
 	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) $(CMAKEOPT)

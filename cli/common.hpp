@@ -87,6 +87,9 @@ int diff_training(Module& m, const Options& o, Format f);
 /// The compiled step's parameter gradients against finite differences of its loss.
 int check_training(Module& m, const Options& o);
 
+// cli/repl.cpp
+int cmd_repl(const Options& o);
+
 // cli/teach.cpp
 int cmd_descent(const Options& o);
 int cmd_sweep(const Options& o);

@@ -72,7 +72,7 @@ int run(int argc, char** argv) {
   train->add_option("--epochs", o.epochs, "epochs (overrides the file)");
   train->add_option("--batch", o.batch, "minibatch size (overrides the file)");
   train->add_option("--seed", o.seed, "seed for initialisation and shuffling (overrides the file)");
-  train->add_option("--save", o.save, "write the trained parameters (JSON) to this file, atomically");
+  train->add_option("--save", o.save, "write the trained parameters and the optimizer state, atomically: NumPy .npz when the name ends in .npz, else JSON");
   train->add_option("--resume", o.resume, "start from parameters saved by --save");
   train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
   train->add_option("--log-every", o.log_every, "epochs between the rows of --log (default 1 for runs of at most 10000 epochs, else the file's log_every)");
@@ -120,6 +120,8 @@ int run(int argc, char** argv) {
   predict->add_option("--threads", o.threads, "threads for the large matrix products (default 1)")->check(whole_in(1, 64));
   predict->add_option("--out", o.out, "write the predictions to this CSV file, atomically");
 
+  CLI::App* repl = app.add_subcommand("repl", "an interactive session: define functions, then eval, diff, explain them");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -132,6 +134,7 @@ int run(int argc, char** argv) {
   }
   try {
     route_standard_streams(o);
+    if (*repl) return cmd_repl(o);
     if (*eval) return cmd_eval(o);
     if (*diff) return cmd_diff(o);
     if (*emit) return cmd_emit(o);

@@ -10,6 +10,13 @@ Directives (each on its own line in the template):
   python3 scripts/tutorial.py [--gradc build/gradc]           rewrite docs/tutorial.md and docs/img/
   python3 scripts/tutorial.py --check [--gradc build/gradc]   regenerate into a temporary folder and
                                                               fail if docs/ is stale (make test)
+
+README.md is its own template: in each ```console block, every `$ build/gradc ARGS` line is followed
+by that command's output (stdout, then stderr; `(exit code N)` when not 0). The commands run one
+after the other in a scratch folder that sees the checkout's examples/, tests/ and docs/, so files
+they write (`--save xor.npz`) are there for the next command and never land in the checkout.
+
+  python3 scripts/tutorial.py --readme [--check] [--gradc build/gradc]
 """
 import argparse
 import os
@@ -61,12 +68,68 @@ def generate(gradc, out_root):
     return "\n".join(out) + "\n", svgs
 
 
+def generate_readme(gradc):
+    """README.md with the output of each console block's commands regenerated."""
+    lines = open(os.path.join(ROOT, "README.md")).read().splitlines()
+    out, in_console, commands = [], False, 0
+    with tempfile.TemporaryDirectory() as work:
+        for d in ("examples", "tests", "docs"):
+            os.symlink(os.path.join(ROOT, d), os.path.join(work, d))
+        os.makedirs(os.path.join(work, "build"))
+        os.symlink(gradc, os.path.join(work, "build", "gradc"))
+        for line in lines:
+            if not in_console:
+                out.append(line)
+                in_console = line == "```console"
+                continue
+            if line == "```":
+                out.append(line)
+                in_console = False
+            elif line.startswith("$ "):
+                argv = shlex.split(line[2:])
+                if argv[0] != "build/gradc":
+                    sys.exit(f"README.md: a console block runs only build/gradc, not: {line}")
+                # argv[0] as typed, so usage lines read `build/gradc ...` as the reader sees them.
+                p = subprocess.run(argv, executable=os.path.join(work, "build", "gradc"), cwd=work,
+                                   capture_output=True, text=True)
+                out.append(line)
+                body = (p.stdout + p.stderr).rstrip("\n")
+                if body:
+                    out.append(body)
+                if p.returncode:
+                    out.append(f"(exit code {p.returncode})")
+                commands += 1
+            # any other line is the previous command's old output: dropped, regenerated above
+    return "\n".join(out) + "\n", commands
+
+
+def readme(gradc, check):
+    md, commands = generate_readme(gradc)
+    path = os.path.join(ROOT, "README.md")
+    committed = open(path).read()
+    if not check:
+        open(path, "w").write(md)
+        print(f"wrote README.md ({commands} commands)")
+        return 0
+    if VOLATILE.sub("N steps/s", md) == VOLATILE.sub("N steps/s", committed):
+        print(f"README.md: {commands} commands, up to date")
+        return 0
+    import difflib
+    sys.stdout.writelines(difflib.unified_diff(committed.splitlines(True), md.splitlines(True),
+                                               "README.md", "regenerated"))
+    print("FAIL README.md's console examples are stale: run python3 scripts/tutorial.py --readme")
+    return 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gradc", default=os.path.join(ROOT, "build", "gradc"))
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--readme", action="store_true", help="README.md's console blocks instead")
     args = ap.parse_args()
     gradc = os.path.abspath(args.gradc)
+    if args.readme:
+        return readme(gradc, args.check)
     if not args.check:
         md, _ = generate(gradc, ROOT)
         open(os.path.join(ROOT, "docs", "tutorial.md"), "w").write(md)

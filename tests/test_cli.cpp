@@ -152,5 +152,16 @@ TEST_F(Cli, ProgressIntoAPipeArrivesLineByLine) {
   EXPECT_EQ(first.find('\n'), first.size() - 1) << "more than one line at once: " << first;
 }
 
+// `--save` writes the optimizer state as well as the parameters, and .npz by the file's name.
+TEST(CliHelp, TrainSaveSaysWhatItWrites) {
+  auto r = run_program({GRADC_BINARY, "train", "--help"}, "").value();
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("  --save TEXT                 write the trained parameters and the optimizer state, "
+                       "atomically: NumPy .npz when the name ends in .npz, else JSON\n"),
+            std::string::npos)
+      << r.out;
+}
+
 }  // namespace
 }  // namespace gradc::test
+

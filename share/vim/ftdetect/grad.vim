@@ -1,0 +1,2 @@
+" gradc source files
+autocmd BufRead,BufNewFile *.grad setfiletype grad
