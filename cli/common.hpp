@@ -34,6 +34,7 @@ struct Options {
   std::string lr_list, range = "-3:3", csv;
   std::vector<std::string> from;
   std::int64_t steps = 20;
+  std::vector<std::string> logs;  // plot: training logs (train --log)
 };
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ");
@@ -93,6 +94,7 @@ int cmd_repl(const Options& o);
 // cli/teach.cpp
 int cmd_descent(const Options& o);
 int cmd_sweep(const Options& o);
+int cmd_plot(const Options& o);
 int cmd_field(const Options& o);
 
 }  // namespace gradc::cli

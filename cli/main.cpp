@@ -112,6 +112,9 @@ int run(int argc, char** argv) {
   sweep->add_option("--at", o.at, "starting point of a function (default: the file's 'at' line)");
   sweep->add_option("-o,--out", o.out, "the SVG plot (written atomically)");
   sweep->add_option("--csv", o.csv, "the loss curves as CSV: lr,label,epoch,loss (a training program, from epoch 1) or lr,label,step,loss (a function, from step 0)");
+  CLI::App* plot = app.add_subcommand("plot", "loss (and metric) curves of training logs written by 'train --log'");
+  plot->add_option("logs", o.logs, "CSV logs (epoch,step,loss,metric)")->required();
+  plot->add_option("-o,--out", o.out, "the SVG plot (written atomically)");
   CLI::App* predict = app.add_subcommand("predict", "run a trained network on the rows of a CSV file");
   predict->add_option("file", o.file, ".grad source file")->required();
   predict->add_option("--params", o.params, "parameters saved by 'gradc train --save'")->required();
@@ -145,6 +148,7 @@ int run(int argc, char** argv) {
     if (*field) return cmd_field(o);
     if (*descent) return cmd_descent(o);
     if (*sweep) return cmd_sweep(o);
+    if (*plot) return cmd_plot(o);
     return cmd_check(o);
   } catch (const Diagnostic& d) {
     std::fputs(d.what(), stderr);

@@ -372,4 +372,65 @@ int cmd_sweep(const Options& o) {
   return kExitOk;
 }
 
+// gradc plot LOG.csv [LOG2.csv ...] -o OUT.svg: the loss of each `train --log` file over its
+// epochs, and its metric (dashed) when it has one.
+int cmd_plot(const Options& o) {
+  if (o.out.empty()) throw UsageError("plot: give the SVG file with -o OUT.svg");
+  Plot p;
+  p.title = "Training loss";
+  p.xlabel = "epoch";
+  p.ylabel = "loss";
+  double lo = INFINITY, hi = 0;
+  for (const std::string& path : o.logs) {
+    SourceFile src = load_source(path);
+    const std::string& t = src.text;
+    std::size_t at = 0, rows = 0;
+    Series loss{path, {}, {}, false, false, false, ""}, metric{path + ": metric", {}, {}, false, false, true, ""};
+    bool header = true;
+    while (at < t.size()) {
+      std::size_t end = t.find('\n', at);
+      if (end == std::string::npos) end = t.size();
+      std::string line = t.substr(at, end - at);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      Loc loc{static_cast<std::uint32_t>(at)};
+      at = end + 1;
+      if (line.empty()) continue;
+      if (header) {
+        if (line != "epoch,step,loss,metric")
+          throw Diagnostic(src.format(loc, "error", "expected the header 'epoch,step,loss,metric' of a 'gradc train --log' file"),
+                           kExitInputError);
+        header = false;
+        continue;
+      }
+      std::vector<std::string> cells(1);
+      for (char c : line) {
+        if (c == ',') cells.emplace_back();
+        else cells.back().push_back(c);
+      }
+      auto number = [](const std::string& c) {
+        char* e = nullptr;
+        double v = c.empty() ? NAN : std::strtod(c.c_str(), &e);
+        return c.empty() || *e != '\0' ? NAN : v;
+      };
+      bool ok = cells.size() == 4;
+      double epoch = ok ? number(cells[0]) : NAN, l = ok ? number(cells[2]) : NAN, m = ok ? number(cells[3]) : NAN;
+      if (!ok || !std::isfinite(epoch) || !std::isfinite(l) || (!cells[3].empty() && !std::isfinite(m)))
+        throw Diagnostic(src.format(loc, "error", "expected a row epoch,step,loss,metric of finite numbers (the metric may be empty)"),
+                         kExitInputError);
+      loss.x.push_back(epoch), loss.y.push_back(l);
+      if (std::isfinite(l) && l > 0) lo = std::min(lo, l), hi = std::max(hi, l);
+      if (!cells[3].empty()) metric.x.push_back(epoch), metric.y.push_back(m);
+      ++rows;
+    }
+    if (header || rows == 0)
+      throw Diagnostic(src.format(Loc{0}, "error", "no rows: expected a 'gradc train --log' file (epoch,step,loss,metric)"),
+                       kExitInputError);
+    p.series.push_back(loss);
+    if (!metric.x.empty()) p.series.push_back(metric);
+  }
+  p.log_y = hi > 1e3 * lo;  // the range calls for a log scale
+  write_file_atomic(o.out, render_svg(p));
+  return kExitOk;
+}
+
 }  // namespace gradc::cli
