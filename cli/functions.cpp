@@ -77,7 +77,7 @@ void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
         }
       csv += line + "\n";
     }
-    if (bad > 1) std::fprintf(stderr, "warning: %zu rows have nan or inf results\n", bad);
+    if (bad > 1) std::fputs(message("gradc", "warning", fmt::format("{} rows have nan or inf results", bad)).c_str(), stderr);
     if (o.out.empty()) {
       std::fwrite(csv.data(), 1, csv.size(), stdout);
     } else {
@@ -165,7 +165,13 @@ int cmd_diff(const Options& o) {
   bool algebraic = !o.ieee && !o.no_simplify;
   if (o.ieee && o.no_simplify) throw UsageError("--ieee and --no-simplify are two different forms: give one");
   auto m = load(o, /*fold=*/!algebraic);
-  if (m->training && o.fn.empty()) return diff_training(*m, o, fmt_);
+  if (m->training && o.fn.empty()) {
+    if (o.order != 1)
+      throw UsageError(fmt::format("--order {}: the backward pass of a training program is printed to first order "
+                                   "only; leave out --order, or choose a scalar function with --fn",
+                                   o.order));
+    return diff_training(*m, o, fmt_);
+  }
   const Function& f = choose(*m, o.fn);
   std::vector<const Node*> wrt = resolve_wrt(*m, f, o.wrt);
   if (o.order < 1) throw UsageError("--order must be at least 1");
@@ -331,8 +337,11 @@ bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
   std::fputs(s.c_str(), stdout);
   if (!ok) {
     std::fflush(stdout);
-    std::fprintf(stderr, "error: the compiled gradient of '%s' disagrees with finite differences (tolerance %g)\n",
-                 f.name.c_str(), o.tol);
+    std::fputs(message("gradc", "error",
+                       fmt::format("the compiled gradient of '{}' disagrees with finite differences (tolerance {})",
+                                   f.name, o.tol))
+                   .c_str(),
+               stderr);
     return false;
   }
   std::fputs(fmt::format("ok: gradient of '{}' matches finite differences (tolerance {})\n", f.name, o.tol).c_str(),
@@ -399,6 +408,9 @@ int cmd_graph(const Options& o) {
   auto m = load(o);
   std::string dot;
   if (m->training && o.fn.empty()) {  // the network's loss: shapes instead of values
+    if (!o.at.empty())
+      throw UsageError("--at: the graph of a training program shows shapes, not values; leave out --at, "
+                       "or choose a scalar function with --fn");
     std::vector<DataInput> data;
     dot = graph_dot_tensor(*m, m->lower(*m->training->loss, 0, data), o.backward);
   } else {
@@ -420,7 +432,12 @@ int cmd_explain(const Options& o) {
   Format f = o.format == "latex" ? Format::Latex : Format::Text;
   auto m = load(o);
   // A network: the chain rule through its layers is the backward pass, as equations.
-  if (m->training && o.fn.empty()) return diff_training(*m, o, f);
+  if (m->training && o.fn.empty()) {
+    if (!o.at.empty())
+      throw UsageError("--at: the backward pass of a training program is explained as equations, not at a "
+                       "point; leave out --at, or choose a scalar function with --fn");
+    return diff_training(*m, o, f);
+  }
   const Function& fn = choose(*m, o.fn);
   std::vector<const Node*> wrt = resolve_wrt(*m, fn, o.wrt);
   std::vector<double> point = resolve_point(*m, fn, o.at);

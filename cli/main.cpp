@@ -5,19 +5,136 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 
 #include <unistd.h>
 
 #include "cli/common.hpp"
+#include "runtime/jit.hpp"
 
 namespace gradc::cli {
+namespace {
+
+// Edit distance with adjacent transpositions counted as one edit (optimal string alignment),
+// as git's "did you mean" does: `evl` is one edit from `eval`, `dfif` one from `diff`.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i)
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+// The closest candidate within a third of the word's letters in edits (at least one), or "".
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_d = std::max<std::size_t>(1, word.size() / 3) + 1;
+  for (const std::string& c : candidates) {
+    std::size_t d = edit_distance(word, c);
+    if (d < best_d) best = c, best_d = d;
+  }
+  return best;
+}
+
+std::vector<std::string> command_names(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(c->get_name());
+  return names;
+}
+
+CLI::App* find_command(CLI::App& app, const std::string& name) {
+  for (CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
+    if (c->get_name() == name) return c;
+  return nullptr;
+}
+
+[[noreturn]] void usage(const std::string& text) { throw UsageError(text); }
+
+void unknown_command(const CLI::App& app, const std::string& word) {
+  std::string near = nearest(word, command_names(app));
+  if (!near.empty()) usage(fmt::format("'{}' is not a gradc command; did you mean '{}'? (gradc help lists them)", word, near));
+  if (word.find('.') != std::string::npos || word.find('/') != std::string::npos)
+    usage(fmt::format("'{}' is not a gradc command; the command comes first, e.g. gradc eval {}", word, word));
+  usage(fmt::format("'{}' is not a gradc command (commands: {})", word, join(command_names(app))));
+}
+
+// Long options CLI11 would reject with "The following argument was not expected", named with
+// the closest option of that command.
+// gradc's own --version comes before the command, as in git (--color, anywhere, is taken out earlier).
+void check_long_options(const CLI::App& sub, const std::vector<std::string>& args) {
+  std::vector<std::string> known;
+  for (const CLI::Option* opt : sub.get_options())
+    for (const std::string& n : opt->get_lnames()) known.push_back("--" + n);
+  for (const std::string& arg : args) {
+    if (arg == "--") return;
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) continue;
+    std::string name = arg.substr(0, arg.find('='));
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string near = nearest(name.substr(2), [&] {
+      std::vector<std::string> bare;
+      for (const std::string& k : known) bare.push_back(k.substr(2));
+      return bare;
+    }());
+    if (!near.empty())
+      usage(fmt::format("{}: unknown option '{}'; did you mean '--{}'? (gradc help {} lists them)", sub.get_name(), name,
+                        near, sub.get_name()));
+    usage(fmt::format("{}: unknown option '{}' (gradc help {} lists the options)", sub.get_name(), name, sub.get_name()));
+  }
+}
+
+std::string version_text() {
+  JitHost h = jit_host();
+  return fmt::format("gradc 0.1\nLLVM {}\nJIT target: {} (host CPU: {})\n", h.llvm_version, h.triple, h.cpu);
+}
+
+// --color=always|never|auto, anywhere before `--`: taken out of the arguments before CLI11 sees
+// them, since colour must be decided before any message is built.
+void take_colour(std::vector<std::string>& args) {
+  std::string when = "auto";
+  for (std::size_t i = 1; i < args.size();) {
+    if (args[i] == "--") break;
+    if (args[i].rfind("--color=", 0) == 0) {
+      when = args[i].substr(8);
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+    } else if (args[i] == "--color" && i + 1 < args.size()) {
+      when = args[i + 1];
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+    } else {
+      ++i;
+    }
+  }
+  const char* no_colour = std::getenv("NO_COLOR");  // no-color.org: set and not empty
+  if (when == "always") set_colour(true);
+  else if (when == "never") set_colour(false);
+  else if (when == "auto") set_colour(::isatty(STDERR_FILENO) && !(no_colour && *no_colour));
+  else usage(fmt::format("--color: expected always, never or auto, not '{}'", when));
+}
+
+}  // namespace
 
 int run(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  try {
+    take_colour(args);
+  } catch (const UsageError& e) {
+    std::fputs(message("gradc", "error", e.what()).c_str(), stderr);
+    return kExitUsage;
+  }
   CLI::App app{"gradc: a symbolic + numeric differentiation compiler"};
+  app.name("gradc");  // usage lines say `gradc`, not the path it was started by
   app.require_subcommand(1);
-  app.set_version_flag("--version", "gradc 0.1");
+  app.footer("Run 'gradc help COMMAND' for a command's options, 'gradc version' for the versions.");
+  bool shown_only = false;  // these two are handled before CLI11 parses; here for --help
+  std::string colour_when;
+  app.add_flag("-V,--version", shown_only, "print gradc's version, LLVM's and the host CPU the JIT compiles for");
+  app.add_option("--color", colour_when, "colour diagnostics: always, never or auto (default: on a terminal, unless NO_COLOR is set)");
   Options o;
   // A whole number in [lo, hi], said in words (CLI11's range text prints 1.8e308 in full).
   // Hyperparameters are not checked here but by the runtime (runtime/train.hpp validate).
@@ -42,7 +159,7 @@ int run(int argc, char** argv) {
   eval->add_flag("--hessian", o.hessian, "also print the Hessian");
   eval->add_flag("--json", o.json, "print one JSON object");
   eval->add_option("--points", o.points, "CSV of points (header names the variables)");
-  eval->add_option("--out", o.out, "write the --points results to this CSV file");
+  eval->add_option("-o,--out", o.out, "write the --points results to this CSV file");
   CLI::App* diff = app.add_subcommand("diff", "print partial derivatives");
   common(diff);
   diff->add_option("--wrt", o.wrt, "variables, comma-separated")->required();
@@ -86,7 +203,7 @@ int run(int argc, char** argv) {
   common(graph);
   graph->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2");
   graph->add_flag("--backward", o.backward, "label edges with local partials and nodes with adjoints");
-  graph->add_option("--format", o.format, "dot (default) or svg")->check(CLI::IsMember({"dot", "svg", "text"}));
+  graph->add_option("--format", o.format, "dot (default) or svg")->check(CLI::IsMember({"dot", "svg"}));
   graph->add_option("-o,--out", o.out, "output file (written atomically)");
   CLI::App* explain_cmd = app.add_subcommand("explain", "the chain rule along each path from the output to a variable");
   common(explain_cmd);
@@ -103,7 +220,7 @@ int run(int argc, char** argv) {
   descent->add_option("--from", o.from, "starting point(s): values in parameter order, e.g. 0.5,-0.5 (repeatable)");
   descent->add_option("--at", o.at, "starting point by name (default: the file's 'at' line)");
   descent->add_option("--steps", o.steps, "number of steps (default 20)");
-  descent->add_option("--format", o.format, "svg (default) or csv")->check(CLI::IsMember({"svg", "csv", "text"}));
+  descent->add_option("--format", o.format, "svg (default) or csv")->check(CLI::IsMember({"svg", "csv"}));
   descent->add_option("-o,--out", o.out, "output file (written atomically; csv may go to stdout)");
   CLI::App* sweep = app.add_subcommand("sweep", "one run per learning rate, labelled, on one plot");
   common(sweep);
@@ -121,21 +238,58 @@ int run(int argc, char** argv) {
   predict->add_option("--data", o.data, "CSV file with the input columns")->required();
   predict->add_option("--fn", o.fn, "the layer or function to run (may be left out when there is one layer)");
   predict->add_option("--threads", o.threads, "threads for the large matrix products (default 1)")->check(whole_in(1, 64));
-  predict->add_option("--out", o.out, "write the predictions to this CSV file, atomically");
+  predict->add_option("-o,--out", o.out, "write the predictions to this CSV file, atomically");
 
   CLI::App* repl = app.add_subcommand("repl", "an interactive session: define functions, then eval, diff, explain them");
 
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "gradc: error: %s\nRun 'gradc --help' for more information.\n", e.what());
+    // git's conventions: `gradc help [COMMAND]`, `gradc version`, and a suggestion for a
+    // misspelt command or option.
+    const std::string first = args.size() > 1 ? args[1] : "";
+    if (first == "version" || first == "-V" || first == "--version") {
+      std::fputs(version_text().c_str(), stdout);
+      return kExitOk;
+    }
+    if (first == "help") {
+      if (args.size() == 2) {
+        std::fputs(app.help().c_str(), stdout);
+        return kExitOk;
+      }
+      if (args.size() > 3) usage("help: expected one command, e.g. gradc help eval");
+      CLI::App* sub = find_command(app, args[2]);
+      if (!sub) unknown_command(app, args[2]);
+      std::fputs(sub->help("gradc").c_str(), stdout);
+      return kExitOk;
+    }
+    if (!first.empty() && first[0] != '-') {
+      CLI::App* sub = find_command(app, first);
+      if (!sub) unknown_command(app, first);
+      check_long_options(*sub, std::vector<std::string>(args.begin() + 2, args.end()));
+    }
+  } catch (const UsageError& e) {
+    std::fputs(message("gradc", "error", e.what()).c_str(), stderr);
     return kExitUsage;
   }
   try {
+    std::vector<char*> cargs;
+    for (std::string& a : args) cargs.push_back(a.data());
+    app.parse(static_cast<int>(cargs.size()), cargs.data());
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Every message starts with `gradc:`; the hint names the command's own help.
+    const std::string first = args.size() > 1 ? args[1] : "";
+    std::string hint = find_command(app, first) ? fmt::format(" (gradc help {} lists the options)", first)
+                                                : std::string(" (gradc help lists the commands)");
+    std::fputs(message("gradc", "error", e.what() + hint).c_str(), stderr);
+    return kExitUsage;
+  }
+  try {
+    // Flags that would do nothing here are refused, never silently ignored.
+    if (*eval && !o.points.empty()) {
+      if (o.json) usage("--json: with --points, eval writes one CSV row per point; leave out --json");
+      if (!o.at.empty()) usage("--at: with --points, the points come from the CSV file; leave out --at");
+    }
     route_standard_streams(o);
     if (*repl) return cmd_repl(o);
     if (*eval) return cmd_eval(o);
@@ -154,13 +308,13 @@ int run(int argc, char** argv) {
     std::fputs(d.what(), stderr);
     return d.exit_code;
   } catch (const InputError& e) {  // an error without a source file at hand
-    std::fprintf(stderr, "%s: error: %s\n", o.file.c_str(), e.what());
+    std::fputs(message(o.file, "error", e.what()).c_str(), stderr);
     return e.exit_code;
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "gradc: error: %s\n", e.what());
+    std::fputs(message("gradc", "error", e.what()).c_str(), stderr);
     return kExitUsage;
   } catch (const LimitError& e) {
-    std::fprintf(stderr, "%s: error: %s\n", o.file.c_str(), e.what());
+    std::fputs(message(o.file, "error", e.what()).c_str(), stderr);
     return kExitInputError;
   }
 }
@@ -174,7 +328,7 @@ int main(int argc, char** argv) {
   try {
     return gradc::cli::run(argc, argv);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "gradc: internal error: %s\n", e.what());
+    std::fputs(gradc::message("gradc", "internal error", e.what()).c_str(), stderr);
     return gradc::kExitInternal;
   }
 }

@@ -214,9 +214,11 @@ int cmd_train(const Options& o) {
   }
   if (!o.quiet) {
     const LogLine& last = r.log.back();
-    std::string span = before.epoch ? fmt::format("epochs {} to {}", before.epoch + 1, last.epoch)
-                                    : fmt::format("{} epochs", last.epoch);
-    std::fputs(fmt::format("trained {} ({} steps, {:.0f} steps/s): loss {:.6g}{}\n", span, last.step - before.step,
+    std::string span = !before.epoch                      ? fmt::format("{} epoch{}", last.epoch, last.epoch == 1 ? "" : "s")
+                       : before.epoch + 1 == last.epoch ? fmt::format("epoch {}", last.epoch)
+                                                        : fmt::format("epochs {} to {}", before.epoch + 1, last.epoch);
+    std::int64_t steps = last.step - before.step;
+    std::fputs(fmt::format("trained {} ({} step{}, {:.0f} steps/s): loss {:.6g}{}\n", span, steps, steps == 1 ? "" : "s",
                            r.steps_per_second, last.loss,
                            std::isnan(last.metric) ? "" : fmt::format(", accuracy {:.4f}", last.metric))
                    .c_str(),
@@ -329,7 +331,7 @@ int check_training(Module& m, const Options& o) {
   std::fputs(out.c_str(), stdout);
   if (!ok) {
     std::fflush(stdout);
-    std::fprintf(stderr, "error: the compiled gradients disagree with finite differences (tolerance %g)\n", o.tol);
+    std::fputs(message("gradc", "error", fmt::format("the compiled gradients disagree with finite differences (tolerance {})", o.tol)).c_str(), stderr);
     return kExitCheckFailed;
   }
   std::fputs(fmt::format("ok: the training step's gradients match finite differences (tolerance {})\n", o.tol).c_str(), stdout);

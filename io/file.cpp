@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "support/diagnostics.hpp"
 
@@ -22,6 +23,9 @@ void set_standard_output(int fd) {
 }
 
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (path != "-" && std::filesystem::is_directory(path, ec))
+    throw UsageError(fmt::format("'{}' is a directory, not a file", path));
   std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
   if (!f) throw UsageError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
   std::string bytes;

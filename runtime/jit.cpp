@@ -19,6 +19,8 @@
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
+#include <llvm/TargetParser/Host.h>
+#include <llvm/Config/llvm-config.h>
 
 #include <mutex>
 #include <stdexcept>
@@ -221,6 +223,10 @@ std::string Jit::llvm_ir(const KernelSpec& spec) {
   m->print(os, nullptr);
   os.flush();
   return text;
+}
+
+JitHost jit_host() {
+  return JitHost{LLVM_VERSION_STRING, llvm::sys::getProcessTriple(), llvm::sys::getHostCPUName().str()};
 }
 
 }  // namespace gradc

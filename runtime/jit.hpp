@@ -24,6 +24,13 @@ struct Kernel {
   std::size_t num_inputs = 0, num_outputs = 0;
 };
 
+/// What `gradc --version` reports: the LLVM the JIT is built on, and the target it compiles for
+/// (the host's triple and CPU, as JITTargetMachineBuilder::detectHost picks them).
+struct JitHost {
+  std::string llvm_version, triple, cpu;
+};
+JitHost jit_host();
+
 class Jit {
  public:
   struct Options {

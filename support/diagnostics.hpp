@@ -4,6 +4,7 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "support/source.hpp"
 
@@ -19,6 +20,21 @@ enum ExitCode : int {
   kExitInternal = 70,     // a bug in gradc (EX_SOFTWARE): please report it
   kExitInterrupted = 130, // stopped by SIGINT or SIGTERM after saving the work (128 + SIGINT)
 };
+
+/// Diagnostics in clang's colours (bold location and message, red `error:`, magenta
+/// `warning:`, bold `note:`, green caret). Off unless the driver turns it on: standard error is
+/// a terminal and NO_COLOR is unset, or --color=always. Messages are built with the setting in
+/// force, so it is set once, before anything is compiled.
+void set_colour(bool on);
+bool colour();
+/// `who: severity: ` (who is `gradc` or a file name), coloured as clang does when colour is on.
+std::string message_prefix(std::string_view who, std::string_view severity);
+/// The message text itself: bold when colour is on.
+std::string message_text(std::string_view text);
+/// A whole one-line message: prefix, text, newline.
+inline std::string message(std::string_view who, std::string_view severity, std::string_view text) {
+  return message_prefix(who, severity) + message_text(text) + "\n";
+}
 
 /// An error in the user's input, located in a source file. Exit code 1.
 /// `exit_code` is kExitUsage when a command-line choice is at fault (a missing --at value,

@@ -49,7 +49,9 @@ std::string SourceFile::format(Loc loc, std::string_view severity, std::string_v
   }
   std::string pad;
   for (std::size_t i = 0; i < caret && i < shown.size(); ++i) pad += shown[i] == '\t' ? '\t' : ' ';
-  return fmt::format("{}:{}:{}: {}: {}\n{}\n{}^\n", path, line, col, severity, message, shown, pad);
+  std::string caret_line = colour() ? fmt::format("{}\x1b[0;1;32m^\x1b[0m", pad) : pad + "^";
+  return fmt::format("{}{}\n{}\n{}\n", message_prefix(fmt::format("{}:{}:{}", path, line, col), severity),
+                     message_text(message), shown, caret_line);
 }
 
 SourceFile text_source(std::string path, std::string text) {
@@ -59,8 +61,8 @@ SourceFile text_source(std::string path, std::string text) {
     if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f) {
       // No source line and caret: echoing binary bytes to a terminal helps nobody.
       auto lc = src.line_col(Loc{static_cast<std::uint32_t>(i)});
-      throw Diagnostic(fmt::format("{}:{}:{}: error: file is not text (byte 0x{:02x} at offset {})\n", src.path,
-                                   lc.line, lc.col, c, i),
+      throw Diagnostic(message(fmt::format("{}:{}:{}", src.path, lc.line, lc.col), "error",
+                               fmt::format("file is not text (byte 0x{:02x} at offset {})", c, i)),
                        kExitInputError);
     }
   }

@@ -4,7 +4,9 @@ and stderr with tests/golden/NAME.out. `run_golden.py GRADC --update` rewrites t
 
 Cases are listed in tests/golden/cases.txt, one per line: `NAME: ARGS...` (ARGS split like a
 shell would; paths are relative to the repository root). ARGS ending in `< PATH` give the file
-PATH as gradc's standard input (otherwise it is empty). Generated inputs (huge or binary files)
+PATH as gradc's standard input (otherwise it is empty). ARGS may start with environment
+assignments (`NO_COLOR=1`) and `[tty]`, which gives gradc a pseudo-terminal as standard error
+(colours are tested that way). Generated inputs (huge or binary files)
 are written by make_inputs() into a temporary folder, referred to as $TMP in ARGS."""
 import os
 import re
@@ -35,14 +37,49 @@ def make_inputs(tmp):
 HOST_SPECIFIC = re.compile(r"^(attributes #|target datalayout|target triple|; ModuleID|source_filename)")
 
 
+def run_on_tty(argv, stdin, env):
+    """Runs argv with standard error on a pseudo-terminal; returns (exit code, stdout, stderr)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    out, _ = p.communicate(stdin, timeout=120)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    return p.returncode, out, err
+
+
 def run_case(gradc, args, tmp):
-    argv = [gradc] + [a.replace("$TMP", tmp) for a in shlex.split(args)]
+    words = shlex.split(args)
+    env = dict(os.environ)
+    env.pop("NO_COLOR", None)
+    tty = False
+    while words and (re.match(r"^[A-Z_]+=", words[0]) or words[0] == "[tty]"):
+        if words[0] == "[tty]":
+            tty = True
+        else:
+            k, v = words[0].split("=", 1)
+            env[k] = v
+        words = words[1:]
+    argv = [gradc] + [a.replace("$TMP", tmp) for a in words]
     stdin = b""
     if len(argv) >= 3 and argv[-2] == "<":
         with open(os.path.join(ROOT, argv[-1]), "rb") as f:
             stdin = f.read()
         argv = argv[:-2]
-    p = subprocess.run(argv, cwd=ROOT, input=stdin, capture_output=True, timeout=120)
+    if tty:
+        code, out, err = run_on_tty(argv, stdin, env)
+        p = subprocess.CompletedProcess(argv, code, out, err)
+    else:
+        p = subprocess.run(argv, cwd=ROOT, input=stdin, capture_output=True, timeout=120, env=env)
     # As text=True would: universal newlines.
     p.stdout, p.stderr = (s.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
                           for s in (p.stdout, p.stderr))
@@ -52,6 +89,11 @@ def run_case(gradc, args, tmp):
     out = f"exit: {p.returncode}\n--- stdout\n{stdout}--- stderr\n{p.stderr}"
     # Throughput depends on the machine, not on gradc's results.
     out = re.sub(r"[0-9.]+ steps/s", "N steps/s", out)
+    # `gradc --version`: LLVM's exact release and the host's CPU are the machine's, not gradc's.
+    out = re.sub(r"^LLVM \d+\.\d+\.\d+\S*$", "LLVM N.N.N", out, flags=re.M)
+    out = re.sub(r"^JIT target: \S+ \(host CPU: [^)]+\)$", "JIT target: TRIPLE (host CPU: CPU)", out, flags=re.M)
+    # Escape bytes are shown as text, so the golden files stay readable.
+    out = out.replace("\x1b", "\\e")
     return out.replace(tmp, "$TMP")
 
 
