@@ -20,7 +20,7 @@ struct Options {
   std::string file, fn, at, wrt, format = "text", stage, points, out;
   // train
   std::optional<double> lr;
-  std::optional<std::int64_t> epochs, batch;
+  std::optional<std::int64_t> epochs, batch, log_every;
   std::optional<std::uint64_t> seed;
   std::string save, log, resume, params, data, dtype = "f64";
   bool quiet = false, backward = false;
@@ -35,6 +35,7 @@ struct Options {
   std::vector<std::string> from;
   std::int64_t steps = 20;
   int digits = 0;  // --digits N: significant digits of printed numbers (0: shortest round trip)
+  std::vector<std::string> logs;  // plot: training logs (train --log)
 };
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ");
@@ -95,6 +96,7 @@ int cmd_repl(const Options& o);
 // cli/teach.cpp
 int cmd_descent(const Options& o);
 int cmd_sweep(const Options& o);
+int cmd_plot(const Options& o);
 int cmd_field(const Options& o);
 
 }  // namespace gradc::cli

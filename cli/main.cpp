@@ -199,6 +199,7 @@ int run(int argc, char** argv) {
   train->add_option("--save", o.save, "write the trained parameters and the optimizer state, atomically: NumPy .npz or JSON, by the extension (.npz or .json)");
   train->add_option("--resume", o.resume, "start from parameters saved by --save");
   train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
+  train->add_option("--log-every", o.log_every, "epochs between the rows of --log (default 1 for runs of at most 10000 epochs, else the file's log_every)");
   train->add_flag("--quiet", o.quiet, "print nothing but errors");
   train->add_option("--dtype", o.dtype, "element type of the compiled step: f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));
@@ -239,7 +240,10 @@ int run(int argc, char** argv) {
   sweep->add_option("--epochs", o.epochs, "epochs (training program) or steps (function)");
   sweep->add_option("--at", o.at, "starting point of a function (default: the file's 'at' line)");
   sweep->add_option("-o,--out", o.out, "the plot: .svg, .png or .pdf (written atomically)");
-  sweep->add_option("--csv", o.csv, "the loss curves as CSV: lr,label,step,loss");
+  sweep->add_option("--csv", o.csv, "the loss curves as CSV: lr,label,epoch,loss (a training program, from epoch 1) or lr,label,step,loss (a function, from step 0)");
+  CLI::App* plot = app.add_subcommand("plot", "loss (and metric) curves of training logs written by 'train --log'");
+  plot->add_option("logs", o.logs, "CSV logs (epoch,step,loss,metric)")->required();
+  plot->add_option("-o,--out", o.out, "the SVG plot (written atomically)");
   CLI::App* predict = app.add_subcommand("predict", "run a trained network on the rows of a CSV file");
   predict->add_option("file", o.file, ".grad source file")->required();
   predict->add_option("--params", o.params, "parameters saved by 'gradc train --save'")->required();
@@ -312,6 +316,7 @@ int run(int argc, char** argv) {
     if (*field) return cmd_field(o);
     if (*descent) return cmd_descent(o);
     if (*sweep) return cmd_sweep(o);
+    if (*plot) return cmd_plot(o);
     return cmd_check(o);
   } catch (const Diagnostic& d) {
     std::fputs(d.what(), stderr);

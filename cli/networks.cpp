@@ -26,6 +26,7 @@
 #include "io/params_io.hpp"
 #include "runtime/train.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 namespace gradc::cli {
@@ -79,16 +80,87 @@ int diff_training(Module& m, const Options& o, Format f) {
   return kExitOk;
 }
 
+namespace {
+
+// The progress line on a terminal's standard error: redrawn about 10 times a second whatever
+// the epochs' length, fitted to the terminal's width (one column short of it, so that it never
+// wraps), erased before each log line on standard output and at the end.
+class Progress {
+ public:
+  Progress(std::int64_t first_epoch, std::int64_t last_epoch, std::int64_t first_step, std::int64_t steps_per_epoch)
+      : first_epoch_(first_epoch), last_epoch_(last_epoch), first_step_(first_step), steps_per_epoch_(steps_per_epoch),
+        t0_(std::chrono::steady_clock::now()) {}
+
+  void step(std::int64_t epoch, std::int64_t step, double loss) {
+    epoch_ = epoch, step_ = step, loss_ = loss;
+    auto now = std::chrono::steady_clock::now();
+    if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    draw();
+  }
+  void metric(double m) { metric_ = m; }
+  void erase() {
+    if (!drawn_) return;
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    drawn_ = false;
+  }
+  void redraw() { draw(); }
+
+ private:
+  void draw() {
+    if (step_ < 0) return;
+    struct winsize ws {};
+    int cols = ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    std::size_t room = static_cast<std::size_t>(std::max(cols - 1, 10));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    double steps = static_cast<double>(step_ - first_step_);
+    double total = static_cast<double>(steps_per_epoch_) * static_cast<double>(last_epoch_ - first_epoch_ + 1);
+    double done = total > 0 ? std::min(1.0, steps / total) : 1.0;
+    std::string eta = done > 0 && secs > 0 ? fmt::format("ETA {:.1f} s", secs * (1 - done) / done) : "ETA -";
+    // On a narrow terminal the bar goes first, then steps/s, then the metric.
+    std::string head = fmt::format("epoch {}/{}  loss {:.6g}", epoch_, last_epoch_, loss_);
+    std::string metric = std::isnan(metric_) ? "" : fmt::format("  accuracy {:.4f}", metric_);
+    std::string speed = fmt::format("  {:.0f} steps/s", secs > 0 ? steps / secs : 0.0);
+    std::string text = head + metric + speed + "  " + eta;
+    if (text.size() > room) text = head + metric + "  " + eta;
+    if (text.size() > room) text = head + "  " + eta;
+    std::string line = text;
+    if (text.size() + 13 <= room) {  // a bar of at least 10 cells fits
+      std::size_t cells = std::min<std::size_t>(30, room - text.size() - 3);
+      std::size_t full = static_cast<std::size_t>(done * static_cast<double>(cells));
+      line = "[" + std::string(full, '#') + std::string(cells - full, '.') + "] " + text;
+    } else if (line.size() > room) {
+      line.resize(room);
+    }
+    std::fputs(("\r" + line + "\033[K").c_str(), stderr);
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+
+  std::int64_t first_epoch_, last_epoch_, first_step_, steps_per_epoch_;
+  std::int64_t epoch_ = 0, step_ = -1;
+  double loss_ = NAN, metric_ = NAN;
+  std::chrono::steady_clock::time_point t0_, last_draw_;
+  bool drawn_ = false;
+};
+
+}  // namespace
+
 int cmd_train(const Options& o) {
   // Checked before training, so a misnamed file does not cost the run (save_params picks JSON
   // or .npz by the same extension).
   output_format("train", "--save", o.save, {"json", "npz"}, "", "json");
   auto m = load(o);
   if (!m->training) throw UsageError(fmt::format("{} has no 'train' block", o.file));
+  if (o.log_every && *o.log_every < 1)
+    throw UsageError(fmt::format("--log-every: expected a whole number of epochs of at least 1, not {}", *o.log_every));
   auto jit = Jit::create({.threads = o.threads});
   TrainOptions opts;
   opts.lr = o.lr, opts.epochs = o.epochs, opts.batch = o.batch, opts.seed = o.seed;
   opts.dtype = o.dtype == "f32" ? DType::F32 : DType::F64;
+  // Rows for --log (the lines on stdout stay on the file's log_every schedule).
+  if (!o.log.empty()) opts.record_every = o.log_every ? *o.log_every : kRecordShortRuns;
   if (!o.resume.empty()) {
     Checkpoint c = load_checkpoint(o.resume, m->params, m->training->optimizer.kind);
     opts.start = std::move(c.params);
@@ -100,36 +172,34 @@ int cmd_train(const Options& o) {
   OptimizerState before = opts.state.value_or(OptimizerState{});  // where a resumed run left off
   catch_interrupts();
   opts.stop = interrupted;
+  std::optional<Progress> bar;
+  if (!o.quiet && ::isatty(STDERR_FILENO)) {
+    opts.on_step = [&bar](std::int64_t epoch, std::int64_t step, double loss) { bar->step(epoch, step, loss); };
+  }
   Trainer trainer(*m, *jit, opts);
-  bool bar = !o.quiet && ::isatty(STDOUT_FILENO);
+  if (opts.on_step) {
+    std::int64_t per_epoch = (trainer.rows() + trainer.config().batch - 1) / trainer.config().batch;
+    bar.emplace(before.epoch + 1, before.epoch + trainer.config().epochs, before.step, per_epoch);
+  }
+  const bool shared = ::isatty(STDOUT_FILENO);  // stdout and the progress line on one screen
   std::string csv = "epoch,step,loss,metric\n";
-  auto t0 = std::chrono::steady_clock::now();
-  auto line = [&](const LogLine& l, std::int64_t epochs) {
-    csv += fmt::format("{},{},{},{}\n", l.epoch, l.step, num(l.loss), std::isnan(l.metric) ? "" : num(l.metric));
-    if (o.quiet) return;
+  auto line = [&](const LogLine& l, std::int64_t) {
+    if (l.recorded)
+      csv += fmt::format("{},{},{},{}\n", l.epoch, l.step, num(l.loss), std::isnan(l.metric) ? "" : num(l.metric));
+    if (bar) bar->metric(l.metric);
+    if (o.quiet || !l.shown) return;
     std::string metric = std::isnan(l.metric) ? "" : fmt::format("  accuracy {:.4f}", l.metric);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (bar) {
-      int done = static_cast<int>(30 * l.epoch / epochs);
-      double eta = secs / static_cast<double>(l.epoch - before.epoch) * static_cast<double>(epochs - l.epoch);
-      std::fputs(fmt::format("\repoch {}/{} [{}{}] loss {:.6g}{}  {:.0f} steps/s  ETA {:.1f} s   ", l.epoch, epochs,
-                             std::string(static_cast<std::size_t>(done), '#'), std::string(static_cast<std::size_t>(30 - done), '.'),
-                             l.loss, metric, secs > 0 ? static_cast<double>(l.step - before.step) / secs : 0.0, eta)
-                     .c_str(),
-                 stdout);
-      std::fflush(stdout);
-      if (l.epoch == epochs) std::fputs("\n", stdout);
-    } else {
-      std::fputs(fmt::format("epoch {:>6}  step {:>7}  loss {:.6g}{}  lr {:.4g}\n", l.epoch, l.step, l.loss, metric, l.lr).c_str(),
-                 stdout);
-      std::fflush(stdout);  // a pipe or a file sees each line as it comes
-    }
+    if (bar && shared) bar->erase();  // the log line goes where the progress line is
+    std::fputs(fmt::format("epoch {:>6}  step {:>7}  loss {:.6g}{}  lr {:.4g}\n", l.epoch, l.step, l.loss, metric, l.lr).c_str(),
+               stdout);
+    std::fflush(stdout);  // a pipe or a file sees each line as it comes
+    if (bar && shared) bar->redraw();
   };
   TrainResult r = trainer.run(line);
   if (!o.log.empty()) write_file_atomic(o.log, csv);
   if (!o.save.empty()) save_params(o.save, m->params, r.params, &r.optimizer);
+  if (bar) bar->erase();
   if (r.interrupted) {
-    if (bar) std::fputs("\n", stdout);
     std::fflush(stdout);
     std::fputs(fmt::format("gradc: interrupted at epoch {}, step {} of {}; {}\n", r.epoch, r.epoch_step, r.epoch_steps,
                            o.save.empty() ? "nothing saved (no --save)" : "saved " + o.save)
@@ -138,7 +208,6 @@ int cmd_train(const Options& o) {
     return kExitInterrupted;
   }
   if (r.diverged) {
-    if (bar) std::fputs("\n", stdout);
     std::fflush(stdout);
     std::fputs(fmt::format("{}: error: training diverged at epoch {}, step {} with learning rate {}: the loss is {}{}\n",
                            o.file, r.epoch, r.step, r.lr, num(r.loss),

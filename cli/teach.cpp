@@ -320,17 +320,21 @@ int cmd_descent(const Options& o) {
 }
 
 // gradc sweep FILE --lr 0.01,0.2,0.8,1.1 [--epochs N] [-o OUT.svg] [--csv OUT.csv]
+// One convention for the x axis: a training program's runs count epochs from 1 (as `train --log`
+// does), a function's count steps from 0 (the starting point, as `descent --format csv` does).
 int cmd_sweep(const Options& o) {
   std::vector<double> rates = parse_numbers(o.lr_list, "--lr");
   std::string format = output_format("sweep", "-o", o.out, {"svg", "png", "pdf"}, "", "svg");
   catch_interrupts();
   auto m = load(o);
-  if (!m->training || !o.fn.empty())  // a function (a training program's Trainers check their own)
+  const bool training = m->training && o.fn.empty();
+  if (!training)  // a function (a training program's Trainers check their own)
     for (double r : rates) check_descent(r, o.epochs ? *o.epochs : o.steps, "--epochs");
   std::vector<std::vector<double>> curves(rates.size());  // loss per step or epoch
+  std::vector<std::vector<std::int64_t>> at(rates.size());  // its epoch or step numbers
   std::vector<Behaviour> labels(rates.size());
   std::string unit;
-  if (m->training && o.fn.empty()) {
+  if (training) {
     // A training program: one Trainer per rate, compiled here, run in parallel.
     unit = "epoch";
     auto jit = Jit::create();
@@ -339,7 +343,7 @@ int cmd_sweep(const Options& o) {
       TrainOptions opts;
       opts.lr = r;
       opts.metric = false;
-      opts.every_epoch = true;
+      opts.record_every = 1;
       opts.stop = interrupted;
       if (o.epochs) opts.epochs = *o.epochs;
       trainers.push_back(std::make_unique<Trainer>(*m, *jit, opts));
@@ -358,12 +362,13 @@ int cmd_sweep(const Options& o) {
             i = next++;
           }
           TrainResult r = trainers[i]->run(nullptr);
-          for (const LogLine& l : r.log) curves[i].push_back(l.loss);
-          if (r.diverged) curves[i].push_back(r.loss);
-          labels[i] = classify_losses(curves[i]);
+          for (const LogLine& l : r.log) curves[i].push_back(l.loss), at[i].push_back(l.epoch);
+          if (r.diverged) curves[i].push_back(r.loss), at[i].push_back(r.epoch);
         }
       });
     for (std::thread& t : pool) t.join();
+    double best = best_final_loss(curves);
+    for (std::size_t i = 0; i < rates.size(); ++i) labels[i] = classify_losses(curves[i], best);
   } else {
     unit = "step";
     Compiled c = compile_scalar(o, "sweep", 0);
@@ -372,6 +377,7 @@ int cmd_sweep(const Options& o) {
     for (std::size_t i = 0; i < rates.size() && !interrupted(); ++i) {
       Trajectory t = descend(c.k, w0, rates[i], steps);
       curves[i] = t.loss;
+      for (std::size_t s = 0; s < t.loss.size(); ++s) at[i].push_back(static_cast<std::int64_t>(s));
       labels[i] = classify(t);
     }
   }
@@ -379,32 +385,38 @@ int cmd_sweep(const Options& o) {
     std::fputs("gradc: sweep interrupted; nothing written\n", stderr);
     return kExitInterrupted;
   }
-  // The summary and the suggestion: the largest rate that converged, else the largest that
-  // did not diverge or oscillate.
-  std::string text;
-  std::optional<double> suggest;
-  for (Behaviour want : {Behaviour::Converged, Behaviour::Slow})
-    for (std::size_t i = 0; i < rates.size(); ++i)
-      if (labels[i] == want && !suggest) {
-        double best = rates[i];
-        for (std::size_t j = 0; j < rates.size(); ++j)
-          if (labels[j] == want) best = std::max(best, rates[j]);
-        suggest = best;
-      }
+  // The suggestion: the lowest final loss of the runs that did not diverge; of equal ones, the
+  // run that first came within 1e-3 of its start (the fastest), then the larger rate.
+  std::optional<std::size_t> pick;
+  auto first_below = [&](std::size_t i) {
+    for (std::size_t t = 0; t < curves[i].size(); ++t)
+      if (curves[i][t] <= 1e-3 * curves[i].front()) return t;
+    return curves[i].size();
+  };
   for (std::size_t i = 0; i < rates.size(); ++i) {
-    const auto& cv = curves[i];
-    text += fmt::format("lr {:<8} {:<12} loss {} -> {} after {} {}s\n", num(rates[i]), behaviour_name(labels[i]),
-                        num(cv.front()), num(cv.back()), cv.size() - 1, unit);
+    if (labels[i] == Behaviour::Diverged) continue;
+    if (!pick) {
+      pick = i;
+      continue;
+    }
+    double a = curves[i].back(), b = curves[*pick].back();
+    std::size_t fa = first_below(i), fb = first_below(*pick);
+    if (a < b || (a == b && (fa < fb || (fa == fb && rates[i] > rates[*pick])))) pick = i;
   }
-  text += suggest ? fmt::format("suggested learning rate: {}\n", num(*suggest))
-                  : std::string("suggested learning rate: none of these (every run oscillated or diverged)\n");
+  std::string text;
+  for (std::size_t i = 0; i < rates.size(); ++i)
+    text += fmt::format("lr {:<8} {:<12} loss {} -> {} after {} {}s\n", num(rates[i]), behaviour_name(labels[i]),
+                        num(curves[i].front()), num(curves[i].back()), at[i].back(), unit);
+  text += pick ? fmt::format("suggested learning rate: {} (the lowest final loss, {}, of the runs that did not diverge)\n",
+                             num(rates[*pick]), num(curves[*pick].back()))
+               : std::string("suggested learning rate: none of these (every run diverged)\n");
   std::fputs(text.c_str(), stdout);
 
   if (!o.csv.empty()) {
     std::string csv = "lr,label," + unit + ",loss\n";
     for (std::size_t i = 0; i < rates.size(); ++i)
       for (std::size_t t = 0; t < curves[i].size(); ++t)
-        csv += fmt::format("{},{},{},{}\n", num(rates[i]), behaviour_name(labels[i]), t, num(curves[i][t]));
+        csv += fmt::format("{},{},{},{}\n", num(rates[i]), behaviour_name(labels[i]), at[i][t], num(curves[i][t]));
     write_file_atomic(o.csv, csv);
   }
   if (!o.out.empty()) {
@@ -416,7 +428,7 @@ int cmd_sweep(const Options& o) {
     for (std::size_t i = 0; i < rates.size(); ++i) {
       Series s{fmt::format("lr {} ({})", num(rates[i]), behaviour_name(labels[i])), {}, {}, false, false, false, ""};
       for (std::size_t t = 0; t < curves[i].size(); ++t) {
-        s.x.push_back(static_cast<double>(t));
+        s.x.push_back(static_cast<double>(at[i][t]));
         s.y.push_back(curves[i][t]);
         if (std::isfinite(curves[i][t]) && curves[i][t] > 0) lo = std::min(lo, curves[i][t]), hi = std::max(hi, curves[i][t]);
       }
@@ -425,6 +437,67 @@ int cmd_sweep(const Options& o) {
     p.log_y = hi > 1e3 * lo;  // the range calls for a log scale
     write_plot(render_svg(p), o.out, format);
   }
+  return kExitOk;
+}
+
+// gradc plot LOG.csv [LOG2.csv ...] -o OUT.svg: the loss of each `train --log` file over its
+// epochs, and its metric (dashed) when it has one.
+int cmd_plot(const Options& o) {
+  if (o.out.empty()) throw UsageError("plot: give the SVG file with -o OUT.svg");
+  Plot p;
+  p.title = "Training loss";
+  p.xlabel = "epoch";
+  p.ylabel = "loss";
+  double lo = INFINITY, hi = 0;
+  for (const std::string& path : o.logs) {
+    SourceFile src = load_source(path);
+    const std::string& t = src.text;
+    std::size_t at = 0, rows = 0;
+    Series loss{path, {}, {}, false, false, false, ""}, metric{path + ": metric", {}, {}, false, false, true, ""};
+    bool header = true;
+    while (at < t.size()) {
+      std::size_t end = t.find('\n', at);
+      if (end == std::string::npos) end = t.size();
+      std::string line = t.substr(at, end - at);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      Loc loc{static_cast<std::uint32_t>(at)};
+      at = end + 1;
+      if (line.empty()) continue;
+      if (header) {
+        if (line != "epoch,step,loss,metric")
+          throw Diagnostic(src.format(loc, "error", "expected the header 'epoch,step,loss,metric' of a 'gradc train --log' file"),
+                           kExitInputError);
+        header = false;
+        continue;
+      }
+      std::vector<std::string> cells(1);
+      for (char c : line) {
+        if (c == ',') cells.emplace_back();
+        else cells.back().push_back(c);
+      }
+      auto number = [](const std::string& c) {
+        char* e = nullptr;
+        double v = c.empty() ? NAN : std::strtod(c.c_str(), &e);
+        return c.empty() || *e != '\0' ? NAN : v;
+      };
+      bool ok = cells.size() == 4;
+      double epoch = ok ? number(cells[0]) : NAN, l = ok ? number(cells[2]) : NAN, m = ok ? number(cells[3]) : NAN;
+      if (!ok || !std::isfinite(epoch) || !std::isfinite(l) || (!cells[3].empty() && !std::isfinite(m)))
+        throw Diagnostic(src.format(loc, "error", "expected a row epoch,step,loss,metric of finite numbers (the metric may be empty)"),
+                         kExitInputError);
+      loss.x.push_back(epoch), loss.y.push_back(l);
+      if (std::isfinite(l) && l > 0) lo = std::min(lo, l), hi = std::max(hi, l);
+      if (!cells[3].empty()) metric.x.push_back(epoch), metric.y.push_back(m);
+      ++rows;
+    }
+    if (header || rows == 0)
+      throw Diagnostic(src.format(Loc{0}, "error", "no rows: expected a 'gradc train --log' file (epoch,step,loss,metric)"),
+                       kExitInputError);
+    p.series.push_back(loss);
+    if (!metric.x.empty()) p.series.push_back(metric);
+  }
+  p.log_y = hi > 1e3 * lo;  // the range calls for a log scale
+  write_file_atomic(o.out, render_svg(p));
   return kExitOk;
 }
 

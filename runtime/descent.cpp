@@ -1,6 +1,7 @@
 // Gradient descent on scalar functions and the classification of runs.
 #include "runtime/descent.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gradc {
@@ -61,13 +62,36 @@ Behaviour classify(const Trajectory& t) {
   return Behaviour::Slow;
 }
 
-Behaviour classify_losses(const std::vector<double>& loss) {
+namespace {
+bool diverged(const std::vector<double>& loss) {
+  if (loss.empty()) return true;
   for (double l : loss)
-    if (!std::isfinite(l)) return Behaviour::Diverged;
-  if (loss.empty() || loss.back() > 10 * loss.front()) return Behaviour::Diverged;
-  std::size_t rises = 0;  // rises of more than 5%: momentum's small bumps do not count
-  for (std::size_t s = 1; s < loss.size(); ++s) rises += loss[s] > 1.05 * loss[s - 1];
-  if (loss.size() > 4 && 4 * rises >= loss.size() - 1) return Behaviour::Oscillating;
+    if (!std::isfinite(l)) return true;
+  return loss.back() > 10 * loss.front();
+}
+}  // namespace
+
+double best_final_loss(const std::vector<std::vector<double>>& runs) {
+  double best = INFINITY;
+  for (const auto& r : runs)
+    if (!diverged(r)) best = std::min(best, r.back());
+  return best;
+}
+
+Behaviour classify_losses(const std::vector<double>& loss, double best_final) {
+  if (diverged(loss)) return Behaviour::Diverged;
+  // A trailing moving mean: each point the mean of the last `w` losses.
+  std::size_t n = loss.size(), w = std::max<std::size_t>(1, n / 10);
+  std::vector<double> smooth(n);
+  double sum = 0;
+  for (std::size_t s = 0; s < n; ++s) {
+    sum += loss[s];
+    if (s >= w) sum -= loss[s - w];
+    smooth[s] = sum / static_cast<double>(std::min(s + 1, w));
+  }
+  std::size_t rises = 0;
+  for (std::size_t s = 1; s < n; ++s) rises += smooth[s] > 1.05 * smooth[s - 1];
+  if (n > 4 && 4 * rises >= n - 1 && loss.back() > 10 * best_final) return Behaviour::Oscillating;
   if (loss.back() <= 1e-3 * loss.front()) return Behaviour::Converged;
   return Behaviour::Slow;
 }

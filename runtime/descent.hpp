@@ -29,12 +29,23 @@ const char* behaviour_name(Behaviour b);
 /// How a run went, from its losses and (when known) its parameter updates:
 ///  diverged:    a nan/inf, or the final loss above 10x the initial one;
 ///  oscillating: consecutive updates point in opposite directions in at least half of the
-///               steps (parameter updates known), or the loss rises by more than 5% in at
-///               least a quarter of the steps (losses only);
-///  converged:   the gradient norm fell below 1e-4 of its initial value (or the loss below 1e-3
-///               of its initial value, losses only);
+///               steps (parameter updates known);
+///  converged:   the gradient norm fell below 1e-4 of its initial value;
 ///  slow:        otherwise.
 Behaviour classify(const Trajectory& t);
-Behaviour classify_losses(const std::vector<double>& loss);
+
+/// How a training run went from its losses alone, judged against the best run of the sweep
+/// (`best_final`: the lowest final loss of the runs that did not diverge):
+///  diverged:    a nan/inf, or the final loss above 10x the initial one;
+///  oscillating: the smoothed loss (a moving mean over a tenth of the run, which averages away
+///               momentum's ripples) rises by more than 5% in at least a quarter of the steps,
+///               and the run ends more than 10x above the best run (a run that ends as well as
+///               the best is never called oscillating);
+///  converged:   the final loss is at most 1e-3 of the initial one;
+///  slow:        otherwise.
+Behaviour classify_losses(const std::vector<double>& loss, double best_final);
+
+/// The lowest final loss of the runs that did not diverge (inf when every run diverged).
+double best_final_loss(const std::vector<std::vector<double>>& runs);
 
 }  // namespace gradc

@@ -356,7 +356,9 @@ struct Shown {
   std::vector<bool> ok;             // the points drawn (finite, and positive on a log scale)
   std::optional<std::size_t> last;  // a diverged series (non-finite values at its end after finite
                                     // ones): its last point drawn, where the marker goes
-  std::size_t left_out = 0;         // finite points left out because they are <= 0 on a log scale
+  std::size_t left_out = 0;         // finite points left out because they are < 0 on a log scale
+  std::optional<std::size_t> zero;  // on a log scale, the first point where it reaches exactly 0:
+                                    // such points are drawn at the axis floor, marked
 };
 
 Shown shown(const Series& s, const Frame& f) {
@@ -365,6 +367,10 @@ Shown shown(const Series& s, const Frame& f) {
   sh.ok.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     sh.ok[i] = f.x.valid(s.x[i]) && f.y.valid(s.y[i]);
+    if (f.y.log && s.y[i] == 0 && f.x.valid(s.x[i])) {
+      sh.ok[i] = true;
+      if (!sh.zero) sh.zero = i;
+    }
     sh.left_out += !sh.ok[i] && std::isfinite(s.x[i]) && std::isfinite(s.y[i]);
   }
   auto finite = [&](std::size_t i) { return std::isfinite(s.x[i]) && std::isfinite(s.y[i]); };
@@ -395,7 +401,7 @@ void draw_series(std::string& out, const Series& s, const Shown& sh, const std::
                  const Frame& f) {
   const std::vector<bool>& ok = sh.ok;
   auto X = [&](std::size_t i) { return f.x(s.x[i]); };
-  auto Y = [&](std::size_t i) { return f.y(s.y[i]); };
+  auto Y = [&](std::size_t i) { return f.y.log && s.y[i] == 0 ? f.y(f.y.lo) : f.y(s.y[i]); };
   // The line: a new subpath after every gap; a lone point is a dot (round cap).
   std::string d;
   for (std::size_t i = 0; i < ok.size(); ++i) {
@@ -430,6 +436,14 @@ void draw_series(std::string& out, const Series& s, const Shown& sh, const std::
       append_head(heads, X(i), Y(i), X(i) + dx * tip, Y(i) + dy * tip, std::min(9.0, 0.5 * (len - gap)));
     }
     emit(out, "<path class=\"step-arrows\" fill=\"{}\" d=\"{}\"/>\n", colour, heads);
+  }
+  if (sh.zero) {  // where it reached 0, which a log axis cannot show: a triangle on the floor
+    std::size_t i = *sh.zero;
+    emit(out,
+         "<path class=\"zero\" data-label=\"{}\" data-x=\"{}\" fill=\"{}\" stroke=\"#ffffff\" "
+         "stroke-width=\"1\" d=\"M{} {}L{} {}L{} {}Z\"/>\n",
+         escape(s.label), shortest(s.x[i]), colour, px(X(i) - 6), px(Y(i) - 10), px(X(i) + 6), px(Y(i) - 10), px(X(i)),
+         px(Y(i)));
   }
   if (sh.last) {  // where the curve stops: the last finite value before it ran off to inf or nan
     std::size_t i = *sh.last;
@@ -526,7 +540,7 @@ std::pair<double, double> legend_corner(const Plot& plot, const Frame& f, double
 
 // "3 values <= 0 left out (log scale)", for the notes under the legend's entries.
 std::string left_out_note(const std::string& label, std::size_t n) {
-  return fmt::format("{}{} value{} ≤ 0 left out (log scale)", label.empty() ? "" : label + ": ", n,
+  return fmt::format("{}{} value{} < 0 left out (log scale)", label.empty() ? "" : label + ": ", n,
                      n == 1 ? "" : "s");
 }
 
@@ -545,6 +559,9 @@ void draw_legend(std::string& out, const Plot& plot, const std::vector<Shown>& s
       text = std::max(text, text_width(legend_text(s, shown[i]), kFont));
     }
     if (shown[i].left_out && !s.label.empty()) notes.push_back(left_out_note(s.label, shown[i].left_out));
+    if (shown[i].zero)
+      notes.push_back(fmt::format("{}reaches 0 at x = {}, drawn at the axis floor (▼)",
+                                  s.label.empty() ? "" : s.label + ": ", shortest(s.x[*shown[i].zero])));
     if (s.label.empty()) unlabelled_left_out += shown[i].left_out;
   }
   if (unlabelled_left_out) notes.push_back(left_out_note("", unlabelled_left_out));

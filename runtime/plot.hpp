@@ -33,7 +33,7 @@ struct Field {                  // filled contours of f(x, y) on a regular grid
 
 struct Plot {
   std::string title, xlabel, ylabel;
-  bool log_y = false;           // log scale on y (values <= 0 are left out, noted in the legend)
+  bool log_y = false;           // log scale on y (0 drawn at the floor, values < 0 left out; noted)
   std::vector<Series> series;
   std::vector<Arrow> arrows;    // drawn scaled so the longest is one grid cell (of the grid the
                                 // arrows sit on: the median nearest-neighbour distance in pixels)
@@ -54,8 +54,10 @@ struct Plot {
 /// and ticks stay finite (the 5% margin stops at the largest double). A series that diverged
 /// (ends in inf or nan after finite values) is drawn up to its last finite point, where a cross
 /// <path class="diverged" data-label=".." data-x=".." data-y=".."> marks it, and its legend entry
-/// says "diverged" (an unlabelled one gets an entry "diverged"). On a log scale, finite values
-/// <= 0 are left out and the legend gets a <text class="legend-note">: "LABEL: N values ≤ 0 left
+/// says "diverged" (an unlabelled one gets an entry "diverged"). On a log scale, values of
+/// exactly 0 are drawn at the axis floor, the first one marked by a triangle <path class="zero"
+/// data-label=".." data-x="..">, with a <text class="legend-note"> "LABEL: reaches 0 at x = X, drawn
+/// at the axis floor (▼)"; negative values are left out with a note "LABEL: N values < 0 left
 /// out (log scale)" (one note for all unlabelled series, without "LABEL: ").
 ///
 /// Also for testability: each axis is a <g class="axis" data-axis="x|y" data-scale="linear|log"

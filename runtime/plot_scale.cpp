@@ -191,6 +191,7 @@ std::pair<Range, Range> data_ranges(const Plot& plot) {
       xs.push_back(x);
       ys.push_back(y);
     }
+    if (log && std::isfinite(x) && y == 0) xs.push_back(x);  // drawn at the floor: x still counts
   };
   for (const Series& s : plot.series)
     for (std::size_t i = 0; i < s.x.size(); ++i) add(s.x[i], s.y[i]);

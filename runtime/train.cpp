@@ -93,7 +93,7 @@ std::optional<Invalid> validate(const Optimizer& opt, const Training& t) {
 }
 
 Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
-    : m_(m), jit_(jit), dtype_(opts.dtype), use_metric_(opts.metric), every_epoch_(opts.every_epoch) {
+    : m_(m), jit_(jit), dtype_(opts.dtype), use_metric_(opts.metric), record_every_(opts.record_every) {
   if (!m.training) throw UsageError(fmt::format("{} has no 'train' block", m.source.path));
   cfg_ = *m.training;
   // The row count of the data the loss uses (checked equal across data sets by the lowering).
@@ -116,6 +116,8 @@ Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
     auto at = cfg_.where.find(bad->setting);
     throw Diagnostic(m.source.format(at != cfg_.where.end() ? at->second : cfg_.loc, "error", bad->message), kExitInputError);
   }
+  if (record_every_ == kRecordShortRuns) record_every_ = cfg_.epochs <= kShortRun ? 1 : 0;
+  on_step_ = opts.on_step;
   cfg_.batch = std::min(cfg_.batch, rows_);  // a batch beyond the data is the whole data set, as in PyTorch
   start_ = opts.start.empty() ? initialize(m.params, cfg_.seed) : opts.start;
   state_.kind = cfg_.optimizer.kind;  // a fresh optimizer, unless resuming
@@ -376,6 +378,7 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         return res;
       }
       epoch_loss += loss * static_cast<double>(n);
+      if (on_step_) on_step_(epoch, step, epoch_loss / static_cast<double>(start + n));
       // The update (PyTorch's formulas), one loop per optimizer.
       const Update<T> u{w, g, P, static_cast<T>(lr), static_cast<T>(opt.weight_decay)};
       if (opt.kind == Optimizer::Sgd && opt.momentum <= 0) {
@@ -397,8 +400,10 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         return res;
       }
     }
-    if (every_epoch_ || epoch % log_every == 0 || epoch == last) {
-      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr};
+    bool shown = epoch % log_every == 0 || epoch == last;
+    bool recorded = record_every_ > 0 ? epoch % record_every_ == 0 || epoch == last : shown;
+    if (shown || recorded) {
+      LogLine line{epoch, step, epoch_loss / static_cast<double>(rows_), accuracy(tensors(w)), lr, shown, recorded};
       res.log.push_back(line);
       if (on_log) on_log(line, last);
     }

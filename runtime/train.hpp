@@ -64,6 +64,9 @@ struct OptimizerState {
   double epoch_loss = 0;
 };
 
+/// TrainOptions::record_every's "every epoch of a short run": `train --log`'s default.
+inline constexpr std::int64_t kRecordShortRuns = -1, kShortRun = 10'000;
+
 struct TrainOptions {
   std::optional<double> lr;
   std::optional<std::int64_t> epochs, batch;
@@ -76,7 +79,13 @@ struct TrainOptions {
   DType dtype = DType::F64;   // F32: the step and the update compute in float (the result is
                               // given in double)
   bool metric = true;         // evaluate the `metric` setting at each log line
-  bool every_epoch = false;   // log every epoch (learning-rate sweeps)
+  // Record a log line every `record_every` epochs as well as every `log_every` (0: only those;
+  // kRecordShortRuns: every epoch when the run takes at most kShortRun epochs, else only those);
+  // LogLine::shown tells which are on the `log_every` schedule (the lines `train` prints).
+  std::int64_t record_every = 0;
+  // Called after every step with the epoch, the step and the mean loss of the epoch so far
+  // (progress displays; it must be cheap).
+  std::function<void(std::int64_t epoch, std::int64_t step, double loss)> on_step;
   // Asked after every step: true stops the run there (the CLI's answer to SIGINT and SIGTERM),
   // with the state to resume from exactly that step.
   std::function<bool()> stop;
@@ -85,6 +94,9 @@ struct TrainOptions {
 struct LogLine {
   std::int64_t epoch, step;
   double loss, metric, lr;  // metric: nan without one
+  bool shown = true;        // on the `log_every` schedule (or the last epoch)
+  bool recorded = true;     // on the `record_every` schedule (or the last epoch); without
+                            // one, the same as `shown`
 };
 
 struct TrainResult {
@@ -142,11 +154,13 @@ class Trainer {
   Module& m_;
   Jit& jit_;
   DType dtype_ = DType::F64;
-  bool use_metric_ = true, every_epoch_ = false;
+  bool use_metric_ = true;
+  std::int64_t record_every_ = 0;
   Training cfg_;
   std::vector<Tensor> start_;
   OptimizerState state_;  // where run() starts
   std::function<bool()> stop_;
+  std::function<void(std::int64_t, std::int64_t, double)> on_step_;
   std::int64_t rows_ = 1;
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<std::int64_t> step_rows_;

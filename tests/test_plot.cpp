@@ -357,13 +357,17 @@ TEST(PlotLogScale, SmallRangesAdd2And5) {
   EXPECT_TRUE(non_power);
 }
 
-TEST(PlotLogScale, NonPositiveValuesAreSkipped) {
+// A loss that reaches exactly 0 stays on the plot: drawn down to the floor and marked there.
+TEST(PlotLogScale, ZeroIsDrawnAtTheFloorAndNegativesAreSkipped) {
   Plot p;
   p.log_y = true;
   p.series.push_back(line("", {0, 1, 2, 3, 4}, {1, 0, 0.1, -2, 0.01}));
   std::string svg = render_svg(p);
   std::string d = attr(elements(svg, "path", "series")[0], "d");
-  EXPECT_EQ(std::count(d.begin(), d.end(), 'M'), 3) << d;  // three lone points
+  EXPECT_EQ(std::count(d.begin(), d.end(), 'M'), 2) << d;  // 1, 0, 0.1 joined; 0.01 alone
+  std::vector<std::string> zero = elements(svg, "path", "zero");
+  ASSERT_EQ(zero.size(), 1u);
+  EXPECT_EQ(attr(zero[0], "data-x"), "1");
   EXPECT_EQ(parse_points(attr(elements(svg, "path", "series")[0], "data-points")).size(), 5u);
   EXPECT_GT(axis_range(svg, "y").first, 0);
   EXPECT_EQ(svg.find("nan"), std::string::npos);

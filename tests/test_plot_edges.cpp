@@ -86,11 +86,11 @@ std::vector<EdgeCase> edge_cases() {
                    one(count(6), {1, 0, 0.5, -2, 0.1, 0}, true),
                    {},
                    {"s"},
-                   {"s: 3 values ≤ 0 left out (log scale)"}});
+                   {"s: 1 value < 0 left out (log scale)", "s: reaches 0 at x = 1, drawn at the axis floor (▼)"}});
   cases.push_back({"unlabelled_zero_log", one({0, 1, 2}, {0, 2, 4}, true, ""), {}, {},
-                   {"1 value ≤ 0 left out (log scale)"}});
+                   {"reaches 0 at x = 0, drawn at the axis floor (▼)"}});
   cases.push_back({"only_nonpositive_log", one({0, 1}, {0, -1}, true, "z"), {}, {"z"},
-                   {"z: 2 values ≤ 0 left out (log scale)"}});
+                   {"z: 1 value < 0 left out (log scale)", "z: reaches 0 at x = 0, drawn at the axis floor (▼)"}});
   cases.push_back({"single_point_huge", one({3}, {1e308}, false), {}, {"s"}, {}});
   cases.push_back({"single_point_max", one({kMax}, {kMax}, false), {}, {"s"}, {}});
   cases.push_back({"single_point_tiny_log", one({3}, {1e-300}, true), {}, {"s"}, {}});
@@ -111,21 +111,22 @@ std::vector<EdgeCase> edge_cases() {
     cases.push_back({"diverges_past_1e306_log", one(count(y.size()), y, true, "lr 1.1 (diverged)"),
                      {{static_cast<double>(y.size() - 2), last}}, {"lr 1.1 (diverged)"}, {}});
   }
-  cases.push_back({"diverges_after_zero_log", one(count(4), {1, 0.5, 0, kInf}, true, "z"), {{1, 0.5}},
-                   {"z (diverged)"}, {"z: 1 value ≤ 0 left out (log scale)"}});
+  cases.push_back({"diverges_after_zero_log", one(count(4), {1, 0.5, 0, kInf}, true, "z"), {{2, 0}},
+                   {"z (diverged)"}, {"z: reaches 0 at x = 2, drawn at the axis floor (▼)"}});
   {
     // `gradc sweep examples/learning_rate.grad --lr 0.1,1.1 --epochs 2000`: one run underflows
     // to 0 through the subnormals, the other passes 1e306 and overflows.
     Plot p;
     p.log_y = true;
     std::vector<double> a = descent_losses(0.1, 2000), b = descent_losses(1.1, 2000);
-    std::size_t zeros = std::count(a.begin(), a.end(), 0.0);
+    std::size_t first_zero = static_cast<std::size_t>(std::find(a.begin(), a.end(), 0.0) - a.begin());
     p.series.push_back(line("lr 0.1 (converged)", count(a.size()), a));
     p.series.push_back(line("lr 1.1 (diverged)", count(b.size()), b));
     cases.push_back({"sweep_underflow_and_overflow", p,
                      {{static_cast<double>(b.size() - 2), b[b.size() - 2]}},
                      {"lr 0.1 (converged)", "lr 1.1 (diverged)"},
-                     {"lr 0.1 (converged): " + std::to_string(zeros) + " values ≤ 0 left out (log scale)"}});
+                     {"lr 0.1 (converged): reaches 0 at x = " + std::to_string(first_zero) +
+                      ", drawn at the axis floor (▼)"}});
   }
   return cases;
 }
@@ -146,7 +147,9 @@ TEST(PlotEdgeData, EveryFinitePointIsDrawnWhereItBelongs) {
       for (std::size_t k = 0; k < s.x.size(); ++k) {
         if (!std::isfinite(s.x[k]) || !std::isfinite(s.y[k])) continue;
         finite.emplace_back(s.x[k], s.y[k]);
+        // On a log axis 0 is drawn at the floor, the axis' low end; values below 0 are left out.
         if (!c.plot.log_y || s.y[k] > 0) drawn.emplace_back(s.x[k], s.y[k]);
+        if (c.plot.log_y && s.y[k] == 0) drawn.emplace_back(s.x[k], axis_range(svg, "y").first);
       }
       EXPECT_EQ(parse_points(attr(paths[i], "data-points")), finite) << "series " << i;
       auto vertices = path_vertices(attr(paths[i], "d"));
@@ -170,7 +173,8 @@ TEST(PlotEdgeData, EveryFinitePointIsDrawnWhereItBelongs) {
       EXPECT_EQ(number(attr(markers[k], "data-y")), c.diverged[k].second);
       auto v = path_vertices(attr(markers[k], "d"));
       ASSERT_EQ(v.size(), 4u);
-      auto [want_x, want_y] = expected_pixel(svg, c.diverged[k].first, c.diverged[k].second);
+      double y = c.plot.log_y && c.diverged[k].second == 0 ? axis_range(svg, "y").first : c.diverged[k].second;
+      auto [want_x, want_y] = expected_pixel(svg, c.diverged[k].first, y);
       EXPECT_NEAR((v[0].first + v[1].first) / 2, want_x, 0.16);
       EXPECT_NEAR((v[0].second + v[1].second) / 2, want_y, 0.16);
     }
@@ -237,7 +241,7 @@ void expect_every_curve_drawn(const std::string& svg, const std::vector<std::str
   for (std::size_t i = 0; i < paths.size(); ++i) {
     EXPECT_EQ(attr(paths[i], "data-label"), labels[i]);
     std::size_t drawn = 0;
-    for (auto [x, y] : parse_points(attr(paths[i], "data-points"))) drawn += y > 0;  // a log axis
+    for (auto [x, y] : parse_points(attr(paths[i], "data-points"))) drawn += y >= 0;  // a log axis: 0 at its floor
     EXPECT_GT(drawn, 1u) << labels[i];
     EXPECT_EQ(path_vertices(attr(paths[i], "d")).size(), drawn) << labels[i];
   }
@@ -253,8 +257,11 @@ TEST(PlotCli, SweepPastTheLargestDoubleDrawsEveryCurve) {
   std::vector<double> slow = descent_losses(0.1, 2000), fast = descent_losses(1.1, 2000);
   std::vector<std::string> notes = texts(svg, "legend-note");
   ASSERT_EQ(notes.size(), 1u);
-  EXPECT_EQ(notes[0], fmt::format("lr 0.1 (converged): {} values ≤ 0 left out (log scale)",
-                                  std::count(slow.begin(), slow.end(), 0.0)));
+  EXPECT_EQ(notes[0], fmt::format("lr 0.1 (converged): reaches 0 at x = {}, drawn at the axis floor (▼)",
+                                  std::find(slow.begin(), slow.end(), 0.0) - slow.begin()));
+  auto zero = elements(svg, "path", "zero");
+  ASSERT_EQ(zero.size(), 1u);
+  EXPECT_EQ(attr(zero[0], "data-label"), "lr 0.1 (converged)");
   auto markers = elements(svg, "path", "diverged");
   ASSERT_EQ(markers.size(), 1u);
   ASSERT_FALSE(std::isfinite(fast.back()));
@@ -264,7 +271,7 @@ TEST(PlotCli, SweepPastTheLargestDoubleDrawsEveryCurve) {
 
 TEST(PlotCli, SweepOfATrainingProgramThatDivergesDrawsEveryCurve) {
   std::string svg = run_sweep("examples/xor.grad --lr 0.01,0.2,0.8,5", "sweep_xor");
-  expect_every_curve_drawn(svg, {"lr 0.01 (slow)", "lr 0.2 (oscillating)", "lr 0.8 (diverged)", "lr 5 (diverged)"},
+  expect_every_curve_drawn(svg, {"lr 0.01 (slow)", "lr 0.2 (converged)", "lr 0.8 (diverged)", "lr 5 (diverged)"},
                            {"lr 0.8 (diverged)", "lr 5 (diverged)"});
 }
 

@@ -52,11 +52,25 @@ TEST(Descent, StopsAtTheFirstNonFiniteLoss) {
 }
 
 TEST(Descent, LossOnlyLabels) {
-  EXPECT_EQ(classify_losses({1, 0.9, 0.8, 0.7, 0.6}), Behaviour::Slow);
-  EXPECT_EQ(classify_losses({1, 0.1, 0.01, 0.001, 0.0001}), Behaviour::Converged);
-  EXPECT_EQ(classify_losses({1, 0.5, 0.9, 0.4, 0.8, 0.3, 0.7}), Behaviour::Oscillating);
-  EXPECT_EQ(classify_losses({1, 2, 30, 400}), Behaviour::Diverged);
-  EXPECT_EQ(classify_losses({1, 0.5, NAN}), Behaviour::Diverged);
+  EXPECT_EQ(classify_losses({1, 0.9, 0.8, 0.7, 0.6}, 0.6), Behaviour::Slow);
+  EXPECT_EQ(classify_losses({1, 0.1, 0.01, 0.001, 0.0001}, 0.0001), Behaviour::Converged);
+  EXPECT_EQ(classify_losses({1, 0.5, 0.9, 0.4, 0.8, 0.3, 0.7}, 0.01), Behaviour::Oscillating);
+  EXPECT_EQ(classify_losses({1, 2, 30, 400}, 0.1), Behaviour::Diverged);
+  EXPECT_EQ(classify_losses({1, 0.5, NAN}, 0.1), Behaviour::Diverged);
+}
+
+// The same rough curve is not oscillating when it ends as well as the best run (within 10x).
+TEST(Descent, RipplesOfTheBestRunAreNotOscillation) {
+  EXPECT_EQ(classify_losses({1, 0.5, 0.9, 0.4, 0.8, 0.3, 0.7}, 0.07), Behaviour::Slow);
+  // Momentum's ripples on a falling curve: every other loss rises 12%, the 4-point mean falls.
+  std::vector<double> ripples;
+  for (int i = 0; i < 40; ++i) ripples.push_back(std::pow(0.7, i) * (i % 2 ? 1.6 : 1.0));
+  EXPECT_EQ(classify_losses(ripples, 1e-9), Behaviour::Converged);
+}
+
+TEST(Descent, BestFinalLossSkipsDivergedRuns) {
+  EXPECT_EQ(best_final_loss({{1, 0.5}, {1, 0.2}, {1, NAN}, {1, 20}}), 0.2);
+  EXPECT_EQ(best_final_loss({{1, NAN}}), INFINITY);
 }
 
 }  // namespace

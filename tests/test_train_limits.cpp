@@ -261,7 +261,7 @@ TEST(Limits, ResumedEpochs) {
             "--resume: the checkpoint has completed 999999990 epochs; 11 more would pass the limit of 1000000000 epochs");
   // The shuffles of 999,999,999 earlier epochs are skipped in O(1) (a replay would not finish).
   TrainOptions last = resume_at(999999999, 1);
-  last.every_epoch = true;
+  last.record_every = 1;
   TrainResult r = Trainer(*m, shared_jit(), last).run(nullptr);
   ASSERT_EQ(r.log.size(), 1u);
   EXPECT_EQ(r.log[0].epoch, 1000000000);
@@ -296,7 +296,7 @@ TEST(Interrupt, StoppedSavedAndResumedEqualsAStraightRun) {
   for (const char* optimizer : {"sgd(lr = 0.5, momentum = 0.9)", "adam(lr = 0.05)"}) {
     auto m = compile_text(small_classifier(optimizer));
     TrainOptions opts;
-    opts.every_epoch = true;
+    opts.record_every = 1;
     TrainResult straight = Trainer(*m, shared_jit(), opts).run(nullptr);
     for (int stop_at : {2, 4, 7}) {
       for (const char* file : {"gradc_interrupted.json", "gradc_interrupted.npz"}) {

@@ -410,7 +410,7 @@ void expect_same_state(const OptimizerState& a, const OptimizerState& b) {
 void expect_resume_continues(Module& m, TrainOptions opts, std::int64_t n, const std::string& file) {
   SCOPED_TRACE(file);
   std::string path = ::testing::TempDir() + file;
-  opts.every_epoch = true;
+  opts.record_every = 1;
   opts.epochs = 2 * n;
   TrainResult straight = Trainer(m, shared_jit(), opts).run(nullptr);
   opts.epochs = n;
