@@ -209,9 +209,10 @@ int cmd_train(const Options& o) {
   }
   if (r.diverged) {
     std::fflush(stdout);
-    std::fputs(fmt::format("{}: error: training diverged at epoch {}, step {} with learning rate {}: the loss is {}{}\n",
-                           o.file, r.epoch, r.step, r.lr, num(r.loss),
-                           o.save.empty() ? "" : fmt::format("; the last finite parameters are saved in {}", o.save))
+    std::fputs(message("gradc", "error",
+                       fmt::format("{}: training diverged at epoch {}, step {} with learning rate {}: the loss is {}{}", o.file,
+                                   r.epoch, r.step, r.lr, num(r.loss),
+                                   o.save.empty() ? "" : fmt::format("; the last finite parameters are saved in {}", o.save)))
                    .c_str(),
                stderr);
     return kExitDiverged;
@@ -262,6 +263,29 @@ int cmd_predict(const Options& o) {
   std::int64_t rows = static_cast<std::int64_t>(t.rows()), w = static_cast<std::int64_t>(t.columns.size());
   const Node* x = m->graph.var("input", Shape{static_cast<std::int32_t>(rows), static_cast<std::int32_t>(features.size())});
   SourceFile diag{m->source.path, m->source.text};
+  // A CSV with the wrong number of columns is the CSV's error, not the network's: find the
+  // width the network takes and say so.
+  bool fits = true;
+  try {
+    m->apply(name, x);
+  } catch (const std::exception&) {
+    fits = false;
+  }
+  if (!fits) {
+    for (std::int32_t k = 1; k <= 4096; ++k) {
+      try {
+        m->apply(name, m->graph.var("probe", Shape{1, k}));
+      } catch (const std::exception&) {
+        continue;
+      }
+      if (static_cast<std::size_t>(k) != features.size())
+        throw Diagnostic(t.source.format(Loc{0}, "error",
+                                         fmt::format("{} column{} ({}), but '{}' takes {} input{} per row", features.size(),
+                                                     features.size() == 1 ? "" : "s", join(features), name, k, k == 1 ? "" : "s")),
+                         kExitInputError);
+      break;
+    }
+  }
   const Node* y = located_in(diag, [&] { return m->apply(name, x); });
   if (y->shape.rank != 2 || y->shape[0] != rows)
     throw UsageError(fmt::format("'{}' gives shape {} for {} rows; predict needs one output row per input row", name,
