@@ -1,6 +1,7 @@
 // The training runtime: SGD and Adam steps against an independent plain C++ implementation,
 // reproducibility, initialisers, the examples' accuracy, and bad training programs.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 
@@ -546,7 +547,8 @@ TEST(Resume, StateErrors) {
 // The CLI end to end: `train --epochs 6 --save` writes the same bytes as `--epochs 3 --save`
 // then `--resume --epochs 3 --save`, through either format.
 TEST(Resume, CliContinuesByteForByte) {
-  std::string dir = ::testing::TempDir(), train = GRADC_BINARY " train " GRADC_SOURCE_DIR "/examples/spiral.grad --quiet --epochs ";
+  // Names of this process's own (ctest runs of other checkouts may run at the same time).
+  std::string dir = ::testing::TempDir() + std::to_string(::getpid()) + "_", train = GRADC_BINARY " train " GRADC_SOURCE_DIR "/examples/spiral.grad --quiet --epochs ";
   for (const char* half : {"gradc_cli_half.json", "gradc_cli_half.npz"}) {
     for (std::string args : {"6 --save " + dir + "gradc_cli_full.json", "3 --save " + dir + half,
                              "3 --resume " + dir + half + " --save " + dir + "gradc_cli_rest.json"})
