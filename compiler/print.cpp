@@ -31,13 +31,9 @@ class Printer {
   Printer(Format f, const std::unordered_map<const Node*, std::string>* temps, bool display = false)
       : f_(f), temps_(temps), source_(f == Format::Text && !display) {}
 
-  /// Names that mean variables where the text is read: a constant with one of these names (a
-  /// parameter called `pi`) is printed as its value.
-  void shadow(std::span<const Node* const> roots, std::span<const std::string> names = {}) {
-    for (const Node* n : reachable(roots))
-      if (n->op == Op::Var) shadowed_.insert(n->name);
-    shadowed_.insert(names.begin(), names.end());
-  }
+  /// Names that mean variables where the text is read (see shadowed_names): a constant with one
+  /// of these names (a parameter called `pi`) is printed as its value.
+  void shadow(const std::unordered_set<std::string>* names) { shadowed_ = names; }
 
   std::string operator()(const Node* n) {
     out_.clear();
@@ -92,7 +88,7 @@ class Printer {
         if (n->op == Op::Tensor) {
           tensor_text(n);
         } else {
-          out_ += n->op == Op::Const && (n->name.empty() || shadowed_.count(n->name)) ? print_number(n->value, f_)
+          out_ += n->op == Op::Const && (n->name.empty() || (shadowed_ && shadowed_->count(n->name))) ? print_number(n->value, f_)
                                                                                        : print_name(n->name, f_);
         }
         break;
@@ -576,7 +572,7 @@ class Printer {
   Format f_;
   const std::unordered_map<const Node*, std::string>* temps_;
   bool source_;
-  std::unordered_set<std::string> shadowed_;
+  const std::unordered_set<std::string>* shadowed_ = nullptr;
   std::string out_;
 };
 
@@ -590,6 +586,15 @@ std::uint64_t inline_length(const Node* root) {
     len[n] = l;
   }
   return len[root];
+}
+
+// The variables of roots and the names in `also`: where the printed text is read, these mean
+// variables, so constants of these names print as numbers.
+std::unordered_set<std::string> shadowed_names(std::span<const Node* const> roots, std::span<const std::string> also = {}) {
+  std::unordered_set<std::string> names(also.begin(), also.end());
+  for (const Node* n : reachable(roots))
+    if (n->op == Op::Var) names.insert(n->name);
+  return names;
 }
 
 std::vector<const Node*> children_first(std::span<const Node* const> roots) {
@@ -671,6 +676,7 @@ Printed print(std::span<const Node* const> roots, Format f,
   }
 
   // One printed form: the named nodes get their names (given, or prefix + k), then the text.
+  const std::unordered_set<std::string> shadowed = shadowed_names(roots, avoid);  // once for every form
   auto render = [&](const std::vector<const Node*>& named) {
     std::unordered_map<const Node*, std::string> temps;
     std::unordered_map<const Node*, std::size_t> index;
@@ -682,7 +688,7 @@ Printed print(std::span<const Node* const> roots, Format f,
       index.emplace(n, index.size());
     }
     Printer p(f, &temps, /*display=*/names != nullptr);
-    p.shadow(roots, avoid);
+    p.shadow(&shadowed);
     Printed out;
     for (const Node* n : named) {
       out.temps.emplace_back(temps[n], p(n));
@@ -729,7 +735,8 @@ std::string print_inline(const Node* n, Format f, std::uint64_t max_chars) {
   if (depth(n) > kMaxInlineDepth)
     throw std::length_error(fmt::format("the inline form would nest more than {} levels", kMaxInlineDepth));
   Printer p(f, nullptr);
-  p.shadow(std::span<const Node* const>(&n, 1));
+  std::unordered_set<std::string> shadowed = shadowed_names(std::span<const Node* const>(&n, 1));
+  p.shadow(&shadowed);
   return p(n);
 }
 

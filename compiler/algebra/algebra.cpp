@@ -209,10 +209,7 @@ const Expr* Algebra::add(std::vector<const Expr*> terms) {
   }
   std::stable_sort(out.begin(), out.end(), [this](const Expr* a, const Expr* b) { return term_less(a, b); });
   if (constant.zero() && apart.empty() && out.size() >= 2) {
-    Expr e;
-    e.kind = Kind::Add;
-    e.args = out;
-    if (auto ft = factor_terms(intern(std::move(e)))) {
+    if (auto ft = factor_terms(out)) {
       std::vector<const Expr*> fs = ft->first;
       fs.push_back(ft->second);
       return mul(std::move(fs));
@@ -229,8 +226,9 @@ const Expr* Algebra::add(std::vector<const Expr*> terms) {
 }
 
 // a*b + a*c = a*(b + c), for the factors every term has (SymPy's factor_terms).
-std::optional<std::pair<std::vector<const Expr*>, const Expr*>> Algebra::factor_terms(const Expr* sum) {
-  if (sum->kind != Kind::Add) return std::nullopt;
+std::optional<std::pair<std::vector<const Expr*>, const Expr*>> Algebra::factor_terms(
+    std::span<const Expr* const> terms) {
+  if (terms.size() < 2) return std::nullopt;
   auto factors_of = [](const Expr* t) {
     std::vector<const Expr*> fs;
     if (t->kind == Kind::Mul) {
@@ -241,14 +239,14 @@ std::optional<std::pair<std::vector<const Expr*>, const Expr*>> Algebra::factor_
     }
     return fs;
   };
-  std::vector<const Expr*> common = factors_of(sum->args[0]);
-  for (std::size_t i = 1; i < sum->args.size() && !common.empty(); ++i) {
-    std::vector<const Expr*> fs = factors_of(sum->args[i]);
+  std::vector<const Expr*> common = factors_of(terms[0]);
+  for (std::size_t i = 1; i < terms.size() && !common.empty(); ++i) {
+    std::vector<const Expr*> fs = factors_of(terms[i]);
     std::erase_if(common, [&](const Expr* f) { return std::find(fs.begin(), fs.end(), f) == fs.end(); });
   }
   if (common.empty()) return std::nullopt;
   std::vector<const Expr*> rest;
-  for (const Expr* t : sum->args) {
+  for (const Expr* t : terms) {
     auto [c, r] = split_coefficient(t);
     std::vector<const Expr*> fs{num(c)};
     for (const Expr* f : factors_of(r))

@@ -53,9 +53,9 @@ class Algebra {
   const Expr* neg(const Expr* a) { return mul({num(-1), a}); }
   const Expr* fn(Op op, std::vector<const Expr*> args);  // rules.cpp
 
-  /// The factors common to every term of a sum, and the sum of what is left: x*y + x*z is
-  /// ({x}, y + z). nullopt when there are none (or `sum` is not a sum).
-  std::optional<std::pair<std::vector<const Expr*>, const Expr*>> factor_terms(const Expr* sum);
+  /// The factors common to every one of a sum's terms, and the sum of what is left: x*y + x*z
+  /// is ({x}, y + z). nullopt when there are none (or fewer than two terms).
+  std::optional<std::pair<std::vector<const Expr*>, const Expr*>> factor_terms(std::span<const Expr* const> terms);
 
   /// The number and the rest of a term: 3*x*y is (3, x*y), x is (1, x), 5 is (5, 1).
   std::pair<Number, const Expr*> split_coefficient(const Expr* t);
