@@ -18,6 +18,8 @@ command -v npm >/dev/null || want+=(npm)
 [ "${1:-}" = "--fuzz" ] && want+=(clang-19 libfuzzer-19-dev libclang-rt-19-dev)
 # `--bench-print` adds SymPy, the reference of bench/print_vs_sympy.py (never needed by the tests).
 [ "${1:-}" = "--bench-print" ] && want+=(python3-sympy)
+# `--bench-torch` adds PyTorch, the reference of bench/jacobian_vs_torch.py (`make bench-gmm`).
+[ "${1:-}" = "--bench-torch" ] && want+=(python3-torch)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
