@@ -17,13 +17,8 @@
 #include "runtime/jit.hpp"
 
 namespace gradc::cli {
-namespace fw = gradc::interim;
 
 namespace {
-
-fw::Mode parse_mode(const std::string& mode) {
-  return mode == "fwd" ? fw::Mode::Forward : mode == "rev" ? fw::Mode::Reverse : fw::Mode::Auto;
-}
 
 // What the kernel computes, in the order of its outputs: each part's offset (in elements) in
 // the output buffer, or npos when not asked for.

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli/common.hpp"
+#include "cli/jacobian_interim.hpp"
 #include "cli/output.hpp"
 #include "compiler/algebra/canon.hpp"
 #include "compiler/builder.hpp"
@@ -48,6 +49,32 @@ std::vector<std::string> names_in_file(const Module& m) {
   return out;
 }
 
+// diff --jacobian: every entry of the Jacobian of f with respect to --wrt (default: every
+// parameter), in the form diff chose (algebraic, --ieee or --no-simplify).
+int diff_jacobian(Module& m, const Options& o, Format format, bool algebraic) {
+  if (o.order != 1) throw UsageError("--order: a Jacobian holds first derivatives; leave out --order");
+  if (o.expr_only) throw UsageError("--expr-only prints one partial; leave it out with --jacobian");
+  const Function& f = choose(m, o.fn, /*tensors=*/true);
+  std::vector<const Node*> wrt = o.wrt.empty() ? f.params : resolve_wrt(m, f, o.wrt);
+  std::vector<std::string> order = param_names(f);
+  Builder b(m.graph, o.ieee ? Simplify::Full : Simplify::None);
+  const Node* body = algebraic ? canonical(m.graph, std::span<const Node* const>(&f.body, 1), order)[0] : f.body;
+  fw::Jacobian J = fw::jacobian(b, std::span(&body, 1), wrt, parse_mode(o.mode));
+  std::vector<const Node*> entries;
+  for (std::int64_t i = 0; i < J.rows; ++i)
+    for (std::int64_t j = 0; j < J.cols; ++j) entries.push_back(J.entry(b, i, j));
+  if (!o.no_simplify) entries = algebraic ? canonical(m.graph, entries, order) : simplify(m.graph, entries);
+  // Tensor parameters are declared with their shapes, so that the printed blocks parse back.
+  std::vector<std::string> params, wrt_names;
+  for (const Node* p : f.params) params.push_back(p->shape.scalar() ? p->name : p->name + p->shape.str());
+  for (const Node* v : wrt) wrt_names.push_back(v->name);
+  std::fputs(print_jacobian(f.name, params, wrt_names, element_names(f.name, f.body->shape), element_names(wrt),
+                            entries, format, names_in_file(m))
+                 .c_str(),
+             stdout);
+  return kExitOk;
+}
+
 int cmd_diff(const Options& o) {
   Format fmt_ = o.format == "latex" ? Format::Latex : Format::Text;
   // Three forms: the algebraic canonical form for people (default: lowered and differentiated
@@ -62,6 +89,8 @@ int cmd_diff(const Options& o) {
                                    o.order));
     return diff_training(*m, o, fmt_);
   }
+  if (o.jacobian) return diff_jacobian(*m, o, fmt_, algebraic);
+  if (!o.mode.empty()) throw UsageError("--mode chooses how --jacobian is computed: give --jacobian too");
   const Function& f = choose(*m, o.fn);
   std::vector<const Node*> wrt = resolve_wrt(*m, f, o.wrt);
   if (o.order < 1) throw UsageError("--order must be at least 1");

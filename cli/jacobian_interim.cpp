@@ -70,10 +70,8 @@ Jacobian jacobian(Builder& b, std::span<const Node* const> outputs, std::span<co
   std::vector<std::vector<const Node*>> rows;
   for (const Node* y : outputs)
     for (std::int64_t i = 0; i < y->shape.size(); ++i) rows.push_back(gradient(b, element(b, y, i), wrt, origins));
-  if (J.mode == Mode::Reverse) {
-    J.rows_ = std::move(rows);
-    return J;
-  }
+  J.rows_ = rows;  // kept in forward mode too: entry() reads single entries from them
+  if (J.mode == Mode::Reverse) return J;
   std::int64_t j = 0;
   for (std::size_t w = 0; w < wrt.size(); ++w)
     for (std::int64_t k = 0; k < wrt[w]->shape.size(); ++k, ++j) {
@@ -98,7 +96,7 @@ const Node* Jacobian::entry(Builder& b, std::int64_t i, std::int64_t j) const {
     }
     return static_cast<const Node*>(nullptr);
   };
-  return mode == Mode::Reverse ? pick(rows_[static_cast<std::size_t>(i)], j) : pick(columns[static_cast<std::size_t>(j)], i);
+  return !rows_.empty() ? pick(rows_[static_cast<std::size_t>(i)], j) : pick(columns[static_cast<std::size_t>(j)], i);
 }
 
 }  // namespace gradc::interim

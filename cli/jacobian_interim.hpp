@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "compiler/builder.hpp"
@@ -36,3 +37,11 @@ Jacobian jacobian(Builder& b, std::span<const Node* const> outputs, std::span<co
                   Mode mode = Mode::Auto, Origins* origins = nullptr);
 
 }  // namespace gradc::interim
+
+namespace gradc::cli {
+namespace fw = gradc::interim;
+/// --mode's words: fwd, rev, auto (or not given).
+inline fw::Mode parse_mode(const std::string& mode) {
+  return mode == "fwd" ? fw::Mode::Forward : mode == "rev" ? fw::Mode::Reverse : fw::Mode::Auto;
+}
+}  // namespace gradc::cli
