@@ -49,6 +49,27 @@ std::vector<std::string> names_in_file(const Module& m) {
   return out;
 }
 
+// Every operation on constants only (a basis vector times a number, the one-hot seeds of the
+// Jacobian's rows) evaluated by the interpreter, so that the printed entries hold numbers.
+std::vector<const Node*> fold_literals(Graph& g, std::span<const Node* const> roots) {
+  Builder b(g, Simplify::Fold);
+  std::unordered_map<const Node*, const Node*> map;
+  for (const Node* n : reachable(roots)) {
+    if (n->nargs == 0) {
+      map[n] = n;
+    } else if (n->literal) {
+      Tensor t = evaluate_tensors(std::span(&n, 1), {}, {})[0];
+      map[n] = t.shape.scalar() ? g.constant(t.data[0]) : g.tensor(t.shape, std::move(t.data));
+    } else {
+      const Node* args[2] = {map.at(n->arg(0)), n->nargs > 1 ? map.at(n->arg(1)) : nullptr};
+      map[n] = b.apply(n->op, std::span<const Node* const>(args, n->nargs), n->attrs());
+    }
+  }
+  std::vector<const Node*> out;
+  for (const Node* r : roots) out.push_back(map.at(r));
+  return out;
+}
+
 // diff --jacobian: every entry of the Jacobian of f with respect to --wrt (default: every
 // parameter), in the form diff chose (algebraic, --ieee or --no-simplify).
 int diff_jacobian(Module& m, const Options& o, Format format, bool algebraic) {
@@ -63,6 +84,7 @@ int diff_jacobian(Module& m, const Options& o, Format format, bool algebraic) {
   std::vector<const Node*> entries;
   for (std::int64_t i = 0; i < J.rows; ++i)
     for (std::int64_t j = 0; j < J.cols; ++j) entries.push_back(J.entry(b, i, j));
+  if (!o.no_simplify) entries = fold_literals(m.graph, entries);
   if (!o.no_simplify) entries = algebraic ? canonical(m.graph, entries, order) : simplify(m.graph, entries);
   // Tensor parameters are declared with their shapes, so that the printed blocks parse back.
   std::vector<std::string> params, wrt_names;
