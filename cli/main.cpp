@@ -159,7 +159,7 @@ int run(int argc, char** argv) {
     c->add_option("--digits", o.digits, "significant digits of printed numbers, 1 to 17 (default: the shortest that round-trip)")
         ->check(whole_in(1, 17));
   };
-  CLI::App* eval = app.add_subcommand("eval", "value, gradient (and Hessian) through compiled code");
+  CLI::App* eval = app.add_subcommand("eval", "value, gradient (and Hessian, Jacobian) through compiled code");
   common(eval);
   digits(eval);
   eval->add_option("--at", o.at, "point, e.g. x=0.5,y=[1,2] (values may be constant expressions; tensors nested in brackets)");
@@ -172,7 +172,7 @@ int run(int argc, char** argv) {
   eval->add_flag("--json", o.json, "print one JSON object");
   eval->add_option("--points", o.points, "CSV of points (header names the variables)");
   eval->add_option("-o,--out", o.out, "write the --points results to this CSV file");
-  CLI::App* diff = app.add_subcommand("diff", "print partial derivatives");
+  CLI::App* diff = app.add_subcommand("diff", "print partial derivatives or the Jacobian");
   common(diff);
   diff->add_option("--wrt", o.wrt, "variables, comma-separated (required unless --jacobian: then all by default)");
   diff->add_flag("--jacobian", o.jacobian, "print the Jacobian: each entry, or a LaTeX pmatrix");
