@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -148,6 +149,56 @@ TEST_F(CliJacobian, ProductsWithGivenVectorsAreJvAndUJ) {
       double want = 0;
       for (std::size_t i = 0; i < J.size(); ++i) want += u[i] * J[i][j];
       EXPECT_NEAR(out["vjp"][c.params[j]].get<double>(), want, 1e-8) << "vjp " << c.params[j];
+    }
+  }
+}
+
+// diff --jacobian's text reads back: each entry's line (`darm[0]/da = EXPR`) or block function
+// (`fn darm_0_da(a, b) {...}`), compiled again by gradc, gives eval --jacobian's number.
+TEST_F(CliJacobian, PrintedEntriesReadBackAsTheirValues) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    Case rounded = c;
+    for (double& x : rounded.at) x = std::stod(std::to_string(x));
+    nlohmann::json want = eval(rounded, {"--jacobian"});
+    ProcessResult d = run_program({GRADC_BINARY, "diff", c.name + ".grad", "--jacobian"}, "").value();
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    // Each entry as a function e_I_J of the parameters.
+    std::string params, program;
+    for (std::size_t j = 0; j < c.params.size(); ++j) params += (j ? ", " : "") + c.params[j];
+    std::istringstream lines(d.out);
+    std::string line;
+    std::vector<std::string> names;
+    std::size_t entries = 0;
+    while (std::getline(lines, line)) {
+      if (line.rfind("# ", 0) == 0) continue;  // a block's heading comment
+      if (line.rfind("fn ", 0) == 0) {          // a block: kept as it is, named by position
+        std::string name = "e" + std::to_string(entries++);
+        program += "fn " + name + line.substr(line.find('(')) + "\n";
+        names.push_back(name);
+        continue;
+      }
+      std::size_t eq = line.find(" = ");
+      if (line.rfind("d" + c.name + "[", 0) == 0 && eq != std::string::npos) {
+        std::string name = "e" + std::to_string(entries++);
+        program += "fn " + name + "(" + params + ") = " + line.substr(eq + 3) + "\n";
+        names.push_back(name);
+      } else {
+        program += line + "\n";  // inside a block
+      }
+    }
+    ASSERT_EQ(names.size(), want["jacobian"].size() * c.params.size()) << d.out;
+    {
+      std::ofstream("entries.grad") << program;
+    }
+    std::string at;
+    for (std::size_t i = 0; i < c.params.size(); ++i) at += (i ? "," : "") + c.params[i] + "=" + std::to_string(c.at[i]);
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      ProcessResult r = run_program({GRADC_BINARY, "eval", "entries.grad", "--fn", names[k], "--at", at, "--json"}, "").value();
+      ASSERT_EQ(r.exit_code, 0) << r.err << program;
+      double got = nlohmann::json::parse(r.out)["value"].get<double>();
+      double expected = want["jacobian"][k / c.params.size()][k % c.params.size()].get<double>();
+      EXPECT_NEAR(got, expected, 1e-12 * std::max(1.0, std::fabs(expected))) << names[k] << "\n" << program;
     }
   }
 }
