@@ -262,7 +262,9 @@ void eval_function(Module& m, const Function& f, const Options& o, Jit& jit,
   }
   std::vector<std::string> at;
   for (std::size_t i = 0; i < n; ++i) at.push_back(fmt::format("{} = {}", f.params[i]->name, num(values[i].data.data(), values[i].shape)));
-  std::string s = fmt::format("at {}\n{} = {}\n", join(at), f.name, num(out.data(), f.body->shape));
+  std::string s;
+  if (!at.empty()) s += fmt::format("at {}\n", join(at));  // none for a function of no parameters
+  s += fmt::format("{} = {}\n", f.name, num(out.data(), f.body->shape));
   if (l.grad != Layout::npos)
     for (auto& [p, v] : per_param(l.grad, text))
       s += fmt::format("{} = {}\n", print_partial(f.name, std::vector<std::string>{p}, Format::Text), v);
