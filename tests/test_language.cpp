@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <unistd.h>
 #include <string>
 #include <vector>
@@ -55,7 +56,6 @@ struct TempCsv {
     std::ofstream(dir / name) << text;
   }
   ~TempCsv() { std::filesystem::remove_all(dir); }
-  std::string grad(const std::string& text) const { return text; }
 };
 
 /// compile_text with the .grad file in `dir` (csv paths resolve against it).
@@ -248,6 +248,25 @@ TEST(LanguageLowering, CsvFeaturesAll) {
   EXPECT_EQ(k.shape, (Shape{2, 4}));
   EXPECT_EQ(k.data, (std::vector<double>{1, 0, 2, 3, 4, 1, 5, 6}));
   EXPECT_EQ(eval(*m, "g", {}).data, (std::vector<double>{3, 7}));
+}
+
+TEST(LanguageLowering, MnistLikeTakesEveryPixel) {
+  // bench/mnist_like.grad with features = all reads p0..p783 in file order, as its hand-named
+  // list did; the label is the target.
+  std::string header, row;
+  for (int j = 0; j < 784; ++j) header += "p" + std::to_string(j) + ",", row += std::to_string(j) + ",";
+  TempCsv csv("mnist_like.csv", header + "label\n" + row + "7\n");
+  std::ifstream in(GRADC_SOURCE_DIR "/bench/mnist_like.grad");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_NE(text.find("features = all"), std::string::npos);
+  auto m = compile_in(csv.dir, text);
+  ASSERT_EQ(m->data.size(), 1u);
+  const Data& d = m->data[0];
+  ASSERT_EQ(d.features.size(), 784u);
+  for (int j = 0; j < 784; ++j) EXPECT_EQ(d.features[j], "p" + std::to_string(j));
+  EXPECT_EQ(d.x.shape, (Shape{1, 784}));
+  EXPECT_EQ(d.x.data[783], 783);
+  EXPECT_EQ(d.y->data, (std::vector<double>{7}));
 }
 
 //===--- Bad programs: exact messages -------------------------------------------------------===//
