@@ -120,7 +120,8 @@ void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
   std::string s;
   std::vector<std::string> at;
   for (std::size_t i = 0; i < n; ++i) at.push_back(fmt::format("{} = {}", f.params[i]->name, num(point[i])));
-  s += fmt::format("at {}\n{} = {}\n", join(at), f.name, num(out[0]));
+  if (!at.empty()) s += fmt::format("at {}\n", join(at));  // none for a function of no parameters
+  s += fmt::format("{} = {}\n", f.name, num(out[0]));
   for (std::size_t i = 0; i < n; ++i)
     s += fmt::format("{} = {}\n", print_partial(f.name, std::vector<std::string>{f.params[i]->name}, Format::Text),
                      num(out[1 + i]));
