@@ -1,5 +1,5 @@
 // Every IR operation, listed once. The enum comes from GRADC_FOR_EACH_OP; everything else about
-// an op (spelling, LaTeX, evaluation, derivative rule) sits together in its row of ops.cpp.
+// an op (spelling, LaTeX, evaluation, derivative rules) sits together in its row of ops.cpp.
 #pragma once
 #include <cstdint>
 #include <string_view>
@@ -41,6 +41,11 @@ struct Node;
 /// adjoint contribution adj * ∂n/∂args[i] (nullptr when there is none).
 using GradRule = void (*)(Builder& b, const Node* n, const Node* adj, const Node** d);
 
+/// Forward-mode rule: given the node n = op(args) and t[i], the tangent of args[i] (of its
+/// shape; nullptr for a zero tangent, and never all of them nullptr), returns n's tangent
+/// Σ ∂n/∂args[i] · t[i] (nullptr when it is zero).
+using JvpRule = const Node* (*)(Builder& b, const Node* n, const Node* const* t);
+
 struct OpInfo {
   Op op;
   const char* name;   // text spelling: "+", "sin", ...
@@ -50,6 +55,7 @@ struct OpInfo {
   const char* latex;  // LaTeX spelling: "\\sin", "\\frac", ...
   double (*eval)(const double* args);
   GradRule grad;
+  JvpRule jvp;
   // Defined and finite for every finite argument (ignoring overflow): x*0 may fold to 0 only
   // when every op inside x has this property, so a hidden log(-1) or 1/0 is never erased.
   bool everywhere_defined;
