@@ -412,8 +412,12 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
 // that the IR holds it as a number. Past 100 the evaluation cost grows (README, "Limits").
 const Node* Lowerer::polygamma_order(const Node* n, Loc loc) {
   n = simplify(m_.graph, std::span<const Node* const>(&n, 1), Simplify::Fold)[0];
-  if (!n->is_const() || !(n->value >= 0 && n->value <= kMaxPolygammaOrder) || n->value != std::floor(n->value))
-    error(loc, fmt::format("the order n of polygamma(n, x) must be a constant integer from 0 to {}", kMaxPolygammaOrder));
+  if (!n->is_const())
+    error(loc, fmt::format("the order n of polygamma(n, x) must be a constant integer from 0 to {} "
+                           "(polygamma has no derivative in n)", kMaxPolygammaOrder));
+  if (!(n->value >= 0 && n->value <= kMaxPolygammaOrder) || n->value != std::floor(n->value))
+    error(loc, fmt::format("the order n of polygamma(n, x) must be an integer from 0 to {}, not {}", kMaxPolygammaOrder,
+                           n->value));
   return n;
 }
 
