@@ -1,5 +1,6 @@
 // The op table: for each op, its spelling, evaluation and reverse-mode derivative rule, side by
-// side. The printers, the interpreter, the differentiation pass and the simplifier all read it.
+// side; for a tensor op also its shape rule and kind of code generation. The printers, the
+// interpreter, the differentiation pass, the simplifier and the code generator all read it.
 #include "compiler/ops.hpp"
 
 #include <array>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "compiler/builder.hpp"
+#include "compiler/ops_tensor.hpp"
 #include "support/special.hpp"
 
 namespace gradc {
@@ -15,6 +17,8 @@ namespace {
 
 using B = Builder;
 using N = const Node*;
+using L = Lowering;
+namespace T = tensor_ops;
 
 // Kinks follow documented conventions: relu'(0) = 0, abs'(0) = sign(0) = 0, and at a tie
 // max(a, b) and min(a, b) pass the adjoint to a.
@@ -226,16 +230,20 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
        d[1] = times(b, g, b.apply(Op::Polygamma, {next_order(b, n->arg(0)), n->arg(1)}));
      }, false},
 
-    // Tensor ops: no scalar eval (interp.cpp), shape rules in ir.cpp.
+    // Tensor ops: no scalar eval; after `elementwise = false`, the shape rule and evaluation
+    // (ops_tensor.cpp), the kind of code generation, and whether axis / index are read.
     // broadcast(x) to a larger shape: the adjoint sums over the broadcast axes
     {Op::Broadcast, "broadcast", 1, Syntax::Call, kPrecAtom, "\\operatorname{broadcast}", nullptr,
-     [](B& b, N n, N g, N* d) { d[0] = b.sum_to(g, n->arg(0)->shape); }, true, false},
+     [](B& b, N n, N g, N* d) { d[0] = b.sum_to(g, n->arg(0)->shape); }, true, false,
+     T::broadcast_shape, T::broadcast_eval, L::View},
     // reshape(x): the adjoint takes x's shape back
     {Op::Reshape, "reshape", 1, Syntax::Call, kPrecAtom, "\\operatorname{reshape}", nullptr,
-     [](B& b, N n, N g, N* d) { d[0] = b.reshape(g, n->arg(0)->shape); }, true, false},
+     [](B& b, N n, N g, N* d) { d[0] = b.reshape(g, n->arg(0)->shape); }, true, false,
+     T::reshape_shape, T::reshape_eval, L::View},
     // sum(x, axis): every summand gets the adjoint of the sum
     {Op::Sum, "sum", 1, Syntax::Call, kPrecAtom, "\\sum", nullptr,
-     [](B& b, N n, N g, N* d) { d[0] = b.unreduce(g, n->arg(0)->shape, n->axis); }, true, false},
+     [](B& b, N n, N g, N* d) { d[0] = b.unreduce(g, n->arg(0)->shape, n->axis); }, true, false,
+     T::sum_shape, T::reduce_eval, L::OwnLoop, true},
     // max(x, axis): the adjoint is shared equally by the elements equal to the maximum, 1/k each
     // at a k-way tie (PyTorch's amax; any other split is a subgradient too, but not the same)
     {Op::ReduceMax, "max", 1, Syntax::Call, kPrecAtom, "\\max", nullptr,
@@ -244,26 +252,33 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
        N hit = b.sub(1, b.call(Op::Step, b.sub(b.unreduce(n, x->shape, n->axis), x)));  // [x = max]
        N share = b.div(hit, b.unreduce(b.sum(hit, n->axis), x->shape, n->axis));
        d[0] = times(b, b.unreduce(g, x->shape, n->axis), share);
-     }, true, false},
+     }, true, false,
+     T::reduce_max_shape, T::reduce_eval, L::OwnLoop, true},
     // A @ B: dA = G @ B^T, dB = A^T @ G
     {Op::MatMul, "@", 2, Syntax::Infix, kPrecMul, "", nullptr,
      [](B& b, N n, N g, N* d) {
        d[0] = b.matmul(g, b.transpose(n->arg(1)));
        d[1] = b.matmul(b.transpose(n->arg(0)), g);
-     }, true, false},
+     }, true, false,
+     T::matmul_shape, T::matmul_eval, L::OwnLoop},
     // X^T: the adjoint is G^T
     {Op::Transpose, "transpose", 1, Syntax::Call, kPrecAtom, "^{\\top}", nullptr,
-     [](B& b, N n, N g, N* d) { d[0] = b.transpose(g); }, true, false},
+     [](B& b, N n, N g, N* d) { d[0] = b.transpose(g); }, true, false,
+     T::transpose_shape, T::transpose_eval, L::View},
     // x[i] along an axis: the adjoint is placed back at i, zeros elsewhere
     {Op::Index, "index", 1, Syntax::Call, kPrecAtom, "", nullptr,
-     [](B& b, N n, N g, N* d) { d[0] = b.embed(g, n->axis, n->index, n->arg(0)->shape); }, true, false},
+     [](B& b, N n, N g, N* d) { d[0] = b.embed(g, n->axis, n->index, n->arg(0)->shape); }, true, false,
+     T::index_shape, T::index_eval, L::View, true, true},
     // embed(x) at i along an axis (zeros elsewhere): the adjoint is G[i]
     {Op::Embed, "embed", 1, Syntax::Call, kPrecAtom, "\\operatorname{embed}", nullptr,
-     [](B& b, N n, N g, N* d) { d[0] = b.index(g, n->axis, n->index); }, true, false},
+     [](B& b, N n, N g, N* d) { d[0] = b.index(g, n->axis, n->index); }, true, false,
+     T::embed_shape, T::embed_eval, L::OwnLoop, true, true},
     // onehot(labels, classes): labels are data, not differentiable
-    {Op::OneHot, "onehot", 1, Syntax::Call, kPrecAtom, "\\operatorname{onehot}", nullptr, no_grad, true, false},
+    {Op::OneHot, "onehot", 1, Syntax::Call, kPrecAtom, "\\operatorname{onehot}", nullptr, no_grad, true, false,
+     T::onehot_shape, T::onehot_eval, L::OwnLoop, false, true},
     // detach(x) = x with no derivative (JAX's stop_gradient)
-    {Op::Detach, "detach", 1, Syntax::Call, kPrecAtom, "", nullptr, no_grad, true, false},
+    {Op::Detach, "detach", 1, Syntax::Call, kPrecAtom, "", nullptr, no_grad, true, false,
+     T::detach_shape, T::detach_eval, L::View},
 }};
 
 constexpr bool table_in_enum_order() {
@@ -284,6 +299,13 @@ constexpr bool arities_match() {
   return true;
 }
 static_assert(arities_match(), "kOps arity must match GRADC_FOR_EACH_OP");
+
+constexpr bool tensor_ops_complete() {
+  for (const OpInfo& info : kOps)
+    if (!info.elementwise && (!info.shape || !info.evaluate)) return false;
+  return true;
+}
+static_assert(tensor_ops_complete(), "every tensor op needs a shape rule and an evaluation");
 
 }  // namespace
 
