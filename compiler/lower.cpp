@@ -459,6 +459,7 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
     if (static_cast<int>(args.size()) != op->arity)
       error(o.loc, fmt::format("'{}' takes {}, but {} given", o.text, plural(op->arity, "argument"),
                                were(args.size())));
+    if (op->op == Op::Polygamma) args[0] = polygamma_order(args[0], o.arg_locs[0]);
     return shaped(o.loc, [&] { return b_.apply(op->op, args); });
   }
   auto it = lowered_.find(o.text);
@@ -493,6 +494,19 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
     ~Nest() { --depth; }
   } nest(call_depth_);
   return call_user(*f.ast, args);
+}
+
+// polygamma(n, x): the order n is a constant integer (ψ⁽ⁿ⁾ has no derivative in n), folded so
+// that the IR holds it as a number. Past 100 the evaluation cost grows (README, "Limits").
+const Node* Lowerer::polygamma_order(const Node* n, Loc loc) {
+  n = simplify(m_.graph, std::span<const Node* const>(&n, 1), Simplify::Fold)[0];
+  if (!n->is_const())
+    error(loc, fmt::format("the order n of polygamma(n, x) must be a constant integer from 0 to {} "
+                           "(polygamma has no derivative in n)", kMaxPolygammaOrder));
+  if (!(n->value >= 0 && n->value <= kMaxPolygammaOrder) || n->value != std::floor(n->value))
+    error(loc, fmt::format("the order n of polygamma(n, x) must be an integer from 0 to {}, not {}", kMaxPolygammaOrder,
+                           n->value));
+  return n;
 }
 
 // A call with tensor arguments: the callee's body is lowered again with its parameters bound
