@@ -1,6 +1,6 @@
 // The IR interpreter: evaluates nodes with the op table's eval functions (elementwise) and the
-// tensor ops written out here. It is the reference the JIT is tested against, and it finds
-// which operation produced a nan or inf.
+// tensor ops' evaluations in their rows (ops_tensor.cpp). It is the reference the JIT is tested
+// against, and it finds which operation produced a nan or inf.
 #pragma once
 #include <optional>
 #include <span>

@@ -75,70 +75,17 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 
 namespace {
 
-// Can `from` be broadcast to `to` (NumPy rules, `to` being the result)?
-bool broadcastable(const Shape& from, const Shape& to) {
-  if (from.rank > to.rank) return false;
-  for (int i = 0; i < from.rank; ++i) {
-    std::int32_t d = from.dims[i], t = to.dims[i + (to.rank - from.rank)];
-    if (d != t && d != 1) return false;
-  }
-  return true;
-}
-
-// The result shape of op(args) with attrs, or throws ShapeError.
+// The result shape of op(args) with attrs, or throws ShapeError: elementwise ops keep their
+// operands' (equal) shape, tensor ops have a rule in their row.
 Shape infer_shape(Op op, std::span<const Node* const> args, const Attrs& at) {
   const OpInfo& info = op_info(op);
-  auto bad = [&](const std::string& why) { return ShapeError(fmt::format("{}: {}", info.name, why)); };
   if (info.elementwise) {
     for (const Node* a : args)
       if (!(a->shape == args[0]->shape))
         throw ShapeError(fmt::format("shapes {} and {} do not match", args[0]->shape.str(), a->shape.str()));
     return args[0]->shape;
   }
-  const Shape& x = args[0]->shape;
-  auto check_axis = [&](int axis) {
-    if (axis < 0 || axis >= x.rank) throw bad(fmt::format("axis {} is out of range for shape {}", axis, x.str()));
-  };
-  switch (op) {
-    case Op::Broadcast:
-      if (!broadcastable(x, at.shape)) throw bad(fmt::format("cannot broadcast {} to {}", x.str(), at.shape.str()));
-      return at.shape;
-    case Op::Reshape:
-      if (x.size() != at.shape.size()) throw bad(fmt::format("cannot reshape {} to {}", x.str(), at.shape.str()));
-      return at.shape;
-    case Op::Sum:
-    case Op::ReduceMax:
-      if (at.axis == -1) return Shape{};
-      check_axis(at.axis);
-      return x.without(at.axis);
-    case Op::MatMul: {
-      const Shape& y = args[1]->shape;
-      if (x.rank != 2 || y.rank != 2 || x[1] != y[0])
-        throw ShapeError(fmt::format("shapes {} and {} do not fit a matrix product", x.str(), y.str()));
-      return Shape{x[0], y[1]};
-    }
-    case Op::Transpose:
-      if (x.rank != 2) throw bad(fmt::format("needs a matrix, not shape {}", x.str()));
-      return Shape{x[1], x[0]};
-    case Op::Index:
-      check_axis(at.axis);
-      if (at.index < 0 || at.index >= x[at.axis])
-        throw bad(fmt::format("index {} is out of range for axis {} of shape {}", at.index, at.axis, x.str()));
-      return x.without(at.axis);
-    case Op::Embed:
-      if (at.axis < 0 || at.axis >= at.shape.rank || !(at.shape.without(at.axis) == x) || at.index < 0 ||
-          at.index >= at.shape[at.axis])
-        throw bad(fmt::format("cannot place {} at index {} of axis {} in {}", x.str(), at.index, at.axis,
-                              at.shape.str()));
-      return at.shape;
-    case Op::OneHot:
-      if (x.rank != 1 || at.index < 1) throw bad(fmt::format("needs a vector of labels, not shape {}", x.str()));
-      return Shape{x[0], at.index};
-    case Op::Detach:
-      return x;
-    default:
-      throw std::logic_error("infer_shape: unhandled op");
-  }
+  return info.shape(args.data(), at);
 }
 
 }  // namespace
@@ -182,8 +129,8 @@ const Node* Graph::make(Op op, std::span<const Node* const> args, const Attrs& a
   n.op = op;
   n.shape = infer_shape(op, args, attrs);
   n.shape.size();  // a result of more than INT64_MAX elements is a ShapeError
-  if (op == Op::Sum || op == Op::ReduceMax || op == Op::Index || op == Op::Embed) n.axis = attrs.axis;
-  if (op == Op::Index || op == Op::Embed || op == Op::OneHot) n.index = attrs.index;
+  if (info.uses_axis) n.axis = attrs.axis;
+  if (info.uses_index) n.index = attrs.index;
   n.nargs = static_cast<std::uint8_t>(args.size());
   n.everywhere_defined = info.everywhere_defined;
   n.selects = op == Op::Step || op == Op::Sign || op == Op::Mask;

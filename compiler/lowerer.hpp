@@ -29,6 +29,8 @@ struct Layer {
 };
 
 class Lowerer {
+  friend class BuiltinCall;  // the built-ins' lowerings (builtins.cpp)
+
  public:
   Lowerer(Module& m, bool simplify) : m_(m), b_(m.graph, simplify ? Simplify::Fold : Simplify::None) {}
 

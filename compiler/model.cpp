@@ -1,6 +1,5 @@
 // Lowering of the tensor program: parameters, data (inline and CSV), layers, the training
-// block, and the tensor built-ins (reductions, softmax family, losses) written with the
-// primitive ops, so that the one reverse-mode pass differentiates them.
+// block, and calls of layers and of the tensor built-ins (builtins.cpp).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,18 +7,35 @@
 #include <filesystem>
 #include <limits>
 
+#include "compiler/builtins.hpp"
 #include "compiler/lowerer.hpp"
 
 namespace gradc {
 namespace {
 
-// Named and positional arguments of a built-in call, matched to its parameter list.
-struct CallArgs {
-  std::vector<const ast::Expr*> expr;  // by parameter, nullptr when not given
-  std::vector<Loc> loc;
-};
+// The single name an expression consists of ("zeros", "true"), or "".
+std::string bare_name(const ast::Expr& e) {
+  if (!e.steps.empty() || !e.first.steps.empty() || !e.first.first.signs.empty() ||
+      !e.first.first.power.steps.empty())
+    return "";
+  const ast::Operand& o = e.first.first.power.base;
+  return o.kind == ast::Operand::Name && o.postfix.empty() ? o.text : "";
+}
 
-CallArgs match_args(const ast::Operand& o, std::initializer_list<const char*> names, std::size_t required) {
+// The call an expression consists of (sgd(...)), or nullptr.
+const ast::Operand* bare_call(const ast::Expr& e) {
+  if (!e.steps.empty() || !e.first.steps.empty() || !e.first.first.signs.empty() ||
+      !e.first.first.power.steps.empty())
+    return nullptr;
+  const ast::Operand& o = e.first.first.power.base;
+  return o.kind == ast::Operand::Call && o.postfix.empty() ? &o : nullptr;
+}
+
+}  // namespace
+
+Loc expr_loc(const ast::Expr& e) { return e.first.first.loc; }
+
+CallArgs match_args(const ast::Operand& o, std::span<const char* const> names, std::size_t required) {
   std::vector<std::string> params(names.begin(), names.end());
   CallArgs a{std::vector<const ast::Expr*>(params.size(), nullptr), std::vector<Loc>(params.size(), o.loc)};
   std::size_t positional = 0;
@@ -48,28 +64,6 @@ CallArgs match_args(const ast::Operand& o, std::initializer_list<const char*> na
     if (!a.expr[i]) throw InputError(o.loc, fmt::format("'{}' needs the argument '{}'", o.text, params[i]));
   return a;
 }
-
-// The single name an expression consists of ("zeros", "true"), or "".
-std::string bare_name(const ast::Expr& e) {
-  if (!e.steps.empty() || !e.first.steps.empty() || !e.first.first.signs.empty() ||
-      !e.first.first.power.steps.empty())
-    return "";
-  const ast::Operand& o = e.first.first.power.base;
-  return o.kind == ast::Operand::Name && o.postfix.empty() ? o.text : "";
-}
-
-// The call an expression consists of (sgd(...)), or nullptr.
-const ast::Operand* bare_call(const ast::Expr& e) {
-  if (!e.steps.empty() || !e.first.steps.empty() || !e.first.first.signs.empty() ||
-      !e.first.first.power.steps.empty())
-    return nullptr;
-  const ast::Operand& o = e.first.first.power.base;
-  return o.kind == ast::Operand::Call && o.postfix.empty() ? &o : nullptr;
-}
-
-Loc expr_loc(const ast::Expr& e) { return e.first.first.loc; }
-
-}  // namespace
 
 void Lowerer::check_new_global(const ast::Ident& name) {
   if (find_function(name.name))
@@ -402,128 +396,17 @@ const Node* Lowerer::apply_layer(const Layer& l, const Node* x, Loc loc) {
   return x;
 }
 
-// Tensor built-ins, losses and layer calls. `handled` is false for everything else.
+// Layer calls and the tensor built-ins of the registry (builtins.cpp). `handled` is false for
+// everything else.
 const Node* Lowerer::builtin(const ast::Operand& o, const Env& env, bool& handled) {
   handled = true;
-  const std::string& f = o.text;
-  auto tensor = [&](const CallArgs& a, std::size_t i) { return expr(*a.expr[i], env); };
-  // An axis argument: default `dflt` (-1: all axes for reductions), negative counts from the end.
-  auto axis_of = [&](const CallArgs& a, std::size_t i, const Node* x, int dflt) {
-    if (!a.expr[i]) return dflt == -2 ? static_cast<int>(x->shape.rank) - 1 : dflt;
-    std::int64_t ax = integer(*a.expr[i], "an axis", std::numeric_limits<std::int64_t>::min());
-    if (ax < -x->shape.rank || ax >= x->shape.rank)
-      shape_error(a.loc[i], fmt::format("axis {} is out of range for shape {}", ax, x->shape.str()));
-    return static_cast<int>(ax < 0 ? ax + x->shape.rank : ax);
-  };
-  auto count = [](const Node* x, int axis) {
-    return static_cast<double>(axis < 0 ? x->shape.size() : x->shape[axis]);
-  };
-  // log_softmax(x) along axis = z - log(sum(exp(z))), z = x - max(x): the maximum is detached,
-  // which changes nothing in value or derivative but keeps exp from overflowing.
-  auto log_softmax = [&](const Node* x, int axis, Loc loc) {
-    return shaped(loc, [&] {
-      const Node* m = b_.unreduce(b_.apply(Op::Detach, {b_.reduce_max(x, axis)}), x->shape, axis);
-      const Node* z = b_.sub(x, m);
-      return b_.sub(z, b_.unreduce(b_.call(Op::Log, b_.sum(b_.call(Op::Exp, z), axis)), x->shape, axis));
-    });
-  };
-
-  if (auto it = layers_.find(f); it != layers_.end()) {
+  if (auto it = layers_.find(o.text); it != layers_.end()) {
     CallArgs a = match_args(o, {"x"}, 1);
-    return apply_layer(it->second, tensor(a, 0), o.loc);
+    return apply_layer(it->second, expr(*a.expr[0], env), o.loc);
   }
-  bool reduce_minmax = (f == "max" || f == "min") && (o.args.size() == 1 || (o.args.size() == 2 && !o.arg_names[1].empty()));
-  if (f == "sum" || f == "mean" || reduce_minmax) {
-    CallArgs a = match_args(o, {"x", "axis"}, 1);
-    const Node* x = tensor(a, 0);
-    int axis = axis_of(a, 1, x, -1);
-    if (x->shape.scalar()) return x;
-    if (f == "max") return shaped(o.loc, [&] { return b_.reduce_max(x, axis); });
-    if (f == "min") return shaped(o.loc, [&] { return b_.neg(b_.reduce_max(b_.neg(x), axis)); });  // min = -max(-x)
-    const Node* s = shaped(o.loc, [&] { return b_.sum(x, axis); });
-    return f == "sum" ? s : shaped(o.loc, [&] { return b_.div(s, b_.constant(count(x, axis))); });
-  }
-  if (f == "softmax" || f == "log_softmax" || f == "logsumexp") {
-    CallArgs a = match_args(o, {"x", "axis"}, 1);
-    const Node* x = tensor(a, 0);
-    if (x->shape.scalar()) shape_error(o.loc, fmt::format("'{}' needs a tensor, not a scalar", f));
-    int axis = axis_of(a, 1, x, f == "logsumexp" ? -1 : -2);
-    if (f == "log_softmax") return log_softmax(x, axis, o.loc);
-    return shaped(o.loc, [&] {
-      const Node* md = b_.apply(Op::Detach, {b_.reduce_max(x, axis)});
-      const Node* e = b_.call(Op::Exp, b_.sub(x, b_.unreduce(md, x->shape, axis)));
-      const Node* s = b_.sum(e, axis);
-      if (f == "softmax") return b_.div(e, b_.unreduce(s, x->shape, axis));
-      return b_.add(md, b_.call(Op::Log, s));  // logsumexp
-    });
-  }
-  if (f == "onehot") {
-    CallArgs a = match_args(o, {"labels", "classes"}, 2);
-    const Node* x = tensor(a, 0);
-    std::int64_t k = integer(*a.expr[1], "classes", 1);
-    std::int64_t rows = x->shape.rank ? x->shape[0] : 1;
-    if (k > kMaxElements / rows)
-      error(o.loc, fmt::format("onehot: {} labels of {} classes make {} elements; at most {} (1 GiB of f64) are supported",
-                               rows, k, rows * k, kMaxElements));
-    check_labels(x, k, expr_loc(*a.expr[0]));
-    return shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {x})}, Attrs{{}, 0, static_cast<int>(k)}); });
-  }
-  if (f == "transpose") {
-    CallArgs a = match_args(o, {"x"}, 1);
-    const Node* x = tensor(a, 0);
-    return shaped(o.loc, [&] { return b_.transpose(x); });
-  }
-  if (f == "mse") {
-    CallArgs a = match_args(o, {"prediction", "target"}, 2);
-    const Node* p = tensor(a, 0);
-    const Node* t = tensor(a, 1);
-    if (!(p->shape == t->shape))
-      shape_error(o.loc, fmt::format("mse: the prediction has shape {} but the target has shape {}", p->shape.str(),
-                               t->shape.str()));
-    return shaped(o.loc, [&] {
-      const Node* d = b_.sub(p, t);
-      // Named locals: C++ leaves the order of function arguments unspecified, and the order in
-      // which nodes are made is their id in the listings (the same with every compiler).
-      const Node* n = b_.constant(static_cast<double>(p->shape.size()));
-      const Node* total = b_.sum(b_.mul(d, d), -1);
-      return b_.div(total, n);
-    });
-  }
-  if (f == "cross_entropy") {
-    // -mean over rows of sum(target * log_softmax(logits)); integer labels become one-hot rows.
-    CallArgs a = match_args(o, {"logits", "target"}, 2);
-    const Node* z = tensor(a, 0);
-    const Node* t = tensor(a, 1);
-    if (z->shape.rank != 2) shape_error(o.loc, fmt::format("cross_entropy: logits must be [rows, classes], not {}", z->shape.str()));
-    if (t->shape.rank == 1 && t->shape[0] == z->shape[0]) {
-      check_labels(t, z->shape[1], expr_loc(*a.expr[1]));
-      t = shaped(o.loc, [&] { return b_.apply(Op::OneHot, {b_.apply(Op::Detach, {t})}, Attrs{{}, 0, z->shape[1]}); });
-    } else if (!(t->shape == z->shape)) {
-      shape_error(o.loc, fmt::format("cross_entropy: logits {} need class labels [{}] or probabilities {}, not {}",
-                               z->shape.str(), z->shape[0], z->shape.str(), t->shape.str()));
-    }
-    const Node* ls = log_softmax(z, 1, o.loc);
-    return shaped(o.loc, [&] {
-      const Node* rows = b_.constant(static_cast<double>(z->shape[0]));
-      const Node* total = b_.sum(b_.mul(t, ls), -1);
-      return b_.neg(b_.div(total, rows));
-    });
-  }
-  if (f == "binary_cross_entropy") {
-    // mean(softplus(z) - y z): log(1 + e^z) - y z, stable for large |z|.
-    CallArgs a = match_args(o, {"logits", "target"}, 2);
-    const Node* z = tensor(a, 0);
-    const Node* t = tensor(a, 1);
-    if (!(z->shape == t->shape))
-      shape_error(o.loc, fmt::format("binary_cross_entropy: the logits have shape {} but the target has shape {}",
-                               z->shape.str(), t->shape.str()));
-    return shaped(o.loc, [&] {
-      const Node* yz = b_.mul(t, z);
-      const Node* l = b_.sub(b_.call(Op::Softplus, z), yz);
-      const Node* n = b_.constant(static_cast<double>(z->shape.size()));
-      const Node* total = b_.sum(l, -1);
-      return b_.div(total, n);
-    });
+  if (const Builtin* f = find_builtin(o)) {
+    BuiltinCall c(*this, o, env, match_args(o, f->params, f->required));
+    return f->lower(c);
   }
   handled = false;
   return nullptr;

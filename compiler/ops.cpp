@@ -1,5 +1,7 @@
 // The op table: for each op, its spelling, evaluation and derivative rules (reverse mode: the
-// adjoint passed to each argument; forward mode: the tangent from the arguments'), side by side. The printers, the interpreter, the differentiation pass and the simplifier all read it.
+// adjoint passed to each argument; forward mode: the tangent from the arguments'), side by side;
+// for a tensor op also its shape rule and kind of code generation. The printers, the
+// interpreter, the differentiation passes, the simplifier and the code generator all read it.
 #include "compiler/ops.hpp"
 
 #include <array>
@@ -8,12 +10,15 @@
 #include <string>
 
 #include "compiler/builder.hpp"
+#include "compiler/ops_tensor.hpp"
 
 namespace gradc {
 namespace {
 
 using B = Builder;
 using N = const Node*;
+using L = Lowering;
+namespace T = tensor_ops;
 
 // Kinks follow documented conventions: relu'(0) = 0, abs'(0) = sign(0) = 0, and at a tie
 // max(a, b) and min(a, b) pass the adjoint to a.
@@ -258,20 +263,25 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
        return plus(b, dc, t[1] ? b.apply(Op::Mask, {n->arg(0), t[1]}) : nullptr);
      }, true},
 
-    // Tensor ops: no scalar eval (interp.cpp), shape rules in ir.cpp. Each is linear in its
-    // arguments (but ReduceMax and MatMul), so its tangent is the op applied to the tangents.
+    // Tensor ops: no scalar eval; after `elementwise = false`, the shape rule and evaluation
+    // (ops_tensor.cpp), the kind of code generation, and whether axis / index are read. Each is
+    // linear in its arguments (but ReduceMax and MatMul), so its tangent is the op applied to
+    // the tangents.
     // broadcast(x) to a larger shape: the adjoint sums over the broadcast axes
     {Op::Broadcast, "broadcast", 1, Syntax::Call, kPrecAtom, "\\operatorname{broadcast}", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.sum_to(g, n->arg(0)->shape); },
-     [](B& b, N n, const N* t) { return b.broadcast_to(t[0], n->shape); }, true, false},
+     [](B& b, N n, const N* t) { return b.broadcast_to(t[0], n->shape); }, true, false,
+     T::broadcast_shape, T::broadcast_eval, L::View},
     // reshape(x): the adjoint takes x's shape back
     {Op::Reshape, "reshape", 1, Syntax::Call, kPrecAtom, "\\operatorname{reshape}", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.reshape(g, n->arg(0)->shape); },
-     [](B& b, N n, const N* t) { return b.reshape(t[0], n->shape); }, true, false},
+     [](B& b, N n, const N* t) { return b.reshape(t[0], n->shape); }, true, false,
+     T::reshape_shape, T::reshape_eval, L::View},
     // sum(x, axis): every summand gets the adjoint of the sum
     {Op::Sum, "sum", 1, Syntax::Call, kPrecAtom, "\\sum", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.unreduce(g, n->arg(0)->shape, n->axis); },
-     [](B& b, N n, const N* t) { return b.sum(t[0], n->axis); }, true, false},
+     [](B& b, N n, const N* t) { return b.sum(t[0], n->axis); }, true, false,
+     T::sum_shape, T::reduce_eval, L::OwnLoop, true},
     // max(x, axis): the adjoint is shared equally by the elements equal to the maximum, 1/k each
     // at a k-way tie (PyTorch's amax; any other split is a subgradient too, but not the same)
     {Op::ReduceMax, "max", 1, Syntax::Call, kPrecAtom, "\\max", nullptr,
@@ -287,7 +297,8 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
        N hit = b.sub(1, b.call(Op::Step, b.sub(b.unreduce(n, x->shape, n->axis), x)));  // [x = max]
        N share = b.div(hit, b.unreduce(b.sum(hit, n->axis), x->shape, n->axis));
        return b.sum(times(b, t[0], share), n->axis);
-     }, true, false},
+     }, true, false,
+     T::reduce_max_shape, T::reduce_eval, L::OwnLoop, true},
     // A @ B: dA = G @ B^T, dB = A^T @ G
     {Op::MatMul, "@", 2, Syntax::Infix, kPrecMul, "", nullptr,
      [](B& b, N n, N g, N* d) {
@@ -298,23 +309,29 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
      [](B& b, N n, const N* t) {
        N da = t[0] ? b.matmul(t[0], n->arg(1)) : nullptr;
        return plus(b, da, t[1] ? b.matmul(n->arg(0), t[1]) : nullptr);
-     }, true, false},
+     }, true, false,
+     T::matmul_shape, T::matmul_eval, L::OwnLoop},
     // X^T: the adjoint is G^T
     {Op::Transpose, "transpose", 1, Syntax::Call, kPrecAtom, "^{\\top}", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.transpose(g); },
-     [](B& b, N n, const N* t) { return b.transpose(t[0]); }, true, false},
+     [](B& b, N n, const N* t) { return b.transpose(t[0]); }, true, false,
+     T::transpose_shape, T::transpose_eval, L::View},
     // x[i] along an axis: the adjoint is placed back at i, zeros elsewhere
     {Op::Index, "index", 1, Syntax::Call, kPrecAtom, "", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.embed(g, n->axis, n->index, n->arg(0)->shape); },
-     [](B& b, N n, const N* t) { return b.index(t[0], n->axis, n->index); }, true, false},
+     [](B& b, N n, const N* t) { return b.index(t[0], n->axis, n->index); }, true, false,
+     T::index_shape, T::index_eval, L::View, true, true},
     // embed(x) at i along an axis (zeros elsewhere): the adjoint is G[i]
     {Op::Embed, "embed", 1, Syntax::Call, kPrecAtom, "\\operatorname{embed}", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.index(g, n->axis, n->index); },
-     [](B& b, N n, const N* t) { return b.embed(t[0], n->axis, n->index, n->shape); }, true, false},
+     [](B& b, N n, const N* t) { return b.embed(t[0], n->axis, n->index, n->shape); }, true, false,
+     T::embed_shape, T::embed_eval, L::OwnLoop, true, true},
     // onehot(labels, classes): labels are data, not differentiable
-    {Op::OneHot, "onehot", 1, Syntax::Call, kPrecAtom, "\\operatorname{onehot}", nullptr, no_grad, no_jvp, true, false},
+    {Op::OneHot, "onehot", 1, Syntax::Call, kPrecAtom, "\\operatorname{onehot}", nullptr, no_grad, no_jvp, true, false,
+     T::onehot_shape, T::onehot_eval, L::OwnLoop, false, true},
     // detach(x) = x with no derivative (JAX's stop_gradient)
-    {Op::Detach, "detach", 1, Syntax::Call, kPrecAtom, "", nullptr, no_grad, no_jvp, true, false},
+    {Op::Detach, "detach", 1, Syntax::Call, kPrecAtom, "", nullptr, no_grad, no_jvp, true, false,
+     T::detach_shape, T::detach_eval, L::View},
 }};
 
 constexpr bool table_in_enum_order() {
@@ -335,6 +352,13 @@ constexpr bool arities_match() {
   return true;
 }
 static_assert(arities_match(), "kOps arity must match GRADC_FOR_EACH_OP");
+
+constexpr bool tensor_ops_complete() {
+  for (const OpInfo& info : kOps)
+    if (!info.elementwise && (!info.shape || !info.evaluate)) return false;
+  return true;
+}
+static_assert(tensor_ops_complete(), "every tensor op needs a shape rule and an evaluation");
 
 }  // namespace
 

@@ -1,8 +1,10 @@
 // Every IR operation, listed once. The enum comes from GRADC_FOR_EACH_OP; everything else about
-// an op (spelling, LaTeX, evaluation, derivative rules) sits together in its row of ops.cpp.
+// an op (spelling, LaTeX, evaluation, derivative rules; for a tensor op its shape rule and kind
+// of code generation) sits together in its row of ops.cpp.
 #pragma once
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace gradc {
 
@@ -36,6 +38,22 @@ enum class Syntax : std::uint8_t { Leaf, Infix, Prefix, Call };
 
 class Builder;
 struct Node;
+struct Shape;
+struct Attrs;
+
+/// How the tensor code generator (compiler/codegen/) computes an op's result.
+enum class Lowering : std::uint8_t {
+  Pointwise,  // each element from the operands' elements at the same index: fused into its reader
+  View,       // an index map over the operand: a strided view of its buffer, or fused
+  OwnLoop,    // a buffer filled by a loop nest of its own (reductions, products, placements)
+};
+
+/// A tensor op's shape rule: the result shape of op(args) with attrs, or throws ShapeError
+/// (whose message the user sees, located at the call).
+using ShapeRule = Shape (*)(const Node* const* args, const Attrs& at);
+/// A tensor op's evaluation (the reference interpreter): fills r, already sized and zeroed, from
+/// the operands' values (row-major).
+using TensorEval = void (*)(const Node* n, const std::vector<double>* const* args, std::vector<double>& r);
 
 /// Reverse-mode rule: given the node n = op(args), its adjoint `adj`, writes to d[i] the
 /// adjoint contribution adj * ∂n/∂args[i] (nullptr when there is none).
@@ -59,10 +77,15 @@ struct OpInfo {
   // Defined and finite for every finite argument (ignoring overflow): x*0 may fold to 0 only
   // when every op inside x has this property, so a hidden log(-1) or 1/0 is never erased.
   bool everywhere_defined;
-  // Applies per element (eval is the scalar function); false for the tensor ops, whose
-  // evaluation, shape rule and code generation are written out in interp.cpp, ir.cpp and
-  // codegen.cpp.
+  // Applies per element (eval is the scalar function); false for the tensor ops, which have
+  // the three fields below.
   bool elementwise = true;
+  ShapeRule shape = nullptr;     // tensor ops: the result shape (ops_tensor.cpp)
+  TensorEval evaluate = nullptr;  // tensor ops: the interpreter's evaluation (ops_tensor.cpp)
+  Lowering lowering = Lowering::Pointwise;
+  // Attributes the op reads (Node::axis, Node::index); the others stay 0 so that hash-consing
+  // does not tell apart nodes that differ only in an attribute nobody reads.
+  bool uses_axis = false, uses_index = false;
 };
 
 const OpInfo& op_info(Op op);

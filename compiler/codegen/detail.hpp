@@ -32,10 +32,7 @@ inline const Node* splat_constant(const Node* n) {
   return n->op == Op::Const ? n : nullptr;
 }
 
-inline bool is_view_op(Op op) {
-  return op == Op::Broadcast || op == Op::Reshape || op == Op::Transpose || op == Op::Detach ||
-         op == Op::Index;
-}
+inline bool is_view_op(Op op) { return op_info(op).lowering == Lowering::View; }
 
 // A matrix product over an inner dimension of 1, C[i,j] = A[i,0] * B[0,j]: the backward of a
 // one-output layer (dL/dh = dL/dy @ W^T). The kernel computes it like an elementwise product,
@@ -43,13 +40,12 @@ inline bool is_view_op(Op op) {
 inline bool is_outer_product(const Node* n) { return n->op == Op::MatMul && n->arg(0)->shape[1] == 1; }
 
 // Nodes that always get a buffer (and a loop nest of their own) when their result is a tensor.
-inline bool has_own_loop(const Node* n) {
-  return (n->op == Op::MatMul && !is_outer_product(n)) || n->op == Op::Sum || n->op == Op::ReduceMax ||
-         n->op == Op::Embed || n->op == Op::OneHot;
-}
+inline bool has_own_loop(const Node* n) { return n->info().lowering == Lowering::OwnLoop && !is_outer_product(n); }
 
 // Nodes whose element is computed from their operands' elements (so they may be fused).
-inline bool is_pointwise(const Node* n) { return (n->info().elementwise && n->nargs > 0) || is_outer_product(n); }
+inline bool is_pointwise(const Node* n) {
+  return (n->info().lowering == Lowering::Pointwise && n->nargs > 0) || is_outer_product(n);
+}
 
 inline std::int64_t row_major_stride(const Shape& s, int d) {
   std::int64_t st = 1;

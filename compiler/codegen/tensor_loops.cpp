@@ -201,8 +201,6 @@ llvm::Value* TensorBody::scalar_node(const Node* n) {
       return constant(n);
     case Op::Tensor:
       return k(n->data->at(0));
-    case Op::Broadcast: case Op::Reshape: case Op::Detach: case Op::Index:
-      return value(n->arg(0), map_index(n, Idx{nullptr, nullptr, nullptr}));
     case Op::Sum:
     case Op::ReduceMax: {
       const Node* x = n->arg(0);
@@ -219,6 +217,7 @@ llvm::Value* TensorBody::scalar_node(const Node* n) {
       return b_.CreateLoad(t_, acc);
     }
     default:
+      if (is_view_op(n->op)) return value(n->arg(0), map_index(n, Idx{nullptr, nullptr, nullptr}));
       if (!n->info().elementwise || n->nargs == 0)
         throw std::logic_error(std::string("codegen: no scalar lowering for op ") + op_id(n->op));
       return elementwise(n, scalar(operand(n, 0)), n->nargs > 1 ? scalar(n->arg(1)) : nullptr);
