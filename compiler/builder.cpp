@@ -5,6 +5,8 @@
 // into constants or turned into subtraction.
 #include "compiler/builder.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <stdexcept>
 #include <unordered_map>
@@ -251,6 +253,25 @@ const Node* Builder::transpose(const Node* x) { return apply(Op::Transpose, {x})
 const Node* Builder::index(const Node* x, int axis, int i) { return apply(Op::Index, {x}, Attrs{{}, axis, i}); }
 const Node* Builder::embed(const Node* x, int axis, int i, const Shape& shape) {
   return apply(Op::Embed, {x}, Attrs{shape, axis, i});
+}
+
+// Each element placed at its row of zeros, and the rows added: made of ops every pass already
+// knows (the derivative of Embed is Index).
+const Node* Builder::stack_new_axis(std::span<const Node* const> xs) {
+  const Shape& s = xs[0]->shape;
+  if (s.rank >= Shape::kMaxRank)
+    throw ShapeError(fmt::format("stacking elements of shape {} needs more than {} dimensions", s.str(), Shape::kMaxRank));
+  std::vector<std::int64_t> dims{static_cast<std::int64_t>(xs.size())};
+  for (int i = 0; i < s.rank; ++i) dims.push_back(s[i]);
+  Shape out = Shape::of(dims);
+  const Node* acc = nullptr;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (!(xs[i]->shape == s))
+      throw ShapeError(fmt::format("cannot stack shapes {} and {}", s.str(), xs[i]->shape.str()));
+    const Node* row = embed(xs[i], 0, static_cast<int>(i), out);
+    acc = acc ? add(acc, row) : row;
+  }
+  return acc;
 }
 
 std::vector<const Node*> simplify(Graph& g, std::span<const Node* const> roots, Simplify level) {

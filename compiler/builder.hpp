@@ -61,6 +61,8 @@ class Builder {
   const Node* transpose(const Node* x);
   const Node* index(const Node* x, int axis, int i);
   const Node* embed(const Node* x, int axis, int i, const Shape& shape);
+  /// xs (one shape, rank < Shape::kMaxRank) stacked along a new axis 0, as np.stack(xs).
+  const Node* stack_new_axis(std::span<const Node* const> xs);
  private:
   const Node* rewrite(Op op, const Node* a, const Node* b);
   const Node* splat(double v, const Shape& s);  // the constant v with shape s

@@ -41,6 +41,8 @@ void for_each_operand(const ast::Expr& e, F&& f) {
   for (const auto& s : e.steps) for_each_operand(s.operand, f);
 }
 
+Loc expr_loc(const ast::Expr& e) { return e.first.first.loc; }
+
 }  // namespace
 
 std::string plural(std::size_t n, const char* word) {
@@ -122,8 +124,10 @@ void Lowerer::functions(const ast::Program& prog) {
     out.loc = f->name.loc;
     out.ast = f;
     Env env;
-    for (const ast::Ident& p : f->params) {
-      const Node* v = b_.var(p.name);
+    bool declared = false;  // a parameter has a shape: the body is lowered for it, or fails
+    for (const ast::FnParam& p : f->params) {
+      declared = declared || !p.dims.empty();
+      const Node* v = b_.var(p.name, declared_shape(p.dims, p.name, p.loc));
       if (!env.emplace(p.name, v).second)
         error(p.loc, fmt::format("duplicate parameter '{}'", p.name));
       out.params.push_back(v);
@@ -146,7 +150,7 @@ void Lowerer::functions(const ast::Program& prog) {
       // (`x @ W1`): it has no scalar body, and is lowered again at each call. Any other
       // error (a ragged literal, an unknown name) is an error whatever the arguments.
       bool tensor_program = !m_.params.empty() || !m_.data.empty();
-      if (!tensor_program) throw;
+      if (!tensor_program || declared) throw;
       out.body = nullptr;
       out.names.clear();
       out.locs.clear();
@@ -184,8 +188,10 @@ void Lowerer::default_point(const ast::Program& prog) {
   }
 }
 
-double Lowerer::constant(const ast::Expr& e) {
-  const Node* n = expr(e, Env{});
+double Lowerer::constant(const ast::Expr& e) { return constant_in(e, Env{}); }
+
+double Lowerer::constant_in(const ast::Expr& e, const Env& env) {
+  const Node* n = expr(e, env);
   // Folded even when the module keeps the IR as written (-0.5 is Neg(0.5) there).
   n = simplify(m_.graph, std::span<const Node* const>(&n, 1), Simplify::Fold)[0];
   Loc loc = e.first.first.loc;
@@ -254,7 +260,7 @@ const Node* Lowerer::operand(const ast::Operand& o, const Env& env) {
       v = call(o, env);
       break;
     case ast::Operand::Tensor:
-      v = tensor_literal(o);
+      v = bracket(o, env);
       break;
     case ast::Operand::String:
       error(o.loc, "a string can only be a file name, as in csv(\"data.csv\")");
@@ -277,6 +283,16 @@ const Node* Lowerer::name(const ast::Operand& o, const Env& env, std::size_t& us
             fmt::format("'{}' is a CSV data set: use {}.x (features) or {}.y (target)", o.text, o.text, o.text));
     used = 1;
     return data_var(d, o.postfix[0].member == "y", o.loc);
+  }
+  if (auto it = consts_.find(o.text); it != consts_.end()) {
+    if (!it->second.y) return it->second.x;
+    bool member = !o.postfix.empty() && o.postfix[0].kind == ast::Postfix::Member;
+    if (!member || (o.postfix[0].member != "x" && o.postfix[0].member != "y"))
+      error(member ? o.postfix[0].loc : o.loc,
+            fmt::format("'{}' is a CSV table with a target: use {}.x (features) or {}.y (target)", o.text, o.text,
+                        o.text));
+    used = 1;
+    return o.postfix[0].member == "y" ? it->second.y : it->second.x;
   }
   if (auto it = layers_.find(o.text); it != layers_.end() && !o.postfix.empty() &&
                                       o.postfix[0].kind == ast::Postfix::Member)
@@ -319,8 +335,13 @@ const Node* Lowerer::layer_param(const ast::Operand& o, const Layer& l, std::siz
 const Node* Lowerer::postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env) {
   for (std::size_t p = from; p < o.postfix.size(); ++p) {
     const ast::Postfix& fx = o.postfix[p];
+    if (fx.kind == ast::Postfix::Member && fx.member == "shape") {
+      v = shape_member(v, o, p);
+      continue;
+    }
     if (fx.kind == ast::Postfix::Member)
-      error(fx.loc, fmt::format("'.{}': only CSV data sets (.x, .y) and layers (.W, .b) have members", fx.member));
+      error(fx.loc, fmt::format("'.{}': only tensors (.shape), CSV data sets (.x, .y) and layers (.W, .b) have members",
+                                fx.member));
     int axis = 0;
     for (const ast::Subscript& sub : fx.subscripts) {
       if (axis >= v->shape.rank)
@@ -338,6 +359,64 @@ const Node* Lowerer::postfix(const Node* v, const ast::Operand& o, std::size_t f
   }
   (void)env;
   return v;
+}
+
+// x.shape: the dims of x as a vector constant; x.shape[i] is the number x->shape[i] (a constant
+// even where x is not: shapes are static), which may size parameters and other constants.
+const Node* Lowerer::shape_member(const Node* v, const ast::Operand& o, std::size_t& p) {
+  const ast::Postfix& fx = o.postfix[p];
+  if (v->shape.scalar()) shape_error(fx.loc, "'.shape' of a scalar: it has no axes");
+  bool one_index = p + 1 < o.postfix.size() && o.postfix[p + 1].kind == ast::Postfix::Index &&
+                   o.postfix[p + 1].subscripts.size() == 1 && !o.postfix[p + 1].subscripts[0].all;
+  if (!one_index) {
+    std::vector<double> dims;
+    for (int i = 0; i < v->shape.rank; ++i) dims.push_back(v->shape[i]);
+    return m_.graph.tensor(Shape{static_cast<std::int32_t>(dims.size())}, std::move(dims));
+  }
+  const ast::Subscript& sub = o.postfix[++p].subscripts[0];
+  std::int64_t i = integer(sub.index.at(0), "an index", std::numeric_limits<std::int64_t>::min());
+  std::int64_t rank = v->shape.rank;
+  if (i < -rank || i >= rank)
+    shape_error(sub.loc, fmt::format("index {} is out of range for the {} axes of shape {}", i, rank, v->shape.str()));
+  return b_.constant(v->shape[static_cast<int>(i < 0 ? i + rank : i)]);
+}
+
+// [e1, e2, ...]: constant elements make tensor data (a literal); any other elements are stacked
+// along a new first axis, as np.stack, and must have one shape.
+const Node* Lowerer::bracket(const ast::Operand& o, const Env& env) {
+  std::vector<const Node*> xs;
+  for (const ast::Expr& e : o.args) xs.push_back(expr(e, env));
+  bool literal = std::all_of(xs.begin(), xs.end(), [](const Node* x) { return x->literal; });
+  if (literal) {
+    // Folded even when the module keeps the IR as written, as constant() does.
+    xs = simplify(m_.graph, xs, Simplify::Fold);
+    literal = std::all_of(xs.begin(), xs.end(), [](const Node* x) { return x->is_const() || x->op == Op::Tensor; });
+  }
+  for (std::size_t i = 1; i < xs.size(); ++i) {
+    if (xs[i]->shape == xs[0]->shape) continue;
+    // Numbers and rows written out: the literal's own message (where it is ragged).
+    if (literal) return tensor_literal(o, env);
+    shape_error(expr_loc(o.args[i]), fmt::format("the elements of [...] must have one shape to be stacked: element 1 "
+                                                 "has shape {}, element {} has shape {}",
+                                                 xs[0]->shape.str(), i + 1, xs[i]->shape.str()));
+  }
+  if (xs[0]->shape.rank == Shape::kMaxRank) {
+    if (literal) return tensor_literal(o, env);
+    shape_error(o.loc, fmt::format("tensors have at most {} dimensions", Shape::kMaxRank));
+  }
+  if (literal) {
+    std::vector<std::int64_t> dims{static_cast<std::int64_t>(xs.size())};
+    for (int i = 0; i < xs[0]->shape.rank; ++i) dims.push_back(xs[0]->shape[i]);
+    std::vector<double> values;
+    for (const Node* x : xs) {
+      if (x->is_const()) values.push_back(x->value);
+      else values.insert(values.end(), x->data->begin(), x->data->end());
+    }
+    Shape s = Shape::of(dims);
+    if (s.size() > kMaxElements) too_large(o.loc, s);
+    return m_.graph.tensor(s, std::move(values));
+  }
+  return shaped(o.loc, [&] { return b_.stack_new_axis(xs); });
 }
 
 // a @ b for matrices and vectors: a vector operand is a 1-row (left) or 1-column (right)
@@ -392,9 +471,18 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
   if (args.size() != f.params.size())
     error(o.loc, fmt::format("'{}' takes {}, but {} given", o.text, plural(f.params.size(), "argument"),
                              were(args.size())));
-  bool scalar_args = true;
-  for (const Node* a : args) scalar_args = scalar_args && a->shape.scalar();
-  if (f.body && scalar_args) return inline_call(f, args);
+  // A tensor parameter takes arguments of its shape only; arguments of the parameters' shapes
+  // substitute into the body, others (tensors for scalar parameters) lower it again.
+  bool same_shapes = true, scalar_args = true;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const ast::FnParam& p = f.ast->params[i];
+    if (!p.dims.empty() && !(args[i]->shape == f.params[i]->shape))
+      shape_error(o.arg_locs[i], fmt::format("'{}' takes '{}' of shape {}, but this argument has shape {}", o.text,
+                                             p.name, f.params[i]->shape.str(), args[i]->shape.str()));
+    same_shapes = same_shapes && args[i]->shape == f.params[i]->shape;
+    scalar_args = scalar_args && args[i]->shape.scalar();
+  }
+  if (f.body && same_shapes) return inline_call(f, args);
   if (scalar_args)
     if (auto it = scalar_failure_.find(f.ast); it != scalar_failure_.end()) throw it->second;
   if (call_depth_ == kMaxCallDepth)

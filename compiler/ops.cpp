@@ -265,8 +265,8 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
 
     // Tensor ops: no scalar eval; after `elementwise = false`, the shape rule and evaluation
     // (ops_tensor.cpp), the kind of code generation, and whether axis / index are read. Each is
-    // linear in its arguments (but ReduceMax and MatMul), so its tangent is the op applied to
-    // the tangents.
+    // linear in its arguments (but ReduceMax and MatMul), so its tangent is the op applied to the
+    // tangents.
     // broadcast(x) to a larger shape: the adjoint sums over the broadcast axes
     {Op::Broadcast, "broadcast", 1, Syntax::Call, kPrecAtom, "\\operatorname{broadcast}", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.sum_to(g, n->arg(0)->shape); },
