@@ -275,24 +275,24 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
     {Op::Lgamma, "lgamma", 1, Syntax::Call, kPrecAtom, "\\ln\\Gamma",
      [](const double* a) { return std::lgamma(a[0]); },
      [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Digamma, n->arg(0))); },
-     [](B& b, N n, const N* t) { return times(b, t[0], b.call(Op::Digamma, n->arg(0))); }, false},
+     [](B& b, N n, const N* t) { return dot(b, t[0], b.call(Op::Digamma, n->arg(0))); }, false},
     // log1p(a) = ln(1 + a), exact for tiny a. log1p'(a) = 1/(1 + a)
     {Op::Log1p, "log1p", 1, Syntax::Call, kPrecAtom, "\\operatorname{log1p}",
      [](const double* a) { return std::log1p(a[0]); },
      [](B& b, N n, N g, N* d) { d[0] = over(b, g, b.add(1, n->arg(0))); },
-     [](B& b, N n, const N* t) { return over(b, t[0], b.add(1, n->arg(0))); }, false},
+     [](B& b, N n, const N* t) { return t[0] ? over(b, t[0], b.add(1, n->arg(0))) : nullptr; }, false},
     // expm1(a) = e^a - 1, exact for tiny a. expm1'(a) = e^a
     {Op::Expm1, "expm1", 1, Syntax::Call, kPrecAtom, "\\operatorname{expm1}",
      [](const double* a) { return std::expm1(a[0]); },
      [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Exp, n->arg(0))); },
-     [](B& b, N n, const N* t) { return times(b, t[0], b.call(Op::Exp, n->arg(0))); }, true},
+     [](B& b, N n, const N* t) { return dot(b, t[0], b.call(Op::Exp, n->arg(0))); }, true},
     // digamma(a) = ψ(a) = Γ'(a)/Γ(a) (support/special.cpp). ψ'(a) = ψ⁽¹⁾(a) = polygamma(1, a)
     {Op::Digamma, "digamma", 1, Syntax::Call, kPrecAtom, "\\psi",
      [](const double* a) { return gradc_digamma(a[0]); },
      [](B& b, N n, N g, N* d) {
        d[0] = times(b, g, b.apply(Op::Polygamma, {b.constant(1), n->arg(0)}));
      },
-     [](B& b, N n, const N* t) { return times(b, t[0], b.apply(Op::Polygamma, {b.constant(1), n->arg(0)})); }, false},
+     [](B& b, N n, const N* t) { return dot(b, t[0], b.apply(Op::Polygamma, {b.constant(1), n->arg(0)})); }, false},
     // polygamma(k, a) = ψ⁽ᵏ⁾(a), the k-th derivative of ψ, for an integer order k >= 0 (a
     // constant: source checks it, derivatives only add 1). d/da = polygamma(k + 1, a); the
     // order is not a variable, so it gets no adjoint.
@@ -301,7 +301,10 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
      [](B& b, N n, N g, N* d) {
        d[1] = times(b, g, b.apply(Op::Polygamma, {next_order(b, n->arg(0)), n->arg(1)}));
      },
-     [](B& b, N n, const N* t) { return dot(b, t[1], b.apply(Op::Polygamma, {next_order(b, n->arg(0)), n->arg(1)})); }, false},
+     // the order's tangent is ignored: it is a constant
+     [](B& b, N n, const N* t) {
+       return t[1] ? times(b, t[1], b.apply(Op::Polygamma, {next_order(b, n->arg(0)), n->arg(1)})) : nullptr;
+     }, false},
 
     // Tensor ops: no scalar eval; after `elementwise = false`, the shape rule and evaluation
     // (ops_tensor.cpp), the kind of code generation, and whether axis / index are read. Each is
