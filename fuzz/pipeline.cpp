@@ -47,8 +47,8 @@ Table fixed_table(const std::string& path) {
   return t;
 }
 
-// A function of scalar parameters with a scalar result (a function of no parameters has no
-// derivative to print).
+// A scalar function of scalar parameters, at least one (`fn f() = 1` has no derivatives to
+// print and read back).
 bool scalar_function(const Function& f) {
   if (!f.body || !f.body->shape.scalar() || f.params.empty()) return false;
   for (const Node* p : f.params)
