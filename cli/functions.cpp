@@ -21,6 +21,7 @@
 #include "compiler/lint.hpp"
 #include "compiler/print.hpp"
 #include "compiler/print_layout.hpp"
+#include "compiler/scalarize.hpp"
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
 #include "io/csv.hpp"
@@ -84,7 +85,11 @@ int diff_jacobian(Module& m, const Options& o, Format format, bool algebraic) {
   std::vector<const Node*> entries;
   for (std::int64_t i = 0; i < J.rows; ++i)
     for (std::int64_t j = 0; j < J.cols; ++j) entries.push_back(J.entry(b, i, j));
-  if (!o.no_simplify) entries = fold_literals(m.graph, entries);
+  if (!o.no_simplify) {
+    entries = fold_literals(m.graph, entries);
+    Builder fold(m.graph, Simplify::Fold);
+    entries = scalarize(fold, entries);  // entries of tensor expressions as expressions of elements
+  }
   if (!o.no_simplify) entries = algebraic ? canonical(m.graph, entries, order) : simplify(m.graph, entries);
   // Tensor parameters are declared with their shapes, so that the printed blocks parse back.
   std::vector<std::string> params, wrt_names;
