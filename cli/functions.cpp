@@ -16,6 +16,7 @@
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/explain.hpp"
+#include "compiler/forward.hpp"
 #include "compiler/graph.hpp"
 #include "compiler/interp.hpp"
 #include "compiler/lint.hpp"
@@ -228,6 +229,21 @@ int cmd_emit(const Options& o) {
     return kExitOk;
   }
   const Function& f = choose(*m, o.fn);
+  if (o.stage == "tangent-ir") {  // forward mode: f's tangent along each input (each element of a tensor)
+    Builder b(m->graph, o.no_simplify ? Simplify::None : Simplify::Fold);
+    Jacobian J = jacobian(b, std::span<const Node* const>(&f.body, 1), f.params, Mode::Forward, &m->origins);
+    std::vector<const Node*> outs{f.body};
+    std::vector<std::string> labels{f.name};
+    for (const Node* p : f.params)
+      for (std::int64_t e = 0; e < p->shape.size(); ++e) {
+        outs.push_back(J.columns[outs.size() - 1][0]);
+        labels.push_back(print_partial(f.name, std::vector<std::string>{p->name}, Format::Text) +
+                         (p->shape.scalar() ? "" : fmt::format("[{}]", e)));
+      }
+    std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)), print_listing(outs, labels, &f.names)).c_str(),
+               stdout);
+    return kExitOk;
+  }
   auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
   std::vector<std::string> labels{f.name};
   for (const Node* p : f.params) labels.push_back(print_partial(f.name, std::vector<std::string>{p->name}, Format::Text));

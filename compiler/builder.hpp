@@ -66,6 +66,7 @@ class Builder {
  private:
   const Node* rewrite(Op op, const Node* a, const Node* b);
   const Node* splat(double v, const Shape& s);  // the constant v with shape s
+  const Node* index_through(const Node* x, int axis, int i, int& budget);
   const Node* structural(Op op, std::span<const Node* const> args, const Attrs& attrs);
   Graph& g_;
   Simplify level_;
