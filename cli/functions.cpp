@@ -10,7 +10,6 @@
 #include <set>
 
 #include "cli/common.hpp"
-#include "cli/jacobian_interim.hpp"
 #include "cli/output.hpp"
 #include "compiler/algebra/canon.hpp"
 #include "compiler/builder.hpp"
@@ -82,7 +81,7 @@ int diff_jacobian(Module& m, const Options& o, Format format, bool algebraic) {
   std::vector<std::string> order = param_names(f);
   Builder b(m.graph, o.ieee ? Simplify::Full : Simplify::None);
   const Node* body = algebraic ? canonical(m.graph, std::span<const Node* const>(&f.body, 1), order)[0] : f.body;
-  fw::Jacobian J = fw::jacobian(b, std::span(&body, 1), wrt, parse_mode(o.mode));
+  Jacobian J = jacobian(b, std::span(&body, 1), wrt, parse_mode(o.mode));
   std::vector<const Node*> entries;
   for (std::int64_t i = 0; i < J.rows; ++i)
     for (std::int64_t j = 0; j < J.cols; ++j) entries.push_back(J.entry(b, i, j));
