@@ -223,7 +223,7 @@ int cmd_emit(const Options& o) {
     if (!o.fn.empty() && !m->find(o.fn)) choose(*m, o.fn);
     return kExitOk;
   }
-  const Function& f = choose(*m, o.fn);
+  const Function& f = choose(*m, o.fn, /*tensors=*/o.stage == "tangent-ir");
   if (o.stage == "tangent-ir") {  // forward mode: f's tangent along each input (each element of a tensor)
     Builder b(m->graph, o.no_simplify ? Simplify::None : Simplify::Fold);
     Jacobian J = jacobian(b, std::span<const Node* const>(&f.body, 1), f.params, Mode::Forward, &m->origins);
