@@ -182,6 +182,9 @@ int cmd_emit(const Options& o) {
   auto m = load(o);
   // A training program without --fn: the training step (loss over all rows, its gradients).
   if (m->training && o.fn.empty()) {
+    if (o.stage == "tangent-ir")
+      throw UsageError("--stage tangent-ir shows a function's forward mode; a training step is computed in reverse "
+                       "mode (--stage grad-ir), or choose a function with --fn");
     std::vector<DataInput> data;
     const Node* loss = m->lower(*m->training->loss, 0, data);
     std::vector<const Node*> inputs, outs{loss};
