@@ -186,6 +186,9 @@ int cmd_emit(const Options& o) {
   auto m = load(o);
   // A training program without --fn: the training step (loss over all rows, its gradients).
   if (m->training && o.fn.empty()) {
+    if (o.stage == "tangent-ir")
+      throw UsageError("--stage tangent-ir shows a function's forward mode; a training step is computed in reverse "
+                       "mode (--stage grad-ir), or choose a function with --fn");
     std::vector<DataInput> data;
     const Node* loss = m->lower(*m->training->loss, 0, data);
     std::vector<const Node*> inputs, outs{loss};
@@ -227,7 +230,7 @@ int cmd_emit(const Options& o) {
     if (!o.fn.empty() && !m->find(o.fn)) choose(*m, o.fn);
     return kExitOk;
   }
-  const Function& f = choose(*m, o.fn);
+  const Function& f = choose(*m, o.fn, /*tensors=*/o.stage == "tangent-ir");
   if (o.stage == "tangent-ir") {  // forward mode: f's tangent along each input (each element of a tensor)
     Builder b(m->graph, o.no_simplify ? Simplify::None : Simplify::Fold);
     Jacobian J = jacobian(b, std::span<const Node* const>(&f.body, 1), f.params, Mode::Forward, &m->origins);
