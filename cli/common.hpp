@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/forward.hpp"
 #include "compiler/lower.hpp"
 #include "compiler/print.hpp"
 #include "runtime/fd_check.hpp"
@@ -86,6 +87,10 @@ std::vector<std::string> element_names(const std::string& name, const Shape& sha
 std::vector<std::string> element_names(std::span<const Node* const> vars);
 void warn_domain(const Module& m, const Function& f, std::span<const Node* const> outputs,
                  std::span<const double> point, const std::string& where = "");
+/// --mode's words: fwd, rev, auto (or not given: auto).
+inline Mode parse_mode(const std::string& mode) {
+  return mode == "fwd" ? Mode::Forward : mode == "rev" ? Mode::Reverse : Mode::Auto;
+}
 /// value, gradient and (optionally) the Hessian of f, row-major, as IR roots, for compiling.
 std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify);
 /// d/dt f(t) at t = 0 by central differences with Richardson extrapolation (error O(h^4)).

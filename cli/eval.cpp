@@ -8,9 +8,9 @@
 #include <cstdio>
 
 #include "cli/common.hpp"
-#include "cli/jacobian_interim.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
+#include "compiler/forward.hpp"
 #include "grammar/parser.hpp"
 #include "io/csv.hpp"
 #include "io/file.hpp"
@@ -27,7 +27,7 @@ struct Layout {
   std::vector<const Node*> outs;
   std::size_t m = 0, n = 0;  // elements of the result, of all the parameters
   std::size_t grad = npos, hess = npos, jac = npos, jvp = npos, vjp = npos, total = 0;
-  fw::Mode mode = fw::Mode::Reverse;  // of the Jacobian's block
+  Mode mode = Mode::Reverse;  // of the Jacobian's block
 
   void add(std::size_t& at, std::span<const Node* const> nodes) {
     at = total;
@@ -38,7 +38,7 @@ struct Layout {
   }
   // J[i][j] from the block (forward: columns of m; reverse: rows of n).
   double jacobian(const double* out, std::size_t i, std::size_t j) const {
-    return mode == fw::Mode::Forward ? out[jac + j * m + i] : out[jac + i * n + j];
+    return mode == Mode::Forward ? out[jac + j * m + i] : out[jac + i * n + j];
   }
 };
 
@@ -92,10 +92,10 @@ Layout plan(Module& m, const Function& f, const Options& o) {
     l.add(value, std::span(&f.body, 1));
   }
   if (o.jacobian) {
-    fw::Jacobian J = fw::jacobian(b, std::span(&f.body, 1), f.params, parse_mode(o.mode), &m.origins);
+    Jacobian J = jacobian(b, std::span(&f.body, 1), f.params, parse_mode(o.mode), &m.origins);
     l.mode = J.mode;
     std::vector<const Node*> block;
-    for (auto& part : J.mode == fw::Mode::Forward ? J.columns : J.rows_) block.insert(block.end(), part.begin(), part.end());
+    for (auto& part : J.mode == Mode::Forward ? J.columns : J.rows_) block.insert(block.end(), part.begin(), part.end());
     l.add(l.jac, block);
   }
   if (!o.jvp.empty()) {
@@ -104,13 +104,16 @@ Layout plan(Module& m, const Function& f, const Options& o) {
     std::vector<const Node*> tangents;
     for (const Node* p : f.params) {
       auto it = given.find(p->name);
-      tangents.push_back(it == given.end() ? nullptr : constant_of(m.graph, it->second));
+      // A parameter left out has tangent zero.
+      tangents.push_back(constant_of(m.graph, it == given.end() ? Tensor{p->shape, std::vector<double>(
+                                                                               static_cast<std::size_t>(p->shape.size()))}
+                                                                  : it->second));
     }
-    l.add(l.jvp, fw::jvp(b, std::span(&f.body, 1), f.params, tangents, &m.origins));
+    l.add(l.jvp, jvp(b, std::span(&f.body, 1), f.params, tangents, &m.origins));
   }
   if (!o.vjp.empty()) {
     const Node* u = constant_of(m.graph, cotangent(f, o.vjp));
-    l.add(l.vjp, fw::vjp(b, std::span(&f.body, 1), std::span(&u, 1), f.params, &m.origins));
+    l.add(l.vjp, vjp(b, std::span(&f.body, 1), std::span(&u, 1), f.params, &m.origins));
   }
   return l;
 }

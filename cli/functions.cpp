@@ -10,7 +10,6 @@
 #include <set>
 
 #include "cli/common.hpp"
-#include "cli/jacobian_interim.hpp"
 #include "cli/output.hpp"
 #include "compiler/algebra/canon.hpp"
 #include "compiler/builder.hpp"
@@ -22,6 +21,7 @@
 #include "compiler/lint.hpp"
 #include "compiler/print.hpp"
 #include "compiler/print_layout.hpp"
+#include "compiler/scalarize.hpp"
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
 #include "io/csv.hpp"
@@ -81,11 +81,15 @@ int diff_jacobian(Module& m, const Options& o, Format format, bool algebraic) {
   std::vector<std::string> order = param_names(f);
   Builder b(m.graph, o.ieee ? Simplify::Full : Simplify::None);
   const Node* body = algebraic ? canonical(m.graph, std::span<const Node* const>(&f.body, 1), order)[0] : f.body;
-  fw::Jacobian J = fw::jacobian(b, std::span(&body, 1), wrt, parse_mode(o.mode));
+  Jacobian J = jacobian(b, std::span(&body, 1), wrt, parse_mode(o.mode));
   std::vector<const Node*> entries;
   for (std::int64_t i = 0; i < J.rows; ++i)
     for (std::int64_t j = 0; j < J.cols; ++j) entries.push_back(J.entry(b, i, j));
-  if (!o.no_simplify) entries = fold_literals(m.graph, entries);
+  if (!o.no_simplify) {
+    entries = fold_literals(m.graph, entries);
+    Builder fold(m.graph, Simplify::Fold);
+    entries = scalarize(fold, entries);  // entries of tensor expressions as expressions of elements
+  }
   if (!o.no_simplify) entries = algebraic ? canonical(m.graph, entries, order) : simplify(m.graph, entries);
   // Tensor parameters are declared with their shapes, so that the printed blocks parse back.
   std::vector<std::string> params, wrt_names;

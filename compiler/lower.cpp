@@ -183,7 +183,26 @@ void Lowerer::default_point(const ast::Program& prog) {
       if (!fresh)
         error(bnd.target.loc, fmt::format("duplicate value for '{}' (first given at line {})", name,
                                           line_of(it->second)));
-      m_.at.emplace_back(name, constant(bnd.value));
+      // A tensor value is for a tensor parameter of that shape (`at v = [1, 2, 3]`).
+      const Node* v = expr(bnd.value, Env{});
+      if (v->shape.scalar()) {
+        m_.at.emplace_back(name, constant(bnd.value));
+        continue;
+      }
+      const Node* declared = nullptr;
+      for (const Function& f : m_.functions)
+        for (const Node* p : f.params)
+          if (p->name == name && !p->shape.scalar()) declared = p->shape == v->shape || !declared ? p : declared;
+      if (!declared)
+        error(expr_loc(bnd.value), fmt::format("'{}' is a scalar parameter: its value cannot have shape {}", name,
+                                               v->shape.str()));
+      if (!(declared->shape == v->shape))
+        error(expr_loc(bnd.value), fmt::format("'{}' has shape {}: its value cannot have shape {}", name,
+                                               declared->shape.str(), v->shape.str()));
+      Tensor t = evaluate_tensors(std::span<const Node* const>(&v, 1), {}, {})[0];
+      for (double x : t.data)
+        if (!std::isfinite(x)) error(expr_loc(bnd.value), "value is not a finite number");
+      m_.at_tensors.emplace_back(name, std::move(t));
     }
   }
 }
@@ -563,6 +582,12 @@ const Function* Module::find(std::string_view name) const {
 
 const double* Module::at_value(std::string_view name) const {
   for (const auto& [n, v] : at)
+    if (n == name) return &v;
+  return nullptr;
+}
+
+const Tensor* Module::at_tensor(std::string_view name) const {
+  for (const auto& [n, v] : at_tensors)
     if (n == name) return &v;
   return nullptr;
 }

@@ -21,37 +21,62 @@ using Vec = std::vector<double>;
 using Matrix = std::vector<Vec>;
 
 struct Case {
-  std::string name, source;  // a .grad function of scalars returning a vector
+  std::string name, source;
   std::vector<std::string> params;
-  Vec at;
-  std::function<Vec(const Vec&)> f;  // the same function in C++
+  std::vector<std::size_t> sizes;  // per parameter: 0 a scalar, n a vector of n
+  Vec at;                          // every parameter's elements, in order
+  std::function<Vec(const Vec&)> f;  // the same function in C++, of the flattened parameters
 };
 
-// The vector functions, written with constant basis vectors until tensor results have their
-// own syntax: e0*a + e1*b is [a, b].
 std::vector<Case> cases() {
   return {
-      {"polar", "fn polar(r, t) = [1, 0]*(r*cos(t)) + [0, 1]*(r*sin(t))\n", {"r", "t"}, {1.7, 0.6},
+      {"polar", "fn polar(r, t) = [r*cos(t), r*sin(t)]\n", {"r", "t"}, {0, 0}, {1.7, 0.6},
        [](const Vec& x) { return Vec{x[0] * std::cos(x[1]), x[0] * std::sin(x[1])}; }},
       // A planar two-link arm (links 1.5 and 0.8): the hand's position from the joint angles.
-      {"arm",
-       "fn arm(a, b) = [1, 0]*(1.5*cos(a) + 0.8*cos(a + b)) + [0, 1]*(1.5*sin(a) + 0.8*sin(a + b))\n",
-       {"a", "b"}, {0.4, -1.1},
+      {"arm", "fn arm(a, b) = [1.5*cos(a) + 0.8*cos(a + b), 1.5*sin(a) + 0.8*sin(a + b)]\n", {"a", "b"}, {0, 0},
+       {0.4, -1.1},
        [](const Vec& x) {
          return Vec{1.5 * std::cos(x[0]) + 0.8 * std::cos(x[0] + x[1]), 1.5 * std::sin(x[0]) + 0.8 * std::sin(x[0] + x[1])};
        }},
       // Spherical to Cartesian: 3 x 3.
-      {"sph",
-       "fn sph(r, t, p) = [1, 0, 0]*(r*sin(t)*cos(p)) + [0, 1, 0]*(r*sin(t)*sin(p)) + [0, 0, 1]*(r*cos(t))\n",
-       {"r", "t", "p"}, {2.0, 0.9, -0.3},
+      {"sph", "fn sph(r, t, p) = [r*sin(t)*cos(p), r*sin(t)*sin(p), r*cos(t)]\n", {"r", "t", "p"}, {0, 0, 0},
+       {2.0, 0.9, -0.3},
        [](const Vec& x) {
          return Vec{x[0] * std::sin(x[1]) * std::cos(x[2]), x[0] * std::sin(x[1]) * std::sin(x[2]), x[0] * std::cos(x[1])};
        }},
       // More inputs than outputs (auto picks reverse mode): R^3 -> R^2.
-      {"wide", "fn wide(x, y, z) = [1, 0]*(x*y*exp(z)) + [0, 1]*(log(x^2 + y^2) - z)\n", {"x", "y", "z"},
+      {"wide", "fn wide(x, y, z) = [x*y*exp(z), log(x^2 + y^2) - z]\n", {"x", "y", "z"}, {0, 0, 0},
        {0.8, -1.3, 0.25},
        [](const Vec& x) { return Vec{x[0] * x[1] * std::exp(x[2]), std::log(x[0] * x[0] + x[1] * x[1]) - x[2]}; }},
+      // Tensor parameters: the arm's angles in one vector, and a vector with a scalar.
+      {"arm2", "fn arm2(q[2]) = [1.5*cos(q[0]) + 0.8*cos(q[0] + q[1]), 1.5*sin(q[0]) + 0.8*sin(q[0] + q[1])]\n",
+       {"q"}, {2}, {0.4, -1.1},
+       [](const Vec& x) {
+         return Vec{1.5 * std::cos(x[0]) + 0.8 * std::cos(x[0] + x[1]), 1.5 * std::sin(x[0]) + 0.8 * std::sin(x[0] + x[1])};
+       }},
+      {"mix", "fn mix(x[3], s) = [x[0]*x[1]*s, exp(x[2])*sin(s), sum(x*x)/s, x[1] - x[0]]\n", {"x", "s"}, {3, 0},
+       {0.5, -0.7, 0.3, 1.3},
+       [](const Vec& x) {
+         return Vec{x[0] * x[1] * x[3], std::exp(x[2]) * std::sin(x[3]), (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]) / x[3],
+                    x[1] - x[0]};
+       }},
   };
+}
+
+// `x=[1.5, 2], s=3` for the flattened values v, given for the parameters in `which`.
+std::string values_arg(const Case& c, const Vec& v, const std::vector<bool>& which) {
+  std::string out;
+  std::size_t e = 0;
+  for (std::size_t p = 0; p < c.params.size(); ++p) {
+    std::size_t n = std::max<std::size_t>(1, c.sizes[p]);
+    if (which[p]) {
+      std::string value;
+      for (std::size_t i = 0; i < n; ++i) value += (i ? "," : "") + std::to_string(v[e + i]);
+      out += (out.empty() ? "" : ",") + c.params[p] + "=" + (c.sizes[p] ? "[" + value + "]" : value);
+    }
+    e += n;
+  }
+  return out;
 }
 
 Matrix central_differences(const Case& c) {
@@ -73,8 +98,7 @@ class CliJacobian : public InTempDir {
     {
       std::ofstream(c.name + ".grad") << c.source;
     }
-    std::string at;
-    for (std::size_t i = 0; i < c.params.size(); ++i) at += (i ? "," : "") + c.params[i] + "=" + std::to_string(c.at[i]);
+    std::string at = values_arg(c, c.at, std::vector<bool>(c.params.size(), true));
     std::vector<std::string> argv{GRADC_BINARY, "eval", c.name + ".grad", "--json", "--at", at};
     argv.insert(argv.end(), extra.begin(), extra.end());
     ProcessResult r = run_program(argv, "").value();
@@ -125,13 +149,14 @@ TEST_F(CliJacobian, ProductsWithGivenVectorsAreJvAndUJ) {
     Case rounded = c;
     for (double& x : rounded.at) x = std::stod(std::to_string(x));
     Matrix J = central_differences(rounded);
-    // v: 1, -2, 3, ... for the parameters but the last, which is left out (zero).
-    std::string jvp;
-    Vec v(c.params.size(), 0.0);
-    for (std::size_t j = 0; j + 1 < c.params.size(); ++j) {
-      v[j] = (j % 2 ? -1.0 : 1.0) * static_cast<double>(j + 1);
-      jvp += (j ? "," : "") + c.params[j] + "=" + std::to_string(v[j]);
-    }
+    // v: 1, -2, 3, ... for every parameter but the last (left out: zero), or the only one.
+    std::vector<bool> given(c.params.size(), true);
+    if (c.params.size() > 1) given.back() = false;
+    Vec v(c.at.size(), 0.0);
+    std::size_t tangents = 0;
+    for (std::size_t p = 0; p < c.params.size(); ++p) tangents += given[p] ? std::max<std::size_t>(1, c.sizes[p]) : 0;
+    for (std::size_t j = 0; j < tangents; ++j) v[j] = (j % 2 ? -1.0 : 1.0) * static_cast<double>(j + 1);
+    std::string jvp = values_arg(c, v, given);
     Vec u(J.size());
     std::string vjp = "[";
     for (std::size_t i = 0; i < u.size(); ++i) {
@@ -145,11 +170,14 @@ TEST_F(CliJacobian, ProductsWithGivenVectorsAreJvAndUJ) {
       for (std::size_t j = 0; j < v.size(); ++j) want += J[i][j] * v[j];
       EXPECT_NEAR(out["jvp"][i].get<double>(), want, 1e-8) << "jvp[" << i << "]";
     }
-    for (std::size_t j = 0; j < v.size(); ++j) {
-      double want = 0;
-      for (std::size_t i = 0; i < J.size(); ++i) want += u[i] * J[i][j];
-      EXPECT_NEAR(out["vjp"][c.params[j]].get<double>(), want, 1e-8) << "vjp " << c.params[j];
-    }
+    std::size_t j = 0;
+    for (std::size_t p = 0; p < c.params.size(); ++p)
+      for (std::size_t e = 0; e < std::max<std::size_t>(1, c.sizes[p]); ++e, ++j) {
+        double want = 0;
+        for (std::size_t i = 0; i < J.size(); ++i) want += u[i] * J[i][j];
+        const nlohmann::json& got = out["vjp"][c.params[p]];
+        EXPECT_NEAR((c.sizes[p] ? got[e] : got).get<double>(), want, 1e-8) << "vjp " << c.params[p] << " " << e;
+      }
   }
 }
 
@@ -165,7 +193,8 @@ TEST_F(CliJacobian, PrintedEntriesReadBackAsTheirValues) {
     ASSERT_EQ(d.exit_code, 0) << d.err;
     // Each entry as a function e_I_J of the parameters.
     std::string params, program;
-    for (std::size_t j = 0; j < c.params.size(); ++j) params += (j ? ", " : "") + c.params[j];
+    for (std::size_t j = 0; j < c.params.size(); ++j)
+      params += (j ? ", " : "") + c.params[j] + (c.sizes[j] ? "[" + std::to_string(c.sizes[j]) + "]" : "");
     std::istringstream lines(d.out);
     std::string line;
     std::vector<std::string> names;
@@ -187,17 +216,17 @@ TEST_F(CliJacobian, PrintedEntriesReadBackAsTheirValues) {
         program += line + "\n";  // inside a block
       }
     }
-    ASSERT_EQ(names.size(), want["jacobian"].size() * c.params.size()) << d.out;
+    const std::size_t cols = c.at.size();
+    ASSERT_EQ(names.size(), want["jacobian"].size() * cols) << d.out;
     {
       std::ofstream("entries.grad") << program;
     }
-    std::string at;
-    for (std::size_t i = 0; i < c.params.size(); ++i) at += (i ? "," : "") + c.params[i] + "=" + std::to_string(c.at[i]);
+    std::string at = values_arg(c, c.at, std::vector<bool>(c.params.size(), true));
     for (std::size_t k = 0; k < names.size(); ++k) {
       ProcessResult r = run_program({GRADC_BINARY, "eval", "entries.grad", "--fn", names[k], "--at", at, "--json"}, "").value();
       ASSERT_EQ(r.exit_code, 0) << r.err << program;
       double got = nlohmann::json::parse(r.out)["value"].get<double>();
-      double expected = want["jacobian"][k / c.params.size()][k % c.params.size()].get<double>();
+      double expected = want["jacobian"][k / cols][k % cols].get<double>();
       EXPECT_NEAR(got, expected, 1e-12 * std::max(1.0, std::fabs(expected))) << names[k] << "\n" << program;
     }
   }
