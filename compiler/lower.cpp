@@ -183,7 +183,26 @@ void Lowerer::default_point(const ast::Program& prog) {
       if (!fresh)
         error(bnd.target.loc, fmt::format("duplicate value for '{}' (first given at line {})", name,
                                           line_of(it->second)));
-      m_.at.emplace_back(name, constant(bnd.value));
+      // A tensor value is for a tensor parameter of that shape (`at v = [1, 2, 3]`).
+      const Node* v = expr(bnd.value, Env{});
+      if (v->shape.scalar()) {
+        m_.at.emplace_back(name, constant(bnd.value));
+        continue;
+      }
+      const Node* declared = nullptr;
+      for (const Function& f : m_.functions)
+        for (const Node* p : f.params)
+          if (p->name == name && !p->shape.scalar()) declared = p->shape == v->shape || !declared ? p : declared;
+      if (!declared)
+        error(expr_loc(bnd.value), fmt::format("'{}' is a scalar parameter: its value cannot have shape {}", name,
+                                               v->shape.str()));
+      if (!(declared->shape == v->shape))
+        error(expr_loc(bnd.value), fmt::format("'{}' has shape {}: its value cannot have shape {}", name,
+                                               declared->shape.str(), v->shape.str()));
+      Tensor t = evaluate_tensors(std::span<const Node* const>(&v, 1), {}, {})[0];
+      for (double x : t.data)
+        if (!std::isfinite(x)) error(expr_loc(bnd.value), "value is not a finite number");
+      m_.at_tensors.emplace_back(name, std::move(t));
     }
   }
 }
@@ -459,6 +478,7 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
     if (static_cast<int>(args.size()) != op->arity)
       error(o.loc, fmt::format("'{}' takes {}, but {} given", o.text, plural(op->arity, "argument"),
                                were(args.size())));
+    if (op->op == Op::Polygamma) args[0] = polygamma_order(args[0], o.arg_locs[0]);
     return shaped(o.loc, [&] { return b_.apply(op->op, args); });
   }
   auto it = lowered_.find(o.text);
@@ -493,6 +513,19 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
     ~Nest() { --depth; }
   } nest(call_depth_);
   return call_user(*f.ast, args);
+}
+
+// polygamma(n, x): the order n is a constant integer (ψ⁽ⁿ⁾ has no derivative in n), folded so
+// that the IR holds it as a number. Past 100 the evaluation cost grows (README, "Limits").
+const Node* Lowerer::polygamma_order(const Node* n, Loc loc) {
+  n = simplify(m_.graph, std::span<const Node* const>(&n, 1), Simplify::Fold)[0];
+  if (!n->is_const())
+    error(loc, fmt::format("the order n of polygamma(n, x) must be a constant integer from 0 to {} "
+                           "(polygamma has no derivative in n)", kMaxPolygammaOrder));
+  if (!(n->value >= 0 && n->value <= kMaxPolygammaOrder) || n->value != std::floor(n->value))
+    error(loc, fmt::format("the order n of polygamma(n, x) must be an integer from 0 to {}, not {}", kMaxPolygammaOrder,
+                           n->value));
+  return n;
 }
 
 // A call with tensor arguments: the callee's body is lowered again with its parameters bound
@@ -549,6 +582,12 @@ const Function* Module::find(std::string_view name) const {
 
 const double* Module::at_value(std::string_view name) const {
   for (const auto& [n, v] : at)
+    if (n == name) return &v;
+  return nullptr;
+}
+
+const Tensor* Module::at_tensor(std::string_view name) const {
+  for (const auto& [n, v] : at_tensors)
     if (n == name) return &v;
   return nullptr;
 }

@@ -12,6 +12,8 @@ namespace gradc {
 
 /// The largest tensor a program may declare or compute: 2^27 elements, 1 GiB of f64.
 constexpr std::int64_t kMaxElements = std::int64_t(1) << 27;
+// The largest order of polygamma(n, x) in source (README, "Limits"): ψ⁽ⁿ⁾ costs O(n) per element.
+constexpr int kMaxPolygammaOrder = 100;
 
 /// An InputError that comes from an operand's shape (see Lowerer::shape_error).
 struct ShapeInputError : InputError {
@@ -75,6 +77,7 @@ class Lowerer {
   const Node* call_user(const ast::Function& f, const std::vector<const Node*>& args);
   const Node* inline_call(const Function& f, const std::vector<const Node*>& args);
   const Node* matmul(const Node* a, const Node* b, Loc loc);
+  const Node* polygamma_order(const Node* n, Loc loc);
 
   // model.cpp: the tensor program.
   void globals(const ast::Program& prog);

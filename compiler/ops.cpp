@@ -11,6 +11,7 @@
 
 #include "compiler/builder.hpp"
 #include "compiler/ops_tensor.hpp"
+#include "support/special.hpp"
 
 namespace gradc {
 namespace {
@@ -28,6 +29,14 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x))); }
 
 constexpr int kPrecAdd = 1, kPrecMul = 2, kPrecNeg = 3, kPrecPow = 4, kPrecAtom = 5;
+
+// n + 1 for polygamma's order n: a constant stays a constant (printed as 2, not 1 + 1).
+N next_order(B& b, N order) {
+  if (order->op == Op::Const) return b.constant(order->value + 1);
+  if (order->op == Op::Broadcast && order->arg(0)->op == Op::Const)
+    return b.broadcast_to(b.constant(order->arg(0)->value + 1), order->shape);
+  return b.add(order, b.constant(1));
+}
 
 // A rule with no contribution: constants, variables and piecewise-constant ops.
 void no_grad(B&, N, N, N*) {}
@@ -262,6 +271,40 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
        N dc = dot(b, t[0], n->arg(1));
        return plus(b, dc, t[1] ? b.apply(Op::Mask, {n->arg(0), t[1]}) : nullptr);
      }, true},
+    // lgamma(a) = ln|Γ(a)| (C's lgamma; inf at the poles 0, -1, -2, ...). lgamma' = digamma
+    {Op::Lgamma, "lgamma", 1, Syntax::Call, kPrecAtom, "\\ln\\Gamma",
+     [](const double* a) { return std::lgamma(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Digamma, n->arg(0))); },
+     [](B& b, N n, const N* t) { return dot(b, t[0], b.call(Op::Digamma, n->arg(0))); }, false},
+    // log1p(a) = ln(1 + a), exact for tiny a. log1p'(a) = 1/(1 + a)
+    {Op::Log1p, "log1p", 1, Syntax::Call, kPrecAtom, "\\operatorname{log1p}",
+     [](const double* a) { return std::log1p(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = over(b, g, b.add(1, n->arg(0))); },
+     [](B& b, N n, const N* t) { return t[0] ? over(b, t[0], b.add(1, n->arg(0))) : nullptr; }, false},
+    // expm1(a) = e^a - 1, exact for tiny a. expm1'(a) = e^a
+    {Op::Expm1, "expm1", 1, Syntax::Call, kPrecAtom, "\\operatorname{expm1}",
+     [](const double* a) { return std::expm1(a[0]); },
+     [](B& b, N n, N g, N* d) { d[0] = times(b, g, b.call(Op::Exp, n->arg(0))); },
+     [](B& b, N n, const N* t) { return dot(b, t[0], b.call(Op::Exp, n->arg(0))); }, true},
+    // digamma(a) = ψ(a) = Γ'(a)/Γ(a) (support/special.cpp). ψ'(a) = ψ⁽¹⁾(a) = polygamma(1, a)
+    {Op::Digamma, "digamma", 1, Syntax::Call, kPrecAtom, "\\psi",
+     [](const double* a) { return gradc_digamma(a[0]); },
+     [](B& b, N n, N g, N* d) {
+       d[0] = times(b, g, b.apply(Op::Polygamma, {b.constant(1), n->arg(0)}));
+     },
+     [](B& b, N n, const N* t) { return dot(b, t[0], b.apply(Op::Polygamma, {b.constant(1), n->arg(0)})); }, false},
+    // polygamma(k, a) = ψ⁽ᵏ⁾(a), the k-th derivative of ψ, for an integer order k >= 0 (a
+    // constant: source checks it, derivatives only add 1). d/da = polygamma(k + 1, a); the
+    // order is not a variable, so it gets no adjoint.
+    {Op::Polygamma, "polygamma", 2, Syntax::Call, kPrecAtom, "\\psi",
+     [](const double* a) { return gradc_polygamma(a[0], a[1]); },
+     [](B& b, N n, N g, N* d) {
+       d[1] = times(b, g, b.apply(Op::Polygamma, {next_order(b, n->arg(0)), n->arg(1)}));
+     },
+     // the order's tangent is ignored: it is a constant
+     [](B& b, N n, const N* t) {
+       return t[1] ? times(b, t[1], b.apply(Op::Polygamma, {next_order(b, n->arg(0)), n->arg(1)})) : nullptr;
+     }, false},
 
     // Tensor ops: no scalar eval; after `elementwise = false`, the shape rule and evaluation
     // (ops_tensor.cpp), the kind of code generation, and whether axis / index are read. Each is

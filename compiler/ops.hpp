@@ -17,7 +17,7 @@ namespace gradc {
   X(Sin, 1) X(Cos, 1) X(Tan, 1) X(Asin, 1) X(Acos, 1) X(Atan, 1)                             \
   X(Sinh, 1) X(Cosh, 1) X(Tanh, 1) X(Exp, 1) X(Log, 1) X(Sqrt, 1) X(Abs, 1)                  \
   X(Sigmoid, 1) X(Relu, 1) X(Softplus, 1) X(Min, 2) X(Max, 2) X(Step, 1) X(Sign, 1)          \
-  X(Mask, 2)                                                                                 \
+  X(Mask, 2) X(Lgamma, 1) X(Log1p, 1) X(Expm1, 1) X(Digamma, 1) X(Polygamma, 2)               \
   X(Broadcast, 1) X(Reshape, 1) X(Sum, 1) X(ReduceMax, 1) X(MatMul, 2) X(Transpose, 1)       \
   X(Index, 1) X(Embed, 1) X(OneHot, 1) X(Detach, 1)
 

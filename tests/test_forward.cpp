@@ -122,7 +122,10 @@ TEST(ForwardMode, EveryOpMatchesReverseAndFiniteDifferences) {
     const OpInfo& info = op_info(op);
     if (info.syntax == Syntax::Leaf) continue;
     OpCase c;
-    if (info.elementwise) {
+    if (op == Op::Polygamma) {  // the order is a constant integer, not a variable
+      c.inputs = {Shape{3}};
+      c.f = [](Builder& b, const Nodes& x) { return b.apply(Op::Polygamma, {b.constant(2), x[0]}); };
+    } else if (info.elementwise) {
       c.inputs.assign(static_cast<std::size_t>(info.arity), Shape{3});
       c.f = [op](Builder& b, const Nodes& x) { return b.apply(op, std::span<const Node* const>(x)); };
     } else if (auto it = cases.find(op); it != cases.end()) {
@@ -356,6 +359,28 @@ TEST(Jacobian, EntriesOfAStackedResultAreTheElementDerivatives) {
   EXPECT_THROW(jacobian(b, out, vars).entry(b, 2, 0), std::out_of_range);
 }
 
+// The Builder's x[i] of constant data is the slice (any axis), of a value broadcast along a new
+// leading axis is the value, and passes through elementwise ops only when every operand
+// reduces (so no computation is copied): x[i] of sin(X) stays an Index.
+TEST(Jacobian, IndexReducesOnlyWhereItIsFree) {
+  Graph g;
+  Builder b(g);
+  const Node* t = g.tensor(Shape{2, 3, 2}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  const Node* mid = b.index(t, 1, 2);
+  ASSERT_EQ(mid->op, Op::Tensor);
+  EXPECT_EQ(mid->shape, (Shape{2, 2}));
+  EXPECT_EQ(*mid->data, (std::vector<double>{4, 5, 10, 11}));
+  EXPECT_EQ(element(b, t, 7), g.constant(7));
+  const Node* v = b.var("v", Shape{3});
+  EXPECT_EQ(b.index(b.broadcast_to(v, Shape{4, 3}), 0, 2), v);
+  EXPECT_EQ(b.index(b.add(b.embed(v, 0, 1, Shape{2, 3}), b.broadcast_to(b.constant(2), Shape{2, 3})), 0, 1),
+            b.add(b.constant(2), v));
+  const Node* X = b.var("X", Shape{2, 3});
+  const Node* row = b.index(b.call(Op::Sin, X), 0, 1);
+  EXPECT_EQ(row->op, Op::Index);
+  EXPECT_EQ(row->arg(0)->op, Op::Sin);
+}
+
 // ---------------------------------------------------------------------------------------------
 // JVPs and VJPs with given vectors: J v and u^T J, with J from finite differences.
 
@@ -483,6 +508,26 @@ TEST(ForwardMode, SecondOrderOfTangentIrEqualsReverseOverReverse) {
   Matrix h;
   for (const auto& row : hessian(b, sf.f, vars)) h.push_back(values_of(row, sf.vars, at));
   expect_near(h, rr, 1e-12, "hessian()");
+}
+
+// With a tensor variable, row i of the fused Hessian is the tangent of the gradient along ones
+// in wrt[i] (for W, the row sums of its block), which by symmetry is what reverse over reverse
+// gave (the gradient of the sum of ∂f/∂wrt[i]); the kernel layout is unchanged.
+TEST(ForwardMode, FusedHessianOfTensorVariablesKeepsItsLayout) {
+  Graph g;
+  Builder b(g);
+  ScalarFunction sf = second_order_function(b);
+  std::mt19937 rng(17);
+  auto at = random_point(sf.vars, rng, -1, 1);
+  Nodes fused = value_and_derivatives(b, sf.f, sf.vars, true);
+  Nodes grad = gradient(b, sf.f, sf.vars);
+  Nodes rr{sf.f};
+  rr.insert(rr.end(), grad.begin(), grad.end());
+  for (const Node* gi : grad)
+    for (const Node* h : gradient(b, gi->shape.scalar() ? gi : b.sum(gi, -1), sf.vars)) rr.push_back(h);
+  ASSERT_EQ(fused.size(), rr.size());
+  for (std::size_t k = 0; k < fused.size(); ++k) EXPECT_EQ(fused[k]->shape, rr[k]->shape) << k;
+  expect_near(Matrix{values_of(fused, sf.vars, at)}, Matrix{values_of(rr, sf.vars, at)}, 1e-12, "fused Hessian");
 }
 
 // Tangent IR compiles: the JIT's values of a JVP equal the interpreter's.

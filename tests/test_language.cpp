@@ -269,6 +269,18 @@ TEST(LanguageLowering, MnistLikeTakesEveryPixel) {
   EXPECT_EQ(d.y->data, (std::vector<double>{7}));
 }
 
+TEST(LanguageLowering, TensorValuesInAt) {
+  auto m = compile_text("const d = 3\nfn f(v[d]) = sum(v)\nfn g(x) = x\nat v = [1, 2, d], x = 2\n");
+  ASSERT_NE(m->at_tensor("v"), nullptr);
+  EXPECT_EQ(m->at_tensor("v")->shape, (Shape{3}));
+  EXPECT_EQ(m->at_tensor("v")->data, (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(m->at_tensor("x"), nullptr);
+  ASSERT_NE(m->at_value("x"), nullptr);
+  EXPECT_EQ(*m->at_value("x"), 2);
+  EXPECT_EQ(compile_error("fn f(v[3]) = sum(v)\nat v = [1, 2]"), "2:8: 'v' has shape [3]: its value cannot have shape [2]");
+  EXPECT_EQ(compile_error("fn f(v) = v\nat v = [1, 2]"), "2:8: 'v' is a scalar parameter: its value cannot have shape [2]");
+}
+
 //===--- Bad programs: exact messages -------------------------------------------------------===//
 
 TEST(LanguageErrors, Messages) {
