@@ -77,6 +77,9 @@ int diff_jacobian(Module& m, const Options& o, Format format, bool algebraic) {
   if (o.order != 1) throw UsageError("--order: a Jacobian holds first derivatives; leave out --order");
   if (o.expr_only) throw UsageError("--expr-only prints one partial; leave it out with --jacobian");
   const Function& f = choose(m, o.fn, /*tensors=*/true);
+  if (f.params.empty())
+    throw UsageError(fmt::format("--jacobian: '{}' has no parameters, so nothing to differentiate with respect to",
+                                 f.name));
   std::vector<const Node*> wrt = o.wrt.empty() ? f.params : resolve_wrt(m, f, o.wrt);
   std::vector<std::string> order = param_names(f);
   Builder b(m.graph, o.ieee ? Simplify::Full : Simplify::None);
