@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -10,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/forward.hpp"
 #include "compiler/lower.hpp"
 #include "compiler/print.hpp"
 #include "runtime/fd_check.hpp"
@@ -17,6 +19,10 @@
 namespace gradc::cli {
 
 struct Options {
+  // eval: --jvp (tangents by parameter), --vjp (a cotangent of the result), --mode of --jacobian
+  // (fwd, rev, auto; empty: not given)
+  std::string jvp, vjp, mode;
+  bool jacobian = false;
   std::string file, fn, at, wrt, format = "text", stage, points, out;
   // train
   std::optional<double> lr;
@@ -43,14 +49,26 @@ std::vector<std::string> param_names(const Function& f);
 /// The module of o.file, lowered with folding unless --no-simplify (or `fold` is false).
 std::unique_ptr<Module> load(const Options& o, bool fold = true);
 
-/// eval, diff, check, descent work on scalar functions of their parameters.
+/// check, descent, ... work on scalar functions of scalar parameters; eval and diff on vector
+/// functions too: tensor parameters (`fn f(x[3])`) and any result shape, with no data or params.
 bool scalar_function(const Function& f);
-const Function& choose(const Module& m, const std::string& name);
-std::vector<const Function*> choose_all(const Module& m, const std::string& name);
+bool vector_function(const Function& f);
+/// --fn's function, or the file's only usable one (`tensors`: vector functions are usable).
+const Function& choose(const Module& m, const std::string& name, bool tensors = false);
+std::vector<const Function*> choose_all(const Module& m, const std::string& name, bool tensors = false);
 
 /// Splits "x=0.5, y=max(1, 2)" at top-level commas: (offset, piece) pairs.
 std::vector<std::pair<std::size_t, std::string>> split_top(const std::string& s);
+/// A value on the command line: a constant expression or nested brackets of them, `[[1, 2], [3, 4]]`.
+Tensor command_value(const SourceFile& src, const ast::Expr& e);
+/// `x=[1, 2], y=3` given for the parameters of selected[0] (the others' with several): the values
+/// by name, each of its parameter's shape (exit 2 with the command line located otherwise).
+std::map<std::string, Tensor> named_values(const std::string& flag, const std::string& text,
+                                           std::span<const Function* const> selected);
 /// The point: --at values, else the file's `at` values, for every parameter of f.
+std::vector<Tensor> resolve_values(const Module& m, const Function& f, const std::string& at,
+                                   std::span<const Function* const> selected = {});
+/// The same, flattened (every parameter's elements, in order).
 std::vector<double> resolve_point(const Module& m, const Function& f, const std::string& at,
                                   std::span<const Function* const> selected = {});
 std::vector<const Node*> resolve_wrt(const Module& m, const Function& f, const std::string& wrt);
@@ -60,8 +78,19 @@ std::vector<const Node*> resolve_wrt(const Module& m, const Function& f, const s
 void set_digits(int digits);
 std::string num(double v);       // "nan", "inf", "-inf" for the non-finite
 std::string json_num(double v);  // null for nan and inf (JSON has no literal for them)
+/// A tensor's elements nested in brackets as NumPy prints them on one line, `[[1, 2], [3, 4]]`
+/// (a scalar as a number): the form --at reads back.
+std::string num(const double* data, const Shape& shape);
+std::string json_num(const double* data, const Shape& shape);
+/// The flattened elements' names, NumPy's indexing: `x` for a scalar, `x[0]`, `A[1,2]`.
+std::vector<std::string> element_names(const std::string& name, const Shape& shape);
+std::vector<std::string> element_names(std::span<const Node* const> vars);
 void warn_domain(const Module& m, const Function& f, std::span<const Node* const> outputs,
                  std::span<const double> point, const std::string& where = "");
+/// --mode's words: fwd, rev, auto (or not given: auto).
+inline Mode parse_mode(const std::string& mode) {
+  return mode == "fwd" ? Mode::Forward : mode == "rev" ? Mode::Reverse : Mode::Auto;
+}
 /// value, gradient and (optionally) the Hessian of f, row-major, as IR roots, for compiling.
 std::vector<const Node*> derivative_outputs(Module& m, const Function& f, bool hessian, bool simplify);
 /// d/dt f(t) at t = 0 by central differences with Richardson extrapolation (error O(h^4)).
@@ -71,11 +100,13 @@ double richardson(const std::function<double(double)>& f, double h);
 /// (progress, summaries) goes to standard error instead, so the output stays clean.
 void route_standard_streams(const Options& o);
 
+// cli/eval.cpp
+int cmd_eval(const Options& o);
+
 // cli/functions.cpp
 /// A check row's remark: "  MISMATCH", "  kink: one-sided L and R" or nothing.
 std::string check_note(const PartialCheck& c);
 extern const char* const kKinkNote;  // printed after `ok` when a row passed as a kink
-int cmd_eval(const Options& o);
 int cmd_diff(const Options& o);
 int cmd_emit(const Options& o);
 int cmd_check(const Options& o);

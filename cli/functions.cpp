@@ -1,4 +1,4 @@
-// Commands on scalar functions: eval, diff, emit, check, graph and explain.
+// Commands on scalar functions: diff, emit, check, graph and explain (eval: cli/eval.cpp).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,11 +15,13 @@
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/explain.hpp"
+#include "compiler/forward.hpp"
 #include "compiler/graph.hpp"
 #include "compiler/interp.hpp"
 #include "compiler/lint.hpp"
 #include "compiler/print.hpp"
 #include "compiler/print_layout.hpp"
+#include "compiler/scalarize.hpp"
 #include "grammar/ast_dump.hpp"
 #include "grammar/parser.hpp"
 #include "io/csv.hpp"
@@ -32,121 +34,6 @@
 #include <unistd.h>
 
 namespace gradc::cli {
-
-// Evaluates one function (at the point, or at every --points row) and prints the result.
-void eval_function(Module& mod, const Function& f, const Options& o, Jit& jit,
-                   std::span<const Function* const> selected) {
-  Module* m = &mod;
-  auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
-  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs, /*batch=*/!o.points.empty()});
-  std::size_t n = f.params.size();
-
-  if (!o.points.empty()) {
-    if (o.hessian) throw UsageError("--points computes values and gradients; --hessian is not available with it");
-    Table t = read_csv(o.points);
-    std::vector<std::size_t> col;
-    for (const Node* p : f.params) {
-      std::size_t j = 0;
-      while (j < t.columns.size() && t.columns[j] != p->name) ++j;
-      if (j == t.columns.size())
-        throw Diagnostic(t.source.format(Loc{0}, "error",
-                                         fmt::format("no column '{}' (a parameter of '{}')", p->name, f.name)),
-                         kExitInputError);
-      col.push_back(j);
-    }
-    std::size_t rows = t.rows(), w = t.columns.size();
-    std::vector<double> in(rows * n), out(rows * outs.size());
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t i = 0; i < n; ++i) in[r * n + i] = t.values[r * w + col[i]];
-    k.batch(in.data(), out.data(), static_cast<std::int64_t>(rows));
-    std::string csv = join(param_names(f), ",") + "," + f.name;
-    // df_dx, not df/dx: a name numpy's genfromtxt(names=True) and pandas keep as it is.
-    for (const Node* p : f.params) csv += fmt::format(",d{}_d{}", f.name, p->name);
-    csv += "\n";
-    std::size_t bad = 0;
-    for (std::size_t r = 0; r < rows; ++r) {
-      std::string line;
-      for (std::size_t i = 0; i < n; ++i) line += (i ? "," : "") + num(in[r * n + i]);
-      for (std::size_t j = 0; j < outs.size(); ++j) {
-        double v = out[r * outs.size() + j];
-        line += "," + num(v);
-      }
-      for (std::size_t j = 0; j < outs.size(); ++j)
-        if (!std::isfinite(out[r * outs.size() + j])) {
-          if (bad++ == 0)
-            warn_domain(*m, f, outs, std::span<const double>(&in[r * n], n), fmt::format("row {}: ", r + 1));
-          break;
-        }
-      csv += line + "\n";
-    }
-    if (bad > 1) std::fputs(message("gradc", "warning", fmt::format("{} rows have nan or inf results", bad)).c_str(), stderr);
-    if (o.out.empty()) {
-      std::fwrite(csv.data(), 1, csv.size(), stdout);
-    } else {
-      write_file_atomic(o.out, csv);
-    }
-    return;
-  }
-
-  std::vector<double> point = resolve_point(*m, f, o.at, selected);
-  std::vector<double> out(outs.size());
-  k.single(point.data(), out.data());
-  bool finite = true;
-  for (double v : out) finite = finite && std::isfinite(v);
-  // The upper triangle, mirrored: the two orders of differentiation are separate roots whose
-  // rounding may differ in the last bit, and a Hessian is symmetric.
-  auto hessian = [&](std::size_t i, std::size_t j) { return out[1 + n + std::min(i, j) * n + std::max(i, j)]; };
-  if (!finite) warn_domain(*m, f, outs, point);
-
-  if (o.json) {
-    std::string s = fmt::format("{{\"function\": \"{}\", \"at\": {{", f.name);
-    for (std::size_t i = 0; i < n; ++i) s += fmt::format("{}\"{}\": {}", i ? ", " : "", f.params[i]->name, json_num(point[i]));
-    s += fmt::format("}}, \"value\": {}, \"gradient\": {{", json_num(out[0]));
-    for (std::size_t i = 0; i < n; ++i) s += fmt::format("{}\"{}\": {}", i ? ", " : "", f.params[i]->name, json_num(out[1 + i]));
-    s += "}";
-    if (o.hessian) {
-      s += ", \"hessian\": [";
-      for (std::size_t i = 0; i < n; ++i) {
-        s += i ? ", [" : "[";
-        for (std::size_t j = 0; j < n; ++j) s += (j ? ", " : "") + json_num(hessian(i, j));
-        s += "]";
-      }
-      s += "]";
-    }
-    s += "}\n";
-    std::fputs(s.c_str(), stdout);
-    return;
-  }
-  std::string s;
-  std::vector<std::string> at;
-  for (std::size_t i = 0; i < n; ++i) at.push_back(fmt::format("{} = {}", f.params[i]->name, num(point[i])));
-  s += fmt::format("at {}\n{} = {}\n", join(at), f.name, num(out[0]));
-  for (std::size_t i = 0; i < n; ++i)
-    s += fmt::format("{} = {}\n", print_partial(f.name, std::vector<std::string>{f.params[i]->name}, Format::Text),
-                     num(out[1 + i]));
-  if (o.hessian) {
-    s += fmt::format("hessian (rows and columns {}):\n", join(param_names(f)));
-    for (std::size_t i = 0; i < n; ++i) {
-      std::vector<std::string> row;
-      for (std::size_t j = 0; j < n; ++j) row.push_back(num(hessian(i, j)));
-      s += fmt::format("  [{}]\n", join(row));
-    }
-  }
-  std::fputs(s.c_str(), stdout);
-}
-
-int cmd_eval(const Options& o) {
-  auto m = load(o);
-  // One JSON object or one CSV: those need a single function.
-  if (o.json || !o.points.empty()) choose(*m, o.fn);
-  auto fns = choose_all(*m, o.fn);
-  auto jit = Jit::create();
-  for (std::size_t i = 0; i < fns.size(); ++i) {
-    if (i) std::fputs("\n", stdout);
-    eval_function(*m, *fns[i], o, *jit, fns);
-  }
-  return kExitOk;
-}
 
 // Every name the file defines (functions, parameters, local names, tensors): printed
 // temporaries take none of them, and the constants pi and e print as numbers where one of them
@@ -163,6 +50,58 @@ std::vector<std::string> names_in_file(const Module& m) {
   return out;
 }
 
+// Every operation on constants only (a basis vector times a number, the one-hot seeds of the
+// Jacobian's rows) evaluated by the interpreter, so that the printed entries hold numbers.
+std::vector<const Node*> fold_literals(Graph& g, std::span<const Node* const> roots) {
+  Builder b(g, Simplify::Fold);
+  std::unordered_map<const Node*, const Node*> map;
+  for (const Node* n : reachable(roots)) {
+    if (n->nargs == 0) {
+      map[n] = n;
+    } else if (n->literal) {
+      Tensor t = evaluate_tensors(std::span(&n, 1), {}, {})[0];
+      map[n] = t.shape.scalar() ? g.constant(t.data[0]) : g.tensor(t.shape, std::move(t.data));
+    } else {
+      const Node* args[2] = {map.at(n->arg(0)), n->nargs > 1 ? map.at(n->arg(1)) : nullptr};
+      map[n] = b.apply(n->op, std::span<const Node* const>(args, n->nargs), n->attrs());
+    }
+  }
+  std::vector<const Node*> out;
+  for (const Node* r : roots) out.push_back(map.at(r));
+  return out;
+}
+
+// diff --jacobian: every entry of the Jacobian of f with respect to --wrt (default: every
+// parameter), in the form diff chose (algebraic, --ieee or --no-simplify).
+int diff_jacobian(Module& m, const Options& o, Format format, bool algebraic) {
+  if (o.order != 1) throw UsageError("--order: a Jacobian holds first derivatives; leave out --order");
+  if (o.expr_only) throw UsageError("--expr-only prints one partial; leave it out with --jacobian");
+  const Function& f = choose(m, o.fn, /*tensors=*/true);
+  std::vector<const Node*> wrt = o.wrt.empty() ? f.params : resolve_wrt(m, f, o.wrt);
+  std::vector<std::string> order = param_names(f);
+  Builder b(m.graph, o.ieee ? Simplify::Full : Simplify::None);
+  const Node* body = algebraic ? canonical(m.graph, std::span<const Node* const>(&f.body, 1), order)[0] : f.body;
+  Jacobian J = jacobian(b, std::span(&body, 1), wrt, parse_mode(o.mode));
+  std::vector<const Node*> entries;
+  for (std::int64_t i = 0; i < J.rows; ++i)
+    for (std::int64_t j = 0; j < J.cols; ++j) entries.push_back(J.entry(b, i, j));
+  if (!o.no_simplify) {
+    entries = fold_literals(m.graph, entries);
+    Builder fold(m.graph, Simplify::Fold);
+    entries = scalarize(fold, entries);  // entries of tensor expressions as expressions of elements
+  }
+  if (!o.no_simplify) entries = algebraic ? canonical(m.graph, entries, order) : simplify(m.graph, entries);
+  // Tensor parameters are declared with their shapes, so that the printed blocks parse back.
+  std::vector<std::string> params, wrt_names;
+  for (const Node* p : f.params) params.push_back(p->shape.scalar() ? p->name : p->name + p->shape.str());
+  for (const Node* v : wrt) wrt_names.push_back(v->name);
+  std::fputs(print_jacobian(f.name, params, wrt_names, element_names(f.name, f.body->shape), element_names(wrt),
+                            entries, format, names_in_file(m))
+                 .c_str(),
+             stdout);
+  return kExitOk;
+}
+
 int cmd_diff(const Options& o) {
   Format fmt_ = o.format == "latex" ? Format::Latex : Format::Text;
   // Three forms: the algebraic canonical form for people (default: lowered and differentiated
@@ -177,6 +116,8 @@ int cmd_diff(const Options& o) {
                                    o.order));
     return diff_training(*m, o, fmt_);
   }
+  if (o.jacobian) return diff_jacobian(*m, o, fmt_, algebraic);
+  if (!o.mode.empty()) throw UsageError("--mode chooses how --jacobian is computed: give --jacobian too");
   const Function& f = choose(*m, o.fn);
   std::vector<const Node*> wrt = resolve_wrt(*m, f, o.wrt);
   if (o.order < 1) throw UsageError("--order must be at least 1");
@@ -287,6 +228,21 @@ int cmd_emit(const Options& o) {
     return kExitOk;
   }
   const Function& f = choose(*m, o.fn);
+  if (o.stage == "tangent-ir") {  // forward mode: f's tangent along each input (each element of a tensor)
+    Builder b(m->graph, o.no_simplify ? Simplify::None : Simplify::Fold);
+    Jacobian J = jacobian(b, std::span<const Node* const>(&f.body, 1), f.params, Mode::Forward, &m->origins);
+    std::vector<const Node*> outs{f.body};
+    std::vector<std::string> labels{f.name};
+    for (const Node* p : f.params)
+      for (std::int64_t e = 0; e < p->shape.size(); ++e) {
+        outs.push_back(J.columns[outs.size() - 1][0]);
+        labels.push_back(print_partial(f.name, std::vector<std::string>{p->name}, Format::Text) +
+                         (p->shape.scalar() ? "" : fmt::format("[{}]", e)));
+      }
+    std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)), print_listing(outs, labels, &f.names)).c_str(),
+               stdout);
+    return kExitOk;
+  }
   auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
   std::vector<std::string> labels{f.name};
   for (const Node* p : f.params) labels.push_back(print_partial(f.name, std::vector<std::string>{p->name}, Format::Text));

@@ -159,26 +159,34 @@ int run(int argc, char** argv) {
     c->add_option("--digits", o.digits, "significant digits of printed numbers, 1 to 17 (default: the shortest that round-trip)")
         ->check(whole_in(1, 17));
   };
-  CLI::App* eval = app.add_subcommand("eval", "value, gradient (and Hessian) through compiled code");
+  CLI::App* eval = app.add_subcommand("eval", "value, gradient (and Hessian, Jacobian) through compiled code");
   common(eval);
   digits(eval);
-  eval->add_option("--at", o.at, "point, e.g. x=0.5,y=1.2 (values may be constant expressions)");
+  eval->add_option("--at", o.at, "point, e.g. x=0.5,y=[1,2] (values may be constant expressions; tensors nested in brackets)");
   eval->add_flag("--hessian", o.hessian, "also print the Hessian");
+  eval->add_flag("--jacobian", o.jacobian, "also print the Jacobian: rows the result's elements, columns the parameters' (flattened, in order)");
+  eval->add_option("--jvp", o.jvp, "also print J*v for these tangents of the parameters, e.g. x=[1,0,0] (the others: zero)");
+  eval->add_option("--vjp", o.vjp, "also print u^T*J for this cotangent u of the result, e.g. [1,0] or f=[1,0]");
+  eval->add_option("--mode", o.mode, "how --jacobian is computed: fwd (by columns), rev (by rows) or auto (default: fwd when there are no more inputs than outputs)")
+      ->check(CLI::IsMember({"fwd", "rev", "auto"}));
   eval->add_flag("--json", o.json, "print one JSON object");
   eval->add_option("--points", o.points, "CSV of points (header names the variables)");
   eval->add_option("-o,--out", o.out, "write the --points results to this CSV file");
-  CLI::App* diff = app.add_subcommand("diff", "print partial derivatives");
+  CLI::App* diff = app.add_subcommand("diff", "print partial derivatives or the Jacobian");
   common(diff);
-  diff->add_option("--wrt", o.wrt, "variables, comma-separated")->required();
+  diff->add_option("--wrt", o.wrt, "variables, comma-separated (required unless --jacobian: then all by default)");
+  diff->add_flag("--jacobian", o.jacobian, "print the Jacobian: each entry, or a LaTeX pmatrix");
+  diff->add_option("--mode", o.mode, "how --jacobian is computed: fwd, rev or auto (default)")
+      ->check(CLI::IsMember({"fwd", "rev", "auto"}));
   diff->add_option("--order", o.order, "derivative order");
   diff->add_option("--format", o.format, "text or latex")->check(CLI::IsMember({"text", "latex"}));
   diff->add_flag("--expr-only", o.expr_only, "print just the expression, inline");
   diff->add_flag("--ieee", o.ieee, "print the compiled kernel's own form (IEEE rewrites only, constants folded)");
   CLI::App* emit = app.add_subcommand("emit", "dump a compiler stage");
   common(emit);
-  emit->add_option("--stage", o.stage, "ast, ir, grad-ir or llvm")
+  emit->add_option("--stage", o.stage, "ast, ir, grad-ir, tangent-ir or llvm")
       ->required()
-      ->check(CLI::IsMember({"ast", "ir", "grad-ir", "llvm"}));
+      ->check(CLI::IsMember({"ast", "ir", "grad-ir", "tangent-ir", "llvm"}));
   emit->add_flag("--hessian", o.hessian, "grad-ir/llvm: include the Hessian");
   emit->add_option("--dtype", o.dtype, "training program: the element type of the IR and the step kernel, f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));
@@ -300,6 +308,7 @@ int run(int argc, char** argv) {
   try {
     set_digits(o.digits);
     // Flags that would do nothing here are refused, never silently ignored.
+    if (*diff && o.wrt.empty() && !o.jacobian) usage("diff: --wrt is required (or --jacobian, over every parameter)");
     if (*eval && !o.points.empty()) {
       if (o.json) usage("--json: with --points, eval writes one CSV row per point; leave out --json");
       if (!o.at.empty()) usage("--at: with --points, the points come from the CSV file; leave out --at");

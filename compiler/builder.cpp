@@ -5,6 +5,8 @@
 // into constants or turned into subtraction.
 #include "compiler/builder.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <stdexcept>
 #include <unordered_map>
@@ -205,6 +207,9 @@ const Node* Builder::structural(Op op, std::span<const Node* const> args, const 
         if (x->op == Op::Broadcast && x->arg(0)->op == Op::Const && at.axis == -1)  // sum of a splat
           return mul(g_.constant(static_cast<double>(x->shape.size())), x->arg(0));
         break;
+      case Op::Index:
+        if (int budget = 256; const Node* e = index_through(x, at.axis, at.index, budget)) return e;
+        break;
       default:
         break;
     }
@@ -220,6 +225,41 @@ const Node* Builder::literal(Op op, const Node* x, const Attrs& at) {
   const std::vector<double>* values[] = {x->data.get()};
   n->info().evaluate(n, values, r);
   return g_.tensor(n->shape, std::move(r));
+}
+
+// x[i] along axis, when taking it reduces to the element: the row i of a stacked value
+// (a sum of Embeds, as [a, b] is built) is the element placed there, of a splat or of constant
+// data is a constant, and indexing passes through elementwise ops whose operands all reduce so.
+// Otherwise nullptr, so that indexing never copies a computation. This is what makes an entry
+// of a Jacobian of [x*y, x + y] the expression for that entry.
+const Node* Builder::index_through(const Node* x, int axis, int i, int& budget) {
+  if (--budget < 0) return nullptr;  // a rewrite, not a pass: large expressions are left as they are
+  Shape out = x->shape.without(axis);
+  switch (x->op) {
+    case Op::Embed:
+      if (x->axis != axis) return nullptr;
+      return x->index == i ? x->arg(0) : splat(0, out);
+    case Op::Broadcast:
+      if (x->arg(0)->op == Op::Const) return splat(x->arg(0)->value, out);
+      if (axis < x->shape.rank - x->arg(0)->shape.rank) return broadcast_to(x->arg(0), out);  // a new leading axis
+      return nullptr;
+    case Op::Tensor: {
+      std::int64_t outer = 1, inner = 1;
+      for (int d = 0; d < axis; ++d) outer *= x->shape[d];
+      for (int d = axis + 1; d < x->shape.rank; ++d) inner *= x->shape[d];
+      std::vector<double> v;
+      for (std::int64_t o = 0; o < outer; ++o)
+        for (std::int64_t k = 0; k < inner; ++k) v.push_back((*x->data)[(o * x->shape[axis] + i) * inner + k]);
+      return out.scalar() ? g_.constant(v[0]) : g_.tensor(out, std::move(v));
+    }
+    default:
+      break;
+  }
+  if (!x->info().elementwise || x->nargs == 0) return nullptr;
+  const Node* parts[2] = {nullptr, nullptr};
+  for (int k = 0; k < x->nargs; ++k)
+    if (!(parts[k] = index_through(x->arg(k), axis, i, budget))) return nullptr;
+  return apply(x->op, std::span<const Node* const>(parts, x->nargs));
 }
 
 const Node* Builder::broadcast_to(const Node* x, const Shape& s) {
@@ -337,6 +377,25 @@ const Node* Builder::stack(std::span<const Node* const> xs, int axis) {
   std::vector<const Node*> parts;
   for (const Node* x : xs) parts.push_back(reshape(x, one));
   return concatenate(parts, axis);
+}
+
+// Each element placed at its row of zeros, and the rows added: made of ops every pass already
+// knows (the derivative of Embed is Index).
+const Node* Builder::stack_new_axis(std::span<const Node* const> xs) {
+  const Shape& s = xs[0]->shape;
+  if (s.rank >= Shape::kMaxRank)
+    throw ShapeError(fmt::format("stacking elements of shape {} needs more than {} dimensions", s.str(), Shape::kMaxRank));
+  std::vector<std::int64_t> dims{static_cast<std::int64_t>(xs.size())};
+  for (int i = 0; i < s.rank; ++i) dims.push_back(s[i]);
+  Shape out = Shape::of(dims);
+  const Node* acc = nullptr;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (!(xs[i]->shape == s))
+      throw ShapeError(fmt::format("cannot stack shapes {} and {}", s.str(), xs[i]->shape.str()));
+    const Node* row = embed(xs[i], 0, static_cast<int>(i), out);
+    acc = acc ? add(acc, row) : row;
+  }
+  return acc;
 }
 
 std::vector<const Node*> simplify(Graph& g, std::span<const Node* const> roots, Simplify level) {

@@ -74,9 +74,12 @@ class Builder {
   /// NumPy's stack: operands of one shape joined along a new axis (0 <= axis <= rank); also
   /// the `[a, b]` of non-constant elements.
   const Node* stack(std::span<const Node* const> xs, int axis);
+  /// xs (one shape, rank < Shape::kMaxRank) stacked along a new axis 0, as np.stack(xs).
+  const Node* stack_new_axis(std::span<const Node* const> xs);
  private:
   const Node* rewrite(Op op, const Node* a, const Node* b);
   const Node* splat(double v, const Shape& s);  // the constant v with shape s
+  const Node* index_through(const Node* x, int axis, int i, int& budget);
   const Node* structural(Op op, std::span<const Node* const> args, const Attrs& attrs);
   const Node* literal(Op op, const Node* x, const Attrs& attrs);
   Graph& g_;

@@ -1,5 +1,6 @@
 // The tensor built-ins: one registry entry each, lowered to the Builder's primitive ops.
 #include "compiler/builtins.hpp"
+#include "compiler/builtins_math.hpp"
 
 #include <fmt/format.h>
 
@@ -249,6 +250,12 @@ const std::vector<Builtin> kBuiltins = {
     {"mean", {"x", "axis"}, 1, reduction},
     {"max", {"x", "axis"}, 1, reduction, reduces},
     {"min", {"x", "axis"}, 1, reduction, reduces},
+    {"where", {"cond", "a", "b"}, 3, builtins_math::where},
+    {"clip", {"x", "lo", "hi"}, 3, builtins_math::clip},
+    {"norm", {"x", "axis"}, 1, builtins_math::norm},
+    {"diag", {"x"}, 1, builtins_math::diag},
+    {"tril", {"x", "k"}, 1, builtins_math::triangle},
+    {"triu", {"x", "k"}, 1, builtins_math::triangle},
     {"softmax", {"x", "axis"}, 1, softmax_family},
     {"log_softmax", {"x", "axis"}, 1, softmax_family},
     {"logsumexp", {"x", "axis"}, 1, softmax_family},

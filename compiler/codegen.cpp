@@ -37,7 +37,7 @@ void check_name(const std::string& name, DType dtype) {
   if (name.empty()) throw std::invalid_argument("codegen: empty kernel name");
   if (name.starts_with("llvm."))
     throw std::invalid_argument("codegen: kernel name '" + name + "' is reserved by LLVM");
-  if (name == declared_libm(dtype))
+  if (is_declared_function(name, dtype))
     throw std::invalid_argument("codegen: kernel name '" + name +
                                 "' is the C library function the kernel calls");
 }

@@ -20,13 +20,26 @@ std::vector<const Node*> gradient(Builder& b, const Node* f, std::span<const Nod
                                   Origins* origins = nullptr,
                                   std::unordered_map<const Node*, const Node*>* adjoints = nullptr);
 
+/// The cotangent of each wrt node, Σ_k cotangents[k] · ∂outputs[k]/∂wrt: reverse mode for
+/// outputs of any shape (a cotangent has its output's shape; ShapeError otherwise).
+std::vector<const Node*> vjp(Builder& b, std::span<const Node* const> outputs,
+                             std::span<const Node* const> cotangents, std::span<const Node* const> wrt,
+                             Origins* origins = nullptr);
+
+/// The zero of shape s (a splat of 0 for a tensor).
+const Node* zeros(Builder& b, const Shape& s);
+
+// value_and_derivatives and hessian differentiate forward over reverse (forward.cpp).
+
 /// The roots a fused kernel computes: f, then ∂f/∂v for v in wrt, then (with `hessian`) the
-/// Hessian row-major. Compiled code wants b at Simplify::Fold: the canonical forms of Full
+/// Hessian row-major (row i: the tangent of the gradient along a tangent of ones in wrt[i];
+/// for scalar variables ∂²f/∂vi∂vj). Compiled code wants b at Simplify::Fold: the canonical forms of Full
 /// regroup x*(p/q) into (x*p)/q, which reads better but stops reusing the forward quotient.
 std::vector<const Node*> value_and_derivatives(Builder& b, const Node* f, std::span<const Node* const> wrt,
                                                bool hessian, Origins* origins = nullptr);
 
-/// The Hessian ∂²f/∂vi∂vj (row i, column j), by differentiating each gradient entry again.
+/// The Hessian ∂²f/∂vi∂vj (row i, column j) of scalar variables: column j is the tangent of the
+/// gradient along vj (forward over reverse).
 std::vector<std::vector<const Node*>> hessian(Builder& b, const Node* f,
                                               std::span<const Node* const> wrt);
 

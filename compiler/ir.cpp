@@ -188,6 +188,9 @@ const Node* Graph::tensor(const Shape& shape, std::vector<double> data) {
   n.op = Op::Tensor;
   n.shape = shape;
   for (double v : data) n.everywhere_defined = n.everywhere_defined && std::isfinite(v);
+  // A 0 in constant data may be an element masked out (tril's and diag's 0/1 patterns): like
+  // a step's 0, it must cut an infinite partial out, not multiply it (ops.cpp, `times`).
+  n.selects = std::find(data.begin(), data.end(), 0.0) != data.end();
   n.data = std::make_shared<const std::vector<double>>(std::move(data));
   n.literal = true;
   const Node* t = intern(std::move(n));

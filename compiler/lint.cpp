@@ -143,6 +143,11 @@ std::unordered_map<const Node*, Range> ranges(const Node* root) {
       case Op::Softplus:
         out = increasing(a, [](double x) { return x == -kInf ? 0 : std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x))); });
         break;
+      case Op::Log1p:
+        if (a.lo > -1 || (a.lo == -1 && !a.lo_in)) out = increasing(a, [](double x) { return std::log1p(x); });
+        break;
+      case Op::Expm1: out = increasing(a, [](double x) { return std::expm1(x); }); break;
+      case Op::Lgamma: case Op::Digamma: case Op::Polygamma: break;
       case Op::Max: out = max(a, b); break;
       case Op::Min: out = neg(max(neg(a), neg(b))); break;
       case Op::Step: out = a.lo > 0 ? Range::point(1) : a.hi <= 0 ? Range::point(0) : make(0, true, 1, true); break;

@@ -41,6 +41,8 @@ void for_each_operand(const ast::Expr& e, F&& f) {
   for (const auto& s : e.steps) for_each_operand(s.operand, f);
 }
 
+Loc expr_loc(const ast::Expr& e) { return e.first.first.loc; }
+
 }  // namespace
 
 std::string plural(std::size_t n, const char* word) {
@@ -122,8 +124,10 @@ void Lowerer::functions(const ast::Program& prog) {
     out.loc = f->name.loc;
     out.ast = f;
     Env env;
-    for (const ast::Ident& p : f->params) {
-      const Node* v = b_.var(p.name);
+    bool declared = false;  // a parameter has a shape: the body is lowered for it, or fails
+    for (const ast::FnParam& p : f->params) {
+      declared = declared || !p.dims.empty();
+      const Node* v = b_.var(p.name, declared_shape(p.dims, p.name, p.loc));
       if (!env.emplace(p.name, v).second)
         error(p.loc, fmt::format("duplicate parameter '{}'", p.name));
       out.params.push_back(v);
@@ -146,7 +150,7 @@ void Lowerer::functions(const ast::Program& prog) {
       // (`x @ W1`): it has no scalar body, and is lowered again at each call. Any other
       // error (a ragged literal, an unknown name) is an error whatever the arguments.
       bool tensor_program = !m_.params.empty() || !m_.data.empty();
-      if (!tensor_program) throw;
+      if (!tensor_program || declared) throw;
       out.body = nullptr;
       out.names.clear();
       out.locs.clear();
@@ -179,13 +183,34 @@ void Lowerer::default_point(const ast::Program& prog) {
       if (!fresh)
         error(bnd.target.loc, fmt::format("duplicate value for '{}' (first given at line {})", name,
                                           line_of(it->second)));
-      m_.at.emplace_back(name, constant(bnd.value));
+      // A tensor value is for a tensor parameter of that shape (`at v = [1, 2, 3]`).
+      const Node* v = expr(bnd.value, Env{});
+      if (v->shape.scalar()) {
+        m_.at.emplace_back(name, constant(bnd.value));
+        continue;
+      }
+      const Node* declared = nullptr;
+      for (const Function& f : m_.functions)
+        for (const Node* p : f.params)
+          if (p->name == name && !p->shape.scalar()) declared = p->shape == v->shape || !declared ? p : declared;
+      if (!declared)
+        error(expr_loc(bnd.value), fmt::format("'{}' is a scalar parameter: its value cannot have shape {}", name,
+                                               v->shape.str()));
+      if (!(declared->shape == v->shape))
+        error(expr_loc(bnd.value), fmt::format("'{}' has shape {}: its value cannot have shape {}", name,
+                                               declared->shape.str(), v->shape.str()));
+      Tensor t = evaluate_tensors(std::span<const Node* const>(&v, 1), {}, {})[0];
+      for (double x : t.data)
+        if (!std::isfinite(x)) error(expr_loc(bnd.value), "value is not a finite number");
+      m_.at_tensors.emplace_back(name, std::move(t));
     }
   }
 }
 
-double Lowerer::constant(const ast::Expr& e) {
-  const Node* n = expr(e, Env{});
+double Lowerer::constant(const ast::Expr& e) { return constant_in(e, Env{}); }
+
+double Lowerer::constant_in(const ast::Expr& e, const Env& env) {
+  const Node* n = expr(e, env);
   // Folded even when the module keeps the IR as written (-0.5 is Neg(0.5) there).
   n = simplify(m_.graph, std::span<const Node* const>(&n, 1), Simplify::Fold)[0];
   Loc loc = e.first.first.loc;
@@ -254,7 +279,7 @@ const Node* Lowerer::operand(const ast::Operand& o, const Env& env) {
       v = call(o, env);
       break;
     case ast::Operand::Tensor:
-      v = tensor_literal(o);
+      v = bracket(o, env);
       break;
     case ast::Operand::String:
       error(o.loc, "a string can only be a file name, as in csv(\"data.csv\")");
@@ -277,6 +302,16 @@ const Node* Lowerer::name(const ast::Operand& o, const Env& env, std::size_t& us
             fmt::format("'{}' is a CSV data set: use {}.x (features) or {}.y (target)", o.text, o.text, o.text));
     used = 1;
     return data_var(d, o.postfix[0].member == "y", o.loc);
+  }
+  if (auto it = consts_.find(o.text); it != consts_.end()) {
+    if (!it->second.y) return it->second.x;
+    bool member = !o.postfix.empty() && o.postfix[0].kind == ast::Postfix::Member;
+    if (!member || (o.postfix[0].member != "x" && o.postfix[0].member != "y"))
+      error(member ? o.postfix[0].loc : o.loc,
+            fmt::format("'{}' is a CSV table with a target: use {}.x (features) or {}.y (target)", o.text, o.text,
+                        o.text));
+    used = 1;
+    return o.postfix[0].member == "y" ? it->second.y : it->second.x;
   }
   if (auto it = layers_.find(o.text); it != layers_.end() && !o.postfix.empty() &&
                                       o.postfix[0].kind == ast::Postfix::Member)
@@ -319,8 +354,13 @@ const Node* Lowerer::layer_param(const ast::Operand& o, const Layer& l, std::siz
 const Node* Lowerer::postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env) {
   for (std::size_t p = from; p < o.postfix.size(); ++p) {
     const ast::Postfix& fx = o.postfix[p];
+    if (fx.kind == ast::Postfix::Member && fx.member == "shape") {
+      v = shape_member(v, o, p);
+      continue;
+    }
     if (fx.kind == ast::Postfix::Member)
-      error(fx.loc, fmt::format("'.{}': only CSV data sets (.x, .y) and layers (.W, .b) have members", fx.member));
+      error(fx.loc, fmt::format("'.{}': only tensors (.shape), CSV data sets (.x, .y) and layers (.W, .b) have members",
+                                fx.member));
     int axis = 0;
     for (const ast::Subscript& sub : fx.subscripts) {
       if (axis >= v->shape.rank)
@@ -338,6 +378,64 @@ const Node* Lowerer::postfix(const Node* v, const ast::Operand& o, std::size_t f
   }
   (void)env;
   return v;
+}
+
+// x.shape: the dims of x as a vector constant; x.shape[i] is the number x->shape[i] (a constant
+// even where x is not: shapes are static), which may size parameters and other constants.
+const Node* Lowerer::shape_member(const Node* v, const ast::Operand& o, std::size_t& p) {
+  const ast::Postfix& fx = o.postfix[p];
+  if (v->shape.scalar()) shape_error(fx.loc, "'.shape' of a scalar: it has no axes");
+  bool one_index = p + 1 < o.postfix.size() && o.postfix[p + 1].kind == ast::Postfix::Index &&
+                   o.postfix[p + 1].subscripts.size() == 1 && !o.postfix[p + 1].subscripts[0].all;
+  if (!one_index) {
+    std::vector<double> dims;
+    for (int i = 0; i < v->shape.rank; ++i) dims.push_back(v->shape[i]);
+    return m_.graph.tensor(Shape{static_cast<std::int32_t>(dims.size())}, std::move(dims));
+  }
+  const ast::Subscript& sub = o.postfix[++p].subscripts[0];
+  std::int64_t i = integer(sub.index.at(0), "an index", std::numeric_limits<std::int64_t>::min());
+  std::int64_t rank = v->shape.rank;
+  if (i < -rank || i >= rank)
+    shape_error(sub.loc, fmt::format("index {} is out of range for the {} axes of shape {}", i, rank, v->shape.str()));
+  return b_.constant(v->shape[static_cast<int>(i < 0 ? i + rank : i)]);
+}
+
+// [e1, e2, ...]: constant elements make tensor data (a literal); any other elements are stacked
+// along a new first axis, as np.stack, and must have one shape.
+const Node* Lowerer::bracket(const ast::Operand& o, const Env& env) {
+  std::vector<const Node*> xs;
+  for (const ast::Expr& e : o.args) xs.push_back(expr(e, env));
+  bool literal = std::all_of(xs.begin(), xs.end(), [](const Node* x) { return x->literal; });
+  if (literal) {
+    // Folded even when the module keeps the IR as written, as constant() does.
+    xs = simplify(m_.graph, xs, Simplify::Fold);
+    literal = std::all_of(xs.begin(), xs.end(), [](const Node* x) { return x->is_const() || x->op == Op::Tensor; });
+  }
+  for (std::size_t i = 1; i < xs.size(); ++i) {
+    if (xs[i]->shape == xs[0]->shape) continue;
+    // Numbers and rows written out: the literal's own message (where it is ragged).
+    if (literal) return tensor_literal(o, env);
+    shape_error(expr_loc(o.args[i]), fmt::format("the elements of [...] must have one shape to be stacked: element 1 "
+                                                 "has shape {}, element {} has shape {}",
+                                                 xs[0]->shape.str(), i + 1, xs[i]->shape.str()));
+  }
+  if (xs[0]->shape.rank == Shape::kMaxRank) {
+    if (literal) return tensor_literal(o, env);
+    shape_error(o.loc, fmt::format("tensors have at most {} dimensions", Shape::kMaxRank));
+  }
+  if (literal) {
+    std::vector<std::int64_t> dims{static_cast<std::int64_t>(xs.size())};
+    for (int i = 0; i < xs[0]->shape.rank; ++i) dims.push_back(xs[0]->shape[i]);
+    std::vector<double> values;
+    for (const Node* x : xs) {
+      if (x->is_const()) values.push_back(x->value);
+      else values.insert(values.end(), x->data->begin(), x->data->end());
+    }
+    Shape s = Shape::of(dims);
+    if (s.size() > kMaxElements) too_large(o.loc, s);
+    return m_.graph.tensor(s, std::move(values));
+  }
+  return shaped(o.loc, [&] { return b_.stack_new_axis(xs); });
 }
 
 // a @ b as NumPy's matmul: matrices, and stacks of them ([b, n, k] @ [b, k, m]; a matrix
@@ -394,6 +492,7 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
     if (static_cast<int>(args.size()) != op->arity)
       error(o.loc, fmt::format("'{}' takes {}, but {} given", o.text, plural(op->arity, "argument"),
                                were(args.size())));
+    if (op->op == Op::Polygamma) args[0] = polygamma_order(args[0], o.arg_locs[0]);
     return shaped(o.loc, [&] { return b_.apply(op->op, args); });
   }
   auto it = lowered_.find(o.text);
@@ -406,9 +505,18 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
   if (args.size() != f.params.size())
     error(o.loc, fmt::format("'{}' takes {}, but {} given", o.text, plural(f.params.size(), "argument"),
                              were(args.size())));
-  bool scalar_args = true;
-  for (const Node* a : args) scalar_args = scalar_args && a->shape.scalar();
-  if (f.body && scalar_args) return inline_call(f, args);
+  // A tensor parameter takes arguments of its shape only; arguments of the parameters' shapes
+  // substitute into the body, others (tensors for scalar parameters) lower it again.
+  bool same_shapes = true, scalar_args = true;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const ast::FnParam& p = f.ast->params[i];
+    if (!p.dims.empty() && !(args[i]->shape == f.params[i]->shape))
+      shape_error(o.arg_locs[i], fmt::format("'{}' takes '{}' of shape {}, but this argument has shape {}", o.text,
+                                             p.name, f.params[i]->shape.str(), args[i]->shape.str()));
+    same_shapes = same_shapes && args[i]->shape == f.params[i]->shape;
+    scalar_args = scalar_args && args[i]->shape.scalar();
+  }
+  if (f.body && same_shapes) return inline_call(f, args);
   if (scalar_args)
     if (auto it = scalar_failure_.find(f.ast); it != scalar_failure_.end()) throw it->second;
   if (call_depth_ == kMaxCallDepth)
@@ -419,6 +527,19 @@ const Node* Lowerer::call_here(const ast::Operand& o, const Env& env) {
     ~Nest() { --depth; }
   } nest(call_depth_);
   return call_user(*f.ast, args);
+}
+
+// polygamma(n, x): the order n is a constant integer (ψ⁽ⁿ⁾ has no derivative in n), folded so
+// that the IR holds it as a number. Past 100 the evaluation cost grows (README, "Limits").
+const Node* Lowerer::polygamma_order(const Node* n, Loc loc) {
+  n = simplify(m_.graph, std::span<const Node* const>(&n, 1), Simplify::Fold)[0];
+  if (!n->is_const())
+    error(loc, fmt::format("the order n of polygamma(n, x) must be a constant integer from 0 to {} "
+                           "(polygamma has no derivative in n)", kMaxPolygammaOrder));
+  if (!(n->value >= 0 && n->value <= kMaxPolygammaOrder) || n->value != std::floor(n->value))
+    error(loc, fmt::format("the order n of polygamma(n, x) must be an integer from 0 to {}, not {}", kMaxPolygammaOrder,
+                           n->value));
+  return n;
 }
 
 // A call with tensor arguments: the callee's body is lowered again with its parameters bound
@@ -475,6 +596,12 @@ const Function* Module::find(std::string_view name) const {
 
 const double* Module::at_value(std::string_view name) const {
   for (const auto& [n, v] : at)
+    if (n == name) return &v;
+  return nullptr;
+}
+
+const Tensor* Module::at_tensor(std::string_view name) const {
+  for (const auto& [n, v] : at_tensors)
     if (n == name) return &v;
   return nullptr;
 }

@@ -20,9 +20,13 @@ namespace gradc {
 struct Function {
   std::string name;
   Loc loc;                           // the function's name in the source
-  std::vector<const Node*> params;   // Var nodes, in declaration order
+  // Var nodes, in declaration order; a tensor parameter `x[3]` is a Var of its shape (its
+  // elements are flattened row-major after those of the parameters before it).
+  std::vector<const Node*> params;
   std::vector<Loc> param_locs;
-  const Node* body = nullptr;          // nullptr: the function only works on tensors (x @ W)
+  // nullptr: a function of scalar parameters that only works on tensor arguments (x @ W);
+  // always set when a parameter has a declared shape.
+  const Node* body = nullptr;
   const ast::Function* ast = nullptr;  // in Module::program
   // Per function, because hash-consing makes identical expressions in two functions one node:
   std::unordered_map<const Node*, std::string> names;  // user names of intermediates (a = 2*x)
@@ -105,8 +109,13 @@ struct Module {
   // For derivative nodes: the operation whose derivative rule made them (see gradient()).
   std::unordered_map<const Node*, const Node*> origins;
 
+  // Tensor values of the `at` lines (`at v = [1, 2, 3]`), each of the shape of a tensor
+  // parameter of that name (checked), in source order.
+  std::vector<std::pair<std::string, Tensor>> at_tensors;
+
   const Function* find(std::string_view name) const;
   const double* at_value(std::string_view name) const;
+  const Tensor* at_tensor(std::string_view name) const;
 
   // Tensor programs.
   std::vector<Param> params;

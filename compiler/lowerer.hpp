@@ -12,6 +12,8 @@ namespace gradc {
 
 /// The largest tensor a program may declare or compute: 2^27 elements, 1 GiB of f64.
 constexpr std::int64_t kMaxElements = std::int64_t(1) << 27;
+// The largest order of polygamma(n, x) in source (README, "Limits"): ψ⁽ⁿ⁾ costs O(n) per element.
+constexpr int kMaxPolygammaOrder = 100;
 
 /// An InputError that comes from an operand's shape (see Lowerer::shape_error).
 struct ShapeInputError : InputError {
@@ -26,6 +28,13 @@ struct Layer {
     Op activation = Op::Const;  // an elementwise op when not linear
   };
   std::vector<Stage> stages;
+};
+
+/// A `const`: its value (a Const, tensor data, or any expression of them); a CSV table with a
+/// target has the features in x and the target in y (c.x, c.y), as a data set.
+struct Constant {
+  const Node* x = nullptr;
+  const Node* y = nullptr;
 };
 
 class Lowerer {
@@ -61,20 +70,27 @@ class Lowerer {
   const Node* name(const ast::Operand& o, const Env& env, std::size_t& postfix_used);
   const Node* layer_param(const ast::Operand& o, const Layer& l, std::size_t& used);
   const Node* postfix(const Node* v, const ast::Operand& o, std::size_t from, const Env& env);
+  const Node* bracket(const ast::Operand& o, const Env& env);
+  const Node* shape_member(const Node* v, const ast::Operand& o, std::size_t& p);
   const Node* call(const ast::Operand& o, const Env& env);
   const Node* call_here(const ast::Operand& o, const Env& env);
   const Node* call_user(const ast::Function& f, const std::vector<const Node*>& args);
   const Node* inline_call(const Function& f, const std::vector<const Node*>& args);
   const Node* matmul(const Node* a, const Node* b, Loc loc);
+  const Node* polygamma_order(const Node* n, Loc loc);
 
   // model.cpp: the tensor program.
   void globals(const ast::Program& prog);
   void param(const ast::Param& p);
   void add_param(Param p);
   void data(const ast::Binding& d);
+  void constant_item(const ast::Binding& c);
+  void read_csv(const ast::Operand& c, Data& out, bool target_required);
+  Shape declared_shape(const std::vector<ast::Expr>& dims, const std::string& name, Loc loc);
+  double constant_in(const ast::Expr& e, const Env& env);
   void layer(const ast::Binding& l);
   void training(const ast::Train& t);
-  const Node* tensor_literal(const ast::Operand& o);
+  const Node* tensor_literal(const ast::Operand& o, const Env& env);
   const Node* data_var(const Data& d, bool target, Loc loc);
   void check_labels(const Node* labels, std::int64_t classes, Loc loc, const std::vector<DataInput>* inputs = nullptr);
   const Node* builtin(const ast::Operand& o, const Env& env, bool& handled);
@@ -114,6 +130,7 @@ class Lowerer {
   std::unordered_map<std::string, std::size_t> lowered_;  // name -> index in m_.functions
   std::unordered_map<std::string, std::size_t> params_;   // name -> index in m_.params
   std::unordered_map<std::string, std::size_t> data_;     // name -> index in m_.data
+  std::unordered_map<std::string, Constant> consts_;
   std::unordered_map<std::string, Layer> layers_;
   std::unordered_map<std::string, Loc> global_locs_;      // every global name, for duplicates
   Function* cur_ = nullptr;                                // the function being lowered

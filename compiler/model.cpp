@@ -82,8 +82,14 @@ std::int64_t Lowerer::integer(const ast::Expr& e, const char* what, std::int64_t
 }
 
 void Lowerer::globals(const ast::Program& prog) {
-  // In source order of kind: data first (shapes), then parameters and layers.
-  for (const ast::Binding& d : prog.datas) data(d);
+  // Constants and data in source order (each may use the ones before: `const n = X.shape[0]`),
+  // then parameters and layers, whose shapes may name them.
+  std::vector<std::pair<const ast::Binding*, bool>> items;  // (item, is a const)
+  for (const ast::Binding& c : prog.consts) items.emplace_back(&c, true);
+  for (const ast::Binding& d : prog.datas) items.emplace_back(&d, false);
+  std::stable_sort(items.begin(), items.end(),
+                   [](const auto& a, const auto& b) { return a.first->loc.offset < b.first->loc.offset; });
+  for (const auto& [item, is_const] : items) is_const ? constant_item(*item) : data(*item);
   for (const ast::Param& p : prog.params) param(p);
   for (const ast::Binding& l : prog.layers) layer(l);
 }
@@ -117,20 +123,27 @@ Init Lowerer::initializer(const ast::Expr& e) {
                      "he, xavier)");
 }
 
-void Lowerer::param(const ast::Param& p) {
-  check_new_global(p.name);
+// The shape of `param W[dims]` or of a function's parameter `x[dims]` (none: a scalar).
+Shape Lowerer::declared_shape(const std::vector<ast::Expr>& exprs, const std::string& name, Loc loc) {
   std::vector<std::int64_t> dims;
-  for (const ast::Expr& d : p.dims) dims.push_back(integer(d, "a dimension", 1));
+  for (const ast::Expr& d : exprs) dims.push_back(integer(d, "a dimension", 1));
   if (dims.size() > Shape::kMaxRank)
-    error(p.name.loc, fmt::format("'{}' has {} dimensions; at most {} are supported", p.name.name, dims.size(),
-                                  Shape::kMaxRank));
+    error(loc, fmt::format("'{}' has {} dimensions; at most {} are supported", name, dims.size(), Shape::kMaxRank));
   Shape shape;
   try {
     shape = Shape::of(dims);
   } catch (const ShapeError& e) {
-    error(p.name.loc, fmt::format("'{}': {}; at most {} elements (1 GiB of f64) are supported", p.name.name, e.what(),
-                                  kMaxElements));
+    error(loc, fmt::format("'{}': {}; at most {} elements (1 GiB of f64) are supported", name, e.what(), kMaxElements));
   }
+  if (shape.size() > kMaxElements)
+    error(loc, fmt::format("'{}' has {} elements; at most {} (1 GiB of f64) are supported", name, shape.size(),
+                           kMaxElements));
+  return shape;
+}
+
+void Lowerer::param(const ast::Param& p) {
+  check_new_global(p.name);
+  Shape shape = declared_shape(p.dims, p.name.name, p.name.loc);
   add_param(Param{p.name.name, p.name.loc, shape, initializer(p.init), nullptr});
 }
 
@@ -156,57 +169,12 @@ void Lowerer::data(const ast::Binding& d) {
   out.loc = d.name.loc;
   const ast::Operand* c = bare_call(d.value);
   if (c && c->text == "csv") {
-    CallArgs a = match_args(*c, {"file", "features", "target", "classes"}, 3);
-    const ast::Operand& file = a.expr[0]->first.first.power.base;
-    if (file.kind != ast::Operand::String) error(a.loc[0], "csv() needs a file name in quotes");
-    // Relative paths resolve against the .grad file's folder.
-    std::filesystem::path path(file.text);
-    if (path.is_relative()) path = std::filesystem::path(m_.source.path).parent_path() / path;
-    if (!m_.tables) error(file.loc, "csv() data cannot be read here (no table loader was given)");
-    Table t;
-    try {
-      t = m_.tables(path.string());
-    } catch (const UsageError& e) {
-      error(file.loc, e.what());
-    }
-    auto column = [&](const ast::Expr& e) {
-      std::string name = bare_name(e);
-      if (name.empty()) error(expr_loc(e), "expected a column name");
-      for (std::size_t j = 0; j < t.columns.size(); ++j)
-        if (t.columns[j] == name) return j;
-      std::string list;
-      for (const std::string& col : t.columns) list += (list.empty() ? "" : ", ") + col;
-      error(expr_loc(e), fmt::format("no column '{}' in {} (columns: {})", name, file.text, list));
-    };
-    std::vector<std::size_t> features;
-    const ast::Operand& fl = a.expr[1]->first.first.power.base;
-    if (fl.kind == ast::Operand::Tensor) {
-      for (const ast::Expr& f : fl.args) features.push_back(column(f));
-    } else {
-      features.push_back(column(*a.expr[1]));
-    }
-    for (std::size_t f : features) out.features.push_back(t.columns[f]);
-    std::size_t target = column(*a.expr[2]);
-    if (a.expr[3]) out.classes = static_cast<int>(integer(*a.expr[3], "classes", 2));
-    std::int64_t n = static_cast<std::int64_t>(t.rows()), w = static_cast<std::int64_t>(t.columns.size());
-    if (n == 0) error(file.loc, fmt::format("{} has no data rows", file.text));
-    out.x = Tensor{Shape::of(std::vector<std::int64_t>{n, static_cast<std::int64_t>(features.size())}), {}};
-    for (std::int64_t r = 0; r < n; ++r)
-      for (std::size_t f : features) out.x.data.push_back(t.values[r * w + f]);
-    Tensor y{out.classes ? Shape::of(std::vector<std::int64_t>{n}) : Shape::of(std::vector<std::int64_t>{n, 1}), {}};
-    for (std::int64_t r = 0; r < n; ++r) {
-      double v = t.values[r * w + target];
-      if (out.classes && (v != std::floor(v) || v < 0 || v >= out.classes))
-        error(expr_loc(*a.expr[2]), fmt::format("{}: row {}, column '{}': {} is not a class index in [0, {})",
-                                                file.text, r + 1, t.columns[target], v, out.classes));
-      y.data.push_back(v);
-    }
-    out.y = std::move(y);
+    read_csv(*c, out, true);
   } else {
     const ast::Operand& lit = d.value.first.first.power.base;
-    if (lit.kind != ast::Operand::Tensor && !(c && c->text == "csv"))
+    if (lit.kind != ast::Operand::Tensor)
       error(expr_loc(d.value), "data is a tensor literal ([[...], ...]) or csv(\"file.csv\", features = [...], target = ...)");
-    const Node* t = tensor_literal(lit);
+    const Node* t = tensor_literal(lit, Env{});
     out.x = Tensor{t->shape, *t->data};
     for (const ast::Expr& e : lit.args) out.rows_at.push_back(expr_loc(e));
   }
@@ -214,10 +182,106 @@ void Lowerer::data(const ast::Binding& d) {
   m_.data.push_back(std::move(out));
 }
 
+// const NAME = expr: any expression of numbers, tensor literals, data and other constants, or
+// csv(...) (target optional: with one, NAME.x and NAME.y). Never a minibatch: constants keep
+// all their rows in training graphs.
+void Lowerer::constant_item(const ast::Binding& c) {
+  check_new_global(c.name);
+  Constant out;
+  const ast::Operand* call = bare_call(c.value);
+  if (call && call->text == "csv") {
+    Data table;
+    read_csv(*call, table, false);
+    out.x = m_.graph.tensor(table.x.shape, std::move(table.x.data));
+    if (table.y) out.y = m_.graph.tensor(table.y->shape, std::move(table.y->data));
+  } else {
+    // Computed once, here: a constant is data (global names defined so far are constants and
+    // data, so nothing here is a variable).
+    const Node* e = expr(c.value, Env{});
+    Tensor v = evaluate_tensors(std::span<const Node* const>(&e, 1), {}, {})[0];
+    for (std::size_t i = 0; i < v.data.size(); ++i)
+      if (!std::isfinite(v.data[i]))
+        error(expr_loc(c.value), v.shape.scalar() ? fmt::format("the constant '{}' is not a finite number", c.name.name)
+                                                  : fmt::format("element {} of the constant '{}' is {}", i,
+                                                                c.name.name, v.data[i]));
+    out.x = v.shape.scalar() ? b_.constant(v.data[0]) : m_.graph.tensor(v.shape, std::move(v.data));
+  }
+  consts_[c.name.name] = out;
+}
+
+// csv("file", features = [a, b] | name | all, target = name, classes = k): the feature columns
+// in out.x, the target in out.y (required for data, optional for constants).
+void Lowerer::read_csv(const ast::Operand& c, Data& out, bool target_required) {
+  CallArgs a = match_args(c, {"file", "features", "target", "classes"}, target_required ? 3 : 2);
+  const ast::Operand& file = a.expr[0]->first.first.power.base;
+  if (file.kind != ast::Operand::String) error(a.loc[0], "csv() needs a file name in quotes");
+  // Relative paths resolve against the .grad file's folder.
+  std::filesystem::path path(file.text);
+  if (path.is_relative()) path = std::filesystem::path(m_.source.path).parent_path() / path;
+  if (!m_.tables) error(file.loc, "csv() data cannot be read here (no table loader was given)");
+  Table t;
+  try {
+    t = m_.tables(path.string());
+  } catch (const UsageError& e) {
+    error(file.loc, e.what());
+  }
+  auto column = [&](const ast::Expr& e) {
+    std::string name = bare_name(e);
+    if (name.empty()) error(expr_loc(e), "expected a column name");
+    for (std::size_t j = 0; j < t.columns.size(); ++j)
+      if (t.columns[j] == name) return j;
+    std::string list;
+    for (const std::string& col : t.columns) list += (list.empty() ? "" : ", ") + col;
+    error(expr_loc(e), fmt::format("no column '{}' in {} (columns: {})", name, file.text, list));
+  };
+  std::optional<std::size_t> target;
+  if (a.expr[2]) target = column(*a.expr[2]);
+  if (a.expr[3] && !target) error(a.loc[3], "classes = ... needs a target column");
+  std::vector<std::size_t> features;
+  const ast::Operand& fl = a.expr[1]->first.first.power.base;
+  if (bare_name(*a.expr[1]) == "all") {
+    // Every column but the target, in file order.
+    for (std::size_t j = 0; j < t.columns.size(); ++j)
+      if (j != target) features.push_back(j);
+    if (features.empty())
+      error(expr_loc(*a.expr[1]), fmt::format("features = all: {} has no column besides the target '{}'", file.text,
+                                              t.columns[*target]));
+  } else if (fl.kind == ast::Operand::Tensor) {
+    for (const ast::Expr& f : fl.args) features.push_back(column(f));
+  } else {
+    features.push_back(column(*a.expr[1]));
+  }
+  for (std::size_t f : features) out.features.push_back(t.columns[f]);
+  if (a.expr[3]) out.classes = static_cast<int>(integer(*a.expr[3], "classes", 2));
+  std::int64_t n = static_cast<std::int64_t>(t.rows()), w = static_cast<std::int64_t>(t.columns.size());
+  if (n == 0) error(file.loc, fmt::format("{} has no data rows", file.text));
+  Shape xs;
+  try {
+    xs = Shape::of(std::vector<std::int64_t>{n, static_cast<std::int64_t>(features.size())});
+  } catch (const ShapeError& e) {
+    error(file.loc, fmt::format("{}: {}", file.text, e.what()));
+  }
+  if (xs.size() > kMaxElements) too_large(file.loc, xs);
+  out.x = Tensor{xs, {}};
+  out.x.data.reserve(static_cast<std::size_t>(xs.size()));
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::size_t f : features) out.x.data.push_back(t.values[r * w + f]);
+  if (!target) return;
+  Tensor y{out.classes ? Shape::of(std::vector<std::int64_t>{n}) : Shape::of(std::vector<std::int64_t>{n, 1}), {}};
+  for (std::int64_t r = 0; r < n; ++r) {
+    double v = t.values[r * w + *target];
+    if (out.classes && (v != std::floor(v) || v < 0 || v >= out.classes))
+      error(expr_loc(*a.expr[2]), fmt::format("{}: row {}, column '{}': {} is not a class index in [0, {})", file.text,
+                                              r + 1, t.columns[*target], v, out.classes));
+    y.data.push_back(v);
+  }
+  out.y = std::move(y);
+}
+
 // [[1, 2], [3, 4]]: nested literals of constant expressions, rectangular. The first element at
 // each depth fixes that dimension and whether the depth holds rows or numbers; every other
 // element must agree.
-const Node* Lowerer::tensor_literal(const ast::Operand& o) {
+const Node* Lowerer::tensor_literal(const ast::Operand& o, const Env& env) {
   // The row an element consists of ([...] alone), or nullptr for a number.
   auto row = [](const ast::Expr& e) -> const ast::Operand* {
     const ast::Operand& inner = e.first.first.power.base;
@@ -244,7 +308,7 @@ const Node* Lowerer::tensor_literal(const ast::Operand& o) {
         self(self, *inner, depth + 1);
       } else {
         if (inner) error(inner->loc, "ragged tensor literal: a row where a number was expected");
-        values.push_back(constant(e));
+        values.push_back(constant_in(e, env));
       }
     }
   };

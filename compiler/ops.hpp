@@ -1,6 +1,6 @@
 // Every IR operation, listed once. The enum comes from GRADC_FOR_EACH_OP; everything else about
-// an op (spelling, LaTeX, evaluation, derivative rule; for a tensor op its shape rule and kind of
-// code generation) sits together in its row of ops.cpp.
+// an op (spelling, LaTeX, evaluation, derivative rules; for a tensor op its shape rule and kind
+// of code generation) sits together in its row of ops.cpp.
 #pragma once
 #include <cstdint>
 #include <string_view>
@@ -17,7 +17,7 @@ namespace gradc {
   X(Sin, 1) X(Cos, 1) X(Tan, 1) X(Asin, 1) X(Acos, 1) X(Atan, 1)                             \
   X(Sinh, 1) X(Cosh, 1) X(Tanh, 1) X(Exp, 1) X(Log, 1) X(Sqrt, 1) X(Abs, 1)                  \
   X(Sigmoid, 1) X(Relu, 1) X(Softplus, 1) X(Min, 2) X(Max, 2) X(Step, 1) X(Sign, 1)          \
-  X(Mask, 2)                                                                                 \
+  X(Mask, 2) X(Lgamma, 1) X(Log1p, 1) X(Expm1, 1) X(Digamma, 1) X(Polygamma, 2)               \
   X(Broadcast, 1) X(Reshape, 1) X(Sum, 1) X(ReduceMax, 1) X(MatMul, 2) X(Transpose, 1)       \
   X(Index, 1) X(Embed, 1) X(OneHot, 1) X(Detach, 1) X(Slice, 1) X(Pad, 1)
 
@@ -59,6 +59,11 @@ using TensorEval = void (*)(const Node* n, const std::vector<double>* const* arg
 /// adjoint contribution adj * ∂n/∂args[i] (nullptr when there is none).
 using GradRule = void (*)(Builder& b, const Node* n, const Node* adj, const Node** d);
 
+/// Forward-mode rule: given the node n = op(args) and t[i], the tangent of args[i] (of its
+/// shape; nullptr for a zero tangent, and never all of them nullptr), returns n's tangent
+/// Σ ∂n/∂args[i] · t[i] (nullptr when it is zero).
+using JvpRule = const Node* (*)(Builder& b, const Node* n, const Node* const* t);
+
 struct OpInfo {
   Op op;
   const char* name;   // text spelling: "+", "sin", ...
@@ -68,6 +73,7 @@ struct OpInfo {
   const char* latex;  // LaTeX spelling: "\\sin", "\\frac", ...
   double (*eval)(const double* args);
   GradRule grad;
+  JvpRule jvp;
   // Defined and finite for every finite argument (ignoring overflow): x*0 may fold to 0 only
   // when every op inside x has this property, so a hidden log(-1) or 1/0 is never erased.
   bool everywhere_defined;

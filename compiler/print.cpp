@@ -637,6 +637,13 @@ class Printer {
         emit(n->arg(0), 0);
         out_ += "}";
         return;
+      case Op::Polygamma:  // \psi^{(k)}(x), as DLMF writes it
+        out_ += "\\psi^{(";
+        emit(n->arg(0), 0);
+        out_ += ")}\\left(";
+        emit(n->arg(1), 0);
+        out_ += "\\right)";
+        return;
       default:
         out_ += n->info().latex;
         out_ += "\\left(";

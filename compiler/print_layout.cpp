@@ -39,6 +39,14 @@ std::string nabla(const std::string& fn, std::span<const std::string> params, st
   return fmt::format("\\nabla{}{} {}", order == 2 ? "^{2}" : "", sub, print_name(fn, Format::Latex));
 }
 
+// `\begin{pmatrix} ... \end{pmatrix}` of rows x cols entries given row by row.
+std::string pmatrix(std::span<const std::string> entries, std::size_t rows, std::size_t cols) {
+  std::string out = "\\begin{pmatrix}\n";
+  for (std::size_t r = 0; r < rows; ++r)
+    out += joined(entries.subspan(r * cols, cols), " & ") + (r + 1 < rows ? " \\\\\n" : "\n");
+  return out + "\\end{pmatrix}";
+}
+
 // The LaTeX display: one line per partial without temporaries, else one aligned block with the
 // definitions, then the partials or their matrix (pr's results are the matrix entries, row by row).
 std::string latex_display(const std::string& fn, std::span<const std::string> params, std::span<const std::string> wrt,
@@ -60,19 +68,40 @@ std::string latex_display(const std::string& fn, std::span<const std::string> pa
   out += "\\begin{aligned}\n";
   for (auto& [t, def] : pr.temps) out += fmt::format("{} &= {} \\\\\n", t, def);
   if (matrix) {
-    out += fmt::format("{} &= \\begin{{pmatrix}}\n", nabla(fn, params, wrt, static_cast<int>(order)));
-    std::size_t cols = order == 2 ? n : 1;
-    for (std::size_t r = 0; r < n; ++r) {
-      std::vector<std::string> row(pr.results.begin() + static_cast<std::ptrdiff_t>(r * cols),
-                                   pr.results.begin() + static_cast<std::ptrdiff_t>((r + 1) * cols));
-      out += joined(row, " & ") + (r + 1 < n ? " \\\\\n" : "\n");
-    }
-    out += "\\end{pmatrix}\n";
+    out += fmt::format("{} &= {}\n", nabla(fn, params, wrt, static_cast<int>(order)),
+                       pmatrix(pr.results, n, order == 2 ? n : 1));
   } else {
     for (std::size_t i = 0; i < partials.size(); ++i)
       out += fmt::format("{} &= {}{}\n", lhs(partials[i]), result(i), i + 1 < partials.size() ? " \\\\" : "");
   }
   return out + "\\end{aligned}\n";
+}
+
+// One printed partial: its left-hand side and the name of its block function.
+struct Entry {
+  std::string lhs, block;
+};
+
+// Per entry, the shorter of its one line and a block function with the temporaries it needs (a
+// block parses back alone: it defines them all). The numbering is the shared form's, so a
+// temporary has one definition in every block.
+std::string text_entries(std::span<const Entry> entries, std::span<const std::string> params, const Printed& shared,
+                         const Printed& tree) {
+  std::string out;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    std::string line = fmt::format("{} = {}\n", entries[i].lhs, tree.results[i]);
+    std::vector<std::size_t> temps = needed(shared, i);
+    if (needed(tree, i).empty() && temps.empty()) {
+      out += line;
+      continue;
+    }
+    std::string block = fmt::format("# {} =\nfn {}({}) {{\n", entries[i].lhs, entries[i].block, joined(params, ", "));
+    for (std::size_t t : temps) block += fmt::format("  {} = {}\n", shared.temps[t].first, shared.temps[t].second);
+    block += fmt::format("  return {}\n}}\n", shared.results[i]);
+    // The tree form's line only when it names nothing (its own temporaries would be numbered apart).
+    out += needed(tree, i).empty() && line.size() <= block.size() ? line : block;
+  }
+  return out;
 }
 
 }  // namespace
@@ -104,32 +133,73 @@ std::string print_partials(const std::string& fn, std::span<const std::string> p
   Printed tree = print(roots, f, nullptr, no_clash, PrintForm::Tree);
   std::string out;
   if (f == Format::Text) {
-    // Per partial, the shorter of its one line and a block function with the temporaries it
-    // needs (a block parses back alone: it defines them all). The numbering is the shared
-    // form's, so a temporary has one definition in every block.
+    std::vector<Entry> entries;
     for (std::size_t i = 0; i < partials.size(); ++i) {
-      std::string line = fmt::format("{} = {}\n", lhs(partials[i]), tree.results[i]);
-      std::vector<std::size_t> temps = needed(shared, i);
-      if (needed(tree, i).empty() && temps.empty()) {
-        out += line;
-        continue;
-      }
       std::vector<std::string> vars;
       for (std::size_t k : partials[i].wrt) vars.push_back(wrt[k]);
       std::string name = vars.size() == 1 ? fmt::format("d{}_d{}", fn, vars[0])
                                           : fmt::format("d{}{}_d{}", vars.size(), fn, joined(vars, ""));
-      std::string block = fmt::format("# {} =\nfn {}({}) {{\n", lhs(partials[i]), name, joined(params, ", "));
-      for (std::size_t t : temps) block += fmt::format("  {} = {}\n", shared.temps[t].first, shared.temps[t].second);
-      block += fmt::format("  return {}\n}}\n", shared.results[i]);
-      // The tree form's line only when it names nothing (its own temporaries would be numbered apart).
-      out += needed(tree, i).empty() && line.size() <= block.size() ? line : block;
+      entries.push_back({lhs(partials[i]), name});
     }
-    return out;
+    return text_entries(entries, params, shared, tree);
   }
   // LaTeX: the whole display in the shorter form.
   std::string a = latex_display(fn, params, wrt, partials, shared, matrix, order);
   std::string b = latex_display(fn, params, wrt, partials, tree, matrix, order);
   return b.size() <= a.size() ? b : a;
+}
+
+namespace {
+
+// `v[0]` -> `v_0`, `A[1,2]` -> `A_1_2`: an element's name as part of an identifier.
+std::string identifier(const std::string& element) {
+  std::string s;
+  for (char c : element) {
+    if (c == '[' || c == ',') s += '_';
+    else if (c != ']' && c != ' ') s += c;
+  }
+  return s;
+}
+
+// `\frac{\partial v}{\partial \left(x, y\right)}`: the Jacobian of fn with respect to wrt.
+std::string jacobian_lhs(const std::string& fn, std::span<const std::string> wrt) {
+  std::vector<std::string> names;
+  for (const std::string& w : wrt) names.push_back(print_name(w, Format::Latex));
+  std::string den = names.size() == 1 ? names[0] : fmt::format("\\left({}\\right)", joined(names, ", "));
+  return fmt::format("\\frac{{\\partial {}}}{{\\partial {}}}", print_name(fn, Format::Latex), den);
+}
+
+std::string latex_jacobian(const std::string& fn, std::span<const std::string> wrt, std::size_t rows,
+                           std::size_t cols, const Printed& pr) {
+  std::string matrix = pmatrix(pr.results, rows, cols);
+  if (pr.temps.empty()) return fmt::format("{} = {}\n", jacobian_lhs(fn, wrt), matrix);
+  std::string out = "\\begin{aligned}\n";
+  for (auto& [t, def] : pr.temps) out += fmt::format("{} &= {} \\\\\n", t, def);
+  return out + fmt::format("{} &= {}\n\\end{{aligned}}\n", jacobian_lhs(fn, wrt), matrix);
+}
+
+}  // namespace
+
+std::string print_jacobian(const std::string& fn, std::span<const std::string> params,
+                           std::span<const std::string> wrt, std::span<const std::string> rows,
+                           std::span<const std::string> cols, std::span<const Node* const> entries, Format f,
+                           std::span<const std::string> avoid) {
+  std::vector<std::string> no_clash;
+  for (const std::string& p : params) no_clash.push_back(p.substr(0, p.find('[')));
+  no_clash.insert(no_clash.end(), avoid.begin(), avoid.end());
+  Printed shared = print(entries, f, nullptr, no_clash, PrintForm::Shared);
+  Printed tree = print(entries, f, nullptr, no_clash, PrintForm::Tree);
+  if (f == Format::Latex) {
+    std::string a = latex_jacobian(fn, wrt, rows.size(), cols.size(), shared);
+    std::string b = latex_jacobian(fn, wrt, rows.size(), cols.size(), tree);
+    return b.size() <= a.size() ? b : a;
+  }
+  std::vector<Entry> labelled;
+  for (const std::string& r : rows)
+    for (const std::string& c : cols)
+      labelled.push_back({print_partial(r, std::vector<std::string>{c}, Format::Text),
+                          fmt::format("d{}_d{}", identifier(r), identifier(c))});
+  return text_entries(labelled, params, shared, tree);
 }
 
 }  // namespace gradc

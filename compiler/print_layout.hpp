@@ -31,4 +31,14 @@ std::string print_partials(const std::string& fn, std::span<const std::string> p
                            std::span<const std::string> wrt, std::span<const PartialExpr> partials,
                            Format f, std::span<const std::string> avoid);
 
+/// The Jacobian of fn: entries row-major, rows the result's elements (`rows`: their names,
+/// `v[0]`, ...), columns the elements of the variables wrt (`cols`: `x`, `A[1,2]`, ...).
+/// - Text: one entry per line, `dv[0]/dx = ...`, or a block function (`fn dv_0_dx(params)`,
+///   tensor parameters declared with their shapes in `params`, `x[3]`) as print_partials does.
+/// - LaTeX: one `pmatrix`, after the shared definitions in an `aligned` block when there are any.
+std::string print_jacobian(const std::string& fn, std::span<const std::string> params,
+                           std::span<const std::string> wrt, std::span<const std::string> rows,
+                           std::span<const std::string> cols, std::span<const Node* const> entries, Format f,
+                           std::span<const std::string> avoid);
+
 }  // namespace gradc

@@ -47,8 +47,12 @@ Table fixed_table(const std::string& path) {
   return t;
 }
 
+// A scalar function of scalar parameters, at least one (`fn f() = 1` has no derivatives to
+// print and read back).
 bool scalar_function(const Function& f) {
-  if (!f.body || !f.body->shape.scalar()) return false;
+  if (!f.body || !f.body->shape.scalar() || f.params.empty()) return false;
+  for (const Node* p : f.params)
+    if (!p->shape.scalar()) return false;
   for (const Node* n : reachable(std::span<const Node* const>(&f.body, 1)))
     if (n->op == Op::Var && std::find(f.params.begin(), f.params.end(), n) == f.params.end()) return false;
   return true;

@@ -97,12 +97,20 @@ struct Assign {
   Expr value;
 };
 
-/// function ::= 'fn' ident '(' ident (',' ident)* ')' ( '=' expr | '{' assign* 'return' expr '}' )
+/// fn_param ::= ident ('[' expr (',' expr)* ']')?
+///   a scalar parameter, or a tensor parameter of that shape (constant expressions)
+struct FnParam {
+  Loc loc;
+  std::string name;
+  std::vector<Expr> dims;  // empty for a scalar
+};
+
+/// function ::= 'fn' ident '(' (fn_param (',' fn_param)*)? ')' ( '=' expr | '{' assign* 'return' expr '}' )
 /// Statements in a block are separated by newlines or ';'.
 struct Function {
   Loc loc;  // the 'fn' keyword
   Ident name;
-  std::vector<Ident> params;
+  std::vector<FnParam> params;
   std::vector<Assign> body;  // empty for the `= expr` form
   Loc result_loc;            // first character of the result expression
   Expr result;
@@ -124,6 +132,7 @@ struct Param {
 };
 
 /// data ::= 'data' name '=' expr        a tensor literal, or csv("file", ...)
+/// const ::= 'const' name '=' expr      a constant: a number, a tensor literal, csv(...), X.shape[i]
 /// layer ::= 'layer' name '=' expr      linear(...), sequential(...), activations
 struct Binding {
   Loc loc;  // the keyword
@@ -137,11 +146,12 @@ struct Train {
   std::vector<Assign> settings;
 };
 
-/// program ::= (function | at | param | data | layer | train)*
+/// program ::= (function | at | const | param | data | layer | train)*
 struct Program {
   std::vector<Function> functions;
   std::vector<At> ats;
   std::vector<Param> params;
+  std::vector<Binding> consts;
   std::vector<Binding> datas;
   std::vector<Binding> layers;
   std::vector<Train> trains;

@@ -126,8 +126,17 @@ std::string dump_ast(const SourceFile& src, const ast::Program& prog) {
   for (const ast::Function& f : prog.functions)
     items.emplace_back(f.loc.offset, [&d, &f] {
       d.out += fmt::format("(fn {}{} (", f.name.name, d.at(f.name.loc));
-      for (std::size_t i = 0; i < f.params.size(); ++i)
-        d.out += (i ? " " : "") + f.params[i].name;
+      for (std::size_t i = 0; i < f.params.size(); ++i) {
+        const ast::FnParam& p = f.params[i];
+        d.out += (i ? " " : "") + p.name;
+        if (p.dims.empty()) continue;
+        d.out += "[";
+        for (std::size_t k = 0; k < p.dims.size(); ++k) {
+          if (k) d.out += " ";
+          d.expr(p.dims[k]);
+        }
+        d.out += "]";
+      }
       d.out += ")\n";
       for (const ast::Assign& s : f.body) {
         d.out += fmt::format("  (let {}{} ", s.target.name, d.at(s.target.loc));
@@ -164,6 +173,7 @@ std::string dump_ast(const SourceFile& src, const ast::Program& prog) {
     d.expr(b.value);
     d.out += ")\n";
   };
+  for (const ast::Binding& b : prog.consts) items.emplace_back(b.loc.offset, [&binding, &b] { binding("const", b); });
   for (const ast::Binding& b : prog.datas) items.emplace_back(b.loc.offset, [&binding, &b] { binding("data", b); });
   for (const ast::Binding& b : prog.layers) items.emplace_back(b.loc.offset, [&binding, &b] { binding("layer", b); });
   for (const ast::Train& t : prog.trains)

@@ -49,8 +49,8 @@ BOOST_FUSION_ADAPT_STRUCT(gradc::parser_detail::Arg, loc, name, value)
 namespace gradc {
 
 bool is_keyword(std::string_view name) {
-  return name == "fn" || name == "at" || name == "return" || name == "param" || name == "data" ||
-         name == "layer" || name == "train";
+  return name == "fn" || name == "at" || name == "return" || name == "const" || name == "param" ||
+         name == "data" || name == "layer" || name == "train";
 }
 
 namespace {
@@ -169,7 +169,7 @@ struct loc_parser : x3::parser<loc_parser> {
   }
 };
 
-/// keyword ::= 'fn' | 'at' | 'return' | 'param' | 'data' | 'layer' | 'train'
+/// keyword ::= 'fn' | 'at' | 'return' | 'const' | 'param' | 'data' | 'layer' | 'train'
 /// as a whole word: `fnx` and `dataset` are names.
 struct keyword_parser : x3::parser<keyword_parser> {
   using attribute_type = x3::unused_type;
@@ -445,6 +445,15 @@ auto const make_tensor = [](auto& ctx) {
   x3::_val(ctx) = std::move(operand);
 };
 
+/// name, optionally followed by a shape: a function's parameter.
+auto const make_fn_param = [](auto& ctx) {
+  auto& ident = boost::fusion::at_c<0>(x3::_attr(ctx));
+  auto& dims = boost::fusion::at_c<1>(x3::_attr(ctx));
+  ast::FnParam param{ident.loc, std::move(ident.name), {}};
+  if (dims) param.dims = std::move(*dims);
+  x3::_val(ctx) = std::move(param);
+};
+
 /// ':' in an index: the whole axis.
 auto const make_whole_axis = [](auto& ctx) {
   ast::Subscript subscript;
@@ -507,8 +516,8 @@ constexpr arg_name_parser arg_name;
 constexpr name_parser name(true);             // a keyword here is an error
 constexpr name_parser statement_name(false);  // a keyword here is not a name
 constexpr keyword_target_parser keyword_target;
-constexpr keyword_parser kw_fn("fn"), kw_at("at"), kw_return("return"), kw_param("param"), kw_data("data"),
-    kw_layer("layer"), kw_train("train");
+constexpr keyword_parser kw_fn("fn"), kw_at("at"), kw_return("return"), kw_const("const"), kw_param("param"),
+    kw_data("data"), kw_layer("layer"), kw_train("train");
 auto const sign = x3::char_("+-");  // sign ::= '+' | '-'   (unary)
 
 x3::rule<class expression_, ast::Expr> const expression = "expression";
@@ -530,6 +539,9 @@ x3::rule<class assignment_, ast::Assign> const assignment = "assignment";
 x3::rule<class binding_, ast::Assign> const binding = "binding";
 x3::rule<class bindings_, std::vector<ast::Assign>> const bindings = "bindings";
 x3::rule<class function_, Function> const function = "function";
+x3::rule<class fn_param_, ast::FnParam> const fn_param = "fn_param";
+x3::rule<class fn_params_, std::vector<ast::FnParam>> const fn_params = "fn_params";
+x3::rule<class const_item_, ast::Binding> const const_item = "const_item";
 x3::rule<class at_line_, At> const at_line = "at_line";
 x3::rule<class param_item_, ast::Param> const param_item = "param_item";
 x3::rule<class data_item_, ast::Binding> const data_item = "data_item";
@@ -564,10 +576,10 @@ auto const primary_def =
     (loc >> '(' >> expected("expression", expression) >> expected("')'", ')'))[make_paren] |
     (loc >> '[' >> elements)[make_tensor];
 
-/// arguments ::= argument (',' argument)* ')'
+/// arguments ::= ')' | argument (',' argument)* ')'      (a function of no parameters: f())
 /// argument  ::= arg_name expression        positional and named arguments mix freely
-auto const arguments_def = argument[add_argument] >> *(',' >> argument[add_argument]) >>
-                           expected("',' or ')'", ')');
+auto const arguments_def = x3::lit(')') | (argument[add_argument] >> *(',' >> argument[add_argument]) >>
+                                           expected("',' or ')'", ')'));
 auto const argument_def = loc >> arg_name >> expected("expression", expression);
 
 /// elements ::= expression (',' expression)* ']'     (a tensor literal's, a param's shape)
@@ -588,7 +600,9 @@ auto const subscript_def = (loc >> ':')[make_whole_axis] | (loc >> expression)[m
 /// assignment ::= name '=' expression          (a statement in a block, a training setting)
 auto const assignment_def = statement_name >> expected("'='", '=') >> expected("expression", expression);
 
-/// function ::= 'fn' name '(' name (',' name)* ')' ( '=' result | block )
+/// function  ::= 'fn' name '(' fn_params ( '=' result | block )
+/// fn_params ::= ')' | fn_param (',' fn_param)* ')'
+/// fn_param  ::= name ('[' elements)?            a tensor parameter's shape, as a param's
 /// result   ::= expression
 /// block    ::= '{' (assignment | ';')* 'return' result ';'* '}'
 /// In a block, `fn = ...` / `at = ...` is the keyword error (keyword_target); a keyword without
@@ -600,11 +614,12 @@ auto const block = '{' >> *(assignment[append(&Function::body)] | ';' | keyword_
                    expected("'}'", '}');
 auto const function_def = loc[store(&Function::loc)] >> kw_fn >>
                           expected("function name", name)[store(&Function::name)] >>
-                          expected("'('", '(') >>
-                          expected("parameter name", name)[append(&Function::params)] >>
-                          *(',' >> expected("parameter name", name)[append(&Function::params)]) >>
-                          expected("',' or ')'", ')') >>
+                          expected("'('", '(') >> fn_params[store(&Function::params)] >>
                           expected("'=' or '{' after the parameter list", ('=' >> result) | block);
+auto const fn_params_def = x3::lit(')') |
+                           (expected("parameter name or ')'", fn_param) >>
+                            *(',' >> expected("parameter name", fn_param)) >> expected("',' or ')'", ')'));
+auto const fn_param_def = (name >> -('[' >> elements))[make_fn_param];
 
 /// at_line  ::= 'at' bindings
 /// bindings ::= binding (',' binding)*
@@ -616,6 +631,10 @@ auto const binding_def = name >> expected("'='", '=') >> expected("expression", 
 /// param_item ::= 'param' name '[' elements '=' expression      (shape, then initialiser)
 auto const param_item_def = loc >> kw_param >> expected("param name", name) >> expected("'['", '[') >>
                             elements >> expected("'='", '=') >> expected("expression", expression);
+
+/// const_item ::= 'const' name '=' expression
+auto const const_item_def = loc >> kw_const >> expected("constant name", name) >> expected("'='", '=') >>
+                            expected("expression", expression);
 
 /// data_item  ::= 'data' name '=' expression
 /// layer_item ::= 'layer' name '=' expression
@@ -630,12 +649,14 @@ auto const train_item_def = loc[store(&Train::loc)] >> kw_train >> expected("'{'
                             *(assignment[append(&Train::settings)] | ';' | keyword_target) >>
                             expected("a setting or '}'", '}');
 
-/// program ::= (function | at_line | param_item | data_item | layer_item | train_item)* <end of file>
+/// program ::= (function | at_line | const_item | param_item | data_item | layer_item | train_item)*
+///             <end of file>
 auto const program_def =
     *(function[append(&Program::functions)] | at_line[append(&Program::ats)] |
+      const_item[append(&Program::consts)] |
       param_item[append(&Program::params)] | data_item[append(&Program::datas)] |
       layer_item[append(&Program::layers)] | train_item[append(&Program::trains)]) >>
-    expected("an item (fn, at, param, data, layer or train)", x3::eoi);
+    expected("an item (fn, at, const, param, data, layer or train)", x3::eoi);
 
 /// whole_expression ::= expression <end of text>      (parse_expression)
 auto const whole_expression_def =
@@ -643,8 +664,8 @@ auto const whole_expression_def =
 
 BOOST_SPIRIT_DEFINE(expression, expr_step, term, term_step, unary, power, power_step, operand, primary,
                     arguments, argument, elements, postfix, subscripts, subscript, assignment, binding,
-                    bindings, function, at_line, param_item, data_item, layer_item, train_item, program,
-                    whole_expression)
+                    bindings, function, fn_params, fn_param, const_item, at_line, param_item, data_item,
+                    layer_item, train_item, program, whole_expression)
 
 //===------------------------------------------------------------------------------------===//
 // Entry points
@@ -705,7 +726,7 @@ void check_size(std::string_view text) {
 ast::Program parse_program(const SourceFile& src) {
   check_size(src.text);
   if (skip_blank(src.text, 0) == src.text.size())
-    throw InputError(Loc{0}, "empty file: expected at least one item (fn, at, param, data, layer or train)");
+    throw InputError(Loc{0}, "empty file: expected at least one item (fn, at, const, param, data, layer or train)");
   ast::Program result;
   run(src.text, program, result);
   return result;

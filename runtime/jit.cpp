@@ -26,6 +26,7 @@
 #include <stdexcept>
 
 #include "runtime/threads.hpp"
+#include "support/special.hpp"
 
 namespace gradc {
 namespace {
@@ -166,6 +167,16 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
                            .setCompileFunctionCreator(make_compiler)
                            .create(),
                        "creating the JIT");
+  {
+    // gradc's special functions, which generated code calls by name.
+    llvm::orc::LLJIT& j = *impl->lljit;
+    llvm::orc::SymbolMap symbols;
+    auto callable = llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
+    symbols[j.mangleAndIntern(kDigammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_digamma), callable};
+    symbols[j.mangleAndIntern(kPolygammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_polygamma), callable};
+    if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
+      fail("defining the special functions' symbols", std::move(err));
+  }
   if (opts.threads > 1) {
     impl->pool = std::make_unique<ThreadPool>(opts.threads);
     impl->target.threads = static_cast<unsigned>(opts.threads);

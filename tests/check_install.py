@@ -68,11 +68,13 @@ def main():
         for s in subs:
             expect(f".TP\n.B {s}\n" in man, f"the man page describes `{s}`")
 
-        # bash: complete `gradc ev`, `gradc train --sa`, `gradc diff --fo` as the shell would.
+        # bash: complete `gradc ev`, `gradc train --sa`, `gradc diff --fo`, `gradc eval --jac` as the shell would.
         if shutil.which("bash"):
             script = os.path.join(p, "share/bash-completion/completions/gradc")
             for words, want in ((["ev"], ["eval"]), (["ex"], ["explain"]), (["train", "--sa"], ["--save"]),
-                                (["diff", "--fo"], ["--format"]), (["--ver"], ["--version"])):
+                                (["diff", "--fo"], ["--format"]), (["--ver"], ["--version"]),
+                                (["eval", "--jac"], ["--jacobian"]), (["eval", "--jv"], ["--jvp"]),
+                                (["eval", "--vj"], ["--vjp"]), (["diff", "--mo"], ["--mode"])):
                 line = " ".join([gradc] + words)
                 cmd = (f"source '{script}'; COMP_WORDS=('{gradc}' {' '.join(words)}); "
                        f"COMP_CWORD={len(words)}; _gradc; printf '%s\\n' \"${{COMPREPLY[@]}}\"")

@@ -46,6 +46,11 @@ const std::vector<OpCase>& cases() {
       {Op::Step, "step(a)", {{0.3, 0}, {-3, 0}}},
       {Op::Sign, "sign(a)", {{0.3, 0}, {-3, 0}}},
       {Op::Mask, "mask(a, b)", {{0.3, -1.2}, {2, 5}}},
+      {Op::Lgamma, "lgamma(a)", {{0.3, 0}, {2.5, 0}, {-1.5, 0}, {30, 0}}},
+      {Op::Log1p, "log1p(a)", {{0.3, 0}, {-0.5, 0}, {1e-3, 0}}},
+      {Op::Expm1, "expm1(a)", {{0.3, 0}, {-2, 0}, {1e-3, 0}}},
+      {Op::Digamma, "digamma(a)", {{0.3, 0}, {4.5, 0}, {-2.5, 0}}},
+      {Op::Polygamma, "polygamma(2, a)", {{0.7, 0}, {3, 0}, {-1.5, 0}}},
   };
   return kCases;
 }

@@ -199,7 +199,7 @@ TEST(LayerParameters, Messages) {
   EXPECT_EQ(compile_error(head + "lin.0.W)\n}"), "6:17: layer 'lin' has no parameter 'lin.0.W' (its parameters: lin.W, lin.b)");
   EXPECT_EQ(compile_error(head + "act.W)\n}"), "6:17: layer 'act' has no parameters");
   EXPECT_EQ(compile_error(head + "net.0)\n}"), "6:18: expected member name");
-  EXPECT_EQ(compile_error(head + "X.W)\n}"), "6:15: '.W': only CSV data sets (.x, .y) and layers (.W, .b) have members");
+  EXPECT_EQ(compile_error(head + "X.W)\n}"), "6:15: '.W': only tensors (.shape), CSV data sets (.x, .y) and layers (.W, .b) have members");
   // Indexing after the members: net.2.b[0] is the output bias.
   EXPECT_EQ(compile_error(head + "net.2.b[0] * lin.b)\n}"), "no error");
 }

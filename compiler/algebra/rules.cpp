@@ -72,6 +72,7 @@ const Expr* Algebra::fn(Op op, std::vector<const Expr*> args) {
   if (a->kind == Kind::Num && a->num.zero()) {                      // values at 0
     switch (op) {
       case Op::Sin: case Op::Tan: case Op::Asin: case Op::Atan: case Op::Sinh: case Op::Tanh: case Op::Sign:
+      case Op::Log1p: case Op::Expm1:
         return num(0);
       case Op::Cos: case Op::Cosh:
         return num(1);
@@ -86,6 +87,7 @@ const Expr* Algebra::fn(Op op, std::vector<const Expr*> args) {
         break;
     }
   }
+  if (op == Op::Lgamma && (is_num(a, 1) || is_num(a, 2))) return num(0);  // Γ(1) = Γ(2) = 1
   if (is_num(a, 1)) {                                               // values at 1
     switch (op) {
       case Op::Log: case Op::Acos:

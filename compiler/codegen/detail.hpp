@@ -9,12 +9,22 @@
 
 namespace gradc::codegen_detail {
 
-// The C library function the generated code declares by name (the other math ops are LLVM
-// intrinsics, which LLVM 19 lowers to libm calls itself). A kernel may not take this name.
+// The C library functions the generated code declares by name (the other math ops are LLVM
+// intrinsics, which LLVM 19 lowers to libm calls itself), f64 and f32 spellings, and gradc's
+// own special functions (support/special.hpp, f64 only). A kernel may not take these names.
 inline constexpr const char* kDeclaredLibm = "log1p";
 inline constexpr const char* kDeclaredLibmF32 = "log1pf";
+inline constexpr const char* kLgamma[2] = {"lgamma", "lgammaf"};
+inline constexpr const char* kExpm1[2] = {"expm1", "expm1f"};
 
 inline const char* declared_libm(DType t) { return t == DType::F32 ? kDeclaredLibmF32 : kDeclaredLibm; }
+
+// Whether generated code of this element type declares a function called `name`.
+inline bool is_declared_function(const std::string& name, DType t) {
+  int f32 = t == DType::F32;
+  return name == declared_libm(t) || name == kLgamma[f32] || name == kExpm1[f32] || name == "gradc_digamma" ||
+         name == "gradc_polygamma";
+}
 
 // Distinct constants emitted as immediates; beyond, they are loaded from a table (see emit).
 inline constexpr std::size_t kMaxImmediates = 1000;

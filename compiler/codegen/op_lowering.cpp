@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "support/special.hpp"
+
 namespace gradc::codegen_detail {
 
 // op(a, c) for an elementwise op (c is null for a unary one); throws std::logic_error for a
@@ -57,6 +59,11 @@ llvm::Value* OpLowering::elementwise(const Node* n, llvm::Value* a, llvm::Value*
                              b_.CreateSelect(b_.CreateFCmpOLT(a, k(0)), k(-1), k(0)));
     // mask(c, x) = c == 0 ? 0 : c*x: a select, so that x = inf or nan cannot leak through c = 0
     case Op::Mask: return b_.CreateSelect(b_.CreateFCmpOEQ(a, k(0)), k(0), b_.CreateFMul(a, c));
+    case Op::Lgamma: return b_.CreateCall(libm(kLgamma[dtype_ == DType::F32]), {a});
+    case Op::Log1p: return b_.CreateCall(libm(declared_libm(dtype_)), {a});
+    case Op::Expm1: return b_.CreateCall(libm(kExpm1[dtype_ == DType::F32]), {a});
+    case Op::Digamma: return special(kDigammaSymbol, {a});
+    case Op::Polygamma: return special(kPolygammaSymbol, {a, c});
     case Op::Tensor: case Op::Broadcast: case Op::Reshape: case Op::Sum: case Op::ReduceMax:
     case Op::MatMul: case Op::Transpose: case Op::Index: case Op::Embed: case Op::OneHot:
     case Op::Detach: case Op::Slice: case Op::Pad:
@@ -75,6 +82,23 @@ llvm::FunctionCallee OpLowering::libm(const char* name) {
     fn->addFnAttr(llvm::Attribute::WillReturn);
   }
   return f;
+}
+
+// A call of a special function of support/special.hpp: f64 arguments and result (an f32
+// kernel widens its arguments and rounds the result, which is then correctly rounded or nearly).
+llvm::Value* OpLowering::special(const char* name, std::initializer_list<llvm::Value*> args) {
+  llvm::Type* f64 = b_.getDoubleTy();
+  std::vector<llvm::Type*> types(args.size(), f64);
+  llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(f64, types, false));
+  if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
+    fn->setDoesNotThrow();
+    fn->setDoesNotAccessMemory();
+    fn->addFnAttr(llvm::Attribute::WillReturn);
+  }
+  std::vector<llvm::Value*> wide;
+  for (llvm::Value* v : args) wide.push_back(t_ == f64 ? v : b_.CreateFPExt(v, f64));
+  llvm::Value* r = b_.CreateCall(f, wide);
+  return t_ == f64 ? r : b_.CreateFPTrunc(r, t_);
 }
 
 void OpLowering::make_constant_table(const std::vector<const Node*>& order, const std::string& name) {

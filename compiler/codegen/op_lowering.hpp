@@ -56,6 +56,7 @@ class OpLowering {
   llvm::Constant* k(double v) { return llvm::ConstantFP::get(t_, v); }
 
   llvm::FunctionCallee libm(const char* name);
+  llvm::Value* special(const char* name, std::initializer_list<llvm::Value*> args);
 
   // Scalar constants (Const nodes): immediates, or past kMaxImmediates loads from a table.
   // Thousands of distinct constants as immediates make the backend quadratic (its constant

@@ -4,7 +4,7 @@ if exists("b:current_syntax")
   finish
 endif
 
-syn keyword gradKeyword fn at return data param layer train
+syn keyword gradKeyword fn at return const data param layer train
 syn keyword gradBoolean true false
 syn keyword gradConstant pi e
 syn keyword gradFunction sin cos tan asin acos atan sinh cosh tanh exp log ln sqrt abs sigmoid relu softplus step sign pow min max mask
@@ -13,7 +13,7 @@ syn keyword gradLayer sequential linear
 syn keyword gradLoss mse cross_entropy binary_cross_entropy accuracy
 syn keyword gradInit zeros ones constant normal uniform he xavier
 syn keyword gradOptimizer sgd adam exponential cosine
-syn keyword gradSetting loss optimizer epochs batch seed metric log_every schedule shuffle lr momentum nesterov weight_decay beta1 beta2 eps features target classes axis min_lr gamma every
+syn keyword gradSetting loss optimizer epochs batch seed metric log_every schedule shuffle lr momentum nesterov weight_decay beta1 beta2 eps features target classes axis min_lr gamma every all shape
 syn match gradNumber "\<\d\+\(\.\d*\)\=\([eE][-+]\=\d\+\)\=\>"
 syn match gradNumber "\.\d\+\([eE][-+]\=\d\+\)\=\>"
 syn match gradOperator "[-+*/^@=]"
