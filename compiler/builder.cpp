@@ -11,6 +11,10 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
+#include "compiler/ops_tensor.hpp"
+
 namespace gradc {
 
 const Node* Builder::apply(Op op, std::span<const Node* const> args, const Attrs& attrs) {
@@ -169,9 +173,35 @@ const Node* Builder::structural(Op op, std::span<const Node* const> args, const 
         if (x->op == op) return apply(op, {x->arg(0)}, at);                     // collapse chains
         if (x->op == Op::Broadcast && x->arg(0)->op == Op::Const)                 // a splat stays one
           return broadcast_to(x->arg(0), at.shape);
+        if (op == Op::Reshape && x->op == Op::Slice && x->shape[x->axis] == 1 &&  // a slice of one: an index
+            at.shape == x->shape.without(x->axis))
+          return index(x->arg(0), x->axis, x->index);
+        break;
+      case Op::Pad:  // a pad of x with an axis of 1 inserted there: an embed
+        if (x->op == Op::Reshape && x->shape.rank == x->arg(0)->shape.rank + 1 && x->shape[at.axis] == 1 &&
+            x->shape.without(at.axis) == x->arg(0)->shape)
+          return embed(x->arg(0), at.axis, at.index, at.shape);
+        if (x->op == Op::Tensor) return literal(op, x, at);
         break;
       case Op::Transpose:
-        if (x->op == Op::Transpose) return x->arg(0);                            // (X^T)^T = X
+        if (x->op == Op::Transpose) {  // transposes compose: (X^T)^T = X
+          int rank = x->shape.rank;
+          auto outer = tensor_ops::permutation(at.axis, rank), inner = tensor_ops::permutation(x->axis, rank);
+          int p[Shape::kMaxRank];
+          bool identity = true;
+          for (int d = 0; d < rank; ++d) {
+            p[d] = inner[outer[d]];
+            identity = identity && p[d] == d;
+          }
+          if (identity) return x->arg(0);
+          const Node* inner_arg[] = {x->arg(0)};
+          return g_.make(Op::Transpose, inner_arg, Attrs{{}, tensor_ops::permutation_code(std::span<const int>(p, rank)), 0});
+        }
+        break;
+      case Op::Slice:  // slice(pad(x)) where x went is x
+        if (x->op == Op::Pad && x->axis == at.axis && x->index == at.index && x->arg(0)->shape == at.shape)
+          return x->arg(0);
+        if (x->op == Op::Tensor) return literal(op, x, at);
         break;
       case Op::Sum:
         if (x->op == Op::Broadcast && x->arg(0)->op == Op::Const && at.axis == -1)  // sum of a splat
@@ -185,6 +215,16 @@ const Node* Builder::structural(Op op, std::span<const Node* const> args, const 
     }
   }
   return g_.make(op, args, at);
+}
+
+// op(x) of tensor data, as tensor data (so that a slice of a literal prints as a literal).
+const Node* Builder::literal(Op op, const Node* x, const Attrs& at) {
+  const Node* args[] = {x};
+  const Node* n = g_.make(op, args, at);
+  std::vector<double> r(static_cast<std::size_t>(n->shape.size()), 0.0);
+  const std::vector<double>* values[] = {x->data.get()};
+  n->info().evaluate(n, values, r);
+  return g_.tensor(n->shape, std::move(r));
 }
 
 // x[i] along axis, when taking it reduces to the element: the row i of a stacked value
@@ -249,10 +289,94 @@ const Node* Builder::unreduce(const Node* g, const Shape& shape, int axis) {
 }
 
 const Node* Builder::matmul(const Node* a, const Node* b) { return apply(Op::MatMul, {a, b}); }
-const Node* Builder::transpose(const Node* x) { return apply(Op::Transpose, {x}); }
+const Node* Builder::transpose(const Node* x) {
+  if (x->shape.rank == 3) {
+    const int swap[] = {0, 2, 1};
+    return permute(x, swap);
+  }
+  return apply(Op::Transpose, {x});
+}
+
+const Node* Builder::permute(const Node* x, std::span<const int> perm) {
+  const int rank = x->shape.rank;
+  std::string axes;
+  for (int p : perm) axes += fmt::format("{}{}", axes.empty() ? "" : ", ", p);
+  bool valid = static_cast<int>(perm.size()) == rank, identity = true;
+  bool seen[Shape::kMaxRank] = {};
+  for (std::size_t d = 0; valid && d < perm.size(); ++d) {
+    valid = perm[d] >= 0 && perm[d] < rank && !seen[perm[d]];
+    if (valid) seen[perm[d]] = true;
+    identity = identity && perm[d] == static_cast<int>(d);
+  }
+  if (!valid)
+    throw ShapeError(fmt::format("transpose: axes [{}] are not a permutation of the axes of shape {}", axes,
+                                 x->shape.str()));
+  if (identity) return x;
+  return apply(Op::Transpose, {x}, Attrs{{}, tensor_ops::permutation_code(perm), 0});
+}
 const Node* Builder::index(const Node* x, int axis, int i) { return apply(Op::Index, {x}, Attrs{{}, axis, i}); }
 const Node* Builder::embed(const Node* x, int axis, int i, const Shape& shape) {
   return apply(Op::Embed, {x}, Attrs{shape, axis, i});
+}
+
+const Node* Builder::slice(const Node* x, int axis, int start, int len) {
+  Shape s = x->shape;
+  if (axis >= 0 && axis < s.rank) {
+    if (start == 0 && len == s[axis]) return x;
+    s.dims[axis] = len;
+  }
+  return apply(Op::Slice, {x}, Attrs{s, axis, start});
+}
+
+const Node* Builder::pad(const Node* x, int axis, int start, const Shape& shape) {
+  if (x->shape == shape && start == 0) return x;
+  return apply(Op::Pad, {x}, Attrs{shape, axis, start});
+}
+
+const Node* Builder::concatenate(std::span<const Node* const> xs, int axis) {
+  if (xs.empty()) throw std::logic_error("Builder::concatenate: no operands");
+  const Shape& s0 = xs[0]->shape;
+  if (s0.rank == 0) throw ShapeError("concatenate: scalars cannot be concatenated (stack them)");
+  if (axis < 0 || axis >= s0.rank)
+    throw ShapeError(fmt::format("concatenate: axis {} is out of range for shape {}", axis, s0.str()));
+  std::int64_t total = 0;
+  for (const Node* x : xs) {
+    if (x->shape.rank != s0.rank || !(x->shape.with_one(axis) == s0.with_one(axis)))
+      throw ShapeError(fmt::format("concatenate: shapes {} and {} differ off axis {}", s0.str(), x->shape.str(), axis));
+    total += x->shape[axis];
+  }
+  if (xs.size() == 1) return xs[0];
+  if (total > (1 << 30)) throw ShapeError(fmt::format("dimension {} is out of range", total));
+  Shape out = s0;
+  out.dims[axis] = static_cast<std::int32_t>(total);
+  out.size();
+  const Node* r = nullptr;
+  int at = 0;
+  for (const Node* x : xs) {
+    const Node* p = pad(x, axis, at, out);
+    r = r ? add(r, p) : p;
+    at += x->shape[axis];
+  }
+  return r;
+}
+
+const Node* Builder::stack(std::span<const Node* const> xs, int axis) {
+  if (xs.empty()) throw std::logic_error("Builder::stack: no operands");
+  const Shape& s0 = xs[0]->shape;
+  if (axis < 0 || axis > s0.rank)
+    throw ShapeError(fmt::format("stack: axis {} is out of range for operands of shape {}", axis, s0.str()));
+  for (const Node* x : xs)
+    if (!(x->shape == s0))
+      throw ShapeError(fmt::format("stack: shapes {} and {} differ (stack needs equal shapes)", s0.str(), x->shape.str()));
+  if (s0.rank == Shape::kMaxRank)
+    throw ShapeError(fmt::format("stack: operands of shape {} would make a rank-{} result; the maximum is {}", s0.str(),
+                                 Shape::kMaxRank + 1, Shape::kMaxRank));
+  Shape one;
+  one.rank = static_cast<std::uint8_t>(s0.rank + 1);
+  for (int d = 0, e = 0; d < one.rank; ++d) one.dims[d] = d == axis ? 1 : s0[e++];
+  std::vector<const Node*> parts;
+  for (const Node* x : xs) parts.push_back(reshape(x, one));
+  return concatenate(parts, axis);
 }
 
 // Each element placed at its row of zeros, and the rows added: made of ops every pass already

@@ -57,10 +57,23 @@ class Builder {
   const Node* reduce_max(const Node* x, int axis);
   /// g (the shape of a reduction of `shape` over axis) broadcast back to `shape`.
   const Node* unreduce(const Node* g, const Shape& shape, int axis);
-  const Node* matmul(const Node* a, const Node* b);
-  const Node* transpose(const Node* x);
+  const Node* matmul(const Node* a, const Node* b);  // matrices, or stacks of them (rank 3)
+  const Node* transpose(const Node* x);              // the last two axes swapped (each matrix's X^T)
+  /// Axis d of the result is axis perm[d] of x (NumPy's transpose(x, axes)); x itself for the
+  /// identity. Throws ShapeError when perm is not a permutation of x's axes.
+  const Node* permute(const Node* x, std::span<const int> perm);
   const Node* index(const Node* x, int axis, int i);
   const Node* embed(const Node* x, int axis, int i, const Shape& shape);
+  /// Elements start .. start + len - 1 of x along axis (x itself when that is all of them).
+  const Node* slice(const Node* x, int axis, int start, int len);
+  /// x placed at start along axis of zeros of `shape` (x itself when it fills it).
+  const Node* pad(const Node* x, int axis, int start, const Shape& shape);
+  /// NumPy's concatenate: the operands joined along an existing axis (a sum of pads); shapes
+  /// must agree off that axis, else ShapeError. At least one operand.
+  const Node* concatenate(std::span<const Node* const> xs, int axis);
+  /// NumPy's stack: operands of one shape joined along a new axis (0 <= axis <= rank); also
+  /// the `[a, b]` of non-constant elements.
+  const Node* stack(std::span<const Node* const> xs, int axis);
   /// xs (one shape, rank < Shape::kMaxRank) stacked along a new axis 0, as np.stack(xs).
   const Node* stack_new_axis(std::span<const Node* const> xs);
  private:
@@ -68,6 +81,7 @@ class Builder {
   const Node* splat(double v, const Shape& s);  // the constant v with shape s
   const Node* index_through(const Node* x, int axis, int i, int& budget);
   const Node* structural(Op op, std::span<const Node* const> args, const Attrs& attrs);
+  const Node* literal(Op op, const Node* x, const Attrs& attrs);
   Graph& g_;
   Simplify level_;
 };

@@ -17,6 +17,11 @@ int BuiltinCall::axis(std::size_t i, const Node* x, int dflt) {
   return static_cast<int>(ax < 0 ? ax + x->shape.rank : ax);
 }
 
+std::vector<ast::Expr> BuiltinCall::elements(std::size_t i, const char* what) {
+  if (const std::vector<ast::Expr>* l = list(i)) return *l;
+  error(a.loc[i], fmt::format("'{}' needs a list [..] as {}", o.text, what));
+}
+
 const std::vector<ast::Expr>* BuiltinCall::list(std::size_t i) const {
   const ast::Expr& e = *a.expr[i];
   if (!e.steps.empty() || !e.first.steps.empty() || !e.first.first.signs.empty() ||
@@ -89,9 +94,99 @@ N onehot(BuiltinCall& c) {
   return c.shaped([&] { return c.b.apply(Op::OneHot, {c.b.apply(Op::Detach, {x})}, Attrs{{}, 0, static_cast<int>(k)}); });
 }
 
+// transpose(x[, axes]): NumPy's; without axes the axes reversed (X^T of a matrix).
 N transpose(BuiltinCall& c) {
   N x = c.tensor(0);
-  return c.shaped([&] { return c.b.transpose(x); });
+  if (!c.given(1)) return c.shaped([&] { return c.b.apply(Op::Transpose, {x}); });
+  std::vector<int> axes;
+  for (const ast::Expr& e : c.elements(1, "axes")) {
+    std::int64_t ax = c.integer(e, "an axis", std::numeric_limits<std::int64_t>::min());
+    if (ax < -x->shape.rank || ax >= x->shape.rank)
+      c.shape_error(expr_loc(e), fmt::format("axis {} is out of range for shape {}", ax, x->shape.str()));
+    axes.push_back(static_cast<int>(ax < 0 ? ax + x->shape.rank : ax));
+  }
+  return c.shaped([&] { return c.b.permute(x, axes); });
+}
+
+// The operands of stack / concatenate: the elements of a list `[a, b, ...]`, or the rows of a
+// tensor (NumPy iterates over its first axis).
+std::vector<N> operands(BuiltinCall& c) {
+  std::vector<N> xs;
+  if (const std::vector<ast::Expr>* l = c.list(0)) {
+    for (const ast::Expr& e : *l) xs.push_back(c.lower(e));
+    return xs;
+  }
+  N x = c.tensor(0);
+  if (x->shape.scalar()) c.shape_error(fmt::format("'{}' needs a list of tensors, not a scalar", c.o.text));
+  for (int i = 0; i < x->shape[0]; ++i) xs.push_back(c.shaped([&] { return c.b.index(x, 0, i); }));
+  return xs;
+}
+
+// stack(arrays[, axis]) and concatenate(arrays[, axis]): NumPy's, axis 0 by default.
+N join(BuiltinCall& c) {
+  bool stack = c.o.text == "stack";
+  std::vector<N> xs = operands(c);
+  int rank = xs[0]->shape.rank + (stack ? 1 : 0);
+  int axis = 0;
+  if (c.given(1)) {
+    std::int64_t ax = c.integer(1, "an axis", std::numeric_limits<std::int64_t>::min());
+    if (ax < -rank || ax >= rank || rank == 0)
+      c.shape_error(c.a.loc[1], fmt::format("axis {} is out of range for {} shape {}", ax,
+                                            stack ? "stacking operands of" : "concatenating operands of",
+                                            xs[0]->shape.str()));
+    axis = static_cast<int>(ax < 0 ? ax + rank : ax);
+  }
+  return c.shaped([&] { return stack ? c.b.stack(xs, axis) : c.b.concatenate(xs, axis); });
+}
+
+// reshape(x, shape): NumPy's, row-major; one dimension may be -1 (whatever fits).
+N reshape(BuiltinCall& c) {
+  N x = c.tensor(0);
+  std::vector<std::int64_t> dims;
+  std::string written;
+  int unknown = -1;
+  auto add = [&](const ast::Expr& e) {
+    std::int64_t d = c.integer(e, "a dimension", -1);
+    if (d == 0) c.error(expr_loc(e), "a dimension must be an integer of at least 1, not 0");
+    if (d == -1) {
+      if (unknown >= 0) c.error(expr_loc(e), "reshape: only one dimension can be -1");
+      unknown = static_cast<int>(dims.size());
+    }
+    written += fmt::format("{}{}", written.empty() ? "" : ", ", d);
+    dims.push_back(d);
+  };
+  if (const std::vector<ast::Expr>* l = c.list(1))
+    for (const ast::Expr& e : *l) add(e);
+  else
+    add(*c.a.expr[1]);
+  if (unknown >= 0) {
+    std::int64_t known = 1;
+    for (std::int64_t d : dims) known *= d == -1 ? 1 : d;
+    if (x->shape.size() % known != 0)
+      c.shape_error(fmt::format("reshape: cannot reshape {} to [{}]", x->shape.str(), written));
+    dims[unknown] = x->shape.size() / known;
+  }
+  return c.shaped([&] {
+    Shape s = Shape::of(dims);
+    if (s.size() != x->shape.size())
+      throw ShapeError(fmt::format("reshape: cannot reshape {} to [{}]", x->shape.str(), written));
+    return c.b.reshape(x, s);
+  });
+}
+
+// expand_dims(x, axis): an axis of size 1 inserted at `axis` (NumPy's).
+N expand_dims(BuiltinCall& c) {
+  N x = c.tensor(0);
+  int rank = x->shape.rank + 1;
+  std::int64_t ax = c.integer(1, "an axis", std::numeric_limits<std::int64_t>::min());
+  if (ax < -rank || ax >= rank)
+    c.shape_error(c.a.loc[1], fmt::format("axis {} is out of range for expanding shape {}", ax, x->shape.str()));
+  int axis = static_cast<int>(ax < 0 ? ax + rank : ax);
+  return c.shaped([&] {
+    std::vector<std::int64_t> dims;
+    for (int d = 0, e = 0; d < rank; ++d) dims.push_back(d == axis ? 1 : x->shape[e++]);
+    return c.b.reshape(x, Shape::of(dims));
+  });
 }
 
 N mse(BuiltinCall& c) {
@@ -165,7 +260,11 @@ const std::vector<Builtin> kBuiltins = {
     {"log_softmax", {"x", "axis"}, 1, softmax_family},
     {"logsumexp", {"x", "axis"}, 1, softmax_family},
     {"onehot", {"labels", "classes"}, 2, onehot},
-    {"transpose", {"x"}, 1, transpose},
+    {"transpose", {"x", "axes"}, 1, transpose},
+    {"stack", {"arrays", "axis"}, 1, join},
+    {"concatenate", {"arrays", "axis"}, 1, join},
+    {"reshape", {"x", "shape"}, 2, reshape},
+    {"expand_dims", {"x", "axis"}, 2, expand_dims},
     {"mse", {"prediction", "target"}, 2, mse},
     {"cross_entropy", {"logits", "target"}, 2, cross_entropy},
     {"binary_cross_entropy", {"logits", "target"}, 2, binary_cross_entropy},

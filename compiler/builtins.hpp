@@ -40,8 +40,11 @@ class BuiltinCall {
   int axis(std::size_t i, const Node* x, int dflt);
   /// Argument i as a constant integer of at least min.
   std::int64_t integer(std::size_t i, const char* what, std::int64_t min) { return l_.integer(*a.expr[i], what, min); }
+  std::int64_t integer(const ast::Expr& e, const char* what, std::int64_t min) { return l_.integer(e, what, min); }
   /// The elements of argument i when it is written as a list `[e1, e2, ...]`; else nullptr.
   const std::vector<ast::Expr>* list(std::size_t i) const;
+  /// The same, or a located error that `what` must be a list.
+  std::vector<ast::Expr> elements(std::size_t i, const char* what);
   const Node* lower(const ast::Expr& e) { return l_.expr(e, env_); }
   /// f() at the call: a ShapeError becomes a located error (see Lowerer::shaped).
   template <class F>

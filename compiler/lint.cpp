@@ -154,6 +154,7 @@ std::unordered_map<const Node*, Range> ranges(const Node* root) {
       case Op::Sign: out = a.lo > 0 ? Range::point(1) : a.hi < 0 ? Range::point(-1) : hull(Range::point(0), make(a.lo < 0 ? -1 : 0, true, a.hi > 0 ? 1 : 0, true)); break;
       case Op::Mask: out = a.contains(0) ? hull(mul(a, b), Range::point(0)) : mul(a, b); break;
       case Op::Broadcast: case Op::Reshape: case Op::Transpose: case Op::Index: case Op::Detach: case Op::ReduceMax:
+      case Op::Slice:
         out = a;
         break;
       case Op::Sum: {
@@ -161,8 +162,12 @@ std::unordered_map<const Node*, Range> ranges(const Node* root) {
         out = mul(a, Range::point(k));
         break;
       }
-      case Op::MatMul: out = mul(mul(a, b), Range::point(static_cast<double>(n->arg(0)->shape[1]))); break;
-      case Op::Embed: out = hull(a, Range::point(0)); break;
+      case Op::MatMul: {
+        const Shape& x = n->arg(0)->shape;
+        out = mul(mul(a, b), Range::point(static_cast<double>(x[x.rank - 1])));
+        break;
+      }
+      case Op::Embed: case Op::Pad: out = hull(a, Range::point(0)); break;
       case Op::OneHot: out = make(0, true, 1, true); break;
     }
     if (std::isnan(out.lo) || std::isnan(out.hi)) out = Range::all();

@@ -438,21 +438,35 @@ const Node* Lowerer::bracket(const ast::Operand& o, const Env& env) {
   return shaped(o.loc, [&] { return b_.stack_new_axis(xs); });
 }
 
-// a @ b for matrices and vectors: a vector operand is a 1-row (left) or 1-column (right)
-// matrix, and that axis is dropped from the result, as in NumPy.
+// a @ b as NumPy's matmul: matrices, and stacks of them ([b, n, k] @ [b, k, m]; a matrix
+// operand, or a stack of one, is broadcast along the stack). A vector operand is a 1-row
+// (left) or 1-column (right) matrix, and that axis is dropped from the result.
 const Node* Lowerer::matmul(const Node* a, const Node* b, Loc loc) {
   return shaped(loc, [&] {
-    if (a->shape.rank > 2 || b->shape.rank > 2 || a->shape.rank == 0 || b->shape.rank == 0)
-      throw ShapeError(fmt::format("shapes {} and {} do not fit a matrix product", a->shape.str(), b->shape.str()));
+    auto unfit = [&] {
+      return ShapeError(fmt::format("shapes {} and {} do not fit a matrix product", a->shape.str(), b->shape.str()));
+    };
+    if (a->shape.rank == 0 || b->shape.rank == 0) throw unfit();
     bool va = a->shape.rank == 1, vb = b->shape.rank == 1;
     const Node* A = va ? b_.reshape(a, Shape{1, a->shape[0]}) : a;
     const Node* B = vb ? b_.reshape(b, Shape{b->shape[0], 1}) : b;
-    if (A->shape[1] != B->shape[0])
-      throw ShapeError(fmt::format("shapes {} and {} do not fit a matrix product", a->shape.str(), b->shape.str()));
+    const Shape &as = A->shape, &bs = B->shape;
+    if (as[as.rank - 1] != bs[bs.rank - 2]) throw unfit();
+    if (as.rank == 2 && bs.rank == 2) {
+      const Node* r = b_.matmul(A, B);
+      if (va && vb) return b_.reshape(r, Shape{});
+      if (va) return b_.reshape(r, Shape{r->shape[1]});
+      if (vb) return b_.reshape(r, Shape{r->shape[0]});
+      return r;
+    }
+    std::int32_t na = as.rank == 3 ? as[0] : 1, nb = bs.rank == 3 ? bs[0] : 1;
+    if (na != nb && na != 1 && nb != 1) throw unfit();
+    std::int32_t batch = std::max(na, nb);
+    A = b_.broadcast_to(A, Shape{batch, as[as.rank - 2], as[as.rank - 1]});
+    B = b_.broadcast_to(B, Shape{batch, bs[bs.rank - 2], bs[bs.rank - 1]});
     const Node* r = b_.matmul(A, B);
-    if (va && vb) return b_.reshape(r, Shape{});
-    if (va) return b_.reshape(r, Shape{r->shape[1]});
-    if (vb) return b_.reshape(r, Shape{r->shape[0]});
+    if (va) return b_.reshape(r, Shape{batch, r->shape[2]});
+    if (vb) return b_.reshape(r, Shape{batch, r->shape[1]});
     return r;
   });
 }

@@ -342,7 +342,7 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
        return b.sum(times(b, t[0], share), n->axis);
      }, true, false,
      T::reduce_max_shape, T::reduce_eval, L::OwnLoop, true},
-    // A @ B: dA = G @ B^T, dB = A^T @ G
+    // A @ B: dA = G @ B^T, dB = A^T @ G (for stacks of matrices, each matrix transposed)
     {Op::MatMul, "@", 2, Syntax::Infix, kPrecMul, "", nullptr,
      [](B& b, N n, N g, N* d) {
        d[0] = b.matmul(g, b.transpose(n->arg(1)));
@@ -354,11 +354,17 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
        return plus(b, da, t[1] ? b.matmul(n->arg(0), t[1]) : nullptr);
      }, true, false,
      T::matmul_shape, T::matmul_eval, L::OwnLoop},
-    // X^T: the adjoint is G^T
+    // transpose(X, p) (X^T for a matrix): the adjoint is G transposed by the inverse of p
     {Op::Transpose, "transpose", 1, Syntax::Call, kPrecAtom, "^{\\top}", nullptr,
-     [](B& b, N n, N g, N* d) { d[0] = b.transpose(g); },
-     [](B& b, N n, const N* t) { return b.transpose(t[0]); }, true, false,
-     T::transpose_shape, T::transpose_eval, L::View},
+     [](B& b, N n, N g, N* d) {
+       auto p = T::permutation(n->axis, n->shape.rank);
+       int inverse[Shape::kMaxRank];
+       for (int i = 0; i < n->shape.rank; ++i) inverse[p[i]] = i;
+       d[0] = b.permute(g, std::span<const int>(inverse, n->shape.rank));
+     },
+     // the tangent is transposed alike
+     [](B& b, N n, const N* t) { return b.apply(Op::Transpose, {t[0]}, n->attrs()); }, true, false,
+     T::transpose_shape, T::transpose_eval, L::View, true},
     // x[i] along an axis: the adjoint is placed back at i, zeros elsewhere
     {Op::Index, "index", 1, Syntax::Call, kPrecAtom, "", nullptr,
      [](B& b, N n, N g, N* d) { d[0] = b.embed(g, n->axis, n->index, n->arg(0)->shape); },
@@ -375,6 +381,18 @@ constexpr std::array<OpInfo, kNumOps> kOps = {{
     // detach(x) = x with no derivative (JAX's stop_gradient)
     {Op::Detach, "detach", 1, Syntax::Call, kPrecAtom, "", nullptr, no_grad, no_jvp, true, false,
      T::detach_shape, T::detach_eval, L::View},
+    // slice(x) along an axis: the adjoint is placed back, zeros elsewhere
+    {Op::Slice, "slice", 1, Syntax::Call, kPrecAtom, "", nullptr,
+     [](B& b, N n, N g, N* d) { d[0] = b.pad(g, n->axis, n->index, n->arg(0)->shape); },
+     // the tangent is sliced alike
+     [](B& b, N n, const N* t) { return b.slice(t[0], n->axis, n->index, n->shape[n->axis]); }, true, false,
+     T::slice_shape, T::slice_eval, L::View, true, true},
+    // pad(x) with zeros along an axis: the adjoint is the slice of G where x went
+    {Op::Pad, "pad", 1, Syntax::Call, kPrecAtom, "\\operatorname{pad}", nullptr,
+     [](B& b, N n, N g, N* d) { d[0] = b.slice(g, n->axis, n->index, n->arg(0)->shape[n->axis]); },
+     // the tangent is padded alike
+     [](B& b, N n, const N* t) { return b.pad(t[0], n->axis, n->index, n->shape); }, true, false,
+     T::pad_shape, T::pad_eval, L::OwnLoop, true, true},
 }};
 
 constexpr bool table_in_enum_order() {

@@ -19,7 +19,7 @@ namespace gradc {
   X(Sigmoid, 1) X(Relu, 1) X(Softplus, 1) X(Min, 2) X(Max, 2) X(Step, 1) X(Sign, 1)          \
   X(Mask, 2) X(Lgamma, 1) X(Log1p, 1) X(Expm1, 1) X(Digamma, 1) X(Polygamma, 2)               \
   X(Broadcast, 1) X(Reshape, 1) X(Sum, 1) X(ReduceMax, 1) X(MatMul, 2) X(Transpose, 1)       \
-  X(Index, 1) X(Embed, 1) X(OneHot, 1) X(Detach, 1)
+  X(Index, 1) X(Embed, 1) X(OneHot, 1) X(Detach, 1) X(Slice, 1) X(Pad, 1)
 
 enum class Op : std::uint8_t {
 #define GRADC_OP_ENUM(name, arity) name,

@@ -105,33 +105,73 @@ void reduce_eval(const Node* n, Values a, std::vector<double>& r) {
       }
 }
 
-// ---- A @ B for matrices
+// ---- A @ B for matrices, and for stacks of them ([b, n, k] @ [b, k, m] = [b, n, m])
 Shape matmul_shape(const Node* const* args, const Attrs&) {
   const Shape &x = args[0]->shape, &y = args[1]->shape;
-  if (x.rank != 2 || y.rank != 2 || x[1] != y[0])
-    throw ShapeError(fmt::format("shapes {} and {} do not fit a matrix product", x.str(), y.str()));
-  return Shape{x[0], y[1]};
+  bool fits = x.rank == y.rank && (x.rank == 2 || (x.rank == 3 && x[0] == y[0])) && x[x.rank - 1] == y[y.rank - 2];
+  if (!fits) throw ShapeError(fmt::format("shapes {} and {} do not fit a matrix product", x.str(), y.str()));
+  return x.rank == 2 ? Shape{x[0], y[1]} : Shape{x[0], x[1], y[2]};
 }
 void matmul_eval(const Node* n, Values a, std::vector<double>& r) {
   const std::vector<double>&x = *a[0], &y = *a[1];
-  const Shape& xs = n->arg(0)->shape;
-  std::int64_t m = xs[0], kk = xs[1], p = n->arg(1)->shape[1];
-  for (std::int64_t i = 0; i < m; ++i)
-    for (std::int64_t k = 0; k < kk; ++k)
-      for (std::int64_t j = 0; j < p; ++j) r[i * p + j] += x[i * kk + k] * y[k * p + j];
+  const Shape &xs = n->arg(0)->shape, &ys = n->arg(1)->shape;
+  std::int64_t batch = xs.rank == 3 ? xs[0] : 1;
+  std::int64_t m = xs[xs.rank - 2], kk = xs[xs.rank - 1], p = ys[ys.rank - 1];
+  for (std::int64_t q = 0; q < batch; ++q) {
+    const double* X = x.data() + q * m * kk;
+    const double* Y = y.data() + q * kk * p;
+    double* R = r.data() + q * m * p;
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t k = 0; k < kk; ++k)
+        for (std::int64_t j = 0; j < p; ++j) R[i * p + j] += X[i * kk + k] * Y[k * p + j];
+  }
 }
 
-// ---- X^T of a matrix
-Shape transpose_shape(const Node* const* args, const Attrs&) {
+std::array<int, Shape::kMaxRank> permutation(int code, int rank) {
+  std::array<int, Shape::kMaxRank> p{0, 1, 2};
+  for (int d = 0; d < rank; ++d) p[d] = code == 0 ? rank - 1 - d : ((code - 1) >> (2 * d)) & 3;
+  return p;
+}
+
+int permutation_code(std::span<const int> perm) {
+  bool reversal = true;
+  int code = 1;
+  for (std::size_t d = 0; d < perm.size(); ++d) {
+    reversal = reversal && perm[d] == static_cast<int>(perm.size() - 1 - d);
+    code += perm[d] << (2 * d);
+  }
+  return reversal ? 0 : code;
+}
+
+// ---- transpose(x, axes): axis d of the result is axis axes[d] of x (NumPy); by default the
+// axes reversed (X^T for a matrix)
+Shape transpose_shape(const Node* const* args, const Attrs& at) {
   const Shape& x = args[0]->shape;
-  if (x.rank != 2) throw bad("transpose", fmt::format("needs a matrix, not shape {}", x.str()));
-  return Shape{x[1], x[0]};
+  if (x.rank < 2) throw bad("transpose", fmt::format("needs a matrix, not shape {}", x.str()));
+  if (at.axis < 0 || at.axis > 1 << (2 * x.rank))
+    throw bad("transpose", fmt::format("bad permutation code {} for shape {}", at.axis, x.str()));
+  auto p = permutation(at.axis, x.rank);
+  bool seen[Shape::kMaxRank] = {};
+  for (int d = 0; d < x.rank; ++d) {
+    if (p[d] >= x.rank || seen[p[d]]) throw bad("transpose", fmt::format("bad permutation code {} for shape {}", at.axis, x.str()));
+    seen[p[d]] = true;
+  }
+  Shape s = x;
+  for (int d = 0; d < x.rank; ++d) s.dims[d] = x[p[d]];
+  return s;
 }
 void transpose_eval(const Node* n, Values a, std::vector<double>& r) {
   const std::vector<double>& x = *a[0];
-  const Shape& xs = n->arg(0)->shape;
-  for (std::int64_t i = 0; i < xs[0]; ++i)
-    for (std::int64_t j = 0; j < xs[1]; ++j) r[j * xs[0] + i] = x[i * xs[1] + j];
+  const Shape &xs = n->arg(0)->shape, &s = n->shape;
+  auto p = permutation(n->axis, xs.rank);
+  Dims O(s), X(xs);
+  for (std::int64_t i = 0; i < O.d[0]; ++i)
+    for (std::int64_t j = 0; j < O.d[1]; ++j)
+      for (std::int64_t k = 0; k < O.d[2]; ++k) {
+        std::int64_t out[3] = {i, j, k}, in[3] = {0, 0, 0};
+        for (int d = 0; d < s.rank; ++d) in[X.pad + p[d]] = out[O.pad + d];
+        r[O.at(i, j, k)] = x[X.at(in[0], in[1], in[2])];
+      }
 }
 
 // Index: out = x with `axis` fixed at `index`; Embed: out = zeros, with the slice at `index`
@@ -193,5 +233,54 @@ void onehot_eval(const Node* n, Values a, std::vector<double>& r) {
 // ---- detach(x) = x
 Shape detach_shape(const Node* const* args, const Attrs&) { return args[0]->shape; }
 void detach_eval(const Node*, Values a, std::vector<double>& r) { r = *a[0]; }
+
+// Slice: out = x[start : start + len] along axis; Pad: out = zeros, with x at start along axis.
+// One walk over the smaller shape serves both.
+namespace {
+void block(const Node* n, const std::vector<double>& x, std::vector<double>& r) {
+  bool slice = n->op == Op::Slice;
+  const Shape &small = slice ? n->shape : n->arg(0)->shape, &big = slice ? n->arg(0)->shape : n->shape;
+  Dims S(small), B(big);
+  int ax = n->axis + S.pad;
+  std::int64_t at = 0;
+  for (std::int64_t i = 0; i < S.d[0]; ++i)
+    for (std::int64_t j = 0; j < S.d[1]; ++j)
+      for (std::int64_t k = 0; k < S.d[2]; ++k, ++at) {
+        std::int64_t idx[3] = {i, j, k};
+        idx[ax] += n->index;
+        std::int64_t o = B.at(idx[0], idx[1], idx[2]);
+        if (slice)
+          r[at] = x[o];
+        else
+          r[o] = x[at];
+      }
+}
+
+// Whether `small` is `big` but along `axis`, where it fits at `start`.
+bool fits_in(const Shape& small, const Shape& big, int axis, int start) {
+  return axis >= 0 && axis < big.rank && small.rank == big.rank && small.with_one(axis) == big.with_one(axis) &&
+         start >= 0 && std::int64_t(start) + small[axis] <= big[axis];
+}
+}  // namespace
+
+// ---- slice(x): at.shape is the result, elements start.. of axis
+Shape slice_shape(const Node* const* args, const Attrs& at) {
+  const Shape& x = args[0]->shape;
+  if (!fits_in(at.shape, x, at.axis, at.index))
+    throw bad("slice", fmt::format("cannot take {} from {} at index {} of axis {}", at.shape.str(), x.str(), at.index,
+                                   at.axis));
+  return at.shape;
+}
+void slice_eval(const Node* n, Values a, std::vector<double>& r) { block(n, *a[0], r); }
+
+// ---- pad(x) with zeros to at.shape, x starting at index `start` of axis
+Shape pad_shape(const Node* const* args, const Attrs& at) {
+  const Shape& x = args[0]->shape;
+  if (!fits_in(x, at.shape, at.axis, at.index))
+    throw bad("pad", fmt::format("cannot place {} at index {} of axis {} in {}", x.str(), at.index, at.axis,
+                                 at.shape.str()));
+  return at.shape;
+}
+void pad_eval(const Node* n, Values a, std::vector<double>& r) { block(n, *a[0], r); }
 
 }  // namespace gradc::tensor_ops

@@ -1,5 +1,7 @@
 // The tensor ops' shape rules and evaluations, named by the rows of the op table (ops.cpp).
 #pragma once
+#include <array>
+#include <span>
 #include <vector>
 
 #include "compiler/ir.hpp"
@@ -22,6 +24,14 @@ GRADC_TENSOR_OP_DECLS(index)
 GRADC_TENSOR_OP_DECLS(embed)
 GRADC_TENSOR_OP_DECLS(onehot)
 GRADC_TENSOR_OP_DECLS(detach)
+GRADC_TENSOR_OP_DECLS(slice)
+GRADC_TENSOR_OP_DECLS(pad)
 #undef GRADC_TENSOR_OP_DECLS
+
+/// Transpose's permutation: Node::axis 0 is NumPy's default (the axes reversed; the swap of a
+/// matrix); otherwise the permutation p written in base 4 from 1 (1 + p[0] + 4 p[1] + 16 p[2]).
+/// out[i] = x[i permuted]: axis d of the result is axis perm[d] of the operand.
+std::array<int, Shape::kMaxRank> permutation(int code, int rank);
+int permutation_code(std::span<const int> perm);  // 0 for the reversal
 
 }  // namespace gradc::tensor_ops

@@ -1,6 +1,7 @@
 // The text and LaTeX printers.
 #include "compiler/print.hpp"
 #include "compiler/print_forms.hpp"
+#include "compiler/ops_tensor.hpp"
 
 #include <fmt/format.h>
 
@@ -16,6 +17,14 @@
 
 namespace gradc {
 namespace {
+
+// A transpose's axes as NumPy writes them: [0, 2, 1].
+std::string axes_of(const Node* n) {
+  auto p = tensor_ops::permutation(n->axis, n->shape.rank);
+  std::string s = "[";
+  for (int d = 0; d < n->shape.rank; ++d) s += fmt::format("{}{}", d ? ", " : "", p[d]);
+  return s + "]";
+}
 
 constexpr int kPrecAdd = 1, kPrecMul = 2, kPrecNeg = 3, kPrecPow = 4, kPrecAtom = 5;
 constexpr int kMaxInlineDepth = 5000;
@@ -75,6 +84,12 @@ class Printer {
     }
     // Broadcasting, reshaping and detaching are implicit in the notation (except the reshapes
     // that text spells, see spelled_with_masks).
+    if (n->op == Op::Reshape && source_ && !only_ones_move(n)) {
+      out_ += "reshape(";
+      emit(n->arg(0), 0);
+      out_ += ", " + n->shape.str() + ")";
+      return;
+    }
     if (n->op == Op::Reshape && source_ && spelled_with_masks(n, min_prec)) return;
     if (transparent(n)) return emit(n->arg(0), min_prec, top);
     if (!n->info().elementwise && tensor_op(n, min_prec)) return;
@@ -121,10 +136,10 @@ class Printer {
     out_ += "*" + ones(c->shape);
     close(paren);
   }
-  static std::string ones(const Shape& s, int axis = 0) {
-    if (axis == s.rank) return "1";
+  static std::string ones(const Shape& s, int axis = 0, const char* v = "1") {
+    if (axis == s.rank) return v;
     std::string t = "[";
-    for (std::int32_t i = 0; i < s[axis]; ++i) t += (i ? ", " : "") + ones(s, axis + 1);
+    for (std::int32_t i = 0; i < s[axis]; ++i) t += (i ? ", " : "") + ones(s, axis + 1, v);
     return t + "]";
   }
 
@@ -133,10 +148,11 @@ class Printer {
     bool tex = f_ == Format::Latex;
     switch (n->op) {
       case Op::Transpose:
-        if (source_) {  // `x^T` would read back as x to the power of a variable T
-          out_ += "transpose(";
+        if (source_ || n->axis) {  // `x^T` would read back as x to the power of a variable T
+          out_ += tex ? "\\operatorname{transpose}\\left(" : "transpose(";
           operand(n->arg(0), 0);
-          out_ += ")";
+          out_ += n->axis ? fmt::format(", {}", axes_of(n)) : "";
+          out_ += tex ? "\\right)" : ")";
           return true;
         }
         if (tex) {
@@ -149,6 +165,23 @@ class Printer {
         return true;
       case Op::Embed:
         return source_ && spelled_with_masks(n, min_prec);
+      case Op::Slice:
+        if (source_) return slice_source(n), true;
+        [[fallthrough]];
+      case Op::Pad:
+        if (n->op == Op::Pad) {
+          if (source_) return pad_source(n), true;
+          return false;
+        }
+        {  // NumPy's x[:, a:b], LaTeX x_{:,a:b}
+        std::string range;
+        for (int d = 0; d < n->axis; ++d) range += tex ? ":," : ":, ";
+        range += fmt::format("{}:{}", n->index, n->index + n->shape[n->axis]);
+        if (tex) script(n->arg(0), "^_");
+        else operand(n->arg(0), kPrecAtom);
+        out_ += tex ? "_{" + range + "}" : "[" + range + "]";
+        return true;
+      }
       case Op::Index:
         if (tex) {  // x_{i} is row (or element) i, x_{:,j} column j
           script(n->arg(0), "^_");
@@ -197,6 +230,53 @@ class Printer {
       default:
         return false;
     }
+  }
+
+  // Whether a reshape only inserts or drops axes of size 1 (broadcasting, or the spellings of
+  // spelled_with_masks, then stand for it); any other is written out.
+  static bool only_ones_move(const Node* n) {
+    auto dims = [](const Shape& s) {
+      std::vector<std::int32_t> d;
+      for (int i = 0; i < s.rank; ++i)
+        if (s[i] != 1) d.push_back(s[i]);
+      return d;
+    };
+    return dims(n->shape) == dims(n->arg(0)->shape);
+  }
+  // An operand whose rank the notation must keep: a reshape is written out (elsewhere it is
+  // implicit, where broadcasting makes it so).
+  void ranked_operand(const Node* x) {
+    while (x->op == Op::Detach && !is_temp(x)) x = x->arg(0);
+    if (x->op != Op::Reshape || is_temp(x) || !only_ones_move(x)) return operand(x, kPrecAtom);
+    out_ += "reshape(";
+    emit(x->arg(0), 0);
+    out_ += ", " + x->shape.str() + ")";
+  }
+  // Source has no slices: x[:, a:b] is stack([x[:, a], ..., x[:, b - 1]], axis = 1).
+  void slice_source(const Node* n) {
+    out_ += "stack([";
+    for (int i = 0; i < n->shape[n->axis]; ++i) {
+      if (i) out_ += ", ";
+      ranked_operand(n->arg(0));
+      out_ += "[";
+      for (int d = 0; d < n->axis; ++d) out_ += ":, ";
+      out_ += fmt::format("{}]", n->index + i);
+    }
+    out_ += fmt::format("], axis = {})", n->axis);
+  }
+  // Nor pads: zeros before and after x, concatenated.
+  void pad_source(const Node* n) {
+    const Node* x = n->arg(0);
+    auto zeros = [&](std::int32_t len) {
+      Shape z = n->shape;
+      z.dims[n->axis] = len;
+      out_ += ones(z, 0, "0");
+    };
+    out_ += "concatenate([";
+    if (n->index > 0) zeros(n->index), out_ += ", ";
+    ranked_operand(x);
+    if (std::int32_t after = n->shape[n->axis] - n->index - x->shape[n->axis]; after > 0) out_ += ", ", zeros(after);
+    out_ += fmt::format("], axis = {})", n->axis);
   }
 
   // Text has no reshape or embed: the ones a derivative makes (adding or dropping an axis of
@@ -745,57 +825,6 @@ std::string print_inline(const Node* n, Format f, std::uint64_t max_chars) {
   std::unordered_set<std::string> shadowed = shadowed_names(std::span<const Node* const>(&n, 1));
   p.shadow(&shadowed);
   return p(n);
-}
-
-}  // namespace gradc
-
-namespace gradc {
-
-std::string print_listing(std::span<const Node* const> roots, std::span<const std::string> labels,
-                          const std::unordered_map<const Node*, std::string>* names) {
-  std::unordered_map<const Node*, std::size_t> num;
-  std::string out;
-  for (const Node* n : reachable(roots)) {
-    std::size_t k = num.size();
-    num[n] = k;
-    std::string rhs;
-    switch (n->op) {
-      case Op::Const: rhs = fmt::format("const {}", print_number(n->value, Format::Text)); break;
-      case Op::Var: rhs = fmt::format("var {}", n->name); break;
-      case Op::Tensor: rhs = "tensor"; break;
-      default: {
-        std::string op = op_id(n->op);
-        for (char& c : op) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        rhs = op;
-        for (int i = 0; i < n->nargs; ++i) rhs += fmt::format("{}%{}", i ? ", " : " ", num.at(n->arg(i)));
-        // Attributes of the tensor ops.
-        switch (n->op) {
-          case Op::Sum: case Op::ReduceMax:
-            rhs += n->axis < 0 ? ", all" : fmt::format(", axis {}", n->axis);
-            break;
-          case Op::Index: case Op::Embed:
-            rhs += fmt::format(", axis {}, index {}", n->axis, n->index);
-            break;
-          case Op::OneHot:
-            rhs += fmt::format(", classes {}", n->index);
-            break;
-          default:
-            break;
-        }
-      }
-    }
-    // The type: the shape, with the element type unless it is f64 (the default).
-    std::string type = n->dtype == DType::F64 ? "" : dtype_str(n->dtype);
-    if (!n->shape.scalar()) type += n->shape.str();
-    if (!type.empty()) rhs += " : " + type;
-    std::string line = fmt::format("%{} = {}", k, rhs);
-    if (names)
-      if (auto it = names->find(n); it != names->end()) line = fmt::format("{:<28}# {}", line, it->second);
-    out += line + "\n";
-  }
-  for (std::size_t i = 0; i < roots.size(); ++i)
-    out += fmt::format("out {} = %{}\n", i < labels.size() ? labels[i] : std::to_string(i), num.at(roots[i]));
-  return out;
 }
 
 }  // namespace gradc

@@ -63,6 +63,29 @@ std::vector<Case> cases() {
       {"onehot_weights", {{3, 4}}, [](Builder& b, V x) {
          const Node* labels = b.graph().tensor(Shape{3}, {2, 0, 3});
          return b.mul(x[0], b.apply(Op::OneHot, {labels}, Attrs{{}, 0, 4})); }, {Op::OneHot, Op::Tensor}},
+      {"slice", {{3, 5}}, [](Builder& b, V x) { return b.call(Op::Sin, b.slice(x[0], 1, 1, 3)); }, {Op::Slice, Op::Pad}},
+      {"slice_rank3", {{2, 4, 3}}, [](Builder& b, V x) { return b.mul(b.slice(x[0], 1, 2, 2), b.slice(x[0], 1, 0, 2)); }, {}},
+      {"pad", {{2, 3}}, [](Builder& b, V x) { return b.call(Op::Exp, b.pad(x[0], 0, 1, Shape{4, 3})); }, {}},
+      {"concatenate_axis0", {{2, 3}, {1, 3}}, [](Builder& b, V x) {
+         const Node* xs[] = {x[0], b.call(Op::Sin, x[1]), x[0]};
+         return b.call(Op::Tanh, b.concatenate(xs, 0)); }, {}},
+      {"concatenate_axis1", {{2, 3}, {2, 2}}, [](Builder& b, V x) {
+         const Node* xs[] = {x[1], x[0]};
+         return b.mul(b.concatenate(xs, 1), b.concatenate(xs, 1)); }, {}},
+      {"stack_scalars", {{}, {}}, [](Builder& b, V x) {
+         const Node* xs[] = {b.mul(x[0], x[1]), b.add(x[0], x[1]), b.call(Op::Sin, x[0])};
+         return b.call(Op::Exp, b.stack(xs, 0)); }, {}},
+      {"stack_axis1", {{2, 3}, {2, 3}}, [](Builder& b, V x) {
+         const Node* xs[] = {x[0], b.mul(x[0], x[1])};
+         return b.call(Op::Sin, b.stack(xs, 1)); }, {}},
+      {"permute_rank3", {{2, 3, 4}}, [](Builder& b, V x) {
+         const int p[] = {2, 0, 1};
+         return b.call(Op::Sin, b.mul(b.permute(x[0], p), b.permute(x[0], p))); }, {}},
+      {"transpose_rank3", {{2, 3, 4}, {2, 4, 3}}, [](Builder& b, V x) { return b.mul(b.transpose(x[0]), x[1]); }, {}},
+      {"batched_matmul", {{2, 3, 4}, {2, 4, 5}}, [](Builder& b, V x) {
+         return b.call(Op::Tanh, b.matmul(x[0], x[1])); }, {}},
+      {"batched_matmul_broadcast", {{3, 4}, {2, 4, 2}}, [](Builder& b, V x) {
+         return b.call(Op::Sin, b.matmul(b.broadcast_to(x[0], Shape{2, 3, 4}), x[1])); }, {}},
       // log_softmax along the last axis, computed stably: x - m - log(sum(exp(x - m))), with the
       // maximum detached (its derivative cancels exactly)
       {"log_softmax", {{3, 4}}, [](Builder& b, V x) {
@@ -119,6 +142,45 @@ TEST_P(TensorGradients, MatchFiniteDifferences) {
       EXPECT_LT(rel_err(g_values[i].data[e], fd), 1e-7) << c.name << ": d/d" << vars[i]->name << "[" << e << "]";
     }
   }
+}
+
+// Second order: d/dx of (grad . v) is the Hessian-vector product H v, against central
+// differences of the gradient along v (each row's own rules, differentiated again).
+TEST_P(TensorGradients, SecondOrderMatchesFiniteDifferences) {
+  const Case& c = GetParam();
+  if (std::string(c.name).starts_with("max")) GTEST_SKIP() << "piecewise linear: H = 0 a.e.";
+  Graph g;
+  Builder b(g);
+  std::vector<const Node*> vars;
+  std::vector<Tensor> values, dirs;
+  for (std::size_t i = 0; i < c.inputs.size(); ++i) {
+    vars.push_back(g.var("x" + std::to_string(i), c.inputs[i]));
+    std::size_t n = static_cast<std::size_t>(c.inputs[i].size());
+    values.push_back(Tensor{c.inputs[i], random_values(n, 11 + i)});
+    dirs.push_back(Tensor{c.inputs[i], random_values(n, 31 + i)});
+  }
+  const Node* loss = weighted_sum(b, c.f(b, vars), 99);
+  auto grads = gradient(b, loss, vars);
+  const Node* gv = nullptr;
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    const Node* term = b.sum(b.mul(grads[i], g.tensor(dirs[i].shape, dirs[i].data)), -1);
+    gv = gv ? b.add(gv, term) : term;
+  }
+  auto hv = evaluate_tensors(gradient(b, gv, vars), vars, values);
+  auto grad_at = [&](double t) {
+    std::vector<Tensor> v = values;
+    for (std::size_t i = 0; i < v.size(); ++i)
+      for (std::size_t e = 0; e < v[i].data.size(); ++e) v[i].data[e] += t * dirs[i].data[e];
+    return evaluate_tensors(grads, vars, v);
+  };
+  double h = 1e-4;
+  auto up = grad_at(h), down = grad_at(-h), up2 = grad_at(h / 2), down2 = grad_at(-h / 2);
+  for (std::size_t i = 0; i < vars.size(); ++i)
+    for (std::size_t e = 0; e < hv[i].data.size(); ++e) {
+      double c1 = (up[i].data[e] - down[i].data[e]) / (2 * h), c2 = (up2[i].data[e] - down2[i].data[e]) / h;
+      double fd = (4 * c2 - c1) / 3;
+      EXPECT_LT(rel_err(hv[i].data[e], fd), 1e-6) << c.name << ": (H v)[" << e << "] of " << vars[i]->name;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryTensorOp, TensorGradients, ::testing::ValuesIn(cases()),

@@ -47,7 +47,9 @@ inline bool is_view_op(Op op) { return op_info(op).lowering == Lowering::View; }
 // A matrix product over an inner dimension of 1, C[i,j] = A[i,0] * B[0,j]: the backward of a
 // one-output layer (dL/dh = dL/dy @ W^T). The kernel computes it like an elementwise product,
 // fused into its consumer (2-16-16-1, f64: a pass over 1,024 x 16 less, ~0.7 us).
-inline bool is_outer_product(const Node* n) { return n->op == Op::MatMul && n->arg(0)->shape[1] == 1; }
+inline bool is_outer_product(const Node* n) {
+  return n->op == Op::MatMul && n->shape.rank == 2 && n->arg(0)->shape[1] == 1;
+}
 
 // Nodes that always get a buffer (and a loop nest of their own) when their result is a tensor.
 inline bool has_own_loop(const Node* n) { return n->info().lowering == Lowering::OwnLoop && !is_outer_product(n); }

@@ -76,6 +76,31 @@ void TensorBody::matmul(const Node* n, const Storage& c, const Node* epilogue) {
   for (auto [off, size] : temps) release(off, size);
 }
 
+// C[q] = A[q] @ B[q] for a stack of products: one loop nest, the columns innermost (it
+// vectorizes), each element summing its terms in the interpreter's order (k increasing from
+// +0). Simpler than matmul's tiles, whose offsets are constants per product.
+void TensorBody::batched_matmul(const Node* n, const Storage& c) {
+  const Node* x = n->arg(0);
+  const Node* y = n->arg(1);
+  const Shape& s = n->shape;
+  Temps temps;
+  Storage a = operand_view(x, temps);
+  Storage bm = operand_view(y, temps);
+  zero(c, s.size());
+  scoped_nest([&](const AccScope& scope) {
+    for_each_index(Shape{s[0], s[1]}, [&](const Idx& qi) {
+      Loop kl = begin_loop(x->shape[2], "k");
+      Loop jl = begin_loop(s[2], "j");
+      llvm::Value* at = address(c, s, Idx{qi[0], qi[1], jl.iv});
+      llvm::Value* t = b_.CreateFMul(load(a, x->shape, Idx{qi[0], qi[1], kl.iv}), load(bm, y->shape, Idx{qi[0], kl.iv, jl.iv}));
+      scope.acc(b_.CreateStore(b_.CreateFAdd(scope.acc(b_.CreateLoad(t_, at)), t), at));
+      end_loop(jl);
+      end_loop(kl);
+    });
+  });
+  for (auto [off, size] : temps) release(off, size);
+}
+
 // Whether a product (on matmul_tiles' plain path) is split over the threads: each gets at
 // least 2 kTileRows rows, and the whole is large enough that the hand-off (~1 us) pays.
 bool TensorBody::parallel(std::int64_t m, std::int64_t kk, std::int64_t p) const {

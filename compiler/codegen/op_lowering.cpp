@@ -66,7 +66,7 @@ llvm::Value* OpLowering::elementwise(const Node* n, llvm::Value* a, llvm::Value*
     case Op::Polygamma: return special(kPolygammaSymbol, {a, c});
     case Op::Tensor: case Op::Broadcast: case Op::Reshape: case Op::Sum: case Op::ReduceMax:
     case Op::MatMul: case Op::Transpose: case Op::Index: case Op::Embed: case Op::OneHot:
-    case Op::Detach:
+    case Op::Detach: case Op::Slice: case Op::Pad:
       break;  // not elementwise: the emitters lower these
   }
   throw std::logic_error("codegen: no lowering for op " +

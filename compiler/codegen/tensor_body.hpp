@@ -186,6 +186,7 @@ class TensorBody : OpLowering {
   Storage with_unit_columns(const Storage& s, const Shape& shape, Temps& temps);
 
   void matmul(const Node* n, const Storage& c, const Node* epilogue = nullptr);
+  void batched_matmul(const Node* n, const Storage& c);
 
   bool parallel(std::int64_t m, std::int64_t kk, std::int64_t p) const;
 

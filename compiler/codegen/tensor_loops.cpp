@@ -3,6 +3,8 @@
 
 #include <limits>
 
+#include "compiler/ops_tensor.hpp"
+
 namespace gradc::codegen_detail {
 
 TensorBody::Loop TensorBody::begin_loop(std::int64_t n, const char* name) {
@@ -89,8 +91,15 @@ TensorBody::Idx TensorBody::map_index(const Node* n, const Idx& idx) {
       for (int d = 0; d < xs.rank; ++d) r[d] = xs[d] == 1 ? b_.getInt64(0) : idx[d + shift];
       return r;
     }
-    case Op::Transpose:
-      return Idx{idx[1], idx[0], nullptr};
+    case Op::Transpose: {
+      auto p = tensor_ops::permutation(n->axis, xs.rank);
+      for (int d = 0; d < s.rank; ++d) r[p[d]] = idx[d];
+      return r;
+    }
+    case Op::Slice:
+      r = idx;
+      r[n->axis] = b_.CreateAdd(idx[n->axis], b_.getInt64(n->index), "", /*HasNUW=*/true, /*HasNSW=*/true);
+      return r;
     case Op::Index:
       for (int d = 0, e = 0; d < xs.rank; ++d) r[d] = d == n->axis ? b_.getInt64(n->index) : idx[e++];
       return r;
@@ -263,6 +272,14 @@ void TensorBody::materialize(const Node* n, const Storage& dst) {
         store(dst, s, o, value(x, idx));
       });
       return;
+    case Op::Pad:  // zeros, and the operand at `index` along `axis`
+      zero(dst, s.size());
+      for_each_index(x->shape, [&](const Idx& idx) {
+        Idx o = idx;
+        o[n->axis] = b_.CreateAdd(idx[n->axis], b_.getInt64(n->index), "", true, true);
+        store(dst, s, o, value(x, idx));
+      });
+      return;
     case Op::OneHot: {  // row i: 1 at column label[i] if that is a class index, else zeros
       zero(dst, s.size());
       Shape row{s[1]};
@@ -278,6 +295,7 @@ void TensorBody::materialize(const Node* n, const Storage& dst) {
       return;
     }
     case Op::MatMul:
+      if (s.rank == 3) return batched_matmul(n, dst);
       if (!is_outer_product(n)) return matmul(n, dst);
       [[fallthrough]];
     default:  // an elementwise node or an outer product

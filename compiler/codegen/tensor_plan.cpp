@@ -1,5 +1,6 @@
 // TensorBody's plan: fusion, buffers and views, the workspace (last uses), and emit.
 #include "compiler/codegen/tensor_body.hpp"
+#include "compiler/ops_tensor.hpp"
 #include "support/diagnostics.hpp"
 
 namespace gradc::codegen_detail {
@@ -165,6 +166,7 @@ void TensorBody::analyze() {
 // keeps a buffer of its own (both in one buffer would overwrite each other).
 const Node* TensorBody::epilogue(std::size_t p, const std::vector<std::vector<std::uint32_t>>& users) const {
   const Node* mm = order_[p];
+  if (mm->shape.rank != 2) return nullptr;  // a stack of products has a loop nest of its own
   std::int64_t m = mm->shape[0], kk = mm->arg(0)->shape[1], cols = mm->shape[1];
   if (is_outer_product(mm) || (cols < kTinyTrip && m >= kTinyTrip) || splits_sum(m, cols, kk) ||
       parallel(m, kk, cols))
@@ -215,9 +217,14 @@ TensorBody::Storage TensorBody::view_storage(const Node* n) {
       }
       return s;
     }
-    case Op::Transpose:
-      s.stride[0] = a.stride[1];
-      s.stride[1] = a.stride[0];
+    case Op::Transpose: {  // axis d of the view is axis p[d] of the operand
+      auto p = tensor_ops::permutation(n->axis, x->shape.rank);
+      for (int d = 0; d < n->shape.rank; ++d) s.stride[d] = a.stride[p[d]];
+      return s;
+    }
+    case Op::Slice:
+      s.stride = a.stride;
+      s.offset += std::int64_t(n->index) * a.stride[n->axis];
       return s;
     case Op::Index:
       s.offset += std::int64_t(n->index) * a.stride[n->axis];

@@ -1,0 +1,185 @@
+// The joining, slicing and reshaping ops and built-ins (slice, pad, concatenate, stack,
+// reshape, expand_dims, transpose with axes, batched @): compiled kernels against the
+// interpreter, built-in values against NumPy results worked out by hand in this file, and the
+// exact messages for shapes that do not fit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "compiler/builder.hpp"
+#include "compiler/interp.hpp"
+#include "support/helpers.hpp"
+
+namespace gradc::test {
+namespace {
+
+using Nodes = std::vector<const Node*>;
+
+Tensor random_tensor(const Shape& s, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-2, 2);
+  Tensor t{s, std::vector<double>(static_cast<std::size_t>(s.size()))};
+  for (double& x : t.data) x = u(rng);
+  return t;
+}
+
+// The kernel's outputs against the interpreter's: f64 to 1e-12 relative to the sum of |terms|
+// (1 for these small products), f32 to 1e-4.
+void expect_kernel_matches(const Nodes& in, const Nodes& out, const std::vector<Tensor>& values, DType dtype) {
+  std::vector<Tensor> ref = evaluate_tensors(out, in, values);
+  Kernel k = shared_jit().compile(KernelSpec{"t", in, out, /*batch=*/false, dtype});
+  std::vector<double> flat;
+  for (const Tensor& t : values) flat.insert(flat.end(), t.data.begin(), t.data.end());
+  std::vector<double> got(k.num_outputs);
+  if (dtype == DType::F64) {
+    k.single(flat.data(), got.data());
+  } else {
+    std::vector<float> f(flat.begin(), flat.end()), o(k.num_outputs);
+    k.single_f32(f.data(), o.data());
+    got.assign(o.begin(), o.end());
+  }
+  double tol = dtype == DType::F64 ? 1e-12 : 1e-4;
+  std::size_t at = 0;
+  for (std::size_t j = 0; j < out.size(); ++j)
+    for (double r : ref[j].data) {
+      EXPECT_LE(std::fabs(got[at] - r), tol * std::max(1.0, std::fabs(r)) * 8) << "output " << j << " element " << at;
+      ++at;
+    }
+}
+
+class TensorOpsJit : public ::testing::TestWithParam<DType> {};
+
+TEST_P(TensorOpsJit, SlicesAndPadsAlongEachAxis) {
+  for (Shape s : {Shape{6}, Shape{3, 5}, Shape{2, 4, 3}}) {
+    for (int axis = 0; axis < s.rank; ++axis) {
+      Graph g;
+      Builder b(g);
+      const Node* x = g.var("x", s);
+      int len = s[axis] - 1;
+      Shape big = s;
+      big.dims[axis] += 2;
+      Nodes out = {b.slice(x, axis, 1, len), b.slice(b.call(Op::Exp, x), axis, 0, len),
+                   b.pad(x, axis, 1, big), b.pad(b.call(Op::Sin, x), axis, 2, big),
+                   b.add(b.pad(x, axis, 0, big), b.constant(1))};
+      SCOPED_TRACE(s.str() + " axis " + std::to_string(axis));
+      expect_kernel_matches({x}, out, {random_tensor(s, 7 + axis)}, GetParam());
+    }
+  }
+}
+
+TEST_P(TensorOpsJit, ConcatenateAndStack) {
+  Graph g;
+  Builder b(g);
+  const Node* x = g.var("x", Shape{2, 3});
+  const Node* y = g.var("y", Shape{2, 3});
+  const Node* s = g.var("s", Shape{});
+  const Node* two[] = {x, b.call(Op::Tanh, y)};
+  const Node* three[] = {b.mul(s, y), x, y};
+  const Node* scalars[] = {s, b.mul(s, s), b.call(Op::Sin, s)};
+  Nodes out = {b.concatenate(two, 0), b.concatenate(three, 1), b.stack(two, 0), b.stack(two, 1),
+               b.stack(three, 2), b.stack(scalars, 0), b.call(Op::Exp, b.stack(scalars, 0))};
+  expect_kernel_matches({x, y, s}, out, {random_tensor(x->shape, 1), random_tensor(y->shape, 2), Tensor::scalar(0.7)},
+                        GetParam());
+}
+
+TEST_P(TensorOpsJit, PermutationsAndBatchedProducts) {
+  Graph g;
+  Builder b(g);
+  const Node* x = g.var("x", Shape{2, 3, 4});
+  const Node* y = g.var("y", Shape{2, 4, 5});
+  const Node* w = g.var("w", Shape{4, 3});
+  Nodes out;
+  for (std::array<int, 3> p : {std::array{0, 2, 1}, std::array{1, 0, 2}, std::array{2, 1, 0}, std::array{1, 2, 0},
+                               std::array{2, 0, 1}}) {
+    out.push_back(b.permute(x, p));
+    out.push_back(b.call(Op::Exp, b.permute(b.call(Op::Sin, x), p)));
+  }
+  out.push_back(b.matmul(x, y));
+  out.push_back(b.call(Op::Tanh, b.matmul(b.call(Op::Sin, x), y)));
+  out.push_back(b.matmul(x, b.broadcast_to(w, Shape{2, 4, 3})));
+  out.push_back(b.matmul(b.transpose(y), b.permute(x, std::array{0, 2, 1})));
+  expect_kernel_matches({x, y, w}, out, {random_tensor(x->shape, 3), random_tensor(y->shape, 4), random_tensor(w->shape, 5)},
+                        GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(BothTypes, TensorOpsJit, ::testing::Values(DType::F64, DType::F32),
+                         [](const auto& info) { return std::string(info.param == DType::F64 ? "f64" : "f32"); });
+
+// The value of fn f at x (a scalar), through the interpreter.
+double value_at(const std::string& src, double x) {
+  auto m = compile_text(src);
+  const Function& f = m->functions.at(0);
+  return evaluate(std::vector<const Node*>{f.body}, f.params, std::vector<double>{x})[0];
+}
+
+// NumPy's results, worked out by hand: A = [[1, 2, 3], [4, 5, 6]].
+TEST(TensorBuiltins, MatchNumPy) {
+  const std::string data = "data A = [[1, 2, 3], [4, 5, 6]]\ndata B = [[7, 8, 9]]\n";
+  // np.concatenate([A, 2 B]) = [[1, 2, 3], [4, 5, 6], [14, 16, 18]]; weighted row sums 6 + 150 + 4800
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(concatenate([A, B * x]) * [[1], [10], [100]])", 2), 4956);
+  // np.concatenate([A, A], axis=-1)[1] = [4, 5, 6, 4, 5, 6]
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(concatenate([A, A * x], axis = -1)[1] * [1, 0, 0, 0, 0, 10])", 2), 124);
+  // np.stack([A, 2 A], axis=2)[1] = [[4, 8], [5, 10], [6, 12]]
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(stack([A, A * x], axis = 2)[1] * [[1, 2]])", 2), 75);
+  // np.stack(A) is A (its rows, stacked again); np.stack([x, 2x, 3]) = [x, 2x, 3]
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(stack(A) * x)", 2), 42);
+  EXPECT_EQ(value_at("fn f(x) = sum(stack([x, 2*x, 3]) * [1, 10, 100])", 2), 342);
+  // np.reshape(2 A, [3, -1])[2] = [10, 12]; np.reshape(A, 6)[4] = 5
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(reshape(A * x, [3, -1])[2] * [1, 10])", 2), 130);
+  EXPECT_EQ(value_at(data + "fn f(x) = reshape(A, 6)[4] * x", 2), 10);
+  // np.transpose(np.expand_dims(2 A, 0), [2, 0, 1])[2] = [[6, 12]]
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(transpose(expand_dims(A, 0) * x, [2, 0, 1])[2] * [[1, 10]])", 2), 126);
+  // np.expand_dims(A, -1) has shape [2, 3, 1]: [:, 2] is [[3], [6]]
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(expand_dims(A, -1)[:, 2] * [[1], [10]]) * x", 2), 126);
+  // np.transpose of rank 3 reverses the axes: transpose(stack([A, 2A]))[2] = [[3, 6], [6, 12]]
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(transpose(stack([A, A * x]))[2] * [[1, 10], [100, 1000]])", 2), 12663);
+  // np.stack([A, 2A]) @ A.T: A A^T = [[14, 32], [32, 77]], sums 155 and 310
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(stack([A, A * x]) @ transpose(A))", 2), 465);
+  // A vector on the left of a stack: [1, 1] @ stack([A^T, 2 A^T]) = [[5, 7, 9], [10, 14, 18]]
+  // A vector on the left of a stack: [1, 1, 1] @ stack([A^T, 2 A^T]) = [[5, 7, 9] . 1, ...] = [[6, 15], [12, 30]]
+  EXPECT_EQ(value_at(data + "fn f(x) = sum(([1, 1, 1] @ stack([transpose(A), transpose(A) * x])) * [[1, 1], [0, 1]])", 2), 51);
+}
+
+// The error for `fn f(x) = <body>`, expected at the first occurrence of `at` in the body
+// (A is the matrix [[1, 2, 3], [4, 5, 6]], written out).
+std::string error_in(std::string body, const std::string& at) {
+  const std::string a = "[[1, 2, 3], [4, 5, 6]]";
+  for (std::size_t p; (p = body.find('A')) != std::string::npos;) body.replace(p, 1, a);
+  std::string src = "fn f(x) = " + body;
+  std::string where = at;
+  for (std::size_t p; (p = where.find('A')) != std::string::npos;) where.replace(p, 1, a);
+  return compile_error(src).substr(0, compile_error(src).find(':', 2) + 1) ==
+                 "1:" + std::to_string(src.find(where) + 1) + ":"
+             ? compile_error(src).substr(compile_error(src).find(':', 2) + 2)
+             : compile_error(src) + " (expected at column " + std::to_string(src.find(where) + 1) + ")";
+}
+
+TEST(TensorBuiltins, ShapeErrorsAreLocated) {
+  EXPECT_EQ(error_in("sum(concatenate([A, [1, 2]]))", "concatenate"), "concatenate: shapes [2, 3] and [2] differ off axis 0");
+  EXPECT_EQ(error_in("sum(concatenate([A, transpose(A)], axis = 1))", "concatenate"),
+            "concatenate: shapes [2, 3] and [3, 2] differ off axis 1");
+  EXPECT_EQ(error_in("concatenate([x, x])", "concatenate"), "concatenate: scalars cannot be concatenated (stack them)");
+  EXPECT_EQ(error_in("concatenate([x, x], axis = 0)", "axis"), "axis 0 is out of range for concatenating operands of shape []");
+  EXPECT_EQ(error_in("sum(stack([A, transpose(A)]))", "stack"),
+            "stack: shapes [2, 3] and [3, 2] differ (stack needs equal shapes)");
+  EXPECT_EQ(error_in("sum(stack([A, A], axis = 3))", "axis"), "axis 3 is out of range for stacking operands of shape [2, 3]");
+  EXPECT_EQ(error_in("sum(stack([stack([A, A]), stack([A, A])]))", "stack"),
+            "stack: operands of shape [2, 2, 3] would make a rank-4 result; the maximum is 3");
+  EXPECT_EQ(error_in("sum(reshape(A, [4, -1]))", "reshape"), "reshape: cannot reshape [2, 3] to [4, -1]");
+  EXPECT_EQ(error_in("sum(reshape(A, [5]))", "reshape"), "reshape: cannot reshape [2, 3] to [5]");
+  EXPECT_EQ(error_in("sum(reshape(A, [-1, -1]))", "-1]"), "reshape: only one dimension can be -1");
+  EXPECT_EQ(error_in("sum(reshape(A, [1, 1, 2, 3]))", "reshape"), "rank 4 exceeds the maximum of 3");
+  EXPECT_EQ(error_in("sum(expand_dims(A, 3))", "3))"), "axis 3 is out of range for expanding shape [2, 3]");
+  EXPECT_EQ(error_in("sum(transpose(A, [0, 0]))", "transpose"),
+            "transpose: axes [0, 0] are not a permutation of the axes of shape [2, 3]");
+  EXPECT_EQ(error_in("sum(transpose(A, [0, 2]))", "2]"), "axis 2 is out of range for shape [2, 3]");
+  EXPECT_EQ(error_in("sum(transpose(A, 1))", "1))"), "'transpose' needs a list [..] as axes");
+  EXPECT_EQ(error_in("sum(stack([A, A]) @ stack([A, A, A]))", "@"),
+            "shapes [2, 2, 3] and [3, 2, 3] do not fit a matrix product");
+}
+
+}  // namespace
+}  // namespace gradc::test
