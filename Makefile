@@ -4,7 +4,7 @@ BUILD    ?= build
 JOBS     ?= 2
 CMAKEOPT ?= -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLVM_DIR=/usr/lib/llvm-19/lib/cmake/llvm
 
-.PHONY: run test test-sanitize build deps bench bench-print clean fuzz fuzz-deps install
+.PHONY: run test test-sanitize build deps bench bench-print bench-gmm clean fuzz fuzz-deps install
 
 # Sanitized tests (g++, no clang needed): ASan + UBSan, stopping at the first report.
 ASAN_BUILD ?= build-asan
@@ -64,6 +64,15 @@ PYTHON ?= $(shell python3 -c 'import sympy' 2>/dev/null && echo python3 || echo 
 bench-print: build
 	@$(PYTHON) -c 'import sympy' 2>/dev/null || scripts/setup.sh --bench-print
 	$(PYTHON) bench/print_vs_sympy.py --gradc $(BUILD)/gradc $(BENCHOPT)
+
+# The GMM objective of examples/gmm.grad at ADBench's sizes, then Jacobians against PyTorch
+# (bench/README.md, "GMM objective" and "Jacobians against PyTorch"). PyTorch (Debian's
+# python3-torch, with NumPy) is installed only here, when the python3 on PATH has none.
+TORCH_PYTHON ?= $(shell python3 -c 'import torch, numpy' 2>/dev/null && echo python3 || echo /usr/bin/python3)
+bench-gmm: build
+	./$(BUILD)/bench/gradc_gmm_bench $(BENCHOPT)
+	@$(TORCH_PYTHON) -c 'import torch, numpy' 2>/dev/null || scripts/setup.sh --bench-torch
+	$(TORCH_PYTHON) bench/jacobian_vs_torch.py --gradc-bench $(BUILD)/bench/gradc_jacobian_bench
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -203,6 +203,8 @@ std::vector<Tensor> resolve_values(const Module& m, const Function& f, const std
       point.push_back(it->second);
     } else if (const double* v = m.at_value(p->name); v && p->shape.scalar() && it == given.end()) {
       point.push_back(Tensor::scalar(*v));
+    } else if (const Tensor* t = m.at_tensor(p->name); t && t->shape == p->shape && it == given.end()) {
+      point.push_back(*t);
     } else if (it != given.end()) {
       // Given for another function whose parameter of that name has another shape.
       throw UsageError(fmt::format("--at: '{}' has shape {} in '{}', {} in another function: evaluate them "
@@ -217,7 +219,7 @@ std::vector<Tensor> resolve_values(const Module& m, const Function& f, const std
     } else {
       throw Diagnostic(m.source.format(f.param_locs[i], "error",
                                        fmt::format("no value for parameter '{}' (shape {}): give it with "
-                                                   "--at {}=[...]",
+                                                   "--at {}=[...] or on an 'at' line",
                                                    p->name, p->shape.str(), p->name)),
                        kExitUsage);
     }

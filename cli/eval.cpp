@@ -120,6 +120,9 @@ Layout plan(Module& m, const Function& f, const Options& o) {
 
 // Flags that need a scalar result or scalar parameters, refused with the reason.
 void check_flags(const Function& f, const Options& o) {
+  if (f.params.empty() && (o.jacobian || !o.jvp.empty() || !o.vjp.empty()))
+    throw UsageError(fmt::format("{}: '{}' has no parameters, so nothing to differentiate with respect to",
+                                 o.jacobian ? "--jacobian" : !o.jvp.empty() ? "--jvp" : "--vjp", f.name));
   if (!o.hessian) return;
   if (!f.body->shape.scalar())
     throw UsageError(fmt::format("--hessian: '{}' returns shape {}; a Hessian is of a scalar function "

@@ -77,6 +77,9 @@ int diff_jacobian(Module& m, const Options& o, Format format, bool algebraic) {
   if (o.order != 1) throw UsageError("--order: a Jacobian holds first derivatives; leave out --order");
   if (o.expr_only) throw UsageError("--expr-only prints one partial; leave it out with --jacobian");
   const Function& f = choose(m, o.fn, /*tensors=*/true);
+  if (f.params.empty())
+    throw UsageError(fmt::format("--jacobian: '{}' has no parameters, so nothing to differentiate with respect to",
+                                 f.name));
   std::vector<const Node*> wrt = o.wrt.empty() ? f.params : resolve_wrt(m, f, o.wrt);
   std::vector<std::string> order = param_names(f);
   Builder b(m.graph, o.ieee ? Simplify::Full : Simplify::None);
@@ -186,6 +189,9 @@ int cmd_emit(const Options& o) {
   auto m = load(o);
   // A training program without --fn: the training step (loss over all rows, its gradients).
   if (m->training && o.fn.empty()) {
+    if (o.stage == "tangent-ir")
+      throw UsageError("--stage tangent-ir shows a function's forward mode; a training step is computed in reverse "
+                       "mode (--stage grad-ir), or choose a function with --fn");
     std::vector<DataInput> data;
     const Node* loss = m->lower(*m->training->loss, 0, data);
     std::vector<const Node*> inputs, outs{loss};
@@ -227,7 +233,7 @@ int cmd_emit(const Options& o) {
     if (!o.fn.empty() && !m->find(o.fn)) choose(*m, o.fn);
     return kExitOk;
   }
-  const Function& f = choose(*m, o.fn);
+  const Function& f = choose(*m, o.fn, /*tensors=*/o.stage == "tangent-ir");
   if (o.stage == "tangent-ir") {  // forward mode: f's tangent along each input (each element of a tensor)
     Builder b(m->graph, o.no_simplify ? Simplify::None : Simplify::Fold);
     Jacobian J = jacobian(b, std::span<const Node* const>(&f.body, 1), f.params, Mode::Forward, &m->origins);

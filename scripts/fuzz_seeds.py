@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 UNARY = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "log", "ln",
-         "sqrt", "abs", "sigmoid", "relu", "softplus", "step", "sign"]
+         "sqrt", "abs", "sigmoid", "relu", "softplus", "step", "sign", "lgamma", "log1p", "expm1",
+         "digamma"]
 BINARY_FN = ["pow", "min", "max"]
 BINARY_OP = ["+", "-", "*", "/", "^"]
 

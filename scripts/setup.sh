@@ -9,12 +9,17 @@ want=(cmake ninja-build g++ llvm-19-dev libboost-dev libfmt-dev libcli11-dev nlo
 # The install test (tests/check_install.py) drives the zsh completion in zsh, and Vim's syntax
 # file in vim (Debian's `vim`, which has syntax highlighting, unlike vim-tiny).
 want+=(zsh vim)
+# tests/gmm_reference.py, the NumPy reference of examples/gmm.grad, runs under /usr/bin/python3
+# with Debian's NumPy when the python3 first on PATH has none.
+want+=(python3-numpy)
 # node and npm may come from elsewhere than Debian (NodeSource): only install them when absent.
 command -v node >/dev/null || want+=(nodejs)
 command -v npm >/dev/null || want+=(npm)
 [ "${1:-}" = "--fuzz" ] && want+=(clang-19 libfuzzer-19-dev libclang-rt-19-dev)
 # `--bench-print` adds SymPy, the reference of bench/print_vs_sympy.py (never needed by the tests).
 [ "${1:-}" = "--bench-print" ] && want+=(python3-sympy)
+# `--bench-torch` adds PyTorch, the reference of bench/jacobian_vs_torch.py (`make bench-gmm`).
+[ "${1:-}" = "--bench-torch" ] && want+=(python3-torch)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

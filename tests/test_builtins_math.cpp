@@ -1,7 +1,7 @@
 // The NumPy-named built-ins where, clip, norm, diag, tril, triu: values against NumPy's results
 // written here, first and second derivatives against finite differences, the conventions at
 // the edges (a branch not taken is exactly 0, norm'(0) = 0, clip at its bounds as PyTorch's
-// clamp), and the JIT against the interpreter.
+// clamp), and the JIT (f64 and f32) against the interpreter.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -195,6 +195,19 @@ TEST_P(MathBuiltinDerivatives, FirstAndSecondOrderMatchFiniteDifferences) {
   std::size_t at = 0;
   for (const Tensor& r : ref)
     for (double want : r.data) EXPECT_LT(rel_err(out[at++], want), 1e-12) << "JIT output " << at - 1;
+
+  // In f32: the same up to rounding (relative to the largest output).
+  std::vector<const Node*> outs32 = retype(p.m->graph, outs, DType::F32);
+  std::vector<const Node*> vars32 = retype(p.m->graph, p.vars, DType::F32);
+  Kernel k32 = shared_jit().compile(KernelSpec{"builtin32", vars32, outs32, false, DType::F32});
+  std::vector<float> in32(in.begin(), in.end()), out32(k32.num_outputs);
+  k32.single_f32(in32.data(), out32.data());
+  double scale = 1;
+  for (const Tensor& r : ref)
+    for (double want : r.data) scale = std::max(scale, std::fabs(want));
+  at = 0;
+  for (const Tensor& r : ref)
+    for (double want : r.data) EXPECT_LT(std::fabs(out32[at++] - want), 1e-4 * scale) << "f32 JIT output " << at - 1;
 }
 
 INSTANTIATE_TEST_SUITE_P(EachBuiltin, MathBuiltinDerivatives, ::testing::ValuesIn(deriv_cases()),

@@ -19,7 +19,7 @@ class Generator {
   explicit Generator(unsigned seed) : rng_(seed) {}
 
   std::string expr(int depth) {
-    int pick = depth <= 0 ? 0 : uniform(0, 19);
+    int pick = depth <= 0 ? 0 : uniform(0, 22);
     switch (pick) {
       case 0: case 1: case 2: return leaf();
       case 3: return fmt("{} + {}", expr(depth - 1), expr(depth - 1));
@@ -37,6 +37,9 @@ class Generator {
       case 16: return fmt("softplus({})", expr(depth - 1));
       case 17: return fmt("(1.5 + cos({}))^{}", expr(depth - 1), std::to_string(uniform(-2, 3)));
       case 18: return fmt("pow(2 + sin({}), cos({}))", expr(depth - 1), expr(depth - 1));
+      case 19: return fmt("lgamma(2 + sin({}))", expr(depth - 1));
+      case 20: return fmt("log1p(({})^2)", expr(depth - 1));
+      case 21: return fmt("expm1(sin({}))", expr(depth - 1));
       default: return fmt("-{}", paren(expr(depth - 1)));
     }
   }
