@@ -102,6 +102,8 @@ std::map<Op, OpCase> tensor_cases() {
       {Op::Transpose, {{{2, 3}}, [](Builder& b, V x) { return b.transpose(b.call(Op::Sin, x[0])); }}},
       {Op::Index, {{{2, 3}}, [](Builder& b, V x) { return b.index(b.call(Op::Exp, x[0]), 1, 2); }}},
       {Op::Embed, {{{3}}, [](Builder& b, V x) { return b.embed(b.call(Op::Cos, x[0]), 0, 1, Shape{2, 3}); }}},
+      {Op::Slice, {{{3, 4}}, [](Builder& b, V x) { return b.slice(b.call(Op::Sin, x[0]), 1, 1, 2); }}},
+      {Op::Pad, {{{2, 3}}, [](Builder& b, V x) { return b.pad(b.call(Op::Cos, x[0]), 0, 1, Shape{4, 3}); }}},
       {Op::OneHot, {{{3, 4}}, [](Builder& b, V x) {
          const Node* labels = b.graph().tensor(Shape{3}, {2, 0, 3});
          return b.mul(x[0], b.apply(Op::OneHot, {labels}, Attrs{{}, 0, 4})); }}},
