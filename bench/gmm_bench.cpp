@@ -1,4 +1,4 @@
-// The GMM benchmark (bench/README.md, "GMM objective"): examples/gmm.grad at ADBench's sizes,
+// The GMM benchmark (bench/gmm.md): examples/gmm.grad at ADBench's sizes,
 // objective and gradient time, and the time from source to compiled kernel.
 //
 //   gradc_gmm_bench [--d 2,10,20,64] [--K 5,10,25,50,100,200] [--n 1000] [--reps 5]
