@@ -96,13 +96,16 @@ class Einsum {
   // diagonal, and the letters no one else needs summed away.
   Term operand(N x, const std::string& letters, std::size_t i) {
     if (static_cast<int>(letters.size()) != x->shape.rank)
-      c_.shape_error(c_.a.loc[i + 1], fmt::format("einsum: operand {} has shape {}, but '{}' names {}", i + 1,
-                                                  x->shape.str(), letters, (letters.size() == 1 ? std::string("1 axis") : fmt::format("{} axes", letters.size()))));
+      c_.shape_error(c_.a.loc[i + 1],
+                     fmt::format("einsum: operand {} has shape {}, but '{}' names {} ax{}s", i + 1, x->shape.str(),
+                                 letters, letters.size(), letters.size() == 1 ? "i" : "e"));
     for (std::size_t d = 0; d < letters.size(); ++d) {
       auto [it, fresh] = size_.emplace(letters[d], x->shape[static_cast<int>(d)]);
+      if (fresh) first_.emplace(letters[d], i);
       if (!fresh && it->second != x->shape[static_cast<int>(d)])
-        c_.shape_error(c_.a.loc[i + 1], fmt::format("einsum: '{}' is {} in one operand and {} in operand {}",
-                                                    letters[d], it->second, x->shape[static_cast<int>(d)], i + 1));
+        c_.shape_error(c_.a.loc[i + 1],
+                       fmt::format("einsum: '{}' is {} in operand {} but {} in operand {}", letters[d], it->second,
+                                   first_.at(letters[d]) + 1, x->shape[static_cast<int>(d)], i + 1));
     }
     Term t{x, letters};
     // A repeated letter (ii): the diagonal, as the sum of x times the identity over the second.
@@ -217,6 +220,7 @@ class Einsum {
   std::vector<std::string> inputs_;
   std::string output_;
   std::map<char, std::int32_t> size_;
+  std::map<char, std::size_t> first_;  // the operand that set each letter's size
 };
 
 }  // namespace

@@ -222,7 +222,9 @@ TEST(TensorBuiltins, ShapeErrorsAreLocated) {
   EXPECT_EQ(error_in("sum(stack([A, A]) @ stack([A, A, A]))", "@"),
             "shapes [2, 2, 3] and [3, 2, 3] do not fit a matrix product");
   EXPECT_EQ(error_in("sum(einsum(\"ij,jk->ik\", A))", "einsum"), "einsum: 'ij,jk->ik' names 2 operands, but 1 was given");
-  EXPECT_EQ(error_in("sum(einsum(\"ij,jk->ik\", A, A))", "A))"), "einsum: 'j' is 3 in one operand and 2 in operand 2");
+  EXPECT_EQ(error_in("sum(einsum(\"ij,jk->ik\", A, A))", "A))"), "einsum: 'j' is 3 in operand 1 but 2 in operand 2");
+  EXPECT_EQ(error_in("sum(einsum(\"ii->i\", A))", "A))"), "einsum: 'i' is 2 in operand 1 but 3 in operand 1");
+  EXPECT_EQ(error_in("sum(einsum(\"i->i\", A))", "A))"), "einsum: operand 1 has shape [2, 3], but 'i' names 1 axis");
   EXPECT_EQ(error_in("sum(einsum(\"ijk->i\", A))", "A))"), "einsum: operand 1 has shape [2, 3], but 'ijk' names 3 axes");
   EXPECT_EQ(error_in("sum(einsum(\"ij,kl->ijkl\", A, A))", "einsum"),
             "einsum: 'ij,kl->ijkl' makes a rank-4 result; at most rank 3 is supported");
