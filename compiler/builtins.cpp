@@ -31,6 +31,15 @@ const std::vector<ast::Expr>* BuiltinCall::list(std::size_t i) const {
   return op.kind == ast::Operand::Tensor && op.postfix.empty() ? &op.args : nullptr;
 }
 
+std::string BuiltinCall::string(std::size_t i, const char* what) const {
+  const ast::Expr& e = *a.expr[i];
+  if (e.steps.empty() && e.first.steps.empty() && e.first.first.signs.empty() &&
+      e.first.first.power.steps.empty() && e.first.first.power.base.kind == ast::Operand::String &&
+      e.first.first.power.base.postfix.empty())
+    return e.first.first.power.base.text;
+  l_.error(a.loc[i], fmt::format("'{}' needs a string \"..\" as {}", o.text, what));
+}
+
 namespace {
 
 using N = const Node*;
@@ -265,6 +274,7 @@ const std::vector<Builtin> kBuiltins = {
     {"concatenate", {"arrays", "axis"}, 1, join},
     {"reshape", {"x", "shape"}, 2, reshape},
     {"expand_dims", {"x", "axis"}, 2, expand_dims},
+    {"einsum", {"subscripts", "a", "b", "c"}, 2, lower_einsum},
     {"mse", {"prediction", "target"}, 2, mse},
     {"cross_entropy", {"logits", "target"}, 2, cross_entropy},
     {"binary_cross_entropy", {"logits", "target"}, 2, binary_cross_entropy},

@@ -41,6 +41,8 @@ class BuiltinCall {
   /// Argument i as a constant integer of at least min.
   std::int64_t integer(std::size_t i, const char* what, std::int64_t min) { return l_.integer(*a.expr[i], what, min); }
   std::int64_t integer(const ast::Expr& e, const char* what, std::int64_t min) { return l_.integer(e, what, min); }
+  /// Argument i as a string literal "..", or a located error that `what` must be one.
+  std::string string(std::size_t i, const char* what) const;
   /// The elements of argument i when it is written as a list `[e1, e2, ...]`; else nullptr.
   const std::vector<ast::Expr>* list(std::size_t i) const;
   /// The same, or a located error that `what` must be a list.
@@ -69,6 +71,9 @@ struct Builtin {
   // = 1)` are the reduction; `max(a, b)` is the elementwise op of the op table.
   bool (*applies)(const ast::Operand& o) = nullptr;
 };
+
+/// einsum("ij,jk->ik", a, b[, c]) (builtins_einsum.cpp).
+const Node* lower_einsum(BuiltinCall& c);
 
 /// The built-in that the call `o` names, or nullptr.
 const Builtin* find_builtin(const ast::Operand& o);

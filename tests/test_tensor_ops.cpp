@@ -143,6 +143,48 @@ TEST(TensorBuiltins, MatchNumPy) {
   EXPECT_EQ(value_at(data + "fn f(x) = sum(([1, 1, 1] @ stack([transpose(A), transpose(A) * x])) * [[1, 1], [0, 1]])", 2), 51);
 }
 
+// einsum against NumPy's results, worked out by hand: A = [[1, 2, 3], [4, 5, 6]],
+// P = [[1, 0], [2, 1], [0, 3]], C = [[1, 2], [3, 4]].
+TEST(TensorBuiltins, EinsumMatchesNumPy) {
+  const std::string data = "data A = [[1, 2, 3], [4, 5, 6]]\ndata P = [[1, 0], [2, 1], [0, 3]]\n"
+                           "data C = [[1, 2], [3, 4]]\n";
+  auto einsum = [&](const std::string& call) {
+    auto m = compile_text(data + "fn f(x) = x * " + call);
+    const Function& f = m->functions.at(0);
+    return evaluate_tensors(std::vector<const Node*>{f.body}, f.params, std::vector<Tensor>{Tensor::scalar(1)})[0];
+  };
+  struct Case {
+    const char* call;
+    Shape shape;
+    std::vector<double> want;
+  };
+  const Case cases[] = {
+      {"einsum(\"ij,jk->ik\", A, P)", Shape{2, 2}, {5, 11, 14, 23}},  // A @ P
+      {"einsum(\"ij->ji\", A)", Shape{3, 2}, {1, 4, 2, 5, 3, 6}},
+      {"einsum(\"ii->i\", C)", Shape{2}, {1, 4}},  // np.diag
+      {"einsum(\"ii->\", C)", Shape{}, {5}},      // np.trace
+      {"einsum(\"ij->\", A)", Shape{}, {21}},
+      {"einsum(\"i,i->\", A[0], A[1])", Shape{}, {32}},  // 4 + 10 + 18
+      {"einsum(\"i,j->ij\", A[0], C[1])", Shape{3, 2}, {3, 4, 6, 8, 9, 12}},  // np.outer
+      // [C, 2C] @ [C, C^T]: C C = [[7, 10], [15, 22]], 2 C C^T = 2 [[5, 11], [11, 25]]
+      {"einsum(\"bij,bjk->bik\", [C, C + C], [C, transpose(C)])", Shape{2, 2, 2}, {7, 10, 15, 22, 10, 22, 22, 50}},
+      {"einsum(\"ij,jk,kl->il\", A, P, C)", Shape{2, 2}, {38, 54, 83, 120}},  // [[5, 11], [14, 23]] @ C
+      // C[i, j] (C C)[j, l]: the shared j kept, k contracted
+      {"einsum(\"ij,jk,kl->ijl\", C, C, C)", Shape{2, 2, 2}, {7, 10, 30, 44, 21, 30, 60, 88}},
+      {"einsum(\"bii->bi\", [C, C + C])", Shape{2, 2}, {1, 4, 2, 8}},
+      // Implicit output: the letters that appear once, in alphabetical order.
+      {"einsum(\"ij,jk\", A, P)", Shape{2, 2}, {5, 11, 14, 23}},
+      {"einsum(\"ji\", A)", Shape{3, 2}, {1, 4, 2, 5, 3, 6}},  // np.einsum('ji', A) is A.T
+      {"einsum(\"ii\", C)", Shape{}, {5}},
+      {"einsum(\" ij , jk -> ik \", A, P)", Shape{2, 2}, {5, 11, 14, 23}},  // spaces are ignored
+  };
+  for (const Case& c : cases) {
+    Tensor t = einsum(c.call);
+    EXPECT_EQ(t.shape, c.shape) << c.call;
+    EXPECT_EQ(t.data, c.want) << c.call;
+  }
+}
+
 // The error for `fn f(x) = <body>`, expected at the first occurrence of `at` in the body
 // (A is the matrix [[1, 2, 3], [4, 5, 6]], written out).
 std::string error_in(std::string body, const std::string& at) {
@@ -179,6 +221,20 @@ TEST(TensorBuiltins, ShapeErrorsAreLocated) {
   EXPECT_EQ(error_in("sum(transpose(A, 1))", "1))"), "'transpose' needs a list [..] as axes");
   EXPECT_EQ(error_in("sum(stack([A, A]) @ stack([A, A, A]))", "@"),
             "shapes [2, 2, 3] and [3, 2, 3] do not fit a matrix product");
+  EXPECT_EQ(error_in("sum(einsum(\"ij,jk->ik\", A))", "einsum"), "einsum: 'ij,jk->ik' names 2 operands, but 1 was given");
+  EXPECT_EQ(error_in("sum(einsum(\"ij,jk->ik\", A, A))", "A))"), "einsum: 'j' is 3 in operand 1 but 2 in operand 2");
+  EXPECT_EQ(error_in("sum(einsum(\"ii->i\", A))", "A))"), "einsum: 'i' is 2 in operand 1 but 3 in operand 1");
+  EXPECT_EQ(error_in("sum(einsum(\"i->i\", A))", "A))"), "einsum: operand 1 has shape [2, 3], but 'i' names 1 axis");
+  EXPECT_EQ(error_in("sum(einsum(\"ijk->i\", A))", "A))"), "einsum: operand 1 has shape [2, 3], but 'ijk' names 3 axes");
+  EXPECT_EQ(error_in("sum(einsum(\"ij,kl->ijkl\", A, A))", "einsum"),
+            "einsum: 'ij,kl->ijkl' makes a rank-4 result; at most rank 3 is supported");
+  EXPECT_EQ(error_in("sum(einsum(\"ade,bde,cde->abc\", [A, A], [A, A], [A, A]))", "einsum"),
+            "einsum: 'ade,bde,cde->abc' needs a rank-4 intermediate; at most rank 3 is supported");
+  EXPECT_EQ(error_in("sum(einsum(\"i...->i\", A))", "\"i."), "einsum: subscripts are letters, not '.'");
+  EXPECT_EQ(error_in("sum(einsum(\"ij->i-\", A))", "\"ij"), "einsum: output subscripts are letters, not '-'");
+  EXPECT_EQ(error_in("sum(einsum(\"ij->iz\", A))", "\"ij"), "einsum: the output subscript 'z' is not an input's");
+  EXPECT_EQ(error_in("sum(einsum(\"ij->ii\", A))", "\"ij"), "einsum: the output subscript 'i' appears twice");
+  EXPECT_EQ(error_in("sum(einsum(A, A))", "A, A"), "'einsum' needs a string \"..\" as subscripts like \"ij,jk->ik\"");
 }
 
 }  // namespace
