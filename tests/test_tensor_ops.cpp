@@ -116,6 +116,19 @@ double value_at(const std::string& src, double x) {
 }
 
 // NumPy's results, worked out by hand: A = [[1, 2, 3], [4, 5, 6]].
+// Every tensor op's row carries its shape rule and its evaluation (and elementwise ops none).
+TEST(OpTable, EveryTensorOpHasShapeRuleAndEvaluation) {
+  int tensor_ops = 0;
+  for (int i = 0; i < kNumOps; ++i) {
+    const OpInfo& info = op_info(static_cast<Op>(i));
+    if (info.elementwise) continue;
+    ++tensor_ops;
+    EXPECT_NE(info.shape, nullptr) << op_id(info.op) << " has no shape rule";
+    EXPECT_NE(info.evaluate, nullptr) << op_id(info.op) << " has no evaluation";
+  }
+  EXPECT_EQ(tensor_ops, 12);  // Broadcast .. Detach, Slice, Pad
+}
+
 TEST(TensorBuiltins, MatchNumPy) {
   const std::string data = "data A = [[1, 2, 3], [4, 5, 6]]\ndata B = [[7, 8, 9]]\n";
   // np.concatenate([A, 2 B]) = [[1, 2, 3], [4, 5, 6], [14, 16, 18]]; weighted row sums 6 + 150 + 4800
