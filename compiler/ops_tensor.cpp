@@ -133,6 +133,13 @@ std::array<int, Shape::kMaxRank> permutation(int code, int rank) {
   return p;
 }
 
+std::string axes_text(const Node* n) {
+  auto p = permutation(n->axis, n->shape.rank);
+  std::string s = "[";
+  for (int d = 0; d < n->shape.rank; ++d) s += fmt::format("{}{}", d ? ", " : "", p[d]);
+  return s + "]";
+}
+
 int permutation_code(std::span<const int> perm) {
   bool reversal = true;
   int code = 1;

@@ -2,6 +2,7 @@
 #pragma once
 #include <array>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "compiler/ir.hpp"
@@ -33,5 +34,7 @@ GRADC_TENSOR_OP_DECLS(pad)
 /// out[i] = x[i permuted]: axis d of the result is axis perm[d] of the operand.
 std::array<int, Shape::kMaxRank> permutation(int code, int rank);
 int permutation_code(std::span<const int> perm);  // 0 for the reversal
+/// A transpose's axes as NumPy writes them: "[0, 2, 1]".
+std::string axes_text(const Node* transpose);
 
 }  // namespace gradc::tensor_ops

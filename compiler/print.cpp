@@ -18,14 +18,6 @@
 namespace gradc {
 namespace {
 
-// A transpose's axes as NumPy writes them: [0, 2, 1].
-std::string axes_of(const Node* n) {
-  auto p = tensor_ops::permutation(n->axis, n->shape.rank);
-  std::string s = "[";
-  for (int d = 0; d < n->shape.rank; ++d) s += fmt::format("{}{}", d ? ", " : "", p[d]);
-  return s + "]";
-}
-
 constexpr int kPrecAdd = 1, kPrecMul = 2, kPrecNeg = 3, kPrecPow = 4, kPrecAtom = 5;
 constexpr int kMaxInlineDepth = 5000;
 // Above this ratio of tree to DAG size, print() does not print the tree form to compare sizes.
@@ -151,7 +143,7 @@ class Printer {
         if (source_ || n->axis) {  // `x^T` would read back as x to the power of a variable T
           out_ += tex ? "\\operatorname{transpose}\\left(" : "transpose(";
           operand(n->arg(0), 0);
-          out_ += n->axis ? fmt::format(", {}", axes_of(n)) : "";
+          out_ += n->axis ? fmt::format(", {}", tensor_ops::axes_text(n)) : "";
           out_ += tex ? "\\right)" : ")";
           return true;
         }

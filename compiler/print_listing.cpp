@@ -7,17 +7,6 @@
 #include "compiler/print.hpp"
 
 namespace gradc {
-namespace {
-
-// A transpose's axes as NumPy writes them: [0, 2, 1].
-std::string axes_of(const Node* n) {
-  auto p = tensor_ops::permutation(n->axis, n->shape.rank);
-  std::string s = "[";
-  for (int d = 0; d < n->shape.rank; ++d) s += fmt::format("{}{}", d ? ", " : "", p[d]);
-  return s + "]";
-}
-
-}  // namespace
 
 std::string print_listing(std::span<const Node* const> roots, std::span<const std::string> labels,
                           const std::unordered_map<const Node*, std::string>* names) {
@@ -51,7 +40,7 @@ std::string print_listing(std::span<const Node* const> roots, std::span<const st
             rhs += fmt::format(", axis {}, start {}", n->axis, n->index);
             break;
           case Op::Transpose:
-            if (n->axis) rhs += fmt::format(", axes {}", axes_of(n));
+            if (n->axis) rhs += fmt::format(", axes {}", tensor_ops::axes_text(n));
             break;
           default:
             break;

@@ -106,6 +106,33 @@ TEST(TensorGradients, CoverEveryTensorOp) {
   }
 }
 
+// Second order: the gradient of (grad . dirs) is H dirs, against Richardson-extrapolated central
+// differences of the gradient along dirs (each rule differentiated again).
+void expect_hessian_vector_product(Builder& b, const std::vector<const Node*>& grads,
+                                   const std::vector<const Node*>& vars, const std::vector<Tensor>& values,
+                                   const std::vector<Tensor>& dirs, const char* name) {
+  const Node* gv = nullptr;
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    const Node* d = dirs[i].shape.scalar() ? b.constant(dirs[i].data[0]) : b.graph().tensor(dirs[i].shape, dirs[i].data);
+    const Node* term = b.sum(b.mul(grads[i], d), -1);
+    gv = gv ? b.add(gv, term) : term;
+  }
+  auto hv = evaluate_tensors(gradient(b, gv, vars), vars, values);
+  auto grad_at = [&](double t) {
+    std::vector<Tensor> v = values;
+    for (std::size_t i = 0; i < v.size(); ++i)
+      for (std::size_t e = 0; e < v[i].data.size(); ++e) v[i].data[e] += t * dirs[i].data[e];
+    return evaluate_tensors(grads, vars, v);
+  };
+  double h = 1e-4;
+  auto up = grad_at(h), down = grad_at(-h), up2 = grad_at(h / 2), down2 = grad_at(-h / 2);
+  for (std::size_t i = 0; i < vars.size(); ++i)
+    for (std::size_t e = 0; e < hv[i].data.size(); ++e) {
+      double c1 = (up[i].data[e] - down[i].data[e]) / (2 * h), c2 = (up2[i].data[e] - down2[i].data[e]) / h;
+      EXPECT_LT(rel_err(hv[i].data[e], (4 * c2 - c1) / 3), 1e-6) << name << ": (H v)[" << e << "] of " << vars[i]->name;
+    }
+}
+
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class TensorGradients : public ::testing::TestWithParam<Case> {};
@@ -159,27 +186,7 @@ TEST_P(TensorGradients, SecondOrderMatchesFiniteDifferences) {
     dirs.push_back(Tensor{c.inputs[i], random_values(n, 31 + i)});
   }
   const Node* loss = weighted_sum(b, c.f(b, vars), 99);
-  auto grads = gradient(b, loss, vars);
-  const Node* gv = nullptr;
-  for (std::size_t i = 0; i < vars.size(); ++i) {
-    const Node* term = b.sum(b.mul(grads[i], g.tensor(dirs[i].shape, dirs[i].data)), -1);
-    gv = gv ? b.add(gv, term) : term;
-  }
-  auto hv = evaluate_tensors(gradient(b, gv, vars), vars, values);
-  auto grad_at = [&](double t) {
-    std::vector<Tensor> v = values;
-    for (std::size_t i = 0; i < v.size(); ++i)
-      for (std::size_t e = 0; e < v[i].data.size(); ++e) v[i].data[e] += t * dirs[i].data[e];
-    return evaluate_tensors(grads, vars, v);
-  };
-  double h = 1e-4;
-  auto up = grad_at(h), down = grad_at(-h), up2 = grad_at(h / 2), down2 = grad_at(-h / 2);
-  for (std::size_t i = 0; i < vars.size(); ++i)
-    for (std::size_t e = 0; e < hv[i].data.size(); ++e) {
-      double c1 = (up[i].data[e] - down[i].data[e]) / (2 * h), c2 = (up2[i].data[e] - down2[i].data[e]) / h;
-      double fd = (4 * c2 - c1) / 3;
-      EXPECT_LT(rel_err(hv[i].data[e], fd), 1e-6) << c.name << ": (H v)[" << e << "] of " << vars[i]->name;
-    }
+  expect_hessian_vector_product(b, gradient(b, loss, vars), vars, values, dirs, c.name);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryTensorOp, TensorGradients, ::testing::ValuesIn(cases()),
@@ -230,27 +237,7 @@ TEST_P(EinsumGradients, FirstAndSecondOrderMatchFiniteDifferences) {
       double fd = (4 * central(5e-5) - central(1e-4)) / 3;
       EXPECT_LT(rel_err(g_values[i].data[e], fd), 1e-7) << c.name << ": d/d" << vars[i]->name << "[" << e << "]";
     }
-  // Second order: the gradient of (grad . dirs) is H dirs, against differences of the gradient.
-  const Node* gv = nullptr;
-  for (std::size_t i = 0; i < vars.size(); ++i) {
-    const Node* d = dirs[i].shape.scalar() ? b.constant(dirs[i].data[0]) : b.graph().tensor(dirs[i].shape, dirs[i].data);
-    const Node* term = b.sum(b.mul(grads[i], d), -1);
-    gv = gv ? b.add(gv, term) : term;
-  }
-  auto hv = evaluate_tensors(gradient(b, gv, vars), vars, values);
-  auto grad_at = [&](double t) {
-    std::vector<Tensor> v = values;
-    for (std::size_t i = 0; i < v.size(); ++i)
-      for (std::size_t e = 0; e < v[i].data.size(); ++e) v[i].data[e] += t * dirs[i].data[e];
-    return evaluate_tensors(grads, vars, v);
-  };
-  double h = 1e-4;
-  auto up = grad_at(h), down = grad_at(-h), up2 = grad_at(h / 2), down2 = grad_at(-h / 2);
-  for (std::size_t i = 0; i < vars.size(); ++i)
-    for (std::size_t e = 0; e < hv[i].data.size(); ++e) {
-      double c1 = (up[i].data[e] - down[i].data[e]) / (2 * h), c2 = (up2[i].data[e] - down2[i].data[e]) / h;
-      EXPECT_LT(rel_err(hv[i].data[e], (4 * c2 - c1) / 3), 1e-6) << c.name << ": (H v)[" << e << "] of " << vars[i]->name;
-    }
+  expect_hessian_vector_product(b, grads, vars, values, dirs, c.name);
 }
 
 INSTANTIATE_TEST_SUITE_P(
