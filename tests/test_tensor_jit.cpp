@@ -419,6 +419,30 @@ TEST_P(TensorJit, ThreadsGiveTheSameBits) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
+// A right operand whose rows are 4 KiB or more apart (X^T @ dZ of examples/gmm.grad) has its
+// column strips copied to a contiguous buffer first (matmul_tiles' packing): the bits are
+// those of the threaded kernel, which does not pack (27 rows: 4-row blocks and single rows;
+// 1,100 columns: a leftover tile; a relu(. + b) finished in the tiles on one thread).
+TEST_P(TensorJit, PackedRightOperandGivesTheSameBits) {
+  Graph g;
+  Builder b(g);
+  const Node* x = g.var("x", Shape{200, 27});
+  const Node* dz = g.var("dz", Shape{200, 1100});
+  const Node* bias = g.var("bias", Shape{1100});
+  std::vector<Tensor> vals = {random_tensor(x->shape, 51), random_tensor(dz->shape, 52),
+                              random_tensor(bias->shape, 53)};
+  Nodes in = {x, dz, bias};
+  const Node* xt_dz = b.matmul(b.transpose(x), dz);
+  Nodes out = {xt_dz, b.call(Op::Relu, b.add(b.matmul(b.transpose(x), b.mul(dz, dz)), bias))};
+  auto abs = [&](const Node* n) { return b.call(Op::Abs, n); };
+  expect_matches(in, out, vals, dt(),
+                 {b.matmul(b.transpose(abs(x)), abs(dz)), b.add(b.matmul(b.transpose(abs(x)), b.mul(dz, dz)), abs(bias))});
+  auto one = run_kernel(shared_jit(), in, out, vals, dt());
+  auto jit2 = Jit::create({.threads = 2});
+  EXPECT_NE(jit2->llvm_ir(KernelSpec{"t", in, out, false, dt()}).find("@gradc_parallel"), std::string::npos);
+  EXPECT_EQ(run_kernel(*jit2, in, out, vals, dt()), one);
+}
+
 // The matrix product's inner loop is vectorized for the host (its vector width).
 TEST_P(TensorJit, MatMulIsVectorized) {
   Graph g;

@@ -213,7 +213,39 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
     done += (m - done) / kTileRows * kTileRows;
   }
   row_parts.push_back({done, 1, m - done});
+  // B-panel packing: each block of rows walks the column strip of B (kk rows of a tile) down
+  // again. When B's rows are 4 KiB or more apart, the strip's lines fall in few cache sets
+  // and are evicted between blocks (X^T @ dZ of examples/gmm.grad, dZ [1000, 6400] in f64:
+  // the backward product took 1.8x the forward). Copying the strip once into a contiguous
+  // buffer makes every later pass read consecutive lines. Only the reads of B move: each
+  // C element sums the same terms in the same order, so results are bit-identical. Not in a
+  // part function (parallel_tiles): the parts run at once and the buffer is one global.
+  std::int64_t strip_bytes = kk * widest * elem_bytes_;
+  bool pack = part_in_ == nullptr && bm.stride[1] == 1 && bm.stride[0] * elem_bytes_ >= kPackStrideBytes &&
+              m > rows && kk >= kTileRows && strip_bytes <= kPackMaxBytes;
+  std::int64_t packed_off = pack ? allocate(kk * widest) : 0;
   for (const Part& jp : col_parts) {
+    std::vector<Loop> j_open;
+    llvm::Value* j0 = nullptr;
+    Storage bsrc = bm;
+    Shape bsrc_shape = bs;
+    llvm::Value* jb0 = nullptr;  // the tile's first column in bsrc
+    if (pack) {
+      // One loop over the column tiles around the row blocks, the strip copied at its top.
+      if (jp.count > 1) j_open.push_back(begin_loop(jp.count));
+      llvm::Value* jt = jp.count > 1 ? static_cast<llvm::Value*>(j_open.back().iv) : b_.getInt64(0);
+      j0 = b_.CreateAdd(b_.CreateMul(jt, b_.getInt64(jp.width), "", true, true), b_.getInt64(jp.start), "", true,
+                        true);
+      bsrc_shape = Shape{static_cast<std::int32_t>(kk), static_cast<std::int32_t>(jp.width)};
+      bsrc = contiguous(workspace_, packed_off, bsrc_shape);
+      jb0 = b_.getInt64(0);
+      Loop kl = begin_loop(kk, "k");
+      Loop jl = begin_loop(jp.width, "j");
+      store(bsrc, bsrc_shape, Idx{kl.iv, jl.iv, nullptr},
+            load(bm, bs, Idx{kl.iv, b_.CreateAdd(j0, jl.iv, "", true, true), nullptr}));
+      end_loop(jl);
+      end_loop(kl);
+    }
     for (const Part& ip : row_parts) {
       if (ip.count == 0) continue;
       std::vector<Loop> open;
@@ -226,7 +258,8 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
         return b_.CreateAdd(b_.CreateMul(loop_or_zero(part.count), b_.getInt64(part.width), "", true, true),
                             b_.getInt64(part.start), "", true, true);
       };
-      llvm::Value* j0 = tile_start(jp);
+      llvm::Value* jt0 = pack ? j0 : tile_start(jp);
+      llvm::Value* jbt0 = pack ? jb0 : jt0;
       llvm::Value* i0 = tile_start(ip);
       std::vector<llvm::Value*> is;
       for (std::int64_t q = 0; q < ip.width; ++q)
@@ -243,8 +276,8 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
           jl = begin_loop(jp.width);
           jv = jl.iv;
         }
-        llvm::Value* j = b_.CreateAdd(j0, jv, "", true, true);
-        llvm::Value* bv = mark_ab(load(bm, bs, Idx{kv, j, nullptr}));
+        llvm::Value* j = b_.CreateAdd(jt0, jv, "", true, true);
+        llvm::Value* bv = mark_ab(load(bsrc, bsrc_shape, Idx{kv, b_.CreateAdd(jbt0, jv, "", true, true), nullptr}));
         for (std::int64_t q = 0; q < ip.width; ++q) {
           llvm::Value* cp = address(c, cs, Idx{is[q], j, nullptr});
           llvm::Value* prev = first ? k(0) : acc_scope.acc(b_.CreateLoad(t_, cp));
@@ -261,13 +294,15 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
       if (epilogue)  // reads the tile back (from registers, after store forwarding)
         for (std::int64_t q = 0; q < ip.width; ++q) {
           Loop jl = begin_loop(jp.width, "j");
-          Idx idx{is[q], b_.CreateAdd(j0, jl.iv, "", true, true), nullptr};
+          Idx idx{is[q], b_.CreateAdd(jt0, jl.iv, "", true, true), nullptr};
           store(c, cs, idx, value(epilogue, idx, /*compute=*/true));
           end_loop(jl, /*unroll_vectorized=*/true);
         }
       for (std::size_t l = open.size(); l-- > 0;) end_loop(open[l]);
     }
+    for (std::size_t l = j_open.size(); l-- > 0;) end_loop(j_open[l]);
   }
+  if (pack) release(packed_off, kk * widest);
 }
 
 // C (m x p) = A @ B for p <= kTileRows with A's rows contiguous: each C[i,j] a dot product

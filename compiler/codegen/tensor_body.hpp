@@ -265,6 +265,9 @@ class TensorBody : OpLowering {
   static constexpr std::int64_t kParallelMacs = std::int64_t(1) << 20;
   static constexpr std::int64_t kTileRows = 4;
   static constexpr std::int64_t kMaxTileRows = 16;
+  // matmul_tiles packs B's column strip when B's rows are at least this far apart, and the
+  // strip is at most kPackMaxBytes (it then stays in L2).
+  static constexpr std::int64_t kPackStrideBytes = 4096, kPackMaxBytes = 1 << 20;
   // LLVM's TinyTripCountVectorThreshold: shorter loops are vectorized only by predication.
   static constexpr std::int64_t kTinyTrip = 16;
 
