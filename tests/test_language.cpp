@@ -64,14 +64,7 @@ std::unique_ptr<Module> compile_in(const std::filesystem::path& dir, const std::
 }
 
 std::string error_in(const std::filesystem::path& dir, const std::string& text) {
-  SourceFile src{(dir / "t.grad").string(), text};
-  try {
-    compile_module(src, true, read_csv);
-  } catch (const InputError& e) {
-    auto lc = src.line_col(e.loc);
-    return std::to_string(lc.line) + ":" + std::to_string(lc.col) + ": " + e.what();
-  }
-  return "no error";
+  return compile_error(text, (dir / "t.grad").string());
 }
 
 //===--- Parser ---------------------------------------------------------------------------===//

@@ -24,9 +24,10 @@ inline std::unique_ptr<Module> compile_text(const std::string& text, bool simpli
   return compile_module(SourceFile{"test.grad", text}, simplify, read_csv);
 }
 
-/// The message of the InputError that compiling text throws, as `line:col: message`.
-inline std::string compile_error(const std::string& text) {
-  SourceFile src{"test.grad", text};
+/// The message of the InputError that compiling text throws, as `line:col: message`; `path` is
+/// the file's name (csv paths resolve against its folder).
+inline std::string compile_error(const std::string& text, const std::string& path = "test.grad") {
+  SourceFile src{path, text};
   try {
     compile_module(src, true, read_csv);
   } catch (const InputError& e) {
