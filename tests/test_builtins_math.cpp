@@ -162,26 +162,8 @@ TEST_P(MathBuiltinDerivatives, FirstAndSecondOrderMatchFiniteDifferences) {
     q = b.add(q, gi->shape.scalar() ? b.mul(wi, gi) : b.sum(b.mul(wi, gi), -1));
   }
   std::vector<const Node*> h = gradient(b, q, p.vars);
-  auto check = [&](const Node* fn, const std::vector<const Node*>& d, double tol, const char* what) {
-    auto at = [&](const std::vector<Tensor>& v) { return evaluate_tensors(std::span(&fn, 1), p.vars, v)[0].data[0]; };
-    auto dv = evaluate_tensors(d, p.vars, c.at);
-    for (std::size_t i = 0; i < p.vars.size(); ++i)
-      for (std::size_t e = 0; e < c.at[i].data.size(); ++e) {
-        std::vector<Tensor> v = c.at;
-        double x0 = v[i].data[e];
-        auto central = [&](double hh) {
-          v[i].data[e] = x0 + hh;
-          double up = at(v);
-          v[i].data[e] = x0 - hh;
-          double down = at(v);
-          return (up - down) / (2 * hh);
-        };
-        double fd = (4 * central(5e-5) - central(1e-4)) / 3;
-        EXPECT_LT(rel_err(dv[i].data[e], fd), tol) << what << " d/d" << p.vars[i]->name << "[" << e << "]";
-      }
-  };
-  check(p.f, g, 1e-7, "first order");
-  check(q, h, 1e-6, "second order");
+  expect_gradients_match_differences(p.f, g, p.vars, c.at, 1e-7, "first order");
+  expect_gradients_match_differences(q, h, p.vars, c.at, 1e-6, "second order");
 
   // The JIT computes the same value, gradient and second order.
   std::vector<const Node*> outs{p.f};

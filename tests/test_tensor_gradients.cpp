@@ -150,25 +150,7 @@ TEST_P(TensorGradients, MatchFiniteDifferences) {
   const Node* y = c.f(b, vars);
   const Node* loss = weighted_sum(b, y, 99);
   ASSERT_TRUE(loss->shape.scalar());
-  auto grads = gradient(b, loss, vars);
-  auto at = [&](const std::vector<Tensor>& v) { return evaluate_tensors(std::vector<const Node*>{loss}, vars, v)[0].data[0]; };
-  auto g_values = evaluate_tensors(grads, vars, values);
-  for (std::size_t i = 0; i < vars.size(); ++i) {
-    ASSERT_EQ(g_values[i].shape, vars[i]->shape) << "gradient of " << vars[i]->name;
-    for (std::size_t e = 0; e < values[i].data.size(); ++e) {
-      std::vector<Tensor> v = values;
-      double h = 1e-4, x0 = v[i].data[e];
-      auto central = [&](double hh) {
-        v[i].data[e] = x0 + hh;
-        double up = at(v);
-        v[i].data[e] = x0 - hh;
-        double down = at(v);
-        return (up - down) / (2 * hh);
-      };
-      double fd = (4 * central(h / 2) - central(h)) / 3;
-      EXPECT_LT(rel_err(g_values[i].data[e], fd), 1e-7) << c.name << ": d/d" << vars[i]->name << "[" << e << "]";
-    }
-  }
+  expect_gradients_match_differences(loss, gradient(b, loss, vars), vars, values, 1e-7, c.name);
 }
 
 // Second order: d/dx of (grad . v) is the Hessian-vector product H v, against central
@@ -222,21 +204,7 @@ TEST_P(EinsumGradients, FirstAndSecondOrderMatchFiniteDifferences) {
   dirs.push_back(Tensor::scalar(0.4));
   Builder b(m->graph);
   auto grads = gradient(b, f, vars);
-  auto at = [&](const std::vector<Tensor>& v) { return evaluate_tensors(std::span(&f, 1), vars, v)[0].data[0]; };
-  auto g_values = evaluate_tensors(grads, vars, values);
-  for (std::size_t i = 0; i < vars.size(); ++i)
-    for (std::size_t e = 0; e < values[i].data.size(); ++e) {
-      std::vector<Tensor> v = values;
-      double x0 = v[i].data[e];
-      auto central = [&](double hh) {
-        v[i].data[e] = x0 + hh;
-        double up = at(v);
-        v[i].data[e] = x0 - hh;
-        return (up - at(v)) / (2 * hh);
-      };
-      double fd = (4 * central(5e-5) - central(1e-4)) / 3;
-      EXPECT_LT(rel_err(g_values[i].data[e], fd), 1e-7) << c.name << ": d/d" << vars[i]->name << "[" << e << "]";
-    }
+  expect_gradients_match_differences(f, grads, vars, values, 1e-7, c.name);
   expect_hessian_vector_product(b, grads, vars, values, dirs, c.name);
 }
 

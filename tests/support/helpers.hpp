@@ -55,6 +55,31 @@ inline double rel_err(double a, double b) {
   return std::fabs(a - b) / std::max({1.0, std::fabs(a), std::fabs(b)});
 }
 
+/// Each element of each gradient d[i] (of the scalar f with respect to vars[i], at `values`)
+/// against a Richardson-extrapolated central difference of f, evaluated by the interpreter.
+inline void expect_gradients_match_differences(const Node* f, std::span<const Node* const> d,
+                                               std::span<const Node* const> vars,
+                                               const std::vector<Tensor>& values, double tol,
+                                               const std::string& label) {
+  auto at = [&](const std::vector<Tensor>& v) { return evaluate_tensors(std::span(&f, 1), vars, v)[0].data[0]; };
+  auto dv = evaluate_tensors(d, vars, values);
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    ASSERT_EQ(dv[i].shape, vars[i]->shape) << label << ": gradient of " << vars[i]->name;
+    for (std::size_t e = 0; e < values[i].data.size(); ++e) {
+      std::vector<Tensor> v = values;
+      double x0 = v[i].data[e];
+      auto central = [&](double hh) {
+        v[i].data[e] = x0 + hh;
+        double up = at(v);
+        v[i].data[e] = x0 - hh;
+        return (up - at(v)) / (2 * hh);
+      };
+      double fd = (4 * central(5e-5) - central(1e-4)) / 3;
+      EXPECT_LT(rel_err(dv[i].data[e], fd), tol) << label << ": d/d" << vars[i]->name << "[" << e << "]";
+    }
+  }
+}
+
 inline Jit& shared_jit() {
   static std::unique_ptr<Jit> jit = Jit::create();
   return *jit;
