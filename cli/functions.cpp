@@ -233,7 +233,7 @@ int cmd_emit(const Options& o) {
     if (!o.fn.empty() && !m->find(o.fn)) choose(*m, o.fn);
     return kExitOk;
   }
-  const Function& f = choose(*m, o.fn, /*tensors=*/o.stage == "tangent-ir");
+  const Function& f = choose(*m, o.fn, /*tensors=*/true);
   if (o.stage == "tangent-ir") {  // forward mode: f's tangent along each input (each element of a tensor)
     Builder b(m->graph, o.no_simplify ? Simplify::None : Simplify::Fold);
     Jacobian J = jacobian(b, std::span<const Node* const>(&f.body, 1), f.params, Mode::Forward, &m->origins);
@@ -247,6 +247,38 @@ int cmd_emit(const Options& o) {
       }
     std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)), print_listing(outs, labels, &f.names)).c_str(),
                stdout);
+    return kExitOk;
+  }
+  if (!scalar_function(f)) {  // tensors: the gradient, or for a tensor result the Jacobian's rows (reverse mode)
+    if (o.hessian && !f.body->shape.scalar())
+      throw UsageError(fmt::format("--hessian: '{}' returns shape {}; a Hessian is of a scalar function (without "
+                                   "--hessian, --stage grad-ir shows the Jacobian's rows)",
+                                   f.name, f.body->shape.str()));
+    for (const Node* p : f.params)
+      if (o.hessian && !p->shape.scalar())
+        throw UsageError(fmt::format("--hessian: '{}' takes '{}' of shape {}; --hessian needs scalar parameters",
+                                     f.name, p->name, p->shape.str()));
+    Builder b(m->graph, o.no_simplify ? Simplify::None : Simplify::Fold);
+    std::vector<const Node*> outs{f.body};
+    std::vector<std::string> labels{f.name};
+    if (f.body->shape.scalar()) {
+      outs = value_and_derivatives(b, f.body, f.params, false, &m->origins);
+      for (const Node* p : f.params) labels.push_back(print_partial(f.name, std::vector<std::string>{p->name}, Format::Text));
+    } else {
+      Jacobian J = jacobian(b, std::span<const Node* const>(&f.body, 1), f.params, Mode::Reverse, &m->origins);
+      for (std::size_t i = 0; i < J.rows_.size(); ++i)
+        for (std::size_t k = 0; k < f.params.size(); ++k) {
+          outs.push_back(J.rows_[i][k]);
+          labels.push_back(print_partial(fmt::format("{}[{}]", f.name, i), std::vector<std::string>{f.params[k]->name},
+                                         Format::Text));
+        }
+    }
+    if (o.stage == "grad-ir") {
+      std::fputs(fmt::format("fn {}({}):\n{}", f.name, join(param_names(f)), print_listing(outs, labels, &f.names)).c_str(),
+                 stdout);
+      return kExitOk;
+    }
+    std::fputs(Jit::create()->llvm_ir(KernelSpec{f.name, f.params, outs, /*batch=*/false}).c_str(), stdout);
     return kExitOk;
   }
   auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
