@@ -1,7 +1,10 @@
 // The GMM benchmark (bench/gmm.md): examples/gmm.grad at ADBench's sizes,
 // objective and gradient time, and the time from source to compiled kernel.
 //
-//   gradc_gmm_bench [--d 2,10,20,64] [--K 5,10,25,50,100,200] [--n 1000] [--reps 5]
+//   gradc_gmm_bench [--d 2,10,20,64] [--K 5,10,25,50,100,200] [--n 1000] [--reps 5] [--source FILE]
+//
+// --source times another statement of the objective (a variant of examples/gmm.grad with the
+// same parameters and data files), as bench/gmm.md's findings do.
 //
 // For each (d, K) it writes n random points and K component rows into a temporary folder beside
 // a copy of examples/gmm.grad (the source is the same for every size), compiles it as
@@ -161,15 +164,17 @@ std::vector<int> parse_list(const char* s) {
 int run(int argc, char** argv) {
   std::vector<int> ds{2, 10, 20, 64}, Ks{5, 10, 25, 50, 100, 200};
   int n = 1000, reps = 5;
+  std::string source_arg = GRADC_SOURCE_DIR "/examples/gmm.grad";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--d") ds = parse_list(argv[i + 1]);
     else if (a == "--K") Ks = parse_list(argv[i + 1]);
     else if (a == "--n") n = std::stoi(argv[i + 1]);
     else if (a == "--reps") reps = std::stoi(argv[i + 1]);
+    else if (a == "--source") source_arg = argv[i + 1];
     else throw std::invalid_argument("unknown option " + a);
   }
-  const fs::path source = GRADC_SOURCE_DIR "/examples/gmm.grad";
+  const fs::path source = source_arg;
   const fs::path tmp = fs::temp_directory_path() / ("gradc_gmm_bench_" + std::to_string(getpid()));
   fs::create_directories(tmp / "data");
   fs::copy_file(source, tmp / "gmm.grad", fs::copy_options::overwrite_existing);
