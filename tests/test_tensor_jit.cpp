@@ -1,9 +1,8 @@
-// Tensor kernels, checked against the IR interpreter (evaluate_tensors) in f64 and f32: every
-// broadcasting pattern, reductions along each axis, matrix products up to 64x784 @ 784x128,
-// transposes, indexing, embedding, one-hot, reshapes, fused elementwise chains, buffer reuse,
-// outputs of every kind, the batch entry point, and the value and gradient of a small MLP.
-// f64 must agree to 1e-12 relative (for sums and products, relative to the sum of |terms|);
-// f32 to 1e-4 relative to the f64 interpreter.
+// Tensor kernels, checked against the IR interpreter (evaluate_tensors) in f64 and f32
+// (support/tensor_kernels.hpp): every broadcasting pattern, reductions along each axis, matrix
+// products up to 64x784 @ 784x128, transposes, indexing, embedding, one-hot, reshapes, fused
+// elementwise chains, buffer reuse, outputs of every kind, the batch entry point, and the value
+// and gradient of a small MLP. Fusion across products: test_tensor_fusion.cpp.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -21,115 +20,12 @@
 #include "compiler/diff.hpp"
 #include "compiler/interp.hpp"
 #include "runtime/jit.hpp"
+#include "support/tensor_kernels.hpp"
 
 namespace gradc {
 namespace {
 
-using Nodes = std::vector<const Node*>;
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-double tolerance(DType t) { return t == DType::F64 ? 1e-12 : 1e-4; }
-const char* dtype_name(DType t) { return t == DType::F64 ? "f64" : "f32"; }
-
-Jit& shared_jit() {
-  static std::unique_ptr<Jit> jit = Jit::create();
-  return *jit;
-}
-
-std::vector<double> random_data(std::int64_t n, std::uint32_t seed, double lo = -2, double hi = 2) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  std::vector<double> v(static_cast<std::size_t>(n));
-  for (double& x : v) x = dist(rng);
-  return v;
-}
-
-Tensor random_tensor(const Shape& s, std::uint32_t seed, double lo = -2, double hi = 2) {
-  return Tensor{s, random_data(s.size(), seed, lo, hi)};
-}
-
-// Compiles out(in) and runs it once on `values`; returns each output's data (as double).
-// Checks that the kernel writes exactly its outputs (a sentinel follows them).
-std::vector<std::vector<double>> run_kernel(Jit& jit, const Nodes& in, const Nodes& out,
-                                            const std::vector<Tensor>& values, DType dtype) {
-  Kernel k = jit.compile(KernelSpec{"t", in, out, /*batch=*/false, dtype});
-  std::vector<double> flat;
-  for (const Tensor& t : values) flat.insert(flat.end(), t.data.begin(), t.data.end());
-  EXPECT_EQ(k.num_inputs, flat.size());
-  std::vector<double> result(k.num_outputs);
-  constexpr double kSentinel = -777.25;
-  if (dtype == DType::F64) {
-    EXPECT_NE(k.single, nullptr);
-    EXPECT_EQ(k.single_f32, nullptr);
-    std::vector<double> o(k.num_outputs + 1, kSentinel);
-    k.single(flat.data(), o.data());
-    EXPECT_EQ(o.back(), kSentinel) << "wrote past its outputs";
-    std::copy(o.begin(), o.end() - 1, result.begin());
-  } else {
-    EXPECT_NE(k.single_f32, nullptr);
-    EXPECT_EQ(k.single, nullptr);
-    std::vector<float> f(flat.begin(), flat.end());
-    std::vector<float> o(k.num_outputs + 1, static_cast<float>(kSentinel));
-    k.single_f32(f.data(), o.data());
-    EXPECT_EQ(o.back(), static_cast<float>(kSentinel)) << "wrote past its outputs";
-    std::copy(o.begin(), o.end() - 1, result.begin());
-  }
-  std::vector<std::vector<double>> split;
-  std::size_t at = 0;
-  for (const Node* n : out) {
-    std::size_t size = static_cast<std::size_t>(n->shape.size());
-    split.emplace_back(result.begin() + at, result.begin() + at + size);
-    at += size;
-  }
-  return split;
-}
-
-// got ≈ ref elementwise: nan where ref is nan, equal infinities, else |got - ref| <= rel *
-// max(|ref|, mag) with mag the sum of |terms| (or 0 for an elementwise result).
-::testing::AssertionResult close(const std::vector<double>& ref, const std::vector<double>& got, double rel,
-                                 const std::vector<double>* mag = nullptr) {
-  if (ref.size() != got.size())
-    return ::testing::AssertionFailure() << "size " << got.size() << ", expected " << ref.size();
-  for (std::size_t e = 0; e < ref.size(); ++e) {
-    double r = ref[e], g = got[e];
-    bool ok;
-    if (std::isnan(r) || std::isnan(g))
-      ok = std::isnan(r) && std::isnan(g);
-    else if (std::isinf(r) || std::isinf(g))
-      ok = r == g;
-    else
-      ok = r == g || std::fabs(g - r) <= rel * std::max(std::fabs(r), mag ? (*mag)[e] : 0.0);
-    if (!ok)
-      return ::testing::AssertionFailure()
-             << "element " << e << ": expected " << r << ", got " << g << " (tolerance " << rel << ")";
-  }
-  return ::testing::AssertionSuccess();
-}
-
-// Compiles and runs out(in) in `dtype` and compares with the interpreter. mags[j], when given
-// and not null, is the sum of |terms| of output j (a reduction's scale).
-void expect_matches(const Nodes& in, const Nodes& out, const std::vector<Tensor>& values, DType dtype,
-                    const std::vector<const Node*>& mag_nodes = {}) {
-  std::vector<Tensor> ref = evaluate_tensors(out, in, values);
-  std::vector<std::vector<double>> got = run_kernel(shared_jit(), in, out, values, dtype);
-  std::vector<Tensor> mags;
-  Nodes present;
-  for (const Node* m : mag_nodes)
-    if (m) present.push_back(m);
-  if (!present.empty()) mags = evaluate_tensors(present, in, values);
-  for (std::size_t j = 0, mi = 0; j < out.size(); ++j) {
-    const std::vector<double>* mag = nullptr;
-    if (j < mag_nodes.size() && mag_nodes[j]) mag = &mags[mi++].data;
-    EXPECT_TRUE(close(ref[j].data, got[j], tolerance(dtype), mag))
-        << dtype_name(dtype) << ", output " << j << " of shape " << out[j]->shape.str();
-  }
-}
-
-class TensorJit : public ::testing::TestWithParam<DType> {
- protected:
-  DType dt() const { return GetParam(); }
-};
+using namespace tensor_kernels;
 
 // The comparison itself can fail: a wrong element, a nan where a number is due, a size.
 TEST(TensorJitHarness, ComparisonRejectsWrongResults) {
@@ -304,143 +200,6 @@ TEST_P(TensorJit, MatMulOperandForms) {
   Nodes mags2 = {mm_mag(b.transpose(h), dz), mm_mag(dz, b.transpose(w2)), mm_mag(h, w2),
                  mm_mag(b.call(Op::Sin, h), w2), mm_mag(b.transpose(b.mul(dz, dz)), dz)};
   expect_matches({h, dz, w2}, out2, v2, dt(), mags2);
-}
-
-// tanh(x @ W + b): one matrix-product loop nest that writes the output directly, applying
-// tanh(. + b) to each register tile as it is finished: no intermediate buffer at all.
-TEST_P(TensorJit, DenseLayerFusesIntoOneLoop) {
-  Graph g;
-  Builder b(g);
-  const Node* x = g.var("x", Shape{16, 12});
-  const Node* w = g.var("w", Shape{12, 20});
-  const Node* bias = g.var("b", Shape{20});
-  const Node* xw = b.matmul(x, w);
-  const Node* y = b.call(Op::Tanh, b.add(xw, bias));
-  Nodes in = {x, w, bias};
-  std::vector<Tensor> v = {random_tensor(x->shape, 21), random_tensor(w->shape, 22), random_tensor(bias->shape, 23)};
-  expect_matches(in, {y}, v, dt(), {b.add(b.matmul(b.call(Op::Abs, x), b.call(Op::Abs, w)), b.call(Op::Abs, bias))});
-  auto raw = Jit::create({.optimize = false});
-  std::string ir = raw->llvm_ir(KernelSpec{"dense", in, Nodes{y}, false, dt()});
-  EXPECT_EQ(ir.find("workspace"), std::string::npos) << ir;
-  std::string elem = dt() == DType::F64 ? "double" : "float";
-  EXPECT_NE(ir.find("call contract " + elem + " @llvm.tanh"), std::string::npos) << ir;
-  // Read twice (here by tanh and by an output), the product keeps its own buffer.
-  std::string ir2 = raw->llvm_ir(KernelSpec{"dense2", in, Nodes{y, xw}, false, dt()});
-  EXPECT_EQ(ir2.find("workspace"), std::string::npos) << ir2;
-  expect_matches(in, {y, xw}, v, dt(), {b.add(b.matmul(b.call(Op::Abs, x), b.call(Op::Abs, w)), b.call(Op::Abs, bias)),
-                                        b.matmul(b.call(Op::Abs, x), b.call(Op::Abs, w))});
-}
-
-// The summation orders of long sums: partial sums over rows (column sums of a tall matrix, a
-// total over rows, a product with a small result and a long inner dimension), dot products in
-// vectors for products with at most 4 columns, leftover rows and terms; an outer product (inner
-// dimension 1) fused into its reader; step(x) read as step(relu(x)); a product finished in its
-// tiles by relu(. + b). Each against the interpreter, with the sum of |terms| as the scale.
-TEST_P(TensorJit, LongSumsAndFusedProducts) {
-  Graph g;
-  Builder b(g);
-  const Node* x = g.var("x", Shape{203, 16});
-  const Node* h = g.var("h", Shape{203, 37});
-  const Node* w = g.var("w", Shape{37, 3});
-  const Node* u = g.var("u", Shape{203, 1});
-  const Node* v = g.var("v", Shape{1, 16});
-  const Node* bias = g.var("bias", Shape{16});
-  const Node* w2 = g.var("w2", Shape{37, 16});
-  std::vector<Tensor> vals = {random_tensor(x->shape, 31), random_tensor(h->shape, 32), random_tensor(w->shape, 33),
-                              random_tensor(u->shape, 34), random_tensor(v->shape, 35), random_tensor(bias->shape, 36),
-                              random_tensor(w2->shape, 37)};
-  auto abs = [&](const Node* n) { return b.call(Op::Abs, n); };
-  const Node* z = b.add(b.matmul(h, w2), bias);  // 203 x 16
-  const Node* col0 = b.reshape(b.index(x, 1, 0), Shape{1, 203});  // x's first column, strided
-  const Node* relu_z = b.call(Op::Relu, z);
-  Nodes out = {
-      b.sum(x, 0),                                   // column sums, 203 = 4 * 50 + 3 rows
-      b.sum(b.mul(x, x), -1),                        // a total over rows
-      b.matmul(b.transpose(u), x),                   // 1 x 16 over 203 terms
-      b.matmul(col0, x),                             // the same with a strided operand
-      b.matmul(h, w),                                // 3 columns: dot products of 37 = 4 * 8 + 5 terms
-      b.mul(b.matmul(u, v), b.call(Op::Step, z)),    // outer product, step(z) with relu(z) computed
-      b.matmul(b.transpose(relu_z), x),              // relu(z) finished in the tiles of h @ ...
-  };
-  Nodes mags = {
-      b.sum(abs(x), 0),
-      b.sum(b.mul(x, x), -1),
-      b.matmul(b.transpose(abs(u)), abs(x)),
-      b.matmul(abs(col0), abs(x)),
-      b.matmul(abs(h), abs(w)),
-      nullptr,
-      b.matmul(b.transpose(abs(relu_z)), abs(x)),
-  };
-  expect_matches({x, h, w, u, v, bias, w2}, out, vals, dt(), mags);
-}
-
-// Large products split over threads give the same bits as on one thread (each element is
-// computed by one thread, in the same order): a dense layer forward and its weight gradient,
-// with leftover rows (300 = 2 x 148 + 4), a product finished by relu(. + b) on one thread.
-TEST_P(TensorJit, ThreadsGiveTheSameBits) {
-  Graph g;
-  Builder b(g);
-  const Node* x = g.var("x", Shape{72, 300});
-  const Node* w = g.var("w", Shape{300, 130});
-  const Node* bias = g.var("bias", Shape{130});
-  const Node* dz = g.var("dz", Shape{72, 130});
-  std::vector<Tensor> vals = {random_tensor(x->shape, 41), random_tensor(w->shape, 42), random_tensor(bias->shape, 43),
-                              random_tensor(dz->shape, 44)};
-  Nodes in = {x, w, bias, dz};
-  Nodes out = {b.call(Op::Relu, b.add(b.matmul(x, w), bias)), b.matmul(b.transpose(x), dz)};
-  auto abs = [&](const Node* n) { return b.call(Op::Abs, n); };
-  expect_matches(in, out, vals, dt(), {b.add(b.matmul(abs(x), abs(w)), abs(bias)), b.matmul(b.transpose(abs(x)), abs(dz))});
-  auto one = run_kernel(shared_jit(), in, out, vals, dt());
-  auto jit2 = Jit::create({.threads = 2});
-  EXPECT_NE(jit2->llvm_ir(KernelSpec{"t", in, out, false, dt()}).find("@gradc_parallel"), std::string::npos);
-  EXPECT_EQ(run_kernel(*jit2, in, out, vals, dt()), one);
-  auto jit3 = Jit::create({.threads = 3});
-  EXPECT_EQ(run_kernel(*jit3, in, out, vals, dt()), one);
-
-  // Two kernels of one Jit called at once from two threads: one gets the pool, the other runs
-  // its parts itself; both are right every time.
-  Kernel k1 = jit2->compile(KernelSpec{"a", in, out, false, DType::F64});
-  Kernel k2 = jit2->compile(KernelSpec{"b", in, out, false, DType::F64});
-  std::vector<double> flat;
-  for (const Tensor& t : vals) flat.insert(flat.end(), t.data.begin(), t.data.end());
-  std::vector<double> expected(k1.num_outputs);
-  k1.single(flat.data(), expected.data());
-  std::atomic<int> wrong{0};
-  auto hammer = [&](const Kernel& k) {
-    std::vector<double> o(k.num_outputs);
-    for (int r = 0; r < 200; ++r) {
-      k.single(flat.data(), o.data());
-      if (o != expected) ++wrong;
-    }
-  };
-  std::thread t1(hammer, std::cref(k1)), t2(hammer, std::cref(k2));
-  t1.join();
-  t2.join();
-  EXPECT_EQ(wrong.load(), 0);
-}
-
-// A right operand whose rows are 4 KiB or more apart (X^T @ dZ of examples/gmm.grad) has its
-// column strips copied to a contiguous buffer first (matmul_tiles' packing): the bits are
-// those of the threaded kernel, which does not pack (27 rows: 4-row blocks and single rows;
-// 1,100 columns: a leftover tile; a relu(. + b) finished in the tiles on one thread).
-TEST_P(TensorJit, PackedRightOperandGivesTheSameBits) {
-  Graph g;
-  Builder b(g);
-  const Node* x = g.var("x", Shape{200, 27});
-  const Node* dz = g.var("dz", Shape{200, 1100});
-  const Node* bias = g.var("bias", Shape{1100});
-  std::vector<Tensor> vals = {random_tensor(x->shape, 51), random_tensor(dz->shape, 52),
-                              random_tensor(bias->shape, 53)};
-  Nodes in = {x, dz, bias};
-  const Node* xt_dz = b.matmul(b.transpose(x), dz);
-  Nodes out = {xt_dz, b.call(Op::Relu, b.add(b.matmul(b.transpose(x), b.mul(dz, dz)), bias))};
-  auto abs = [&](const Node* n) { return b.call(Op::Abs, n); };
-  expect_matches(in, out, vals, dt(),
-                 {b.matmul(b.transpose(abs(x)), abs(dz)), b.add(b.matmul(b.transpose(abs(x)), b.mul(dz, dz)), abs(bias))});
-  auto one = run_kernel(shared_jit(), in, out, vals, dt());
-  auto jit2 = Jit::create({.threads = 2});
-  EXPECT_NE(jit2->llvm_ir(KernelSpec{"t", in, out, false, dt()}).find("@gradc_parallel"), std::string::npos);
-  EXPECT_EQ(run_kernel(*jit2, in, out, vals, dt()), one);
 }
 
 // The matrix product's inner loop is vectorized for the host (its vector width).

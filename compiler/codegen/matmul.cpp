@@ -46,8 +46,16 @@ void TensorBody::matmul(const Node* n, const Storage& c, const Node* epilogue) {
   const Node* y = n->arg(1);
   Temps temps;
   Storage a = operand_view(x, temps);
-  Storage bm = operand_view(y, temps);
   std::int64_t m = x->shape[0], kk = x->shape[1], p = y->shape[1];
+  const Info& I = info_[pos_.at(n)];
+  if (I.column_sum) {  // the plain, packed path (riders)
+    PackExtras extras{info_[pos_.at(y)].packed ? y : nullptr, &info_[pos_.at(I.column_sum)].st, I.negated_sum};
+    Storage bm = extras.bnode ? contiguous(nullptr, 0, y->shape) : with_unit_columns(operand_view(y, temps), y->shape, temps);
+    matmul_tiles(a, bm, c, m, kk, p, epilogue, extras);
+    for (auto [off, size] : temps) release(off, size);
+    return;
+  }
+  Storage bm = operand_view(y, temps);
   if (p <= kTileRows && m >= kTinyTrip && kk >= 2 * kDotLanes && a.stride[1] == 1) {
     Shape bt_shape{static_cast<std::int32_t>(p), static_cast<std::int32_t>(kk)};
     matmul_dots(a, with_unit_columns(transposed(bm), bt_shape, temps), c, m, kk, p);
@@ -163,8 +171,28 @@ void TensorBody::parallel_tiles(const Storage& a, const Storage& bm, const Stora
 // time (after a wider block), then one at a time.
 // With `epilogue` (an elementwise node reading the product, see analyze()), each finished
 // tile of C is replaced by the epilogue's value there.
+// The block of rows and the widest column tile of matmul_tiles for C of m x p.
+TensorBody::TileGeometry TensorBody::tile_geometry(std::int64_t m, std::int64_t p) const {
+  std::int64_t cols = std::min(tile_cols_, p), rest = p % cols, widest = cols;
+  if (rest != 0 && rest < kTinyTrip) widest = cols + rest;  // leftover columns join the last tile
+  std::int64_t vectors = (widest + lanes_ - 1) / lanes_;
+  // Rows per block: kTileRows, or more (as many as fill the accumulators, up to kMaxTileRows)
+  // when the column tiles are only a vector or two wide (a 16-column layer): kTileRows rows of
+  // one vector are too few independent fma chains to hide the fma latency (2-16-16-1 on 1,024
+  // rows, AVX-512: f32 kernel 28 -> 25 us).
+  return {std::min(std::clamp(accumulators_ / vectors, kTileRows, kMaxTileRows), m), widest};
+}
+
+// Whether matmul_tiles packs B's column strips (see there), for B's rows b_row_stride apart;
+// with `computed_b` (B is computed as it is packed: riders) whatever the stride.
+bool TensorBody::packs(std::int64_t m, std::int64_t kk, std::int64_t p, std::int64_t b_row_stride, bool computed_b) const {
+  TileGeometry g = tile_geometry(m, p);
+  return part_in_ == nullptr && (computed_b || b_row_stride * elem_bytes_ >= kPackStrideBytes) && m > g.rows &&
+         kk >= kTileRows && kk * g.widest * elem_bytes_ <= kPackMaxBytes;
+}
+
 void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage& c, std::int64_t m, std::int64_t kk,
-                  std::int64_t p, const Node* epilogue) {
+                  std::int64_t p, const Node* epilogue, const PackExtras& extras) {
   Shape as{static_cast<std::int32_t>(m), static_cast<std::int32_t>(kk)};
   Shape bs{static_cast<std::int32_t>(kk), static_cast<std::int32_t>(p)};
   Shape cs{static_cast<std::int32_t>(m), static_cast<std::int32_t>(p)};
@@ -193,14 +221,7 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
     if (full > 1) col_parts.push_back({0, cols, full - 1});
     col_parts.push_back({(full - 1) * cols, cols + rest, 1});
   }
-  // Rows per block: kTileRows, or more (as many as fill the accumulators, up to kMaxTileRows)
-  // when the column tiles are only a vector or two wide (a 16-column layer): kTileRows rows of
-  // one vector are too few independent fma chains to hide the fma latency (2-16-16-1 on 1,024
-  // rows, AVX-512: f32 kernel 28 -> 25 us).
-  std::int64_t widest = 0;
-  for (const Part& jp : col_parts) widest = std::max(widest, jp.width);
-  std::int64_t vectors = (widest + lanes_ - 1) / lanes_;
-  std::int64_t rows = std::min(std::clamp(accumulators_ / vectors, kTileRows, kMaxTileRows), m);
+  auto [rows, widest] = tile_geometry(m, p);
   // C does not overlap A or B (all are live at once): say so with a scope of its own,
   // so LICM can keep the block of C in registers across the k loop when A or B is in the
   // workspace too.
@@ -212,7 +233,7 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
     row_parts.push_back({done, kTileRows, (m - done) / kTileRows});
     done += (m - done) / kTileRows * kTileRows;
   }
-  row_parts.push_back({done, 1, m - done});
+  if (m > done) row_parts.push_back({done, m - done, 1});  // the last rows, one block
   // B-panel packing: each block of rows walks the column strip of B (kk rows of a tile) down
   // again. When B's rows are 4 KiB or more apart, the strip's lines fall in few cache sets
   // and are evicted between blocks (X^T @ dZ of examples/gmm.grad, dZ [1000, 6400] in f64:
@@ -220,9 +241,8 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
   // buffer makes every later pass read consecutive lines. Only the reads of B move: each
   // C element sums the same terms in the same order, so results are bit-identical. Not in a
   // part function (parallel_tiles): the parts run at once and the buffer is one global.
-  std::int64_t strip_bytes = kk * widest * elem_bytes_;
-  bool pack = part_in_ == nullptr && bm.stride[1] == 1 && bm.stride[0] * elem_bytes_ >= kPackStrideBytes &&
-              m > rows && kk >= kTileRows && strip_bytes <= kPackMaxBytes;
+  bool pack = bm.stride[1] == 1 && packs(m, kk, p, bm.stride[0], extras.bnode != nullptr);
+  if (extras.bnode && !pack) throw std::logic_error("codegen: a packed operand in a product that does not pack");
   std::int64_t packed_off = pack ? allocate(kk * widest) : 0;
   for (const Part& jp : col_parts) {
     std::vector<Loop> j_open;
@@ -239,12 +259,34 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
       bsrc_shape = Shape{static_cast<std::int32_t>(kk), static_cast<std::int32_t>(jp.width)};
       bsrc = contiguous(workspace_, packed_off, bsrc_shape);
       jb0 = b_.getInt64(0);
-      Loop kl = begin_loop(kk, "k");
-      Loop jl = begin_loop(jp.width, "j");
-      store(bsrc, bsrc_shape, Idx{kl.iv, jl.iv, nullptr},
-            load(bm, bs, Idx{kl.iv, b_.CreateAdd(j0, jl.iv, "", true, true), nullptr}));
-      end_loop(jl);
-      end_loop(kl);
+      scoped_nest([&](const AccScope& scope) {
+        if (extras.bnode) {
+          pack_computed(extras.bnode, bsrc, bsrc_shape, j0, jp.width, scope);
+          return;
+        }
+        Loop kl = begin_loop(kk, "k");
+        Loop jl = begin_loop(jp.width, "j");
+        Idx at{kl.iv, b_.CreateAdd(j0, jl.iv, "", true, true), nullptr};
+        scope.acc(store(bsrc, bsrc_shape, Idx{kl.iv, jl.iv, nullptr}, load(bm, bs, at)));
+        end_loop(jl);
+        end_loop(kl);
+      });
+      if (extras.colsum) {  // the column sums of the strip (riders), each from +0 with k increasing
+        Shape ss{static_cast<std::int32_t>(p)};
+        auto step = [&](llvm::Value* kv, bool first) {
+          Loop jl = begin_loop(jp.width, "j");
+          llvm::Value* at = address(*extras.colsum, ss, Idx{b_.CreateAdd(j0, jl.iv, "", true, true), nullptr, nullptr});
+          llvm::Value* v = mark_ab(load(bsrc, bsrc_shape, Idx{kv, jl.iv, nullptr}));
+          if (extras.negate) v = b_.CreateFNeg(v);
+          llvm::Value* prev = first ? k(0) : acc_scope.acc(b_.CreateLoad(t_, at));
+          acc_scope.acc(b_.CreateStore(b_.CreateFAdd(prev, v), at));
+          end_loop(jl, /*unroll_vectorized=*/true);
+        };
+        step(b_.getInt64(0), true);
+        Loop kl = begin_loop(kk - 1, "k");
+        step(b_.CreateAdd(kl.iv, b_.getInt64(1), "", true, true), false);
+        end_loop(kl);
+      }
     }
     for (const Part& ip : row_parts) {
       if (ip.count == 0) continue;
@@ -303,6 +345,58 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
     for (std::size_t l = j_open.size(); l-- > 0;) end_loop(j_open[l]);
   }
   if (pack) release(packed_off, kk * widest);
+  if (extras.colsum && !pack) {  // not packed after all (B's layout): a loop of its own
+    Shape ss{static_cast<std::int32_t>(p)};
+    zero(*extras.colsum, p);
+    for_each_index(bs, [&](const Idx& idx) {
+      llvm::Value* at = address(*extras.colsum, ss, Idx{idx[1], nullptr, nullptr});
+      llvm::Value* v = load(bm, bs, idx);
+      b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(t_, at), extras.negate ? b_.CreateFNeg(v) : v), at);
+    });
+  }
+}
+
+// Packs the strip of columns j0 .. j0 + width of the elementwise node b (kk x p, not buffered)
+// into dst, computing b there. When b's expression reads a [kk, G, d] tensor as [kk, G d]
+// (the backward of a sum over groups of d columns), the strip is walked group by group: each
+// column j = g d + r then carries its digits (regroup), so that reshape is no division, and
+// whatever b reads per (k, g) is one load per group instead of a gather per column.
+void TensorBody::pack_computed(const Node* b, const Storage& dst, const Shape& ds, llvm::Value* j0, std::int64_t width,
+                               const AccScope& scope) {
+  const std::int64_t kk = b->shape[0];
+  Shape fine = loop_shape(b);
+  std::int64_t d = fine.rank == 3 && fine[0] == kk ? fine[2] : 0;
+  if (d < lanes_) {  // no groups, or too short to walk one by one
+    Loop kl = begin_loop(kk, "k");
+    Loop jl = begin_loop(width, "j");
+    scope.acc(store(dst, ds, Idx{kl.iv, jl.iv, nullptr},
+                    value(b, Idx{kl.iv, b_.CreateAdd(j0, jl.iv, "", true, true), nullptr})));
+    end_loop(jl);
+    end_loop(kl);
+    return;
+  }
+  llvm::Value* g0 = b_.CreateUDiv(j0, b_.getInt64(d));
+  llvm::Value* r0 = b_.CreateURem(j0, b_.getInt64(d));
+  llvm::Value* w = b_.getInt64(width);
+  // Segment s covers the strip's columns [s d - r0, (s + 1) d - r0) (from 0 for s = 0), of group g0 + s.
+  for (std::int64_t seg = 0; seg < (width + d - 2) / d + 1; ++seg) {
+    llvm::Value* start = seg == 0 ? b_.getInt64(0) : b_.CreateSub(b_.getInt64(seg * d), r0);
+    llvm::Value* end = b_.CreateSub(b_.getInt64((seg + 1) * d), r0);
+    end = b_.CreateSelect(b_.CreateICmpSLT(end, w), end, w);
+    llvm::Value* len = b_.CreateSub(end, start);
+    llvm::Value* rstart = seg == 0 ? r0 : b_.getInt64(0);
+    llvm::Value* g = b_.CreateAdd(g0, b_.getInt64(seg));
+    // (the last segment may be empty)
+    Loop kl = begin_loop_upto(b_.CreateSelect(b_.CreateICmpSGT(len, b_.getInt64(0)), b_.getInt64(kk), b_.getInt64(0)), "k");
+    Loop tl = begin_loop_upto(len, "t");
+    llvm::Value* r = b_.CreateAdd(rstart, tl.iv, "", true, true);
+    llvm::Value* j = b_.CreateAdd(b_.CreateMul(g, b_.getInt64(d), "", true, true), r, "", true, true);
+    digits_.emplace(j, Digits{{g, fine[1]}, {r, d}});
+    scope.acc(store(dst, ds, Idx{kl.iv, b_.CreateAdd(start, tl.iv, "", true, true), nullptr},
+                    value(b, Idx{kl.iv, j, nullptr})));
+    end_loop(tl, false, std::max<std::int64_t>(1, 32 / elem_bytes_));
+    end_loop(kl);
+  }
 }
 
 // C (m x p) = A @ B for p <= kTileRows with A's rows contiguous: each C[i,j] a dot product

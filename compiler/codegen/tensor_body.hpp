@@ -69,6 +69,12 @@ class TensorBody : OpLowering {
     std::size_t eval_pos = 0;     // the step whose code reads this node's value
     std::size_t last_use = 0;     // the last step that reads this node's buffer
     const Node* epilogue_of = nullptr;  // a matrix product this node finishes (see analyze)
+    // Column sums that ride on a product (see riders): on the sum, the product that fills
+    // its buffer; on the product, the sum and whether it sums the negated operand.
+    const Node* summed_by = nullptr;
+    const Node* column_sum = nullptr;
+    bool negated_sum = false;
+    bool packed = false;  // an elementwise B computed as its product packs it (not buffered)
   };
 
   const Node* operand(const Node* n, int i) const;
@@ -76,6 +82,12 @@ class TensorBody : OpLowering {
   void analyze();
 
   const Node* epilogue(std::size_t p, const std::vector<std::vector<std::uint32_t>>& users) const;
+  void riders(const std::vector<std::vector<std::uint32_t>>& users);
+  struct TileGeometry {
+    std::int64_t rows, widest;
+  };
+  TileGeometry tile_geometry(std::int64_t m, std::int64_t p) const;
+  bool packs(std::int64_t m, std::int64_t kk, std::int64_t p, std::int64_t b_row_stride, bool computed_b) const;
 
   Storage contiguous(llvm::Value* base, std::int64_t offset, const Shape& s);
 
@@ -94,9 +106,14 @@ class TensorBody : OpLowering {
     llvm::BasicBlock* body;
     llvm::PHINode* iv;
     std::int64_t n;
+    llvm::Value* limit = nullptr;        // a trip count known only at run time (begin_loop_upto)
+    llvm::BranchInst* guard = nullptr;   // skips the loop when that count is 0
   };
   Loop begin_loop(std::int64_t n, const char* name = "i");
-  void end_loop(const Loop& l, bool unroll_vectorized = false);
+  Loop begin_loop_upto(llvm::Value* n, const char* name = "i");
+  // vector_width > 0: vectorize by that many lanes, one vector per iteration (a loop known to
+  // be short, which LLVM would otherwise give a wide, unrolled body that it never enters).
+  void end_loop(const Loop& l, bool unroll_vectorized = false, std::int64_t vector_width = 0);
   // ---- Accumulators kept in registers. A loop nest that accumulates into a small buffer (a
   // block of a matrix product, partial sums) tags that buffer's loads and stores with an alias
   // scope of its own and its other loads as not aliasing it (true: the buffer is live while
@@ -156,6 +173,13 @@ class TensorBody : OpLowering {
 
   Idx map_index(const Node* n, const Idx& idx);
 
+  // An index that a reshape computes from several others (k d + r, for [n, K, d] read as
+  // [n, K d]) keeps them as its digits: (value, extent), most significant first. A reshape
+  // back splits it into its digits again instead of dividing (see regroup).
+  using Digits = std::vector<std::pair<llvm::Value*, std::int64_t>>;
+  bool regroup(const Shape& s, const Shape& xs, const Idx& idx, Idx& r);
+  Shape loop_shape(const Node* n) const;
+
   std::pair<const Node*, Idx> resolve(const Node* n, Idx idx);
 
   struct Key {
@@ -193,8 +217,18 @@ class TensorBody : OpLowering {
   void parallel_tiles(const Storage& a, const Storage& bm, const Storage& c, std::int64_t m, std::int64_t kk,
                       std::int64_t p);
 
+  // Extras of matmul_tiles' packed path: B computed as it is packed (bnode, fused), and a
+  // column sum of B (or of -B) written to `colsum` from each packed strip.
+  struct PackExtras {
+    const Node* bnode;
+    const Storage* colsum;
+    bool negate;
+  };
   void matmul_tiles(const Storage& a, const Storage& bm, const Storage& c, std::int64_t m, std::int64_t kk,
-                    std::int64_t p, const Node* epilogue = nullptr);
+                    std::int64_t p, const Node* epilogue = nullptr, const PackExtras& extras = {nullptr, nullptr, false});
+
+  void pack_computed(const Node* b, const Storage& dst, const Shape& ds, llvm::Value* j0, std::int64_t width,
+                     const AccScope& scope);
 
   void matmul_dots(const Storage& a, const Storage& bt, const Storage& c, std::int64_t m, std::int64_t kk,
                    std::int64_t p);
@@ -284,6 +318,7 @@ class TensorBody : OpLowering {
   std::vector<const Node*> order_;
   std::unordered_map<const Node*, std::size_t> pos_;
   std::unordered_map<const Node*, const Node*> relu_of_;  // x -> relu(x)
+  std::unordered_map<llvm::Value*, Digits> digits_;
   std::vector<Info> info_;
   llvm::GlobalVariable* workspace_ = nullptr;
   std::vector<std::pair<std::int64_t, std::int64_t>> free_;  // (offset, length), sorted

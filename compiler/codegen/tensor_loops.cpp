@@ -2,6 +2,7 @@
 #include "compiler/codegen/tensor_body.hpp"
 
 #include <limits>
+#include <unordered_set>
 
 #include "compiler/ops_tensor.hpp"
 
@@ -17,19 +18,44 @@ TensorBody::Loop TensorBody::begin_loop(std::int64_t n, const char* name) {
   return {body, iv, n};
 }
 
+// A loop of n iterations, n > 0 or not, n known at run time.
+TensorBody::Loop TensorBody::begin_loop_upto(llvm::Value* n, const char* name) {
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  auto* body = llvm::BasicBlock::Create(m_.getContext(), "loop", fn_);
+  llvm::BranchInst* guard = b_.CreateCondBr(b_.CreateICmpSGT(n, b_.getInt64(0)), body, body);
+  b_.SetInsertPoint(body);
+  llvm::PHINode* iv = b_.CreatePHI(i64_, 2, name);
+  iv->addIncoming(b_.getInt64(0), pre);
+  return {body, iv, 0, n, guard};
+}
+
 // With `unroll_vectorized`, the loop the vectorizer makes of it is unrolled completely (the
 // JIT runs no other unrolling on tensor kernels; see runtime/jit.cpp).
-void TensorBody::end_loop(const Loop& l, bool unroll_vectorized) {
+void TensorBody::end_loop(const Loop& l, bool unroll_vectorized, std::int64_t vector_width) {
   llvm::Value* next = b_.CreateAdd(l.iv, b_.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
   auto* exit = llvm::BasicBlock::Create(m_.getContext(), "next", fn_);
   l.iv->addIncoming(next, b_.GetInsertBlock());
-  llvm::Instruction* br = b_.CreateCondBr(b_.CreateICmpULT(next, b_.getInt64(l.n)), l.body, exit);
+  llvm::Value* more = l.limit ? b_.CreateICmpSLT(next, l.limit) : b_.CreateICmpULT(next, b_.getInt64(l.n));
+  llvm::Instruction* br = b_.CreateCondBr(more, l.body, exit);
+  if (l.guard) l.guard->setSuccessor(1, exit);
   if (unroll_vectorized) {
     llvm::LLVMContext& ctx = m_.getContext();
     llvm::Metadata* full[] = {llvm::MDString::get(ctx, "llvm.loop.unroll.full")};
     llvm::Metadata* followup[] = {llvm::MDString::get(ctx, "llvm.loop.vectorize.followup_vectorized"),
                                   llvm::MDNode::get(ctx, full)};
     llvm::Metadata* ops[] = {nullptr, llvm::MDNode::get(ctx, followup)};
+    llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, ops);
+    id->replaceOperandWith(0, id);
+    br->setMetadata(llvm::LLVMContext::MD_loop, id);
+  } else if (vector_width > 0) {  // one vector per iteration, not several (a short loop)
+    llvm::LLVMContext& ctx = m_.getContext();
+    auto hint = [&](const char* name, std::int64_t v) {
+      llvm::Metadata* md[] = {llvm::MDString::get(ctx, name),
+                              llvm::ConstantAsMetadata::get(b_.getInt32(static_cast<std::uint32_t>(v)))};
+      return llvm::MDNode::get(ctx, md);
+    };
+    llvm::Metadata* ops[] = {nullptr, hint("llvm.loop.vectorize.width", vector_width),
+                             hint("llvm.loop.interleave.count", 1)};
     llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, ops);
     id->replaceOperandWith(0, id);
     br->setMetadata(llvm::LLVMContext::MD_loop, id);
@@ -115,20 +141,102 @@ TensorBody::Idx TensorBody::map_index(const Node* n, const Idx& idx) {
         }
         return r;
       }
-      // The flat position, then the operand's index by division.
-      llvm::Value* lin = b_.getInt64(0);
-      for (int d = 0; d < s.rank; ++d)
-        lin = b_.CreateAdd(lin, b_.CreateMul(idx[d], b_.getInt64(row_major_stride(s, d)), "", true, true), "",
-                           true, true);
+      if (regroup(s, xs, idx, r)) return r;
+      // The flat position, then the operand's index by division: in 32 bits when the tensor
+      // is that small, since a vector of 64-bit divisions by a constant is done lane by lane
+      // (x86 has no 64-bit multiply-high in vectors) and 32-bit ones are a few vector ops.
+      bool narrow = s.size() <= std::numeric_limits<std::int32_t>::max();
+      llvm::Type* it = narrow ? b_.getInt32Ty() : i64_;
+      auto konst = [&](std::int64_t v) { return llvm::ConstantInt::get(it, static_cast<std::uint64_t>(v)); };
+      llvm::Value* lin = konst(0);
+      for (int d = 0; d < s.rank; ++d) {
+        llvm::Value* i = narrow ? b_.CreateTrunc(idx[d], it) : idx[d];
+        lin = b_.CreateAdd(lin, b_.CreateMul(i, konst(row_major_stride(s, d)), "", true, true), "", true, true);
+      }
       for (int d = 0; d < xs.rank; ++d) {
-        llvm::Value* q = b_.CreateUDiv(lin, b_.getInt64(row_major_stride(xs, d)));
-        r[d] = d == 0 ? q : b_.CreateURem(q, b_.getInt64(xs[d]));
+        llvm::Value* q = b_.CreateUDiv(lin, konst(row_major_stride(xs, d)));
+        r[d] = d == 0 ? q : b_.CreateURem(q, konst(xs[d]));
+        if (narrow) r[d] = b_.CreateZExt(r[d], i64_);
       }
       return r;
     }
     default:
       throw std::logic_error("codegen: not a view op");
   }
+}
+
+// r = the index of xs for the element idx of s when the reshape s -> xs only groups digits:
+// s's indices, each split into its digits (an index without digits is one digit), are taken in
+// order, and each axis of xs is a run of them whose extents multiply to its extent. Merging
+// axes ([n, K, d] -> [n, K d]) is then k d + r, and splitting an index that was merged before
+// gives back its digits: no division. False when the runs do not line up.
+bool TensorBody::regroup(const Shape& s, const Shape& xs, const Idx& idx, Idx& r) {
+  Digits dg;
+  for (int d = 0; d < s.rank; ++d) {
+    if (s[d] == 1) continue;
+    auto it = digits_.find(idx[d]);
+    if (it != digits_.end())
+      dg.insert(dg.end(), it->second.begin(), it->second.end());
+    else
+      dg.emplace_back(idx[d], s[d]);
+  }
+  Idx out{nullptr, nullptr, nullptr};
+  std::size_t at = 0;
+  for (int e = 0; e < xs.rank; ++e) {
+    if (xs[e] == 1) {
+      out[e] = b_.getInt64(0);
+      continue;
+    }
+    std::size_t from = at;
+    std::int64_t extent = 1;
+    llvm::Value* v = nullptr;
+    while (extent < xs[e] && at < dg.size()) {
+      auto [digit, size] = dg[at++];
+      v = v ? b_.CreateAdd(b_.CreateMul(v, b_.getInt64(size), "", true, true), digit, "", true, true) : digit;
+      extent *= size;
+    }
+    if (extent != xs[e]) return false;
+    if (at - from > 1 && llvm::isa<llvm::Instruction>(v))
+      digits_.emplace(v, Digits(dg.begin() + std::ptrdiff_t(from), dg.begin() + std::ptrdiff_t(at)));
+    out[e] = v;
+  }
+  if (at != dg.size()) return false;
+  r = out;
+  return true;
+}
+
+// The loop nest that fills the elementwise node n: n's shape, or a finer one when n's fused
+// expression reads a reshape of n's shape from a finer operand (the backward of a sum over
+// the groups of [n, K d] reads [n, K, d] as [n, K d]): looping over the finer shape, that
+// reshape takes digits apart instead of dividing.
+Shape TensorBody::loop_shape(const Node* n) const {
+  const Shape& s = n->shape;
+  std::vector<const Node*> stack{n};
+  std::unordered_set<const Node*> seen;
+  while (!stack.empty()) {
+    const Node* x = stack.back();
+    stack.pop_back();
+    if (!seen.insert(x).second) continue;
+    for (int i = 0; i < x->nargs; ++i) {
+      const Node* a = operand(x, i);
+      if (a->shape != s || info_[pos_.at(a)].st.kind != Kind::Fused) continue;
+      if (a->op == Op::Reshape) {
+        const Shape& xs = a->arg(0)->shape;
+        // xs refines s: every axis of s is a run of xs's axes (ones aside)
+        std::size_t e = 0;
+        bool refines = xs.rank > s.rank;
+        for (int d = 0; d < s.rank && refines; ++d) {
+          std::int64_t extent = 1;
+          while (extent < s[d] && e < std::size_t(xs.rank)) extent *= xs[int(e++)];
+          refines = extent == s[d];
+        }
+        if (refines) return xs;
+      } else if (is_pointwise(a) || a->op == Op::Detach) {
+        stack.push_back(a);
+      }
+    }
+  }
+  return s;
 }
 
 // Follows fused index maps down to a node that has a value of its own at the mapped index:
@@ -235,6 +343,7 @@ llvm::Value* TensorBody::scalar_node(const Node* n) {
 
 // Fills the buffer `dst` of a materialized node.
 void TensorBody::materialize(const Node* n, const Storage& dst) {
+  if (info_[pos_.at(n)].summed_by) return;  // filled by its product (riders)
   const Shape& s = n->shape;
   const Node* x = n->arg(0);
   switch (n->op) {
@@ -304,7 +413,12 @@ void TensorBody::materialize(const Node* n, const Storage& dst) {
         return matmul(mm, dst, n);
       }
       scoped_nest([&](const AccScope& scope) {
-        for_each_index(s, [&](const Idx& idx) { scope.acc(store(dst, s, idx, value(n, idx, /*compute=*/true))); });
+        Shape loop = loop_shape(n);
+        for_each_index(loop, [&](const Idx& at) {
+          Idx idx = at;
+          if (loop != s && !regroup(loop, s, at, idx)) throw std::logic_error("codegen: a loop shape that does not refine");
+          scope.acc(store(dst, s, idx, value(n, idx, /*compute=*/true)));
+        });
       });
       return;
   }

@@ -1,5 +1,8 @@
 // TensorBody's plan: fusion, buffers and views, the workspace (last uses), and emit.
 #include "compiler/codegen/tensor_body.hpp"
+
+#include <algorithm>
+
 #include "compiler/ops_tensor.hpp"
 #include "support/diagnostics.hpp"
 
@@ -122,6 +125,7 @@ void TensorBody::analyze() {
       users[pos_.at(operand(n, i))].push_back(static_cast<std::uint32_t>(p));
     }
   }
+  riders(users);
   for (std::size_t p = order_.size(); p-- > 0;) {
     const Node* n = order_[p];
     Info& I = info_[p];
@@ -149,12 +153,66 @@ void TensorBody::analyze() {
     // A matrix product read only by an elementwise expression that ends in a buffer of its
     // shape (relu(x @ W + b)) is computed into that buffer, and the expression is applied to
     // each register tile of it as the tile is finished: no pass over the product's result.
-    if (const Node* e = n->op == Op::MatMul && I.materialize && I.out_count == 0 ? epilogue(p, users) : nullptr) {
+    if (I.packed) I.materialize = false;  // computed as its product packs it (riders)
+    if (const Node* e = n->op == Op::MatMul && I.materialize && I.out_count == 0 && !I.column_sum ? epilogue(p, users)
+                                                                                                  : nullptr) {
       info_[pos_.at(e)].epilogue_of = n;
       I.materialize = false;
     }
     bool fused = n->shape.rank > 0 && !I.materialize && n->op != Op::Var && n->op != Op::Tensor;
     I.eval_pos = fused ? last : p;
+  }
+}
+
+// Column sums that ride on a matrix product. The backward of x @ W + b over a batch reads the
+// batch's cotangent dZ twice: W's gradient x^T @ dZ, and b's, sum(dZ, axis 0) (or of -dZ for
+// x @ W - b). When the product packs dZ's column strips (matmul_tiles), the strip is in cache
+// and the column sums are one more row of the product: sum(±dZ) is taken from each strip
+// instead of in a pass of its own (each sum adds its terms in the same order, k increasing
+// from +0, so the bits are those of the sum's own loop). When dZ is elementwise and read by
+// nothing else, it gets no buffer either: the product computes it as it packs it (gmm.grad at
+// d = 20, K = 200: dZ is [1000, 4000], 32 MB written and read twice).
+// The sum is filled at the product's step: it must come before the product and be read only
+// after it.
+void TensorBody::riders(const std::vector<std::vector<std::uint32_t>>& users) {
+  for (std::size_t p = 0; p < order_.size(); ++p) {
+    const Node* mm = order_[p];
+    if (mm->op != Op::MatMul || mm->shape.rank != 2 || is_outer_product(mm)) continue;
+    const Node* bn = mm->arg(1);
+    if (bn == mm->arg(0) || bn->shape.rank != 2 || !is_pointwise(bn)) continue;
+    std::int64_t m = mm->shape[0], kk = bn->shape[0], cols = bn->shape[1];
+    if (cols < kTinyTrip || parallel(m, kk, cols) || splits_sum(m, cols, kk) || !packs(m, kk, cols, cols, true)) continue;
+    std::size_t pb = pos_.at(bn);
+    const Node* sum = nullptr;
+    bool negate = false, only = info_[pb].out_count == 0;
+    auto column_sum = [](const Node* x) { return x->op == Op::Sum && x->axis == 0 && x->shape.rank == 1; };
+    for (std::uint32_t u : users[pb]) {
+      const Node* c = order_[u];
+      if (c == mm) continue;
+      if (!sum && column_sum(c)) {
+        sum = c;
+        continue;
+      }
+      if (!sum && c->op == Op::Neg && info_[u].out_count == 0 && users[u].size() == 1 &&
+          column_sum(order_[users[u][0]])) {
+        sum = order_[users[u][0]];
+        negate = true;
+        continue;
+      }
+      only = false;
+    }
+    if (!sum) continue;
+    std::size_t ps = pos_.at(sum);
+    bool read_after = ps < p && std::all_of(users[ps].begin(), users[ps].end(), [&](std::uint32_t u) { return u > p; });
+    if (!read_after) continue;
+    // Packing only for the sum's sake costs more than the sum's pass when B is small (the
+    // regression network's layers: 1,024 x 16): ride on products that pack anyway, or that
+    // compute B.
+    if (!only && !packs(m, kk, cols, cols, false)) continue;
+    info_[p].column_sum = sum;
+    info_[p].negated_sum = negate;
+    info_[ps].summed_by = mm;
+    info_[pb].packed = only;
   }
 }
 
