@@ -43,7 +43,12 @@ void TensorBody::end_loop(const Loop& l, bool unroll_vectorized, std::int64_t ve
     llvm::Metadata* full[] = {llvm::MDString::get(ctx, "llvm.loop.unroll.full")};
     llvm::Metadata* followup[] = {llvm::MDString::get(ctx, "llvm.loop.vectorize.followup_vectorized"),
                                   llvm::MDNode::get(ctx, full)};
-    llvm::Metadata* ops[] = {nullptr, llvm::MDNode::get(ctx, followup)};
+    // and so is its scalar remainder (a tile of 18 columns: 2 after the vectors), whose
+    // accesses then have constant addresses too: a loop over them would keep LICM from
+    // holding any of the tile in registers across k.
+    llvm::Metadata* followup_rest[] = {llvm::MDString::get(ctx, "llvm.loop.vectorize.followup_epilogue"),
+                                       llvm::MDNode::get(ctx, full)};
+    llvm::Metadata* ops[] = {nullptr, llvm::MDNode::get(ctx, followup), llvm::MDNode::get(ctx, followup_rest)};
     llvm::MDNode* id = llvm::MDNode::getDistinct(ctx, ops);
     id->replaceOperandWith(0, id);
     br->setMetadata(llvm::LLVMContext::MD_loop, id);
