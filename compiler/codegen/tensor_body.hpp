@@ -19,7 +19,9 @@ namespace gradc::codegen_detail {
 /// place (counting through the views over it), is read through a Broadcast that repeats it (its
 /// value would be recomputed per repetition), or is a matrix product's operand. A product read
 /// only by the fused expression of one buffered elementwise node is computed in that node's
-/// buffer, the expression applied to each register tile (see analyze).
+/// buffer, the expression applied to each register tile (see analyze). A column sum of a
+/// product's right operand B rides on the product's packed strips, and an elementwise B read by
+/// nothing else is computed as it is packed, without a buffer (see riders).
 /// Broadcast, Reshape, Transpose, Index and Detach are index maps, never copies: over a buffer
 /// they are strided views of it (a broadcast axis has stride 0); over a fused expression they
 /// remap the loop index. So `tanh(x @ W + b)` is the product's loop nest writing a buffer and
