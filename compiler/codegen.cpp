@@ -85,7 +85,7 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
   llvm::IRBuilder<> b(ctx);
   // Only `contract` (fma formation): nan and inf must survive, they report domain errors.
   llvm::FastMathFlags fmf;
-  fmf.setAllowContract(true);
+  fmf.setAllowContract(target.contract);
   b.setFastMathFlags(fmf);
 
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);

@@ -43,7 +43,7 @@ struct KernelSpec {
 };
 
 /// What the loop nests are shaped for (the JIT fills it in from the host's cost model; the
-/// defaults are AVX2's). Only performance depends on it, never results.
+/// defaults are AVX2's). Only performance depends on it, never results, except `contract`.
 struct TargetInfo {
   unsigned vector_bits = 256;     // width of a vector register
   unsigned vector_registers = 16;  // how many there are
@@ -51,6 +51,9 @@ struct TargetInfo {
   // symbol gradc_pool, both defined by the Jit; see runtime/threads.hpp). Each element of a
   // product is computed by one thread in the same order, so results do not depend on it.
   unsigned threads = 1;
+  // Whether a*b + c may become an fma (LLVM's `contract` flag). The one field here that changes
+  // results: false gives the bits of C compiled with -ffp-contract=off (compiler/codegen_c.hpp).
+  bool contract = true;
 };
 
 /// Builds the LLVM module for a kernel (verified; not yet optimized). Throws std::logic_error

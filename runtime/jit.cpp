@@ -189,6 +189,7 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
     if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
       fail("defining the thread pool's symbols", std::move(err));
   }
+  impl->target.contract = opts.contract;
   return std::unique_ptr<Jit>(new Jit(std::move(impl)));
 }
 

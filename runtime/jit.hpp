@@ -36,6 +36,8 @@ class Jit {
   struct Options {
     bool optimize = true;  // O2 IR pipeline + aggressive codegen; false: no IR passes, codegen O0
     int threads = 1;       // a tensor kernel's large matrix products are split over this many threads
+    // a*b + c may become an fma; false: the bits of generated C built with -ffp-contract=off
+    bool contract = true;
   };
   /// Throws std::runtime_error if the host target cannot be set up.
   static std::unique_ptr<Jit> create(Options opts);

@@ -1,0 +1,32 @@
+// Private to compiler/codegen_c/: the op spelling table and the C text of the special functions.
+#pragma once
+#include <string>
+
+#include "compiler/ir.hpp"
+
+namespace gradc::codegen_c_detail {
+
+/// How an op is written in C. An elementwise op: `expr[f32]`, in which $a and $b stand for the
+/// operands (plain names or array elements, so repeating them costs nothing) and $0, $1, $m1
+/// for the literals 0, 1 and -1 of the element type. A tensor op: its loop nest is written by
+/// the emitter (emit.cpp), `tensor` says so.
+struct CSpelling {
+  Op op;
+  const char* expr[2];  // f64, f32
+  bool tensor = false;
+  const char* special = nullptr;  // the static C function it calls, from kCDigamma / kCPolygamma
+};
+
+/// The row of op, or nullptr when there is none.
+const CSpelling* c_spelling(Op op);
+
+/// `op(a, b)` in C for an elementwise node n of element type f32 or not (b empty for a unary op).
+std::string c_elementwise(const Node* n, const std::string& a, const std::string& b, bool f32);
+
+/// Whether a Pow node is x^2 or x^3, written as multiplies (its exponent is not read).
+bool multiplied_power(const Node* n);
+
+extern const char* const kCDigamma;
+extern const char* const kCPolygamma;
+
+}  // namespace gradc::codegen_c_detail

@@ -1,0 +1,212 @@
+// Generated C (compiler/codegen_c.hpp) compiled by the system's cc: bit for bit the JIT's
+// results without fma contraction on every scalar function of the examples and test inputs,
+// tensor kernels against the interpreter, the special functions against support/special.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "compiler/codegen_c.hpp"
+#include "io/file.hpp"
+#include "io/process.hpp"
+#include "support/helpers.hpp"
+#include "support/special.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tensor_kernels.hpp"
+
+namespace gradc::test {
+namespace {
+
+using Nodes = std::vector<const Node*>;
+using Entry = void (*)(const double*, double*);
+using BatchEntry = void (*)(std::size_t, const double*, double*);
+using EntryF32 = void (*)(const float*, float*);
+
+// C sources compiled together by `cc -std=c99 -O2 -ffp-contract=off` into one shared library
+// (one cc run for many kernels), then opened with dlopen.
+class CLibrary {
+ public:
+  void add(const std::string& source) { sources_.push_back(source); }
+
+  // Builds in `dir`; returns the compiler's messages when it fails (then a test fails).
+  std::string build(const std::filesystem::path& dir, const std::string& std = "-std=c99") {
+    std::vector<std::string> argv = {"cc", std, "-O2", "-ffp-contract=off", "-pedantic", "-Wall", "-Werror",
+                                     "-Wno-unused-function", "-fPIC", "-shared", "-o", (dir / "lib.so").string()};
+    for (std::size_t i = 0; i < sources_.size(); ++i) {
+      std::string path = (dir / ("k" + std::to_string(i) + ".c")).string();
+      write_file_atomic(path, sources_[i]);
+      argv.push_back(path);
+    }
+    argv.push_back("-lm");
+    std::optional<ProcessResult> r = run_program(argv, "");
+    if (!r) return "cc is not installed";
+    if (r->exit_code != 0) return r->err;
+    handle_ = dlopen((dir / "lib.so").c_str(), RTLD_NOW | RTLD_LOCAL);
+    return handle_ ? "" : dlerror();
+  }
+  ~CLibrary() {
+    if (handle_) dlclose(handle_);
+  }
+  template <class F>
+  F get(const std::string& name) const {
+    return reinterpret_cast<F>(dlsym(handle_, name.c_str()));
+  }
+
+ private:
+  std::vector<std::string> sources_;
+  void* handle_ = nullptr;
+};
+
+// Equal bits, or both nan (a nan's sign and payload are not part of the contract).
+bool same_bits(double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b) || (std::isnan(a) && std::isnan(b)); }
+
+bool uses_special(const Nodes& outs) {
+  for (const Node* n : reachable(outs))
+    if (n->op == Op::Digamma || n->op == Op::Polygamma) return true;
+  return false;
+}
+
+std::unique_ptr<Module> load(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return compile_module(SourceFile{path, text.str()}, true, read_csv);
+}
+
+std::vector<std::string> grad_files() {
+  std::vector<std::string> files;
+  for (const char* dir : {"/examples", "/tests/inputs"})
+    for (const auto& e : std::filesystem::directory_iterator(std::string(GRADC_SOURCE_DIR) + dir))
+      if (e.path().extension() == ".grad") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// A kernel of the test: its graph's module, its inputs and outputs, where it came from.
+struct Case {
+  std::string label, name;
+  std::shared_ptr<Module> m;
+  Nodes in, out;
+  DType dtype = DType::F64;
+};
+
+std::vector<double> point(std::size_t n, int which) {
+  static const double base[] = {0.3, 1.7, -0.8, 2.5};
+  static const double step[] = {0.2, -0.3, 0.45, 0.1};
+  std::vector<double> x(n);
+  for (std::size_t i = 0; i < n; ++i) x[i] = base[which] + step[which] * static_cast<double>(i);
+  return x;
+}
+
+// Every scalar function of the examples and test inputs that compiles: value, gradient and
+// (up to 6 parameters) Hessian, f64 and f32.
+std::vector<Case> scalar_cases() {
+  std::vector<Case> cases;
+  for (const std::string& file : grad_files()) {
+    std::shared_ptr<Module> m;
+    try {
+      m = load(file);
+    } catch (const std::exception&) {
+      continue;  // inputs that are errors on purpose
+    }
+    for (const Function& f : m->functions) {
+      if (!f.body || !f.body->shape.scalar()) continue;
+      bool scalar = true;
+      for (const Node* p : f.params) scalar = scalar && p->shape.scalar();
+      if (!scalar) continue;
+      Builder b(m->graph, Simplify::Fold);
+      Nodes outs = value_and_derivatives(b, f.body, f.params, f.params.size() <= 6);
+      std::string label = std::filesystem::path(file).filename().string() + ":" + f.name;
+      cases.push_back(Case{label, "k" + std::to_string(cases.size()), m, f.params, outs, DType::F64});
+      Nodes in32 = retype(m->graph, f.params, DType::F32), out32 = retype(m->graph, outs, DType::F32);
+      cases.push_back(Case{label + " f32", "k" + std::to_string(cases.size()), m, in32, out32, DType::F32});
+    }
+  }
+  return cases;
+}
+
+class CodegenC : public InTempDir {};
+
+TEST(CodegenCTable, EveryOpHasACSpelling) {
+  for (int i = 0; i < kNumOps; ++i) EXPECT_TRUE(has_c_spelling(static_cast<Op>(i))) << op_id(static_cast<Op>(i));
+}
+
+TEST(CodegenCNames, IdentifiersAreSanitized) {
+  EXPECT_EQ(c_identifier("f"), "f");
+  EXPECT_EQ(c_identifier("f'"), "f_");
+  EXPECT_EQ(c_identifier("2x"), "_2x");
+  EXPECT_EQ(c_identifier("a.b-c"), "a_b_c");
+  EXPECT_EQ(c_identifier(""), "_");
+}
+
+// The text of a small kernel: the entries, the layout, exact literals, x^2 as a multiply.
+TEST(CodegenCText, ScalarKernelIsStraightLine) {
+  auto m = compile_text("fn f(x, y) = x^2 * 0.1 + sin(y)");
+  const Function& f = m->functions[0];
+  CSource c = codegen_c(KernelSpec{"my f", f.params, Nodes{f.body}, true, DType::F64});
+  EXPECT_EQ(c.work_elements, 0);
+  for (const char* part : {"void my_f(const double* in, double* out) {", "void my_f_batch(size_t n, const double* in, double* out)",
+                           "#define my_f_N_IN 2", "#define my_f_N_OUT 1", "0x1.999999999999ap-4", "sin(t",
+                           "#include <math.h>\n#include <stddef.h>\n"})
+    EXPECT_NE(c.text.find(part), std::string::npos) << part << " in\n" << c.text;
+  EXPECT_EQ(c.text.find("pow("), std::string::npos) << c.text;
+  EXPECT_EQ(c.text.find("#include", c.text.find("<stddef.h>")), std::string::npos);
+}
+
+TEST_F(CodegenC, ScalarFunctionsEqualTheJitWithoutContractionBitForBit) {
+  std::vector<Case> cases = scalar_cases();
+  ASSERT_GT(cases.size(), 60u);
+  CLibrary lib;
+  for (const Case& c : cases) lib.add(codegen_c(KernelSpec{c.name, c.in, c.out, true, c.dtype}).text);
+  ASSERT_EQ(lib.build(dir_), "");
+  auto jit = Jit::create(Jit::Options{.optimize = true, .threads = 1, .contract = false});
+  int compared = 0, special = 0;
+  for (const Case& c : cases) {
+    Kernel k = jit->compile(KernelSpec{c.name, c.in, c.out, true, c.dtype});
+    const std::size_t ni = c.in.size(), no = c.out.size();
+    bool tolerant = uses_special(c.out);  // digamma's C port is not Boost: a few ulp, not bits
+    special += tolerant;
+    std::vector<double> in_all, jit_all(4 * no), c_all(4 * no);
+    for (int p = 0; p < 4; ++p) {
+      std::vector<double> x = point(ni, p);
+      in_all.insert(in_all.end(), x.begin(), x.end());
+    }
+    if (c.dtype == DType::F64) {
+      auto single = lib.get<Entry>(c.name);
+      auto batch = lib.get<BatchEntry>(c.name + "_batch");
+      ASSERT_TRUE(single && batch) << c.label;
+      k.batch(in_all.data(), jit_all.data(), 4);
+      batch(4, in_all.data(), c_all.data());
+      std::vector<double> one(no);
+      single(in_all.data() + ni, one.data());
+      for (std::size_t j = 0; j < no; ++j) EXPECT_TRUE(same_bits(one[j], c_all[no + j])) << c.label << " single vs batch";
+    } else {
+      auto single = lib.get<EntryF32>(c.name);
+      ASSERT_TRUE(single) << c.label;
+      for (int p = 0; p < 4; ++p) {
+        std::vector<float> x(in_all.begin() + p * ni, in_all.begin() + (p + 1) * ni), a(no), b(no);
+        k.single_f32(x.data(), a.data());
+        single(x.data(), b.data());
+        for (std::size_t j = 0; j < no; ++j) jit_all[p * no + j] = a[j], c_all[p * no + j] = b[j];
+      }
+    }
+    for (std::size_t e = 0; e < jit_all.size(); ++e) {
+      std::string where = c.label + " point " + std::to_string(e / no) + " output " + std::to_string(e % no);
+      if (tolerant)
+        EXPECT_LE(rel_err(jit_all[e], c_all[e]), 1e-12) << where;
+      else
+        EXPECT_TRUE(same_bits(jit_all[e], c_all[e])) << where << ": jit " << jit_all[e] << ", C " << c_all[e];
+    }
+    ++compared;
+  }
+  std::printf("%d kernels compared (%d with digamma or polygamma, to 1e-12)\n", compared, special);
+}
+
+}  // namespace
+}  // namespace gradc::test
