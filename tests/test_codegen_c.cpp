@@ -210,3 +210,81 @@ TEST_F(CodegenC, ScalarFunctionsEqualTheJitWithoutContractionBitForBit) {
 
 }  // namespace
 }  // namespace gradc::test
+
+namespace gradc::test {
+namespace {
+
+// Distance in units in the last place (0 for equal values, both nan, or equal infinities).
+double ulps(double a, double b) {
+  if ((std::isnan(a) && std::isnan(b)) || a == b) return 0;
+  if (!std::isfinite(a) || !std::isfinite(b)) return INFINITY;
+  return std::fabs(a - b) / std::max(std::nextafter(std::fabs(b), INFINITY) - std::fabs(b), 4.9e-324);
+}
+
+// The static C digamma and polygamma against support/special (Boost.Math in long double).
+TEST_F(CodegenC, SpecialFunctionsAreWithinAFewUlpOfSupportSpecial) {
+  Graph g;
+  const Node* n = g.var("n");
+  const Node* x = g.var("x");
+  Nodes in{n, x}, out{g.make(Op::Digamma, std::vector<const Node*>{x}), g.make(Op::Polygamma, std::vector<const Node*>{n, x})};
+  CLibrary lib;
+  CSource c = codegen_c(KernelSpec{"special", in, out, true, DType::F64});
+  ASSERT_NE(c.text.find("static double gradc_c_polygamma"), std::string::npos);
+  lib.add(c.text);
+  ASSERT_EQ(lib.build(dir_), "");
+  auto f = lib.get<Entry>("special");
+  ASSERT_TRUE(f);
+  auto run = [&](double order, double at) {
+    double i[2] = {order, at}, o[2];
+    f(i, o);
+    return std::pair{o[0], o[1]};
+  };
+  // Edges: poles, infinities, nan, bad orders: the same values as support/special.
+  const double inf = INFINITY, nan = NAN;
+  for (double at : {0.0, -0.0, -1.0, -2.0, -7.0, inf, -inf, nan, 1e-300, -1e-300})
+    for (double order : {0.0, 1.0, 2.0, 3.0, -1.0, 1.5, 20000.0}) {
+      auto [d, p] = run(order, at);
+      EXPECT_EQ(ulps(d, gradc_digamma(at)), 0) << "digamma(" << at << ") = " << d;
+      EXPECT_EQ(ulps(p, gradc_polygamma(order, at)), 0) << "polygamma(" << order << ", " << at << ") = " << p;
+    }
+  double worst_pos = 0, worst_neg = 0, worst_poly = 0;
+  for (int i = 1; i <= 2000; ++i) {
+    double at = 0.0173 * i * i / 40;  // 4e-4 .. 1730, denser near 0
+    worst_pos = std::max(worst_pos, ulps(run(0, at).first, gradc_digamma(at)));
+    for (double order : {1.0, 2.0, 3.0, 4.0, 6.0})
+      worst_poly = std::max(worst_poly, ulps(run(order, at).second, gradc_polygamma(order, at)));
+  }
+  for (double at : {1e6, 1e12, 1e300})
+    worst_pos = std::max(worst_pos, ulps(run(0, at).first, gradc_digamma(at)));
+  // Negative x between the poles, away from psi's roots (there only absolute accuracy holds).
+  for (int i = 0; i < 1200; ++i) {
+    double at = -0.05 - 0.0491 * i;  // -0.05 .. -59 (the reflection below -20)
+    double ref = gradc_digamma(at);
+    if (std::fabs(ref) < 1) continue;
+    worst_neg = std::max(worst_neg, ulps(run(0, at).first, ref));
+  }
+  // Odd orders below 0 (every term of the recurrence has one sign), high orders through logarithms.
+  double worst_poly_neg = 0, worst_high = 0;
+  for (int i = 0; i < 300; ++i) {
+    double at = -0.05 - 0.0491 * i;
+    for (double order : {1.0, 3.0}) worst_poly_neg = std::max(worst_poly_neg, ulps(run(order, at).second, gradc_polygamma(order, at)));
+  }
+  for (int i = 1; i <= 200; ++i) {
+    double at = 0.25 * i;
+    for (double order : {25.0, 60.0, 150.0}) {
+      double ref = gradc_polygamma(order, at);
+      if (std::fabs(ref) > 1e-290 && std::isfinite(ref))
+        worst_high = std::max(worst_high, std::fabs(run(order, at).second - ref) / std::fabs(ref));
+    }
+  }
+  std::printf("worst ulps: digamma x > 0 %.1f, x < 0 %.1f; polygamma orders 1-6 x > 0 %.1f, orders 1, 3 x < 0 %.1f; "
+              "orders 25-150 relative %.2g\n", worst_pos, worst_neg, worst_poly, worst_poly_neg, worst_high);
+  EXPECT_LE(worst_pos, 4);
+  EXPECT_LE(worst_neg, 6);
+  EXPECT_LE(worst_poly, 6);
+  EXPECT_LE(worst_poly_neg, 8);
+  EXPECT_LE(worst_high, 1e-12);
+}
+
+}  // namespace
+}  // namespace gradc::test

@@ -8,8 +8,9 @@ namespace gradc::codegen_c_detail {
 
 const char* const kCDigamma = R"C(
 /* psi(x) = d/dx ln Gamma(x), as Boost.Math computes it for 53-bit doubles: the asymptotic series
- * for x >= 10, the recurrence down or up to [1, 2] and there (x - root) (Y + R(x - 1)), the
- * reflection psi(x) = psi(1 - x) - pi / tan(pi x) for x <= -1. Poles as in gradc: psi(+-0) =
+ * for x >= 10, the recurrence down or up to [1, 2] and there (x - root) (Y + R(x - 1)). Below 0
+ * the recurrence as well (its steps toward 0 are exact, where Boost's reflection loses the low
+ * bits of 1 - x) down to -20, the reflection psi(x) = psi(1 - x) - pi / tan(pi x) below. Poles as in gradc: psi(+-0) =
  * -+inf, nan at the negative integers. */
 static double gradc_c_digamma(double x) {
   static const double P[] = {0.25479851061131551, -0.32555031186804491, -0.65031853770896507,
@@ -31,12 +32,18 @@ static double gradc_c_digamma(double x) {
   if (x == INFINITY) return INFINITY;
   if (x == -INFINITY) return NAN;
   if (x <= 0 && x == floor(x)) return x == 0 ? (signbit(x) ? INFINITY : -INFINITY) : NAN;
-  if (x <= -1) {
-    double rem;
-    x = 1 - x;
-    rem = x - floor(x);
+  if (x < -20) {
+    /* Reflection, with rem = frac(-x) taken from x itself (exact), not from the rounded 1 - x. */
+    double y = -x, rem = y - floor(y);
     if (rem > 0.5) rem -= 1;
     result = pi / tan(pi * rem);
+    x = 1 + y;
+  } else {
+    /* Up to 0 by exact steps (x + 1 is exact while it moves toward 0). */
+    while (x < 0) {
+      result -= 1 / x;
+      x += 1;
+    }
   }
   if (x >= 10) {
     x -= 1;
