@@ -288,3 +288,159 @@ TEST_F(CodegenC, SpecialFunctionsAreWithinAFewUlpOfSupportSpecial) {
 
 }  // namespace
 }  // namespace gradc::test
+
+namespace gradc::test {
+namespace {
+
+using tensor_kernels::close;
+using tensor_kernels::random_tensor;
+using tensor_kernels::tolerance;
+
+bool has_tensor(const Function& f) {
+  if (!f.body) return false;
+  bool t = !f.body->shape.scalar();
+  for (const Node* p : f.params) t = t || !p->shape.scalar();
+  return t;
+}
+
+// Whether the JIT sums every product and reduction of the kernel in the interpreter's order:
+// no matrix product takes its vector-dot or split-sum paths (compiler/codegen/matmul.cpp), which
+// need an inner dimension of at least 8.
+bool jit_order_is_interpreters(const Nodes& outs) {
+  for (const Node* n : reachable(outs))
+    if (n->op == Op::MatMul && n->arg(0)->shape[n->arg(0)->shape.rank - 1] >= 8) return false;
+  return true;
+}
+
+// The C kernel of c at `values` against the interpreter (tests/support/tensor_kernels.hpp's
+// tolerances) and, where the JIT's order is the interpreter's, bit for bit against the JIT
+// without contraction. Returns whether the bits were compared.
+bool compare_tensor_kernel(const CLibrary& lib, Jit& jit, const Case& c, const std::vector<Tensor>& values) {
+  std::vector<double> flat;
+  for (const Tensor& t : values) flat.insert(flat.end(), t.data.begin(), t.data.end());
+  std::vector<Tensor> ref = evaluate_tensors(c.out, c.in, values);
+  Kernel k = jit.compile(KernelSpec{c.name, c.in, c.out, false, c.dtype});
+  std::vector<double> got(k.num_outputs), jitted(k.num_outputs);
+  if (c.dtype == DType::F64) {
+    auto f = lib.get<Entry>(c.name);
+    if (!f) return ADD_FAILURE() << c.label << ": no entry", false;
+    f(flat.data(), got.data());
+    k.single(flat.data(), jitted.data());
+  } else {
+    auto f = lib.get<EntryF32>(c.name);
+    if (!f) return ADD_FAILURE() << c.label << ": no entry", false;
+    std::vector<float> in32(flat.begin(), flat.end()), a(k.num_outputs), b(k.num_outputs);
+    f(in32.data(), a.data());
+    k.single_f32(in32.data(), b.data());
+    got.assign(a.begin(), a.end());
+    jitted.assign(b.begin(), b.end());
+  }
+  std::size_t off = 0;
+  for (std::size_t j = 0; j < c.out.size(); ++j) {
+    std::vector<double> part(got.begin() + off, got.begin() + off + ref[j].data.size());
+    EXPECT_TRUE(close(ref[j].data, part, tolerance(c.dtype))) << c.label << " output " << j;
+    off += ref[j].data.size();
+  }
+  if (!jit_order_is_interpreters(c.out)) return false;
+  for (std::size_t e = 0; e < got.size(); ++e)
+    EXPECT_TRUE(same_bits(got[e], jitted[e])) << c.label << " element " << e << ": C " << got[e] << ", jit " << jitted[e];
+  return true;
+}
+
+// Every tensor function of the examples and test inputs: the C kernel against the interpreter
+// (tests/support/tensor_kernels.hpp's tolerances), and bit for bit against the JIT without
+// contraction where the JIT's order is the interpreter's.
+TEST_F(CodegenC, TensorFunctionsMatchTheInterpreterAndTheJit) {
+  std::vector<std::string> files = grad_files();
+  for (const auto& e : std::filesystem::directory_iterator(std::string(GRADC_SOURCE_DIR) + "/tests/golden/inputs"))
+    if (e.path().extension() == ".grad") files.push_back(e.path().string());
+  std::vector<Case> cases;
+  for (const std::string& file : files) {
+    std::shared_ptr<Module> m;
+    try {
+      m = load(file);
+    } catch (const std::exception&) {
+      continue;
+    }
+    for (const Function& f : m->functions) {
+      if (!has_tensor(f)) continue;
+      Builder b(m->graph, Simplify::Fold);
+      Nodes outs = f.body->shape.scalar() ? value_and_derivatives(b, f.body, f.params, false) : Nodes{f.body};
+      std::string label = std::filesystem::path(file).filename().string() + ":" + f.name;
+      cases.push_back(Case{label, "k" + std::to_string(cases.size()), m, f.params, outs, DType::F64});
+      Nodes in32 = retype(m->graph, f.params, DType::F32), out32 = retype(m->graph, outs, DType::F32);
+      cases.push_back(Case{label + " f32", "k" + std::to_string(cases.size()), m, in32, out32, DType::F32});
+    }
+  }
+  ASSERT_GT(cases.size(), 20u);
+  CLibrary lib;
+  for (const Case& c : cases) lib.add(codegen_c(KernelSpec{c.name, c.in, c.out, true, c.dtype}).text);
+  ASSERT_EQ(lib.build(dir_, "-std=c11"), "");
+  auto jit = Jit::create(Jit::Options{.optimize = true, .threads = 1, .contract = false});
+  int bitwise = 0;
+  for (const Case& c : cases) {
+    std::vector<Tensor> values;
+    for (std::size_t i = 0; i < c.in.size(); ++i)
+      values.push_back(random_tensor(c.in[i]->shape, 17 + static_cast<std::uint32_t>(i), -1.5, 1.5));
+    bitwise += compare_tensor_kernel(lib, *jit, c, values);
+  }
+  std::printf("%zu tensor kernels against the interpreter, %d of them bit for bit against the JIT\n", cases.size(), bitwise);
+}
+
+// Every tensor op, along each axis where it has one, its value and its gradient (whose rules
+// use the others: unreduce, embed, pad, transpose), in f64 and f32.
+TEST_F(CodegenC, EveryTensorOp) {
+  Graph g;
+  Builder b(g, Simplify::Fold);
+  const Node* x = g.var("x", Shape{2, 3, 4});
+  const Node* y = g.var("y", Shape{3, 5});
+  const Node* z = g.var("z", Shape{4, 5});
+  const Node* w = g.var("w", Shape{2, 4, 3});
+  const Node* labels = g.var("labels", Shape{6});
+  const Node* q = g.var("q", Shape{3, 4});  // holds nan and infinities, for max alone
+  const Node* data = g.tensor(Shape{3}, {0.5, -1, 2});
+  Nodes terms;
+  for (int axis = -1; axis < 3; ++axis) terms.push_back(b.sum(b.reduce_max(b.call(Op::Sin, x), axis), -1));
+  for (int axis = 0; axis < 3; ++axis) {
+    terms.push_back(b.sum(b.mul(b.sum(x, axis), b.sum(b.call(Op::Exp, x), axis)), -1));
+    terms.push_back(b.sum(b.call(Op::Tanh, b.index(x, axis, 1)), -1));
+    terms.push_back(b.sum(b.mul(b.slice(x, axis, 1, 1), b.slice(x, axis, 0, 1)), -1));
+    Shape big = x->shape;
+    big.dims[axis] += 2;
+    terms.push_back(b.sum(b.call(Op::Sigmoid, b.pad(x, axis, 1, big)), -1));
+    terms.push_back(b.sum(b.mul(b.embed(b.index(x, axis, 0), axis, 1, x->shape), x), -1));
+  }
+  const Node* xm = b.index(x, 0, 1);  // [3, 4]
+  terms.push_back(b.sum(b.call(Op::Tanh, b.matmul(b.transpose(y), xm)), -1));        // [5, 3] @ [3, 4]
+  terms.push_back(b.sum(b.mul(b.matmul(xm, z), b.matmul(xm, z)), -1));              // [3, 4] @ [4, 5]
+  terms.push_back(b.sum(b.call(Op::Sin, b.matmul(x, w)), -1));                       // [2, 3, 4] @ [2, 4, 3]
+  const int perm[] = {2, 0, 1};
+  terms.push_back(b.sum(b.mul(b.permute(x, perm), b.reshape(x, Shape{4, 2, 3})), -1));
+  terms.push_back(b.sum(b.mul(b.broadcast_to(data, Shape{4, 3}), b.transpose(b.index(x, 0, 0))), -1));
+  terms.push_back(b.sum(b.mul(b.call(Op::Detach, y), y), -1));
+  const Node* oh = g.make(Op::OneHot, std::vector<const Node*>{labels}, Attrs{{}, 0, 3});
+  terms.push_back(b.sum(b.mul(oh, b.index(y, 1, 0)), -1));
+  const Node* loss = terms[0];
+  for (std::size_t i = 1; i < terms.size(); ++i) loss = b.add(loss, b.mul(b.constant(0.5 + 0.1 * static_cast<double>(i)), terms[i]));
+  Nodes in{x, y, z, w, labels, q};
+  Nodes outs = value_and_derivatives(b, loss, std::span(in).first(5), false);
+  outs.push_back(b.matmul(x, w));
+  outs.push_back(b.reduce_max(x, 2));
+  outs.push_back(oh);
+  for (int axis = -1; axis < 2; ++axis) outs.push_back(b.reduce_max(q, axis));
+  std::vector<Case> cases{Case{"every op", "every_op", nullptr, in, outs, DType::F64}};
+  cases.push_back(Case{"every op f32", "every_op_f32", nullptr, retype(g, in, DType::F32), retype(g, outs, DType::F32), DType::F32});
+  CLibrary lib;
+  for (const Case& c : cases) lib.add(codegen_c(KernelSpec{c.name, c.in, c.out, true, c.dtype}).text);
+  ASSERT_EQ(lib.build(dir_), "");
+  auto jit = Jit::create(Jit::Options{.optimize = true, .threads = 1, .contract = false});
+  std::vector<Tensor> values;
+  for (std::size_t i = 0; i < 4; ++i) values.push_back(random_tensor(in[i]->shape, 90 + static_cast<std::uint32_t>(i)));
+  values.push_back(Tensor{labels->shape, {0, 2, 1, -1, 2.5, 2}});
+  const double nan = tensor_kernels::kNan, inf = tensor_kernels::kInf;
+  values.push_back(Tensor{q->shape, {1, nan, 3, -inf, -inf, -inf, -inf, -inf, 0, -0.0, 2, nan}});
+  for (const Case& c : cases) EXPECT_TRUE(compare_tensor_kernel(lib, *jit, c, values)) << c.label;
+}
+
+}  // namespace
+}  // namespace gradc::test

@@ -42,7 +42,7 @@ std::string literal(double v, bool f32) {
 
 class Emitter {
  public:
-  Emitter(const KernelSpec& spec) : spec_(spec), f32_(spec.dtype == DType::F32), T_(f32_ ? "float" : "double") {}
+  Emitter(const KernelSpec& spec, std::string name) : spec_(spec), name_(std::move(name)), f32_(spec.dtype == DType::F32), T_(f32_ ? "float" : "double") {}
 
   void run() {
     std::int64_t off = 0;
@@ -87,7 +87,7 @@ class Emitter {
     if (n->shape.scalar()) return fmt::format("t{}", n->id);
     if (auto it = in_offset_.find(n); it != in_offset_.end())
       return it->second ? fmt::format("in[{} + {}]", it->second, idx) : fmt::format("in[{}]", idx);
-    if (n->op == Op::Tensor) return fmt::format("k{}[{}]", n->id, idx);
+    if (n->op == Op::Tensor) return fmt::format("{}_k{}[{}]", name_, n->id, idx);
     auto it = buffers_.find(n);
     if (it == buffers_.end())
       throw std::logic_error(fmt::format("codegen_c: t{} ({} {}) is read before it is computed", n->id, op_id(n->op), n->shape.str()));
@@ -142,7 +142,8 @@ class Emitter {
         body_ += fmt::format("  const {} t{} = {};\n", T_, n->id, literal(n->data->at(0), f32_));
         return;
       }
-      statics_ += fmt::format("static const {} k{}[{}] = {{", T_, n->id, n->shape.size());
+      // File-scope names start with the entry's (so that an entry called k3 clashes with nothing).
+      statics_ += fmt::format("static const {} {}_k{}[{}] = {{", T_, name_, n->id, n->shape.size());
       for (std::size_t e = 0; e < n->data->size(); ++e)
         statics_ += (e % 4 ? " " : "\n  ") + literal((*n->data)[e], f32_) + ",";
       statics_ += "\n};\n";
@@ -319,6 +320,7 @@ class Emitter {
   }
 
   const KernelSpec& spec_;
+  std::string name_;
   bool f32_;
   const char* T_;
   std::unordered_map<const Node*, std::int64_t> in_offset_, buffers_;
@@ -340,7 +342,7 @@ CSource codegen_c(const KernelSpec& spec, std::string_view layout) {
   for (const Node* v : spec.inputs)
     if (v->dtype == DType::F32 && !f32)
       throw std::logic_error("codegen_c: the f32 variable '" + v->name + "' in an f64 kernel");
-  Emitter em(spec);
+  Emitter em(spec, name);
   em.run();
   std::int64_t n_in = 0, n_out = 0;
   for (const Node* v : spec.inputs) n_in += v->shape.size();
@@ -406,15 +408,15 @@ CSource codegen_c(const KernelSpec& spec, std::string_view layout) {
   s += fmt::format("void {}_work(const {}* in, {}* out, {}* work) {{\n", name, T, T, T);
   s += decls + em.body_ + "}\n\n";
   std::string entries = fmt::format(
-      "void {0}(const {1}* in, {1}* out) {{\n{2}  {0}_work(in, out, work);\n}}\n\n"
+      "void {0}(const {1}* in, {1}* out) {{\n{2}  {0}_work(in, out, {3});\n}}\n\n"
       "void {0}_batch(size_t n, const {1}* in, {1}* out) {{\n{2}  size_t row;\n"
-      "  for (row = 0; row < n; ++row) {0}_work(in + row * {0}_N_IN, out + row * {0}_N_OUT, work);\n}}\n",
-      name, T, local ? fmt::format("  {} work[{}_N_WORK];\n", T, name) : "");
+      "  for (row = 0; row < n; ++row) {0}_work(in + row * {0}_N_IN, out + row * {0}_N_OUT, {3});\n}}\n",
+      name, T, local ? fmt::format("  {} work[{}_N_WORK];\n", T, name) : "", local ? "work" : name + "_tls");
   if (local) {
     s += entries;
   } else {
     s += "#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__STDC_NO_THREADS__)\n";
-    s += fmt::format("static _Thread_local {} work[{}_N_WORK];\n\n", T, name);
+    s += fmt::format("static _Thread_local {0} {1}_tls[{1}_N_WORK];\n\n", T, name);
     s += entries + "#endif\n";
   }
   return CSource{s, em.work_};
