@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "compiler/codegen_c.hpp"
 #include "io/file.hpp"
@@ -440,6 +441,77 @@ TEST_F(CodegenC, EveryTensorOp) {
   const double nan = tensor_kernels::kNan, inf = tensor_kernels::kInf;
   values.push_back(Tensor{q->shape, {1, nan, 3, -inf, -inf, -inf, -inf, -inf, 0, -0.0, 2, nan}});
   for (const Case& c : cases) EXPECT_TRUE(compare_tensor_kernel(lib, *jit, c, values)) << c.label;
+}
+
+// The workspace: on NAME's stack up to 64 KiB; beyond, in C11 _Thread_local storage, or under
+// C99 only NAME_work (the caller's). Every entry is reentrant: threads calling at once get
+// the bits of one call alone. The batch entry is the single one row by row.
+TEST_F(CodegenC, WorkspacesAndThreads) {
+  Graph g;
+  Builder b(g, Simplify::Fold);
+  auto kernel = [&](int n) {
+    const Node* x = g.var("x", Shape{n, n});
+    const Node* h = b.call(Op::Tanh, b.matmul(x, x));
+    return std::pair{x, b.sum(b.mul(h, b.call(Op::Sin, h)), 1)};
+  };
+  auto [xs, small] = kernel(6);    // 2 buffers of 36 doubles: on the stack
+  auto [xl, large] = kernel(100);  // 3 x 10,000 doubles: 240 KB
+  CSource cs = codegen_c(KernelSpec{"small", Nodes{xs}, Nodes{small}, true, DType::F64});
+  CSource cl = codegen_c(KernelSpec{"large", Nodes{xl}, Nodes{large}, true, DType::F64});
+  EXPECT_NE(cs.text.find("  double work[small_N_WORK];"), std::string::npos) << cs.text;
+  EXPECT_NE(cl.text.find("static _Thread_local double large_tls[large_N_WORK];"), std::string::npos);
+  EXPECT_NE(cl.text.find("under C99 only large_work is"), std::string::npos);
+  EXPECT_GT(cl.work_elements * 8, kCMaxLocalWorkBytes);
+  std::filesystem::create_directories(dir_ / "c99");
+  std::filesystem::create_directories(dir_ / "c11");
+  CLibrary c99, c11;
+  for (CLibrary* lib : {&c99, &c11}) {
+    lib->add(cs.text);
+    lib->add(cl.text);
+  }
+  ASSERT_EQ(c99.build(dir_ / "c99", "-std=c99"), "");
+  ASSERT_EQ(c11.build(dir_ / "c11", "-std=c11"), "");
+  EXPECT_EQ(c99.get<Entry>("large"), nullptr);
+  EXPECT_EQ(c99.get<BatchEntry>("large_batch"), nullptr);
+  using WorkEntry = void (*)(const double*, double*, double*);
+  auto large_work = c99.get<WorkEntry>("large_work");
+  ASSERT_TRUE(large_work);
+  Tensor v = random_tensor(xl->shape, 5, -0.3, 0.3);
+  std::vector<double> expected = evaluate_tensors(std::span(&large, 1), std::span(&xl, 1), std::vector<Tensor>{v})[0].data;
+  std::vector<double> work(static_cast<std::size_t>(cl.work_elements)), out(100);
+  large_work(v.data.data(), out.data(), work.data());
+  EXPECT_TRUE(close(expected, out, tolerance(DType::F64)));
+
+  for (const char* name : {"small", "large"}) {
+    SCOPED_TRACE(name);
+    auto single = c11.get<Entry>(name);
+    auto batch = c11.get<BatchEntry>(std::string(name) + "_batch");
+    ASSERT_TRUE(single && batch);
+    const Node* x = std::string(name) == "small" ? xs : xl;
+    const std::size_t ni = static_cast<std::size_t>(x->shape.size()), no = static_cast<std::size_t>(x->shape[0]);
+    constexpr int kThreads = 4, kRows = 3;
+    std::vector<double> in(ni * kRows);
+    for (int r = 0; r < kRows; ++r) {
+      Tensor t = random_tensor(x->shape, 7 + r, -0.3, 0.3);
+      std::copy(t.data.begin(), t.data.end(), in.begin() + r * ni);
+    }
+    std::vector<double> alone(no * kRows), batched(no * kRows);
+    for (int r = 0; r < kRows; ++r) single(in.data() + r * ni, alone.data() + r * no);
+    batch(kRows, in.data(), batched.data());
+    EXPECT_EQ(alone, batched);
+    std::vector<std::vector<double>> got(kThreads, std::vector<double>(no * kRows));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        for (int rep = 0; rep < 50; ++rep)
+          for (int r = 0; r < kRows; ++r) {
+            int row = (r + t) % kRows;
+            single(in.data() + row * ni, got[t].data() + row * no);
+          }
+      });
+    for (std::thread& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) EXPECT_EQ(got[t], alone) << "thread " << t;
+  }
 }
 
 }  // namespace
