@@ -134,7 +134,10 @@ class Emitter {
       return;
     }
     if (n->op == Op::Const) {
-      body_ += fmt::format("  const {} t{} = {};\n", T_, n->id, literal(n->value, f32_));
+      // The exact hex literal, and the shortest decimal that reads back as it, for people.
+      double v = f32_ ? static_cast<float>(n->value) : n->value;
+      body_ += fmt::format("  const {} t{} = {};{}\n", T_, n->id, literal(n->value, f32_),
+                           std::isfinite(v) ? fmt::format(" /* {} */", f32_ ? fmt::format("{}", static_cast<float>(v)) : fmt::format("{}", v)) : "");
       return;
     }
     if (n->op == Op::Tensor) {
