@@ -23,8 +23,9 @@ const CSpelling* c_spelling(Op op);
 /// `op(a, b)` in C for an elementwise node n of element type f32 or not (b empty for a unary op).
 std::string c_elementwise(const Node* n, const std::string& a, const std::string& b, bool f32);
 
-/// Whether a Pow node is x^2 or x^3, written as multiplies (its exponent is not read).
-bool multiplied_power(const Node* n);
+/// Whether the C of n reads operand i (not the exponent of x^2, x^0.5, ..., nor the base of
+/// 2^y, which are folded into the spelling; so no variable is left unused).
+bool reads_operand(const Node* n, int i);
 
 extern const char* const kCDigamma;
 extern const char* const kCPolygamma;

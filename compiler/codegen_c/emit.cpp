@@ -57,9 +57,8 @@ class Emitter {
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       const Node* n = *it;
       if (!used.count(n)) continue;
-      int args = n->nargs;
-      if (n->op == Op::Pow && codegen_c_detail::multiplied_power(n)) args = 1;
-      for (int i = 0; i < args; ++i) used.insert(n->arg(i));
+      for (int i = 0; i < n->nargs; ++i)
+        if (codegen_c_detail::reads_operand(n, i)) used.insert(n->arg(i));
     }
     for (const Node* n : order) {
       if (!used.count(n)) continue;
@@ -217,8 +216,8 @@ class Emitter {
     const std::string w = "w";
     const std::int64_t size = n->shape.size();
     if (n->info().elementwise) {
-      bool reads_b = b && !(n->op == Op::Pow && codegen_c_detail::multiplied_power(n));
-      std::string e = elementwise(n, operand(a, "e"), reads_b ? operand(b, "e") : "");
+      std::string e = elementwise(n, codegen_c_detail::reads_operand(n, 0) ? operand(a, "e") : "",
+                                  b && codegen_c_detail::reads_operand(n, 1) ? operand(b, "e") : "");
       body_ += fmt::format("    for (e = 0; e < {}; ++e) {}[e] = {};\n", size, w, e);
       return;
     }

@@ -1,6 +1,9 @@
 // Each op's C spelling, one row per op, following compiler/codegen/op_lowering.cpp's lowering
 // (the JIT's) so that the generated C computes the same bits.
+#include <fmt/format.h>
+
 #include <array>
+#include <cmath>
 #include <stdexcept>
 
 #include "compiler/codegen_c.hpp"
@@ -89,16 +92,53 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 
 const CSpelling* c_spelling(Op op) { return kByOp[static_cast<int>(op)]; }
 
-bool multiplied_power(const Node* n) {
+
+namespace {
+
+// The exponent N of a power-of-two base 2^N (or 2^-N) as LLVM's library-call simplifier
+// rewrites pow(2^N, y) into exp2(y * N); 0 when the base is not one.
+double exp2_exponent(const Node* n) {
+  const Node* base = splat_constant(n->arg(0));
+  if (!base || !(base->value > 0)) return 0;
+  double v = n->dtype == DType::F32 ? static_cast<float>(base->value) : base->value;
+  for (double sign : {1.0, -1.0}) {
+    double m = sign > 0 ? v : 1 / v;  // an exact power of two has an exact reciprocal
+    int e;
+    if (std::frexp(m, &e) == 0.5 && e >= 2 && e - 1 < 64) return sign * (e - 1);
+  }
+  return 0;
+}
+
+double exponent(const Node* n) {
   const Node* e = splat_constant(n->arg(1));
-  return e && (e->is_const(2) || e->is_const(3));
+  return e ? e->value : std::nan("");
+}
+
+}  // namespace
+
+bool reads_operand(const Node* n, int i) {
+  if (n->op != Op::Pow) return i < n->nargs;
+  double e = exponent(n);
+  if (e == 2 || e == 3 || e == 0.5 || e == -1) return i == 0;
+  if (exp2_exponent(n) != 0) return i == 1;
+  return true;
 }
 
 std::string c_elementwise(const Node* n, const std::string& a, const std::string& b, bool f32) {
+  // Pow follows the JIT's lowering (x^2 and x^3 as multiplies) and then LLVM's simplifier, which
+  // rewrites these forms even without fast-math flags (their results can differ from pow's in
+  // the last bit): pow(x, 0.5) = x == -inf ? inf : |sqrt(x)|, pow(x, -1) = 1 / x, and
+  // pow(2^N, y) = exp2(y * N).
   if (n->op == Op::Pow) {
-    const Node* e = splat_constant(n->arg(1));
-    if (e && e->is_const(2)) return a + " * " + a;
-    if (e && e->is_const(3)) return "(" + a + " * " + a + ") * " + a;
+    const char* f = f32 ? "f" : "";
+    double e = exponent(n);
+    if (e == 2) return a + " * " + a;
+    if (e == 3) return "(" + a + " * " + a + ") * " + a;
+    if (e == 0.5)
+      return fmt::format("{0} == -INFINITY ? {1} : fabs{2}(sqrt{2}({0}))", a, f32 ? "INFINITY" : "(double)INFINITY", f);
+    if (e == -1) return fmt::format("{} / {}", f32 ? "1.0f" : "1.0", a);
+    if (double N = exp2_exponent(n); N == 1) return fmt::format("exp2{}({})", f, b);
+    else if (N != 0) return fmt::format("exp2{}({} * {}{})", f, b, fmt::format("{:.1f}", N), f32 ? "f" : "");
   }
   const CSpelling* s = c_spelling(n->op);
   if (!s || s->tensor) throw std::logic_error(std::string("codegen_c: no elementwise spelling for op ") + op_id(n->op));
