@@ -47,13 +47,15 @@ std::unique_ptr<llvm::TargetMachine> target_machine(const AotTarget& t, llvm::Co
   cpu = !t.cpu.empty() ? t.cpu : host ? llvm::sys::getHostCPUName().str() : "generic";
   // The host's features only for the host's own CPU; a named CPU brings its own.
   std::string features = host && t.cpu.empty() ? host_features() : "";
+  // Checked before the target machine is made, which would print a warning of its own.
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(target->createMCSubtargetInfo(triple, "", ""));
+  if (!sti || !sti->isCPUStringValid(cpu))
+    throw UsageError(fmt::format("--cpu: '{}' is not a CPU of {} (llc -mtriple={} -mcpu=help lists them)", cpu,
+                                 triple, triple));
   // Position-independent: the object links into a PIE executable or a shared library.
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
       triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_, std::nullopt, level));
   if (!tm) throw UsageError(fmt::format("--target: LLVM cannot generate code for '{}'", triple));
-  if (!tm->getMCSubtargetInfo()->isCPUStringValid(cpu))
-    throw UsageError(fmt::format("--cpu: '{}' is not a CPU of {} (llc -mtriple={} -mcpu=help lists them)", cpu,
-                                 triple, triple));
   return tm;
 }
 
