@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "cli/common.hpp"
 #include "compiler/builder.hpp"
@@ -102,6 +103,28 @@ void check_flags(const Function& f, const Options& o) {
 bool c_identifier(const std::string& s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// Names an entry may not take: C and C++ keywords (the header would not compile) and the C
+// library's functions (the kernel's own calls of tanh, sincos, memset, ... would reach the
+// entry instead, and the program's too).
+bool reserved_name(const std::string& s) {
+  static const std::set<std::string> words = {
+      "auto", "bool", "break", "case", "char", "class", "const", "continue", "default", "delete", "do", "double",
+      "else", "enum", "extern", "false", "float", "for", "goto", "if", "inline", "int", "long", "namespace", "new",
+      "operator", "private", "protected", "public", "register", "restrict", "return", "short", "signed", "sizeof",
+      "static", "struct", "switch", "template", "this", "throw", "true", "try", "typedef", "typename", "union",
+      "unsigned", "using", "virtual", "void", "volatile", "while", "main", "memcpy", "memmove", "memset",
+      "__tls_get_addr", "signgam"};
+  static const std::set<std::string> math = {
+      "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "copysign", "cos", "cosh", "erf",
+      "erfc", "exp", "exp10", "exp2", "expm1", "fabs", "fdim", "floor", "fma", "fmax", "fmin", "fmod", "frexp",
+      "hypot", "ilogb", "ldexp", "lgamma", "lgamma_r", "llrint", "llround", "log", "log10", "log1p", "log2", "logb",
+      "lrint", "lround", "modf", "nan", "nearbyint", "nextafter", "nexttoward", "pow", "remainder", "remquo", "rint",
+      "round", "scalbln", "scalbn", "sin", "sincos", "sinh", "sqrt", "tan", "tanh", "tgamma", "trunc"};
+  if (words.count(s) || math.count(s)) return true;
+  // The float and long double variants: sinf, sinl.
+  return (s.ends_with("f") || s.ends_with("l")) && math.count(s.substr(0, s.size() - 1));
 }
 
 std::string extension(const std::string& path) {
@@ -226,6 +249,11 @@ int cmd_compile(const Options& o, const std::string& command) {
   const Function& f = choose(*m, o.fn, /*tensors=*/true);
   check_flags(f, o);
   const std::string name = o.prefix.empty() ? f.name : o.prefix;
+  for (const std::string& entry : {name, name + "_batch"})
+    if (reserved_name(entry))
+      throw UsageError(fmt::format("{}: '{}' is a name C or its library already uses; give the entries another "
+                                   "with --prefix NAME",
+                                   o.prefix.empty() ? "--fn" : "--prefix", entry));
   Plan p = plan(*m, f, o);
   KernelSpec spec{name, f.params, p.outs, /*batch=*/true, o.dtype == "f32" ? DType::F32 : DType::F64};
   AotObject obj;
