@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-GRADC, ROOT = sys.argv[1], sys.argv[2]
+GRADC, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 FAILURES = []
 
 
@@ -239,9 +239,34 @@ def generic_cases(tmp):
                     exact=not extra)
 
 
+def readme_example(tmp):
+    """README.md's C example: its code is examples/embed/hello.c, its output and the header
+    excerpt are what the commands it shows produce."""
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    hello = os.path.join(ROOT, "examples", "embed", "hello.c")
+    check("```c\n" + open(hello).read() + "```" in readme, "README.md shows examples/embed/hello.c as it is")
+    d = os.path.join(tmp, "readme")
+    os.makedirs(d)
+    run([GRADC, "compile", "examples/lecture.grad", "--fn", "f", "--grad", "--header", "-o", os.path.join(d, "f.o")],
+        cwd=ROOT)
+    run([GRADC, "compile", "examples/lecture.grad", "--fn", "f", "--grad", "-o", os.path.join(d, "libf.so")], cwd=ROOT)
+    header = open(os.path.join(d, "f.h")).read()
+    excerpt = readme.split("`f.h` documents the layout in its opening comment:\n\n```c\n", 1)[-1].split("```", 1)[0]
+    check(excerpt in header, f"README.md's excerpt of f.h is in the header:\n{excerpt}")
+    for lib in ("f.o", "./libf.so"):
+        exe = os.path.join(d, "hello")
+        run(["cc", "-I.", hello, lib, "-lm", "-o", exe], cwd=d)
+        out = run([exe], cwd=d)
+        check("```text\n" + out + "```" in readme, f"README.md shows hello's output (with {lib}):\n{out}")
+    exp = expected(os.path.join(ROOT, "examples", "lecture.grad"), "f", "--grad", "x=0.5,y=1.2,z=3")
+    got = [float(line.split("=")[1]) for line in out.splitlines()[:4]]
+    check(same_bits(got, exp), f"hello prints eval's bits: {got} vs {exp}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     embed_programs(tmp)
     generic_cases(tmp)
+    readme_example(tmp)
 if FAILURES:
     sys.exit(f"{len(FAILURES)} mismatches")
 print("embed: all results equal gradc eval")
