@@ -20,6 +20,8 @@
 #include <fmt/format.h>
 
 #include <mutex>
+#include <utility>
+#include <vector>
 #include <optional>
 
 #include "runtime/jit_pipeline.hpp"
@@ -59,6 +61,35 @@ std::unique_ptr<llvm::TargetMachine> target_machine(const AotTarget& t, llvm::Co
   return tm;
 }
 
+// C's lgamma stores the sign of Γ(x) in the global `signgam`, a data race between threads;
+// lgamma_r (POSIX, in every libm gradc targets) stores it where it is told and computes the
+// same value. Each call gets a slot for the sign in its function's frame.
+void reentrant_lgamma(llvm::Module& m) {
+  for (auto [plain, reentrant] : {std::pair{"lgamma", "lgamma_r"}, std::pair{"lgammaf", "lgammaf_r"}}) {
+    llvm::Function* f = m.getFunction(plain);
+    if (!f) continue;
+    llvm::LLVMContext& ctx = m.getContext();
+    llvm::Type* t = f->getReturnType();
+    llvm::Type* i32 = llvm::Type::getInt32Ty(ctx);
+    llvm::FunctionCallee r = m.getOrInsertFunction(
+        reentrant, llvm::FunctionType::get(t, {t, llvm::PointerType::getUnqual(ctx)}, false));
+    std::vector<llvm::CallInst*> calls;
+    for (llvm::User* u : f->users())
+      if (auto* call = llvm::dyn_cast<llvm::CallInst>(u)) calls.push_back(call);
+    for (llvm::CallInst* call : calls) {
+      llvm::BasicBlock& entry = call->getFunction()->getEntryBlock();
+      llvm::IRBuilder<> at_entry(&entry, entry.begin());
+      llvm::Value* sign = at_entry.CreateAlloca(i32, nullptr, "lgamma.sign");
+      llvm::IRBuilder<> b(call);
+      llvm::CallInst* replacement = b.CreateCall(r, {call->getArgOperand(0), sign});
+      replacement->addFnAttr(llvm::Attribute::NoUnwind);
+      call->replaceAllUsesWith(replacement);
+      call->eraseFromParent();
+    }
+    if (f->use_empty()) f->eraseFromParent();
+  }
+}
+
 // The JIT's module, made callable from C: `NAME_batch(size_t n, in, out)` wraps the kernel's
 // `(in, out, int64 rows)` loop, the workspace is per thread, and only the entries are exported.
 void make_c_surface(llvm::Module& m, const KernelSpec& spec) {
@@ -77,6 +108,7 @@ void make_c_surface(llvm::Module& m, const KernelSpec& spec) {
     if (!g.isConstant() && g.getName().ends_with(".workspace"))
       g.setThreadLocalMode(llvm::GlobalValue::GeneralDynamicTLSModel);
   }
+  reentrant_lgamma(m);
   if (!spec.batch) return;
   llvm::Function* rows = m.getFunction(spec.name + "_batch");
   rows->setName(spec.name + ".rows");

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -52,11 +53,12 @@ std::vector<const Node*> value_and_gradient(Module& m, const Function& f) {
 }
 
 template <class T>
-void expect_jit_bits(const std::string& text, const std::string& fn, DType dtype, double lo, double hi) {
+void expect_jit_bits(const std::string& text, const std::string& fn, DType dtype, double lo, double hi,
+                     bool gradient = true) {
   auto m = compile_text(text);
   const Function& f = m->functions.at(0);
   ASSERT_EQ(f.name, fn);
-  std::vector<const Node*> outs = value_and_gradient(*m, f);
+  std::vector<const Node*> outs = gradient ? value_and_gradient(*m, f) : std::vector<const Node*>{f.body};
   KernelSpec spec{"kern", f.params, outs, true, dtype};
   Library lib(compile_object(spec, AotTarget{}), fn);
   auto* single = lib.get<void(const T*, T*)>("kern");
@@ -90,6 +92,31 @@ TEST(Aot, ScalarKernelHasTheJitsBitsF64) { expect_jit_bits<double>(kLecture, "f"
 TEST(Aot, ScalarKernelHasTheJitsBitsF32) { expect_jit_bits<float>(kLecture, "f", DType::F32, 0.2, 1.4); }
 TEST(Aot, TensorKernelHasTheJitsBitsF64) { expect_jit_bits<double>(kNet, "net", DType::F64, -1, 1); }
 TEST(Aot, TensorKernelHasTheJitsBitsF32) { expect_jit_bits<float>(kNet, "net", DType::F32, -1, 1); }
+
+// lgamma writes the global signgam; the objects call lgamma_r, which computes the same bits.
+// (The value only: lgamma's derivative is digamma, which objects cannot contain.)
+const char* kLgamma = "fn g(x, y) = lgamma(x) * y + lgamma(x * y)\n";
+TEST(Aot, LgammaHasTheJitsBitsF64) { expect_jit_bits<double>(kLgamma, "g", DType::F64, -3.7, 6, false); }
+TEST(Aot, LgammaHasTheJitsBitsF32) { expect_jit_bits<float>(kLgamma, "g", DType::F32, -3.7, 6, false); }
+
+TEST(Aot, LgammaIsTheReentrantOne) {
+  for (DType dtype : {DType::F64, DType::F32}) {
+    auto m = compile_text(kLgamma);
+    const Function& f = m->functions.at(0);
+    std::vector<const Node*> outs{f.body};
+    AotObject obj = compile_object(KernelSpec{"g", f.params, outs, true, dtype}, AotTarget{});
+    std::string path = (std::filesystem::temp_directory_path() / ("gradc_test_aot_lgamma" + std::to_string(::getpid()) + ".o")).string();
+    write_file_atomic(path, obj.bytes);
+    ProcessResult r = run_program({"nm", "-u", path}, "").value();
+    std::filesystem::remove(path);
+    std::set<std::string> undefined;
+    std::istringstream lines(r.out);
+    for (std::string kind, name; lines >> kind >> name;) undefined.insert(name);
+    const char* want = dtype == DType::F32 ? "lgammaf_r" : "lgamma_r";
+    EXPECT_TRUE(undefined.count(want)) << r.out;
+    EXPECT_FALSE(undefined.count("lgamma") || undefined.count("lgammaf")) << r.out;
+  }
+}
 
 // The workspace is per thread: eight threads batching different points at once each get what
 // one thread alone computes (with one shared workspace they overwrite each other's buffers).
