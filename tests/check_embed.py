@@ -69,7 +69,7 @@ def default_point(path, fn):
 
 # Points for the functions whose file has no `at` values for them.
 BASE = {"lin": {"x": [1, 2, 3], "A": [[0.5, -1, 2], [0.25, 3, -2]]}, "energy": {"x": [0.5, -1, 2], "k": 1.5},
-        "gmm": {"alphas": [0.5, -0.25, 1], "means": [[-0.9, 0.1], [0.1, 0.05], [1.2, -0.7]],
+        "v": {"x": [0.5, -2]}, "gmm": {"alphas": [0.5, -0.25, 1], "means": [[-0.9, 0.1], [0.1, 0.05], [1.2, -0.7]],
                 "q": [[0.1, -0.2], [0.3, 0.05], [-0.4, 0.2]],
                 "Ls": [[[0, 0], [0.3, 0]], [[0, 0], [-0.2, 0]], [[0, 0], [0.7, 0]]]}}
 
@@ -217,7 +217,11 @@ def generic_cases(tmp):
         ("hand", inputs("examples", "robot_arm.grad"), "hand", "--jacobian", []),
         ("arm_fwd", inputs("tests", "inputs", "tensor_args.grad"), "arm", "--jacobian", []),  # 2 in, 2 out: forward
         ("energy", inputs("tests", "inputs", "tensor_args.grad"), "energy", "--grad", []),
-        ("gmm", inputs("examples", "gmm.grad"), "gmm", "--grad", []),  # matrix products in the workspace
+        ("gmm", inputs("examples", "gmm.grad"), "gmm", "--grad", []),
+        ("edge_id", inputs("tests", "inputs", "compile_edge.grad"), "id", "--hessian", []),
+        ("edge_c", inputs("tests", "inputs", "compile_edge.grad"), "c", "--jacobian", []),
+        ("edge_q", inputs("tests", "inputs", "compile_edge.grad"), "q", "--hessian", []),
+        ("edge_v", inputs("tests", "inputs", "compile_edge.grad"), "v", "--jacobian", []),  # matrix products in the workspace
         # Another CPU: the same source, rounded on other instructions (no fma): close, not the same bits.
         ("cpu", inputs("examples", "lecture.grad"), "f", "--grad", ["--cpu", "x86-64"]),
     ]
