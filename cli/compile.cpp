@@ -257,17 +257,13 @@ int cmd_compile(const Options& o, const std::string& command) {
   Plan p = plan(*m, f, o);
   KernelSpec spec{name, f.params, p.outs, /*batch=*/true, o.dtype == "f32" ? DType::F32 : DType::F64};
   AotObject obj;
-  if (ext != ".h" || o.header) {
-    try {
-      obj = compile_object(spec, AotTarget{o.target, o.cpu});
-    } catch (const std::invalid_argument& e) {  // a name codegen refuses (a libm function's)
-      std::string why = e.what();
-      if (why.starts_with("codegen: ")) why.erase(0, 9);
-      throw UsageError(fmt::format("--prefix: '{}' cannot name the entries: {}", name, why));
-    }
-  } else {
-    // The header's workspace size comes from the host's object.
-    obj = compile_object(spec, AotTarget{});
+  try {
+    // For OUT.h alone, the host's object: the header gives its workspace size.
+    obj = compile_object(spec, ext == ".h" ? AotTarget{} : AotTarget{o.target, o.cpu});
+  } catch (const std::invalid_argument& e) {  // a name codegen refuses
+    std::string why = e.what();
+    if (why.starts_with("codegen: ")) why.erase(0, 9);
+    throw UsageError(fmt::format("--prefix: '{}' cannot name the entries: {}", name, why));
   }
   std::string h = header(f, o, p, name, obj.workspace_bytes, command);
   if (ext == ".h") {
