@@ -143,7 +143,7 @@ std::string range(const char* buffer, const Part& p) {
 }
 
 std::string header(const Function& f, const Options& o, const Plan& p, const std::string& name,
-                   std::uint64_t workspace_bytes, const std::string& command) {
+                   std::uint64_t workspace_bytes, const std::string& path, const std::string& command) {
   const char* T = o.dtype == "f32" ? "float" : "double";
   std::string upper = name;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -157,7 +157,8 @@ std::string header(const Function& f, const Options& o, const Plan& p, const std
     }
     return s;
   };
-  std::string s = fmt::format("/* {}.h: '{}' of {}, compiled by gradc ahead of time.\n", name, f.name, o.file);
+  std::string s = fmt::format("/* {}: '{}' of {}, compiled by gradc ahead of time.\n",
+                              std::filesystem::path(path).filename().string(), f.name, o.file);
   std::string quoted = command;  // a path holding "*/" must not end the comment
   for (std::size_t at; (at = quoted.find("*/")) != std::string::npos;) quoted.replace(at, 2, "* /");
   s += fmt::format(" *   {}\n *\n", quoted);
@@ -265,13 +266,14 @@ int cmd_compile(const Options& o, const std::string& command) {
     if (why.starts_with("codegen: ")) why.erase(0, 9);
     throw UsageError(fmt::format("--prefix: '{}' cannot name the entries: {}", name, why));
   }
-  std::string h = header(f, o, p, name, obj.workspace_bytes, command);
+  const std::string header_path = ext == ".h" ? o.out : replace_extension(o.out, ".h");
+  std::string h = header(f, o, p, name, obj.workspace_bytes, header_path, command);
   if (ext == ".h") {
     write_file_atomic(o.out, h);
     return kExitOk;
   }
   write_file_atomic(o.out, ext == ".so" ? link_shared(obj.bytes, o.out) : obj.bytes);
-  if (o.header) write_file_atomic(replace_extension(o.out, ".h"), h);
+  if (o.header) write_file_atomic(header_path, h);
   return kExitOk;
 }
 

@@ -267,7 +267,27 @@ def readme_example(tmp):
     check(same_bits(got, exp), f"hello prints eval's bits: {got} vs {exp}")
 
 
+def golden_headers(tmp, update):
+    """Whole headers against tests/golden/*.h (`check_embed.py GRADC ROOT --update` rewrites them)."""
+    d = os.path.join(tmp, "headers")
+    os.makedirs(d)
+    for sub in ("examples", "tests"):
+        os.symlink(os.path.join(ROOT, sub), os.path.join(d, sub))
+    cases = [("compile_header_hessian.h", ["examples/lecture.grad", "--fn", "h", "--hessian"]),
+             ("compile_header_f32.h", ["tests/inputs/tensor_args.grad", "--fn", "energy", "--grad", "--dtype", "f32",
+                                       "--prefix", "spring_energy"])]
+    for golden, args in cases:
+        run([GRADC, "compile", *args, "-o", golden], cwd=d)
+        text = open(os.path.join(d, golden)).read()
+        path = os.path.join(ROOT, "tests", "golden", golden)
+        if update:
+            with open(path, "w") as f:
+                f.write(text)
+        check(os.path.exists(path) and open(path).read() == text, f"{golden} differs from tests/golden/{golden}:\n{text}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
+    golden_headers(tmp, "--update" in sys.argv)
     embed_programs(tmp)
     generic_cases(tmp)
     readme_example(tmp)
