@@ -102,6 +102,13 @@ void make_c_surface(llvm::Module& m, const KernelSpec& spec) {
           special == kDigammaSymbol ? "digamma" : "polygamma"));
   for (llvm::GlobalVariable& g : m.globals()) {
     if (g.isDeclaration()) continue;
+    if (g.hasExternalLinkage()) {
+      // The constant table of a large scalar kernel stays external, as in the JIT, so the
+      // optimizer does not fold 100,000 constants into immediates (the backend's constant pool
+      // is quadratic in them); hidden, so a shared library does not export it.
+      g.setVisibility(llvm::GlobalValue::HiddenVisibility);
+      continue;
+    }
     g.setLinkage(llvm::GlobalValue::InternalLinkage);
     // General dynamic: valid in an executable (the linker relaxes it) and in a shared
     // library, also one loaded by dlopen.
