@@ -42,6 +42,10 @@ struct Options {
   std::int64_t steps = 20;
   int digits = 0;  // --digits N: significant digits of printed numbers (0: shortest round trip)
   std::vector<std::string> logs;  // plot: training logs (train --log)
+  // compile: the C entries' prefix (default: the function's name), --target and --cpu of the
+  // object, --grad, --header (OUT.h next to OUT.o or OUT.so), --step (refused with the reason)
+  std::string prefix, target, cpu;
+  bool grad = false, header = false, step = false;
 };
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ");
@@ -102,6 +106,10 @@ void route_standard_streams(const Options& o);
 
 // cli/eval.cpp
 int cmd_eval(const Options& o);
+
+// cli/compile.cpp
+/// `command`: the command line, quoted in the header's opening comment.
+int cmd_compile(const Options& o, const std::string& command);
 
 // cli/functions.cpp
 /// A check row's remark: "  MISMATCH", "  kink: one-sided L and R" or nothing.

@@ -172,6 +172,18 @@ int run(int argc, char** argv) {
   eval->add_flag("--json", o.json, "print one JSON object");
   eval->add_option("--points", o.points, "CSV of points (header names the variables)");
   eval->add_option("-o,--out", o.out, "write the --points results to this CSV file");
+  CLI::App* compile = app.add_subcommand("compile", "a function's kernel ahead of time: an object (.o), a shared library (.so) or its C header (.h)");
+  common(compile);
+  compile->add_option("-o,--out", o.out, "the output; its extension chooses: .o (object), .so (shared library) or .h (header)");
+  compile->add_flag("--grad", o.grad, "outputs: the value and the gradient");
+  compile->add_flag("--hessian", o.hessian, "outputs: the value, the gradient and the Hessian (scalar functions)");
+  compile->add_flag("--jacobian", o.jacobian, "outputs: the value and the Jacobian, row-major");
+  compile->add_option("--dtype", o.dtype, "element type of the entries: f64 (double, default) or f32 (float)");
+  compile->add_option("--prefix", o.prefix, "the entries' name: NAME and NAME_batch (default: the function's name)");
+  compile->add_option("--target", o.target, "the object's target triple, e.g. aarch64-linux-gnu (default: this machine)");
+  compile->add_option("--cpu", o.cpu, "the object's CPU, e.g. x86-64-v3 (default: this machine's, or generic for --target)");
+  compile->add_flag("--header", o.header, "also write the header, OUT with the extension .h");
+  compile->add_flag("--step", o.step, "")->group("");
   CLI::App* diff = app.add_subcommand("diff", "print partial derivatives or the Jacobian");
   common(diff);
   diff->add_option("--wrt", o.wrt, "variables, comma-separated (required unless --jacobian: then all by default)");
@@ -316,6 +328,11 @@ int run(int argc, char** argv) {
     route_standard_streams(o);
     if (*repl) return cmd_repl(o);
     if (*eval) return cmd_eval(o);
+    if (*compile) {
+      std::vector<std::string> words{"gradc"};
+      words.insert(words.end(), args.begin() + 1, args.end());
+      return cmd_compile(o, join(words, " "));
+    }
     if (*diff) return cmd_diff(o);
     if (*emit) return cmd_emit(o);
     if (*train) return cmd_train(o);

@@ -2,6 +2,7 @@
 // context and module that is generated, optimized with the new pass manager, added to the main
 // JITDylib under a unique symbol name and looked up.
 #include "runtime/jit.hpp"
+#include "runtime/jit_pipeline.hpp"
 
 #include <llvm/Analysis/TargetTransformInfo.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
@@ -53,8 +54,7 @@ class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
         fast_(std::move(fast)) {}
 
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> operator()(llvm::Module& m) override {
-    bool huge = m.getInstructionCount() > kHugeModule;
-    return llvm::orc::SimpleCompiler(huge ? *fast_ : *optimizing_)(m);
+    return llvm::orc::SimpleCompiler(huge_module(m) ? *fast_ : *optimizing_)(m);
   }
 
  private:
@@ -83,6 +83,55 @@ T unwrap(llvm::Expected<T> value, const char* what) {
 
 }  // namespace
 
+bool huge_module(const llvm::Module& m) { return m.getInstructionCount() > kHugeModule; }
+
+TargetInfo target_info(llvm::TargetMachine& tm) {
+  // The vector registers as the vectorizer's cost model sees them (it asks per function).
+  llvm::LLVMContext ctx;
+  llvm::Module m("probe", ctx);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), false),
+                                   llvm::Function::ExternalLinkage, "probe", m);
+  llvm::TargetTransformInfo tti = tm.getTargetTransformInfo(*f);
+  TargetInfo target;
+  target.vector_bits = static_cast<unsigned>(
+      tti.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector).getFixedValue());
+  target.vector_registers = tti.getNumberOfRegisters(tti.getRegisterClassForType(/*Vector=*/true));
+  return target;
+}
+
+std::unique_ptr<llvm::Module> build_module(llvm::LLVMContext& ctx, const KernelSpec& spec, llvm::TargetMachine& tm,
+                                           const TargetInfo& target, bool optimize,
+                                           const std::function<void(llvm::Module&)>& edit) {
+  std::unique_ptr<llvm::Module> m = codegen(ctx, spec, target);
+  m->setDataLayout(tm.createDataLayout());
+  m->setTargetTriple(tm.getTargetTriple().str());
+  if (edit) edit(*m);
+  if (!optimize) return m;
+  llvm::PipelineTuningOptions tuning;
+  // The batch loop of a scalar kernel, the loop nests of a tensor kernel: for the host's
+  // vector width (see calls_libm for when a scalar kernel's batch loop is left alone).
+  bool tensor = is_tensor_kernel(spec);
+  tuning.LoopVectorization = !huge_module(*m) && (tensor || !calls_libm(*m));
+  tuning.SLPVectorization = false;  // was 90% of the pipeline's time on a 2,000-node body
+  // Tensor kernels: no general loop unrolling. It quadrupled the code of a small training
+  // step and doubled its compile time (2-8-1 MLP: 50 -> 22 ms) for no measured speed; the
+  // matrix product marks the one loop that needs it (its vectorized register tile).
+  tuning.LoopUnrolling = !tensor;
+  // Declared in this order so they are destroyed module-first, as LLVM requires.
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(&tm, tuning);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(*m, mam);
+  return m;
+}
+
 struct Jit::Impl {
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::unique_ptr<llvm::TargetMachine> tm;  // the host machine, for the IR pipeline's cost model
@@ -92,36 +141,8 @@ struct Jit::Impl {
   std::mutex mutex;  // compile() may be called from several threads
   std::uint64_t next_id = 0;
 
-  /// codegen + target + O2.
   std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec) {
-    std::unique_ptr<llvm::Module> m = codegen(ctx, spec, target);
-    m->setDataLayout(lljit->getDataLayout());
-    m->setTargetTriple(lljit->getTargetTriple().str());
-    if (optimize) {
-      llvm::PipelineTuningOptions tuning;
-      // The batch loop of a scalar kernel, the loop nests of a tensor kernel: for the host's
-      // vector width (see calls_libm for when a scalar kernel's batch loop is left alone).
-      bool tensor = is_tensor_kernel(spec);
-      tuning.LoopVectorization = m->getInstructionCount() <= kHugeModule && (tensor || !calls_libm(*m));
-      tuning.SLPVectorization = false;  // was 90% of the pipeline's time on a 2,000-node body
-      // Tensor kernels: no general loop unrolling. It quadrupled the code of a small training
-      // step and doubled its compile time (2-8-1 MLP: 50 -> 22 ms) for no measured speed; the
-      // matrix product marks the one loop that needs it (its vectorized register tile).
-      tuning.LoopUnrolling = !tensor;
-      // Declared in this order so they are destroyed module-first, as LLVM requires.
-      llvm::LoopAnalysisManager lam;
-      llvm::FunctionAnalysisManager fam;
-      llvm::CGSCCAnalysisManager cgam;
-      llvm::ModuleAnalysisManager mam;
-      llvm::PassBuilder pb(tm.get(), tuning);
-      pb.registerModuleAnalyses(mam);
-      pb.registerCGSCCAnalyses(cgam);
-      pb.registerFunctionAnalyses(fam);
-      pb.registerLoopAnalyses(lam);
-      pb.crossRegisterProxies(lam, fam, cgam, mam);
-      pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(*m, mam);
-    }
-    return m;
+    return build_module(ctx, spec, *tm, target, optimize);
   }
 };
 
@@ -140,17 +161,7 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
   auto impl = std::make_unique<Impl>();
   impl->optimize = opts.optimize;
   impl->tm = unwrap(jtmb.createTargetMachine(), "creating the target machine");
-  {
-    // The vector registers as the vectorizer's cost model sees them (it asks per function).
-    llvm::LLVMContext ctx;
-    llvm::Module m("probe", ctx);
-    auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), false),
-                                     llvm::Function::ExternalLinkage, "probe", m);
-    llvm::TargetTransformInfo tti = impl->tm->getTargetTransformInfo(*f);
-    impl->target.vector_bits = static_cast<unsigned>(
-        tti.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector).getFixedValue());
-    impl->target.vector_registers = tti.getNumberOfRegisters(tti.getRegisterClassForType(/*Vector=*/true));
-  }
+  impl->target = target_info(*impl->tm);
   auto make_compiler = [](llvm::orc::JITTargetMachineBuilder optimizing)
       -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
     llvm::orc::JITTargetMachineBuilder fast = optimizing;

@@ -496,7 +496,8 @@ TEST(Resume, FilesHoldTheDocumentedState) {
     auto m = compile_text(tiny(c.optimizer));
     TrainResult r = Trainer(*m, shared_jit(), TrainOptions{}).run(nullptr);
     for (const char* file : {"gradc_state.json", "gradc_state.npz"}) {
-      std::string path = ::testing::TempDir() + file;
+      // The process id in the name: test runs in other checkouts use the same folder at once.
+      std::string path = ::testing::TempDir() + std::to_string(::getpid()) + "_" + file;
       save_params(path, m->params, r.params, &r.optimizer);
       expect_same_state(*load_checkpoint(path, m->params, r.optimizer.kind).optimizer, r.optimizer);
       if (std::string(file).ends_with(".npz")) {

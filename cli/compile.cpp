@@ -1,0 +1,280 @@
+// gradc compile: one function's kernel ahead of time, as a relocatable object (.o), a shared
+// library (.so, linked by the system's cc) or the C header that documents its layout (.h).
+#include <fmt/format.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "cli/common.hpp"
+#include "compiler/builder.hpp"
+#include "compiler/diff.hpp"
+#include "compiler/forward.hpp"
+#include "io/file.hpp"
+#include "io/process.hpp"
+#include "runtime/aot.hpp"
+
+namespace gradc::cli {
+namespace {
+
+// One named part of `in` or `out`: its offset and shape (elements row-major).
+struct Part {
+  std::string name;
+  Shape shape;
+  std::int64_t offset = 0;
+  std::string note;  // how a matrix part is laid out
+};
+
+struct Plan {
+  std::vector<const Node*> outs;
+  std::vector<Part> in, out;
+  std::int64_t n_in = 0, n_out = 0;
+};
+
+void add_part(std::vector<Part>& parts, std::int64_t& total, std::string name, Shape shape, std::string note = "") {
+  parts.push_back(Part{std::move(name), shape, total, std::move(note)});
+  total += shape.size();
+}
+
+Shape matrix(std::int64_t rows, std::int64_t cols) {
+  Shape s;
+  s.rank = 2;
+  s.dims[0] = rows;
+  s.dims[1] = cols;
+  return s;
+}
+
+// The outputs as `gradc eval` computes them (the same IR, so the same bits), laid out as
+// `gradc eval --json` prints them: the value, ∂f/∂(each parameter), the Hessian (row-major,
+// its upper triangle mirrored, as eval prints it) or the Jacobian (row-major).
+Plan plan(Module& m, const Function& f, const Options& o) {
+  Plan p;
+  for (const Node* x : f.params) add_part(p.in, p.n_in, x->name, x->shape);
+  Builder b(m.graph, o.no_simplify ? Simplify::None : Simplify::Fold);
+  const std::size_t n = f.params.size();
+  if (o.grad || o.hessian) {
+    auto vd = value_and_derivatives(b, f.body, f.params, o.hessian, &m.origins);
+    for (std::size_t k = 0; k <= n; ++k) p.outs.push_back(vd[k]);
+    add_part(p.out, p.n_out, f.name, f.body->shape);
+    for (const Node* x : f.params)
+      add_part(p.out, p.n_out, print_partial(f.name, std::vector<std::string>{x->name}, Format::Text), x->shape);
+    if (o.hessian) {
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) p.outs.push_back(vd[1 + n + std::min(i, j) * n + std::max(i, j)]);
+      auto s = static_cast<std::int64_t>(n);
+      add_part(p.out, p.n_out, "hessian", matrix(s, s),
+               fmt::format("row-major, symmetric; rows and columns {}", join(param_names(f))));
+    }
+    return p;
+  }
+  p.outs.push_back(f.body);
+  add_part(p.out, p.n_out, f.name, f.body->shape);
+  if (o.jacobian) {
+    Jacobian J = jacobian(b, std::span(&f.body, 1), f.params, Mode::Auto, &m.origins);
+    for (std::int64_t i = 0; i < J.rows; ++i)
+      for (std::int64_t j = 0; j < J.cols; ++j) p.outs.push_back(J.entry(b, i, j));
+    add_part(p.out, p.n_out, "jacobian", matrix(J.rows, J.cols),
+             fmt::format("row-major; rows {}; columns {}", join(element_names(f.name, f.body->shape)),
+                         join(element_names(f.params))));
+  }
+  return p;
+}
+
+void check_flags(const Function& f, const Options& o) {
+  if (o.jacobian && f.params.empty())
+    throw UsageError(fmt::format("--jacobian: '{}' has no parameters, so nothing to differentiate with respect to",
+                                 f.name));
+  if ((o.grad || o.hessian) && !f.body->shape.scalar())
+    throw UsageError(fmt::format("{}: '{}' returns shape {}; a {} is of a scalar function (--jacobian gives the "
+                                 "first derivatives)",
+                                 o.hessian ? "--hessian" : "--grad", f.name, f.body->shape.str(),
+                                 o.hessian ? "Hessian" : "gradient"));
+  if (o.hessian)
+    for (const Node* p : f.params)
+      if (!p->shape.scalar())
+        throw UsageError(fmt::format("--hessian: '{}' takes '{}' of shape {}; --hessian needs scalar parameters",
+                                     f.name, p->name, p->shape.str()));
+}
+
+bool c_identifier(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// Names an entry may not take: C and C++ keywords (the header would not compile) and the C
+// library's functions (the kernel's own calls of tanh, sincos, memset, ... would reach the
+// entry instead, and the program's too).
+bool reserved_name(const std::string& s) {
+  static const std::set<std::string> words = {
+      "auto", "bool", "break", "case", "char", "class", "const", "continue", "default", "delete", "do", "double",
+      "else", "enum", "extern", "false", "float", "for", "goto", "if", "inline", "int", "long", "namespace", "new",
+      "operator", "private", "protected", "public", "register", "restrict", "return", "short", "signed", "sizeof",
+      "static", "struct", "switch", "template", "this", "throw", "true", "try", "typedef", "typename", "union",
+      "unsigned", "using", "virtual", "void", "volatile", "while", "main", "memcpy", "memmove", "memset",
+      "__tls_get_addr", "signgam"};
+  static const std::set<std::string> math = {
+      "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "copysign", "cos", "cosh", "erf",
+      "erfc", "exp", "exp10", "exp2", "expm1", "fabs", "fdim", "floor", "fma", "fmax", "fmin", "fmod", "frexp",
+      "hypot", "ilogb", "ldexp", "lgamma", "lgamma_r", "llrint", "llround", "log", "log10", "log1p", "log2", "logb",
+      "lrint", "lround", "modf", "nan", "nearbyint", "nextafter", "nexttoward", "pow", "remainder", "remquo", "rint",
+      "round", "scalbln", "scalbn", "sin", "sincos", "sinh", "sqrt", "tan", "tanh", "tgamma", "trunc"};
+  if (words.count(s) || math.count(s)) return true;
+  // The float and long double variants: sinf, sinl.
+  return (s.ends_with("f") || s.ends_with("l")) && math.count(s.substr(0, s.size() - 1));
+}
+
+std::string extension(const std::string& path) {
+  std::size_t dot = path.find_last_of("./");
+  if (dot == std::string::npos || path[dot] == '/' || dot == 0 || path[dot - 1] == '/') return "";
+  return path.substr(dot);
+}
+
+std::string replace_extension(const std::string& path, const std::string& ext) {
+  return path.substr(0, path.size() - extension(path).size()) + ext;
+}
+
+std::string range(const char* buffer, const Part& p) {
+  return p.shape.size() == 1 ? fmt::format("{}[{}]", buffer, p.offset)
+                             : fmt::format("{}[{}..{}]", buffer, p.offset, p.offset + p.shape.size() - 1);
+}
+
+std::string header(const Function& f, const Options& o, const Plan& p, const std::string& name,
+                   std::uint64_t workspace_bytes, const std::string& path, const std::string& command) {
+  const char* T = o.dtype == "f32" ? "float" : "double";
+  std::string upper = name;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto table = [&](const char* buffer, const std::vector<Part>& parts) {
+    std::string s;
+    for (const Part& x : parts) {
+      std::string line = fmt::format(" *   {:<14} {}", range(buffer, x), x.name);
+      if (!x.shape.scalar()) line += fmt::format("  {}", x.shape.str());
+      if (!x.note.empty()) line += fmt::format(" ({})", x.note);
+      s += line + "\n";
+    }
+    return s;
+  };
+  std::string s = fmt::format("/* {}: '{}' of {}, compiled by gradc ahead of time.\n",
+                              std::filesystem::path(path).filename().string(), f.name, o.file);
+  std::string quoted = command;  // a path holding "*/" must not end the comment
+  for (std::size_t at; (at = quoted.find("*/")) != std::string::npos;) quoted.replace(at, 2, "* /");
+  s += fmt::format(" *   {}\n *\n", quoted);
+  s += fmt::format(" * Element type: {} ({}). Tensors are flattened row-major.\n", T, o.dtype);
+  s += fmt::format(" * Inputs, in signature order ({} elements a point):\n", p.n_in);
+  s += p.in.empty() ? " *   (none)\n" : table("in", p.in);
+  s += fmt::format(" * Outputs ({} elements a point):\n", p.n_out);
+  s += table("out", p.out);
+  s += " *\n";
+  s += fmt::format(" * {}(in, out) computes one point. {}_batch(n, in, out) computes n points: row r reads\n", name,
+                   name);
+  s += fmt::format(" * in[r*{0}_N_IN ...] and writes out[r*{0}_N_OUT ...].\n", name);
+  s += " * Thread-safe (call from any number of threads at once), allocation-free, and dependent on\n";
+  s += " * nothing but libm. `in` and `out` must not overlap.\n";
+  if (workspace_bytes)
+    s += fmt::format(" * Per-thread workspace: {} bytes of thread_local storage, in each thread that calls it.\n",
+                     workspace_bytes);
+  else
+    s += " * Per-thread workspace: none.\n";
+  s += " */\n";
+  s += fmt::format("#ifndef GRADC_{0}_H\n#define GRADC_{0}_H\n\n#include <stddef.h>\n\n", upper);
+  s += fmt::format("#define {}_N_IN {}\n#define {}_N_OUT {}\n\n", name, p.n_in, name, p.n_out);
+  s += "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
+  s += fmt::format("void {}(const {}* in, {}* out);\n", name, T, T);
+  s += fmt::format("void {}_batch(size_t n, const {}* in, {}* out);\n", name, T, T);
+  s += "\n#ifdef __cplusplus\n}  /* extern \"C\" */\n#endif\n\n";
+  s += fmt::format("#endif  /* GRADC_{}_H */\n", upper);
+  return s;
+}
+
+// A temporary directory, removed with what it holds whatever way the scope is left.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "gradc-compile-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw UsageError(fmt::format("cannot create a temporary directory in {}", pattern));
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// The shared library: the object linked by the system's C compiler driver (no shell).
+std::string link_shared(const std::string& object, const std::string& out) {
+  TempDir dir;
+  std::string obj = dir.path + "/kernel.o", so = dir.path + "/kernel.so";
+  write_file_atomic(obj, object);
+  std::optional<ProcessResult> r = run_program({"cc", "-shared", "-o", so, obj, "-lm"}, "");
+  if (!r)
+    throw UsageError(fmt::format("cannot link {}: the C compiler driver 'cc' is not installed (apt-get install gcc); "
+                                 "-o {} writes the object, to link yourself",
+                                 out, replace_extension(out, ".o")));
+  if (r->exit_code != 0) {
+    std::string err = r->err;
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    throw UsageError(fmt::format("cannot link {}: 'cc -shared' failed (exit {}){}{}", out, r->exit_code,
+                                 err.empty() ? "" : ": ", err));
+  }
+  return read_file(so);
+}
+
+}  // namespace
+
+int cmd_compile(const Options& o, const std::string& command) {
+  static const char* const kOutputs = ".o (a relocatable object), .so (a shared library) or .h (the header)";
+  if (o.step)
+    throw UsageError(fmt::format("--step: compile writes the kernels of one function (--fn); -o takes {}", kOutputs));
+  if (o.out.empty()) throw UsageError(fmt::format("compile: -o OUT is required; OUT's extension chooses {}", kOutputs));
+  std::string ext = extension(o.out);
+  if (ext != ".o" && ext != ".so" && ext != ".h")
+    throw UsageError(fmt::format("-o {}: the extension chooses the output: {}", o.out, kOutputs));
+  if (int given = o.grad + o.hessian + o.jacobian; given > 1)
+    throw UsageError("--grad, --hessian and --jacobian choose the outputs: give one (--hessian includes the gradient)");
+  if (o.dtype != "f64" && o.dtype != "f32") throw UsageError(fmt::format("--dtype: f64 or f32, not '{}'", o.dtype));
+  if (ext == ".h" && o.header) throw UsageError("--header writes OUT.h next to OUT.o or OUT.so; -o OUT.h is the header already");
+  if (ext == ".h" && (!o.target.empty() || !o.cpu.empty()))
+    throw UsageError(fmt::format("{}: the header is the same for every target; it chooses the code of OUT.o",
+                                 o.target.empty() ? "--cpu" : "--target"));
+  if (ext == ".so" && !o.target.empty())
+    throw UsageError("--target: a shared library is linked by this machine's cc, for this machine; write OUT.o for "
+                     "another target");
+  if (!o.prefix.empty() && !c_identifier(o.prefix))
+    throw UsageError(fmt::format("--prefix: '{}' is not a C identifier (letters, digits and _, not first a digit)",
+                                 o.prefix));
+
+  auto m = load(o);
+  const Function& f = choose(*m, o.fn, /*tensors=*/true);
+  check_flags(f, o);
+  const std::string name = o.prefix.empty() ? f.name : o.prefix;
+  for (const std::string& entry : {name, name + "_batch"})
+    if (reserved_name(entry))
+      throw UsageError(fmt::format("{}: '{}' is a name C or its library already uses; give the entries another "
+                                   "with --prefix NAME",
+                                   o.prefix.empty() ? "--fn" : "--prefix", entry));
+  Plan p = plan(*m, f, o);
+  KernelSpec spec{name, f.params, p.outs, /*batch=*/true, o.dtype == "f32" ? DType::F32 : DType::F64};
+  AotObject obj;
+  try {
+    // For OUT.h alone, the host's object: the header gives its workspace size.
+    obj = compile_object(spec, ext == ".h" ? AotTarget{} : AotTarget{o.target, o.cpu});
+  } catch (const std::invalid_argument& e) {  // a name codegen refuses
+    std::string why = e.what();
+    if (why.starts_with("codegen: ")) why.erase(0, 9);
+    throw UsageError(fmt::format("--prefix: '{}' cannot name the entries: {}", name, why));
+  }
+  const std::string header_path = ext == ".h" ? o.out : replace_extension(o.out, ".h");
+  std::string h = header(f, o, p, name, obj.workspace_bytes, header_path, command);
+  if (ext == ".h") {
+    write_file_atomic(o.out, h);
+    return kExitOk;
+  }
+  write_file_atomic(o.out, ext == ".so" ? link_shared(obj.bytes, o.out) : obj.bytes);
+  if (o.header) write_file_atomic(header_path, h);
+  return kExitOk;
+}
+
+}  // namespace gradc::cli
