@@ -14,7 +14,6 @@ struct CSpelling {
   Op op;
   const char* expr[2];  // f64, f32
   bool tensor = false;
-  const char* special = nullptr;  // the static C function it calls, from kCDigamma / kCPolygamma
 };
 
 /// The row of op, or nullptr when there is none.
@@ -29,5 +28,6 @@ bool reads_operand(const Node* n, int i);
 
 extern const char* const kCDigamma;
 extern const char* const kCPolygamma;
+extern const char* const kCLgamma;
 
 }  // namespace gradc::codegen_c_detail

@@ -78,7 +78,7 @@ class Emitter {
 
   std::string body_, statics_;
   std::int64_t work_ = 0;
-  bool digamma_ = false, polygamma_ = false, loops_ = false, tensor_ = false;
+  bool digamma_ = false, polygamma_ = false, lgamma_ = false, loops_ = false, tensor_ = false;
 
  private:
   // Element idx (a C expression) of n's value.
@@ -207,6 +207,7 @@ class Emitter {
   std::string elementwise(const Node* n, const std::string& a, const std::string& b) {
     if (n->op == Op::Digamma) digamma_ = true;
     if (n->op == Op::Polygamma) digamma_ = polygamma_ = true;
+    if (n->op == Op::Lgamma) lgamma_ = true;
     return c_elementwise(n, a, b, f32_);
   }
 
@@ -392,6 +393,7 @@ CSource codegen_c(const KernelSpec& spec, std::string_view layout) {
   s += "#include <math.h>\n#include <stddef.h>\n\n";
   s += fmt::format("#define {}_N_IN {}\n#define {}_N_OUT {}\n#define {}_N_WORK {}\n\n", name, n_in, name, n_out, name,
                    em.work_);
+  if (em.lgamma_) s += std::string(codegen_c_detail::kCLgamma).substr(1) + "\n";
   if (em.digamma_) s += std::string(codegen_c_detail::kCDigamma).substr(1) + "\n";
   if (em.polygamma_) s += std::string(codegen_c_detail::kCPolygamma).substr(1) + "\n";
   if (!em.statics_.empty()) s += em.statics_ + "\n";

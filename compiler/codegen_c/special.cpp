@@ -73,6 +73,22 @@ static double gradc_c_digamma(double x) {
 }
 )C";
 
+const char* const kCLgamma = R"C(
+/* ln|Gamma(x)|. C's lgamma stores the sign of Gamma(x) in the global signgam, a data race between
+ * threads: lgamma_r (POSIX; the same computation) where the C library has it. Elsewhere lgamma,
+ * and then calls from several threads at once race on signgam (the results stay right). */
+#if defined(__GLIBC__) || defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__) || \
+    defined(__NetBSD__) || defined(__OpenBSD__)
+extern double lgamma_r(double, int*);
+extern float lgammaf_r(float, int*);
+static double gradc_c_lgamma(double x) { int sign; return lgamma_r(x, &sign); }
+static float gradc_c_lgammaf(float x) { int sign; return lgammaf_r(x, &sign); }
+#else
+static double gradc_c_lgamma(double x) { return lgamma(x); }
+static float gradc_c_lgammaf(float x) { return lgammaf(x); }
+#endif
+)C";
+
 const char* const kCPolygamma = R"C(
 /* psi^(n)(x) for an integer order n >= 0 (nan otherwise; orders past 10000 are refused, as in
  * gradc). With y = x + m >= n + 10:

@@ -50,13 +50,14 @@ constexpr CSpelling kTable[] = {
     {Op::Sign, {"$a > $0 ? $1 : ($a < $0 ? $m1 : $0)", "$a > $0 ? $1 : ($a < $0 ? $m1 : $0)"}},
     // mask(c, x) = c == 0 ? 0 : c*x (x = inf or nan does not leak through c = 0)
     {Op::Mask, {"$a == $0 ? $0 : $a * $b", "$a == $0 ? $0 : $a * $b"}},
-    {Op::Lgamma, {"lgamma($a)", "lgammaf($a)"}},
+    // lgamma_r where the C library has it: lgamma writes the global signgam (a data race)
+    {Op::Lgamma, {"gradc_c_lgamma($a)", "gradc_c_lgammaf($a)"}},
     {Op::Log1p, {"log1p($a)", "log1pf($a)"}},
     {Op::Expm1, {"expm1($a)", "expm1f($a)"}},
     // gradc's special functions in f64; an f32 kernel widens the argument and rounds the result
-    {Op::Digamma, {"gradc_c_digamma($a)", "(float)gradc_c_digamma((double)$a)"}, false, "digamma"},
+    {Op::Digamma, {"gradc_c_digamma($a)", "(float)gradc_c_digamma((double)$a)"}},
     {Op::Polygamma,
-     {"gradc_c_polygamma($a, $b)", "(float)gradc_c_polygamma((double)$a, (double)$b)"}, false, "polygamma"},
+     {"gradc_c_polygamma($a, $b)", "(float)gradc_c_polygamma((double)$a, (double)$b)"}},
     {Op::Broadcast, {"", ""}, true},
     {Op::Reshape, {"", ""}, true},
     {Op::Sum, {"", ""}, true},
