@@ -25,9 +25,11 @@ struct CSource {
 ///   void NAME_batch(size_t n, const T* in, T* out);      // n rows of inputs and of outputs
 ///   void NAME_work(const T* in, T* out, T* work);        // if NAME_N_WORK > 0
 /// with the layout of compiler/codegen.hpp's KernelSpec; NAME is spec.name made a C identifier
-/// (c_identifier). `layout` is the comment's description of in and out (what the header says);
-/// empty: one line per input and output with its offset and shape. Includes <math.h> and
-/// <stddef.h> only. Throws std::logic_error for a variable that is not an input.
+/// (c_identifier). `layout` opens the file's comment ("/* ..." lines: what it is, the element
+/// type, the inputs and outputs; gradc compile passes its header's); empty: a title and one
+/// line per input and output with its offset and shape. The comment goes on with the entries,
+/// the workspace and thread safety. Includes <math.h> and <stddef.h> only. Throws
+/// std::logic_error for a variable that is not an input.
 CSource codegen_c(const KernelSpec& spec, std::string_view layout = {});
 
 /// name with every character outside [A-Za-z0-9_] replaced by '_' and a leading digit (or an

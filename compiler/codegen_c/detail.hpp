@@ -24,7 +24,7 @@ std::string c_elementwise(const Node* n, const std::string& a, const std::string
 
 /// Whether the C of n reads operand i (not the exponent of x^2, x^0.5, ..., nor the base of
 /// 2^y, which are folded into the spelling; so no variable is left unused).
-bool reads_operand(const Node* n, int i);
+bool reads_operand(const Node* n, int i, bool f32);
 
 extern const char* const kCDigamma;
 extern const char* const kCPolygamma;

@@ -98,10 +98,12 @@ namespace {
 
 // The exponent N of a power-of-two base 2^N (or 2^-N) as LLVM's library-call simplifier
 // rewrites pow(2^N, y) into exp2(y * N); 0 when the base is not one.
-double exp2_exponent(const Node* n) {
+double exp2_exponent(const Node* n, bool f32) {
   const Node* base = splat_constant(n->arg(0));
-  if (!base || !(base->value > 0)) return 0;
-  double v = n->dtype == DType::F32 ? static_cast<float>(base->value) : base->value;
+  if (!base) return 0;
+  // The constant as the kernel holds it (an f32 kernel rounds it to float).
+  double v = f32 ? static_cast<float>(base->value) : base->value;
+  if (!(v > 0) || std::isinf(v)) return 0;
   for (double sign : {1.0, -1.0}) {
     double m = sign > 0 ? v : 1 / v;  // an exact power of two has an exact reciprocal
     int e;
@@ -110,18 +112,19 @@ double exp2_exponent(const Node* n) {
   return 0;
 }
 
-double exponent(const Node* n) {
+double exponent(const Node* n, bool f32) {
   const Node* e = splat_constant(n->arg(1));
-  return e ? e->value : std::nan("");
+  if (!e) return std::nan("");
+  return f32 ? static_cast<float>(e->value) : e->value;
 }
 
 }  // namespace
 
-bool reads_operand(const Node* n, int i) {
+bool reads_operand(const Node* n, int i, bool f32) {
   if (n->op != Op::Pow) return i < n->nargs;
-  double e = exponent(n);
-  if (e == 2 || e == 3 || e == 0.5 || e == -1) return i == 0;
-  if (exp2_exponent(n) != 0) return i == 1;
+  double e = exponent(n, f32);
+  if (e == 2 || exponent(n, false) == 3 || e == 0.5 || e == -1) return i == 0;
+  if (exp2_exponent(n, f32) != 0) return i == 1;
   return true;
 }
 
@@ -132,13 +135,13 @@ std::string c_elementwise(const Node* n, const std::string& a, const std::string
   // pow(2^N, y) = exp2(y * N).
   if (n->op == Op::Pow) {
     const char* f = f32 ? "f" : "";
-    double e = exponent(n);
+    double e = exponent(n, f32);
     if (e == 2) return a + " * " + a;
-    if (e == 3) return "(" + a + " * " + a + ") * " + a;
+    if (exponent(n, false) == 3) return "(" + a + " * " + a + ") * " + a;  // the JIT tests the constant as written
     if (e == 0.5)
       return fmt::format("{0} == -INFINITY ? {1} : fabs{2}(sqrt{2}({0}))", a, f32 ? "INFINITY" : "(double)INFINITY", f);
     if (e == -1) return fmt::format("{} / {}", f32 ? "1.0f" : "1.0", a);
-    if (double N = exp2_exponent(n); N == 1) return fmt::format("exp2{}({})", f, b);
+    if (double N = exp2_exponent(n, f32); N == 1) return fmt::format("exp2{}({})", f, b);
     else if (N != 0) return fmt::format("exp2{}({} * {}{})", f, b, fmt::format("{:.1f}", N), f32 ? "f" : "");
   }
   const CSpelling* s = c_spelling(n->op);
