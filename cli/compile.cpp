@@ -1,5 +1,6 @@
 // gradc compile: one function's kernel ahead of time, as a relocatable object (.o), a shared
-// library (.so, linked by the system's cc) or the C header that documents its layout (.h).
+// library (.so, linked by the system's cc), C99 source (.c) or the C header that documents its
+// layout (.h).
 #include <fmt/format.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 #include "cli/common.hpp"
 #include "compiler/builder.hpp"
+#include "compiler/codegen_c.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/forward.hpp"
 #include "io/file.hpp"
@@ -189,6 +191,35 @@ std::string header(const Function& f, const Options& o, const Plan& p, const std
   return s;
 }
 
+// OUT.c: the header's opening comment (title, command, element type, layout) heads the C source.
+std::string c_source(const KernelSpec& spec, const std::string& h, const std::string& name, CSource& c) {
+  std::size_t end = h.find(fmt::format(" *\n * {}(in, out) computes", name));
+  c = codegen_c(spec, h.substr(0, end));
+  return c.text;
+}
+
+// The header of OUT.c: the object's header with the C source's workspace (NAME_work and its size).
+std::string c_header(std::string h, const std::string& name, const char* T, const CSource& c) {
+  if (c.work_elements == 0) return h;
+  std::int64_t bytes = c.work_elements * (std::string(T) == "float" ? 4 : 8);
+  std::string workspace = fmt::format(
+      " * Workspace: {0}_N_WORK elements. {0}_work(in, out, work) takes the caller's; {0} and {0}_batch\n", name);
+  workspace += bytes <= kCMaxLocalWorkBytes
+                   ? fmt::format(" * keep it on their stack ({} bytes).\n", bytes)
+                   : fmt::format(" * keep it in C11 _Thread_local storage ({} bytes per calling thread), and exist only\n"
+                                 " * when the .c is compiled as C11 or later.\n", bytes);
+  auto replace = [&](const std::string& from, const std::string& to) {
+    std::size_t at = h.find(from);
+    if (at != std::string::npos) h.replace(at, from.size(), to);
+  };
+  replace(" * Per-thread workspace: none.\n", workspace);
+  replace(fmt::format("#define {}_N_OUT", name), fmt::format("#define {}_N_WORK {}\n#define {}_N_OUT", name, c.work_elements, name));
+  replace(fmt::format("void {}_batch(size_t n, const {}* in, {}* out);\n", name, T, T),
+          fmt::format("void {0}_batch(size_t n, const {1}* in, {1}* out);\nvoid {0}_work(const {1}* in, {1}* out, {1}* work);\n",
+                      name, T));
+  return h;
+}
+
 // A temporary directory, removed with what it holds whatever way the scope is left.
 struct TempDir {
   std::string path;
@@ -225,12 +256,13 @@ std::string link_shared(const std::string& object, const std::string& out) {
 }  // namespace
 
 int cmd_compile(const Options& o, const std::string& command) {
-  static const char* const kOutputs = ".o (a relocatable object), .so (a shared library) or .h (the header)";
+  static const char* const kOutputs =
+      ".o (a relocatable object), .so (a shared library), .c (C99 source) or .h (the header)";
   if (o.step)
     throw UsageError(fmt::format("--step: compile writes the kernels of one function (--fn); -o takes {}", kOutputs));
   if (o.out.empty()) throw UsageError(fmt::format("compile: -o OUT is required; OUT's extension chooses {}", kOutputs));
   std::string ext = extension(o.out);
-  if (ext != ".o" && ext != ".so" && ext != ".h")
+  if (ext != ".o" && ext != ".so" && ext != ".c" && ext != ".h")
     throw UsageError(fmt::format("-o {}: the extension chooses the output: {}", o.out, kOutputs));
   if (int given = o.grad + o.hessian + o.jacobian; given > 1)
     throw UsageError("--grad, --hessian and --jacobian choose the outputs: give one (--hessian includes the gradient)");
@@ -239,6 +271,10 @@ int cmd_compile(const Options& o, const std::string& command) {
   if (ext == ".h" && (!o.target.empty() || !o.cpu.empty()))
     throw UsageError(fmt::format("{}: the header is the same for every target; it chooses the code of OUT.o",
                                  o.target.empty() ? "--cpu" : "--target"));
+  if (ext == ".c" && (!o.target.empty() || !o.cpu.empty()))
+    throw UsageError(fmt::format("{}: OUT.c is C source, compiled by your C compiler for its target; {} chooses the "
+                                 "code of OUT.o",
+                                 o.target.empty() ? "--cpu" : "--target", o.target.empty() ? "--cpu" : "--target"));
   if (ext == ".so" && !o.target.empty())
     throw UsageError("--target: a shared library is linked by this machine's cc, for this machine; write OUT.o for "
                      "another target");
@@ -257,6 +293,15 @@ int cmd_compile(const Options& o, const std::string& command) {
                                    o.prefix.empty() ? "--fn" : "--prefix", entry));
   Plan p = plan(*m, f, o);
   KernelSpec spec{name, f.params, p.outs, /*batch=*/true, o.dtype == "f32" ? DType::F32 : DType::F64};
+  const std::string header_path = ext == ".h" ? o.out : replace_extension(o.out, ".h");
+  if (ext == ".c") {
+    const char* T = spec.dtype == DType::F32 ? "float" : "double";
+    CSource c;
+    std::string text = c_source(spec, header(f, o, p, name, 0, o.out, command), name, c);
+    write_file_atomic(o.out, text);
+    if (o.header) write_file_atomic(header_path, c_header(header(f, o, p, name, 0, header_path, command), name, T, c));
+    return kExitOk;
+  }
   AotObject obj;
   try {
     // For OUT.h alone, the host's object: the header gives its workspace size.
@@ -266,7 +311,6 @@ int cmd_compile(const Options& o, const std::string& command) {
     if (why.starts_with("codegen: ")) why.erase(0, 9);
     throw UsageError(fmt::format("--prefix: '{}' cannot name the entries: {}", name, why));
   }
-  const std::string header_path = ext == ".h" ? o.out : replace_extension(o.out, ".h");
   std::string h = header(f, o, p, name, obj.workspace_bytes, header_path, command);
   if (ext == ".h") {
     write_file_atomic(o.out, h);

@@ -172,9 +172,9 @@ int run(int argc, char** argv) {
   eval->add_flag("--json", o.json, "print one JSON object");
   eval->add_option("--points", o.points, "CSV of points (header names the variables)");
   eval->add_option("-o,--out", o.out, "write the --points results to this CSV file");
-  CLI::App* compile = app.add_subcommand("compile", "a function's kernel ahead of time: an object (.o), a shared library (.so) or its C header (.h)");
+  CLI::App* compile = app.add_subcommand("compile", "a function's kernel ahead of time: an object (.o), a shared library (.so), C99 source (.c) or its C header (.h)");
   common(compile);
-  compile->add_option("-o,--out", o.out, "the output; its extension chooses: .o (object), .so (shared library) or .h (header)");
+  compile->add_option("-o,--out", o.out, "the output; its extension chooses: .o (object), .so (shared library), .c (C99 source) or .h (header)");
   compile->add_flag("--grad", o.grad, "outputs: the value and the gradient");
   compile->add_flag("--hessian", o.hessian, "outputs: the value, the gradient and the Hessian (scalar functions)");
   compile->add_flag("--jacobian", o.jacobian, "outputs: the value and the Jacobian, row-major");

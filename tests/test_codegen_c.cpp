@@ -37,8 +37,7 @@ class CLibrary {
 
   // Builds in `dir`; returns the compiler's messages when it fails (then a test fails).
   std::string build(const std::filesystem::path& dir, const std::string& std = "-std=c99") {
-    std::vector<std::string> argv = {"cc", std, "-O2", "-ffp-contract=off", "-pedantic", "-Wall", "-Werror",
-                                     "-Wno-unused-function", "-fPIC", "-shared", "-o", (dir / "lib.so").string()};
+    std::vector<std::string> argv = {"cc", std, "-O2", "-ffp-contract=off", "-pedantic", "-Wall", "-Werror", "-fPIC", "-shared", "-o", (dir / "lib.so").string()};
     for (std::size_t i = 0; i < sources_.size(); ++i) {
       std::string path = (dir / ("k" + std::to_string(i) + ".c")).string();
       write_file_atomic(path, sources_[i]);
@@ -460,7 +459,7 @@ TEST_F(CodegenC, WorkspacesAndThreads) {
   CSource cl = codegen_c(KernelSpec{"large", Nodes{xl}, Nodes{large}, true, DType::F64});
   EXPECT_NE(cs.text.find("  double work[small_N_WORK];"), std::string::npos) << cs.text;
   EXPECT_NE(cl.text.find("static _Thread_local double large_tls[large_N_WORK];"), std::string::npos);
-  EXPECT_NE(cl.text.find("under C99 only large_work is"), std::string::npos);
+  EXPECT_NE(cl.text.find(" * only large_work is."), std::string::npos);
   EXPECT_GT(cl.work_elements * 8, kCMaxLocalWorkBytes);
   std::filesystem::create_directories(dir_ / "c99");
   std::filesystem::create_directories(dir_ / "c11");

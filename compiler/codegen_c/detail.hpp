@@ -28,6 +28,7 @@ bool reads_operand(const Node* n, int i, bool f32);
 
 extern const char* const kCDigamma;
 extern const char* const kCPolygamma;
-extern const char* const kCLgamma;
+/// gradc_c_lgamma (f64) or gradc_c_lgammaf (f32): lgamma_r where the C library has it.
+std::string c_lgamma(bool f32);
 
 }  // namespace gradc::codegen_c_detail

@@ -378,23 +378,25 @@ CSource codegen_c(const KernelSpec& spec, std::string_view layout) {
                    " * in[r*{0}_N_IN ...] and writing out[r*{0}_N_OUT ...]. Thread-safe, allocation-free.\n", name);
   if (!em.tensor_) {
     s += " * `out` may overlap `in` (every output is stored after the last input is read).\n";
-  } else if (em.work_ == 0) {
-    s += " * `in` and `out` must not overlap.\n";
   } else {
-    s += fmt::format(" * `in` and `out` must not overlap. Intermediate tensors take {0}_N_WORK elements:\n"
-                     " * {0}_work(in, out, work) uses the caller's workspace;", name);
-    if (local)
-      s += fmt::format(" {} and {}_batch keep it on the stack\n * ({} bytes).\n", name, name, work_bytes);
-    else
-      s += fmt::format(" {0} and {0}_batch keep it in C11\n * _Thread_local storage ({1} bytes per calling "
-                       "thread) and are defined only when compiled\n * as C11 or later; under C99 only {0}_work is.\n",
-                       name, work_bytes);
+    s += " * `in` and `out` must not overlap.\n";
   }
-  s += fmt::format(" * Bit-equal to gradc's JIT (contraction off) when compiled with -ffp-contract=off.\n */\n");
+  if (em.work_ > 0) {
+    s += fmt::format(" * Workspace: {0}_N_WORK elements for the intermediate tensors. {0}_work(in, out, work)\n"
+                     " * takes the caller's; ", name);
+    if (local)
+      s += fmt::format("{0} and {0}_batch keep it on their stack ({1} bytes).\n", name, work_bytes);
+    else
+      s += fmt::format("{0} and {0}_batch keep it in C11 _Thread_local storage ({1} bytes\n"
+                       " * per calling thread) and are defined only when compiled as C11 or later: under C99\n"
+                       " * only {0}_work is.\n", name, work_bytes);
+  }
+  s += " * Compiled with -ffp-contract=off, it has the bits of gradc's kernels built without fma\n"
+       " * contraction (gradc eval contracts a*b + c into an fma where the CPU has one).\n */\n";
   s += "#include <math.h>\n#include <stddef.h>\n\n";
   s += fmt::format("#define {}_N_IN {}\n#define {}_N_OUT {}\n#define {}_N_WORK {}\n\n", name, n_in, name, n_out, name,
                    em.work_);
-  if (em.lgamma_) s += std::string(codegen_c_detail::kCLgamma).substr(1) + "\n";
+  if (em.lgamma_) s += codegen_c_detail::c_lgamma(f32) + "\n";
   if (em.digamma_) s += std::string(codegen_c_detail::kCDigamma).substr(1) + "\n";
   if (em.polygamma_) s += std::string(codegen_c_detail::kCPolygamma).substr(1) + "\n";
   if (!em.statics_.empty()) s += em.statics_ + "\n";

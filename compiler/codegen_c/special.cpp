@@ -4,6 +4,8 @@
 // at poles, infinities and nan. C source needs them because it may depend on nothing but libm.
 #include "compiler/codegen_c/detail.hpp"
 
+#include <fmt/format.h>
+
 namespace gradc::codegen_c_detail {
 
 const char* const kCDigamma = R"C(
@@ -73,21 +75,19 @@ static double gradc_c_digamma(double x) {
 }
 )C";
 
-const char* const kCLgamma = R"C(
-/* ln|Gamma(x)|. C's lgamma stores the sign of Gamma(x) in the global signgam, a data race between
+std::string c_lgamma(bool f32) {
+  return fmt::format(R"C(/* ln|Gamma(x)|. C's lgamma stores the sign of Gamma(x) in the global signgam, a data race between
  * threads: lgamma_r (POSIX; the same computation) where the C library has it. Elsewhere lgamma,
  * and then calls from several threads at once race on signgam (the results stay right). */
 #if defined(__GLIBC__) || defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__) || \
     defined(__NetBSD__) || defined(__OpenBSD__)
-extern double lgamma_r(double, int*);
-extern float lgammaf_r(float, int*);
-static double gradc_c_lgamma(double x) { int sign; return lgamma_r(x, &sign); }
-static float gradc_c_lgammaf(float x) { int sign; return lgammaf_r(x, &sign); }
+extern {0} lgamma{1}_r({0}, int*);
+static {0} gradc_c_lgamma{1}({0} x) {{ int sign; return lgamma{1}_r(x, &sign); }}
 #else
-static double gradc_c_lgamma(double x) { return lgamma(x); }
-static float gradc_c_lgammaf(float x) { return lgammaf(x); }
+static {0} gradc_c_lgamma{1}({0} x) {{ return lgamma{1}(x); }}
 #endif
-)C";
+)C", f32 ? "float" : "double", f32 ? "f" : "");
+}
 
 const char* const kCPolygamma = R"C(
 /* psi^(n)(x) for an integer order n >= 0 (nan otherwise; orders past 10000 are refused, as in
