@@ -37,7 +37,7 @@ class CLibrary {
 
   // Builds in `dir`; returns the compiler's messages when it fails (then a test fails).
   std::string build(const std::filesystem::path& dir, const std::string& std = "-std=c99") {
-    std::vector<std::string> argv = {"cc", std, "-O2", "-ffp-contract=off", "-pedantic", "-Wall", "-Werror", "-fPIC", "-shared", "-o", (dir / "lib.so").string()};
+    std::vector<std::string> argv = {"cc", std, "-O2", "-ffp-contract=off", "-pedantic", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared", "-o", (dir / "lib.so").string()};
     for (std::size_t i = 0; i < sources_.size(); ++i) {
       std::string path = (dir / ("k" + std::to_string(i) + ".c")).string();
       write_file_atomic(path, sources_[i]);
@@ -157,6 +157,19 @@ TEST(CodegenCText, ScalarKernelIsStraightLine) {
     EXPECT_NE(c.text.find(part), std::string::npos) << part << " in\n" << c.text;
   EXPECT_EQ(c.text.find("pow("), std::string::npos) << c.text;
   EXPECT_EQ(c.text.find("#include", c.text.find("<stddef.h>")), std::string::npos);
+}
+
+// A function of no parameters reads no input (and says so to the C compiler's -Wextra).
+TEST_F(CodegenC, ConstantFunctionCompilesCleanly) {
+  Graph g;
+  Builder b(g);
+  CSource c = codegen_c(KernelSpec{"seven", Nodes{}, Nodes{b.constant(7)}, true, DType::F64});
+  CLibrary lib;
+  lib.add(c.text);
+  ASSERT_EQ(lib.build(dir_), "");
+  double out = 0;
+  lib.get<Entry>("seven")(nullptr, &out);
+  EXPECT_EQ(out, 7);
 }
 
 TEST_F(CodegenC, ScalarFunctionsEqualTheJitWithoutContractionBitForBit) {

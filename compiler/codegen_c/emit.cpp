@@ -403,7 +403,8 @@ CSource codegen_c(const KernelSpec& spec, std::string_view layout) {
 
   // Loop counters, when there are loops (not all of them are used by every kernel).
   const bool loops = em.body_.find("for (") != std::string::npos;
-  const std::string decls = loops ? "  size_t e, r, i0, i1, i2;\n  (void)e; (void)r; (void)i0; (void)i1; (void)i2;\n" : "";
+  const std::string unused_in = em.body_.find("in[") == std::string::npos ? "  (void)in;\n" : "";
+  const std::string decls = unused_in + (loops ? "  size_t e, r, i0, i1, i2;\n  (void)e; (void)r; (void)i0; (void)i1; (void)i2;\n" : "");
   if (em.work_ == 0) {
     s += fmt::format("void {}(const {}* in, {}* out) {{\n", name, T, T);
     s += decls + em.body_ + "}\n\n";
