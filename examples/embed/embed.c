@@ -1,11 +1,15 @@
 /* Calls two functions compiled by `gradc compile` (README.md, "Use gradc from C, C++ and
  * Python"): lecture_f, the value and gradient of examples/lecture.grad's f, and lin_jac, the
  * value and Jacobian of tests/inputs/tensor_args.grad's lin(x[3], A[2, 3]) = A @ x. The test
- * embed_c_cpp (tests/check_embed.py) builds it against objects and shared libraries:
+ * embed_c_cpp (tests/check_embed.py) builds it against objects, shared libraries and C source:
  *
  *   gradc compile examples/lecture.grad --fn f --grad --prefix lecture_f --header -o lecture_f.o
  *   gradc compile tests/inputs/tensor_args.grad --fn lin --jacobian --prefix lin_jac --header -o lin_jac.o
  *   cc -I. examples/embed/embed.c lecture_f.o lin_jac.o -lm -o embed
+ *
+ * or, with the kernels as C source (-o lecture_f.c, -o lin_jac.c: no LLVM needed to build):
+ *
+ *   cc -std=c99 -O2 -ffp-contract=off -I. examples/embed/embed.c lecture_f.c lin_jac.c -lm -o embed
  *
  *   embed lecture_f|lin_jac NUMBERS...
  *
