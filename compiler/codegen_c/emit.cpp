@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -36,13 +35,14 @@ std::string literal(double v, bool f32) {
   if (f32) v = static_cast<float>(v);  // rounded as the JIT rounds an f32 constant (it may overflow)
   if (std::isnan(v)) return f32 ? "NAN" : "(double)NAN";
   if (std::isinf(v)) return std::string(v < 0 ? "-" : "") + (f32 ? "INFINITY" : "(double)INFINITY");
-  if (f32) return fmt::format("{:a}f", static_cast<double>(static_cast<float>(v)));
+  if (f32) return fmt::format("{:a}f", v);
   return fmt::format("{:a}", v);
 }
 
 class Emitter {
  public:
-  Emitter(const KernelSpec& spec, std::string name) : spec_(spec), name_(std::move(name)), f32_(spec.dtype == DType::F32), T_(f32_ ? "float" : "double") {}
+  Emitter(const KernelSpec& spec, std::string name)
+      : spec_(spec), name_(std::move(name)), f32_(spec.dtype == DType::F32), T_(f32_ ? "float" : "double") {}
 
   void run() {
     std::int64_t off = 0;
@@ -50,8 +50,8 @@ class Emitter {
       in_offset_.emplace(v, off);
       off += v->shape.size();
     }
-    // The nodes the code reads: not the exponent of x^2 or x^3 (multiplies), so that no
-    // variable is left unused.
+    // The nodes the code reads: not a constant that a pow's spelling folds in (the exponent of
+    // x^2, the base of 2^y), so that no variable is left unused.
     std::vector<const Node*> order = reachable(spec_.outputs);
     std::unordered_set<const Node*> used(spec_.outputs.begin(), spec_.outputs.end());
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
@@ -78,7 +78,7 @@ class Emitter {
 
   std::string body_, statics_;
   std::int64_t work_ = 0;
-  bool digamma_ = false, polygamma_ = false, lgamma_ = false, loops_ = false, tensor_ = false;
+  bool digamma_ = false, polygamma_ = false, lgamma_ = false, tensor_ = false;
 
  private:
   // Element idx (a C expression) of n's value.
@@ -129,7 +129,7 @@ class Emitter {
   void node(const Node* n) {
     if (n->op == Op::Var) {
       if (!in_offset_.count(n)) throw std::logic_error("codegen_c: variable '" + n->name + "' is not a kernel input");
-      if (n->shape.scalar()) body_ += fmt::format("  const {} t{} = {}; /* {} */\n", T_, n->id, at_input(n), n->name);
+      if (n->shape.scalar()) body_ += fmt::format("  const {} t{} = {}; /* {} */\n", T_, n->id, fmt::format("in[{}]", in_offset_.at(n)), n->name);
       return;
     }
     if (n->op == Op::Const) {
@@ -164,7 +164,6 @@ class Emitter {
       body_ += fmt::format("  const {} t{} = {};\n", T_, n->id, e);
       return;
     }
-    loops_ = true;
     if (n->shape.scalar()) {
       // A tensor op with a scalar result (a reduction to one element, an element).
       body_ += fmt::format("  {} t{};\n  {{\n", T_, n->id);
@@ -201,8 +200,6 @@ class Emitter {
     work_ += n->shape.size();
   }
 
-  std::string at_input(const Node* n) const { return at_flat(in_offset_.at(n)); }
-  static std::string at_flat(std::int64_t off) { return fmt::format("in[{}]", off); }
 
   std::string elementwise(const Node* n, const std::string& a, const std::string& b) {
     if (n->op == Op::Digamma) digamma_ = true;
