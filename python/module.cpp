@@ -182,6 +182,7 @@ void need_training(const ModuleState& s) {
 
 py::dict parameters(ModuleState& s) {
   need_training(s);
+  std::lock_guard<std::mutex> lock(s.mutex);
   if (s.params.empty()) s.params = initialize(s.module->params, s.module->training->seed);
   py::dict d;
   for (std::size_t i = 0; i < s.params.size(); ++i) d[py::str(s.module->params[i].name)] = to_array(s.params[i]);
@@ -196,15 +197,16 @@ py::array_t<double> train(ModuleState& s, std::optional<std::int64_t> epochs, st
   TrainOptions opts;
   opts.epochs = epochs, opts.lr = lr, opts.batch = batch, opts.seed = seed;
   opts.record_every = 1;
-  if (s.optimizer) opts.start = s.params, opts.state = s.optimizer;
   TrainResult r = in_file(s.path, [&] {
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.optimizer) opts.start = s.params, opts.state = s.optimizer;
     Trainer trainer(*s.module, s.get_jit(), opts);
-    return trainer.run([](const LogLine&, std::int64_t) {});
+    TrainResult result = trainer.run([](const LogLine&, std::int64_t) {});
+    s.params = result.params;
+    s.optimizer = result.optimizer;
+    return result;
   });
-  s.params = r.params;
-  s.optimizer = r.optimizer;
   if (r.diverged)
     throw Error(message("gradc", "error",
                         fmt::format("{}: training diverged at epoch {}, step {} with learning rate {}: the loss is {}",

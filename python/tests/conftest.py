@@ -4,8 +4,6 @@ import json
 import os
 import subprocess
 
-import pytest
-
 SOURCE = os.environ.get("GRADC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 GRADC = os.environ.get("GRADC", os.path.join(SOURCE, "build", "gradc"))
 
@@ -26,7 +24,5 @@ def cli_json(*args):
     return json.loads(cli(*args)[1])
 
 
-@pytest.fixture(autouse=True)
-def in_source_tree(monkeypatch):
-    # Relative paths (examples/..., csv() data) mean the same as for the command line above.
-    monkeypatch.chdir(SOURCE)
+# Relative paths (examples/..., csv() data) mean the same here as for the command line above.
+os.chdir(SOURCE)

@@ -161,3 +161,31 @@ def test_compile_source_text_and_module_listing():
     assert m.cube.value_and_grad(2.0)[1].tolist() == [12.0]
     assert m.sq.parameters == ["x"] and m.sq.name == "sq"
     assert np.array_equal(m.sq(np.arange(4.0)), [0.0, 1.0, 4.0, 9.0])
+    assert gradc.compile("fn c() = 2").c() == 2.0
+
+
+def test_threads_share_a_module():
+    # A tensor kernel keeps its buffers in module globals: calls from several threads (batches
+    # run without the GIL) take turns and each gets its own results.
+    import threading
+    m = gradc.load("python/tests/inputs/tensors.grad")
+    rng = np.random.default_rng(11)
+    inputs = [rng.uniform(-1, 1, (200, 3)) for _ in range(4)]
+    expected = [np.array([m.quad(x, 0.5) for x in X]) for X in inputs]
+    results, errors = [None] * 4, []
+
+    def work(i):
+        try:
+            for _ in range(20):
+                results[i] = m.quad(inputs[i], 0.5)
+        except Exception as e:  # reported below: an assertion in a thread would be lost
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for got, want in zip(results, expected):
+        assert np.array_equal(got, want)
