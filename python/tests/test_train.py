@@ -47,3 +47,46 @@ def test_a_second_run_continues_the_first():
     m = gradc.load("examples/xor.grad")
     parts = np.concatenate([m.train(epochs=25), m.train(epochs=35)])
     assert parts.tolist() == whole.tolist()
+
+
+LINEAR = """data X = [[0, 1], [1, 0], [1, 1]]
+data Y = [[1], [1], [2]]
+param W[2, 1] = zeros
+fn model(x) = x @ W
+train {
+  loss = mse(model(X), Y)
+  optimizer = sgd(lr = 0.1)
+  epochs = 5
+}
+"""
+
+
+def test_linear_model_by_hand():
+    # W = [a, a] by symmetry: loss 2 (a - 1)^2, gradient 2 (a - 1) in each weight, so a step of
+    # lr 0.1 scales a - 1 by 0.8: losses 2 * 0.64^k, and a = 1 - 0.8^5 after 5 epochs.
+    m = gradc.compile(LINEAR)
+    assert m.parameters["W"].tolist() == [[0.0], [0.0]]
+    losses = m.train()
+    np.testing.assert_allclose(losses, [2 * 0.64 ** k for k in range(5)], rtol=1e-14)
+    np.testing.assert_allclose(m.parameters["W"], [[1 - 0.8 ** 5]] * 2, rtol=1e-14)
+    assert m.functions == []
+    with pytest.raises(gradc.Error) as e:
+        m.model
+    assert str(e.value) == ("gradc: error: 'model' works on the parameters or data of the training program, not on "
+                            "its own arguments: train the program with train()")
+
+
+def test_divergence_raises_the_command_lines_error_and_keeps_the_last_finite_parameters(tmp_path):
+    code, _, err = cli("train", "examples/xor.grad", "--lr", "100", "--quiet", "--save", str(tmp_path / "p.json"),
+                       check=False)
+    assert code == 4
+    m = gradc.load("examples/xor.grad")
+    with pytest.raises(gradc.Error) as e:
+        m.train(lr=100)
+    # The command line adds where it saved the last finite parameters; they are m.parameters here.
+    assert err.startswith(str(e.value) + "; the last finite parameters are saved in ")
+    assert e.value.exit_code == 4
+    with open(tmp_path / "p.json") as f:
+        saved = json.load(f)["params"]
+    for name, p in m.parameters.items():
+        assert np.isfinite(p).all() and p.ravel().tolist() == saved[name]["data"]
