@@ -68,15 +68,14 @@ const Compiled& ModuleState::kernel(const Function& f, Kind kind, bool batch) {
 
 py::array_t<double> run(ModuleState& s, const Function& f, Kind kind, const Points& p, Compiled& c) {
   const bool batch = !p.batch.empty();
-  // Whoever holds the mutex never waits for the GIL: a batch gives the GIL up before it locks.
   {
-    std::lock_guard<std::mutex> lock(s.mutex);
+    Locked lock(s.mutex);
     c = s.kernel(f, kind, batch);
   }
   py::array_t<double> out({static_cast<py::ssize_t>(p.rows), static_cast<py::ssize_t>(c.total)});
   double* o = out.mutable_data();
   if (!batch) {
-    std::lock_guard<std::mutex> lock(s.mutex);
+    Locked lock(s.mutex);
     c.kernel.single(p.in, o);
   } else if (p.rows > 0) {
     py::gil_scoped_release release;

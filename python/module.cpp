@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "cli/common.hpp"
@@ -137,7 +138,7 @@ struct Fn {
     if (names.empty())
       for (const Node* p : get().params) names.push_back(p->name);
     o.wrt = cli::join(names, ",");
-    std::lock_guard<std::mutex> lock(state->mutex);
+    Locked lock(state->mutex);
     return in_file(state->path, [&] {
       // As cmd_diff loads it: folded only for the kernel's own form (--ieee).
       Module* m = state->module.get();
@@ -182,7 +183,7 @@ void need_training(const ModuleState& s) {
 
 py::dict parameters(ModuleState& s) {
   need_training(s);
-  std::lock_guard<std::mutex> lock(s.mutex);
+  Locked lock(s.mutex);
   if (s.params.empty()) s.params = initialize(s.module->params, s.module->training->seed);
   py::dict d;
   for (std::size_t i = 0; i < s.params.size(); ++i) d[py::str(s.module->params[i].name)] = to_array(s.params[i]);
@@ -190,13 +191,26 @@ py::dict parameters(ModuleState& s) {
 }
 
 // One run of the train block (its settings, or these), continuing from the parameters and
-// optimizer state of the run before, as `gradc train --resume` does from a checkpoint.
+// optimizer state of the run before, as `gradc train --resume` does from a checkpoint. Ctrl-C
+// stops it after a step, keeping that step's state, and raises KeyboardInterrupt.
 py::array_t<double> train(ModuleState& s, std::optional<std::int64_t> epochs, std::optional<double> lr,
                           std::optional<std::int64_t> batch, std::optional<std::uint64_t> seed) {
   need_training(s);
   TrainOptions opts;
   opts.epochs = epochs, opts.lr = lr, opts.batch = batch, opts.seed = seed;
   opts.record_every = 1;
+  // Python's signal handlers run in the main thread, with the GIL: asked about every 50 ms.
+  auto asked = std::chrono::steady_clock::now();
+  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
+  opts.stop = [&] {
+    auto now = std::chrono::steady_clock::now();
+    if (now - asked < std::chrono::milliseconds(50)) return false;
+    asked = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() == 0) return false;
+    PyErr_Fetch(&type, &value, &trace);  // raised once the state is kept
+    return true;
+  };
   TrainResult r = in_file(s.path, [&] {
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(s.mutex);
@@ -207,6 +221,10 @@ py::array_t<double> train(ModuleState& s, std::optional<std::int64_t> epochs, st
     s.optimizer = result.optimizer;
     return result;
   });
+  if (r.interrupted) {
+    PyErr_Restore(type, value, trace);
+    throw py::error_already_set();
+  }
   if (r.diverged)
     throw Error(message("gradc", "error",
                         fmt::format("{}: training diverged at epoch {}, step {} with learning rate {}: the loss is {}",

@@ -52,7 +52,8 @@ struct ModuleState {
   std::unique_ptr<Module> algebraic;  // lowered as written, for diff (made on first use)
   std::unique_ptr<Jit> jit;           // made on first use
   // Kernels are not reentrant (their buffers are module globals) and the Jit compiles one
-  // module at a time: every compile and call holds this.
+  // module at a time: every compile and call holds this. Nobody waits for it while holding the
+  // GIL (see Locked), so its holder may take the GIL (training does, to see Ctrl-C).
   std::mutex mutex;
   std::map<std::tuple<std::string, Kind, bool>, Compiled> kernels;
   // A training program's parameters and optimizer state (from the train block's
@@ -63,6 +64,23 @@ struct ModuleState {
   Jit& get_jit();
   /// The kernel of f for `kind` (single point, or with the batch entry), compiled on first use.
   const Compiled& kernel(const Function& f, Kind kind, bool batch);
+};
+
+/// Holds a module's mutex, taken by a thread that holds the GIL: at once when it is free, else
+/// waiting for it with the GIL released.
+class Locked {
+ public:
+  explicit Locked(std::mutex& m) : m_(m) {
+    if (m_.try_lock()) return;
+    py::gil_scoped_release release;
+    m_.lock();
+  }
+  ~Locked() { m_.unlock(); }
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+
+ private:
+  std::mutex& m_;
 };
 
 /// A call's points: `rows` rows of n inputs each at `in` (owned by `keep` or by `buffer`),

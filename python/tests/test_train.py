@@ -1,5 +1,7 @@
 """Training from Python: the loss history and parameters of `gradc train` (--log, --save)."""
 import csv
+import subprocess
+import sys
 import json
 
 import numpy as np
@@ -90,3 +92,27 @@ def test_divergence_raises_the_command_lines_error_and_keeps_the_last_finite_par
         saved = json.load(f)["params"]
     for name, p in m.parameters.items():
         assert np.isfinite(p).all() and p.ravel().tolist() == saved[name]["data"]
+
+
+INTERRUPT = """
+import _thread, threading, time
+import numpy as np
+import gradc
+m = gradc.load("examples/xor.grad")
+before = m.parameters
+threading.Timer(0.3, _thread.interrupt_main).start()
+t = time.monotonic()
+try:
+    m.train(epochs=10**8)
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted within 10 s:", time.monotonic() - t < 10)
+after = m.parameters
+print("trained:", all(np.isfinite(after[n]).all() and not np.array_equal(after[n], before[n]) for n in after))
+print("continues:", len(m.train(epochs=3)))
+"""
+
+
+def test_ctrl_c_stops_training_and_keeps_its_state():
+    r = subprocess.run([sys.executable, "-c", INTERRUPT], capture_output=True, text=True, timeout=120)
+    assert r.stdout == "interrupted within 10 s: True\ntrained: True\ncontinues: 3\n", r.stderr
