@@ -286,6 +286,13 @@ PYBIND11_MODULE(gradc, mod) {
                                  if (cli::vector_function(f)) v.push_back(f.name);
                                return v;
                              })
+      .def("__dir__",
+           [](const std::shared_ptr<ModuleState>& s) {
+             py::list names = py::module_::import("builtins").attr("object").attr("__dir__")(py::cast(s));
+             for (const Function& f : s->module->functions)
+               if (cli::vector_function(f)) names.append(f.name);
+             return names;
+           })
       .def_property_readonly("path", [](const ModuleState& s) { return s.path; })
       .def_property_readonly("parameters", &parameters, "A training program's parameters by name")
       .def("train", &train, "Trains; returns the loss of every epoch", py::kw_only(), py::arg("epochs") = py::none(),

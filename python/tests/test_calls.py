@@ -160,6 +160,7 @@ def test_compile_source_text_and_module_listing():
     assert m.sq(3.0) == 9.0 and m["cube"](2.0) == 8.0
     assert m.cube.value_and_grad(2.0)[1].tolist() == [12.0]
     assert m.sq.parameters == ["x"] and m.sq.name == "sq"
+    assert {"sq", "cube", "train", "parameters"} <= set(dir(m))
     assert np.array_equal(m.sq(np.arange(4.0)), [0.0, 1.0, 4.0, 9.0])
     assert gradc.compile("fn c() = 2").c() == 2.0
 
