@@ -33,7 +33,7 @@ Compiled plan(Module& m, const Function& f, Kind kind, std::vector<const Node*>&
     }
   };
   std::size_t value = 0;
-  if (kind == Kind::Value || !f.body->shape.scalar()) {
+  if (!f.body->shape.scalar()) {
     add(value, std::span(&f.body, 1));
   } else {
     auto vd = value_and_derivatives(b, f.body, f.params, kind == Kind::Hessian, &m.origins);

@@ -32,8 +32,8 @@ struct Error : std::runtime_error {
 [[noreturn]] void usage_error(const std::string& text);
 
 /// What a kernel computes, with the outputs of `gradc eval` for the same request (so that the
-/// results are the same bits): the value alone; value and gradient (eval); with the Hessian
-/// (eval --hessian); with the Jacobian (eval --jacobian).
+/// results are the same bits): the value (eval: with the gradient for a scalar result); value
+/// and gradient; with the Hessian (eval --hessian); with the Jacobian (eval --jacobian).
 enum class Kind { Value, Grad, Hessian, Jacobian };
 
 /// A compiled kernel and where each part sits in its output row (offsets in elements).
