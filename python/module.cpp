@@ -302,8 +302,12 @@ PYBIND11_MODULE(gradc, mod) {
            py::arg("lr") = py::none(), py::arg("batch") = py::none(), py::arg("seed") = py::none())
       .def("__repr__", [](const ModuleState& s) { return fmt::format("<gradc.Module '{}'>", s.path); });
 
-  mod.def("load", [](const std::string& path) { return load(load_source(path)); }, py::arg("path"),
-          "Compiles the .grad file at path");
+  mod.def("load",
+          [](const py::object& path) {
+            std::string p = py::str(py::module_::import("os").attr("fspath")(path));  // str or pathlib.Path
+            return load(load_source(p));
+          },
+          py::arg("path"), "Compiles the .grad file at path");
   mod.def("compile", [](const std::string& text) { return load(text_source("<string>", text)); }, py::arg("source"),
           "Compiles .grad source text");
 }

@@ -163,6 +163,8 @@ def test_compile_source_text_and_module_listing():
     assert {"sq", "cube", "train", "parameters"} <= set(dir(m))
     assert np.array_equal(m.sq(np.arange(4.0)), [0.0, 1.0, 4.0, 9.0])
     assert gradc.compile("fn c() = 2").c() == 2.0
+    import pathlib
+    assert gradc.load(pathlib.Path("examples") / "lecture.grad").path == "examples/lecture.grad"
 
 
 def test_threads_share_a_module():
