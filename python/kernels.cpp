@@ -2,8 +2,6 @@
 // kind and batch, run with the GIL released for a batch.
 #include <fmt/format.h>
 
-#include "compiler/builder.hpp"
-#include "compiler/diff.hpp"
 #include "python/state.hpp"
 #include "support/diagnostics.hpp"
 
@@ -16,50 +14,14 @@ Jit& ModuleState::get_jit() {
   return *jit;
 }
 
-namespace {
-
-// The outputs cli/eval.cpp's plan() chooses for the same request, so that the kernel is the
-// same and its results the same bits.
-Compiled plan(Module& m, const Function& f, Kind kind, std::vector<const Node*>& outs) {
-  Builder b(m.graph, Simplify::Fold);
-  Compiled c;
-  c.m = static_cast<std::size_t>(f.body->shape.size());
-  c.n = static_cast<std::size_t>(element_count(f.params));
-  auto add = [&](std::size_t& at, std::span<const Node* const> nodes) {
-    at = c.total;
-    for (const Node* x : nodes) {
-      outs.push_back(x);
-      c.total += static_cast<std::size_t>(x->shape.size());
-    }
-  };
-  std::size_t value = 0;
-  if (!f.body->shape.scalar()) {
-    add(value, std::span(&f.body, 1));
-  } else {
-    auto vd = value_and_derivatives(b, f.body, f.params, kind == Kind::Hessian, &m.origins);
-    add(value, std::span(vd).first(1));
-    add(c.grad, std::span(vd).subspan(1, f.params.size()));
-    if (kind == Kind::Hessian) add(c.hess, std::span(vd).subspan(1 + f.params.size()));
-  }
-  if (kind == Kind::Jacobian) {
-    Jacobian J = jacobian(b, std::span(&f.body, 1), f.params, Mode::Auto, &m.origins);
-    c.mode = J.mode;
-    std::vector<const Node*> block;
-    for (auto& part : J.mode == Mode::Forward ? J.columns : J.rows_) block.insert(block.end(), part.begin(), part.end());
-    add(c.jac, block);
-  }
-  return c;
-}
-
-}  // namespace
-
 const Compiled& ModuleState::kernel(const Function& f, Kind kind, bool batch) {
   auto key = std::make_tuple(f.name, kind, batch);
   if (auto it = kernels.find(key); it != kernels.end()) return it->second;
-  std::vector<const Node*> outs;
-  Compiled c = plan(*module, f, kind, outs);
+  Compiled c;
+  static_cast<cli::Layout&>(c) =
+      cli::plan_derivatives(*module, f, kind == Kind::Hessian, kind == Kind::Jacobian, Mode::Auto, Simplify::Fold);
   try {
-    c.kernel = get_jit().compile(KernelSpec{f.name, f.params, outs, batch});
+    c.kernel = get_jit().compile(KernelSpec{f.name, f.params, c.outs, batch});
   } catch (const LimitError& e) {
     throw Error(message_prefix(path, "error") + e.what(), kExitInputError);
   }

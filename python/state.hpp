@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cli/plan.hpp"
 #include "compiler/forward.hpp"
 #include "compiler/lower.hpp"
 #include "runtime/jit.hpp"
@@ -37,12 +38,8 @@ struct Error : std::runtime_error {
 enum class Kind { Value, Grad, Hessian, Jacobian };
 
 /// A compiled kernel and where each part sits in its output row (offsets in elements).
-struct Compiled {
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+struct Compiled : cli::Layout {  // the outputs as gradc eval plans them (cli/plan.hpp)
   Kernel kernel;
-  std::size_t m = 0, n = 0;  // elements of the result, of all the parameters
-  std::size_t grad = npos, hess = npos, jac = npos, total = 0;
-  Mode mode = Mode::Reverse;  // of the Jacobian's block
 };
 
 struct ModuleState {
