@@ -157,22 +157,22 @@ BENCHMARK(BM_Eval_HandNative_Value);
 constexpr std::int64_t kBatch = 1024;
 using BatchFn = void (*)(const double*, double*, std::int64_t);
 
-void run_batch(benchmark::State& state, BatchFn fn, int outputs) {
-  std::vector<double> in(kBatch * 3), out(kBatch * outputs);
-  for (std::int64_t r = 0; r < kBatch; ++r) {
-    in[3 * r + 0] = 0.5 + 0.0005 * r;
-    in[3 * r + 1] = 1.2 + 0.0002 * r;
-    in[3 * r + 2] = 3.0 + 0.001 * r;
+void run_batch(benchmark::State& state, BatchFn fn, int outputs, std::int64_t points = kBatch) {
+  std::vector<double> in(points * 3), out(points * outputs);
+  for (std::int64_t r = 0; r < points; ++r) {
+    in[3 * r + 0] = 0.5 + 0.0005 * (r % kBatch);
+    in[3 * r + 1] = 1.2 + 0.0002 * (r % kBatch);
+    in[3 * r + 2] = 3.0 + 0.001 * (r % kBatch);
   }
   for (auto _ : state) {
-    fn(in.data(), out.data(), kBatch);
+    fn(in.data(), out.data(), points);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations() * kBatch);
+  state.SetItemsProcessed(state.iterations() * points);
   // Seconds (CPU time) per point: the console shows it with an SI prefix, e.g. 31.6n = 31.6 ns.
   state.counters["per_point"] = benchmark::Counter(
-      static_cast<double>(kBatch),
+      static_cast<double>(points),
       benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
@@ -193,6 +193,13 @@ BENCHMARK(BM_Eval_Jit_ValueGrad_Batch1024);
 BENCHMARK(BM_Eval_Hand_ValueGrad_Batch1024);
 BENCHMARK(BM_Eval_HandNative_ValueGrad_Batch1024);
 BENCHMARK(BM_Eval_Jit_Value_Batch1024);
+
+// 10^6 points per call (24 MB in, 32 MB out): the kernel as the Python module's batch calls
+// run it on large arrays (bench/python_vs_torch.py compares the two).
+void BM_Eval_Jit_ValueGrad_Batch1M(benchmark::State& state) {
+  run_batch(state, kernels().value_grad.batch, 4, 1'000'000);
+}
+BENCHMARK(BM_Eval_Jit_ValueGrad_Batch1M);
 
 // ---------------------------------------------------------------------------------------------
 // Compile time.
