@@ -23,6 +23,7 @@ struct Options {
   // (fwd, rev, auto; empty: not given)
   std::string jvp, vjp, mode;
   bool jacobian = false;
+  bool no_fma = false;   // eval: no fused multiply-adds (the bits of compile -o f.c)
   std::string file, fn, at, wrt, format = "text", stage, points, out;
   // train
   std::optional<double> lr;
