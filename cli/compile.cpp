@@ -229,9 +229,9 @@ std::string link_shared(const std::string& object, const std::string& out) {
 int cmd_compile(const Options& o, const std::string& command) {
   static const char* const kOutputs = ".o (a relocatable object), .so (a shared library) or .h (the header)";
   if (o.step) return cmd_compile_step(o, command);
-  if (o.batch || !o.params.empty())
-    throw UsageError(fmt::format("{}: only with --step (a training program's minibatch and starting parameters)",
-                                 o.batch ? "--batch" : "--params"));
+  if (o.batch || o.epochs || !o.params.empty())
+    throw UsageError(fmt::format("{}: only with --step (a training program's minibatch, schedule and starting parameters)",
+                                 o.batch ? "--batch" : o.epochs ? "--epochs" : "--params"));
   if (o.out.empty()) throw UsageError(fmt::format("compile: -o OUT is required; OUT's extension chooses {}", kOutputs));
   std::string ext = extension(o.out);
   if (ext != ".o" && ext != ".so" && ext != ".h")

@@ -143,6 +143,7 @@ int cmd_compile_step(const Options& o, const std::string& command) {
   auto jit = Jit::create();
   TrainOptions topts;
   topts.batch = o.batch;
+  topts.epochs = o.epochs;
   topts.metric = false;
   Trainer trainer(*m, *jit, topts);
   const Training& cfg = trainer.config();

@@ -185,6 +185,7 @@ int run(int argc, char** argv) {
   compile->add_flag("--header", o.header, "also write the header, OUT with the extension .h");
   compile->add_flag("--step", o.step, "a training program: its step, optimizer update and predict with a C API (see the header)");
   compile->add_option("--batch", o.batch, "--step: the minibatch's rows (default: the train block's batch)");
+  compile->add_option("--epochs", o.epochs, "--step: the epochs the learning-rate schedule spans (default: the train block's)");
   compile->add_option("--params", o.params, "--step: the starting parameters (a --save checkpoint, .json or .npz; default: gradc train's initialisation)");
   CLI::App* diff = app.add_subcommand("diff", "print partial derivatives or the Jacobian");
   common(diff);
