@@ -115,6 +115,13 @@ def case(tmp, name, text, path, dtype, batch, epochs, ext, rows, widths):
     bad = [i for i, (a, b) in enumerate(zip(got_params, want_params)) if a != b]
     check(len(got_params) == len(want_params) and not bad,
           f"{name}: parameters differ at {bad[:5]} ({len(got_params)} vs {len(want_params)})")
+    # The header: the parameters in --save's order with their shapes, the counts.
+    header = open(os.path.join(d, "net.h")).read()
+    listed = re.findall(r"^ \*   \[[0-9.]+\] +(\S+)  (\[[0-9, ]*\])$", header, re.M)
+    check(listed == [(k, str(v["shape"])) for k, v in saved.items()], f"{name}: net.h lists {listed}")
+    for define, value in (("N_PARAMS", len(want_params)), ("BATCH", batch), ("N_FEATURES", widths[0]),
+                          ("N_OUTPUTS", 1), ("STEPS_PER_EPOCH", -(-len(rows) // batch))):
+        check(f"#define net_{define} {value}\n" in header, f"{name}: net.h lacks #define net_{define} {value}")
     # predict: gradc predict runs the f64 kernel; compare f64 cases exactly.
     if dtype == "f64":
         table = os.path.join(d, "rows.csv")
