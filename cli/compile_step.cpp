@@ -19,8 +19,11 @@
 namespace gradc::cli {
 namespace {
 
-std::string c_name(std::string s) {  // a data input's name as a C parameter: d.x -> d_x
+// A data input's name as a C parameter of NAME_step: d.x -> d_x; a keyword or `state` (the
+// first parameter's name) gets a trailing _.
+std::string c_name(std::string s) {
   std::replace(s.begin(), s.end(), '.', '_');
+  if (s == "state" || reserved_name(s)) s += "_";
   return s;
 }
 

@@ -199,6 +199,21 @@ def readme_example(tmp):
                   f"README: gradc train --no-shuffle does not print loss {loss} at epoch {e}")
 
 
+def c_names(tmp):
+    """Data sets named `state` and `double`: the prototype renames them, and the header compiles."""
+    d = os.path.join(tmp, "names")
+    os.makedirs(d)
+    run([GRADC, "compile", "tests/inputs/step/c_names.grad", "--step", "-o", os.path.join(d, "c_names.o"), "--header"],
+        cwd=ROOT)
+    header = open(os.path.join(d, "c_names.h")).read()
+    check("double c_names_step(c_names_state* state, const double* state_, const double* double_);" in header,
+          "c_names.h: NAME_step's parameters are not renamed")
+    with open(os.path.join(d, "main.c"), "w") as f:
+        f.write('#include "c_names.h"\nint main(void) { c_names_state s; c_names_init(&s); return 0; }\n')
+    run(["cc", "-Wall", "-Werror", "-I" + d, os.path.join(d, "main.c"), os.path.join(d, "c_names.o"), "-lm", "-o",
+         os.path.join(d, "main")])
+
+
 def no_shuffle_matters(tmp):
     """--no-shuffle changes a run that shuffles (batch below the rows), and not one that does not."""
     def params(*flags):
@@ -213,6 +228,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for c in CASES:
         case(tmp, *c)
     no_shuffle_matters(tmp)
+    c_names(tmp)
     readme_example(tmp)
 
 if FAILURES:
