@@ -117,6 +117,10 @@ int cmd_compile(const Options& o, const std::string& command);
 std::string check_note(const PartialCheck& c);
 extern const char* const kKinkNote;  // printed after `ok` when a row passed as a kink
 int cmd_diff(const Options& o);
+/// diff's partial derivatives of o.fn with respect to o.wrt (--order, --format, --ieee,
+/// --no-simplify, --expr-only) as printed, in m loaded as cmd_diff loads it (folded only with
+/// --ieee or --no-simplify). The Python module's Function.diff prints through it too.
+std::string diff_partials(Module& m, const Options& o);
 int cmd_emit(const Options& o);
 int cmd_check(const Options& o);
 int cmd_graph(const Options& o);

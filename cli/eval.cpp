@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "cli/common.hpp"
+#include "cli/plan.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/forward.hpp"
@@ -19,28 +20,6 @@
 namespace gradc::cli {
 
 namespace {
-
-// What the kernel computes, in the order of its outputs: each part's offset (in elements) in
-// the output buffer, or npos when not asked for.
-struct Layout {
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-  std::vector<const Node*> outs;
-  std::size_t m = 0, n = 0;  // elements of the result, of all the parameters
-  std::size_t grad = npos, hess = npos, jac = npos, jvp = npos, vjp = npos, total = 0;
-  Mode mode = Mode::Reverse;  // of the Jacobian's block
-
-  void add(std::size_t& at, std::span<const Node* const> nodes) {
-    at = total;
-    for (const Node* x : nodes) {
-      outs.push_back(x);
-      total += static_cast<std::size_t>(x->shape.size());
-    }
-  }
-  // J[i][j] from the block (forward: columns of m; reverse: rows of n).
-  double jacobian(const double* out, std::size_t i, std::size_t j) const {
-    return mode == Mode::Forward ? out[jac + j * m + i] : out[jac + i * n + j];
-  }
-};
 
 // A constant node holding t (scalar or tensor data).
 const Node* constant_of(Graph& g, const Tensor& t) {
@@ -76,28 +55,9 @@ Tensor cotangent(const Function& f, const std::string& text) {
 }
 
 Layout plan(Module& m, const Function& f, const Options& o) {
-  Builder b(m.graph, o.no_simplify ? Simplify::None : Simplify::Fold);
-  Layout l;
-  l.m = static_cast<std::size_t>(f.body->shape.size());
-  l.n = static_cast<std::size_t>(element_count(f.params));
-  const bool scalar_result = f.body->shape.scalar();
-  if (scalar_result) {
-    auto vd = value_and_derivatives(b, f.body, f.params, o.hessian, &m.origins);
-    std::size_t value = 0;
-    l.add(value, std::span(vd).first(1));
-    l.add(l.grad, std::span(vd).subspan(1, f.params.size()));
-    if (o.hessian) l.add(l.hess, std::span(vd).subspan(1 + f.params.size()));
-  } else {
-    std::size_t value = 0;
-    l.add(value, std::span(&f.body, 1));
-  }
-  if (o.jacobian) {
-    Jacobian J = jacobian(b, std::span(&f.body, 1), f.params, parse_mode(o.mode), &m.origins);
-    l.mode = J.mode;
-    std::vector<const Node*> block;
-    for (auto& part : J.mode == Mode::Forward ? J.columns : J.rows_) block.insert(block.end(), part.begin(), part.end());
-    l.add(l.jac, block);
-  }
+  Simplify simplify = o.no_simplify ? Simplify::None : Simplify::Fold;
+  Layout l = plan_derivatives(m, f, o.hessian, o.jacobian, o.jacobian ? parse_mode(o.mode) : Mode::Auto, simplify);
+  Builder b(m.graph, simplify);
   if (!o.jvp.empty()) {
     const Function* only[] = {&f};
     auto given = named_values("--jvp", o.jvp, only);

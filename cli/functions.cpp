@@ -121,22 +121,29 @@ int cmd_diff(const Options& o) {
   }
   if (o.jacobian) return diff_jacobian(*m, o, fmt_, algebraic);
   if (!o.mode.empty()) throw UsageError("--mode chooses how --jacobian is computed: give --jacobian too");
-  const Function& f = choose(*m, o.fn);
-  std::vector<const Node*> wrt = resolve_wrt(*m, f, o.wrt);
+  std::fputs(diff_partials(*m, o).c_str(), stdout);
+  return kExitOk;
+}
+
+std::string diff_partials(Module& m, const Options& o) {
+  Format fmt_ = o.format == "latex" ? Format::Latex : Format::Text;
+  bool algebraic = !o.ieee && !o.no_simplify;
+  const Function& f = choose(m, o.fn);
+  std::vector<const Node*> wrt = resolve_wrt(m, f, o.wrt);
   if (o.order < 1) throw UsageError("--order must be at least 1");
   if (o.expr_only && (fmt_ != Format::Text || wrt.size() != 1 || o.order != 1))
     throw UsageError("--expr-only needs --format text, a single --wrt variable and --order 1");
 
   // Every multiset of `order` variables from wrt (nondecreasing indices), by differentiating
   // the lower-order partial again.
-  Builder b(m->graph, o.ieee ? Simplify::Full : Simplify::None);
+  Builder b(m.graph, o.ieee ? Simplify::Full : Simplify::None);
   std::vector<std::string> order = param_names(f);
   struct Partial {
     std::vector<std::size_t> idx;
     const Node* node;
   };
   // The algebraic form differentiates the function's canonical form (|x|^2 is x^2 there).
-  const Node* body = algebraic ? canonical(m->graph, std::span<const Node* const>(&f.body, 1), order)[0] : f.body;
+  const Node* body = algebraic ? canonical(m.graph, std::span<const Node* const>(&f.body, 1), order)[0] : f.body;
   std::vector<Partial> level{{{}, body}};
   for (int k = 0; k < o.order; ++k) {
     std::vector<Partial> next;
@@ -155,7 +162,7 @@ int cmd_diff(const Options& o) {
     if (!o.no_simplify) {
       std::vector<const Node*> roots;
       for (const Partial& p : level) roots.push_back(p.node);
-      roots = algebraic ? canonical(m->graph, roots, order) : simplify(m->graph, roots);
+      roots = algebraic ? canonical(m.graph, roots, order) : simplify(m.graph, roots);
       for (std::size_t i = 0; i < level.size(); ++i) level[i].node = roots[i];
     }
   }
@@ -167,16 +174,13 @@ int cmd_diff(const Options& o) {
       throw UsageError(fmt::format("--expr-only: {}; leave out --expr-only to print it with shared "
                                    "subexpressions named", e.what()));
     }
-    std::fputs((s + "\n").c_str(), stdout);
-    return kExitOk;
+    return s + "\n";
   }
   std::vector<std::string> wrt_names;
   for (const Node* v : wrt) wrt_names.push_back(v->name);
   std::vector<PartialExpr> partials;
   for (const Partial& p : level) partials.push_back({p.idx, p.node});
-  std::string out = print_partials(f.name, order, wrt_names, partials, fmt_, names_in_file(*m));
-  std::fputs(out.c_str(), stdout);
-  return kExitOk;
+  return print_partials(f.name, order, wrt_names, partials, fmt_, names_in_file(m));
 }
 
 int cmd_emit(const Options& o) {

@@ -12,6 +12,9 @@ want+=(zsh vim)
 # tests/gmm_reference.py, the NumPy reference of examples/gmm.grad, runs under /usr/bin/python3
 # with Debian's NumPy when the python3 first on PATH has none.
 want+=(python3-numpy)
+# The Python module (python/, `import gradc`) is built with pybind11 against Debian's Python, and
+# its tests run under pytest.
+want+=(pybind11-dev python3-dev python3-pytest)
 # node and npm may come from elsewhere than Debian (NodeSource): only install them when absent.
 command -v node >/dev/null || want+=(nodejs)
 command -v npm >/dev/null || want+=(npm)

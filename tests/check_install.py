@@ -2,7 +2,8 @@
 """`cmake --install BUILD --prefix TMP` and `make install PREFIX=TMP2`, then checks what landed: the
 exact file list, the installed gradc runs (--version, and an eval equal to the built one's), the
 man page names every subcommand `gradc --help` lists, bash completion completes subcommands and
-flags, Vim detects .grad files and colours them, and the VS Code grammar loads and matches.
+flags, Vim detects .grad files and colours them, the VS Code grammar loads and matches, and the
+Python module imports from the prefix's site-packages and computes.
 
   python3 tests/check_install.py BUILD_DIR"""
 import json
@@ -28,6 +29,15 @@ EXPECTED = sorted([
 failures = []
 
 
+def cache(build, name):
+    """A value of BUILD/CMakeCache.txt, or None."""
+    with open(os.path.join(build, "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split("=", 1)[1].strip()
+    return None
+
+
 def expect(cond, what):
     print(("ok   " if cond else "FAIL ") + what)
     if not cond:
@@ -40,6 +50,12 @@ def run(argv, timeout=60, **kw):
 
 def main():
     build = os.path.abspath(sys.argv[1])
+    # The Python module (python/CMakeLists.txt): into site-packages under the prefix.
+    python, site = cache(build, "GRADC_PYTHON"), cache(build, "GRADC_PYTHON_INSTALL_DIR")
+    if python and site:
+        suffix = run([python, "-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"]).stdout.strip()
+        EXPECTED.append(f"{site}/gradc{suffix}")
+        EXPECTED.sort()
     with tempfile.TemporaryDirectory() as tmp:
         p = os.path.join(tmp, "prefix with space")
         r = run(["cmake", "--install", build, "--prefix", p])
@@ -60,6 +76,13 @@ def main():
         built = run([os.path.join(build, "gradc"), "eval", lecture, "--fn", "f"])
         expect(mine.returncode == 0 and mine.stdout == built.stdout and "df/dx = " in mine.stdout,
                "bin/gradc eval gives the built gradc's output")
+        if python and site:
+            env = dict(os.environ, PYTHONPATH=os.path.join(p, site))
+            r = run([python, "-c", "import gradc; print(gradc.__file__); print(gradc.compile('fn f(x) = x^3').f.value_and_grad(2.0))"],
+                    env=env, cwd=tmp)
+            expect(r.returncode == 0 and r.stdout.startswith(os.path.join(p, site, "gradc"))
+                   and r.stdout.splitlines()[1] == "(8.0, array([12.]))",
+                   f"the installed Python module imports and computes: {r.stdout!r} {r.stderr!r}")
 
         man = open(os.path.join(p, "share/man/man1/gradc.1")).read()
         help_text = run([gradc, "--help"]).stdout
