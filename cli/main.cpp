@@ -172,7 +172,7 @@ int run(int argc, char** argv) {
   eval->add_flag("--json", o.json, "print one JSON object");
   eval->add_option("--points", o.points, "CSV of points (header names the variables)");
   eval->add_option("-o,--out", o.out, "write the --points results to this CSV file");
-  CLI::App* compile = app.add_subcommand("compile", "a function's kernel ahead of time: an object (.o), a shared library (.so) or its C header (.h)");
+  CLI::App* compile = app.add_subcommand("compile", "a function's kernel (or with --step a training program's step) ahead of time: an object (.o), a shared library (.so) or its C header (.h)");
   common(compile);
   compile->add_option("-o,--out", o.out, "the output; its extension chooses: .o (object), .so (shared library) or .h (header)");
   compile->add_flag("--grad", o.grad, "outputs: the value and the gradient");
