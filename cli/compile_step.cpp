@@ -57,17 +57,19 @@ std::string header(const StepHeader& h, const std::string& path, const std::stri
   std::int64_t off = 0;
   for (const Param& p : h.m.params) {
     std::int64_t n = p.shape.size();
-    s += fmt::format(" *   {:<14} {}  {}\n", n == 1 ? fmt::format("[{}]", off) : fmt::format("[{}..{}]", off, off + n - 1),
-                     p.name, p.shape.str());
+    s += fmt::format(" *   {:<14} {}  {}\n",
+                     n == 1 ? fmt::format("[{}]", off) : fmt::format("[{}..{}]", off, off + n - 1), p.name,
+                     p.shape.str());
     off += n;
   }
-  s += fmt::format(" * {}_step(state, {}) takes one minibatch of {}_BATCH rows of each data set\n", name,
-                   [&] {
-                     std::string a;
-                     for (auto& [d, w] : h.data) a += (a.empty() ? "" : ", ") + d;
-                     return a;
-                   }(),
-                   name);
+  s += fmt::format(
+      " * {}_step(state, {}) takes one minibatch of {}_BATCH rows of each data set\n", name,
+      [&] {
+        std::string a;
+        for (auto& [d, w] : h.data) a += (a.empty() ? "" : ", ") + d;
+        return a;
+      }(),
+      name);
   s += " * the loss uses, row-major:\n";
   for (auto& [d, w] : h.data) s += fmt::format(" *   {:<14} {} element{} a row\n", d, w, w == 1 ? "" : "s");
   s += fmt::format(" * It computes the loss and every gradient (the fused step of gradc train), applies the\n");
@@ -76,7 +78,8 @@ std::string header(const StepHeader& h, const std::string& path, const std::stri
   s += fmt::format(") and returns the loss. An epoch is {} step{} ({} rows of the\n", h.s.steps_per_epoch,
                    h.s.steps_per_epoch == 1 ? "" : "s", h.rows);
   s += " * program's data): the learning rate of step k is the one gradc train uses in epoch\n";
-  s += fmt::format(" * 1 + (k - 1) / {}_STEPS_PER_EPOCH. A loss that is not finite changes nothing (gradc train\n", name);
+  s += fmt::format(" * 1 + (k - 1) / {}_STEPS_PER_EPOCH. A loss that is not finite changes nothing (gradc train\n",
+                   name);
   s += " * stops there). Given the rows in the same order (gradc train --no-shuffle), the parameters\n";
   s += " * and losses equal gradc train's bit for bit.\n";
   s += fmt::format(" * {}_init sets the parameters to {} and clears the optimizer's state;\n", name,
@@ -122,21 +125,26 @@ int cmd_compile_step(const Options& o, const std::string& command) {
   if (!o.fn.empty())
     throw UsageError("--step compiles the train block's step, update and network; --fn compiles a function instead");
   if (o.grad || o.hessian || o.jacobian)
-    throw UsageError(fmt::format("--{}: the step computes the loss and every gradient; --grad, --hessian and "
-                                 "--jacobian choose a function's outputs (--fn)",
-                                 o.grad ? "grad" : o.hessian ? "hessian" : "jacobian"));
+    throw UsageError(
+        fmt::format("--{}: the step computes the loss and every gradient; --grad, --hessian and "
+                    "--jacobian choose a function's outputs (--fn)",
+                    o.grad      ? "grad"
+                    : o.hessian ? "hessian"
+                                : "jacobian"));
   if (o.out.empty()) throw UsageError(fmt::format("compile: -o OUT is required; OUT's extension chooses {}", kOutputs));
   std::string ext = extension(o.out);
   if (ext != ".o" && ext != ".so" && ext != ".h")
     throw UsageError(fmt::format("-o {}: the extension chooses the output: {}", o.out, kOutputs));
   if (o.dtype != "f64" && o.dtype != "f32") throw UsageError(fmt::format("--dtype: f64 or f32, not '{}'", o.dtype));
-  if (ext == ".h" && o.header) throw UsageError("--header writes OUT.h next to OUT.o or OUT.so; -o OUT.h is the header already");
+  if (ext == ".h" && o.header)
+    throw UsageError("--header writes OUT.h next to OUT.o or OUT.so; -o OUT.h is the header already");
   if (ext == ".so" && !o.target.empty())
-    throw UsageError("--target: a shared library is linked by this machine's cc, for this machine; write OUT.o for "
-                     "another target");
+    throw UsageError(
+        "--target: a shared library is linked by this machine's cc, for this machine; write OUT.o for "
+        "another target");
   if (!o.prefix.empty() && !c_identifier(o.prefix))
-    throw UsageError(fmt::format("--prefix: '{}' is not a C identifier (letters, digits and _, not first a digit)",
-                                 o.prefix));
+    throw UsageError(
+        fmt::format("--prefix: '{}' is not a C identifier (letters, digits and _, not first a digit)", o.prefix));
   if (o.batch && *o.batch < 1)
     throw UsageError(fmt::format("--batch: the batch size must be at least 1, not {}", *o.batch));
 
@@ -163,8 +171,8 @@ int cmd_compile_step(const Options& o, const std::string& command) {
       throw UsageError(fmt::format("--prefix: '{}' cannot name the entries", name));
   auto layers = m->layer_names();
   if (layers.size() != 1)
-    throw UsageError(fmt::format("--step: {} has {} layers; predict runs the program's one network", o.file,
-                                 layers.size()));
+    throw UsageError(
+        fmt::format("--step: {} has {} layers; predict runs the program's one network", o.file, layers.size()));
   const std::string network = layers[0];
 
   StepSpec spec;

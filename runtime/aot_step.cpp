@@ -62,10 +62,16 @@ struct Driver {
   Layout l;
 
   Driver(const StepSpec& spec, llvm::Module& mod)
-      : s(spec), m(mod), ctx(mod.getContext()),
+      : s(spec),
+        m(mod),
+        ctx(mod.getContext()),
         T(spec.step.dtype == DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx)),
-        ptr(llvm::PointerType::getUnqual(ctx)), i64(llvm::Type::getInt64Ty(ctx)), f64(llvm::Type::getDoubleTy(ctx)),
-        size_type(mod.getDataLayout().getIntPtrType(ctx)), elem(spec.step.dtype == DType::F32 ? 4 : 8), l(layout(spec)) {}
+        ptr(llvm::PointerType::getUnqual(ctx)),
+        i64(llvm::Type::getInt64Ty(ctx)),
+        f64(llvm::Type::getDoubleTy(ctx)),
+        size_type(mod.getDataLayout().getIntPtrType(ctx)),
+        elem(spec.step.dtype == DType::F32 ? 4 : 8),
+        l(layout(spec)) {}
 
   std::uint64_t state_bytes() const { return (kHeader + static_cast<std::uint64_t>(l.end) * elem + 63) / 64 * 64; }
 
@@ -79,7 +85,9 @@ struct Driver {
   llvm::Value* array(llvm::IRBuilder<>& b, llvm::Value* state, std::int64_t at) {
     return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), state, kHeader + static_cast<std::uint64_t>(at) * elem);
   }
-  llvm::Value* bytes(std::int64_t elements) { return llvm::ConstantInt::get(i64, static_cast<std::uint64_t>(elements) * elem); }
+  llvm::Value* bytes(std::int64_t elements) {
+    return llvm::ConstantInt::get(i64, static_cast<std::uint64_t>(elements) * elem);
+  }
   llvm::Constant* t_const(double v) { return llvm::ConstantFP::get(T, v); }  // rounded to nearest, as static_cast<T>
   llvm::Constant* d_const(double v) { return llvm::ConstantFP::get(f64, v); }
   // A libm call the optimizer must leave as written (no pow -> exp2 rewrites).
@@ -184,8 +192,8 @@ struct Driver {
       llvm::Value* loss = b.CreateFPExt(b.CreateLoad(T, out), f64);  // (none for double)
       // A loss that is not finite leaves the state as it was (gradc train stops there, keeping
       // the last finite parameters and their optimizer state).
-      llvm::Value* finite = b.CreateFCmpOLT(
-          b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, loss), d_const(std::numeric_limits<double>::infinity()));
+      llvm::Value* finite = b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, loss),
+                                            d_const(std::numeric_limits<double>::infinity()));
       auto* update = llvm::BasicBlock::Create(ctx, "update", f);
       auto* skip = llvm::BasicBlock::Create(ctx, "skip", f);
       b.CreateCondBr(finite, update, skip);
@@ -198,17 +206,25 @@ struct Driver {
       // The learning rate of this step's epoch (Trainer::run_typed's schedule, in double).
       const Optimizer& o = s.optimizer;
       const Schedule& sc = s.schedule;
-      llvm::Value* e = b.CreateSIToFP(b.CreateSDiv(taken, b.getInt64(static_cast<std::uint64_t>(s.steps_per_epoch))), f64);
+      llvm::Value* e =
+          b.CreateSIToFP(b.CreateSDiv(taken, b.getInt64(static_cast<std::uint64_t>(s.steps_per_epoch))), f64);
       llvm::Value* lr = d_const(o.lr);
       switch (sc.kind) {
-        case Schedule::Constant: break;
-        case Schedule::Step:
-          lr = b.CreateFMul(lr, libm(b, "pow", {d_const(sc.gamma), b.CreateUnaryIntrinsic(llvm::Intrinsic::floor,
-                                                                           b.CreateFDiv(e, d_const(static_cast<double>(sc.every))))}));
+        case Schedule::Constant:
           break;
-        case Schedule::Exponential: lr = b.CreateFMul(lr, libm(b, "pow", {d_const(sc.gamma), e})); break;
+        case Schedule::Step:
+          lr =
+              b.CreateFMul(lr, libm(b, "pow",
+                                    {d_const(sc.gamma),
+                                     b.CreateUnaryIntrinsic(llvm::Intrinsic::floor,
+                                                            b.CreateFDiv(e, d_const(static_cast<double>(sc.every))))}));
+          break;
+        case Schedule::Exponential:
+          lr = b.CreateFMul(lr, libm(b, "pow", {d_const(sc.gamma), e}));
+          break;
         case Schedule::Cosine: {
-          llvm::Value* angle = b.CreateFDiv(b.CreateFMul(d_const(std::numbers::pi), e), d_const(static_cast<double>(s.epochs)));
+          llvm::Value* angle =
+              b.CreateFDiv(b.CreateFMul(d_const(std::numbers::pi), e), d_const(static_cast<double>(s.epochs)));
           llvm::Value* c = b.CreateFAdd(d_const(1), libm(b, "cos", {angle}));
           lr = b.CreateFAdd(d_const(sc.min_lr), b.CreateFDiv(b.CreateFMul(d_const(o.lr - sc.min_lr), c), d_const(2)));
           break;
@@ -246,7 +262,8 @@ struct Driver {
         // adam_constants: in double, each rounded once to T.
         llvm::Value* t = b.CreateSIToFP(step, f64);
         auto to_t = [&](llvm::Value* v) { return T == f64 ? v : b.CreateFPTrunc(v, T); };
-        llvm::Value* step_size = to_t(b.CreateFDiv(lr, b.CreateFSub(d_const(1), libm(b, "pow", {d_const(o.beta1), t}))));
+        llvm::Value* step_size =
+            to_t(b.CreateFDiv(lr, b.CreateFSub(d_const(1), libm(b, "pow", {d_const(o.beta1), t}))));
         llvm::Value* c2_sqrt = to_t(b.CreateUnaryIntrinsic(
             llvm::Intrinsic::sqrt, b.CreateFSub(d_const(1), libm(b, "pow", {d_const(o.beta2), t}))));
         llvm::Constant *b1 = t_const(o.beta1), *c1 = t_const(1 - o.beta1), *b2 = t_const(o.beta2),
@@ -258,9 +275,11 @@ struct Driver {
           llvm::Value* gk = decayed(k, wk);
           llvm::Value* a = b.CreateFAdd(b.CreateFMul(b1, b.CreateLoad(T, at(m1, k))), b.CreateFMul(c1, gk));
           b.CreateStore(a, at(m1, k));
-          llvm::Value* v = b.CreateFAdd(b.CreateFMul(b2, b.CreateLoad(T, at(m2, k))), b.CreateFMul(b.CreateFMul(c2, gk), gk));
+          llvm::Value* v =
+              b.CreateFAdd(b.CreateFMul(b2, b.CreateLoad(T, at(m2, k))), b.CreateFMul(b.CreateFMul(c2, gk), gk));
           b.CreateStore(v, at(m2, k));
-          llvm::Value* denom = b.CreateFAdd(b.CreateFDiv(b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v), c2_sqrt), eps);
+          llvm::Value* denom =
+              b.CreateFAdd(b.CreateFDiv(b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v), c2_sqrt), eps);
           b.CreateStore(b.CreateFSub(wk, b.CreateFDiv(b.CreateFMul(step_size, a), denom)), at(w, k));
         });
       }
@@ -289,9 +308,9 @@ StepObject compile_step_object(const StepSpec& spec, const AotTarget& target) {
     // Kept whole, as the JIT compiles it; only the driver around it is new.
     step->addFnAttr(llvm::Attribute::NoInline);
     llvm::FunctionCallee predict = mod.getOrInsertFunction(
-        spec.predict.name, llvm::FunctionType::get(llvm::Type::getVoidTy(ctx),
-                                                   {llvm::PointerType::getUnqual(ctx), llvm::PointerType::getUnqual(ctx)},
-                                                   false));
+        spec.predict.name,
+        llvm::FunctionType::get(llvm::Type::getVoidTy(ctx),
+                                {llvm::PointerType::getUnqual(ctx), llvm::PointerType::getUnqual(ctx)}, false));
     Driver d(spec, mod);
     d.build(step, predict);
     state_bytes = d.state_bytes();

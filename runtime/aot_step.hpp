@@ -25,8 +25,8 @@ struct StepSpec {
 
 struct StepObject {
   std::string bytes;
-  std::uint64_t state_bytes = 0;      // sizeof(NAME_state)
-  std::uint64_t thread_bytes = 0;     // thread_local storage per calling thread
+  std::uint64_t state_bytes = 0;   // sizeof(NAME_state)
+  std::uint64_t thread_bytes = 0;  // thread_local storage per calling thread
   std::string triple, cpu;
 };
 

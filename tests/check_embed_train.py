@@ -57,8 +57,9 @@ def regression_rows():
 CASES = [
     ("xor-momentum-f64", None, "examples/xor.grad", "f64", 2, 300, ".o", XOR_ROWS, (2, 1)),
     ("xor-momentum-f32", None, "examples/xor.grad", "f32", 2, 200, ".so", XOR_ROWS, (2, 1)),
-    ("xor-nesterov-wd-cosine", variant(XOR, "optimizer = sgd(lr = 0.1, momentum = 0.8, nesterov = true, weight_decay = 0.01)",
-                                       "schedule = cosine(min_lr = 0.01)"), None, "f64", 2, 120, ".o", XOR_ROWS, (2, 1)),
+    ("xor-nesterov-wd-cosine",
+     variant(XOR, "optimizer = sgd(lr = 0.1, momentum = 0.8, nesterov = true, weight_decay = 0.01)",
+             "schedule = cosine(min_lr = 0.01)"), None, "f64", 2, 120, ".o", XOR_ROWS, (2, 1)),
     ("xor-sgd-step-f32", variant(XOR, "optimizer = sgd(lr = 0.2)", "schedule = step(7, 0.9)"), None, "f32", 4, 60,
      ".o", XOR_ROWS, (2, 1)),
     ("xor-adam-exponential", variant(XOR, "optimizer = adam(lr = 0.05, beta1 = 0.8, weight_decay = 0.001)",
@@ -91,7 +92,8 @@ def case(tmp, name, text, path, dtype, batch, epochs, ext, rows, widths):
     else:
         path = os.path.join(ROOT, path)
     art = os.path.join(d, "net" + ext)
-    run([GRADC, "compile", path, "--step", "--prefix", "net", "--dtype", dtype, "--batch", str(batch), "--epochs", str(epochs), "-o", art,
+    run([GRADC, "compile", path, "--step", "--prefix", "net", "--dtype", dtype, "--batch", str(batch),
+         "--epochs", str(epochs), "-o", art,
          "--header"], cwd=ROOT)
     undefined = set(run(["nm", "-u", art]).split()) - {"U", "w"}
     allowed = {"memcpy", "memset", "__tls_get_addr", "pow", "cos", "tanh", "exp", "log", "expf", "tanhf", "logf",

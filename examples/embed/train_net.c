@@ -44,8 +44,10 @@ int main(int argc, char** argv) {
     double v;
     for (long k = 0; k < wx + wy; ++k) {
       if (scanf("%lf", &v) != 1) return 2;
-      if (k < wx) X[r * wx + k] = (net_real)v;
-      else Y[r * wy + k - wx] = (net_real)v;
+      if (k < wx)
+        X[r * wx + k] = (net_real)v;
+      else
+        Y[r * wy + k - wx] = (net_real)v;
     }
   }
   struct run runs[2];
@@ -64,7 +66,8 @@ int main(int argc, char** argv) {
   net_params(runs[0].state, params);
   if (threads) {
     net_params(runs[1].state, other);
-    if (memcmp(params, other, sizeof params) || memcmp(runs[0].losses, runs[1].losses, sizeof(double) * (size_t)epochs)) {
+    if (memcmp(params, other, sizeof params) ||
+        memcmp(runs[0].losses, runs[1].losses, sizeof(double) * (size_t)epochs)) {
       printf("the two threads' states differ\n");
       return 1;
     }
