@@ -13,6 +13,8 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <fmt/format.h>
+
 #include <functional>
 #include <limits>
 #include <numbers>
@@ -20,6 +22,8 @@
 
 #include "runtime/aot_internal.hpp"
 #include "runtime/jit_pipeline.hpp"
+#include "support/diagnostics.hpp"
+#include "support/special.hpp"
 
 namespace gradc {
 namespace {
@@ -288,6 +292,16 @@ struct Driver {
   }
 };
 
+// Said of the step or predict, not of their internal kernels' names (as make_c_surface would).
+void refuse_gradc_functions(const llvm::Module& m, const char* what) {
+  for (const char* special : {kDigammaSymbol, kPolygammaSymbol})
+    if (m.getFunction(special))
+      throw LimitError(fmt::format(
+          "{0} uses {1} (as the gradient of lgamma or digamma does), which gradc computes with its own library; a "
+          "compiled object depends on libm only, so it cannot contain {1}",
+          what, special == kDigammaSymbol ? "digamma" : "polygamma"));
+}
+
 }  // namespace
 
 StepObject compile_step_object(const StepSpec& spec, const AotTarget& target) {
@@ -303,6 +317,7 @@ StepObject compile_step_object(const StepSpec& spec, const AotTarget& target) {
     return f;
   };
   std::unique_ptr<llvm::Module> m = build_module(ctx, spec.step, *tm, info, true, [&](llvm::Module& mod) {
+    refuse_gradc_functions(mod, "the training step");
     make_c_surface(mod, spec.step);
     llvm::Function* step = kernel_entry(mod, spec.step.name);
     // Kept whole, as the JIT compiles it; only the driver around it is new.
@@ -316,7 +331,10 @@ StepObject compile_step_object(const StepSpec& spec, const AotTarget& target) {
     state_bytes = d.state_bytes();
   });
   std::unique_ptr<llvm::Module> p =
-      build_module(ctx, spec.predict, *tm, info, true, [&](llvm::Module& mod) { make_c_surface(mod, spec.predict); });
+      build_module(ctx, spec.predict, *tm, info, true, [&](llvm::Module& mod) {
+        refuse_gradc_functions(mod, "the network (predict)");
+        make_c_surface(mod, spec.predict);
+      });
   if (llvm::Linker::linkModules(*m, std::move(p))) throw std::runtime_error("aot: cannot link the predict kernel");
   kernel_entry(*m, spec.predict.name);
   std::string err;
