@@ -92,7 +92,7 @@ std::string header(const StepHeader& h, const std::string& path, const std::stri
   s += " *\n";
   s += fmt::format(" * The state is the caller's memory (nothing is allocated): declare a {}_state or\n", name);
   s += fmt::format(" * allocate {}_state_size() bytes aligned for a double. Calls on different states may run\n", name);
-  s += " * in parallel threads; predict also on one state (it leaves the state as it is).\n";
+  s += " * in parallel threads; so may predicts on one state (they only read it), but not a step.\n";
   s += fmt::format(" * Per-thread workspace: {} bytes of thread_local storage, in each thread that calls it.\n",
                    h.obj.thread_bytes);
   s += " * Depends on nothing but libm.\n */\n";
