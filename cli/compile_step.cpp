@@ -80,7 +80,13 @@ std::string header(const StepHeader& h, const std::string& path, const std::stri
   s += " * program's data): the learning rate of step k is the one gradc train uses in epoch\n";
   s += fmt::format(" * 1 + (k - 1) / {}_STEPS_PER_EPOCH. A loss that is not finite changes nothing (gradc train\n",
                    name);
-  s += " * stops there). Given the rows in the same order (gradc train --no-shuffle), the parameters\n";
+  s += " * stops there).";
+  if (h.s.tail_rows)
+    s += fmt::format(
+        " The batch does not divide the data's rows: as in gradc train, an epoch\n"
+        " * ends with {0}_step_tail on the last {0}_TAIL_ROWS ({1}) rows, the same data sets.",
+        name, h.s.tail_rows);
+  s += "\n * Given the rows in the same order (gradc train --no-shuffle), the parameters\n";
   s += " * and losses equal gradc train's bit for bit.\n";
   s += fmt::format(" * {}_init sets the parameters to {} and clears the optimizer's state;\n", name,
                    h.o.params.empty() ? fmt::format("gradc train's initial ones (seed {})", h.m.training->seed)
@@ -101,6 +107,7 @@ std::string header(const StepHeader& h, const std::string& path, const std::stri
   s += fmt::format("#define {}_N_PARAMS {}\n", name, h.s.params);
   s += fmt::format("#define {}_BATCH {}\n", name, h.batch);
   s += fmt::format("#define {}_STEPS_PER_EPOCH {}\n", name, h.s.steps_per_epoch);
+  if (h.s.tail_rows) s += fmt::format("#define {}_TAIL_ROWS {}\n", name, h.s.tail_rows);
   for (auto& [d, w] : h.data) s += fmt::format("#define {}_WIDTH_{} {}\n", name, d, w);
   s += fmt::format("#define {}_N_FEATURES {}\n#define {}_N_OUTPUTS {}\n", name, h.s.features, name, h.s.outputs);
   s += fmt::format("#define {}_STATE_SIZE {}\n\n", name, h.obj.state_bytes);
@@ -112,6 +119,7 @@ std::string header(const StepHeader& h, const std::string& path, const std::stri
   std::string args;
   for (auto& [d, w] : h.data) args += fmt::format(", const {}* {}", T, d);
   s += fmt::format("double {0}_step({0}_state* state{1});\n", name, args);
+  if (h.s.tail_rows) s += fmt::format("double {0}_step_tail({0}_state* state{1});\n", name, args);
   s += fmt::format("void {0}_predict(const {0}_state* state, size_t rows, const {1}* x, {1}* out);\n", name, T);
   s += "\n#ifdef __cplusplus\n}  /* extern \"C\" */\n#endif\n\n";
   s += fmt::format("#endif  /* GRADC_{}_H */\n", upper);
@@ -178,20 +186,35 @@ int cmd_compile_step(const Options& o, const std::string& command) {
   StepSpec spec;
   spec.name = name;
   const DType dtype = o.dtype == "f32" ? DType::F32 : DType::F64;
-  // The step as Trainer::step_for builds it for minibatches of B rows.
-  std::vector<DataInput> data;
-  const Node* loss = m->lower(*cfg.loss, B, data);
-  Builder b(m->graph, Simplify::Fold);
-  std::vector<const Node*> params, step_in, step_out, pred_in, pred_out;
+  // The step as Trainer::step_for builds it for minibatches of `n` rows: inputs, outputs, and
+  // each data set's elements.
+  std::vector<const Node*> params;
   for (const Param& p : m->params) params.push_back(p.var), spec.params += p.shape.size();
-  step_in = params;
+  std::vector<std::string> data_names;
+  auto step_kernel = [&](std::int64_t n, std::vector<const Node*>& in, std::vector<const Node*>& out,
+                         std::vector<std::int64_t>& sizes, std::vector<std::string>& names) {
+    std::vector<DataInput> data;
+    const Node* loss = m->lower(*cfg.loss, n, data);
+    Builder b(m->graph, Simplify::Fold);
+    in = params;
+    for (const DataInput& d : data) {
+      in.push_back(d.var);
+      sizes.push_back(d.var->shape.size());
+      names.push_back(d.name);
+    }
+    out = value_and_derivatives(b, loss, params, false);
+  };
+  std::vector<const Node*> step_in, step_out, tail_in, tail_out, pred_in, pred_out;
+  step_kernel(B, step_in, step_out, spec.data_sizes, data_names);
   StepHeader h{*m, o, spec, {}, {}, network, rows, B};
-  for (const DataInput& d : data) {
-    step_in.push_back(d.var);
-    spec.data_sizes.push_back(d.var->shape.size());
-    h.data.emplace_back(c_name(d.name), d.var->shape.size() / B);
+  for (std::size_t i = 0; i < data_names.size(); ++i)
+    h.data.emplace_back(c_name(data_names[i]), spec.data_sizes[i] / B);
+  spec.tail_rows = rows % B;
+  if (spec.tail_rows) {
+    std::vector<std::string> tail_names;
+    step_kernel(spec.tail_rows, tail_in, tail_out, spec.tail_sizes, tail_names);
+    if (tail_names != data_names) throw std::logic_error("compile --step: the last step reads other data sets");
   }
-  step_out = value_and_derivatives(b, loss, params, false);
   // predict: the network on one row (gradc predict's kernel has every row; a row's outputs are
   // the same computation).
   std::int64_t features = 0;
@@ -214,11 +237,14 @@ int cmd_compile_step(const Options& o, const std::string& command) {
   if (dtype != DType::F64) {
     step_in = retype(m->graph, step_in, dtype);
     step_out = retype(m->graph, step_out, dtype);
+    tail_in = retype(m->graph, tail_in, dtype);
+    tail_out = retype(m->graph, tail_out, dtype);
     pred_in = retype(m->graph, pred_in, dtype);
     pred_out = retype(m->graph, pred_out, dtype);
   }
   spec.step = KernelSpec{name + "_kstep", step_in, step_out, false, dtype};
   spec.predict = KernelSpec{name + "_kpredict", pred_in, pred_out, false, dtype};
+  if (spec.tail_rows) spec.tail = KernelSpec{name + "_ktail", tail_in, tail_out, false, dtype};
   spec.features = features;
   spec.outputs = y->shape[1];
   std::vector<Tensor> start = o.params.empty() ? initialize(m->params, cfg.seed) : load_params(o.params, m->params);

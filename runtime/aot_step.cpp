@@ -4,6 +4,7 @@
 // into an fma and every element rounds as the trainer's does.
 #include "runtime/aot_step.hpp"
 
+#include <fmt/format.h>
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
@@ -13,11 +14,10 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
-#include <fmt/format.h>
-
 #include <functional>
 #include <limits>
 #include <numbers>
+#include <optional>
 #include <stdexcept>
 
 #include "runtime/aot_internal.hpp"
@@ -121,7 +121,121 @@ struct Driver {
     b.SetInsertPoint(done);
   }
 
-  void build(llvm::Function* step_kernel, llvm::FunctionCallee predict_kernel) {
+  // double NAME_ENTRY(NAME_state*, const T* data...): a minibatch of each data set (`sizes`
+  // elements) through `kernel`, then the update.
+  void step_function(const std::string& entry, llvm::FunctionCallee kernel, const std::vector<std::int64_t>& sizes) {
+    llvm::IRBuilder<> b(ctx);
+    auto at = [&](llvm::Value* base, llvm::Value* k) { return b.CreateInBoundsGEP(T, base, k); };
+    std::vector<llvm::Type*> args{ptr};
+    for (std::size_t i = 0; i < sizes.size(); ++i) args.push_back(ptr);
+    llvm::Function* f = function(entry, f64, args);
+    llvm::Value* state = f->getArg(0);
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", f));
+    llvm::Value* in = array(b, state, l.in);
+    llvm::Value* out = array(b, state, l.out);
+    std::int64_t off = s.params;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      b.CreateMemCpy(at(in, b.getInt64(static_cast<std::uint64_t>(off))), llvm::Align(elem), f->getArg(1 + i),
+                     llvm::Align(elem), bytes(sizes[i]));
+      off += sizes[i];
+    }
+    b.CreateCall(kernel, {in, out});
+    llvm::Value* loss = b.CreateFPExt(b.CreateLoad(T, out), f64);  // (none for double)
+    // A loss that is not finite leaves the state as it was (gradc train stops there, keeping
+    // the last finite parameters and their optimizer state).
+    llvm::Value* finite = b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, loss),
+                                          d_const(std::numeric_limits<double>::infinity()));
+    auto* update = llvm::BasicBlock::Create(ctx, "update", f);
+    auto* skip = llvm::BasicBlock::Create(ctx, "skip", f);
+    b.CreateCondBr(finite, update, skip);
+    b.SetInsertPoint(skip);
+    b.CreateRet(loss);
+    b.SetInsertPoint(update);
+    llvm::Value* taken = b.CreateLoad(i64, state);  // steps before this one
+    llvm::Value* step = b.CreateAdd(taken, b.getInt64(1));
+    b.CreateStore(step, state);
+    // The learning rate of this step's epoch (Trainer::run_typed's schedule, in double).
+    const Optimizer& o = s.optimizer;
+    const Schedule& sc = s.schedule;
+    llvm::Value* e =
+        b.CreateSIToFP(b.CreateSDiv(taken, b.getInt64(static_cast<std::uint64_t>(s.steps_per_epoch))), f64);
+    llvm::Value* lr = d_const(o.lr);
+    switch (sc.kind) {
+      case Schedule::Constant:
+        break;
+      case Schedule::Step:
+        lr = b.CreateFMul(lr, libm(b, "pow",
+                                   {d_const(sc.gamma),
+                                    b.CreateUnaryIntrinsic(llvm::Intrinsic::floor,
+                                                           b.CreateFDiv(e, d_const(static_cast<double>(sc.every))))}));
+        break;
+      case Schedule::Exponential:
+        lr = b.CreateFMul(lr, libm(b, "pow", {d_const(sc.gamma), e}));
+        break;
+      case Schedule::Cosine: {
+        llvm::Value* angle =
+            b.CreateFDiv(b.CreateFMul(d_const(std::numbers::pi), e), d_const(static_cast<double>(s.epochs)));
+        llvm::Value* c = b.CreateFAdd(d_const(1), libm(b, "cos", {angle}));
+        lr = b.CreateFAdd(d_const(sc.min_lr), b.CreateFDiv(b.CreateFMul(d_const(o.lr - sc.min_lr), c), d_const(2)));
+        break;
+      }
+    }
+    llvm::Value* lr_t = T == f64 ? lr : b.CreateFPTrunc(lr, T);
+    llvm::Constant* wd = t_const(o.weight_decay);
+    llvm::Value* w = in;
+    llvm::Value* g = at(out, b.getInt64(1));
+    llvm::Value* n = b.getInt64(static_cast<std::uint64_t>(s.params));
+    // gk = g + wd w
+    auto decayed = [&](llvm::Value* k, llvm::Value*& wk) {
+      wk = b.CreateLoad(T, at(w, k));
+      return b.CreateFAdd(b.CreateLoad(T, at(g, k)), b.CreateFMul(wd, wk));
+    };
+    if (o.kind == Optimizer::Sgd && !(o.momentum > 0)) {
+      loop(b, n, [&](llvm::Value* k) {  // w -= lr (g + wd w)
+        llvm::Value* wk;
+        llvm::Value* gk = decayed(k, wk);
+        b.CreateStore(b.CreateFSub(wk, b.CreateFMul(lr_t, gk)), at(w, k));
+      });
+    } else if (o.kind == Optimizer::Sgd) {
+      llvm::Value* buf = array(b, state, l.buf);
+      llvm::Value* first = b.CreateICmpEQ(taken, b.getInt64(0));
+      llvm::Constant* mu = t_const(o.momentum);
+      loop(b, n, [&](llvm::Value* k) {
+        llvm::Value* wk;
+        llvm::Value* gk = decayed(k, wk);
+        llvm::Value* bk = b.CreateSelect(first, gk, b.CreateFAdd(b.CreateFMul(mu, b.CreateLoad(T, at(buf, k))), gk));
+        b.CreateStore(bk, at(buf, k));
+        llvm::Value* d = o.nesterov ? b.CreateFAdd(gk, b.CreateFMul(mu, bk)) : bk;
+        b.CreateStore(b.CreateFSub(wk, b.CreateFMul(lr_t, d)), at(w, k));
+      });
+    } else {
+      // adam_constants: in double, each rounded once to T.
+      llvm::Value* t = b.CreateSIToFP(step, f64);
+      auto to_t = [&](llvm::Value* v) { return T == f64 ? v : b.CreateFPTrunc(v, T); };
+      llvm::Value* step_size = to_t(b.CreateFDiv(lr, b.CreateFSub(d_const(1), libm(b, "pow", {d_const(o.beta1), t}))));
+      llvm::Value* c2_sqrt = to_t(b.CreateUnaryIntrinsic(
+          llvm::Intrinsic::sqrt, b.CreateFSub(d_const(1), libm(b, "pow", {d_const(o.beta2), t}))));
+      llvm::Constant *b1 = t_const(o.beta1), *c1 = t_const(1 - o.beta1), *b2 = t_const(o.beta2),
+                     *c2 = t_const(1 - o.beta2), *eps = t_const(o.eps);
+      llvm::Value* m1 = array(b, state, l.m1);
+      llvm::Value* m2 = array(b, state, l.m2);
+      loop(b, n, [&](llvm::Value* k) {
+        llvm::Value* wk;
+        llvm::Value* gk = decayed(k, wk);
+        llvm::Value* a = b.CreateFAdd(b.CreateFMul(b1, b.CreateLoad(T, at(m1, k))), b.CreateFMul(c1, gk));
+        b.CreateStore(a, at(m1, k));
+        llvm::Value* v =
+            b.CreateFAdd(b.CreateFMul(b2, b.CreateLoad(T, at(m2, k))), b.CreateFMul(b.CreateFMul(c2, gk), gk));
+        b.CreateStore(v, at(m2, k));
+        llvm::Value* denom = b.CreateFAdd(b.CreateFDiv(b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v), c2_sqrt), eps);
+        b.CreateStore(b.CreateFSub(wk, b.CreateFDiv(b.CreateFMul(step_size, a), denom)), at(w, k));
+      });
+    }
+    b.CreateRet(loss);
+  }
+
+  void build(llvm::FunctionCallee step_kernel, llvm::FunctionCallee predict_kernel,
+             std::optional<llvm::FunctionCallee> tail_kernel) {
     const std::uint64_t size = state_bytes();
     llvm::IRBuilder<> b(ctx);
     auto at = [&](llvm::Value* base, llvm::Value* k) { return b.CreateInBoundsGEP(T, base, k); };
@@ -178,117 +292,8 @@ struct Driver {
       });
       b.CreateRetVoid();
     }
-    {  // double NAME_step(NAME_state*, const T* data...)
-      std::vector<llvm::Type*> args{ptr};
-      for (std::size_t i = 0; i < s.data_sizes.size(); ++i) args.push_back(ptr);
-      llvm::Function* f = function("step", f64, args);
-      llvm::Value* state = f->getArg(0);
-      b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", f));
-      llvm::Value* in = array(b, state, l.in);
-      llvm::Value* out = array(b, state, l.out);
-      std::int64_t off = s.params;
-      for (std::size_t i = 0; i < s.data_sizes.size(); ++i) {
-        b.CreateMemCpy(at(in, b.getInt64(static_cast<std::uint64_t>(off))), llvm::Align(elem), f->getArg(1 + i),
-                       llvm::Align(elem), bytes(s.data_sizes[i]));
-        off += s.data_sizes[i];
-      }
-      b.CreateCall(step_kernel, {in, out});
-      llvm::Value* loss = b.CreateFPExt(b.CreateLoad(T, out), f64);  // (none for double)
-      // A loss that is not finite leaves the state as it was (gradc train stops there, keeping
-      // the last finite parameters and their optimizer state).
-      llvm::Value* finite = b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, loss),
-                                            d_const(std::numeric_limits<double>::infinity()));
-      auto* update = llvm::BasicBlock::Create(ctx, "update", f);
-      auto* skip = llvm::BasicBlock::Create(ctx, "skip", f);
-      b.CreateCondBr(finite, update, skip);
-      b.SetInsertPoint(skip);
-      b.CreateRet(loss);
-      b.SetInsertPoint(update);
-      llvm::Value* taken = b.CreateLoad(i64, state);  // steps before this one
-      llvm::Value* step = b.CreateAdd(taken, b.getInt64(1));
-      b.CreateStore(step, state);
-      // The learning rate of this step's epoch (Trainer::run_typed's schedule, in double).
-      const Optimizer& o = s.optimizer;
-      const Schedule& sc = s.schedule;
-      llvm::Value* e =
-          b.CreateSIToFP(b.CreateSDiv(taken, b.getInt64(static_cast<std::uint64_t>(s.steps_per_epoch))), f64);
-      llvm::Value* lr = d_const(o.lr);
-      switch (sc.kind) {
-        case Schedule::Constant:
-          break;
-        case Schedule::Step:
-          lr =
-              b.CreateFMul(lr, libm(b, "pow",
-                                    {d_const(sc.gamma),
-                                     b.CreateUnaryIntrinsic(llvm::Intrinsic::floor,
-                                                            b.CreateFDiv(e, d_const(static_cast<double>(sc.every))))}));
-          break;
-        case Schedule::Exponential:
-          lr = b.CreateFMul(lr, libm(b, "pow", {d_const(sc.gamma), e}));
-          break;
-        case Schedule::Cosine: {
-          llvm::Value* angle =
-              b.CreateFDiv(b.CreateFMul(d_const(std::numbers::pi), e), d_const(static_cast<double>(s.epochs)));
-          llvm::Value* c = b.CreateFAdd(d_const(1), libm(b, "cos", {angle}));
-          lr = b.CreateFAdd(d_const(sc.min_lr), b.CreateFDiv(b.CreateFMul(d_const(o.lr - sc.min_lr), c), d_const(2)));
-          break;
-        }
-      }
-      llvm::Value* lr_t = T == f64 ? lr : b.CreateFPTrunc(lr, T);
-      llvm::Constant* wd = t_const(o.weight_decay);
-      llvm::Value* w = in;
-      llvm::Value* g = at(out, b.getInt64(1));
-      llvm::Value* n = b.getInt64(static_cast<std::uint64_t>(s.params));
-      // gk = g + wd w
-      auto decayed = [&](llvm::Value* k, llvm::Value*& wk) {
-        wk = b.CreateLoad(T, at(w, k));
-        return b.CreateFAdd(b.CreateLoad(T, at(g, k)), b.CreateFMul(wd, wk));
-      };
-      if (o.kind == Optimizer::Sgd && !(o.momentum > 0)) {
-        loop(b, n, [&](llvm::Value* k) {  // w -= lr (g + wd w)
-          llvm::Value* wk;
-          llvm::Value* gk = decayed(k, wk);
-          b.CreateStore(b.CreateFSub(wk, b.CreateFMul(lr_t, gk)), at(w, k));
-        });
-      } else if (o.kind == Optimizer::Sgd) {
-        llvm::Value* buf = array(b, state, l.buf);
-        llvm::Value* first = b.CreateICmpEQ(taken, b.getInt64(0));
-        llvm::Constant* mu = t_const(o.momentum);
-        loop(b, n, [&](llvm::Value* k) {
-          llvm::Value* wk;
-          llvm::Value* gk = decayed(k, wk);
-          llvm::Value* bk = b.CreateSelect(first, gk, b.CreateFAdd(b.CreateFMul(mu, b.CreateLoad(T, at(buf, k))), gk));
-          b.CreateStore(bk, at(buf, k));
-          llvm::Value* d = o.nesterov ? b.CreateFAdd(gk, b.CreateFMul(mu, bk)) : bk;
-          b.CreateStore(b.CreateFSub(wk, b.CreateFMul(lr_t, d)), at(w, k));
-        });
-      } else {
-        // adam_constants: in double, each rounded once to T.
-        llvm::Value* t = b.CreateSIToFP(step, f64);
-        auto to_t = [&](llvm::Value* v) { return T == f64 ? v : b.CreateFPTrunc(v, T); };
-        llvm::Value* step_size =
-            to_t(b.CreateFDiv(lr, b.CreateFSub(d_const(1), libm(b, "pow", {d_const(o.beta1), t}))));
-        llvm::Value* c2_sqrt = to_t(b.CreateUnaryIntrinsic(
-            llvm::Intrinsic::sqrt, b.CreateFSub(d_const(1), libm(b, "pow", {d_const(o.beta2), t}))));
-        llvm::Constant *b1 = t_const(o.beta1), *c1 = t_const(1 - o.beta1), *b2 = t_const(o.beta2),
-                       *c2 = t_const(1 - o.beta2), *eps = t_const(o.eps);
-        llvm::Value* m1 = array(b, state, l.m1);
-        llvm::Value* m2 = array(b, state, l.m2);
-        loop(b, n, [&](llvm::Value* k) {
-          llvm::Value* wk;
-          llvm::Value* gk = decayed(k, wk);
-          llvm::Value* a = b.CreateFAdd(b.CreateFMul(b1, b.CreateLoad(T, at(m1, k))), b.CreateFMul(c1, gk));
-          b.CreateStore(a, at(m1, k));
-          llvm::Value* v =
-              b.CreateFAdd(b.CreateFMul(b2, b.CreateLoad(T, at(m2, k))), b.CreateFMul(b.CreateFMul(c2, gk), gk));
-          b.CreateStore(v, at(m2, k));
-          llvm::Value* denom =
-              b.CreateFAdd(b.CreateFDiv(b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v), c2_sqrt), eps);
-          b.CreateStore(b.CreateFSub(wk, b.CreateFDiv(b.CreateFMul(step_size, a), denom)), at(w, k));
-        });
-      }
-      b.CreateRet(loss);
-    }
+    step_function("step", step_kernel, s.data_sizes);
+    if (tail_kernel) step_function("step_tail", *tail_kernel, s.tail_sizes);
   }
 };
 
@@ -322,21 +327,32 @@ StepObject compile_step_object(const StepSpec& spec, const AotTarget& target) {
     llvm::Function* step = kernel_entry(mod, spec.step.name);
     // Kept whole, as the JIT compiles it; only the driver around it is new.
     step->addFnAttr(llvm::Attribute::NoInline);
-    llvm::FunctionCallee predict = mod.getOrInsertFunction(
-        spec.predict.name,
-        llvm::FunctionType::get(llvm::Type::getVoidTy(ctx),
-                                {llvm::PointerType::getUnqual(ctx), llvm::PointerType::getUnqual(ctx)}, false));
+    // The other kernels come from modules of their own, linked in below.
+    auto declare = [&](const std::string& name) {
+      llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+      return mod.getOrInsertFunction(name, llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr}, false));
+    };
+    std::optional<llvm::FunctionCallee> tail;
+    if (spec.tail_rows > 0) tail = declare(spec.tail.name);
     Driver d(spec, mod);
-    d.build(step, predict);
+    d.build(step, declare(spec.predict.name), tail);
     state_bytes = d.state_bytes();
   });
-  std::unique_ptr<llvm::Module> p =
-      build_module(ctx, spec.predict, *tm, info, true, [&](llvm::Module& mod) {
-        refuse_gradc_functions(mod, "the network (predict)");
-        make_c_surface(mod, spec.predict);
-      });
+  std::unique_ptr<llvm::Module> p = build_module(ctx, spec.predict, *tm, info, true, [&](llvm::Module& mod) {
+    refuse_gradc_functions(mod, "the network (predict)");
+    make_c_surface(mod, spec.predict);
+  });
   if (llvm::Linker::linkModules(*m, std::move(p))) throw std::runtime_error("aot: cannot link the predict kernel");
   kernel_entry(*m, spec.predict.name);
+  if (spec.tail_rows > 0) {
+    std::unique_ptr<llvm::Module> t = build_module(ctx, spec.tail, *tm, info, true, [&](llvm::Module& mod) {
+      refuse_gradc_functions(mod, "the training step");
+      make_c_surface(mod, spec.tail);
+    });
+    if (llvm::Linker::linkModules(*m, std::move(t)))
+      throw std::runtime_error("aot: cannot link the last step's kernel");
+    kernel_entry(*m, spec.tail.name);
+  }
   std::string err;
   llvm::raw_string_ostream es(err);
   if (llvm::verifyModule(*m, &es)) throw std::runtime_error("aot: the step module is invalid: " + err);

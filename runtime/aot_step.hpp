@@ -15,6 +15,10 @@ struct StepSpec {
   KernelSpec step;     // inputs: every parameter, then each data input's `batch` rows; outputs: loss, gradients
   KernelSpec predict;  // inputs: every parameter, then one row of features; outputs: one row of the network
   std::vector<std::int64_t> data_sizes;  // elements of each data input in a minibatch (kernel order)
+  // The data's rows % batch: a step of its own closes each epoch, as in gradc train (0: none).
+  std::int64_t tail_rows = 0;
+  KernelSpec tail;                       // the step for tail_rows rows (when tail_rows > 0)
+  std::vector<std::int64_t> tail_sizes;  // elements of each data input in it
   std::int64_t params = 0, features = 0, outputs = 0;
   std::vector<double> init;  // the initial parameters, flat (rounded to the dtype in the object)
   Optimizer optimizer;
@@ -36,6 +40,7 @@ struct StepObject {
 ///   void NAME_set_params(NAME_state*, const T* flat);
 ///   void NAME_params(const NAME_state*, T* flat);
 ///   double NAME_step(NAME_state*, const T* data0, const T* data1, ...);
+///   double NAME_step_tail(NAME_state*, const T* data0, ...);      // when tail_rows > 0
 ///   void NAME_predict(const NAME_state*, size_t rows, const T* x, T* out);
 /// The update is Trainer::run's (runtime/update.cpp: no fma contraction, the same operation
 /// order; libm's pow, cos and sqrt), so a C program's training equals `gradc train`'s bits.

@@ -69,6 +69,10 @@ CASES = [
     ("xor-sgd-diverges-f32", variant(XOR, "optimizer = sgd(lr = 0.5)", "schedule = step(7, 0.9)"), None, "f32", 4, 40,
      ".o", XOR_ROWS, (2, 1)),
     ("xor-adam-f32", variant(XOR, "optimizer = adam(lr = 0.02)"), None, "f32", 2, 80, ".o", XOR_ROWS, (2, 1)),
+    # Batches that do not divide the rows: each epoch ends with NAME_step_tail, as gradc train's
+    # smaller last batch.
+    ("xor-tail-f64", None, "examples/xor.grad", "f64", 3, 100, ".o", XOR_ROWS, (2, 1)),
+    ("regression-tail-adam-f32", None, "examples/regression.grad", "f32", 100, 2, ".so", regression_rows(), (2, 1)),
     ("regression-adam-f64", None, "examples/regression.grad", "f64", 64, 4, ".o", regression_rows(), (2, 1)),
     ("regression-adam-f32", None, "examples/regression.grad", "f32", 128, 3, ".so", regression_rows(), (2, 1)),
 ]
@@ -135,7 +139,7 @@ def case(tmp, name, text, path, dtype, batch, epochs, ext, rows, widths):
     listed = re.findall(r"^ \*   \[[0-9.]+\] +(\S+)  (\[[0-9, ]*\])$", header, re.M)
     check(listed == [(k, str(v["shape"])) for k, v in saved.items()], f"{name}: net.h lists {listed}")
     for define, value in (("N_PARAMS", len(want_params)), ("BATCH", batch), ("N_FEATURES", widths[0]),
-                          ("N_OUTPUTS", 1), ("STEPS_PER_EPOCH", -(-len(rows) // batch))):
+                          ("N_OUTPUTS", 1), ("STEPS_PER_EPOCH", -(-len(rows) // batch))) + ((("TAIL_ROWS", len(rows) % batch),) if len(rows) % batch else ()):
         check(f"#define net_{define} {value}\n" in header, f"{name}: net.h lacks #define net_{define} {value}")
     # predict: gradc predict runs the f64 kernel; compare f64 cases exactly.
     if dtype == "f64":

@@ -26,8 +26,12 @@ static void* train(void* arg) {
   net_init(r->state);
   for (long e = 0; e < epochs; ++e) {
     double sum = 0;
-    for (long at = 0; at + net_BATCH <= rows; at += net_BATCH)
+    long at = 0;
+    for (; at + net_BATCH <= rows; at += net_BATCH)
       sum += net_step(r->state, X + at * wx, Y + at * wy) * (double)net_BATCH;
+#ifdef net_TAIL_ROWS /* gradc train's smaller last batch */
+    sum += net_step_tail(r->state, X + at * wx, Y + at * wy) * (double)net_TAIL_ROWS;
+#endif
     r->losses[e] = sum / (double)rows;
   }
   return NULL;
@@ -37,7 +41,12 @@ int main(int argc, char** argv) {
   if (argc < 4) return 2;
   epochs = atol(argv[1]), wx = atol(argv[2]), wy = atol(argv[3]);
   int threads = argc > 4 && strcmp(argv[4], "threads") == 0;
-  if (scanf("%ld", &rows) != 1 || rows % net_BATCH) return 2;
+#ifdef net_TAIL_ROWS
+  long tail = net_TAIL_ROWS;
+#else
+  long tail = 0;
+#endif
+  if (scanf("%ld", &rows) != 1 || rows % net_BATCH != tail) return 2;
   X = malloc(sizeof(net_real) * (size_t)(rows * wx));
   Y = malloc(sizeof(net_real) * (size_t)(rows * wy));
   for (long r = 0; r < rows; ++r) {
