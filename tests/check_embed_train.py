@@ -220,6 +220,25 @@ def c_names(tmp):
          os.path.join(d, "main")])
 
 
+def params_embedded(tmp):
+    """--params: NAME_init starts from a checkpoint's parameters (.json and .npz), to the bit."""
+    d = os.path.join(tmp, "embedded")
+    os.makedirs(d)
+    for ext in ("json", "npz"):
+        ckpt = os.path.join(d, "p." + ext)
+        run([GRADC, "train", "examples/xor.grad", "--epochs", "7", "--quiet", "--save", ckpt], cwd=ROOT)
+        run([GRADC, "compile", "examples/xor.grad", "--step", "--prefix", "net", "--params", ckpt, "--header", "-o",
+             os.path.join(d, "net.o")], cwd=ROOT)
+        exe = os.path.join(d, "train_net")
+        run(["cc", "-I" + d, os.path.join(EMBED, "train_net.c"), os.path.join(d, "net.o"), "-lm", "-lpthread", "-o", exe])
+        data = "4\n" + "\n".join(" ".join(str(v) for v in r) for r in XOR_ROWS) + "\n"
+        got = hexes(run([exe, "0", "2", "1"], input=data).splitlines(), "param")
+        shown = os.path.join(d, "shown.json")
+        run([GRADC, "train", "examples/xor.grad", "--epochs", "7", "--quiet", "--save", shown], cwd=ROOT)
+        want = [x for p in json.load(open(shown))["params"].values() for x in flatten(p["data"])]
+        check(got == want, f"--params p.{ext}: NAME_init's parameters are not the checkpoint's")
+
+
 def no_shuffle_matters(tmp):
     """--no-shuffle changes a run that shuffles (batch below the rows), and not one that does not."""
     def params(*flags):
@@ -235,6 +254,7 @@ with tempfile.TemporaryDirectory() as tmp:
         case(tmp, *c)
     no_shuffle_matters(tmp)
     c_names(tmp)
+    params_embedded(tmp)
     readme_example(tmp)
 
 if FAILURES:
