@@ -28,7 +28,7 @@
 namespace gradc {
 namespace {
 
-constexpr std::uint64_t kHeader = 64;  // the step counter, then the arrays (64-byte aligned)
+constexpr std::uint64_t kHeader = 64;  // bytes before the arrays: the step counter (int64) and room
 
 struct Layout {
   std::int64_t in = 0, out = 0, buf = 0, m1 = 0, m2 = 0, end = 0;  // offsets in elements after the header
