@@ -31,6 +31,7 @@ struct Options {
   std::optional<std::uint64_t> seed;
   std::string save, log, resume, params, data, dtype = "f64";
   bool quiet = false, backward = false;
+  bool no_shuffle = false;  // train: the rows in file order every epoch
   int threads = 1;  // train, predict: threads for large matrix products
   int order = 1;
   bool hessian = false, json = false, expr_only = false, no_simplify = false;

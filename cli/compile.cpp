@@ -12,6 +12,7 @@
 #include <set>
 
 #include "cli/common.hpp"
+#include "cli/compile.hpp"
 #include "compiler/builder.hpp"
 #include "compiler/codegen_c.hpp"
 #include "compiler/diff.hpp"
@@ -102,43 +103,6 @@ void check_flags(const Function& f, const Options& o) {
                                      f.name, p->name, p->shape.str()));
 }
 
-bool c_identifier(const std::string& s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-}
-
-// Names an entry may not take: C and C++ keywords (the header would not compile) and the C
-// library's functions (the kernel's own calls of tanh, sincos, memset, ... would reach the
-// entry instead, and the program's too).
-bool reserved_name(const std::string& s) {
-  static const std::set<std::string> words = {
-      "auto", "bool", "break", "case", "char", "class", "const", "continue", "default", "delete", "do", "double",
-      "else", "enum", "extern", "false", "float", "for", "goto", "if", "inline", "int", "long", "namespace", "new",
-      "operator", "private", "protected", "public", "register", "restrict", "return", "short", "signed", "sizeof",
-      "static", "struct", "switch", "template", "this", "throw", "true", "try", "typedef", "typename", "union",
-      "unsigned", "using", "virtual", "void", "volatile", "while", "main", "memcpy", "memmove", "memset",
-      "__tls_get_addr", "signgam"};
-  static const std::set<std::string> math = {
-      "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "copysign", "cos", "cosh", "erf",
-      "erfc", "exp", "exp10", "exp2", "expm1", "fabs", "fdim", "floor", "fma", "fmax", "fmin", "fmod", "frexp",
-      "hypot", "ilogb", "ldexp", "lgamma", "lgamma_r", "llrint", "llround", "log", "log10", "log1p", "log2", "logb",
-      "lrint", "lround", "modf", "nan", "nearbyint", "nextafter", "nexttoward", "pow", "remainder", "remquo", "rint",
-      "round", "scalbln", "scalbn", "sin", "sincos", "sinh", "sqrt", "tan", "tanh", "tgamma", "trunc"};
-  if (words.count(s) || math.count(s)) return true;
-  // The float and long double variants: sinf, sinl.
-  return (s.ends_with("f") || s.ends_with("l")) && math.count(s.substr(0, s.size() - 1));
-}
-
-std::string extension(const std::string& path) {
-  std::size_t dot = path.find_last_of("./");
-  if (dot == std::string::npos || path[dot] == '/' || dot == 0 || path[dot - 1] == '/') return "";
-  return path.substr(dot);
-}
-
-std::string replace_extension(const std::string& path, const std::string& ext) {
-  return path.substr(0, path.size() - extension(path).size()) + ext;
-}
-
 std::string range(const char* buffer, const Part& p) {
   return p.shape.size() == 1 ? fmt::format("{}[{}]", buffer, p.offset)
                              : fmt::format("{}[{}..{}]", buffer, p.offset, p.offset + p.shape.size() - 1);
@@ -220,6 +184,45 @@ std::string c_header(std::string h, const std::string& name, const char* T, cons
   return h;
 }
 
+}  // namespace
+
+bool c_identifier(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// Names an entry may not take: C and C++ keywords (the header would not compile) and the C
+// library's functions (the kernel's own calls of tanh, sincos, memset, ... would reach the
+// entry instead, and the program's too).
+bool reserved_name(const std::string& s) {
+  static const std::set<std::string> words = {
+      "auto", "bool", "break", "case", "char", "class", "const", "continue", "default", "delete", "do", "double",
+      "else", "enum", "extern", "false", "float", "for", "goto", "if", "inline", "int", "long", "namespace", "new",
+      "operator", "private", "protected", "public", "register", "restrict", "return", "short", "signed", "sizeof",
+      "static", "struct", "switch", "template", "this", "throw", "true", "try", "typedef", "typename", "union",
+      "unsigned", "using", "virtual", "void", "volatile", "while", "main", "memcpy", "memmove", "memset",
+      "__tls_get_addr", "signgam"};
+  static const std::set<std::string> math = {
+      "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "copysign", "cos", "cosh", "erf",
+      "erfc", "exp", "exp10", "exp2", "expm1", "fabs", "fdim", "floor", "fma", "fmax", "fmin", "fmod", "frexp",
+      "hypot", "ilogb", "ldexp", "lgamma", "lgamma_r", "llrint", "llround", "log", "log10", "log1p", "log2", "logb",
+      "lrint", "lround", "modf", "nan", "nearbyint", "nextafter", "nexttoward", "pow", "remainder", "remquo", "rint",
+      "round", "scalbln", "scalbn", "sin", "sincos", "sinh", "sqrt", "tan", "tanh", "tgamma", "trunc"};
+  if (words.count(s) || math.count(s)) return true;
+  // The float and long double variants: sinf, sinl.
+  return (s.ends_with("f") || s.ends_with("l")) && math.count(s.substr(0, s.size() - 1));
+}
+
+std::string extension(const std::string& path) {
+  std::size_t dot = path.find_last_of("./");
+  if (dot == std::string::npos || path[dot] == '/' || dot == 0 || path[dot - 1] == '/') return "";
+  return path.substr(dot);
+}
+
+std::string replace_extension(const std::string& path, const std::string& ext) {
+  return path.substr(0, path.size() - extension(path).size()) + ext;
+}
+
 // A temporary directory, removed with what it holds whatever way the scope is left.
 struct TempDir {
   std::string path;
@@ -253,13 +256,14 @@ std::string link_shared(const std::string& object, const std::string& out) {
   return read_file(so);
 }
 
-}  // namespace
 
 int cmd_compile(const Options& o, const std::string& command) {
   static const char* const kOutputs =
       ".o (a relocatable object), .so (a shared library), .c (C99 source) or .h (the header)";
-  if (o.step)
-    throw UsageError(fmt::format("--step: compile writes the kernels of one function (--fn); -o takes {}", kOutputs));
+  if (o.step) return cmd_compile_step(o, command);
+  if (o.batch || o.epochs || !o.params.empty())
+    throw UsageError(fmt::format("{}: only with --step (a training program's minibatch, schedule and starting parameters)",
+                                 o.batch ? "--batch" : o.epochs ? "--epochs" : "--params"));
   if (o.out.empty()) throw UsageError(fmt::format("compile: -o OUT is required; OUT's extension chooses {}", kOutputs));
   std::string ext = extension(o.out);
   if (ext != ".o" && ext != ".so" && ext != ".c" && ext != ".h")

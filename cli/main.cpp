@@ -173,7 +173,7 @@ int run(int argc, char** argv) {
   eval->add_flag("--json", o.json, "print one JSON object");
   eval->add_option("--points", o.points, "CSV of points (header names the variables)");
   eval->add_option("-o,--out", o.out, "write the --points results to this CSV file");
-  CLI::App* compile = app.add_subcommand("compile", "a function's kernel ahead of time: an object (.o), a shared library (.so), C99 source (.c) or its C header (.h)");
+  CLI::App* compile = app.add_subcommand("compile", "a function's kernel (or with --step a training program's step) ahead of time: an object (.o), a shared library (.so), C99 source (.c) or its C header (.h)");
   common(compile);
   compile->add_option("-o,--out", o.out, "the output; its extension chooses: .o (object), .so (shared library), .c (C99 source) or .h (header)");
   compile->add_flag("--grad", o.grad, "outputs: the value and the gradient");
@@ -184,7 +184,10 @@ int run(int argc, char** argv) {
   compile->add_option("--target", o.target, "the object's target triple, e.g. aarch64-linux-gnu (default: this machine)");
   compile->add_option("--cpu", o.cpu, "the object's CPU, e.g. x86-64-v3 (default: this machine's, or generic for --target)");
   compile->add_flag("--header", o.header, "also write the header, OUT with the extension .h");
-  compile->add_flag("--step", o.step, "")->group("");
+  compile->add_flag("--step", o.step, "a training program: its step, optimizer update and predict with a C API (see the header)");
+  compile->add_option("--batch", o.batch, "--step: the minibatch's rows (default: the train block's batch)");
+  compile->add_option("--epochs", o.epochs, "--step: the epochs the learning-rate schedule spans (default: the train block's)");
+  compile->add_option("--params", o.params, "--step: the starting parameters (a --save checkpoint, .json or .npz; default: gradc train's initialisation)");
   CLI::App* diff = app.add_subcommand("diff", "print partial derivatives or the Jacobian");
   common(diff);
   diff->add_option("--wrt", o.wrt, "variables, comma-separated (required unless --jacobian: then all by default)");
@@ -222,6 +225,7 @@ int run(int argc, char** argv) {
   train->add_option("--log", o.log, "write the loss log (CSV: epoch,step,loss,metric)");
   train->add_option("--log-every", o.log_every, "epochs between the rows of --log (default 1 for runs of at most 10000 epochs, else the file's log_every)");
   train->add_flag("--quiet", o.quiet, "print nothing but errors");
+  train->add_flag("--no-shuffle", o.no_shuffle, "minibatches take the rows in file order every epoch (overrides the file's shuffle)");
   train->add_option("--dtype", o.dtype, "element type of the compiled step: f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));
   train->add_option("--threads", o.threads, "threads for the large matrix products (default 1; results do not depend on it)")

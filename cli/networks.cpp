@@ -158,6 +158,7 @@ int cmd_train(const Options& o) {
   auto jit = Jit::create({.threads = o.threads});
   TrainOptions opts;
   opts.lr = o.lr, opts.epochs = o.epochs, opts.batch = o.batch, opts.seed = o.seed;
+  if (o.no_shuffle) opts.shuffle = false;
   opts.dtype = o.dtype == "f32" ? DType::F32 : DType::F64;
   // Rows for --log (the lines on stdout stay on the file's log_every schedule).
   if (!o.log.empty()) opts.record_every = o.log_every ? *o.log_every : kRecordShortRuns;

@@ -24,6 +24,7 @@
 #include <vector>
 #include <optional>
 
+#include "runtime/aot_internal.hpp"
 #include "runtime/jit_pipeline.hpp"
 #include "support/diagnostics.hpp"
 #include "support/special.hpp"
@@ -38,6 +39,8 @@ std::string host_features() {
   for (auto& [name, on] : llvm::sys::getHostCPUFeatures()) features.AddFeature(name, on);
   return features.getString();
 }
+
+}  // namespace
 
 std::unique_ptr<llvm::TargetMachine> target_machine(const AotTarget& t, llvm::CodeGenOptLevel level,
                                                     std::string& triple, std::string& cpu) {
@@ -60,6 +63,8 @@ std::unique_ptr<llvm::TargetMachine> target_machine(const AotTarget& t, llvm::Co
   if (!tm) throw UsageError(fmt::format("--target: LLVM cannot generate code for '{}'", triple));
   return tm;
 }
+
+namespace {
 
 // C's lgamma stores the sign of Γ(x) in the global `signgam`, a data race between threads;
 // lgamma_r (POSIX, in every libm gradc targets) stores it where it is told and computes the
@@ -89,6 +94,8 @@ void reentrant_lgamma(llvm::Module& m) {
     if (f->use_empty()) f->eraseFromParent();
   }
 }
+
+}  // namespace
 
 // The JIT's module, made callable from C: `NAME_batch(size_t n, in, out)` wraps the kernel's
 // `(in, out, int64 rows)` loop, the workspace is per thread, and only the entries are exported.
@@ -136,9 +143,7 @@ void make_c_surface(llvm::Module& m, const KernelSpec& spec) {
   b.CreateRetVoid();
 }
 
-}  // namespace
-
-AotObject compile_object(const KernelSpec& spec, const AotTarget& target) {
+void init_targets() {
   // Every target LLVM was built with, for --target; process-wide and idempotent, so once.
   static std::once_flag once;
   std::call_once(once, [] {
@@ -147,6 +152,20 @@ AotObject compile_object(const KernelSpec& spec, const AotTarget& target) {
     llvm::InitializeAllTargetMCs();
     llvm::InitializeAllAsmPrinters();
   });
+}
+
+std::string emit_object(llvm::TargetMachine& tm, llvm::Module& m) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
+    throw std::runtime_error("aot: the target cannot emit an object file");
+  pm.run(m);
+  return std::string(buffer.begin(), buffer.end());
+}
+
+AotObject compile_object(const KernelSpec& spec, const AotTarget& target) {
+  init_targets();
   AotObject obj;
   auto tm = target_machine(target, llvm::CodeGenOptLevel::Aggressive, obj.triple, obj.cpu);
   llvm::LLVMContext ctx;
@@ -158,13 +177,7 @@ AotObject compile_object(const KernelSpec& spec, const AotTarget& target) {
     obj.workspace_bytes = m->getDataLayout().getTypeAllocSize(ws->getValueType());
   // A huge module takes the -O0 backend, as in the JIT.
   if (huge_module(*m)) tm = target_machine(target, llvm::CodeGenOptLevel::None, obj.triple, obj.cpu);
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream os(buffer);
-  llvm::legacy::PassManager pm;
-  if (tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
-    throw std::runtime_error("aot: the target cannot emit an object file");
-  pm.run(*m);
-  obj.bytes.assign(buffer.begin(), buffer.end());
+  obj.bytes = emit_object(*tm, *m);
   return obj;
 }
 

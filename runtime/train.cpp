@@ -104,6 +104,7 @@ Trainer::Trainer(Module& m, Jit& jit, const TrainOptions& opts)
   if (opts.lr) cfg_.optimizer.lr = *opts.lr;
   if (opts.epochs) cfg_.epochs = *opts.epochs;
   if (opts.seed) cfg_.seed = *opts.seed;
+  if (opts.shuffle) cfg_.shuffle = *opts.shuffle;
   if (opts.batch) {
     cfg_.batch = *opts.batch;
   } else if (cfg_.batch == 0) {

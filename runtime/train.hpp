@@ -72,6 +72,7 @@ struct TrainOptions {
   std::optional<std::int64_t> epochs, batch;
   std::optional<std::uint64_t> seed;
   std::vector<Tensor> start;  // --resume: initial parameter values (else initialize())
+  std::optional<bool> shuffle;  // overrides the train block's `shuffle` (--no-shuffle)
   // --resume: the optimizer to continue (of the train block's kind, buffers shaped like the
   // parameters, as load_checkpoint checks); else a fresh one from epoch 1. The run takes the
   // `epochs` setting's number of epochs more, and replays the earlier epochs' shuffles.
