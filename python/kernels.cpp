@@ -28,13 +28,36 @@ const Compiled& ModuleState::kernel(const Function& f, Kind kind, bool batch) {
   return kernels.emplace(key, c).first->second;
 }
 
-py::array_t<double> run(ModuleState& s, const Function& f, Kind kind, const Points& p, Compiled& c) {
+py::array_t<double> run(ModuleState& s, const Function& f, Kind kind, const Points& p, Compiled& c, py::object given) {
   const bool batch = !p.batch.empty();
   {
     Locked lock(s.mutex);
     c = s.kernel(f, kind, batch);
   }
-  py::array_t<double> out({static_cast<py::ssize_t>(p.rows), static_cast<py::ssize_t>(c.total)});
+  const auto rows = static_cast<py::ssize_t>(p.rows), total = static_cast<py::ssize_t>(c.total);
+  py::array_t<double> out;
+  if (given.is_none()) {
+    out = py::array_t<double>({rows, total});
+  } else {
+    std::string what;
+    if (!py::isinstance<py::array>(given)) {
+      what = "a " + py::str(given.get_type().attr("__name__")).cast<std::string>();
+    } else {
+      auto a = py::reinterpret_borrow<py::array>(given);
+      std::string dims;
+      for (py::ssize_t d = 0; d < a.ndim(); ++d) dims += fmt::format("{}{}", d ? ", " : "", a.shape(d));
+      bool fits = py::isinstance<py::array_t<double>>(a) && a.ndim() == 2 && a.shape(0) == rows &&
+                  a.shape(1) == total;
+      if (!fits) what = fmt::format("a {} array of shape [{}]", py::str(a.dtype()).cast<std::string>(), dims);
+      else if (!(a.flags() & py::array::c_style)) what = "an array that is not C-contiguous";
+      else if (!a.writeable()) what = "a read-only array";
+      else out = py::reinterpret_borrow<py::array_t<double>>(a);
+    }
+    if (!what.empty())
+      usage_error(fmt::format("out: a writeable C-contiguous float64 array of shape [{}, {}] (a row per point: the "
+                              "value, then the gradient), not {}",
+                              rows, total, what));
+  }
   double* o = out.mutable_data();
   if (!batch) {
     Locked lock(s.mutex);

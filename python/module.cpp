@@ -61,7 +61,7 @@ struct Fn {
 
   const Function& get() const { return *state->module->find(name); }
 
-  py::object call(Kind kind, const py::args& args, const py::kwargs& kwargs) const {
+  py::object call(Kind kind, const py::args& args, const py::kwargs& kwargs, py::object out_buffer = py::none()) const {
     const Function& f = get();
     return in_file(state->path, [&]() -> py::object {
       Points p = resolve_arguments(f, args, kwargs);
@@ -69,7 +69,7 @@ struct Fn {
       // A scalar function's value comes from the kernel `eval` compiles (value and gradient):
       // computed alone, fma contraction may round it differently in the last bit.
       const Kind compiled = kind == Kind::Value && f.body->shape.scalar() ? Kind::Grad : kind;
-      py::array_t<double> out = run(*state, f, compiled, p, c);
+      py::array_t<double> out = run(*state, f, compiled, p, c, out_buffer);
       std::vector<py::ssize_t> result(f.body->shape.dims.begin(), f.body->shape.dims.begin() + f.body->shape.rank);
       auto contiguous = [](const std::vector<py::ssize_t>& dims) {
         std::vector<py::ssize_t> st(dims.size());
@@ -104,7 +104,17 @@ struct Fn {
       usage_error(fmt::format("value_and_grad: '{}' returns shape {}; a gradient is of a scalar function (jacobian "
                               "gives the first derivatives)",
                               f.name, f.body->shape.str()));
-    return call(Kind::Grad, args, kwargs);
+    // out=: the caller's [rows, 1 + k] buffer (see run); the results are views of it.
+    py::kwargs rest;
+    py::object out = py::none();
+    const bool named_out = std::any_of(f.params.begin(), f.params.end(), [](const Node* x) { return x->name == "out"; });
+    for (auto [key, value] : kwargs) {
+      if (!named_out && py::str(key).cast<std::string>() == "out")
+        out = py::reinterpret_borrow<py::object>(value);
+      else
+        rest[key] = value;
+    }
+    return call(Kind::Grad, args, rest, out);
   }
 
   py::object hessian(const py::args& args, const py::kwargs& kwargs) const {

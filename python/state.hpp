@@ -97,8 +97,11 @@ struct Points {
 Points resolve_arguments(const Function& f, const py::args& args, const py::kwargs& kwargs);
 
 /// Runs the kernel on the points: the output rows as a [rows, total] array, and the kernel's
-/// layout in `c`. A batch releases the GIL while it runs.
-py::array_t<double> run(ModuleState& s, const Function& f, Kind kind, const Points& p, Compiled& c);
+/// layout in `c`. A batch releases the GIL while it runs. With `out` (value_and_grad's out=: a
+/// C-contiguous float64 array of [rows, total], the kernel's own layout) the kernel writes
+/// there instead of into a new array: a batch of a million points then touches no fresh memory.
+py::array_t<double> run(ModuleState& s, const Function& f, Kind kind, const Points& p, Compiled& c,
+                        py::object out = py::none());
 
 /// A part of the output rows as an array of shape batch + part (a view into `out`), or a
 /// Python float for a scalar part of a single point. `strides` are the part's in elements.

@@ -202,3 +202,17 @@ def test_value_of_a_scalar_function_is_evals_to_the_last_bit():
     assert np.array_equal(m.products(X), m.products.value_and_grad(X)[0])
     ref = cli_json("eval", "tests/inputs/latex.grad", "--fn", "products", "--json")
     assert m.products(0.5, 1.5, 2.0) == ref["value"]
+
+
+def test_out_buffer_receives_the_batch_and_the_results_are_views_of_it(lecture):
+    P = np.random.default_rng(3).uniform(0.5, 2.0, (50, 3))
+    v, g = lecture.f.value_and_grad(P)
+    buf = np.full((50, 4), np.nan)
+    v2, g2 = lecture.f.value_and_grad(P, out=buf)
+    assert np.array_equal(v2, v) and np.array_equal(g2, g)
+    assert np.shares_memory(v2, buf) and np.shares_memory(g2, buf)
+    assert np.array_equal(buf[:, 0], v) and np.array_equal(buf[:, 1:], g)
+    # by name too, and one point is one row
+    one = np.empty((1, 4))
+    v3, _ = lecture.f.value_and_grad(x=[0.5], y=[1.2], z=[3.0], out=one)
+    assert v3[0] == lecture.f(0.5, 1.2, 3.0) and one[0, 0] == v3[0]

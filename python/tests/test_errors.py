@@ -90,3 +90,15 @@ def test_training_errors_as_the_command_line_words_them(lecture):
     raises(lambda: xor.train(lr=-1), err.rstrip("\n"))
     with pytest.raises(AttributeError, match=r"has no function 'net' \(functions: \)"):
         xor.net  # a layer, not a function
+
+
+def test_out_buffer_of_the_wrong_kind(lecture):
+    P = np.ones((5, 3))
+    head = "gradc: error: out: a writeable C-contiguous float64 array of shape [5, 4] (a row per point: the value, then the gradient), not "
+    raises(lambda: lecture.f.value_and_grad(P, out=np.empty((5, 3))), head + "a float64 array of shape [5, 3]")
+    raises(lambda: lecture.f.value_and_grad(P, out=np.empty((5, 4), dtype=np.float32)), head + "a float32 array of shape [5, 4]")
+    raises(lambda: lecture.f.value_and_grad(P, out=np.empty((4, 5)).T), head + "an array that is not C-contiguous")
+    ro = np.empty((5, 4))
+    ro.setflags(write=False)
+    raises(lambda: lecture.f.value_and_grad(P, out=ro), head + "a read-only array")
+    raises(lambda: lecture.f.value_and_grad(P, out=[1, 2]), head + "a list")
