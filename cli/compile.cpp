@@ -315,13 +315,17 @@ int cmd_compile(const Options& o, const std::string& command) {
     if (why.starts_with("codegen: ")) why.erase(0, 9);
     throw UsageError(fmt::format("--prefix: '{}' cannot name the entries: {}", name, why));
   }
-  std::string h = header(f, o, p, name, obj.workspace_bytes, header_path, command);
+  return write_outputs(o, ext, header_path, header(f, o, p, name, obj.workspace_bytes, header_path, command), obj.bytes);
+}
+
+int write_outputs(const Options& o, const std::string& ext, const std::string& header_path,
+                  const std::string& header_text, const std::string& object) {
   if (ext == ".h") {
-    write_file_atomic(o.out, h);
+    write_file_atomic(o.out, header_text);
     return kExitOk;
   }
-  write_file_atomic(o.out, ext == ".so" ? link_shared(obj.bytes, o.out) : obj.bytes);
-  if (o.header) write_file_atomic(header_path, h);
+  write_file_atomic(o.out, ext == ".so" ? link_shared(object, o.out) : object);
+  if (o.header) write_file_atomic(header_path, header_text);
   return kExitOk;
 }
 

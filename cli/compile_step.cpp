@@ -257,14 +257,7 @@ int cmd_compile_step(const Options& o, const std::string& command) {
   StepObject obj = compile_step_object(spec, AotTarget{o.target, o.cpu});
   h.obj = obj;
   const std::string header_path = ext == ".h" ? o.out : replace_extension(o.out, ".h");
-  std::string text = header(h, header_path, command);
-  if (ext == ".h") {
-    write_file_atomic(o.out, text);
-    return kExitOk;
-  }
-  write_file_atomic(o.out, ext == ".so" ? link_shared(obj.bytes, o.out) : obj.bytes);
-  if (o.header) write_file_atomic(header_path, text);
-  return kExitOk;
+  return write_outputs(o, ext, header_path, header(h, header_path, command), obj.bytes);
 }
 
 }  // namespace gradc::cli

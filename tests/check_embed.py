@@ -21,21 +21,8 @@ import subprocess
 import sys
 import tempfile
 
-GRADC, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-FAILURES = []
+from embed_common import FAILURES, GRADC, ROOT, check, run
 
-
-def run(argv, **kw):
-    p = subprocess.run(argv, capture_output=True, text=True, **kw)
-    if p.returncode != 0:
-        raise SystemExit(f"FAILED: {' '.join(argv)} (exit {p.returncode})\n{p.stdout}{p.stderr}")
-    return p.stdout
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("MISMATCH:", what)
 
 
 def flatten(v):

@@ -18,22 +18,9 @@ import subprocess
 import sys
 import tempfile
 
-GRADC, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+from embed_common import FAILURES, GRADC, ROOT, check, run
+
 EMBED = os.path.join(ROOT, "examples", "embed")
-FAILURES = []
-
-
-def run(argv, **kw):
-    p = subprocess.run(argv, capture_output=True, text=True, **kw)
-    if p.returncode != 0:
-        raise SystemExit(f"FAILED: {' '.join(argv)} (exit {p.returncode})\n{p.stdout}{p.stderr}")
-    return p.stdout
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print("MISMATCH:", what)
 
 
 XOR = open(os.path.join(ROOT, "examples", "xor.grad")).read()
