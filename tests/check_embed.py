@@ -297,6 +297,21 @@ def readme_example(tmp):
     exp = expected(os.path.join(ROOT, "examples", "lecture.grad"), "f", "--grad", "x=0.5,y=1.2,z=3")
     got = [float(line.split("=")[1]) for line in out.splitlines()[:4]]
     check(same_bits(got, exp), f"hello prints eval's bits: {got} vs {exp}")
+    # The C++ example: examples/embed/hello.cpp, the Jacobian of robot_arm's hand at three poses.
+    hello_cpp = os.path.join(ROOT, "examples", "embed", "hello.cpp")
+    check("```cpp\n" + open(hello_cpp).read() + "```" in readme, "README.md shows examples/embed/hello.cpp as it is")
+    run([GRADC, "compile", "examples/robot_arm.grad", "--fn", "hand", "--jacobian", "--header", "-o",
+         os.path.join(d, "hand.o")], cwd=ROOT)
+    exe = os.path.join(d, "hello_cpp")
+    run(["c++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-I.", hello_cpp, "hand.o", "-lm", "-o", exe], cwd=d)
+    out = run([exe], cwd=d)
+    check("```text\n" + out + "```" in readme, f"README.md shows hello.cpp's output:\n{out}")
+    for line, pose in zip(out.splitlines(), ("t1=0.3,t2=0.6,t3=-0.4", "t1=0.5,t2=0.5,t3=0.5", "t1=1,t2=-0.5,t3=0.25")):
+        want = expected(os.path.join(ROOT, "examples", "robot_arm.grad"), "hand", "--jacobian", pose)
+        got = [float(x) for x in line.replace("hand = (", "").replace(")  J = [[", ", ").replace("], [", ", ")
+               .rstrip("]").split(", ")]
+        check(all(abs(a - b) <= 5e-7 for a, b in zip(got, want)) and len(got) == len(want),
+              f"hello.cpp at {pose} prints eval's numbers to 6 decimals: {got} vs {want}")
 
 
 def golden_headers(tmp, update):
