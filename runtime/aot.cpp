@@ -7,6 +7,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
+#include <llvm/IR/ReplaceConstant.h>
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Support/TargetSelect.h>
@@ -19,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -99,6 +101,37 @@ void reentrant_lgamma(llvm::Module& m) {
 
 // The JIT's module, made callable from C: `NAME_batch(size_t n, in, out)` wraps the kernel's
 // `(in, out, int64 rows)` loop, the workspace is per thread, and only the entries are exported.
+// Each function reads the thread's workspace address from a call at its entry, made with the
+// ordinary calling convention. Left to itself, LLVM's x86 backend keeps vector registers live
+// across the __tls_get_addr call of a thread-local access, as glibc's __tls_get_addr preserves
+// them; AddressSanitizer's interceptor of it does not, and a tensor kernel loaded into a
+// program built with -fsanitize=address computed wrong values (xmm16-18 clobbered; test_aot
+// under make test-sanitize). The callee is hidden and not internal, so no interprocedural pass
+// replaces the call by the address it returns.
+static void workspace_by_call(llvm::Module& m, llvm::GlobalVariable& ws) {
+  llvm::LLVMContext& ctx = m.getContext();
+  auto* get = llvm::Function::Create(llvm::FunctionType::get(llvm::PointerType::getUnqual(ctx), false),
+                                     llvm::GlobalValue::ExternalLinkage, ws.getName() + "_address", m);
+  get->setVisibility(llvm::GlobalValue::HiddenVisibility);
+  get->addFnAttr(llvm::Attribute::NoInline);
+  get->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", get));
+  b.CreateRet(b.CreateThreadLocalAddress(&ws));
+  llvm::convertUsersOfConstantsToInstructions({&ws});
+  std::map<llvm::Function*, llvm::Value*> base;
+  for (llvm::Use& u : llvm::make_early_inc_range(ws.uses())) {
+    auto* inst = llvm::dyn_cast<llvm::Instruction>(u.getUser());
+    if (!inst || inst->getFunction() == get) continue;
+    llvm::Function* f = inst->getFunction();
+    auto [it, fresh] = base.try_emplace(f, nullptr);
+    if (fresh) {
+      llvm::IRBuilder<> eb(&*f->getEntryBlock().getFirstInsertionPt());
+      it->second = eb.CreateCall(get);
+    }
+    u.set(it->second);
+  }
+}
+
 void make_c_surface(llvm::Module& m, const KernelSpec& spec) {
   for (const char* special : {kDigammaSymbol, kPolygammaSymbol})
     if (m.getFunction(special))
@@ -119,8 +152,10 @@ void make_c_surface(llvm::Module& m, const KernelSpec& spec) {
     g.setLinkage(llvm::GlobalValue::InternalLinkage);
     // General dynamic: valid in an executable (the linker relaxes it) and in a shared
     // library, also one loaded by dlopen.
-    if (!g.isConstant() && g.getName().ends_with(".workspace"))
+    if (!g.isConstant() && g.getName().ends_with(".workspace")) {
       g.setThreadLocalMode(llvm::GlobalValue::GeneralDynamicTLSModel);
+      workspace_by_call(m, g);
+    }
   }
   reentrant_lgamma(m);
   if (!spec.batch) return;
