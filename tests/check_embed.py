@@ -199,13 +199,22 @@ int main(int argc, char** argv) {
 """
 
 
-def generic_cases(tmp):
-    d = os.path.join(tmp, "generic")
+def generic_driver(tmp, sub):
+    """A fresh folder tmp/sub holding the generic driver's source: (folder, driver path)."""
+    d = os.path.join(tmp, sub)
     os.makedirs(d)
     driver = os.path.join(d, "driver.c")
     with open(driver, "w") as f:
         f.write(GENERIC)
-    inputs = lambda *p: os.path.join(ROOT, *p)
+    return d, driver
+
+
+def inputs(*p):
+    return os.path.join(ROOT, *p)
+
+
+def generic_cases(tmp):
+    d, driver = generic_driver(tmp, "generic")
     cases = [
         ("hess", inputs("examples", "lecture.grad"), "h", "--hessian", []),
         ("value", inputs("examples", "lecture.grad"), "f", "", []),
@@ -240,15 +249,9 @@ def generic_cases(tmp):
 
 def generated_c(tmp):
     """`-o NAME.c --header`: the generic driver built with the generated C source (cc -std=c99
-    -ffp-contract=off, no gradc object) over the same cases. gradc eval's kernels contract a*b + c
-    into fma where the host has it, the C does not: close to eval here; bit for bit against the
-    JIT without contraction in test_codegen_c."""
-    d = os.path.join(tmp, "generated_c")
-    os.makedirs(d)
-    driver = os.path.join(d, "driver.c")
-    with open(driver, "w") as f:
-        f.write(GENERIC)
-    inputs = lambda *p: os.path.join(ROOT, *p)
+    -ffp-contract=off, no gradc object) over the same cases, against gradc eval --no-fma (whose
+    kernels, like the C, form no fma): bit for bit where the JIT sums in the interpreter's order."""
+    d, driver = generic_driver(tmp, "generated_c")
     cases = [
         ("hess", inputs("examples", "lecture.grad"), "h", "--hessian"),
         ("lecture", inputs("examples", "lecture.grad"), "f", "--grad"),
