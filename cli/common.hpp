@@ -48,7 +48,11 @@ struct Options {
   // object, --grad, --header (OUT.h next to OUT.o or OUT.so), --step (refused with the reason)
   std::string prefix, target, cpu;
   bool grad = false, header = false, step = false;
+  bool no_cache = false;  // --no-cache: compile every kernel, read and write no cached object
 };
+
+/// The JIT's object cache folder for these options: "" with --no-cache, else default_cache_dir().
+std::string jit_cache_dir(const Options& o);
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ");
 std::vector<std::string> param_names(const Function& f);

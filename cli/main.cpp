@@ -91,7 +91,7 @@ void check_long_options(const CLI::App& sub, const std::vector<std::string>& arg
 
 std::string version_text() {
   JitHost h = jit_host();
-  return fmt::format("gradc 0.1\nLLVM {}\nJIT target: {} (host CPU: {})\n", h.llvm_version, h.triple, h.cpu);
+  return fmt::format("gradc {}\nLLVM {}\nJIT target: {} (host CPU: {})\n", kGradcVersion, h.llvm_version, h.triple, h.cpu);
 }
 
 // --color=always|never|auto, anywhere before `--`: taken out of the arguments before CLI11 sees
@@ -279,6 +279,9 @@ int run(int argc, char** argv) {
   for (CLI::App* c : {check, train, descent, sweep, predict}) digits(c);
 
   CLI::App* repl = app.add_subcommand("repl", "an interactive session: define functions, then eval, diff, explain them");
+  // The commands that run JIT-compiled kernels, which the object cache serves.
+  for (CLI::App* c : {eval, check, train, predict, field, descent, sweep, repl})
+    c->add_flag("--no-cache", o.no_cache, "compile every kernel: read and write no object in the cache (see README: the compile cache)");
 
   try {
     // git's conventions: `gradc help [COMMAND]`, `gradc version`, and a suggestion for a
