@@ -49,6 +49,7 @@ struct Options {
   std::string prefix, target, cpu;
   bool grad = false, header = false, step = false;
   bool no_cache = false;  // --no-cache: compile every kernel, read and write no cached object
+  std::optional<std::int64_t> bench_points;  // bench --points N
 };
 
 /// The JIT's object cache folder for these options: "" with --no-cache, else default_cache_dir().
@@ -147,5 +148,6 @@ int cmd_descent(const Options& o);
 int cmd_sweep(const Options& o);
 int cmd_plot(const Options& o);
 int cmd_field(const Options& o);
+int cmd_bench(const Options& o);
 
 }  // namespace gradc::cli
