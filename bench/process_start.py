@@ -58,8 +58,7 @@ def main():
                 results.setdefault((label, name), []).append(perf_stat([b] + args, a.runs))
         baseline.append(perf_stat(["/bin/true"], a.runs))
     load = os.getloadavg()
-    lines = ["command | binary | task-clock ms (median of %d rounds of %d) | page faults" % (a.rounds, a.runs),
-             "---|---|---|---"]
+    lines = ["command | binary | task-clock ms (median of %d rounds of %d) | page faults" % (a.rounds, a.runs)]
     med = {}
     for label, _ in COMMANDS:
         for name, _ in binaries:
@@ -75,7 +74,8 @@ def main():
                % (med[(v, s)], med[(v, d)], med[(v, d)] / med[(v, s)], med[(e, s)] / med[(v, s)],
                   med[(e, d)] / med[(v, d)]),
                "load average at the end: %.2f %.2f %.2f" % load]
-    text = "\n".join(["| " + l + " |" if "|" in l else l for l in lines] + summary) + "\n"
+    rows = ["| " + l + " |" for l in lines]
+    text = "\n".join(rows[:1] + ["|---|---|---|---|"] + rows[1:] + summary) + "\n"
     sys.stdout.write(text)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
