@@ -1,4 +1,4 @@
-// class TensorBody (tensor kernels), defined in tensor_plan.cpp, tensor_loops.cpp, matmul.cpp.
+// class TensorBody (tensor kernels), defined in tensor_emit.cpp, tensor_loops.cpp, matmul.cpp.
 #pragma once
 
 #include "compiler/codegen/op_lowering.hpp"
