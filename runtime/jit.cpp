@@ -64,9 +64,10 @@ class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
 // Whether the kernel calls the C library (every math intrinsic but sqrt and fabs becomes a libm
 // call). Without a vector math library those calls stay scalar, and vectorizing the batch loop
 // around them gained nothing while it took a large part of the compile time of a small kernel;
-// for pure arithmetic it pays (bench/choices.md, "Batch loops and libm"). This rule is for the batch loop of a scalar
-// kernel only: a tensor kernel's loops (matrix products, sums, broadcasts) are the point of
-// vectorizing, and the vectorizer's cost model leaves the loops around libm calls scalar.
+// for pure arithmetic it pays (bench/choices.md, "Batch loops and libm"). This rule is for the
+// batch loop of a scalar kernel only: a tensor kernel's loops (matrix products, sums,
+// broadcasts) are the point of vectorizing, and the vectorizer's cost model leaves the loops
+// around libm calls scalar.
 bool calls_libm(const llvm::Module& m) {
   for (const llvm::Function& f : m)
     if (f.isDeclaration() && f.getIntrinsicID() != llvm::Intrinsic::sqrt &&

@@ -56,7 +56,7 @@ TileRules::Geometry TileRules::tile_geometry(std::int64_t m, std::int64_t p) con
   std::int64_t vectors = (widest + lanes - 1) / lanes;
   // Rows per block: kTileRows, or more (as many as fill the accumulators, up to kMaxTileRows)
   // when the column tiles are only a vector or two wide (a 16-column layer): kTileRows rows of
-  // one vector are too few independent fma chains to hide the fma latency (bench/training.md,
+  // one vector are too few independent fma chains to hide the fma latency (bench/choices.md,
   // "Register tiles").
   return {std::min(std::clamp(accumulators / vectors, kTileRows, kMaxTileRows), m), widest};
 }
@@ -131,7 +131,8 @@ void Workspace::release(std::int64_t off, std::int64_t size) {
 const Node* TensorPlan::operand(const Node* n, int i) const {
   // The backward of relu, g * step(x), then reads the activation it keeps anyway (as
   // PyTorch's threshold_backward does) instead of keeping x too: without it x + b, read by
-  // relu and by step, gets a buffer and a loop of its own.
+  // relu and by step, gets a buffer and a loop of its own (bench/choices.md, "step(x) reads
+  // relu(x)").
   if (n->op == Op::Step) {
     auto r = relu_of.find(n->arg(0));
     if (r != relu_of.end() && pos.at(r->second) < pos.at(n)) return r->second;

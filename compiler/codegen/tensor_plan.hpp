@@ -22,7 +22,7 @@ struct TileRules {
   static constexpr std::int64_t kSplit = 4;  // partial sums of split_sum
   static constexpr std::int64_t kSplitMinTerms = 64;
   // Below this many multiply-adds, splitting a product over the threads loses more to the
-  // hand-off than it gains (bench/training.md, "Threads").
+  // hand-off than it gains (bench/choices.md, "Threads").
   static constexpr std::int64_t kParallelMacs = std::int64_t(1) << 20;
   // matmul_tiles packs B's column strip when B's rows are at least this far apart, and the
   // strip is at most kPackMaxBytes (it then stays in L2).
