@@ -75,6 +75,9 @@ class Jit {
   };
   Vectors vectors() const;
 
+  /// What the loop nests are shaped for (the host's vector registers, the threads).
+  TargetInfo target() const;
+
  private:
   struct Impl;
   explicit Jit(std::unique_ptr<Impl> impl);
