@@ -75,6 +75,7 @@ KernelSpec lecture_spec(bool with_gradient) {
 struct LectureKernels {
   std::unique_ptr<Jit> jit;
   Kernel value_grad, value;
+  Kernel value_grad_fast;  // Tier::Fast, to compare the tiers' speed
 };
 
 LectureKernels& kernels() {
@@ -83,6 +84,7 @@ LectureKernels& kernels() {
     k->jit = Jit::create();
     k->value_grad = k->jit->compile(lecture_spec(true));
     k->value = k->jit->compile(lecture_spec(false));
+    k->value_grad_fast = k->jit->compile(lecture_spec(true), Tier::Fast);
     return k;
   }();
   return *k;
@@ -146,7 +148,14 @@ void BM_Eval_Hand_Value(benchmark::State& state) { run_single(state, hand::value
 void BM_Eval_HandNative_ValueGrad(benchmark::State& state) { run_single(state, hand_native::value_grad); }
 void BM_Eval_HandNative_Value(benchmark::State& state) { run_single(state, hand_native::value); }
 
+void BM_Eval_JitFast_ValueGrad(benchmark::State& state) {
+  SingleFn k = kernels().value_grad_fast.single;
+  check_against_hand(k, hand::value_grad, 4);
+  run_single(state, k);
+}
+
 BENCHMARK(BM_Eval_Jit_ValueGrad);
+BENCHMARK(BM_Eval_JitFast_ValueGrad);
 BENCHMARK(BM_Eval_Hand_ValueGrad);
 BENCHMARK(BM_Eval_HandNative_ValueGrad);
 BENCHMARK(BM_Eval_Jit_Value);
@@ -189,7 +198,12 @@ void BM_Eval_HandNative_ValueGrad_Batch1024(benchmark::State& state) {
   run_batch(state, hand_native::value_grad_batch, 4);
 }
 
+void BM_Eval_JitFast_ValueGrad_Batch1024(benchmark::State& state) {
+  run_batch(state, kernels().value_grad_fast.batch, 4);
+}
+
 BENCHMARK(BM_Eval_Jit_ValueGrad_Batch1024);
+BENCHMARK(BM_Eval_JitFast_ValueGrad_Batch1024);
 BENCHMARK(BM_Eval_Hand_ValueGrad_Batch1024);
 BENCHMARK(BM_Eval_HandNative_ValueGrad_Batch1024);
 BENCHMARK(BM_Eval_Jit_Value_Batch1024);

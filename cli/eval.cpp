@@ -16,6 +16,7 @@
 #include "io/csv.hpp"
 #include "io/file.hpp"
 #include "runtime/jit.hpp"
+#include "runtime/tiered_kernel.hpp"
 
 namespace gradc::cli {
 
@@ -108,7 +109,7 @@ void warn_results(Module& m, const Function& f, const Layout& l, std::span<const
              stderr);
 }
 
-void eval_points(Module& m, const Function& f, const Options& o, const Layout& l, const Kernel& k) {
+void eval_points(Module& m, const Function& f, const Options& o, const Layout& l, TieredKernel& k) {
   if (o.hessian) throw UsageError("--points computes values and gradients; --hessian is not available with it");
   Table t = read_csv(o.points);
   std::vector<std::string> inputs = element_names(f.params);
@@ -165,7 +166,8 @@ void eval_function(Module& m, const Function& f, const Options& o, Jit& jit,
                    std::span<const Function* const> selected) {
   check_flags(f, o);
   Layout l = plan(m, f, o);
-  Kernel k = jit.compile(KernelSpec{f.name, f.params, l.outs, /*batch=*/!o.points.empty()});
+  // The fast tier; a large --points batch is recompiled optimized first (TierPolicy).
+  TieredKernel k(jit, KernelSpec{f.name, f.params, l.outs, /*batch=*/!o.points.empty()});
   if (!o.points.empty()) return eval_points(m, f, o, l, k);
 
   std::vector<Tensor> values = resolve_values(m, f, o.at, selected);

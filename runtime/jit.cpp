@@ -43,8 +43,12 @@ namespace {
 // therefore not vectorized and go through the -O0 backend; the IR pipeline still runs.
 constexpr unsigned kHugeModule = 20000;
 
-/// Object code for a module from the optimizing target machine, or for a huge module from
-/// the -O0 one. Runs inside LLJIT's compile layer (under Jit's mutex).
+// The module flag that sends a module of the fast tier to the -O0 backend.
+constexpr const char* kFastTierFlag = "gradc.fast_tier";
+
+/// Object code for a module from the optimizing target machine, or for a module of the fast
+/// tier or a huge module from the -O0 one (FastISel). Runs inside LLJIT's compile layer
+/// (under Jit's mutex).
 class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
  public:
   TieredCompiler(std::unique_ptr<llvm::TargetMachine> optimizing,
@@ -54,7 +58,8 @@ class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
         fast_(std::move(fast)) {}
 
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> operator()(llvm::Module& m) override {
-    return llvm::orc::SimpleCompiler(huge_module(m) ? *fast_ : *optimizing_)(m);
+    bool fast = m.getModuleFlag(kFastTierFlag) != nullptr || huge_module(m);
+    return llvm::orc::SimpleCompiler(fast ? *fast_ : *optimizing_)(m);
   }
 
  private:
@@ -136,13 +141,15 @@ struct Jit::Impl {
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::unique_ptr<llvm::TargetMachine> tm;  // the host machine, for the IR pipeline's cost model
   TargetInfo target;  // the host's vector registers, for the shape of the loop nests
-  bool optimize;
+  Tier tier;  // of compile(spec)
   std::unique_ptr<ThreadPool> pool;  // with Options::threads > 1
   std::mutex mutex;  // compile() may be called from several threads
   std::uint64_t next_id = 0;
 
-  std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec) {
-    return build_module(ctx, spec, *tm, target, optimize);
+  std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec, Tier t) {
+    std::unique_ptr<llvm::Module> m = build_module(ctx, spec, *tm, target, t == Tier::Optimized);
+    if (t == Tier::Fast) m->addModuleFlag(llvm::Module::Warning, kFastTierFlag, 1);
+    return m;
   }
 };
 
@@ -156,10 +163,9 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
   if (!target_ok) throw std::runtime_error("jit: cannot initialize the native target");
 
   auto jtmb = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host");
-  jtmb.setCodeGenOptLevel(opts.optimize ? llvm::CodeGenOptLevel::Aggressive
-                                        : llvm::CodeGenOptLevel::None);
+  jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
   auto impl = std::make_unique<Impl>();
-  impl->optimize = opts.optimize;
+  impl->tier = opts.optimize ? Tier::Optimized : Tier::Fast;
   impl->tm = unwrap(jtmb.createTargetMachine(), "creating the target machine");
   impl->target = target_info(*impl->tm);
   auto make_compiler = [](llvm::orc::JITTargetMachineBuilder optimizing)
@@ -207,7 +213,9 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
 Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Jit::~Jit() = default;
 
-Kernel Jit::compile(const KernelSpec& spec) {
+Kernel Jit::compile(const KernelSpec& spec) { return compile(spec, impl_->tier); }
+
+Kernel Jit::compile(const KernelSpec& spec, Tier tier) {
   std::lock_guard lock(impl_->mutex);
   // Each module defines its own symbols in the main JITDylib, so a name can be compiled again,
   // and no kernel name can clash with a C library function (say, a user's `sincos`, which the
@@ -216,7 +224,7 @@ Kernel Jit::compile(const KernelSpec& spec) {
   unique.name = "gradc.k" + std::to_string(impl_->next_id++);
   const std::string& symbol = unique.name;
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  std::unique_ptr<llvm::Module> m = impl_->build(*ctx, unique);
+  std::unique_ptr<llvm::Module> m = impl_->build(*ctx, unique, tier);
   if (llvm::Error err =
           impl_->lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
     fail("adding the module", std::move(err));
@@ -240,7 +248,7 @@ Kernel Jit::compile(const KernelSpec& spec) {
 std::string Jit::llvm_ir(const KernelSpec& spec) {
   std::lock_guard lock(impl_->mutex);
   llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> m = impl_->build(ctx, spec);
+  std::unique_ptr<llvm::Module> m = impl_->build(ctx, spec, impl_->tier);
   std::string text;
   llvm::raw_string_ostream os(text);
   m->print(os, nullptr);

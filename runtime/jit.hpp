@@ -31,10 +31,18 @@ struct JitHost {
 };
 JitHost jit_host();
 
+/// How a module is compiled. Both tiers compute the same bits when contraction is off
+/// (Options::contract = false); with it, the optimized tier may fuse a*b + c into one fma
+/// where the fast tier rounds twice (tests/test_tiers.cpp pins both).
+enum class Tier : std::uint8_t {
+  Fast,       // no IR passes, the -O0 backend (FastISel): ~1 ms for a small kernel
+  Optimized,  // the O2 pipeline tuned per kernel + the aggressive backend (the -O0 one past kHugeModule)
+};
+
 class Jit {
  public:
   struct Options {
-    bool optimize = true;  // O2 IR pipeline + aggressive codegen; false: no IR passes, codegen O0
+    bool optimize = true;  // the tier of compile(spec): Tier::Optimized; false: Tier::Fast
     int threads = 1;       // a tensor kernel's large matrix products are split over this many threads
     // a*b + c may become an fma; false: the bits of generated C built with -ffp-contract=off
     bool contract = true;
@@ -47,6 +55,7 @@ class Jit {
   /// Generates, optimizes and compiles spec. Throws std::runtime_error on an internal failure
   /// (never aborts the process).
   Kernel compile(const KernelSpec& spec);
+  Kernel compile(const KernelSpec& spec, Tier tier);
 
   /// The module's LLVM IR as text, after the same optimization compile() applies
   /// (for `gradc emit --stage llvm`).
