@@ -24,6 +24,8 @@
 #include <llvm/Config/llvm-config.h>
 
 #include <mutex>
+#include <optional>
+#include <string>
 #include <stdexcept>
 
 #include "runtime/threads.hpp"
@@ -51,19 +53,36 @@ constexpr const char* kFastTierFlag = "gradc.fast_tier";
 /// (under Jit's mutex).
 class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
  public:
-  TieredCompiler(std::unique_ptr<llvm::TargetMachine> optimizing,
-                 std::unique_ptr<llvm::TargetMachine> fast)
-      : IRCompiler(llvm::orc::irManglingOptionsFromTargetOptions(optimizing->Options)),
-        optimizing_(std::move(optimizing)),
-        fast_(std::move(fast)) {}
+  explicit TieredCompiler(llvm::orc::JITTargetMachineBuilder jtmb, llvm::orc::IRSymbolMapper::ManglingOptions mangling)
+      : IRCompiler(std::move(mangling)), jtmb_(std::move(jtmb)) {}
 
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> operator()(llvm::Module& m) override {
     bool fast = m.getModuleFlag(kFastTierFlag) != nullptr || huge_module(m);
-    return llvm::orc::SimpleCompiler(fast ? *fast_ : *optimizing_)(m);
+    // Each target machine is made when first needed: a Jit that only ever compiles the fast
+    // tier (a one-point `gradc eval`) never pays for the optimizing one.
+    std::unique_ptr<llvm::TargetMachine>& tm = fast ? fast_ : optimizing_;
+    if (!tm) {
+      llvm::orc::JITTargetMachineBuilder b = jtmb_;
+      b.setCodeGenOptLevel(fast ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Aggressive);
+      auto made = b.createTargetMachine();
+      if (!made) return made.takeError();
+      tm = std::move(*made);
+    }
+    return llvm::orc::SimpleCompiler(*tm)(m);
   }
 
  private:
+  llvm::orc::JITTargetMachineBuilder jtmb_;
   std::unique_ptr<llvm::TargetMachine> optimizing_, fast_;
+};
+
+// The host as the JIT targets it, detected once per process (detecting the CPU's features and
+// probing its vector registers was half of Jit::create).
+struct Host {
+  std::optional<llvm::orc::JITTargetMachineBuilder> jtmb;
+  std::optional<llvm::DataLayout> layout;
+  TargetInfo target;
+  std::string error;  // if detection failed
 };
 
 // Whether the kernel calls the C library (every math intrinsic but sqrt and fabs becomes a libm
@@ -137,6 +156,32 @@ std::unique_ptr<llvm::Module> build_module(llvm::LLVMContext& ctx, const KernelS
   return m;
 }
 
+namespace {
+
+const Host& host() {
+  static const Host h = [] {
+    Host h;
+    auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!jtmb) {
+      h.error = "detecting the host: " + llvm::toString(jtmb.takeError());
+      return h;
+    }
+    jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    auto tm = jtmb->createTargetMachine();
+    if (!tm) {
+      h.error = "creating the target machine: " + llvm::toString(tm.takeError());
+      return h;
+    }
+    h.layout = (*tm)->createDataLayout();
+    h.target = target_info(**tm);
+    h.jtmb = std::move(*jtmb);
+    return h;
+  }();
+  return h;
+}
+
+}  // namespace
+
 struct Jit::Impl {
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::unique_ptr<llvm::TargetMachine> tm;  // the host machine, for the IR pipeline's cost model
@@ -162,25 +207,22 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
   });
   if (!target_ok) throw std::runtime_error("jit: cannot initialize the native target");
 
-  auto jtmb = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host");
-  jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  const Host& h = host();
+  if (!h.jtmb) throw std::runtime_error("jit: " + h.error);
+  llvm::orc::JITTargetMachineBuilder jtmb = *h.jtmb;
   auto impl = std::make_unique<Impl>();
   impl->tier = opts.optimize ? Tier::Optimized : Tier::Fast;
   impl->tm = unwrap(jtmb.createTargetMachine(), "creating the target machine");
-  impl->target = target_info(*impl->tm);
-  auto make_compiler = [](llvm::orc::JITTargetMachineBuilder optimizing)
+  impl->target = h.target;
+  auto make_compiler = [mangling = llvm::orc::irManglingOptionsFromTargetOptions(impl->tm->Options)](
+                           llvm::orc::JITTargetMachineBuilder b)
       -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
-    llvm::orc::JITTargetMachineBuilder fast = optimizing;
-    fast.setCodeGenOptLevel(llvm::CodeGenOptLevel::None);
-    auto opt_tm = optimizing.createTargetMachine();
-    if (!opt_tm) return opt_tm.takeError();
-    auto fast_tm = fast.createTargetMachine();
-    if (!fast_tm) return fast_tm.takeError();
-    return std::make_unique<TieredCompiler>(std::move(*opt_tm), std::move(*fast_tm));
+    return std::make_unique<TieredCompiler>(std::move(b), mangling);
   };
   // LLJIT links the process's symbols (libm's tan, log1p, ...) into the main JITDylib by default.
   impl->lljit = unwrap(llvm::orc::LLJITBuilder()
                            .setJITTargetMachineBuilder(std::move(jtmb))
+                           .setDataLayout(*h.layout)
                            .setCompileFunctionCreator(make_compiler)
                            .create(),
                        "creating the JIT");
