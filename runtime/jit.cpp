@@ -192,8 +192,13 @@ struct Jit::Impl {
   std::uint64_t next_id = 0;
 
   std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec, Tier t) {
-    std::unique_ptr<llvm::Module> m = build_module(ctx, spec, *tm, target, t == Tier::Optimized);
-    if (t == Tier::Fast) m->addModuleFlag(llvm::Module::Warning, kFastTierFlag, 1);
+    if (t == Tier::Optimized) return build_module(ctx, spec, *tm, target, true);
+    // No contraction: FastISel would leave most a*b + c unfused anyway, but not all (a block
+    // it hands to SelectionDAG may fuse), and the fast tier's bits must not depend on that.
+    TargetInfo plain = target;
+    plain.contract = false;
+    std::unique_ptr<llvm::Module> m = build_module(ctx, spec, *tm, plain, false);
+    m->addModuleFlag(llvm::Module::Warning, kFastTierFlag, 1);
     return m;
   }
 };

@@ -31,11 +31,12 @@ struct JitHost {
 };
 JitHost jit_host();
 
-/// How a module is compiled. Both tiers compute the same bits when contraction is off
-/// (Options::contract = false); with it, the optimized tier may fuse a*b + c into one fma
-/// where the fast tier rounds twice (tests/test_tiers.cpp pins both).
+/// How a module is compiled. The fast tier never fuses a*b + c into an fma: for a scalar kernel
+/// it computes the bits of the optimized tier with Options::contract = false (and of the
+/// generated C built with -ffp-contract=off); tests/test_tiers.cpp pins this. A tensor kernel
+/// may sum in another order in the optimized tier (partial sums of its vectorized loops).
 enum class Tier : std::uint8_t {
-  Fast,       // no IR passes, the -O0 backend (FastISel): ~1 ms for a small kernel
+  Fast,       // no IR passes, the -O0 backend (FastISel), no contraction: ~1 ms for a small kernel
   Optimized,  // the O2 pipeline tuned per kernel + the aggressive backend (the -O0 one past kHugeModule)
 };
 
