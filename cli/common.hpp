@@ -24,6 +24,7 @@ struct Options {
   std::string jvp, vjp, mode;
   bool jacobian = false;
   bool no_fma = false;   // eval: no fused multiply-adds (the bits of compile -o f.c)
+  std::string tier = "auto";  // eval: fast, optimized or auto (see TierPolicy)
   std::string file, fn, at, wrt, format = "text", stage, points, out;
   // train
   std::optional<double> lr;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <cstdio>
 
@@ -16,6 +17,7 @@
 #include "io/csv.hpp"
 #include "io/file.hpp"
 #include "runtime/jit.hpp"
+#include "runtime/tiered_kernel.hpp"
 
 namespace gradc::cli {
 
@@ -108,7 +110,7 @@ void warn_results(Module& m, const Function& f, const Layout& l, std::span<const
              stderr);
 }
 
-void eval_points(Module& m, const Function& f, const Options& o, const Layout& l, const Kernel& k) {
+void eval_points(Module& m, const Function& f, const Options& o, const Layout& l, TieredKernel& k) {
   if (o.hessian) throw UsageError("--points computes values and gradients; --hessian is not available with it");
   Table t = read_csv(o.points);
   std::vector<std::string> inputs = element_names(f.params);
@@ -165,7 +167,12 @@ void eval_function(Module& m, const Function& f, const Options& o, Jit& jit,
                    std::span<const Function* const> selected) {
   check_flags(f, o);
   Layout l = plan(m, f, o);
-  Kernel k = jit.compile(KernelSpec{f.name, f.params, l.outs, /*batch=*/!o.points.empty()});
+  // auto: the fast tier; a large --points batch is recompiled optimized first (TierPolicy).
+  constexpr auto kNever = std::numeric_limits<std::int64_t>::max();
+  TierPolicy policy = o.tier == "fast"        ? TierPolicy{.calls = std::numeric_limits<std::uint64_t>::max(), .rows = kNever}
+                      : o.tier == "optimized" ? TierPolicy{.calls = 0, .rows = 0}
+                                              : TierPolicy{};
+  TieredKernel k(jit, KernelSpec{f.name, f.params, l.outs, /*batch=*/!o.points.empty()}, policy);
   if (!o.points.empty()) return eval_points(m, f, o, l, k);
 
   std::vector<Tensor> values = resolve_values(m, f, o.at, selected);

@@ -29,6 +29,7 @@
 #include "io/file.hpp"
 #include "runtime/fd_check.hpp"
 #include "runtime/jit.hpp"
+#include "runtime/tiered_kernel.hpp"
 #include "io/params_io.hpp"
 #include "runtime/train.hpp"
 
@@ -327,7 +328,7 @@ bool check_function(Module& mod, const Function& f, const Options& o, Jit& jit,
   Module* m = &mod;
   std::vector<double> point = resolve_point(*m, f, o.at, selected);
   auto outs = derivative_outputs(*m, f, false, !o.no_simplify);
-  Kernel k = jit.compile(KernelSpec{f.name, f.params, outs, /*batch=*/!o.points.empty()});
+  TieredKernel k(jit, KernelSpec{f.name, f.params, outs, /*batch=*/!o.points.empty()});
   std::size_t n = f.params.size();
   std::vector<double> out(outs.size()), tmp(outs.size()), x = point;
   k.single(point.data(), out.data());

@@ -170,6 +170,8 @@ int run(int argc, char** argv) {
   eval->add_option("--mode", o.mode, "how --jacobian is computed: fwd (by columns), rev (by rows) or auto (default: fwd when there are no more inputs than outputs)")
       ->check(CLI::IsMember({"fwd", "rev", "auto"}));
   eval->add_flag("--no-fma", o.no_fma, "compile without fused multiply-adds: the bits of the C that compile -o f.c writes, built with -ffp-contract=off");
+  eval->add_option("--tier", o.tier, "compiled code: fast (quick to compile, no fused multiply-adds), optimized (the bits of compile -o f.o), auto (default: fast, optimized for --points of 100000 rows or more)")
+      ->check(CLI::IsMember({"fast", "optimized", "auto"}));
   eval->add_flag("--json", o.json, "print one JSON object");
   eval->add_option("--points", o.points, "CSV of points (header names the variables)");
   eval->add_option("-o,--out", o.out, "write the --points results to this CSV file");

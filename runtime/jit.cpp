@@ -25,6 +25,8 @@
 #include <llvm/Config/llvm-config.h>
 
 #include <mutex>
+#include <optional>
+#include <string>
 #include <stdexcept>
 
 #include "runtime/object_cache.hpp"
@@ -45,22 +47,44 @@ namespace {
 // therefore not vectorized and go through the -O0 backend; the IR pipeline still runs.
 constexpr unsigned kHugeModule = 20000;
 
-/// Object code for a module from the optimizing target machine, or for a huge module from
-/// the -O0 one. Runs inside LLJIT's compile layer (under Jit's mutex).
+// The module flag that sends a module of the fast tier to the -O0 backend.
+constexpr const char* kFastTierFlag = "gradc.fast_tier";
+
+/// Object code for a module from the optimizing target machine, or for a module of the fast
+/// tier or a huge module from the -O0 one (FastISel). Runs inside LLJIT's compile layer
+/// (under Jit's mutex).
 class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
  public:
-  TieredCompiler(std::unique_ptr<llvm::TargetMachine> optimizing,
-                 std::unique_ptr<llvm::TargetMachine> fast)
-      : IRCompiler(llvm::orc::irManglingOptionsFromTargetOptions(optimizing->Options)),
-        optimizing_(std::move(optimizing)),
-        fast_(std::move(fast)) {}
+  explicit TieredCompiler(llvm::orc::JITTargetMachineBuilder jtmb, llvm::orc::IRSymbolMapper::ManglingOptions mangling)
+      : IRCompiler(std::move(mangling)), jtmb_(std::move(jtmb)) {}
 
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> operator()(llvm::Module& m) override {
-    return llvm::orc::SimpleCompiler(huge_module(m) ? *fast_ : *optimizing_)(m);
+    bool fast = m.getModuleFlag(kFastTierFlag) != nullptr || huge_module(m);
+    // Each target machine is made when first needed: a Jit that only ever compiles the fast
+    // tier (a one-point `gradc eval`) never pays for the optimizing one.
+    std::unique_ptr<llvm::TargetMachine>& tm = fast ? fast_ : optimizing_;
+    if (!tm) {
+      llvm::orc::JITTargetMachineBuilder b = jtmb_;
+      b.setCodeGenOptLevel(fast ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Aggressive);
+      auto made = b.createTargetMachine();
+      if (!made) return made.takeError();
+      tm = std::move(*made);
+    }
+    return llvm::orc::SimpleCompiler(*tm)(m);
   }
 
  private:
+  llvm::orc::JITTargetMachineBuilder jtmb_;
   std::unique_ptr<llvm::TargetMachine> optimizing_, fast_;
+};
+
+// The host as the JIT targets it, detected once per process (detecting the CPU's features and
+// probing its vector registers was half of Jit::create).
+struct Host {
+  std::optional<llvm::orc::JITTargetMachineBuilder> jtmb;
+  std::optional<llvm::DataLayout> layout;
+  TargetInfo target;
+  std::string error;  // if detection failed
 };
 
 // Whether the kernel calls the C library (every math intrinsic but sqrt and fabs becomes a libm
@@ -135,21 +159,54 @@ std::unique_ptr<llvm::Module> build_module(llvm::LLVMContext& ctx, const KernelS
   return m;
 }
 
+namespace {
+
+const Host& host() {
+  static const Host h = [] {
+    Host h;
+    auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!jtmb) {
+      h.error = "detecting the host: " + llvm::toString(jtmb.takeError());
+      return h;
+    }
+    jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    auto tm = jtmb->createTargetMachine();
+    if (!tm) {
+      h.error = "creating the target machine: " + llvm::toString(tm.takeError());
+      return h;
+    }
+    h.layout = (*tm)->createDataLayout();
+    h.target = target_info(**tm);
+    h.jtmb = std::move(*jtmb);
+    return h;
+  }();
+  return h;
+}
+
+}  // namespace
+
 struct Jit::Impl {
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::unique_ptr<llvm::TargetMachine> tm;  // the host machine, for the IR pipeline's cost model
   TargetInfo target;  // the host's vector registers, for the shape of the loop nests
-  bool optimize;
+  Tier tier;  // of compile(spec)
   std::unique_ptr<ThreadPool> pool;  // with Options::threads > 1
   std::mutex mutex;  // compile() may be called from several threads
   std::uint64_t next_id = 0;
   std::unique_ptr<ObjectCache> cache;  // with Options::cache_dir
-  std::string cache_context;  // the key's part that is the Jit's: target, tier, versions
+  std::string cache_context;  // the key's part that is the Jit's: target, versions (compile() adds the tier)
   std::optional<CacheKey> to_store;  // the kernel being compiled, whose object goes to the cache
   CacheStats stats;
 
-  std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec) {
-    return build_module(ctx, spec, *tm, target, optimize);
+  std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec, Tier t) {
+    if (t == Tier::Optimized) return build_module(ctx, spec, *tm, target, true);
+    // No contraction: FastISel would leave most a*b + c unfused anyway, but not all (a block
+    // it hands to SelectionDAG may fuse), and the fast tier's bits must not depend on that.
+    TargetInfo plain = target;
+    plain.contract = false;
+    std::unique_ptr<llvm::Module> m = build_module(ctx, spec, *tm, plain, false);
+    m->addModuleFlag(llvm::Module::Warning, kFastTierFlag, 1);
+    return m;
   }
 };
 
@@ -162,26 +219,22 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
   });
   if (!target_ok) throw std::runtime_error("jit: cannot initialize the native target");
 
-  auto jtmb = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host");
-  jtmb.setCodeGenOptLevel(opts.optimize ? llvm::CodeGenOptLevel::Aggressive
-                                        : llvm::CodeGenOptLevel::None);
+  const Host& h = host();
+  if (!h.jtmb) throw std::runtime_error("jit: " + h.error);
+  llvm::orc::JITTargetMachineBuilder jtmb = *h.jtmb;
   auto impl = std::make_unique<Impl>();
-  impl->optimize = opts.optimize;
+  impl->tier = opts.optimize ? Tier::Optimized : Tier::Fast;
   impl->tm = unwrap(jtmb.createTargetMachine(), "creating the target machine");
-  impl->target = target_info(*impl->tm);
-  auto make_compiler = [](llvm::orc::JITTargetMachineBuilder optimizing)
+  impl->target = h.target;
+  auto make_compiler = [mangling = llvm::orc::irManglingOptionsFromTargetOptions(impl->tm->Options)](
+                           llvm::orc::JITTargetMachineBuilder b)
       -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
-    llvm::orc::JITTargetMachineBuilder fast = optimizing;
-    fast.setCodeGenOptLevel(llvm::CodeGenOptLevel::None);
-    auto opt_tm = optimizing.createTargetMachine();
-    if (!opt_tm) return opt_tm.takeError();
-    auto fast_tm = fast.createTargetMachine();
-    if (!fast_tm) return fast_tm.takeError();
-    return std::make_unique<TieredCompiler>(std::move(*opt_tm), std::move(*fast_tm));
+    return std::make_unique<TieredCompiler>(std::move(b), mangling);
   };
   // LLJIT links the process's symbols (libm's tan, log1p, ...) into the main JITDylib by default.
   impl->lljit = unwrap(llvm::orc::LLJITBuilder()
                            .setJITTargetMachineBuilder(std::move(jtmb))
+                           .setDataLayout(*h.layout)
                            .setCompileFunctionCreator(make_compiler)
                            .create(),
                        "creating the JIT");
@@ -211,7 +264,7 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
   if (!opts.cache_dir.empty()) {
     impl->cache = std::make_unique<ObjectCache>(opts.cache_dir);
     impl->cache_context = impl->tm->getTargetTriple().str() + " " + impl->tm->getTargetCPU().str() + " " +
-                          impl->tm->getTargetFeatureString().str() + (opts.optimize ? " O2" : " O0") +
+                          impl->tm->getTargetFeatureString().str() +
                           " LLVM " LLVM_VERSION_STRING " " + kGradcVersion + " " + runtime_build_id();
     // Every object the compile layer makes passes here on its way to the linker.
     Impl* self = impl.get();
@@ -228,7 +281,9 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
 Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Jit::~Jit() = default;
 
-Kernel Jit::compile(const KernelSpec& spec) {
+Kernel Jit::compile(const KernelSpec& spec) { return compile(spec, impl_->tier); }
+
+Kernel Jit::compile(const KernelSpec& spec, Tier tier) {
   std::lock_guard lock(impl_->mutex);
   // Each kernel has its own JITDylib (which sees the main one's symbols), so every kernel can
   // have the same symbol: its object code does not depend on the process, and the object cache
@@ -245,7 +300,7 @@ Kernel Jit::compile(const KernelSpec& spec) {
   std::optional<CacheKey> key;
   std::optional<std::string> cached;
   if (impl_->cache) {
-    key = cache_key(unique, impl_->target, impl_->cache_context);
+    key = cache_key(unique, impl_->target, impl_->cache_context + (tier == Tier::Optimized ? " O2" : " O0"));
     cached = impl_->cache->load(*key);
     ++(cached ? impl_->stats.hits : impl_->stats.misses);
   }
@@ -254,7 +309,7 @@ Kernel Jit::compile(const KernelSpec& spec) {
       fail("adding the cached object", std::move(err));
   } else {
     auto ctx = std::make_unique<llvm::LLVMContext>();
-    std::unique_ptr<llvm::Module> m = impl_->build(*ctx, unique);
+    std::unique_ptr<llvm::Module> m = impl_->build(*ctx, unique, tier);
     if (llvm::Error err = j.addIRModule(dylib, llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
       fail("adding the module", std::move(err));
     impl_->to_store = key;  // compiled (and stored) by the first lookup
@@ -284,7 +339,7 @@ Kernel Jit::compile(const KernelSpec& spec) {
 std::string Jit::llvm_ir(const KernelSpec& spec) {
   std::lock_guard lock(impl_->mutex);
   llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> m = impl_->build(ctx, spec);
+  std::unique_ptr<llvm::Module> m = impl_->build(ctx, spec, impl_->tier);
   std::string text;
   llvm::raw_string_ostream os(text);
   m->print(os, nullptr);

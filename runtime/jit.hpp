@@ -35,10 +35,19 @@ struct JitHost {
 };
 JitHost jit_host();
 
+/// How a module is compiled. The fast tier never fuses a*b + c into an fma: for a scalar kernel
+/// it computes the bits of the optimized tier with Options::contract = false (and of the
+/// generated C built with -ffp-contract=off); tests/test_tiers.cpp pins this. A tensor kernel
+/// may sum in another order in the optimized tier (partial sums of its vectorized loops).
+enum class Tier : std::uint8_t {
+  Fast,       // no IR passes, the -O0 backend (FastISel), no contraction: ~1 ms for a small kernel
+  Optimized,  // the O2 pipeline tuned per kernel + the aggressive backend (the -O0 one past kHugeModule)
+};
+
 class Jit {
  public:
   struct Options {
-    bool optimize = true;  // O2 IR pipeline + aggressive codegen; false: no IR passes, codegen O0
+    bool optimize = true;  // the tier of compile(spec): Tier::Optimized; false: Tier::Fast
     int threads = 1;       // a tensor kernel's large matrix products are split over this many threads
     // a*b + c may become an fma; false: the bits of generated C built with -ffp-contract=off
     bool contract = true;
@@ -54,6 +63,7 @@ class Jit {
   /// Generates, optimizes and compiles spec. Throws std::runtime_error on an internal failure
   /// (never aborts the process).
   Kernel compile(const KernelSpec& spec);
+  Kernel compile(const KernelSpec& spec, Tier tier);
 
   /// The module's LLVM IR as text, after the same optimization compile() applies
   /// (for `gradc emit --stage llvm`).

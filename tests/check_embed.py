@@ -34,7 +34,7 @@ def flatten(v):
 def expected(path, fn, flag, at, no_fma=False):
     """The outputs gradc compile lays out, from gradc eval --json at the point `at` (with
     --no-fma: the bits of generated C built with -ffp-contract=off)."""
-    argv = [GRADC, "eval", path, "--fn", fn, "--json", "--at", at] + (["--no-fma"] if no_fma else [])
+    argv = [GRADC, "eval", path, "--fn", fn, "--json", "--tier", "optimized", "--at", at] + (["--no-fma"] if no_fma else [])
     if flag == "--hessian":
         argv.append("--hessian")
     if flag == "--jacobian":
@@ -53,7 +53,7 @@ def expected(path, fn, flag, at, no_fma=False):
 
 def default_point(path, fn):
     """The file's `at` values for fn, as {name: value} in signature order."""
-    return json.loads(run([GRADC, "eval", path, "--fn", fn, "--json"], cwd=ROOT))["at"]
+    return json.loads(run([GRADC, "eval", path, "--fn", fn, "--json", "--tier", "optimized"], cwd=ROOT))["at"]
 
 
 # Points for the functions whose file has no `at` values for them.

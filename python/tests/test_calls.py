@@ -57,12 +57,12 @@ def test_arguments_by_position_and_by_name(lecture):
 
 def test_equal_to_eval_json(lecture):
     at = dict(x=0.5, y=1.2, z=3.0)
-    ref = cli_json("eval", "examples/lecture.grad", "--fn", "f", "--json", "--at", "x=0.5,y=1.2,z=3")
+    ref = cli_json("eval", "examples/lecture.grad", "--fn", "f", "--json", "--tier", "optimized", "--at", "x=0.5,y=1.2,z=3")
     v, g = lecture.f.value_and_grad(**at)
     assert v == ref["value"]
     assert list(g) == [ref["gradient"][p] for p in "xyz"]
     assert lecture.f(**at) == ref["value"]
-    ref = cli_json("eval", "examples/lecture.grad", "--fn", "f", "--json", "--hessian", "--at", "x=0.5,y=1.2,z=3")
+    ref = cli_json("eval", "examples/lecture.grad", "--fn", "f", "--json", "--tier", "optimized", "--hessian", "--at", "x=0.5,y=1.2,z=3")
     H = lecture.f.hessian(**at)
     assert H.shape == (3, 3)
     assert H.tolist() == ref["hessian"]
@@ -124,7 +124,7 @@ def test_tensor_parameters_and_results():
     v, g = m.quad.value_and_grad(x, 1.5)
     assert v == pytest.approx(1.5 * x @ x + np.exp(x).sum(), rel=1e-15)
     np.testing.assert_allclose(g, np.concatenate([3 * x + np.exp(x), [x @ x]]), rtol=1e-15)
-    ref = cli_json("eval", "python/tests/inputs/tensors.grad", "--fn", "quad", "--json")
+    ref = cli_json("eval", "python/tests/inputs/tensors.grad", "--fn", "quad", "--json", "--tier", "optimized")
     assert v == ref["value"] and list(g) == ref["gradient"]["x"] + [ref["gradient"]["s"]]
     y = m.scale(x, s=1.5)
     assert y.shape == (3,)
@@ -132,7 +132,7 @@ def test_tensor_parameters_and_results():
     J = m.scale.jacobian(x, 1.5)
     assert J.shape == (3, 4)
     np.testing.assert_allclose(J, np.column_stack([np.diag(1.5 + np.cos(x)), x]), rtol=1e-15)
-    ref = cli_json("eval", "python/tests/inputs/tensors.grad", "--fn", "scale", "--json", "--jacobian")
+    ref = cli_json("eval", "python/tests/inputs/tensors.grad", "--fn", "scale", "--json", "--tier", "optimized", "--jacobian")
     assert J.tolist() == ref["jacobian"] and y.tolist() == ref["value"]
     # A batch of tensor arguments: x [4, 3] with one s.
     X = np.linspace(-1, 1, 12).reshape(4, 3)
@@ -145,7 +145,7 @@ def test_tensor_parameters_and_results():
 def test_jacobian_of_vector_functions_equals_eval():
     m = gradc.load("tests/inputs/vector.grad")
     for fn, at in [("arm", dict(a=0.4, b=-1.1)), ("polar", dict(r=2.0, t=0.5))]:
-        ref = cli_json("eval", "tests/inputs/vector.grad", "--fn", fn, "--json", "--jacobian")
+        ref = cli_json("eval", "tests/inputs/vector.grad", "--fn", fn, "--json", "--tier", "optimized", "--jacobian")
         J = getattr(m, fn).jacobian(**at)
         assert J.shape == (2, 2) and J.tolist() == ref["jacobian"]
     a, b = 0.4, -1.1
@@ -200,7 +200,7 @@ def test_value_of_a_scalar_function_is_evals_to_the_last_bit():
     m = gradc.load("tests/inputs/latex.grad")
     X = np.random.default_rng(0).uniform(0.2, 1.5, (200, 3))
     assert np.array_equal(m.products(X), m.products.value_and_grad(X)[0])
-    ref = cli_json("eval", "tests/inputs/latex.grad", "--fn", "products", "--json")
+    ref = cli_json("eval", "tests/inputs/latex.grad", "--fn", "products", "--json", "--tier", "optimized")
     assert m.products(0.5, 1.5, 2.0) == ref["value"]
 
 
