@@ -48,6 +48,7 @@ struct Options {
   // object, --grad, --header (OUT.h next to OUT.o or OUT.so), --step (refused with the reason)
   std::string prefix, target, cpu;
   bool grad = false, header = false, step = false;
+  bool simd = false;  // compile: the batch entry W rows at a time with SLEEF (the JIT's batch)
 };
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ");

@@ -9,8 +9,8 @@
 // loops over the topological order, and the fused expression of one element is evaluated with
 // an explicit stack.
 //
-// The batch entry of a scalar kernel computes W rows at a time (see batch_lanes): the body once
-// more on vectors of W lanes, one lane per row. The last rows (fewer than W) go through the same
+// The batch entry of a scalar kernel computes 2W rows at a time (W = batch_lanes): the body once
+// more on vectors of 2W lanes, one lane per row. The last rows (fewer than 2W) go through the same
 // vector code on a zero-padded copy, so a row's results do not depend on where it is in the batch.
 // The parts live in compiler/codegen/: op_lowering.hpp (the scalar ops, scalar kernels),
 // tensor_body.hpp with tensor_plan.cpp, tensor_loops.cpp and matmul.cpp (tensor kernels).
@@ -36,6 +36,11 @@ namespace {
 // Bodies up to this many instructions are inlined into both entry points; beyond, a call per
 // row costs nothing next to the body, and one copy halves the backend's work.
 constexpr unsigned kInlineLimit = 5000;
+
+// The batch entry's vectors per iteration: each value is this many vectors, each SLEEF call
+// this many independent calls in a row, which the CPU overlaps (lecture function, f64 value:
+// see bench/batch.md).
+constexpr unsigned kBatchVectors = 4;
 
 void check_name(const std::string& name, DType dtype) {
   if (name.empty()) throw std::invalid_argument("codegen: empty kernel name");
@@ -72,7 +77,8 @@ void verify(const llvm::Module& m) {
 //     if (!full) copy rows - r rows from pad_out to out + r*nout;
 //   }
 void emit_vector_batch(llvm::Module& m, llvm::IRBuilder<>& b, const KernelSpec& spec, llvm::Function* batch,
-                       unsigned lanes) {
+                       unsigned width) {
+  const unsigned lanes = width * kBatchVectors;
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* i64 = b.getInt64Ty();
   llvm::Type* elem = spec.dtype == DType::F32 ? b.getFloatTy() : b.getDoubleTy();
@@ -81,7 +87,7 @@ void emit_vector_batch(llvm::Module& m, llvm::IRBuilder<>& b, const KernelSpec& 
   const auto nout = static_cast<std::uint64_t>(element_count(spec.outputs));
   // Vectors wider than the host's preferred width stay whole (LLVM would split a <8 x double>
   // argument of a SLEEF function into two halves otherwise, which is not SLEEF's ABI).
-  batch->addFnAttr("min-legal-vector-width", std::to_string(lanes * bytes * 8));
+  batch->addFnAttr("min-legal-vector-width", std::to_string(width * bytes * 8));
   llvm::Value* in = batch->getArg(0);
   llvm::Value* out = batch->getArg(1);
   llvm::Value* rows = batch->getArg(2);
@@ -123,7 +129,7 @@ void emit_vector_batch(llvm::Module& m, llvm::IRBuilder<>& b, const KernelSpec& 
   llvm::PHINode* dst = b.CreatePHI(out->getType(), 2, "dst");
   dst->addIncoming(row_out, loop);
   dst->addIncoming(pad_out, pad);
-  BodyEmitter(m, b, spec.dtype, lanes).emit(spec, src, dst);
+  BodyEmitter(m, b, spec.dtype, lanes, width).emit(spec, src, dst);
   b.CreateCondBr(full, next_block, unpad);
 
   b.SetInsertPoint(unpad);

@@ -204,10 +204,10 @@ AotObject compile_object(const KernelSpec& spec, const AotTarget& target) {
   AotObject obj;
   auto tm = target_machine(target, llvm::CodeGenOptLevel::Aggressive, obj.triple, obj.cpu);
   llvm::LLVMContext ctx;
-  // The batch entry one row at a time, as the single entry computes it: the object needs no
-  // library beyond libm, and its batch rows equal single calls bit for bit.
+  // By default the batch entry one row at a time, as the single entry computes it: the object
+  // needs no library beyond libm, and its batch rows equal single calls bit for bit.
   TargetInfo info = target_info(*tm);
-  info.batch_vector_bits = 0;
+  if (!target.simd) info.batch_vector_bits = 0;
   std::unique_ptr<llvm::Module> m =
       build_module(ctx, spec, *tm, info, /*optimize=*/true, [&](llvm::Module& mod) {
         make_c_surface(mod, spec);

@@ -80,19 +80,45 @@ llvm::Value* OpLowering::elementwise(const Node* n, llvm::Value* a, llvm::Value*
                          std::to_string(static_cast<int>(n->op)));
 }
 
+namespace {
+std::vector<int> lane_range(unsigned from, unsigned n) {
+  std::vector<int> r(n);
+  for (unsigned i = 0; i < n; ++i) r[i] = static_cast<int>(from + i);
+  return r;
+}
+}  // namespace
+
 llvm::Value* OpLowering::math(Op op, std::initializer_list<llvm::Value*> args) {
   std::vector<llvm::Value*> v(args);
   if (lanes_ == 1) return scalar_math(op, v);
-  std::string name = vector_math_name(op, dtype_, lanes_);
+  std::string name = vector_math_name(op, dtype_, call_lanes_);
   if (name.empty()) return per_lane(v, [&](const std::vector<llvm::Value*>& x) { return scalar_math(op, x); });
-  std::vector<llvm::Type*> types(v.size(), t_);
-  llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(t_, types, false));
+  auto* part = llvm::FixedVectorType::get(s_, call_lanes_);
+  std::vector<llvm::Type*> types(v.size(), part);
+  llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(part, types, false));
   if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
     fn->setDoesNotThrow();
     fn->setDoesNotAccessMemory();
     fn->addFnAttr(llvm::Attribute::WillReturn);
   }
-  return b_.CreateCall(f, v);
+  if (call_lanes_ == lanes_) return b_.CreateCall(f, v);
+  // Several independent calls, one after the other, so the CPU overlaps them (one SLEEF call
+  // is a long dependent chain: alone, its latency bounds the loop).
+  std::vector<llvm::Value*> parts;
+  for (unsigned at = 0; at < lanes_; at += call_lanes_) {
+    std::vector<llvm::Value*> x;
+    for (llvm::Value* a : v) x.push_back(b_.CreateShuffleVector(a, llvm::ArrayRef<int>(lane_range(at, call_lanes_))));
+    parts.push_back(b_.CreateCall(f, x));
+  }
+  while (parts.size() > 1) {  // concatenate pairwise (lanes_ / call_lanes_ is a power of 2)
+    std::vector<llvm::Value*> joined;
+    for (std::size_t i = 0; i < parts.size(); i += 2) {
+      unsigned n = llvm::cast<llvm::FixedVectorType>(parts[i]->getType())->getNumElements();
+      joined.push_back(b_.CreateShuffleVector(parts[i], parts[i + 1], llvm::ArrayRef<int>(lane_range(0, 2 * n))));
+    }
+    parts = std::move(joined);
+  }
+  return parts[0];
 }
 
 // On scalars of the element type (s_).

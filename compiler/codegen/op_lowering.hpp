@@ -34,11 +34,13 @@ namespace gradc::codegen_detail {
 /// the transcendental functions from SLEEF (kVectorMath in op_lowering.cpp).
 class OpLowering {
  public:
-  OpLowering(llvm::Module& m, llvm::IRBuilder<>& b, DType dtype, unsigned lanes = 1)
+  // call_lanes: the width of SLEEF's functions, lanes a multiple of it (0: lanes).
+  OpLowering(llvm::Module& m, llvm::IRBuilder<>& b, DType dtype, unsigned lanes = 1, unsigned call_lanes = 0)
       : m_(m),
         b_(b),
         dtype_(dtype),
         lanes_(lanes),
+        call_lanes_(call_lanes ? call_lanes : lanes),
         s_(dtype == DType::F32 ? b.getFloatTy() : b.getDoubleTy()),
         t_(lanes > 1 ? static_cast<llvm::Type*>(llvm::FixedVectorType::get(s_, lanes)) : s_) {}
 
@@ -91,6 +93,7 @@ class OpLowering {
   llvm::IRBuilder<>& b_;
   DType dtype_;
   unsigned lanes_;  // 1: scalar values; else vectors of this many points
+  unsigned call_lanes_;  // SLEEF's functions take this many: a value of lanes_ is several calls
   llvm::Type* s_;   // the element type
   llvm::Type* t_;   // the type of a value: s_, or a vector of lanes_ s_
   std::unordered_map<const Node*, std::uint64_t> table_index_;
