@@ -9,8 +9,9 @@
 // loops over the topological order, and the fused expression of one element is evaluated with
 // an explicit stack.
 //
-// The batch entry of a scalar kernel computes 2W rows at a time (W = batch_lanes): the body once
-// more on vectors of 2W lanes, one lane per row. The last rows (fewer than 2W) go through the same
+// The batch entry of a scalar kernel computes V*W rows at a time (W = batch_lanes, V vectors per
+// iteration: kBatchVectors): the body once more on vectors of V*W lanes, one lane per row, rows
+// read by gathers and written by scatters. The last rows (fewer than V*W) go through the same
 // vector code on a zero-padded copy, so a row's results do not depend on where it is in the batch.
 // The parts live in compiler/codegen/: op_lowering.hpp (the scalar ops, scalar kernels),
 // tensor_body.hpp with tensor_plan.cpp, tensor_loops.cpp and matmul.cpp (tensor kernels).
@@ -38,9 +39,13 @@ namespace {
 constexpr unsigned kInlineLimit = 5000;
 
 // The batch entry's vectors per iteration: each value is this many vectors, each SLEEF call
-// this many independent calls in a row, which the CPU overlaps (lecture function, f64 value:
-// see bench/batch.md).
+// this many independent calls in a row, which the CPU overlaps (one call is a long dependent
+// chain; lecture function, f64 value: 12.9 ns per point with 1 vector, 7.5 with 4). Bodies
+// beyond kSmallBody instructions take 1: the split and joined vectors cost compile time
+// (2,002-node function: 120 ms with 1, 380 with 4), and a long body has independent calls of
+// its own to overlap.
 constexpr unsigned kBatchVectors = 4;
+constexpr unsigned kSmallBody = 400;
 
 void check_name(const std::string& name, DType dtype) {
   if (name.empty()) throw std::invalid_argument("codegen: empty kernel name");
@@ -68,7 +73,7 @@ void verify(const llvm::Module& m) {
   if (llvm::verifyModule(m, &os)) throw std::runtime_error("codegen: invalid LLVM IR: " + os.str());
 }
 
-// void name_batch(const T* in, T* out, int64_t rows), W rows per iteration:
+// void name_batch(const T* in, T* out, int64_t rows), W = width * vectors rows per iteration:
 //   for (r = 0; r < rows; r += W) {
 //     full = rows - r >= W;
 //     src = full ? in + r*nin : pad_in (rows - r rows copied there, the rest zeros);
@@ -77,8 +82,8 @@ void verify(const llvm::Module& m) {
 //     if (!full) copy rows - r rows from pad_out to out + r*nout;
 //   }
 void emit_vector_batch(llvm::Module& m, llvm::IRBuilder<>& b, const KernelSpec& spec, llvm::Function* batch,
-                       unsigned width) {
-  const unsigned lanes = width * kBatchVectors;
+                       unsigned width, unsigned vectors) {
+  const unsigned lanes = width * vectors;
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* i64 = b.getInt64Ty();
   llvm::Type* elem = spec.dtype == DType::F32 ? b.getFloatTy() : b.getDoubleTy();
@@ -218,7 +223,7 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
   // next to it, and a second copy would double the compile time of a huge kernel).
   unsigned lanes = batch_lanes(spec, target);
   if (lanes > 1 && body->hasFnAttribute(llvm::Attribute::AlwaysInline)) {
-    emit_vector_batch(*m, b, spec, batch, lanes);
+    emit_vector_batch(*m, b, spec, batch, lanes, body->getInstructionCount() <= kSmallBody ? kBatchVectors : 1);
     verify(*m);
     return m;
   }

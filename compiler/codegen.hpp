@@ -68,8 +68,9 @@ struct TargetInfo {
 std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& spec,
                                       const TargetInfo& target = {});
 
-/// How many rows the batch entry computes at a time (1: one row per iteration; see
-/// TargetInfo::batch_vector_bits).
+/// How many rows one vector of the batch entry holds (1: the entry computes one row per
+/// iteration; see TargetInfo::batch_vector_bits). The entry computes several such vectors per
+/// iteration (codegen.cpp's kBatchVectors), one for a body too large to inline.
 unsigned batch_lanes(const KernelSpec& spec, const TargetInfo& target);
 
 /// Whether some node the kernel computes has rank > 0 (it is then generated as loop nests).

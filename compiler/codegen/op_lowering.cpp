@@ -238,11 +238,17 @@ void BodyEmitter::emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out
 llvm::Value* BodyEmitter::load_input(llvm::Value* in, std::uint64_t index, std::uint64_t stride,
                                      const std::string& name) {
   if (lanes_ == 1) return b_.CreateLoad(s_, b_.CreateConstInBoundsGEP1_64(s_, in, index), name);
-  llvm::Value* v = llvm::PoisonValue::get(t_);
-  for (unsigned l = 0; l < lanes_; ++l)
-    v = b_.CreateInsertElement(v, b_.CreateLoad(s_, b_.CreateConstInBoundsGEP1_64(s_, in, l * stride + index)), l);
+  llvm::Value* v = b_.CreateMaskedGather(t_, lane_pointers(in, index, stride), llvm::Align(s_->getPrimitiveSizeInBits() / 8));
   v->setName(name);
   return v;
+}
+
+// &p[l*stride + index] for each lane l: a gather's or a scatter's addresses (one instruction each,
+// where loads and insertelements per lane made the backend's work grow with the lanes).
+llvm::Value* BodyEmitter::lane_pointers(llvm::Value* p, std::uint64_t index, std::uint64_t stride) {
+  std::vector<llvm::Constant*> offsets;
+  for (unsigned l = 0; l < lanes_; ++l) offsets.push_back(b_.getInt64(l * stride + index));
+  return b_.CreateInBoundsGEP(s_, p, llvm::ConstantVector::get(offsets));
 }
 
 void BodyEmitter::store_output(llvm::Value* v, llvm::Value* out, std::uint64_t index, std::uint64_t stride) {
@@ -250,8 +256,7 @@ void BodyEmitter::store_output(llvm::Value* v, llvm::Value* out, std::uint64_t i
     b_.CreateStore(v, b_.CreateConstInBoundsGEP1_64(s_, out, index));
     return;
   }
-  for (unsigned l = 0; l < lanes_; ++l)
-    b_.CreateStore(b_.CreateExtractElement(v, l), b_.CreateConstInBoundsGEP1_64(s_, out, l * stride + index));
+  b_.CreateMaskedScatter(v, lane_pointers(out, index, stride), llvm::Align(s_->getPrimitiveSizeInBits() / 8));
 }
 
 llvm::Value* BodyEmitter::lower(const Node* n) {

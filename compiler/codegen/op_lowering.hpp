@@ -114,6 +114,7 @@ class BodyEmitter : OpLowering {
   llvm::Value* lower(const Node* n);
   llvm::Value* load_input(llvm::Value* in, std::uint64_t index, std::uint64_t stride, const std::string& name);
   void store_output(llvm::Value* v, llvm::Value* out, std::uint64_t index, std::uint64_t stride);
+  llvm::Value* lane_pointers(llvm::Value* p, std::uint64_t index, std::uint64_t stride);
 
   std::unordered_map<const Node*, llvm::Value*> values_;
 };
