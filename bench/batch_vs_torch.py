@@ -51,7 +51,8 @@ def main():
     def torch_f(x, y, z):
         return torch.tanh(torch.log(1 + z * (2 * x / torch.sin(y))))
 
-    print(f"PyTorch {torch.__version__}, 1 thread, CPU capability {torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, 'cpu') else '?'}; "
+    capability = [l.strip() for l in torch.__config__.show().splitlines() if "CPU capability" in l]
+    print(f"PyTorch {torch.__version__}, 1 thread, {capability[0] if capability else 'CPU capability unknown'}; "
           f"{n:,} points; load average {os.getloadavg()[0]:.2f}")
     print("| case | gradc ns/pt | PyTorch ns/pt (fastest variant) | gradc / PyTorch |")
     print("|---|---|---|---|")
