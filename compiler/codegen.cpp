@@ -5,16 +5,17 @@
 // for nan, because the JIT is tested against the interpreter.
 //
 // A tensor kernel is a sequence of loop nests, one per materialized node, in id order (see
-// TensorBody for the rules). No walk recurses over the graph: the analysis and the emission are
-// loops over the topological order, and the fused expression of one element is evaluated with
-// an explicit stack.
+// compiler/codegen/tensor_plan.cpp for the rules). No walk recurses over the graph: the
+// analysis and the emission are loops over the topological order, and the fused expression of
+// one element is evaluated with an explicit stack.
 //
 // The batch entry of a scalar kernel computes V*W rows at a time (W = batch_lanes, V vectors per
 // iteration: kBatchVectors): the body once more on vectors of V*W lanes, one lane per row, rows
 // read by gathers and written by scatters. The last rows (fewer than V*W) go through the same
 // vector code on a zero-padded copy, so a row's results do not depend on where it is in the batch.
 // The parts live in compiler/codegen/: op_lowering.hpp (the scalar ops, scalar kernels),
-// tensor_body.hpp with tensor_plan.cpp, tensor_loops.cpp and matmul.cpp (tensor kernels).
+// tensor_plan.hpp (the LLVM-free plan: fusion, buffers, last uses) and tensor_body.hpp with
+// tensor_emit.cpp, tensor_loops.cpp and matmul.cpp (the tensor kernels' LLVM).
 #include "compiler/codegen.hpp"
 #include "compiler/codegen/op_lowering.hpp"
 #include "compiler/codegen/tensor_body.hpp"

@@ -13,7 +13,7 @@ namespace gradc {
 namespace {
 
 constexpr std::uint64_t kStop = std::numeric_limits<std::uint64_t>::max();
-// Spins before sleeping: ~20 us at the pause latencies of current x86 cores. Long enough to
+// Spins before sleeping (bench/choices.md, "Thread pool" for how long). Long enough to
 // cover the serial code between two products of one training step, short enough that an idle
 // pool does not hold a core.
 constexpr int kSpins = 1 << 12;
