@@ -51,6 +51,7 @@ struct Options {
   bool grad = false, header = false, step = false;
   bool no_cache = false;  // --no-cache: compile every kernel, read and write no cached object
   std::optional<std::int64_t> bench_points;  // bench --points N
+  bool simd = false;  // compile: the batch entry W rows at a time with SLEEF (the JIT's batch)
 };
 
 /// The JIT's object cache folder for these options: "" with --no-cache, else default_cache_dir().

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <vector>
 
 #include "cli/common.hpp"
 #include "cli/compile.hpp"
@@ -138,7 +139,14 @@ std::string header(const Function& f, const Options& o, const Plan& p, const std
                    name);
   s += fmt::format(" * in[r*{0}_N_IN ...] and writes out[r*{0}_N_OUT ...].\n", name);
   s += " * Thread-safe (call from any number of threads at once), allocation-free, and dependent on\n";
-  s += " * nothing but libm. `in` and `out` must not overlap.\n";
+  if (o.simd) {
+    s += " * libm and SLEEF (link with -lsleef -lm). `in` and `out` must not overlap.\n";
+    s += fmt::format(" * {}_batch computes several points at a time with SLEEF's vector functions (--simd): each\n", name);
+    s += fmt::format(" * transcendental function within SLEEF's 1.0 ulp, so its rows may differ from {}'s in the\n", name);
+    s += " * last bits; a row's results do not depend on its place in the batch.\n";
+  } else {
+    s += " * nothing but libm. `in` and `out` must not overlap.\n";
+  }
   if (workspace_bytes)
     s += fmt::format(" * Per-thread workspace: {} bytes of thread_local storage, in each thread that calls it.\n",
                      workspace_bytes);
@@ -238,11 +246,14 @@ struct TempDir {
 };
 
 // The shared library: the object linked by the system's C compiler driver (no shell).
-std::string link_shared(const std::string& object, const std::string& out) {
+std::string link_shared(const std::string& object, const std::string& out, bool sleef) {
   TempDir dir;
   std::string obj = dir.path + "/kernel.o", so = dir.path + "/kernel.so";
   write_file_atomic(obj, object);
-  std::optional<ProcessResult> r = run_program({"cc", "-shared", "-o", so, obj, "-lm"}, "");
+  std::vector<std::string> argv = {"cc", "-shared", "-o", so, obj};
+  if (sleef) argv.push_back("-lsleef");
+  argv.push_back("-lm");
+  std::optional<ProcessResult> r = run_program(argv, "");
   if (!r)
     throw UsageError(fmt::format("cannot link {}: the C compiler driver 'cc' is not installed (apt-get install gcc); "
                                  "-o {} writes the object, to link yourself",
@@ -260,6 +271,8 @@ std::string link_shared(const std::string& object, const std::string& out) {
 int cmd_compile(const Options& o, const std::string& command) {
   static const char* const kOutputs =
       ".o (a relocatable object), .so (a shared library), .c (C99 source) or .h (the header)";
+  if (o.step && o.simd)
+    throw UsageError("--simd: only for a function's kernel; a training program's step vectorizes its tensor loops already");
   if (o.step) return cmd_compile_step(o, command);
   if (o.batch || o.epochs || !o.params.empty())
     throw UsageError(fmt::format("{}: only with --step (a training program's minibatch, schedule and starting parameters)",
@@ -282,6 +295,8 @@ int cmd_compile(const Options& o, const std::string& command) {
   if (ext == ".so" && !o.target.empty())
     throw UsageError("--target: a shared library is linked by this machine's cc, for this machine; write OUT.o for "
                      "another target");
+  if (o.simd && ext == ".c")
+    throw UsageError("--simd: OUT.c is C99 without dependencies, its batch one point at a time; --simd is for OUT.o and OUT.so");
   if (!o.prefix.empty() && !c_identifier(o.prefix))
     throw UsageError(fmt::format("--prefix: '{}' is not a C identifier (letters, digits and _, not first a digit)",
                                  o.prefix));
@@ -309,7 +324,7 @@ int cmd_compile(const Options& o, const std::string& command) {
   AotObject obj;
   try {
     // For OUT.h alone, the host's object: the header gives its workspace size.
-    obj = compile_object(spec, ext == ".h" ? AotTarget{} : AotTarget{o.target, o.cpu});
+    obj = compile_object(spec, ext == ".h" ? AotTarget{.simd = o.simd} : AotTarget{o.target, o.cpu, o.simd});
   } catch (const std::invalid_argument& e) {  // a name codegen refuses
     std::string why = e.what();
     if (why.starts_with("codegen: ")) why.erase(0, 9);
@@ -324,7 +339,7 @@ int write_outputs(const Options& o, const std::string& ext, const std::string& h
     write_file_atomic(o.out, header_text);
     return kExitOk;
   }
-  write_file_atomic(o.out, ext == ".so" ? link_shared(object, o.out) : object);
+  write_file_atomic(o.out, ext == ".so" ? link_shared(object, o.out, o.simd) : object);
   if (o.header) write_file_atomic(header_path, header_text);
   return kExitOk;
 }

@@ -186,6 +186,7 @@ int run(int argc, char** argv) {
   compile->add_option("--target", o.target, "the object's target triple, e.g. aarch64-linux-gnu (default: this machine)");
   compile->add_option("--cpu", o.cpu, "the object's CPU, e.g. x86-64-v3 (default: this machine's, or generic for --target)");
   compile->add_flag("--header", o.header, "also write the header, OUT with the extension .h");
+  compile->add_flag("--simd", o.simd, "the batch entry computes several points at a time with SLEEF's vector math, as the JIT's does (link with -lsleef)");
   compile->add_flag("--step", o.step, "a training program: its step, optimizer update and predict with a C API (see the header)");
   compile->add_option("--batch", o.batch, "--step: the minibatch's rows (default: the train block's batch)");
   compile->add_option("--epochs", o.epochs, "--step: the epochs the learning-rate schedule spans (default: the train block's)");

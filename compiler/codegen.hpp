@@ -54,6 +54,12 @@ struct TargetInfo {
   // Whether a*b + c may become an fma (LLVM's `contract` flag). The one field here that changes
   // results: false gives the bits of C compiled with -ffp-contract=off (compiler/codegen_c.hpp).
   bool contract = true;
+  // The batch entry of a scalar kernel computes as many points at a time as fit in a vector of
+  // this many bits (8 f64 or 16 f32 with 512), its transcendental functions from SLEEF: the
+  // module then calls Sleef_* functions (SLEEF's libsleef), and a row's results may differ from
+  // the single entry's within SLEEF's 1.0-ulp bound. 0 (or 64): one row at a time, the single
+  // entry's code in a loop. Only 128, 256 and 512 (SLEEF's x86 widths) vectorize.
+  unsigned batch_vector_bits = 0;
 };
 
 /// Builds the LLVM module for a kernel (verified; not yet optimized). Throws std::logic_error
@@ -61,6 +67,11 @@ struct TargetInfo {
 /// too large to allocate.
 std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& spec,
                                       const TargetInfo& target = {});
+
+/// How many rows one vector of the batch entry holds (1: the entry computes one row per
+/// iteration; see TargetInfo::batch_vector_bits). The entry computes several such vectors per
+/// iteration (codegen.cpp's kBatchVectors), one for a body too large to inline.
+unsigned batch_lanes(const KernelSpec& spec, const TargetInfo& target);
 
 /// Whether some node the kernel computes has rank > 0 (it is then generated as loop nests).
 bool is_tensor_kernel(const KernelSpec& spec);

@@ -204,8 +204,12 @@ AotObject compile_object(const KernelSpec& spec, const AotTarget& target) {
   AotObject obj;
   auto tm = target_machine(target, llvm::CodeGenOptLevel::Aggressive, obj.triple, obj.cpu);
   llvm::LLVMContext ctx;
+  // By default the batch entry one row at a time, as the single entry computes it: the object
+  // needs no library beyond libm, and its batch rows equal single calls bit for bit.
+  TargetInfo info = target_info(*tm);
+  if (!target.simd) info.batch_vector_bits = 0;
   std::unique_ptr<llvm::Module> m =
-      build_module(ctx, spec, *tm, target_info(*tm), /*optimize=*/true, [&](llvm::Module& mod) {
+      build_module(ctx, spec, *tm, info, /*optimize=*/true, [&](llvm::Module& mod) {
         make_c_surface(mod, spec);
       });
   if (llvm::GlobalVariable* ws = m->getNamedGlobal(spec.name + ".workspace"))

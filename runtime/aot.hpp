@@ -11,6 +11,9 @@ namespace gradc {
 struct AotTarget {
   std::string triple;  // empty: the host's
   std::string cpu;     // empty: the host's CPU (and its features) for the host, "generic" otherwise
+  // The batch entry W rows at a time with SLEEF's functions, as the JIT's (the object then
+  // needs libsleef); else the single entry's code in a loop (libm only, the same bits).
+  bool simd = false;
 };
 
 struct AotObject {

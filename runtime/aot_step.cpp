@@ -314,6 +314,7 @@ StepObject compile_step_object(const StepSpec& spec, const AotTarget& target) {
   StepObject obj;
   auto tm = target_machine(target, llvm::CodeGenOptLevel::Aggressive, obj.triple, obj.cpu);
   TargetInfo info = target_info(*tm);
+  info.batch_vector_bits = 0;  // no SLEEF in objects (see compile_object)
   llvm::LLVMContext ctx;
   std::uint64_t state_bytes = 0;
   auto kernel_entry = [](llvm::Module& m, const std::string& name) {

@@ -6,6 +6,7 @@
 
 #include <llvm/Analysis/TargetTransformInfo.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/IRCompileLayer.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -23,6 +24,9 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/Config/llvm-config.h>
+
+#include <dlfcn.h>
+#include <sleef.h>
 
 #include <mutex>
 #include <optional>
@@ -123,6 +127,12 @@ TargetInfo target_info(llvm::TargetMachine& tm) {
   target.vector_bits = static_cast<unsigned>(
       tti.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector).getFixedValue());
   target.vector_registers = tti.getNumberOfRegisters(tti.getRegisterClassForType(/*Vector=*/true));
+  // The widest vectors the CPU has, whatever width LLVM's tuning prefers for loops (256 bits on
+  // most AVX-512 CPUs): the batch entry computes that many points at a time.
+  f->addFnAttr("prefer-vector-width", "512");
+  llvm::TargetTransformInfo wide = tm.getTargetTransformInfo(*f);
+  target.batch_vector_bits = static_cast<unsigned>(
+      wide.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector).getFixedValue());
   return target;
 }
 
@@ -135,10 +145,10 @@ std::unique_ptr<llvm::Module> build_module(llvm::LLVMContext& ctx, const KernelS
   if (edit) edit(*m);
   if (!optimize) return m;
   llvm::PipelineTuningOptions tuning;
-  // The batch loop of a scalar kernel, the loop nests of a tensor kernel: for the host's
-  // vector width (see calls_libm for when a scalar kernel's batch loop is left alone).
+  // The loop nests of a tensor kernel, for the host's vector width; the batch loop of a scalar
+  // kernel when it is not already W rows at a time (see calls_libm for when it is left alone).
   bool tensor = is_tensor_kernel(spec);
-  tuning.LoopVectorization = !huge_module(*m) && (tensor || !calls_libm(*m));
+  tuning.LoopVectorization = !huge_module(*m) && (tensor || (!calls_libm(*m) && batch_lanes(spec, target) == 1));
   tuning.SLPVectorization = false;  // most of the pipeline's time on big bodies (bench/choices.md)
   // Tensor kernels: no general loop unrolling. It quadrupled the code of a small training
   // step and doubled its compile time (bench/choices.md) for no measured speed; the
@@ -247,6 +257,17 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
     symbols[j.mangleAndIntern(kPolygammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_polygamma), callable};
     if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
       fail("defining the special functions' symbols", std::move(err));
+    // SLEEF's vector functions (the batch entry's transcendentals) from the libsleef gradc is
+    // linked with, found by name in that library: the process's global symbols do not have them
+    // when gradc is a Python module loaded with RTLD_LOCAL.
+    Dl_info info;
+    if (!dladdr(reinterpret_cast<void*>(&Sleef_sin_u10), &info) || !info.dli_fname)
+      throw std::runtime_error("jit: cannot find the SLEEF library");
+    auto sleef = llvm::orc::DynamicLibrarySearchGenerator::Load(
+        info.dli_fname, j.getDataLayout().getGlobalPrefix(),
+        [&](const llvm::orc::SymbolStringPtr& name) { return (*name).starts_with("Sleef_"); });
+    if (!sleef) fail("loading the SLEEF library", sleef.takeError());
+    j.getMainJITDylib().addGenerator(std::move(*sleef));
   }
   if (opts.threads > 1) {
     impl->pool = std::make_unique<ThreadPool>(opts.threads);

@@ -5,7 +5,7 @@
 # libjs-katex) and MathJax (npm's mathjax-full, into .deps/node/) under node.
 set -euo pipefail
 want=(cmake ninja-build g++ llvm-19-dev libboost-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-      libgtest-dev libbenchmark-dev python3 graphviz librsvg2-bin zlib1g-dev libjs-katex libreadline-dev)
+      libgtest-dev libbenchmark-dev libsleef-dev python3 graphviz librsvg2-bin zlib1g-dev libjs-katex libreadline-dev)
 # The install test (tests/check_install.py) drives the zsh completion in zsh, and Vim's syntax
 # file in vim (Debian's `vim`, which has syntax highlighting, unlike vim-tiny).
 want+=(zsh vim)

@@ -9,8 +9,8 @@ Part 1 builds examples/embed/embed.c and embed.cpp against the .o and against th
 lecture.grad's f (--grad) and tensor_args.grad's lin (--jacobian), and embed.c against their
 generated C (.c, close to eval: it has no fma contraction), and runs both entries. Part 2
 runs a generic C driver over more cases: the Hessian, a forward-mode Jacobian, a tensor
-parameter's gradient, value only, --cpu. Every object and library may need libm and nothing
-else (plus memcpy/memset and the dynamic loader's __tls_get_addr): checked with nm -u. The f32
+parameter's gradient, value only, --simd (linked with -lsleef: its batch within SLEEF's bound),
+--cpu. Every object and library may need libm and nothing else (--simd: SLEEF's functions too) (plus memcpy/memset and the dynamic loader's __tls_get_addr): checked with nm -u. The f32
 kernels are checked against the f64 results to float precision here; their bits against the
 JIT's f32 kernel in test_aot (C++)."""
 import json
@@ -119,7 +119,7 @@ def compare(label, program_out, exp_rows, f32, exact=True):
 LIBM = None
 
 
-def check_undefined(path):
+def check_undefined(path, sleef=False):
     global LIBM
     if LIBM is None:
         libm = run(["cc", "-print-file-name=libm.so.6"]).strip()
@@ -127,6 +127,9 @@ def check_undefined(path):
     undefined = {line.split()[-1].split("@")[0] for line in run(["nm", "-u", path]).splitlines()
                  if line.split()[0] == "U"}
     extra = undefined - LIBM - {"memcpy", "memset", "memmove", "__tls_get_addr"}
+    if sleef:  # --simd: SLEEF's vector functions too, and nothing else
+        check(any(s.startswith("Sleef_") for s in extra), f"{os.path.basename(path)}: --simd calls no SLEEF function")
+        extra = {s for s in extra if not s.startswith("Sleef_")}
     check(not extra, f"{os.path.basename(path)} needs more than libm: {sorted(extra)}")
     return undefined
 
@@ -227,6 +230,8 @@ def generic_cases(tmp):
         ("edge_q", inputs("tests", "inputs", "compile_edge.grad"), "q", "--hessian", []),
         ("edge_v", inputs("tests", "inputs", "compile_edge.grad"), "v", "--jacobian", []),  # matrix products in the workspace
         # Another CPU: the same source, rounded on other instructions (no fma): close, not the same bits.
+        # The JIT's batch (SLEEF's vector math, -lsleef): within SLEEF's bound of eval, not its bits.
+        ("simd", inputs("examples", "lecture.grad"), "f", "--grad", ["--simd"]),
         ("cpu", inputs("examples", "lecture.grad"), "f", "--grad", ["--cpu", "x86-64"]),
     ]
     if platform.machine() != "x86_64":
@@ -236,11 +241,12 @@ def generic_cases(tmp):
             obj = os.path.join(d, f"{name}_{dtype}.o")
             run([GRADC, "compile", path, "--fn", fn, *([flag] if flag else []), "--prefix", name, "--dtype", dtype,
                  *extra, "--header", "-o", obj])
-            check_undefined(obj)
+            check_undefined(obj, sleef="--simd" in extra)
             exe = obj[:-2]
             real = "float" if dtype == "f32" else "double"
             run(["cc", "-std=c99", "-O2", "-Wall", "-Werror", f'-DHEADER="{name}_{dtype}.h"', f"-DENTRY={name}",
-                 f"-DREAL={real}", "-I", d, driver, obj, "-lm", "-o", exe])
+                 f"-DREAL={real}", "-I", d, driver, obj, *(["-lsleef"] if "--simd" in extra else []), "-lm",
+                 "-o", exe])
             pts = points(path, fn)
             exp = [expected(path, fn, flag, at_text(p)) for p in pts]
             compare(f"{name} {dtype}", run([exe, *[x for p in pts for x in numbers(p)]]), exp, dtype == "f32",

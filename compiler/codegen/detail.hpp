@@ -23,8 +23,12 @@ inline const char* declared_libm(DType t) { return t == DType::F32 ? kDeclaredLi
 inline bool is_declared_function(const std::string& name, DType t) {
   int f32 = t == DType::F32;
   return name == declared_libm(t) || name == kLgamma[f32] || name == kExpm1[f32] || name == "gradc_digamma" ||
-         name == "gradc_polygamma";
+         name == "gradc_polygamma" || name.starts_with("Sleef_");
 }
+
+// SLEEF's name of the vector function computing op on `lanes` elements of dtype (its 1.0-ulp
+// variant), or "" when the op has none (see kVectorMath in op_lowering.cpp).
+std::string vector_math_name(Op op, DType dtype, unsigned lanes);
 
 // Distinct constants emitted as immediates; beyond, they are loaded from a table (see emit).
 inline constexpr std::size_t kMaxImmediates = 1000;

@@ -7,13 +7,32 @@
 
 namespace gradc::codegen_detail {
 
+// The vector math of the batch entry: one row per op, SLEEF's name of the function (its 1.0-ulp
+// "u10" variant, see vector_math_name). Ops not listed are computed lane by lane by the scalar
+// function: lgamma (SLEEF's is only within 1e-15 absolute for negative arguments), sinh and
+// cosh (SLEEF's overflow to inf from |x| > 709, f32 88, where the result is still finite),
+// digamma and polygamma (gradc's own). sqrt and fabs are LLVM intrinsics, exact on vectors too.
+struct VectorMath {
+  Op op;
+  const char* sleef;
+};
+constexpr VectorMath kVectorMath[] = {
+    {Op::Sin, "sin"},     {Op::Cos, "cos"},     {Op::Tan, "tan"},     {Op::Asin, "asin"},
+    {Op::Acos, "acos"},   {Op::Atan, "atan"},   {Op::Tanh, "tanh"},   {Op::Exp, "exp"},     {Op::Log, "log"},     {Op::Log1p, "log1p"},
+    {Op::Expm1, "expm1"}, {Op::Pow, "pow"},
+};
+
+std::string vector_math_name(Op op, DType dtype, unsigned lanes) {
+  for (const VectorMath& row : kVectorMath)
+    if (row.op == op)
+      return std::string("Sleef_") + row.sleef + (dtype == DType::F32 ? "f" : "d") + std::to_string(lanes) + "_u10";
+  return {};
+}
+
 // op(a, c) for an elementwise op (c is null for a unary one); throws std::logic_error for a
 // tensor op.
 llvm::Value* OpLowering::elementwise(const Node* n, llvm::Value* a, llvm::Value* c) {
-  auto call = [&](llvm::Intrinsic::ID id, llvm::Value* x) {
-    return b_.CreateUnaryIntrinsic(id, x);
-  };
-  auto unary = [&](llvm::Intrinsic::ID id) { return call(id, a); };
+  auto unary = [&](llvm::Intrinsic::ID id) { return b_.CreateUnaryIntrinsic(id, a); };
   // No default: a new op in GRADC_FOR_EACH_OP without a lowering is a -Wswitch warning.
   switch (n->op) {
     case Op::Const: return k(n->value);
@@ -24,30 +43,21 @@ llvm::Value* OpLowering::elementwise(const Node* n, llvm::Value* a, llvm::Value*
     case Op::Div: return b_.CreateFDiv(a, c);
     case Op::Neg: return b_.CreateFNeg(a);
     case Op::Pow: return pow(n, a, c);
-    case Op::Sin: return unary(llvm::Intrinsic::sin);
-    case Op::Cos: return unary(llvm::Intrinsic::cos);
-    case Op::Tan: return unary(llvm::Intrinsic::tan);
-    case Op::Asin: return unary(llvm::Intrinsic::asin);
-    case Op::Acos: return unary(llvm::Intrinsic::acos);
-    case Op::Atan: return unary(llvm::Intrinsic::atan);
-    case Op::Sinh: return unary(llvm::Intrinsic::sinh);
-    case Op::Cosh: return unary(llvm::Intrinsic::cosh);
-    case Op::Tanh: return unary(llvm::Intrinsic::tanh);
-    case Op::Exp: return unary(llvm::Intrinsic::exp);
-    case Op::Log: return unary(llvm::Intrinsic::log);
+    case Op::Sin: case Op::Cos: case Op::Tan: case Op::Asin: case Op::Acos: case Op::Atan:
+    case Op::Sinh: case Op::Cosh: case Op::Tanh: case Op::Exp: case Op::Log: case Op::Lgamma:
+    case Op::Log1p: case Op::Expm1:
+      return math(n->op, {a});
     case Op::Sqrt: return unary(llvm::Intrinsic::sqrt);
     case Op::Abs: return unary(llvm::Intrinsic::fabs);
     // sigmoid(x) = 1 / (1 + exp(-x))
-    case Op::Sigmoid:
-      return b_.CreateFDiv(k(1),
-                           b_.CreateFAdd(k(1), call(llvm::Intrinsic::exp, b_.CreateFNeg(a))));
+    case Op::Sigmoid: return b_.CreateFDiv(k(1), b_.CreateFAdd(k(1), math(Op::Exp, {b_.CreateFNeg(a)})));
     // relu(x) = x > 0 ? x : 0   (relu(nan) = 0, as in the interpreter)
     case Op::Relu: return b_.CreateSelect(b_.CreateFCmpOGT(a, k(0)), a, k(0));
     // softplus(x) = std::max(x, 0) + log1p(exp(-|x|)), std::max(x, 0) being x < 0 ? 0 : x
     case Op::Softplus: {
       llvm::Value* pos = b_.CreateSelect(b_.CreateFCmpOLT(a, k(0)), k(0), a);
-      llvm::Value* e = call(llvm::Intrinsic::exp, b_.CreateFNeg(unary(llvm::Intrinsic::fabs)));
-      return b_.CreateFAdd(pos, b_.CreateCall(libm(declared_libm(dtype_)), {e}));
+      llvm::Value* e = math(Op::Exp, {b_.CreateFNeg(unary(llvm::Intrinsic::fabs))});
+      return b_.CreateFAdd(pos, math(Op::Log1p, {e}));
     }
     // min(a, b) = a <= b ? a : b, max(a, b) = a >= b ? a : b: ties pick a, nan picks b.
     case Op::Min: return b_.CreateSelect(b_.CreateFCmpOLE(a, c), a, c);
@@ -59,9 +69,6 @@ llvm::Value* OpLowering::elementwise(const Node* n, llvm::Value* a, llvm::Value*
                              b_.CreateSelect(b_.CreateFCmpOLT(a, k(0)), k(-1), k(0)));
     // mask(c, x) = c == 0 ? 0 : c*x: a select, so that x = inf or nan cannot leak through c = 0
     case Op::Mask: return b_.CreateSelect(b_.CreateFCmpOEQ(a, k(0)), k(0), b_.CreateFMul(a, c));
-    case Op::Lgamma: return b_.CreateCall(libm(kLgamma[dtype_ == DType::F32]), {a});
-    case Op::Log1p: return b_.CreateCall(libm(declared_libm(dtype_)), {a});
-    case Op::Expm1: return b_.CreateCall(libm(kExpm1[dtype_ == DType::F32]), {a});
     case Op::Digamma: return special(kDigammaSymbol, {a});
     case Op::Polygamma: return special(kPolygammaSymbol, {a, c});
     case Op::Tensor: case Op::Broadcast: case Op::Reshape: case Op::Sum: case Op::ReduceMax:
@@ -73,8 +80,86 @@ llvm::Value* OpLowering::elementwise(const Node* n, llvm::Value* a, llvm::Value*
                          std::to_string(static_cast<int>(n->op)));
 }
 
+namespace {
+std::vector<int> lane_range(unsigned from, unsigned n) {
+  std::vector<int> r(n);
+  for (unsigned i = 0; i < n; ++i) r[i] = static_cast<int>(from + i);
+  return r;
+}
+}  // namespace
+
+llvm::Value* OpLowering::math(Op op, std::initializer_list<llvm::Value*> args) {
+  std::vector<llvm::Value*> v(args);
+  if (lanes_ == 1) return scalar_math(op, v);
+  std::string name = vector_math_name(op, dtype_, call_lanes_);
+  if (name.empty()) return per_lane(v, [&](const std::vector<llvm::Value*>& x) { return scalar_math(op, x); });
+  auto* part = llvm::FixedVectorType::get(s_, call_lanes_);
+  std::vector<llvm::Type*> types(v.size(), part);
+  llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(part, types, false));
+  if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
+    fn->setDoesNotThrow();
+    fn->setDoesNotAccessMemory();
+    fn->addFnAttr(llvm::Attribute::WillReturn);
+  }
+  if (call_lanes_ == lanes_) return b_.CreateCall(f, v);
+  // Several independent calls, one after the other, so the CPU overlaps them (one SLEEF call
+  // is a long dependent chain: alone, its latency bounds the loop).
+  std::vector<llvm::Value*> parts;
+  for (unsigned at = 0; at < lanes_; at += call_lanes_) {
+    std::vector<llvm::Value*> x;
+    for (llvm::Value* a : v) x.push_back(b_.CreateShuffleVector(a, llvm::ArrayRef<int>(lane_range(at, call_lanes_))));
+    parts.push_back(b_.CreateCall(f, x));
+  }
+  while (parts.size() > 1) {  // concatenate pairwise (lanes_ / call_lanes_ is a power of 2)
+    std::vector<llvm::Value*> joined;
+    for (std::size_t i = 0; i < parts.size(); i += 2) {
+      unsigned n = llvm::cast<llvm::FixedVectorType>(parts[i]->getType())->getNumElements();
+      joined.push_back(b_.CreateShuffleVector(parts[i], parts[i + 1], llvm::ArrayRef<int>(lane_range(0, 2 * n))));
+    }
+    parts = std::move(joined);
+  }
+  return parts[0];
+}
+
+// On scalars of the element type (s_).
+llvm::Value* OpLowering::scalar_math(Op op, const std::vector<llvm::Value*>& x) {
+  auto call = [&](llvm::Intrinsic::ID id) { return b_.CreateUnaryIntrinsic(id, x[0]); };
+  auto c = [&](const char* name) { return b_.CreateCall(libm(name), {x[0]}); };
+  int f32 = dtype_ == DType::F32;
+  switch (op) {
+    case Op::Sin: return call(llvm::Intrinsic::sin);
+    case Op::Cos: return call(llvm::Intrinsic::cos);
+    case Op::Tan: return call(llvm::Intrinsic::tan);
+    case Op::Asin: return call(llvm::Intrinsic::asin);
+    case Op::Acos: return call(llvm::Intrinsic::acos);
+    case Op::Atan: return call(llvm::Intrinsic::atan);
+    case Op::Sinh: return call(llvm::Intrinsic::sinh);
+    case Op::Cosh: return call(llvm::Intrinsic::cosh);
+    case Op::Tanh: return call(llvm::Intrinsic::tanh);
+    case Op::Exp: return call(llvm::Intrinsic::exp);
+    case Op::Log: return call(llvm::Intrinsic::log);
+    case Op::Lgamma: return c(kLgamma[f32]);
+    case Op::Log1p: return c(declared_libm(dtype_));
+    case Op::Expm1: return c(kExpm1[f32]);
+    case Op::Pow: return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x[0], x[1]);
+    default: throw std::logic_error("codegen: op " + std::to_string(static_cast<int>(op)) + " is no math function");
+  }
+}
+
+llvm::Value* OpLowering::per_lane(const std::vector<llvm::Value*>& args,
+                                  const std::function<llvm::Value*(const std::vector<llvm::Value*>&)>& f) {
+  if (lanes_ == 1) return f(args);
+  llvm::Value* r = llvm::PoisonValue::get(t_);
+  for (unsigned l = 0; l < lanes_; ++l) {
+    std::vector<llvm::Value*> x;
+    for (llvm::Value* v : args) x.push_back(b_.CreateExtractElement(v, l));
+    r = b_.CreateInsertElement(r, f(x), l);
+  }
+  return r;
+}
+
 llvm::FunctionCallee OpLowering::libm(const char* name) {
-  llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(t_, {t_}, false));
+  llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(s_, {s_}, false));
   if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
     // errno is ignored: let LLVM treat the call as a pure function (like -fno-math-errno).
     fn->setDoesNotThrow();
@@ -85,7 +170,8 @@ llvm::FunctionCallee OpLowering::libm(const char* name) {
 }
 
 // A call of a special function of support/special.hpp: f64 arguments and result (an f32
-// kernel widens its arguments and rounds the result, which is then correctly rounded or nearly).
+// kernel widens its arguments and rounds the result, which is then correctly rounded or nearly);
+// on vectors lane by lane.
 llvm::Value* OpLowering::special(const char* name, std::initializer_list<llvm::Value*> args) {
   llvm::Type* f64 = b_.getDoubleTy();
   std::vector<llvm::Type*> types(args.size(), f64);
@@ -95,10 +181,12 @@ llvm::Value* OpLowering::special(const char* name, std::initializer_list<llvm::V
     fn->setDoesNotAccessMemory();
     fn->addFnAttr(llvm::Attribute::WillReturn);
   }
-  std::vector<llvm::Value*> wide;
-  for (llvm::Value* v : args) wide.push_back(t_ == f64 ? v : b_.CreateFPExt(v, f64));
-  llvm::Value* r = b_.CreateCall(f, wide);
-  return t_ == f64 ? r : b_.CreateFPTrunc(r, t_);
+  return per_lane(args, [&](const std::vector<llvm::Value*>& x) {
+    std::vector<llvm::Value*> wide;
+    for (llvm::Value* v : x) wide.push_back(s_ == f64 ? v : b_.CreateFPExt(v, f64));
+    llvm::Value* r = b_.CreateCall(f, wide);
+    return s_ == f64 ? r : b_.CreateFPTrunc(r, s_);
+  });
 }
 
 void OpLowering::make_constant_table(const std::vector<const Node*>& order, const std::string& name) {
@@ -109,7 +197,7 @@ void OpLowering::make_constant_table(const std::vector<const Node*>& order, cons
     table.push_back(n->value);
   }
   if (table.size() <= kMaxImmediates) return;
-  auto* type = llvm::ArrayType::get(t_, table.size());
+  auto* type = llvm::ArrayType::get(s_, table.size());
   llvm::Constant* init;
   if (dtype_ == DType::F32) {
     std::vector<float> f(table.begin(), table.end());
@@ -136,14 +224,39 @@ void BodyEmitter::emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out
       auto it = input_index.find(n);
       if (it == input_index.end())
         throw std::logic_error("codegen: variable '" + n->name + "' is not a kernel input");
-      v = b_.CreateLoad(t_, b_.CreateConstInBoundsGEP1_64(t_, in, it->second), n->name);
+      v = load_input(in, it->second, spec.inputs.size(), n->name);
     } else {
       v = lower(n);
     }
     values_.emplace(n, v);
   }
   for (std::size_t j = 0; j < spec.outputs.size(); ++j)
-    b_.CreateStore(values_.at(spec.outputs[j]), b_.CreateConstInBoundsGEP1_64(t_, out, j));
+    store_output(values_.at(spec.outputs[j]), out, j, spec.outputs.size());
+}
+
+// Input `index` of each row (rows `stride` elements apart): a vector of one lane per row.
+llvm::Value* BodyEmitter::load_input(llvm::Value* in, std::uint64_t index, std::uint64_t stride,
+                                     const std::string& name) {
+  if (lanes_ == 1) return b_.CreateLoad(s_, b_.CreateConstInBoundsGEP1_64(s_, in, index), name);
+  llvm::Value* v = b_.CreateMaskedGather(t_, lane_pointers(in, index, stride), llvm::Align(s_->getPrimitiveSizeInBits() / 8));
+  v->setName(name);
+  return v;
+}
+
+// &p[l*stride + index] for each lane l: a gather's or a scatter's addresses (one instruction each,
+// where loads and insertelements per lane made the backend's work grow with the lanes).
+llvm::Value* BodyEmitter::lane_pointers(llvm::Value* p, std::uint64_t index, std::uint64_t stride) {
+  std::vector<llvm::Constant*> offsets;
+  for (unsigned l = 0; l < lanes_; ++l) offsets.push_back(b_.getInt64(l * stride + index));
+  return b_.CreateInBoundsGEP(s_, p, llvm::ConstantVector::get(offsets));
+}
+
+void BodyEmitter::store_output(llvm::Value* v, llvm::Value* out, std::uint64_t index, std::uint64_t stride) {
+  if (lanes_ == 1) {
+    b_.CreateStore(v, b_.CreateConstInBoundsGEP1_64(s_, out, index));
+    return;
+  }
+  b_.CreateMaskedScatter(v, lane_pointers(out, index, stride), llvm::Align(s_->getPrimitiveSizeInBits() / 8));
 }
 
 llvm::Value* BodyEmitter::lower(const Node* n) {

@@ -1,4 +1,5 @@
-// OpLowering (the scalar lowering of the elementwise ops) and BodyEmitter (scalar kernels).
+// OpLowering (the lowering of the elementwise ops, on scalars or on vectors of W points) and
+// BodyEmitter (the body of a scalar kernel: one point, or W points for the batch entry).
 #pragma once
 
 #include "compiler/codegen/detail.hpp"
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -26,12 +28,21 @@
 
 namespace gradc::codegen_detail {
 
-/// The lowering of the elementwise ops on scalar values of the element type (shared by the
-/// straight-line body and the loop bodies of tensor kernels).
+/// The lowering of the elementwise ops on values of the element type (shared by the
+/// straight-line body and the loop bodies of tensor kernels), or with lanes > 1 on vectors of
+/// that many points (the batch entry of a scalar kernel): the same instructions on vectors, and
+/// the transcendental functions from SLEEF (kVectorMath in op_lowering.cpp).
 class OpLowering {
  public:
-  OpLowering(llvm::Module& m, llvm::IRBuilder<>& b, DType dtype)
-      : m_(m), b_(b), dtype_(dtype), t_(dtype == DType::F32 ? b.getFloatTy() : b.getDoubleTy()) {}
+  // call_lanes: the width of SLEEF's functions, lanes a multiple of it (0: lanes).
+  OpLowering(llvm::Module& m, llvm::IRBuilder<>& b, DType dtype, unsigned lanes = 1, unsigned call_lanes = 0)
+      : m_(m),
+        b_(b),
+        dtype_(dtype),
+        lanes_(lanes),
+        call_lanes_(call_lanes ? call_lanes : lanes),
+        s_(dtype == DType::F32 ? b.getFloatTy() : b.getDoubleTy()),
+        t_(lanes > 1 ? static_cast<llvm::Type*>(llvm::FixedVectorType::get(s_, lanes)) : s_) {}
 
  protected:
   // op(a, c) for an elementwise op (c is null for a unary one): the table in op_lowering.cpp.
@@ -43,7 +54,7 @@ class OpLowering {
     const Node* e = splat_constant(n->arg(1));
     if (e && e->is_const(2)) return b_.CreateFMul(a, a);
     if (e && e->is_const(3)) return b_.CreateFMul(b_.CreateFMul(a, a), a);
-    return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a, c);
+    return math(Op::Pow, {a, c});
   }
 
   // The ReduceMax step: acc stays once it is nan; else v replaces it when v > acc or v is nan
@@ -55,8 +66,15 @@ class OpLowering {
 
   llvm::Constant* k(double v) { return llvm::ConstantFP::get(t_, v); }
 
+  // A math function of the op (Sin, ..., Lgamma, Pow) on t_ values: the LLVM intrinsic or C
+  // library function, on vectors SLEEF's function (kVectorMath), else the scalar one lane by lane.
+  llvm::Value* math(Op op, std::initializer_list<llvm::Value*> args);
+  llvm::Value* scalar_math(Op op, const std::vector<llvm::Value*>& args);
   llvm::FunctionCallee libm(const char* name);
   llvm::Value* special(const char* name, std::initializer_list<llvm::Value*> args);
+  // f(args) for scalar f applied to each lane of vector args.
+  llvm::Value* per_lane(const std::vector<llvm::Value*>& args,
+                        const std::function<llvm::Value*(const std::vector<llvm::Value*>&)>& f);
 
   // Scalar constants (Const nodes): immediates, or past kMaxImmediates loads from a table.
   // Thousands of distinct constants as immediates make the backend quadratic (its constant
@@ -66,20 +84,26 @@ class OpLowering {
   // A Const node's value: an immediate or a load from the table.
   llvm::Value* constant(const Node* n) {
     if (!consts_) return k(n->value);
-    return b_.CreateLoad(t_, b_.CreateConstInBoundsGEP2_64(consts_->getValueType(), consts_, 0, table_index_.at(n)));
+    llvm::Value* v =
+        b_.CreateLoad(s_, b_.CreateConstInBoundsGEP2_64(consts_->getValueType(), consts_, 0, table_index_.at(n)));
+    return lanes_ > 1 ? b_.CreateVectorSplat(lanes_, v) : v;
   }
 
   llvm::Module& m_;
   llvm::IRBuilder<>& b_;
   DType dtype_;
-  llvm::Type* t_;
+  unsigned lanes_;  // 1: scalar values; else vectors of this many points
+  unsigned call_lanes_;  // SLEEF's functions take this many: a value of lanes_ is several calls
+  llvm::Type* s_;   // the element type
+  llvm::Type* t_;   // the type of a value: s_, or a vector of lanes_ s_
   std::unordered_map<const Node*, std::uint64_t> table_index_;
   llvm::GlobalVariable* consts_ = nullptr;
 };
 
 /// Emits the straight-line body of a scalar kernel: loads the inputs it uses from `in` and
 /// stores the outputs to `out` after the last load (so a single call may write its outputs over
-/// its inputs).
+/// its inputs). With lanes > 1, `in` and `out` hold that many rows (row-major) and each value
+/// is a vector with one lane per row.
 class BodyEmitter : OpLowering {
  public:
   using OpLowering::OpLowering;
@@ -88,6 +112,9 @@ class BodyEmitter : OpLowering {
 
  private:
   llvm::Value* lower(const Node* n);
+  llvm::Value* load_input(llvm::Value* in, std::uint64_t index, std::uint64_t stride, const std::string& name);
+  void store_output(llvm::Value* v, llvm::Value* out, std::uint64_t index, std::uint64_t stride);
+  llvm::Value* lane_pointers(llvm::Value* p, std::uint64_t index, std::uint64_t stride);
 
   std::unordered_map<const Node*, llvm::Value*> values_;
 };

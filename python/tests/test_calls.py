@@ -77,7 +77,13 @@ def test_hessian_against_finite_differences_of_the_gradient(lecture):
     assert np.array_equal(H, H.T)
 
 
-def test_batch_equals_single_calls_bit_for_bit(lecture):
+def close(a, b):
+    # A batch's transcendentals are SLEEF's vector functions (1.0 ulp each), a single call's the C
+    # library's (README: where gradc differs on purpose): equal to a few ulps, nan where nan.
+    np.testing.assert_allclose(a, b, rtol=1e-13, atol=0)
+
+
+def test_batch_equals_single_calls_within_sleef_bound(lecture):
     rng = np.random.default_rng(7)
     X = np.column_stack([rng.uniform(0.1, 1, 37), rng.uniform(0.5, 2.5, 37), rng.uniform(1, 4, 37)])
     v, g = lecture.f.value_and_grad(X)
@@ -87,9 +93,10 @@ def test_batch_equals_single_calls_bit_for_bit(lecture):
     assert H.shape == (37, 3, 3)
     for i, row in enumerate(X):
         vi, gi = lecture.f.value_and_grad(*row)
-        assert v[i] == vi and np.array_equal(g[i], gi)
-        assert values[i] == lecture.f(*row)
-        assert np.array_equal(H[i], lecture.f.hessian(*row))
+        close(v[i], vi)
+        close(g[i], gi)
+        close(values[i], lecture.f(*row))
+        close(H[i], lecture.f.hessian(*row))
 
 
 def test_batch_by_parameter_broadcasts_like_numpy(lecture):
@@ -100,11 +107,12 @@ def test_batch_by_parameter_broadcasts_like_numpy(lecture):
     for i in range(2):
         for j in range(3):
             vi, gi = lecture.f.value_and_grad(xs[j], ys[i, 0], 3.0)
-            assert v[i, j] == vi and np.array_equal(g[i, j], gi)
+            close(v[i, j], vi)
+            close(g[i, j], gi)
     # Leading axes of a packed array of points, and of one point.
     X = np.stack(np.broadcast_arrays(xs, ys, 3.0), axis=-1)
     assert np.array_equal(lecture.f(X), v)
-    assert lecture.f(np.array([0.5, 1.2, 3.0])) == lecture.f(0.5, 1.2, 3.0)
+    close(lecture.f(np.array([0.5, 1.2, 3.0])), lecture.f(0.5, 1.2, 3.0))
 
 
 def test_packed_points_of_other_layouts_and_no_points(lecture):
