@@ -9,15 +9,10 @@
 #include "grammar/parser.hpp"
 #include "support/parser_helpers.hpp"
 
-namespace gradc {
+namespace gradc::test {
 namespace {
 
 using ast::Operand;
-
-using test::expression_error;
-using test::program_error;
-using test::source;
-using test::where;
 
 //===--- An S-expression printer that makes the AST's meaning explicit --------------------===//
 // Binary operators print as (op a b), signs as (- a), calls as (f a b) with named arguments as
@@ -675,4 +670,4 @@ TEST(ParserExpressions, NewKeywords) {
 
 
 }  // namespace
-}  // namespace gradc
+}  // namespace gradc::test

@@ -10,14 +10,10 @@
 #include "grammar/parser.hpp"
 #include "support/parser_helpers.hpp"
 
-namespace gradc {
+namespace gradc::test {
 namespace {
 
 using ast::Operand;
-using test::expression_error;
-using test::program_error;
-using test::source;
-using test::where;
 
 //===--- Errors: message and line:col ---------------------------------------------------===//
 
@@ -384,4 +380,4 @@ TEST(ParserRobustness, HundredThousandPostfixes) {
   EXPECT_EQ(x.postfix.back().loc.offset, text.size() - 2);
 }
 }  // namespace
-}  // namespace gradc
+}  // namespace gradc::test
