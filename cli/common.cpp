@@ -23,12 +23,15 @@
 #include "io/file.hpp"
 #include "io/process.hpp"
 #include "runtime/jit.hpp"
+#include "runtime/object_cache.hpp"
 #include "io/params_io.hpp"
 #include "runtime/train.hpp"
 
 #include <unistd.h>
 
 namespace gradc::cli {
+
+std::string jit_cache_dir(const Options& o) { return o.no_cache ? "" : default_cache_dir(); }
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string s;

@@ -48,7 +48,12 @@ struct Options {
   // object, --grad, --header (OUT.h next to OUT.o or OUT.so), --step (refused with the reason)
   std::string prefix, target, cpu;
   bool grad = false, header = false, step = false;
+  bool no_cache = false;  // --no-cache: compile every kernel, read and write no cached object
+  std::optional<std::int64_t> bench_points;  // bench --points N
 };
+
+/// The JIT's object cache folder for these options: "" with --no-cache, else default_cache_dir().
+std::string jit_cache_dir(const Options& o);
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ");
 std::vector<std::string> param_names(const Function& f);
@@ -143,5 +148,6 @@ int cmd_descent(const Options& o);
 int cmd_sweep(const Options& o);
 int cmd_plot(const Options& o);
 int cmd_field(const Options& o);
+int cmd_bench(const Options& o);
 
 }  // namespace gradc::cli

@@ -263,7 +263,7 @@ int cmd_eval(const Options& o) {
   // One JSON object, one CSV, or vectors for one function's parameters: those need one function.
   if (o.json || !o.points.empty() || !o.jvp.empty() || !o.vjp.empty()) choose(*m, o.fn, /*tensors=*/true);
   auto fns = choose_all(*m, o.fn, /*tensors=*/true);
-  auto jit = Jit::create({.contract = !o.no_fma});
+  auto jit = Jit::create({.contract = !o.no_fma, .cache_dir = jit_cache_dir(o)});
   for (std::size_t i = 0; i < fns.size(); ++i) {
     if (i) std::fputs("\n", stdout);
     eval_function(*m, *fns[i], o, *jit, fns);

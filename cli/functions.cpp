@@ -407,7 +407,7 @@ int cmd_check(const Options& o) {
   if (o.lint) return lint_functions(*m, o);
   if (m->training && o.fn.empty()) return check_training(*m, o);
   auto fns = choose_all(*m, o.fn);
-  auto jit = Jit::create();
+  auto jit = Jit::create({.cache_dir = jit_cache_dir(o)});
   bool ok = true;
   for (std::size_t i = 0; i < fns.size(); ++i) {
     if (i) std::fputs("\n", stdout);

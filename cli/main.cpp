@@ -91,7 +91,7 @@ void check_long_options(const CLI::App& sub, const std::vector<std::string>& arg
 
 std::string version_text() {
   JitHost h = jit_host();
-  return fmt::format("gradc 0.1\nLLVM {}\nJIT target: {} (host CPU: {})\n", h.llvm_version, h.triple, h.cpu);
+  return fmt::format("gradc {}\nLLVM {}\nJIT target: {} (host CPU: {})\n", kGradcVersion, h.llvm_version, h.triple, h.cpu);
 }
 
 // --color=always|never|auto, anywhere before `--`: taken out of the arguments before CLI11 sees
@@ -278,7 +278,19 @@ int run(int argc, char** argv) {
   predict->add_option("-o,--out", o.out, "write the predictions to this CSV file, atomically");
   for (CLI::App* c : {check, train, descent, sweep, predict}) digits(c);
 
+  CLI::App* bench = app.add_subcommand("bench", "time a function's value and gradient (as eval compiles them) or a training program's step: compile (cold and cached), one evaluation, a batch, a step");
+  common(bench);
+  bench->add_option("--points", o.bench_points, "points in the timed batch (default 100000), near the file's 'at' point")
+      ->check(whole_in(1, 100000000));
+  bench->add_option("--dtype", o.dtype, "element type of the kernel: f64 (default) or f32")->check(CLI::IsMember({"f32", "f64"}));
+  bench->add_option("--threads", o.threads, "threads for the large matrix products (default 1)")->check(whole_in(1, 64));
+  bench->add_flag("--json", o.json, "print one JSON object");
+  bench->add_flag("--no-cache", o.no_cache, "refused: bench compiles without the cache, and with a temporary cache of its own");
+
   CLI::App* repl = app.add_subcommand("repl", "an interactive session: define functions, then eval, diff, explain them");
+  // The commands that run JIT-compiled kernels, which the object cache serves.
+  for (CLI::App* c : {eval, check, train, predict, field, descent, sweep, repl})
+    c->add_flag("--no-cache", o.no_cache, "compile every kernel: read and write no object in the cache (see README: the compile cache)");
 
   try {
     // git's conventions: `gradc help [COMMAND]`, `gradc version`, and a suggestion for a
@@ -348,6 +360,7 @@ int run(int argc, char** argv) {
     if (*descent) return cmd_descent(o);
     if (*sweep) return cmd_sweep(o);
     if (*plot) return cmd_plot(o);
+    if (*bench) return cmd_bench(o);
     return cmd_check(o);
   } catch (const Diagnostic& d) {
     std::fputs(d.what(), stderr);

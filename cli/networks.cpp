@@ -155,7 +155,7 @@ int cmd_train(const Options& o) {
   if (!m->training) throw UsageError(fmt::format("{} has no 'train' block", o.file));
   if (o.log_every && *o.log_every < 1)
     throw UsageError(fmt::format("--log-every: expected a whole number of epochs of at least 1, not {}", *o.log_every));
-  auto jit = Jit::create({.threads = o.threads});
+  auto jit = Jit::create({.threads = o.threads, .cache_dir = jit_cache_dir(o)});
   TrainOptions opts;
   opts.lr = o.lr, opts.epochs = o.epochs, opts.batch = o.batch, opts.seed = o.seed;
   if (o.no_shuffle) opts.shuffle = false;
@@ -294,7 +294,7 @@ int cmd_predict(const Options& o) {
   std::vector<const Node*> inputs;
   for (const Param& p : m->params) inputs.push_back(p.var);
   inputs.push_back(x);
-  auto jit = Jit::create({.threads = o.threads});
+  auto jit = Jit::create({.threads = o.threads, .cache_dir = jit_cache_dir(o)});
   Kernel k = jit->compile(KernelSpec{"predict", inputs, std::vector<const Node*>{y}, false});
   std::vector<double> in;
   for (const Tensor& p : params) in.insert(in.end(), p.data.begin(), p.data.end());
@@ -331,7 +331,7 @@ int cmd_predict(const Options& o) {
 // parameter (spread over it), the compiled gradient against central differences (Richardson,
 // step 1e-6) of the compiled loss over all rows.
 int check_training(Module& m, const Options& o) {
-  auto jit = Jit::create();
+  auto jit = Jit::create({.cache_dir = jit_cache_dir(o)});
   TrainOptions opts;
   opts.metric = false;
   Trainer t(m, *jit, opts);

@@ -50,6 +50,7 @@ struct Session {
   // `fn f(x, y)` as `fn f(x)` does not make an old `at y = ...` an error.
   std::vector<std::pair<std::string, std::string>> at;
   std::string path;  // a scratch .grad file holding the program for the commands
+  bool no_cache = false;  // gradc repl --no-cache: for eval
 };
 
 // An error at byte `col` of the typed line, as every other gradc diagnostic looks.
@@ -254,6 +255,7 @@ class Repl {
     o.file = s_.path;
     o.fn = f->name;
     o.wrt = wrt;
+    o.no_cache = s_.no_cache;
     if (at_col != std::string::npos) {
       // The point's text, blanked up to its column so that errors land where it was typed.
       std::string at = std::string(at_col + 2, ' ') + line_.substr(at_col + 2);
@@ -307,8 +309,9 @@ extern "C" void drop_line(int) {
 
 }  // namespace
 
-int cmd_repl(const Options&) {
+int cmd_repl(const Options& opts) {
   Session s;
+  s.no_cache = opts.no_cache;
   std::string dir = (std::filesystem::temp_directory_path() / "gradc-repl-XXXXXX").string();
   if (!::mkdtemp(dir.data())) throw UsageError(fmt::format("repl: cannot make a scratch folder in {}", dir));
   s.path = dir + "/session.grad";

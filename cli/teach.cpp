@@ -48,7 +48,7 @@ Compiled compile_scalar(const Options& o, const char* command, std::size_t max_p
     throw UsageError(fmt::format("{} draws functions of at most {} variables; '{}' has {} ({})", command,
                                  max_params, f->name, f->params.size(), join(param_names(*f))));
   c.f = f;
-  c.jit = Jit::create();
+  c.jit = Jit::create({.cache_dir = jit_cache_dir(o)});
   auto outs = derivative_outputs(*c.m, *f, false, !o.no_simplify);
   c.k = c.jit->compile(KernelSpec{f->name, f->params, outs, /*batch=*/false});
   return c;
@@ -337,7 +337,7 @@ int cmd_sweep(const Options& o) {
   if (training) {
     // A training program: one Trainer per rate, compiled here, run in parallel.
     unit = "epoch";
-    auto jit = Jit::create();
+    auto jit = Jit::create({.cache_dir = jit_cache_dir(o)});
     std::vector<std::unique_ptr<Trainer>> trainers;
     for (double r : rates) {
       TrainOptions opts;

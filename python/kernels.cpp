@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "python/state.hpp"
+#include "runtime/object_cache.hpp"
 #include "support/diagnostics.hpp"
 
 namespace gradc::python {
@@ -10,7 +11,8 @@ namespace gradc::python {
 void usage_error(const std::string& text) { throw Error(message_prefix("gradc", "error") + text, kExitUsage); }
 
 Jit& ModuleState::get_jit() {
-  if (!jit) jit = Jit::create();
+  // The CLI's object cache (GRADC_NO_CACHE turns it off), so a script's second run compiles nothing.
+  if (!jit) jit = Jit::create({.cache_dir = default_cache_dir()});
   return *jit;
 }
 

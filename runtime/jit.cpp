@@ -10,6 +10,7 @@
 #include <llvm/ExecutionEngine/Orc/IRCompileLayer.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ObjectTransformLayer.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/Function.h>
 #include <llvm/IR/Intrinsics.h>
@@ -26,6 +27,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "runtime/object_cache.hpp"
 #include "runtime/threads.hpp"
 #include "support/special.hpp"
 
@@ -141,6 +143,10 @@ struct Jit::Impl {
   std::unique_ptr<ThreadPool> pool;  // with Options::threads > 1
   std::mutex mutex;  // compile() may be called from several threads
   std::uint64_t next_id = 0;
+  std::unique_ptr<ObjectCache> cache;  // with Options::cache_dir
+  std::string cache_context;  // the key's part that is the Jit's: target, tier, versions
+  std::optional<CacheKey> to_store;  // the kernel being compiled, whose object goes to the cache
+  CacheStats stats;
 
   std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec) {
     return build_module(ctx, spec, *tm, target, optimize);
@@ -202,6 +208,20 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
       fail("defining the thread pool's symbols", std::move(err));
   }
   impl->target.contract = opts.contract;
+  if (!opts.cache_dir.empty()) {
+    impl->cache = std::make_unique<ObjectCache>(opts.cache_dir);
+    impl->cache_context = impl->tm->getTargetTriple().str() + " " + impl->tm->getTargetCPU().str() + " " +
+                          impl->tm->getTargetFeatureString().str() + (opts.optimize ? " O2" : " O0") +
+                          " LLVM " LLVM_VERSION_STRING " " + kGradcVersion + " " + runtime_build_id();
+    // Every object the compile layer makes passes here on its way to the linker.
+    Impl* self = impl.get();
+    impl->lljit->getObjTransformLayer().setTransform(
+        [self](std::unique_ptr<llvm::MemoryBuffer> obj) -> llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> {
+          if (self->to_store && self->cache->store(*self->to_store, obj->getBuffer())) ++self->stats.stores;
+          self->to_store.reset();
+          return obj;
+        });
+  }
   return std::unique_ptr<Jit>(new Jit(std::move(impl)));
 }
 
@@ -210,22 +230,45 @@ Jit::~Jit() = default;
 
 Kernel Jit::compile(const KernelSpec& spec) {
   std::lock_guard lock(impl_->mutex);
-  // Each module defines its own symbols in the main JITDylib, so a name can be compiled again,
-  // and no kernel name can clash with a C library function (say, a user's `sincos`, which the
-  // backend may call for sin and cos).
+  // Each kernel has its own JITDylib (which sees the main one's symbols), so every kernel can
+  // have the same symbol: its object code does not depend on the process, and the object cache
+  // can hand it to another. The name is no C library function's (say, a user's `sincos`, which
+  // the backend may call for sin and cos).
+  llvm::orc::LLJIT& j = *impl_->lljit;
+  auto made = j.createJITDylib("gradc.k" + std::to_string(impl_->next_id++));
+  if (!made) fail("creating the kernel's JITDylib", made.takeError());
+  llvm::orc::JITDylib& dylib = *made;
+  dylib.addToLinkOrder(j.getMainJITDylib());
   KernelSpec unique = spec;
-  unique.name = "gradc.k" + std::to_string(impl_->next_id++);
+  unique.name = "gradc.kernel";
   const std::string& symbol = unique.name;
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  std::unique_ptr<llvm::Module> m = impl_->build(*ctx, unique);
-  if (llvm::Error err =
-          impl_->lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
-    fail("adding the module", std::move(err));
+  std::optional<CacheKey> key;
+  std::optional<std::string> cached;
+  if (impl_->cache) {
+    key = cache_key(unique, impl_->target, impl_->cache_context);
+    cached = impl_->cache->load(*key);
+    ++(cached ? impl_->stats.hits : impl_->stats.misses);
+  }
+  if (cached) {
+    if (llvm::Error err = j.addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(*cached, "gradc.kernel.o")))
+      fail("adding the cached object", std::move(err));
+  } else {
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    std::unique_ptr<llvm::Module> m = impl_->build(*ctx, unique);
+    if (llvm::Error err = j.addIRModule(dylib, llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
+      fail("adding the module", std::move(err));
+    impl_->to_store = key;  // compiled (and stored) by the first lookup
+  }
 
   Kernel k;
-  llvm::orc::ExecutorAddr single = unwrap(impl_->lljit->lookup(symbol), "compiling");
+  auto lookup = [&](const std::string& name) {
+    auto addr = j.lookup(dylib, name);
+    impl_->to_store.reset();
+    return unwrap(std::move(addr), "compiling");
+  };
+  llvm::orc::ExecutorAddr single = lookup(symbol);
   llvm::orc::ExecutorAddr batch;
-  if (spec.batch) batch = unwrap(impl_->lljit->lookup(symbol + "_batch"), "compiling");
+  if (spec.batch) batch = lookup(symbol + "_batch");
   if (spec.dtype == DType::F32) {
     k.single_f32 = single.toPtr<void (*)(const float*, float*)>();
     if (spec.batch) k.batch_f32 = batch.toPtr<void (*)(const float*, float*, std::int64_t)>();
@@ -247,6 +290,24 @@ std::string Jit::llvm_ir(const KernelSpec& spec) {
   m->print(os, nullptr);
   os.flush();
   return text;
+}
+
+Jit::CacheStats Jit::cache_stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->stats;
+}
+
+Jit::Vectors Jit::vectors() const {
+  std::string features = impl_->tm->getTargetFeatureString().str();
+  auto has = [&](const char* f) { return (',' + features + ',').find(std::string(",+") + f + ',') != std::string::npos; };
+  std::string isa = "scalar";
+  for (const char* f : {"avx512f", "avx2", "avx", "sse4.2", "sse2", "sve2", "sve", "neon"})
+    if (has(f)) {
+      isa = f;
+      break;
+    }
+  if (isa == "avx512f") isa = "avx512";
+  return Vectors{isa, impl_->target.vector_bits};
 }
 
 TargetInfo Jit::target() const { return impl_->target; }

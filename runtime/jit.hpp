@@ -3,11 +3,15 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "compiler/codegen.hpp"
 
 namespace gradc {
+
+/// gradc's version, as `gradc --version` prints it (and part of the object cache's key).
+inline constexpr const char* kGradcVersion = "0.1";
 
 /// A compiled kernel. The functions stay valid while the Jit that made them lives. An F64
 /// kernel sets `single` (and `batch`), an F32 kernel `single_f32` (and `batch_f32`); the others
@@ -38,6 +42,9 @@ class Jit {
     int threads = 1;       // a tensor kernel's large matrix products are split over this many threads
     // a*b + c may become an fma; false: the bits of generated C built with -ffp-contract=off
     bool contract = true;
+    // The on-disk object cache's folder (runtime/object_cache.hpp; the CLI passes
+    // default_cache_dir()); empty: no cache.
+    std::string cache_dir = {};
   };
   /// Throws std::runtime_error if the host target cannot be set up.
   static std::unique_ptr<Jit> create(Options opts);
@@ -51,6 +58,22 @@ class Jit {
   /// The module's LLVM IR as text, after the same optimization compile() applies
   /// (for `gradc emit --stage llvm`).
   std::string llvm_ir(const KernelSpec& spec);
+
+  /// What the object cache did for this Jit's compile() calls: objects found (nothing compiled),
+  /// kernels compiled with the cache on, objects written.
+  struct CacheStats {
+    std::uint64_t hits = 0, misses = 0, stores = 0;
+  };
+  CacheStats cache_stats() const;
+
+  /// The widest vector instruction set the target machine has, e.g. "avx512", "avx2", "neon",
+  /// and the vector width its cost model shapes loops for (which may be narrower, as LLVM's
+  /// tuning for some AVX-512 CPUs prefers 256 bits).
+  struct Vectors {
+    std::string isa;
+    unsigned bits = 0;
+  };
+  Vectors vectors() const;
 
   /// What the loop nests are shaped for (the host's vector registers, the threads).
   TargetInfo target() const;

@@ -6,7 +6,7 @@ Cases are listed in tests/golden/cases.txt, one per line: `NAME: ARGS...` (ARGS 
 shell would; paths are relative to the repository root). ARGS ending in `< PATH` give the file
 PATH as gradc's standard input (otherwise it is empty). ARGS may start with environment
 assignments (`NO_COLOR=1`) and `[tty]`, which gives gradc a pseudo-terminal as standard error
-(colours are tested that way). Generated inputs (huge or binary files)
+(colours are tested that way). gradc's object cache is in the temporary folder. Generated inputs (huge or binary files)
 are written by make_inputs() into a temporary folder, referred to as $TMP in ARGS."""
 import os
 import re
@@ -61,6 +61,9 @@ def run_case(gradc, args, tmp):
     words = shlex.split(args)
     env = dict(os.environ)
     env.pop("NO_COLOR", None)
+    # The JIT's object cache in the run's own folder (fresh each run), never in ~/.cache.
+    env["XDG_CACHE_HOME"] = os.path.join(tmp, "xdg_cache")
+    env.pop("GRADC_NO_CACHE", None)
     tty = False
     while words and (re.match(r"^[A-Z_]+=", words[0]) or words[0] == "[tty]"):
         if words[0] == "[tty]":
