@@ -9,7 +9,6 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <functional>
 #include <map>
 #include <memory>
@@ -655,64 +654,6 @@ class Printer {
   std::string out_;
 };
 
-// Approximate printed length of each node's inline form (for the --expr-only size guard).
-std::uint64_t inline_length(const Node* root) {
-  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max() / 4;
-  std::unordered_map<const Node*, std::uint64_t> len;
-  for (const Node* n : reachable(std::span<const Node* const>(&root, 1))) {
-    std::uint64_t l = n->nargs == 0 ? (n->op == Op::Var ? n->name.size() : 8) : 8;
-    for (int i = 0; i < n->nargs; ++i) l = std::min(kMax, l + len[n->arg(i)]);
-    len[n] = l;
-  }
-  return len[root];
-}
-
-// The variables of roots and the names in `also`: where the printed text is read, these mean
-// variables, so constants of these names print as numbers.
-std::unordered_set<std::string> shadowed_names(std::span<const Node* const> roots, std::span<const std::string> also = {}) {
-  std::unordered_set<std::string> names(also.begin(), also.end());
-  for (const Node* n : reachable(roots))
-    if (n->op == Op::Var) names.insert(n->name);
-  return names;
-}
-
-std::vector<const Node*> children_first(std::span<const Node* const> roots) {
-  std::vector<const Node*> order;
-  std::unordered_map<const Node*, bool> seen;
-  std::vector<std::pair<const Node*, int>> stack;  // node, next argument to visit
-  for (const Node* r : roots) {
-    if (seen.count(r)) continue;
-    seen[r] = true;
-    stack.emplace_back(r, 0);
-    while (!stack.empty()) {
-      auto& [n, i] = stack.back();
-      if (i < n->nargs) {
-        const Node* a = n->arg(i++);
-        if (!seen.count(a)) {
-          seen[a] = true;
-          stack.emplace_back(a, 0);
-        }
-        continue;
-      }
-      order.push_back(n);
-      stack.pop_back();
-    }
-  }
-  return order;
-}
-
-int depth(const Node* root) {
-  std::unordered_map<const Node*, int> d;
-  int max = 0;
-  for (const Node* n : reachable(std::span<const Node* const>(&root, 1))) {
-    int x = 0;
-    for (int i = 0; i < n->nargs; ++i) x = std::max(x, d[n->arg(i)] + 1);
-    d[n] = x;
-    max = std::max(max, x);
-  }
-  return max;
-}
-
 }  // namespace
 
 std::string print_number(double v, Format f) {
@@ -808,6 +749,7 @@ Printed print(std::span<const Node* const> roots, Format f,
 }
 
 std::string print_inline(const Node* n, Format f, std::uint64_t max_chars) {
+  using namespace print_forms;
   std::uint64_t len = inline_length(n);
   if (len > max_chars)
     throw std::length_error(fmt::format("the inline form would be about {} characters", len));

@@ -1,7 +1,9 @@
-// What print() names: the shared nodes worth a name, the depth limit, the size of a form.
+// What print() names: the shared nodes worth a name, the depth limit, the size of a form; the
+// order print() numbers nodes in and the names its text must not turn into constants.
 #include "compiler/print_forms.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <unordered_set>
 
@@ -114,6 +116,66 @@ std::uint64_t cut_tree_size(const std::vector<const Node*>& named, std::span<con
   std::uint64_t total = 0;
   for (const Node* n : tops) total = std::min(kCap, total + size[n]);
   return total;
+}
+
+// Approximate printed length of each node's inline form (for the --expr-only size guard).
+std::uint64_t inline_length(const Node* root) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max() / 4;
+  std::unordered_map<const Node*, std::uint64_t> len;
+  for (const Node* n : reachable(std::span<const Node* const>(&root, 1))) {
+    std::uint64_t l = n->nargs == 0 ? (n->op == Op::Var ? n->name.size() : 8) : 8;
+    for (int i = 0; i < n->nargs; ++i) l = std::min(kMax, l + len[n->arg(i)]);
+    len[n] = l;
+  }
+  return len[root];
+}
+
+// The variables of roots and the names in `also`: where the printed text is read, these mean
+// variables, so constants of these names print as numbers.
+std::unordered_set<std::string> shadowed_names(std::span<const Node* const> roots, std::span<const std::string> also) {
+  std::unordered_set<std::string> names(also.begin(), also.end());
+  for (const Node* n : reachable(roots))
+    if (n->op == Op::Var) names.insert(n->name);
+  return names;
+}
+
+// Children first, left to right, from the first root on.
+std::vector<const Node*> children_first(std::span<const Node* const> roots) {
+  std::vector<const Node*> order;
+  std::unordered_map<const Node*, bool> seen;
+  std::vector<std::pair<const Node*, int>> stack;  // node, next argument to visit
+  for (const Node* r : roots) {
+    if (seen.count(r)) continue;
+    seen[r] = true;
+    stack.emplace_back(r, 0);
+    while (!stack.empty()) {
+      auto& [n, i] = stack.back();
+      if (i < n->nargs) {
+        const Node* a = n->arg(i++);
+        if (!seen.count(a)) {
+          seen[a] = true;
+          stack.emplace_back(a, 0);
+        }
+        continue;
+      }
+      order.push_back(n);
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+
+// The longest path from root to a leaf.
+int depth(const Node* root) {
+  std::unordered_map<const Node*, int> d;
+  int max = 0;
+  for (const Node* n : reachable(std::span<const Node* const>(&root, 1))) {
+    int x = 0;
+    for (int i = 0; i < n->nargs; ++i) x = std::max(x, d[n->arg(i)] + 1);
+    d[n] = x;
+    max = std::max(max, x);
+  }
+  return max;
 }
 
 }  // namespace print_forms

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "compiler/print.hpp"
@@ -35,5 +36,20 @@ std::function<bool(const Node*)> worth_a_name(const std::vector<const Node*>& no
 
 /// Nodes the printed text writes out when `named` are temporaries (each definition once).
 std::uint64_t cut_tree_size(const std::vector<const Node*>& named, std::span<const Node* const> roots);
+
+/// Approximate printed length of root's inline form (for the --expr-only size guard).
+std::uint64_t inline_length(const Node* root);
+
+/// The variables of roots and the names in `also`: where the printed text is read, these mean
+/// variables, so constants of these names print as numbers.
+std::unordered_set<std::string> shadowed_names(std::span<const Node* const> roots,
+                                               std::span<const std::string> also = {});
+
+/// The nodes of roots in structural order (children first, left to right, from the first root
+/// on): temporaries are numbered the same however the graph was built.
+std::vector<const Node*> children_first(std::span<const Node* const> roots);
+
+/// The nesting depth of root's tree form (the longest path to a leaf).
+int depth(const Node* root);
 
 }  // namespace gradc::print_forms

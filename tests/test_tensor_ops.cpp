@@ -5,26 +5,19 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "compiler/builder.hpp"
 #include "compiler/interp.hpp"
 #include "support/helpers.hpp"
+#include "support/tensor_kernels.hpp"
 
 namespace gradc::test {
 namespace {
 
 using Nodes = std::vector<const Node*>;
-
-Tensor random_tensor(const Shape& s, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-2, 2);
-  Tensor t{s, std::vector<double>(static_cast<std::size_t>(s.size()))};
-  for (double& x : t.data) x = u(rng);
-  return t;
-}
+using tensor_kernels::random_tensor;
 
 // The kernel's outputs against the interpreter's: f64 to 1e-12 relative to the sum of |terms|
 // (1 for these small products), f32 to 1e-4.
@@ -115,7 +108,6 @@ double value_at(const std::string& src, double x) {
   return evaluate(std::vector<const Node*>{f.body}, f.params, std::vector<double>{x})[0];
 }
 
-// NumPy's results, worked out by hand: A = [[1, 2, 3], [4, 5, 6]].
 // Every tensor op's row carries its shape rule and its evaluation (and elementwise ops none).
 TEST(OpTable, EveryTensorOpHasShapeRuleAndEvaluation) {
   int tensor_ops = 0;
@@ -129,31 +121,39 @@ TEST(OpTable, EveryTensorOpHasShapeRuleAndEvaluation) {
   EXPECT_EQ(tensor_ops, 12);  // Broadcast .. Detach, Slice, Pad
 }
 
+// NumPy's results, worked out by hand: A = [[1, 2, 3], [4, 5, 6]].
 TEST(TensorBuiltins, MatchNumPy) {
   const std::string data = "data A = [[1, 2, 3], [4, 5, 6]]\ndata B = [[7, 8, 9]]\n";
-  // np.concatenate([A, 2 B]) = [[1, 2, 3], [4, 5, 6], [14, 16, 18]]; weighted row sums 6 + 150 + 4800
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(concatenate([A, B * x]) * [[1], [10], [100]])", 2), 4956);
-  // np.concatenate([A, A], axis=-1)[1] = [4, 5, 6, 4, 5, 6]
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(concatenate([A, A * x], axis = -1)[1] * [1, 0, 0, 0, 0, 10])", 2), 124);
-  // np.stack([A, 2 A], axis=2)[1] = [[4, 8], [5, 10], [6, 12]]
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(stack([A, A * x], axis = 2)[1] * [[1, 2]])", 2), 75);
-  // np.stack(A) is A (its rows, stacked again); np.stack([x, 2x, 3]) = [x, 2x, 3]
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(stack(A) * x)", 2), 42);
+  struct Case {
+    const char* body;  // fn f(x) = body, evaluated at x = 2
+    double want;
+  };
+  const Case cases[] = {
+      // np.concatenate([A, 2 B]) = [[1, 2, 3], [4, 5, 6], [14, 16, 18]]; weighted row sums 6 + 150 + 4800
+      {"sum(concatenate([A, B * x]) * [[1], [10], [100]])", 4956},
+      // np.concatenate([A, A], axis=-1)[1] = [4, 5, 6, 4, 5, 6]
+      {"sum(concatenate([A, A * x], axis = -1)[1] * [1, 0, 0, 0, 0, 10])", 124},
+      // np.stack([A, 2 A], axis=2)[1] = [[4, 8], [5, 10], [6, 12]]
+      {"sum(stack([A, A * x], axis = 2)[1] * [[1, 2]])", 75},
+      // np.stack(A) is A (its rows, stacked again)
+      {"sum(stack(A) * x)", 42},
+      // np.reshape(2 A, [3, -1])[2] = [10, 12]; np.reshape(A, 6)[4] = 5
+      {"sum(reshape(A * x, [3, -1])[2] * [1, 10])", 130},
+      {"reshape(A, 6)[4] * x", 10},
+      // np.transpose(np.expand_dims(2 A, 0), [2, 0, 1])[2] = [[6, 12]]
+      {"sum(transpose(expand_dims(A, 0) * x, [2, 0, 1])[2] * [[1, 10]])", 126},
+      // np.expand_dims(A, -1) has shape [2, 3, 1]: [:, 2] is [[3], [6]]
+      {"sum(expand_dims(A, -1)[:, 2] * [[1], [10]]) * x", 126},
+      // np.transpose of rank 3 reverses the axes: transpose(stack([A, 2A]))[2] = [[3, 6], [6, 12]]
+      {"sum(transpose(stack([A, A * x]))[2] * [[1, 10], [100, 1000]])", 12663},
+      // np.stack([A, 2A]) @ A.T: A A^T = [[14, 32], [32, 77]], sums 155 and 310
+      {"sum(stack([A, A * x]) @ transpose(A))", 465},
+      // A vector on the left of a stack: [1, 1, 1] @ stack([A^T, 2 A^T]) = [[5, 7, 9] . 1, ...] = [[6, 15], [12, 30]]
+      {"sum(([1, 1, 1] @ stack([transpose(A), transpose(A) * x])) * [[1, 1], [0, 1]])", 51},
+  };
+  for (const Case& c : cases) EXPECT_EQ(value_at(data + "fn f(x) = " + c.body, 2), c.want) << c.body;
+  // np.stack([x, 2x, 3]) = [x, 2x, 3]
   EXPECT_EQ(value_at("fn f(x) = sum(stack([x, 2*x, 3]) * [1, 10, 100])", 2), 342);
-  // np.reshape(2 A, [3, -1])[2] = [10, 12]; np.reshape(A, 6)[4] = 5
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(reshape(A * x, [3, -1])[2] * [1, 10])", 2), 130);
-  EXPECT_EQ(value_at(data + "fn f(x) = reshape(A, 6)[4] * x", 2), 10);
-  // np.transpose(np.expand_dims(2 A, 0), [2, 0, 1])[2] = [[6, 12]]
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(transpose(expand_dims(A, 0) * x, [2, 0, 1])[2] * [[1, 10]])", 2), 126);
-  // np.expand_dims(A, -1) has shape [2, 3, 1]: [:, 2] is [[3], [6]]
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(expand_dims(A, -1)[:, 2] * [[1], [10]]) * x", 2), 126);
-  // np.transpose of rank 3 reverses the axes: transpose(stack([A, 2A]))[2] = [[3, 6], [6, 12]]
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(transpose(stack([A, A * x]))[2] * [[1, 10], [100, 1000]])", 2), 12663);
-  // np.stack([A, 2A]) @ A.T: A A^T = [[14, 32], [32, 77]], sums 155 and 310
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(stack([A, A * x]) @ transpose(A))", 2), 465);
-  // A vector on the left of a stack: [1, 1] @ stack([A^T, 2 A^T]) = [[5, 7, 9], [10, 14, 18]]
-  // A vector on the left of a stack: [1, 1, 1] @ stack([A^T, 2 A^T]) = [[5, 7, 9] . 1, ...] = [[6, 15], [12, 30]]
-  EXPECT_EQ(value_at(data + "fn f(x) = sum(([1, 1, 1] @ stack([transpose(A), transpose(A) * x])) * [[1, 1], [0, 1]])", 2), 51);
 }
 
 // einsum against NumPy's results, worked out by hand: A = [[1, 2, 3], [4, 5, 6]],
@@ -198,56 +198,60 @@ TEST(TensorBuiltins, EinsumMatchesNumPy) {
   }
 }
 
-// The error for `fn f(x) = <body>`, expected at the first occurrence of `at` in the body
-// (A is the matrix [[1, 2, 3], [4, 5, 6]], written out).
-std::string error_in(std::string body, const std::string& at) {
+// The message for `fn f(x) = <body>` without its position, which must be the first occurrence
+// of `at` in the body (A is the matrix [[1, 2, 3], [4, 5, 6]], written out in both).
+std::string error_in(std::string body, std::string at) {
   const std::string a = "[[1, 2, 3], [4, 5, 6]]";
-  for (std::size_t p; (p = body.find('A')) != std::string::npos;) body.replace(p, 1, a);
-  std::string src = "fn f(x) = " + body;
-  std::string where = at;
-  for (std::size_t p; (p = where.find('A')) != std::string::npos;) where.replace(p, 1, a);
-  return compile_error(src).substr(0, compile_error(src).find(':', 2) + 1) ==
-                 "1:" + std::to_string(src.find(where) + 1) + ":"
-             ? compile_error(src).substr(compile_error(src).find(':', 2) + 2)
-             : compile_error(src) + " (expected at column " + std::to_string(src.find(where) + 1) + ")";
+  for (std::string* s : {&body, &at})
+    for (std::size_t p; (p = s->find('A')) != std::string::npos;) s->replace(p, 1, a);
+  const std::string src = "fn f(x) = " + body;
+  const std::string error = compile_error(src);
+  const std::string column = std::to_string(src.find(at) + 1), prefix = "1:" + column + ": ";
+  return error.rfind(prefix, 0) == 0 ? error.substr(prefix.size()) : error + " (expected at column " + column + ")";
 }
 
 TEST(TensorBuiltins, ShapeErrorsAreLocated) {
-  EXPECT_EQ(error_in("sum(concatenate([A, [1, 2]]))", "concatenate"), "concatenate: shapes [2, 3] and [2] differ off axis 0");
-  EXPECT_EQ(error_in("sum(concatenate([A, transpose(A)], axis = 1))", "concatenate"),
-            "concatenate: shapes [2, 3] and [3, 2] differ off axis 1");
-  EXPECT_EQ(error_in("concatenate([x, x])", "concatenate"), "concatenate: scalars cannot be concatenated (stack them)");
-  EXPECT_EQ(error_in("concatenate([x, x], axis = 0)", "axis"), "axis 0 is out of range for concatenating operands of shape []");
-  EXPECT_EQ(error_in("sum(stack([A, transpose(A)]))", "stack"),
-            "stack: shapes [2, 3] and [3, 2] differ (stack needs equal shapes)");
-  EXPECT_EQ(error_in("sum(stack([A, A], axis = 3))", "axis"), "axis 3 is out of range for stacking operands of shape [2, 3]");
-  EXPECT_EQ(error_in("sum(stack([stack([A, A]), stack([A, A])]))", "stack"),
-            "stack: operands of shape [2, 2, 3] would make a rank-4 result; the maximum is 3");
-  EXPECT_EQ(error_in("sum(reshape(A, [4, -1]))", "reshape"), "reshape: cannot reshape [2, 3] to [4, -1]");
-  EXPECT_EQ(error_in("sum(reshape(A, [5]))", "reshape"), "reshape: cannot reshape [2, 3] to [5]");
-  EXPECT_EQ(error_in("sum(reshape(A, [-1, -1]))", "-1]"), "reshape: only one dimension can be -1");
-  EXPECT_EQ(error_in("sum(reshape(A, [1, 1, 2, 3]))", "reshape"), "rank 4 exceeds the maximum of 3");
-  EXPECT_EQ(error_in("sum(expand_dims(A, 3))", "3))"), "axis 3 is out of range for expanding shape [2, 3]");
-  EXPECT_EQ(error_in("sum(transpose(A, [0, 0]))", "transpose"),
-            "transpose: axes [0, 0] are not a permutation of the axes of shape [2, 3]");
-  EXPECT_EQ(error_in("sum(transpose(A, [0, 2]))", "2]"), "axis 2 is out of range for shape [2, 3]");
-  EXPECT_EQ(error_in("sum(transpose(A, 1))", "1))"), "'transpose' needs a list [..] as axes");
-  EXPECT_EQ(error_in("sum(stack([A, A]) @ stack([A, A, A]))", "@"),
-            "shapes [2, 2, 3] and [3, 2, 3] do not fit a matrix product");
-  EXPECT_EQ(error_in("sum(einsum(\"ij,jk->ik\", A))", "einsum"), "einsum: 'ij,jk->ik' names 2 operands, but 1 was given");
-  EXPECT_EQ(error_in("sum(einsum(\"ij,jk->ik\", A, A))", "A))"), "einsum: 'j' is 3 in operand 1 but 2 in operand 2");
-  EXPECT_EQ(error_in("sum(einsum(\"ii->i\", A))", "A))"), "einsum: 'i' is 2 in operand 1 but 3 in operand 1");
-  EXPECT_EQ(error_in("sum(einsum(\"i->i\", A))", "A))"), "einsum: operand 1 has shape [2, 3], but 'i' names 1 axis");
-  EXPECT_EQ(error_in("sum(einsum(\"ijk->i\", A))", "A))"), "einsum: operand 1 has shape [2, 3], but 'ijk' names 3 axes");
-  EXPECT_EQ(error_in("sum(einsum(\"ij,kl->ijkl\", A, A))", "einsum"),
-            "einsum: 'ij,kl->ijkl' makes a rank-4 result; at most rank 3 is supported");
-  EXPECT_EQ(error_in("sum(einsum(\"ade,bde,cde->abc\", [A, A], [A, A], [A, A]))", "einsum"),
-            "einsum: 'ade,bde,cde->abc' needs a rank-4 intermediate; at most rank 3 is supported");
-  EXPECT_EQ(error_in("sum(einsum(\"i...->i\", A))", "\"i."), "einsum: subscripts are letters, not '.'");
-  EXPECT_EQ(error_in("sum(einsum(\"ij->i-\", A))", "\"ij"), "einsum: output subscripts are letters, not '-'");
-  EXPECT_EQ(error_in("sum(einsum(\"ij->iz\", A))", "\"ij"), "einsum: the output subscript 'z' is not an input's");
-  EXPECT_EQ(error_in("sum(einsum(\"ij->ii\", A))", "\"ij"), "einsum: the output subscript 'i' appears twice");
-  EXPECT_EQ(error_in("sum(einsum(A, A))", "A, A"), "'einsum' needs a string \"..\" as subscripts like \"ij,jk->ik\"");
+  struct Case {
+    const char* body;
+    const char* at;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"sum(concatenate([A, [1, 2]]))", "concatenate", "concatenate: shapes [2, 3] and [2] differ off axis 0"},
+      {"sum(concatenate([A, transpose(A)], axis = 1))", "concatenate",
+       "concatenate: shapes [2, 3] and [3, 2] differ off axis 1"},
+      {"concatenate([x, x])", "concatenate", "concatenate: scalars cannot be concatenated (stack them)"},
+      {"concatenate([x, x], axis = 0)", "axis", "axis 0 is out of range for concatenating operands of shape []"},
+      {"sum(stack([A, transpose(A)]))", "stack", "stack: shapes [2, 3] and [3, 2] differ (stack needs equal shapes)"},
+      {"sum(stack([A, A], axis = 3))", "axis", "axis 3 is out of range for stacking operands of shape [2, 3]"},
+      {"sum(stack([stack([A, A]), stack([A, A])]))", "stack",
+       "stack: operands of shape [2, 2, 3] would make a rank-4 result; the maximum is 3"},
+      {"sum(reshape(A, [4, -1]))", "reshape", "reshape: cannot reshape [2, 3] to [4, -1]"},
+      {"sum(reshape(A, [5]))", "reshape", "reshape: cannot reshape [2, 3] to [5]"},
+      {"sum(reshape(A, [-1, -1]))", "-1]", "reshape: only one dimension can be -1"},
+      {"sum(reshape(A, [1, 1, 2, 3]))", "reshape", "rank 4 exceeds the maximum of 3"},
+      {"sum(expand_dims(A, 3))", "3))", "axis 3 is out of range for expanding shape [2, 3]"},
+      {"sum(transpose(A, [0, 0]))", "transpose",
+       "transpose: axes [0, 0] are not a permutation of the axes of shape [2, 3]"},
+      {"sum(transpose(A, [0, 2]))", "2]", "axis 2 is out of range for shape [2, 3]"},
+      {"sum(transpose(A, 1))", "1))", "'transpose' needs a list [..] as axes"},
+      {"sum(stack([A, A]) @ stack([A, A, A]))", "@", "shapes [2, 2, 3] and [3, 2, 3] do not fit a matrix product"},
+      {"sum(einsum(\"ij,jk->ik\", A))", "einsum", "einsum: 'ij,jk->ik' names 2 operands, but 1 was given"},
+      {"sum(einsum(\"ij,jk->ik\", A, A))", "A))", "einsum: 'j' is 3 in operand 1 but 2 in operand 2"},
+      {"sum(einsum(\"ii->i\", A))", "A))", "einsum: 'i' is 2 in operand 1 but 3 in operand 1"},
+      {"sum(einsum(\"i->i\", A))", "A))", "einsum: operand 1 has shape [2, 3], but 'i' names 1 axis"},
+      {"sum(einsum(\"ijk->i\", A))", "A))", "einsum: operand 1 has shape [2, 3], but 'ijk' names 3 axes"},
+      {"sum(einsum(\"ij,kl->ijkl\", A, A))", "einsum",
+       "einsum: 'ij,kl->ijkl' makes a rank-4 result; at most rank 3 is supported"},
+      {"sum(einsum(\"ade,bde,cde->abc\", [A, A], [A, A], [A, A]))", "einsum",
+       "einsum: 'ade,bde,cde->abc' needs a rank-4 intermediate; at most rank 3 is supported"},
+      {"sum(einsum(\"i...->i\", A))", "\"i.", "einsum: subscripts are letters, not '.'"},
+      {"sum(einsum(\"ij->i-\", A))", "\"ij", "einsum: output subscripts are letters, not '-'"},
+      {"sum(einsum(\"ij->iz\", A))", "\"ij", "einsum: the output subscript 'z' is not an input's"},
+      {"sum(einsum(\"ij->ii\", A))", "\"ij", "einsum: the output subscript 'i' appears twice"},
+      {"sum(einsum(A, A))", "A, A", "'einsum' needs a string \"..\" as subscripts like \"ij,jk->ik\""},
+  };
+  for (const Case& c : cases) EXPECT_EQ(error_in(c.body, c.at), c.message) << c.body;
 }
 
 }  // namespace

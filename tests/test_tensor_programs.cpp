@@ -10,6 +10,7 @@
 
 #include "runtime/train.hpp"
 #include "support/helpers.hpp"
+#include "support/mlp_reference.hpp"
 
 namespace gradc::test {
 namespace {
@@ -144,30 +145,13 @@ train {
   std::vector<Tensor> p{Tensor{Shape{2, 3}, {0.3, -0.7, 1.1, 0.4, -0.2, 0.9}}, Tensor{Shape{3}, {0.1, -0.3, 0.05}},
                         Tensor{Shape{3, 1}, {0.8, -0.6, 0.45}}, Tensor{Shape{1}, {-0.2}}};
   auto reference = [&](const std::vector<Tensor>& q, std::vector<std::vector<double>>* grads) {
-    const auto &W1 = q[0].data, &b1 = q[1].data, &W2 = q[2].data, &b2 = q[3].data;
-    std::vector<double> gW1(6, 0), gb1(3, 0), gW2(3, 0), gb2(1, 0);
-    double loss = 0;
-    for (int i = 0; i < 3; ++i) {
-      double h[3], out = b2[0];
-      for (int j = 0; j < 3; ++j) {
-        h[j] = std::tanh(b1[j] + X[i][0] * W1[j] + X[i][1] * W1[3 + j]);
-        out += h[j] * W2[j];
-      }
-      double d = out - Y[i], dout = 2 * d / 3;
-      loss += d * d / 3;
-      gb2[0] += dout;
-      for (int j = 0; j < 3; ++j) {
-        gW2[j] += h[j] * dout;
-        double dz = dout * W2[j] * (1 - h[j] * h[j]);
-        gb1[j] += dz;
-        for (int k = 0; k < 2; ++k) gW1[k * 3 + j] += X[i][k] * dz;
-      }
-    }
+    std::vector<double> g[4];
+    double loss = mlp_2_3_1_mse(X, Y, 3, q[0].data, q[1].data, q[2].data, q[3].data, g);
     for (int e = 0; e < 6; ++e) {
-      loss += 0.01 * W1[e] * W1[e];
-      gW1[e] += 0.02 * W1[e];
+      loss += 0.01 * q[0].data[e] * q[0].data[e];
+      g[0][e] += 0.02 * q[0].data[e];
     }
-    if (grads) *grads = {gW1, gb1, gW2, gb2};
+    if (grads) *grads = {g[0], g[1], g[2], g[3]};
     return loss;
   };
   std::vector<std::vector<double>> want;

@@ -9,6 +9,7 @@
 #include "io/file.hpp"
 #include "runtime/train.hpp"
 #include "support/helpers.hpp"
+#include "support/mlp_reference.hpp"
 
 namespace gradc::test {
 namespace {
@@ -43,29 +44,7 @@ struct Reference {
 
   // Loss and gradients (dW1, db1, dW2, db2) of mean((net(X) - Y)^2) over rows first..first+n-1.
   double grads(std::vector<double>* g, int first = 0, int n = 4) {
-    std::vector<double> gW1(6, 0), gb1(3, 0), gW2(3, 0), gb2(1, 0);
-    double loss = 0;
-    for (int i = first; i < first + n; ++i) {
-      double h[3], out = b2[0];
-      for (int j = 0; j < 3; ++j) {
-        double z = b1[j];
-        for (int k = 0; k < 2; ++k) z += X[i][k] * W1[k * 3 + j];
-        h[j] = std::tanh(z);
-        out += h[j] * W2[j];
-      }
-      double d = out - Y[i];
-      loss += d * d / n;
-      double dout = 2 * d / n;
-      gb2[0] += dout;
-      for (int j = 0; j < 3; ++j) {
-        gW2[j] += h[j] * dout;
-        double dz = dout * W2[j] * (1 - h[j] * h[j]);
-        gb1[j] += dz;
-        for (int k = 0; k < 2; ++k) gW1[k * 3 + j] += X[i][k] * dz;
-      }
-    }
-    g[0] = gW1, g[1] = gb1, g[2] = gW2, g[3] = gb2;
-    return loss;
+    return mlp_2_3_1_mse(X + first, Y + first, n, W1, b1, W2, b2, g);
   }
   std::vector<double>* params() { return &W1; }
 };
