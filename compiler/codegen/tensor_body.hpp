@@ -39,7 +39,7 @@ class TensorBody : OpLowering {
     align_elems_ = kBufferAlignBytes / elem_bytes_;
     // The matrix product's register tile: about half the vector registers hold the block of
     // C (kTileRows rows of tile_cols_), the rest the B vectors and A broadcasts.
-    std::int64_t lanes = std::max<std::int64_t>(1, target.vector_bits / 8 / elem_bytes_);
+    std::int64_t lanes = std::max<std::int64_t>(1, std::max(target.vector_bits, target.wide_vector_bits) / 8 / elem_bytes_);
     std::int64_t accumulators = std::max<std::int64_t>(kTileRows, target.vector_registers / 2);
     tile_cols_ = lanes * std::max<std::int64_t>(1, accumulators / kTileRows);
     lanes_ = lanes;
