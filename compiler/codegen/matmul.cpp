@@ -455,10 +455,13 @@ void TensorBody::matmul_dots(const Storage& a, const Storage& bt, const Storage&
 
 // Whether split_sum pays for an output of rows x cols summing kk terms each: the terms are
 // many, the outputs too few vectors to keep both fma pipes busy (2 pipes x 4 cycles latency),
-// and kSplit copies of them fit in the accumulator registers.
+// and kSplit copies of them fit in the accumulator registers. The choice changes the order of
+// the sums, so it is made for one notional machine (512-bit vectors, 16 accumulators: the
+// AVX-512 host's), not the host: results do not depend on the host's vector width.
 bool TensorBody::splits_sum(std::int64_t rows, std::int64_t cols, std::int64_t kk) const {
-  std::int64_t vectors = rows * ((cols + lanes_ - 1) / lanes_);
-  return kk >= kSplitMinTerms && vectors < 8 && vectors * kSplit <= accumulators_;
+  const std::int64_t lanes = 64 / elem_bytes_, accumulators = 16;
+  std::int64_t vectors = rows * ((cols + lanes - 1) / lanes);
+  return kk >= kSplitMinTerms && vectors < 8 && vectors * kSplit <= accumulators;
 }
 
 }  // namespace gradc::codegen_detail
