@@ -45,7 +45,7 @@ def torch_step(reps, out, libs):
     if libs:
         env["LD_LIBRARY_PATH"] = libs + os.pathsep + env.get("LD_LIBRARY_PATH", "")
     subprocess.run(["/usr/bin/python3", "bench/torch_steps.py", "--only", "mnist_like", "--threads", "2",
-                    "--reps", str(reps), "--min-time", "0.5", "--out", out], check=True, capture_output=True,
+                    "--reps", str(reps), "--min-time", "0.5", "--chunk", "64", "--out", out], check=True, capture_output=True,
                    cwd=ROOT, env=env)
     return {r["dtype"]: r["us_per_step_median"] for r in json.load(open(out))["results"]}
 

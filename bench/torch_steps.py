@@ -3,7 +3,7 @@
 section "Training steps"): the same shapes, data rows, initial parameters, loss and optimizer.
 
     /usr/bin/python3 bench/torch_steps.py [--reps 5] [--min-time 0.5] [--out bench/results/torch_steps.json]
-        [--only NET,...] [--threads N,...] [--dtypes f32,f64]
+        [--only NET,...] [--threads N,...] [--dtypes f32,f64] [--chunk 1024]
 
 (Debian's python3-torch is installed for /usr/bin/python3; another python3 on PATH may not see
 it.) OpenBLAS picks its kernels by CPU unless OPENBLAS_CORETYPE says otherwise (this machine's
@@ -117,6 +117,7 @@ def main():
     ap.add_argument("--threads", default=None,
                     help="comma-separated thread counts to run (default: torch's default, 1, and the CPU count)")
     ap.add_argument("--dtypes", default="f32,f64", help="comma-separated: f32, f64")
+    ap.add_argument("--chunk", type=int, default=1024, help="steps per chunk (from the initial parameters)")
     args = ap.parse_args()
     try:
         import torch
@@ -201,7 +202,7 @@ def main():
                     timed, cpu, steps = 0.0, 0.0, 0
                     while timed < args.min_time:
                         opt = fresh()
-                        n = 1024
+                        n = args.chunk
                         t0, c0 = time.perf_counter(), time.process_time()
                         for _ in range(n):
                             step(opt)
