@@ -5,8 +5,9 @@
     python3 bench/peak.py [--build build] [--reps 3] [--out bench/results/peak] [--torch-libs DIR]
 
 1. build/bench/gradc_peak_fma: GFLOP/s of independent FMA chains, 1 thread (512/256-bit, f32/f64).
-2. build/bench/gradc_train_bench, 1 thread: Step/<net>/<dtype>/gradc (the Trainer's step: pack,
-   kernel, update) and gradc_kernel, medians of --reps repetitions, CPU time.
+2. build/bench/gradc_train_bench, 1 thread: Step/<net>/<dtype>/trainer_run (Trainer::run, what
+   `gradc train` does, per step), gradc (pack the parameters, kernel, update) and gradc_kernel,
+   medians of --reps repetitions, CPU time. gradc / PyTorch is trainer_run's.
 3. /usr/bin/python3 bench/torch_steps.py --threads 1, twice: OPENBLAS_CORETYPE=SkylakeX
    (AVX-512 kernels) and without OPENBLAS_CORETYPE (OpenBLAS detects the CPU); the faster of
    the two per net and dtype is PyTorch's figure. CPU time per step (time.process_time).
@@ -39,7 +40,12 @@ def step_flops(sizes, batch):
 MNIST_FLOPS = step_flops([784, 128, 10], 64)
 
 
+SUMMARIZE_ONLY = False
+
+
 def run(cmd, env=None, out=None):
+    if SUMMARIZE_ONLY:
+        return open(out).read()
     print("$ " + " ".join(cmd), flush=True)
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     if p.returncode != 0:
@@ -56,10 +62,14 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default="bench/results/peak")
+    ap.add_argument("--summarize-only", action="store_true",
+                    help="no runs: the tables from the raw files of an earlier run (OUT_*)")
     ap.add_argument("--torch-libs", default=None,
                     help="a folder put first on PyTorch's LD_LIBRARY_PATH (an OpenBLAS libblas.so.3 when the "
                          "system's libblas is the reference BLAS; see bench/peak.md)")
     args = ap.parse_args()
+    global SUMMARIZE_ONLY
+    SUMMARIZE_ONLY = args.summarize_only
     out = os.path.join(ROOT, args.out)
     build = os.path.join(ROOT, args.build)
     load = os.getloadavg()
@@ -72,7 +82,7 @@ def main():
             peak[(int(m.group(1)), m.group(2))] = float(m.group(3))
 
     bench_json = out + "_gradc.json"
-    run([os.path.join(build, "bench/gradc_train_bench"), "--benchmark_filter=Step/.*/(gradc|gradc_kernel)$",
+    run([os.path.join(build, "bench/gradc_train_bench"), "--benchmark_filter=Step/.*/(gradc|gradc_kernel|trainer_run)$",
          "--benchmark_repetitions=%d" % args.reps, "--benchmark_report_aggregates_only=true",
          "--benchmark_min_time=0.3", "--benchmark_out=" + bench_json, "--benchmark_out_format=json"],
         out=out + "_gradc.txt")
@@ -82,7 +92,8 @@ def main():
             continue
         _, net, dtype, what = b["run_name"].split("/")
         scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3}[b["time_unit"]]
-        gradc[(net, dtype, what)] = b["cpu_time"] * scale
+        per = b["steps_per_run"] if what == "trainer_run" else 1  # a whole run per iteration
+        gradc[(net, dtype, what)] = b["cpu_time"] * scale / per
 
     torch = {}
     base = dict(os.environ)
@@ -103,24 +114,25 @@ def main():
             if key not in torch or v < torch[key][0]:
                 torch[key] = (v, "%s (%s)" % (label, core))
 
-    lines = ["Load average at start: %.2f %.2f %.2f" % load, "",
+    lines = [("Load average at start: %.2f %.2f %.2f" % load) if not SUMMARIZE_ONLY else "(summarized again)", "",
              "FMA peak, 1 thread, GFLOP/s (median): " +
              ", ".join("%d-bit %s %.1f" % (w, d, v) for (w, d), v in sorted(peak.items(), reverse=True)), "",
-             "| net | dtype | gradc step µs | gradc kernel µs | PyTorch step µs | gradc / PyTorch | PyTorch's faster BLAS |",
-             "|---|---|---|---|---|---|---|"]
+             "| net | dtype | gradc Trainer::run µs/step | gradc pack+kernel+update µs | gradc kernel µs | PyTorch step µs | gradc / PyTorch | PyTorch's faster BLAS |",
+             "|---|---|---|---|---|---|---|---|"]
     for net in NETS:
         for dtype in ("f32", "f64"):
+            r = gradc.get((net, dtype, "trainer_run"))
             g = gradc.get((net, dtype, "gradc"))
             k = gradc.get((net, dtype, "gradc_kernel"))
             t = torch.get((net, dtype))
-            if g is None or t is None:
+            if r is None or t is None:
                 continue
-            lines.append("| %s | %s | %.2f | %.2f | %.2f | %.3f | %s |" % (net, dtype, g, k, t[0], g / t[0], t[1]))
+            lines.append("| %s | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %s |" % (net, dtype, r, g, k, t[0], r / t[0], t[1]))
     lines += ["", "784-128-10 step, batch 64: %.2f Mflop in its matrix products" % (MNIST_FLOPS / 1e6), "",
-              "| dtype | gradc step GFLOP/s | kernel GFLOP/s | % of the 512-bit FMA peak (kernel) | PyTorch GFLOP/s |",
+              "| dtype | gradc Trainer::run GFLOP/s | kernel GFLOP/s | % of the 512-bit FMA peak (kernel) | PyTorch GFLOP/s |",
               "|---|---|---|---|---|"]
     for dtype in ("f32", "f64"):
-        g = gradc.get(("mnist_like", dtype, "gradc"))
+        g = gradc.get(("mnist_like", dtype, "trainer_run"))
         k = gradc.get(("mnist_like", dtype, "gradc_kernel"))
         t = torch.get(("mnist_like", dtype))
         p = peak.get((512, dtype)) or peak.get((256, dtype))
