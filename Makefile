@@ -58,7 +58,7 @@ fuzz: fuzz-deps
 bench: build
 	./$(BUILD)/bench/gradc_bench
 
-# Printed derivatives against SymPy (bench/README.md): SymPy is installed (Debian's python3-sympy)
+# Printed derivatives against SymPy (bench/printing.md): SymPy is installed (Debian's python3-sympy)
 # only here, when a python3 without it runs this target. Writes bench/results/print_vs_sympy.*.
 PYTHON ?= $(shell python3 -c 'import sympy' 2>/dev/null && echo python3 || echo /usr/bin/python3)
 bench-print: build
@@ -66,7 +66,7 @@ bench-print: build
 	$(PYTHON) bench/print_vs_sympy.py --gradc $(BUILD)/gradc $(BENCHOPT)
 
 # The GMM objective of examples/gmm.grad at ADBench's sizes, then Jacobians against PyTorch
-# (bench/gmm.md and bench/README.md, "Jacobians against PyTorch"). PyTorch (Debian's
+# (bench/gmm.md and bench/jacobians.md). PyTorch (Debian's
 # python3-torch, with NumPy) is installed only here, when the python3 on PATH has none.
 TORCH_PYTHON ?= $(shell python3 -c 'import torch, numpy' 2>/dev/null && echo python3 || echo /usr/bin/python3)
 bench-gmm: build

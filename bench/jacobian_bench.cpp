@@ -1,4 +1,4 @@
-// The Jacobian benchmark's gradc side (bench/README.md, "Jacobians against PyTorch"); run by
+// The Jacobian benchmark's gradc side (bench/jacobians.md); run by
 // bench/jacobian_vs_torch.py, which writes the function, times PyTorch and compares the results.
 //
 //   gradc_jacobian_bench FILE --fn f --at x0,x1,... [--mode fwd|rev|auto] [--reps 5]

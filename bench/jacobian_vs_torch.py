@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """Jacobians of R^n -> R^m, n, m in {10, 100}: gradc (forward and reverse mode, compiled) against
-PyTorch's torch.autograd.functional.jacobian(vectorize=True), in one run (bench/README.md,
-"Jacobians against PyTorch").
+PyTorch's torch.autograd.functional.jacobian(vectorize=True), in one run (bench/jacobians.md).
 
 The function, the same for both: f(x) = tanh(A @ sin(x)) + 0.1 (A @ x)^2 with a fixed A [m, n]
 (normal, seed 7, scaled by 1/sqrt(n)), at x = 0.01 (1, 2, ..., n). For gradc it is written into a

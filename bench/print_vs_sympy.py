@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Printed derivatives: gradc against SymPy (issue 9, "Targets"); see bench/README.md.
+"""Printed derivatives: gradc against SymPy (issue 9, "Targets"); see bench/printing.md.
 
 Sizes are deterministic; times are indicative (a shared 2-core machine). SymPy's results do not
 depend on gradc, so they are cached (keyed by the SymPy version and the function's text) in
@@ -322,7 +322,7 @@ def main():
     ap.add_argument("--sizes-only", action="store_true",
                     help="leave the times out of the report (for a busy machine)")
     ap.add_argument("--update-readme", action="store_true",
-                    help="also put the report into bench/README.md, between its print_vs_sympy markers")
+                    help="also put the report into bench/printing.md, between its print_vs_sympy markers")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "print_vs_sympy.md"))
     a = ap.parse_args()
 
@@ -383,7 +383,7 @@ def main():
     with open(a.out, "w") as f:
         f.write(report)
     if a.update_readme:
-        update_readme(os.path.join(HERE, "README.md"), report)
+        update_readme(os.path.join(HERE, "printing.md"), report)
     print(report)
 
 

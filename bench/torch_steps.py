@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch CPU eager timing of the four training steps of gradc_train_bench (bench/README.md,
-section "Training steps"): the same shapes, data rows, initial parameters, loss and optimizer.
+"""PyTorch CPU eager timing of the four training steps of gradc_train_bench (bench/training.md):
+the same shapes, data rows, initial parameters, loss and optimizer.
 
     /usr/bin/python3 bench/torch_steps.py [--reps 5] [--min-time 0.5] [--out bench/results/torch_steps.json]
         [--only NET,...] [--threads N,...] [--dtypes f32,f64] [--chunk 1024]

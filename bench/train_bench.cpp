@@ -1,6 +1,6 @@
 // gradc training benchmarks (Google Benchmark): microseconds per training step (forward +
 // backward + optimizer update) of four networks, f32 and f64, gradc against the same step
-// written by hand in plain C++ (hand_train.cpp). See bench/README.md, section "Training steps".
+// written by hand in plain C++ (hand_train.cpp). See bench/training.md.
 //
 //   xor         examples/xor.grad         2-8-1 tanh, MSE, batch 4, SGD momentum 0.9
 //   regression  examples/regression.grad  2-16-16-1 ReLU, MSE, 1,024 rows (full batch), Adam

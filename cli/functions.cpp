@@ -13,6 +13,7 @@
 #include "cli/output.hpp"
 #include "compiler/algebra/canon.hpp"
 #include "compiler/builder.hpp"
+#include "compiler/codegen/tensor_plan.hpp"
 #include "compiler/diff.hpp"
 #include "compiler/explain.hpp"
 #include "compiler/forward.hpp"
@@ -183,6 +184,17 @@ std::string diff_partials(Module& m, const Options& o) {
   return print_partials(f.name, order, wrt_names, partials, fmt_, names_in_file(m));
 }
 
+// --stage llvm: the kernel's optimized LLVM IR; plan: its tensor plan for this host (where each
+// node's value lives, and the rule that chose it).
+void print_kernel_stage(const Options& o, Jit& jit, const KernelSpec& spec, std::span<const std::string> labels) {
+  if (o.stage == "plan") {
+    TensorPlan plan = plan_tensor_kernel(spec, TileRules::for_target(jit.target(), spec.dtype));
+    std::fputs(format_plan(plan, spec, labels).c_str(), stdout);
+  } else {
+    std::fputs(jit.llvm_ir(spec).c_str(), stdout);
+  }
+}
+
 int cmd_emit(const Options& o) {
   if (o.stage == "ast") {
     SourceFile src = load_source(o.file);
@@ -212,9 +224,9 @@ int cmd_emit(const Options& o) {
       inputs = retype(m->graph, inputs, dtype);
       outs = retype(m->graph, outs, dtype);
     }
-    if (o.stage == "llvm") {
-      std::fputs(Jit::create({.threads = o.threads})->llvm_ir(KernelSpec{"step", inputs, outs, /*batch=*/false, dtype}).c_str(),
-                 stdout);
+    if (o.stage == "llvm" || o.stage == "plan") {
+      print_kernel_stage(o, *Jit::create({.threads = o.threads}), KernelSpec{"step", inputs, outs, /*batch=*/false, dtype},
+                         labels);
     } else {
       std::fputs(print_listing(outs, labels).c_str(), stdout);
     }
@@ -282,7 +294,7 @@ int cmd_emit(const Options& o) {
                  stdout);
       return kExitOk;
     }
-    std::fputs(Jit::create()->llvm_ir(KernelSpec{f.name, f.params, outs, /*batch=*/false}).c_str(), stdout);
+    print_kernel_stage(o, *Jit::create(), KernelSpec{f.name, f.params, outs, /*batch=*/false}, labels);
     return kExitOk;
   }
   auto outs = derivative_outputs(*m, f, o.hessian, !o.no_simplify);
@@ -296,9 +308,7 @@ int cmd_emit(const Options& o) {
                stdout);
     return kExitOk;
   }
-  // llvm
-  auto jit = Jit::create();
-  std::fputs(jit->llvm_ir(KernelSpec{f.name, f.params, outs, /*batch=*/false}).c_str(), stdout);
+  print_kernel_stage(o, *Jit::create(), KernelSpec{f.name, f.params, outs, /*batch=*/false}, labels);
   return kExitOk;
 }
 

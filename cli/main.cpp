@@ -200,13 +200,13 @@ int run(int argc, char** argv) {
   diff->add_flag("--ieee", o.ieee, "print the compiled kernel's own form (IEEE rewrites only, constants folded)");
   CLI::App* emit = app.add_subcommand("emit", "dump a compiler stage");
   common(emit);
-  emit->add_option("--stage", o.stage, "ast, ir, grad-ir, tangent-ir or llvm")
+  emit->add_option("--stage", o.stage, "ast, ir, grad-ir, tangent-ir, plan or llvm")
       ->required()
-      ->check(CLI::IsMember({"ast", "ir", "grad-ir", "tangent-ir", "llvm"}));
-  emit->add_flag("--hessian", o.hessian, "grad-ir/llvm: include the Hessian");
+      ->check(CLI::IsMember({"ast", "ir", "grad-ir", "tangent-ir", "plan", "llvm"}));
+  emit->add_flag("--hessian", o.hessian, "grad-ir/plan/llvm: include the Hessian");
   emit->add_option("--dtype", o.dtype, "training program: the element type of the IR and the step kernel, f64 (default) or f32")
       ->check(CLI::IsMember({"f32", "f64"}));
-  emit->add_option("--threads", o.threads, "llvm, training program: the step kernel for this many threads")
+  emit->add_option("--threads", o.threads, "llvm/plan, training program: the step kernel for this many threads")
       ->check(whole_in(1, 64));
   CLI::App* check = app.add_subcommand("check", "compare the compiled gradient with finite differences");
   common(check);

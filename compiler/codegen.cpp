@@ -5,11 +5,12 @@
 // for nan, because the JIT is tested against the interpreter.
 //
 // A tensor kernel is a sequence of loop nests, one per materialized node, in id order (see
-// TensorBody for the rules). No walk recurses over the graph: the analysis and the emission are
-// loops over the topological order, and the fused expression of one element is evaluated with
-// an explicit stack.
+// compiler/codegen/tensor_plan.cpp for the rules). No walk recurses over the graph: the
+// analysis and the emission are loops over the topological order, and the fused expression of
+// one element is evaluated with an explicit stack.
 // The parts live in compiler/codegen/: op_lowering.hpp (the scalar ops, scalar kernels),
-// tensor_body.hpp with tensor_plan.cpp, tensor_loops.cpp and matmul.cpp (tensor kernels).
+// tensor_plan.hpp (the LLVM-free plan: fusion, buffers, last uses) and tensor_body.hpp with
+// tensor_emit.cpp, tensor_loops.cpp and matmul.cpp (the tensor kernels' LLVM).
 #include "compiler/codegen.hpp"
 #include "compiler/codegen/op_lowering.hpp"
 #include "compiler/codegen/tensor_body.hpp"

@@ -67,10 +67,11 @@ class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
 
 // Whether the kernel calls the C library (every math intrinsic but sqrt and fabs becomes a libm
 // call). Without a vector math library those calls stay scalar, and vectorizing the batch loop
-// around them gained nothing while it took 40% of the compile time of a small kernel; for pure
-// arithmetic it doubles the batch throughput. This rule is for the batch loop of a scalar
-// kernel only: a tensor kernel's loops (matrix products, sums, broadcasts) are the point of
-// vectorizing, and the vectorizer's cost model leaves the loops around libm calls scalar.
+// around them gained nothing while it took a large part of the compile time of a small kernel;
+// for pure arithmetic it pays (bench/choices.md, "Batch loops and libm"). This rule is for the
+// batch loop of a scalar kernel only: a tensor kernel's loops (matrix products, sums,
+// broadcasts) are the point of vectorizing, and the vectorizer's cost model leaves the loops
+// around libm calls scalar.
 bool calls_libm(const llvm::Module& m) {
   for (const llvm::Function& f : m)
     if (f.isDeclaration() && f.getIntrinsicID() != llvm::Intrinsic::sqrt &&
@@ -150,9 +151,9 @@ std::unique_ptr<llvm::Module> build_module(llvm::LLVMContext& ctx, const KernelS
   // The batch loop of a scalar kernel, the loop nests of a tensor kernel: for the host's
   // vector width (see calls_libm for when a scalar kernel's batch loop is left alone).
   tuning.LoopVectorization = !huge_module(*m) && (tensor || !calls_libm(*m));
-  tuning.SLPVectorization = false;  // was 90% of the pipeline's time on a 2,000-node body
+  tuning.SLPVectorization = false;  // most of the pipeline's time on big bodies (bench/choices.md)
   // Tensor kernels: no general loop unrolling. It quadrupled the code of a small training
-  // step and doubled its compile time (2-8-1 MLP: 50 -> 22 ms) for no measured speed; the
+  // step and doubled its compile time (bench/choices.md) for no measured speed; the
   // matrix product marks the one loop that needs it (its vectorized register tile).
   tuning.LoopUnrolling = !tensor;
   // Declared in this order so they are destroyed module-first, as LLVM requires.
@@ -285,6 +286,8 @@ std::string Jit::llvm_ir(const KernelSpec& spec) {
   os.flush();
   return text;
 }
+
+TargetInfo Jit::target() const { return impl_->target; }
 
 JitHost jit_host() {
   return JitHost{LLVM_VERSION_STRING, llvm::sys::getProcessTriple(), llvm::sys::getHostCPUName().str()};

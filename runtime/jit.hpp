@@ -52,6 +52,9 @@ class Jit {
   /// (for `gradc emit --stage llvm`).
   std::string llvm_ir(const KernelSpec& spec);
 
+  /// What the loop nests are shaped for (the host's vector registers, the threads).
+  TargetInfo target() const;
+
  private:
   struct Impl;
   explicit Jit(std::unique_ptr<Impl> impl);

@@ -9,6 +9,9 @@ want=(cmake ninja-build g++ llvm-19-dev libboost-dev libfmt-dev libcli11-dev nlo
 # The install test (tests/check_install.py) drives the zsh completion in zsh, and Vim's syntax
 # file in vim (Debian's `vim`, which has syntax highlighting, unlike vim-tiny).
 want+=(zsh vim)
+# The gradc executable links LLVM's static component libraries (GRADC_STATIC_LLVM), whose
+# LLVMSupport needs zstd's development library.
+want+=(libzstd-dev)
 # tests/gmm_reference.py, the NumPy reference of examples/gmm.grad, runs under /usr/bin/python3
 # with Debian's NumPy when the python3 first on PATH has none.
 want+=(python3-numpy)

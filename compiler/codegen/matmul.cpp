@@ -38,8 +38,8 @@ TensorBody::Storage TensorBody::with_unit_columns(const Storage& s, const Shape&
 // partial sums (split_sum) for a small C over a long k. A product with fewer
 // than kTinyTrip columns but more rows is computed transposed, C^T = B^T @ A^T, then copied:
 // LLVM vectorizes a loop of fewer than 16 iterations only with masked loads and stores, and
-// a masked store of a row of C followed by the next k's masked load of it costs ~60 cycles
-// (64x128 @ 128x10 in f32: 35 us as is, a few us transposed). The swap changes no bit:
+// a masked store of a row of C followed by the next k's masked load of it stalls
+// (bench/choices.md, "Narrow products transposed"). The swap changes no bit:
 // products commute and the k order stays.
 void TensorBody::matmul(const Node* n, const Storage& c, const Node* epilogue) {
   const Node* x = n->arg(0);
@@ -109,12 +109,6 @@ void TensorBody::batched_matmul(const Node* n, const Storage& c) {
   for (auto [off, size] : temps) release(off, size);
 }
 
-// Whether a product (on matmul_tiles' plain path) is split over the threads: each gets at
-// least 2 kTileRows rows, and the whole is large enough that the hand-off (~1 us) pays.
-bool TensorBody::parallel(std::int64_t m, std::int64_t kk, std::int64_t p) const {
-  return threads_ > 1 && m >= 2 * kTileRows * threads_ && m * kk * p >= kParallelMacs;
-}
-
 // matmul_tiles split by rows over the threads: one function per block of rows (an internal
 // function of the module taking the kernel's in and out), run by gradc_parallel on the Jit's
 // pool, whichever thread takes it. Each element is computed as in the single-threaded kernel.
@@ -171,32 +165,11 @@ void TensorBody::parallel_tiles(const Storage& a, const Storage& bm, const Stora
 // and is left to the loop vectorizer. Register tiling: columns go in tiles of `tile_cols_`
 // (a few vectors) and rows in blocks of kTileRows, so that the vectorized, fully unrolled j
 // loop keeps the block of C in registers across the k loop and each load of B feeds
-// kTileRows fmas. Measured at 64x784 @ 784x128 on an AVX-512 host: f32 114 -> ~250 GFLOP/s,
-// f64 38 -> ~90 GFLOP/s against one row at a time. Leftover columns join the last tile
+// kTileRows fmas (bench/choices.md, "Register tiles"). Leftover columns join the last tile
 // (a short loop of their own would be masked, see matmul); leftover rows go kTileRows at a
 // time (after a wider block), then one at a time.
-// With `epilogue` (an elementwise node reading the product, see analyze()), each finished
+// With `epilogue` (an elementwise node reading the product, see tensor_plan.cpp), each finished
 // tile of C is replaced by the epilogue's value there.
-// The block of rows and the widest column tile of matmul_tiles for C of m x p.
-TensorBody::TileGeometry TensorBody::tile_geometry(std::int64_t m, std::int64_t p) const {
-  std::int64_t cols = std::min(tile_cols_, p), rest = p % cols, widest = cols;
-  if (rest != 0 && rest < kTinyTrip) widest = cols + rest;  // leftover columns join the last tile
-  std::int64_t vectors = (widest + lanes_ - 1) / lanes_;
-  // Rows per block: kTileRows, or more (as many as fill the accumulators, up to kMaxTileRows)
-  // when the column tiles are only a vector or two wide (a 16-column layer): kTileRows rows of
-  // one vector are too few independent fma chains to hide the fma latency (2-16-16-1 on 1,024
-  // rows, AVX-512: f32 kernel 28 -> 25 us).
-  return {std::min(std::clamp(accumulators_ / vectors, kTileRows, kMaxTileRows), m), widest};
-}
-
-// Whether matmul_tiles packs B's column strips (see there), for B's rows b_row_stride apart;
-// with `computed_b` (B is computed as it is packed: riders) whatever the stride.
-bool TensorBody::packs(std::int64_t m, std::int64_t kk, std::int64_t p, std::int64_t b_row_stride, bool computed_b) const {
-  TileGeometry g = tile_geometry(m, p);
-  return part_in_ == nullptr && (computed_b || b_row_stride * elem_bytes_ >= kPackStrideBytes) && m > g.rows &&
-         kk >= kTileRows && kk * g.widest * elem_bytes_ <= kPackMaxBytes;
-}
-
 void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage& c, std::int64_t m, std::int64_t kk,
                   std::int64_t p, const Node* epilogue, const PackExtras& extras) {
   Shape as{static_cast<std::int32_t>(m), static_cast<std::int32_t>(kk)};
@@ -242,8 +215,8 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
   if (m > done) row_parts.push_back({done, m - done, 1});  // the last rows, one block
   // B-panel packing: each block of rows walks the column strip of B (kk rows of a tile) down
   // again. When B's rows are 4 KiB or more apart, the strip's lines fall in few cache sets
-  // and are evicted between blocks (X^T @ dZ of examples/gmm.grad, dZ [1000, 6400] in f64:
-  // the backward product took 1.8x the forward). Copying the strip once into a contiguous
+  // and are evicted between blocks (X^T @ dZ of examples/gmm.grad; bench/choices.md,
+  // "Packed strips"). Copying the strip once into a contiguous
   // buffer makes every later pass read consecutive lines. Only the reads of B move: each
   // C element sums the same terms in the same order, so results are bit-identical. Not in a
   // part function (parallel_tiles): the parts run at once and the buffer is one global.
@@ -410,7 +383,7 @@ void TensorBody::pack_computed(const Node* b, const Storage& dst, const Shape& d
 // depend on the host): lane l sums the terms with k = l mod kDotLanes, the lanes are added
 // pairwise, ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), then the last kk mod kDotLanes
 // terms one by one. Vectorizing along i instead (C^T = B^T @ A^T) reads A's columns with
-// gathers: the output layer of 2-16-16-1 on 1,024 rows took 3.8 us of a 31 us f64 step.
+// gathers, which cost more than the dot products' lane sums (bench/choices.md, "Dot products").
 void TensorBody::matmul_dots(const Storage& a, const Storage& bt, const Storage& c, std::int64_t m, std::int64_t kk,
                  std::int64_t p) {
   Shape as{static_cast<std::int32_t>(m), static_cast<std::int32_t>(kk)};
@@ -457,17 +430,6 @@ void TensorBody::matmul_dots(const Storage& a, const Storage& bt, const Storage&
     store(c, cs, Idx{il.iv, b_.getInt64(j), nullptr}, sum);
   }
   end_loop(il);
-}
-
-// Whether split_sum pays for an output of rows x cols summing kk terms each: the terms are
-// many, the outputs too few vectors to keep both fma pipes busy (2 pipes x 4 cycles latency),
-// and kSplit copies of them fit in the accumulator registers. The choice changes the order of
-// the sums, so it is made for one notional machine (512-bit vectors, 16 accumulators: the
-// AVX-512 host's), not the host: results do not depend on the host's vector width.
-bool TensorBody::splits_sum(std::int64_t rows, std::int64_t cols, std::int64_t kk) const {
-  const std::int64_t lanes = 64 / elem_bytes_, accumulators = 16;
-  std::int64_t vectors = rows * ((cols + lanes - 1) / lanes);
-  return kk >= kSplitMinTerms && vectors < 8 && vectors * kSplit <= accumulators;
 }
 
 }  // namespace gradc::codegen_detail

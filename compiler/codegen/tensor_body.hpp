@@ -1,50 +1,30 @@
-// class TensorBody (tensor kernels), defined in tensor_plan.cpp, tensor_loops.cpp, matmul.cpp.
+// class TensorBody (tensor kernels), defined in tensor_emit.cpp, tensor_loops.cpp, matmul.cpp.
 #pragma once
 
 #include "compiler/codegen/op_lowering.hpp"
+#include "compiler/codegen/tensor_plan.hpp"
 
 #include <functional>
 #include <utility>
 
 namespace gradc::codegen_detail {
 
-/// Emits the body of a tensor kernel.
-///
-/// Each node is (a) a scalar SSA value if it has rank 0, (b) a buffer, or (c) fused into the
-/// loop of the node that consumes it. Buffers: the inputs (a slice of `in`), Tensor constants
-/// (private constant globals), and materialized nodes, which live in their output slot when
-/// they are an output and in the workspace otherwise. Materialized: MatMul (but an outer
-/// product, inner dimension 1, is fused like an elementwise op), Sum, ReduceMax, Embed and
-/// OneHot results, and an elementwise node that is an output, is evaluated at more than one
-/// place (counting through the views over it), is read through a Broadcast that repeats it (its
-/// value would be recomputed per repetition), or is a matrix product's operand. A product read
-/// only by the fused expression of one buffered elementwise node is computed in that node's
-/// buffer, the expression applied to each register tile (see analyze). A column sum of a
-/// product's right operand B rides on the product's packed strips, and an elementwise B read by
-/// nothing else is computed as it is packed, without a buffer (see riders).
-/// Broadcast, Reshape, Transpose, Index and Detach are index maps, never copies: over a buffer
-/// they are strided views of it (a broadcast axis has stride 0); over a fused expression they
-/// remap the loop index. So `tanh(x @ W + b)` is the product's loop nest writing a buffer and
-/// one loop computing tanh(buf[i,j] + b[j]), and sum(exp(x - m)) computes exp in the sum's loop.
-///
-/// Workspace buffers are allocated first-fit in one internal zero-initialised global and freed
-/// after the step that reads them last, so they reuse memory; since their offsets are constants
-/// and every buffer is live while a loop reads or writes it, the loops of one step never touch
-/// overlapping memory through different buffers.
+/// Emits the body of a tensor kernel, as its plan (tensor_plan.hpp: which node is a scalar, a
+/// buffer, a view or fused, and where each buffer is) says.
 class TensorBody : OpLowering {
  public:
   TensorBody(llvm::Module& m, llvm::IRBuilder<>& b, DType dtype, llvm::Function* fn, const TargetInfo& target)
-      : OpLowering(m, b, dtype), fn_(fn), i64_(b.getInt64Ty()) {
-    elem_bytes_ = dtype == DType::F32 ? 4 : 8;
+      : OpLowering(m, b, dtype),
+        fn_(fn),
+        i64_(b.getInt64Ty()),
+        rules_(TileRules::for_target(target, dtype)),
+        ws_(rules_.elem_bytes) {
+    elem_bytes_ = rules_.elem_bytes;
     align_elems_ = kBufferAlignBytes / elem_bytes_;
-    // The matrix product's register tile: about half the vector registers hold the block of
-    // C (kTileRows rows of tile_cols_), the rest the B vectors and A broadcasts.
-    std::int64_t lanes = std::max<std::int64_t>(1, std::max(target.vector_bits, target.wide_vector_bits) / 8 / elem_bytes_);
-    std::int64_t accumulators = std::max<std::int64_t>(kTileRows, target.vector_registers / 2);
-    tile_cols_ = lanes * std::max<std::int64_t>(1, accumulators / kTileRows);
-    lanes_ = lanes;
-    accumulators_ = accumulators;
-    threads_ = std::max(1u, target.threads);
+    tile_cols_ = rules_.tile_cols;
+    lanes_ = rules_.lanes;
+    accumulators_ = rules_.accumulators;
+    threads_ = rules_.threads;
   }
 
   void emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out);
@@ -60,47 +40,27 @@ class TensorBody : OpLowering {
     std::int64_t offset = 0;
     std::array<std::int64_t, Shape::kMaxRank> stride{0, 0, 0};
   };
-  struct Info {
+  // A node's plan, and where its value is in this function.
+  struct Info : NodePlan {
     Storage st;
-    bool materialize = false;
-    int out_count = 0;            // how many output slots show this node
-    std::int64_t first_out = -1;  // offset of the first one in `out`
-    std::int64_t sites = 0;       // evaluations per element (through views)
-    bool repeated = false;        // read through a Broadcast that repeats it
-    bool matmul_operand = false;  // a matrix product's operand (through views)
-    std::size_t eval_pos = 0;     // the step whose code reads this node's value
-    std::size_t last_use = 0;     // the last step that reads this node's buffer
-    const Node* epilogue_of = nullptr;  // a matrix product this node finishes (see analyze)
-    // Column sums that ride on a product (see riders): on the sum, the product that fills
-    // its buffer; on the product, the sum and whether it sums the negated operand.
-    const Node* summed_by = nullptr;
-    const Node* column_sum = nullptr;
-    bool negated_sum = false;
-    bool packed = false;  // an elementwise B computed as its product packs it (not buffered)
   };
 
-  const Node* operand(const Node* n, int i) const;
+  const Node* operand(const Node* n, int i) const { return plan_.operand(n, i); }
 
-  void analyze();
-
-  const Node* epilogue(std::size_t p, const std::vector<std::vector<std::uint32_t>>& users) const;
-  void riders(const std::vector<std::vector<std::uint32_t>>& users);
-  struct TileGeometry {
-    std::int64_t rows, widest;
-  };
-  TileGeometry tile_geometry(std::int64_t m, std::int64_t p) const;
-  bool packs(std::int64_t m, std::int64_t kk, std::int64_t p, std::int64_t b_row_stride, bool computed_b) const;
+  using TileGeometry = TileRules::Geometry;
+  TileGeometry tile_geometry(std::int64_t m, std::int64_t p) const { return rules_.tile_geometry(m, p); }
+  // Not in a part function (parallel_tiles): the parts run at once and the packed strip is one
+  // buffer.
+  bool packs(std::int64_t m, std::int64_t kk, std::int64_t p, std::int64_t b_row_stride, bool computed_b) const {
+    return part_in_ == nullptr && rules_.packs(m, kk, p, b_row_stride, computed_b);
+  }
 
   Storage contiguous(llvm::Value* base, std::int64_t offset, const Shape& s);
 
-  static bool is_contiguous(const Storage& st, const Shape& s);
-
-  Storage view_storage(const Node* n);
-
   llvm::GlobalVariable* tensor_global(const Node* n);
 
-  std::int64_t allocate(std::int64_t size);
-  void release(std::int64_t off, std::int64_t size);
+  std::int64_t allocate(std::int64_t size) { return ws_.allocate(size); }
+  void release(std::int64_t off, std::int64_t size) { ws_.release(off, size); }
   void finish_workspace(const std::string& name);
 
   // ---- Loops. Counted do-while loops (every extent is at least 1), i64 induction variables.
@@ -214,7 +174,7 @@ class TensorBody : OpLowering {
   void matmul(const Node* n, const Storage& c, const Node* epilogue = nullptr);
   void batched_matmul(const Node* n, const Storage& c);
 
-  bool parallel(std::int64_t m, std::int64_t kk, std::int64_t p) const;
+  bool parallel(std::int64_t m, std::int64_t kk, std::int64_t p) const { return rules_.parallel(m, kk, p); }
 
   void parallel_tiles(const Storage& a, const Storage& bm, const Storage& c, std::int64_t m, std::int64_t kk,
                       std::int64_t p);
@@ -254,7 +214,9 @@ class TensorBody : OpLowering {
     return b_.CreateFAdd(b_.CreateFAdd(partial(0), partial(1)), b_.CreateFAdd(partial(2), partial(3)));
   }
 
-  bool splits_sum(std::int64_t rows, std::int64_t cols, std::int64_t kk) const;
+  bool splits_sum(std::int64_t rows, std::int64_t cols, std::int64_t kk) const {
+    return rules_.splits_sum(rows, cols, kk);
+  }
 
   // dst (rows x cols, contiguous) = the sum over k < kk of term(k, i, j), as kSplit interleaved
   // partial sums (partial r takes the terms with k = r mod kSplit, a leftover k goes to partial
@@ -292,20 +254,14 @@ class TensorBody : OpLowering {
     for (auto [off, size] : temps) release(off, size);
   }
 
-  static constexpr std::int64_t kSplit = 4;  // partial sums (combine_partials is written for 4)
-  static constexpr std::int64_t kSplitMinTerms = 64;
+  static constexpr std::int64_t kSplit = TileRules::kSplit;  // combine_partials is written for 4
+  static_assert(kSplit == 4);
   static constexpr std::int64_t kDotLanes = 8;  // matmul_dots' vector (its lane sums are written for 8)
   static constexpr std::int64_t kDotUnroll = 4;  // chunks of a dot product written out, not looped
-  // Below, splitting lost more than it gained (2-16-16-1: 1,024 x 16 x 16 products, 2.6e5 fmas: the
-  // f64 step took 23.2 us on 2 threads, 20.8 us on one); 784-128-10 has two of 6.4e6.
-  static constexpr std::int64_t kParallelMacs = std::int64_t(1) << 20;
-  static constexpr std::int64_t kTileRows = 4;
-  static constexpr std::int64_t kMaxTileRows = 16;
-  // matmul_tiles packs B's column strip when B's rows are at least this far apart, and the
-  // strip is at most kPackMaxBytes (it then stays in L2).
-  static constexpr std::int64_t kPackStrideBytes = 4096, kPackMaxBytes = 1 << 20;
-  // LLVM's TinyTripCountVectorThreshold: shorter loops are vectorized only by predication.
-  static constexpr std::int64_t kTinyTrip = 16;
+  static constexpr std::int64_t kTileRows = TileRules::kTileRows;
+  static constexpr std::int64_t kMaxTileRows = TileRules::kMaxTileRows;
+  static constexpr std::int64_t kTinyTrip = TileRules::kTinyTrip;
+  static constexpr std::int64_t kSplitMinTerms = TileRules::kSplitMinTerms;
 
   llvm::Function* fn_;
   llvm::Type* i64_;
@@ -317,14 +273,13 @@ class TensorBody : OpLowering {
   std::string name_;
   std::int64_t elem_bytes_ = 8, align_elems_ = 8, tile_cols_ = 16, lanes_ = 4, accumulators_ = 8;
   llvm::BasicBlock* entry_ = nullptr;
-  std::vector<const Node*> order_;
-  std::unordered_map<const Node*, std::size_t> pos_;
-  std::unordered_map<const Node*, const Node*> relu_of_;  // x -> relu(x)
+  TileRules rules_;
+  TensorPlan plan_;
+  const std::unordered_map<const Node*, std::size_t>& pos_ = plan_.pos;
   std::unordered_map<llvm::Value*, Digits> digits_;
   std::vector<Info> info_;
   llvm::GlobalVariable* workspace_ = nullptr;
-  std::vector<std::pair<std::int64_t, std::int64_t>> free_;  // (offset, length), sorted
-  std::int64_t top_ = 0;
+  Workspace ws_;  // the plan's buffers again, and the temporaries of the steps
 };
 
 }  // namespace gradc::codegen_detail

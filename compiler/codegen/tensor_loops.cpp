@@ -432,7 +432,7 @@ void TensorBody::materialize(const Node* n, const Storage& dst) {
 // The sum of every element of x (x's first axis has at least kSplitMinTerms rows) as kSplit
 // partial sums over its rows (partial r takes the rows i = r mod kSplit, a leftover row goes
 // to partial 0; within a row, the interpreter's order), added as (s0 + s1) + (s2 + s3): one
-// running sum would be a chain of dependent adds (an MSE over 1,024 rows: ~1 us).
+// running sum would be a chain of dependent adds (bench/choices.md, "Split sums").
 llvm::Value* TensorBody::split_total(const Node* x) {
   llvm::IRBuilder<> eb(entry_, entry_->begin());
   std::vector<llvm::AllocaInst*> acc;
