@@ -126,12 +126,17 @@ TargetInfo target_info(llvm::TargetMachine& tm) {
   return target;
 }
 
+TargetInfo kernel_target(const KernelSpec& spec, const TargetInfo& host) {
+  TargetInfo t = host;
+  if (!is_tensor_kernel(spec) || !wide_vectors_pay(spec)) t.wide_vector_bits = std::min(host.vector_bits, host.wide_vector_bits);
+  return t;
+}
+
 std::unique_ptr<llvm::Module> build_module(llvm::LLVMContext& ctx, const KernelSpec& spec, llvm::TargetMachine& tm,
                                            const TargetInfo& target, bool optimize,
                                            const std::function<void(llvm::Module&)>& edit) {
   bool tensor = is_tensor_kernel(spec);
-  TargetInfo shape = target;
-  if (!tensor || !wide_vectors_pay(spec)) shape.wide_vector_bits = std::min(target.vector_bits, target.wide_vector_bits);
+  TargetInfo shape = kernel_target(spec, target);
   std::unique_ptr<llvm::Module> m = codegen(ctx, spec, shape);
   m->setDataLayout(tm.createDataLayout());
   m->setTargetTriple(tm.getTargetTriple().str());
