@@ -3,6 +3,7 @@
 the same shapes, data rows, initial parameters, loss and optimizer.
 
     /usr/bin/python3 bench/torch_steps.py [--reps 5] [--min-time 0.5] [--out bench/results/torch_steps.json]
+        [--only NET,...] [--threads N,...] [--dtypes f32,f64] [--chunk 1024]
 
 (Debian's python3-torch is installed for /usr/bin/python3; another python3 on PATH may not see
 it.) OpenBLAS picks its kernels by CPU unless OPENBLAS_CORETYPE says otherwise (this machine's
@@ -113,6 +114,10 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.5)
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", default=None, help="comma-separated network names")
+    ap.add_argument("--threads", default=None,
+                    help="comma-separated thread counts to run (default: torch's default, 1, and the CPU count)")
+    ap.add_argument("--dtypes", default="f32,f64", help="comma-separated: f32, f64")
+    ap.add_argument("--chunk", type=int, default=1024, help="steps per chunk (from the initial parameters)")
     args = ap.parse_args()
     try:
         import torch
@@ -127,6 +132,8 @@ def main():
     thread_settings = [("default", default_threads), ("1", 1)]
     if ncpu != 1:
         thread_settings.append((str(ncpu), ncpu))
+    if args.threads:
+        thread_settings = [(t, int(t)) for t in args.threads.split(",")]
 
     def build(case, dtype):
         name, sizes, act, loss, (opt, lr), batch, seed, data = case
@@ -156,6 +163,8 @@ def main():
             continue
         xs, ys = data()
         for dtype, dname in ((torch.float32, "f32"), (torch.float64, "f64")):
+            if dname not in args.dtypes.split(","):
+                continue
             x = torch.tensor(xs[:batch], dtype=dtype)
             if loss_kind == "mse":
                 y = torch.tensor(ys[:batch], dtype=dtype).reshape(-1, 1)
@@ -193,7 +202,7 @@ def main():
                     timed, cpu, steps = 0.0, 0.0, 0
                     while timed < args.min_time:
                         opt = fresh()
-                        n = 1024
+                        n = args.chunk
                         t0, c0 = time.perf_counter(), time.process_time()
                         for _ in range(n):
                             step(opt)

@@ -30,6 +30,7 @@
 #include "runtime/fd_check.hpp"
 #include "runtime/jit.hpp"
 #include "runtime/tiered_kernel.hpp"
+#include "runtime/jit_pipeline.hpp"
 #include "io/params_io.hpp"
 #include "runtime/train.hpp"
 
@@ -189,7 +190,7 @@ std::string diff_partials(Module& m, const Options& o) {
 // node's value lives, and the rule that chose it).
 void print_kernel_stage(const Options& o, Jit& jit, const KernelSpec& spec, std::span<const std::string> labels) {
   if (o.stage == "plan") {
-    TensorPlan plan = plan_tensor_kernel(spec, TileRules::for_target(jit.target(), spec.dtype));
+    TensorPlan plan = plan_tensor_kernel(spec, TileRules::for_target(kernel_target(spec, jit.target()), spec.dtype));
     std::fputs(format_plan(plan, spec, labels).c_str(), stdout);
   } else {
     std::fputs(jit.llvm_ir(spec).c_str(), stdout);

@@ -47,6 +47,9 @@ struct KernelSpec {
 struct TargetInfo {
   unsigned vector_bits = 256;     // width of a vector register
   unsigned vector_registers = 16;  // how many there are
+  // The widest vectors the CPU has (512 on AVX-512 hosts, whose default tuning prefers 256):
+  // tensor kernels' matrix products use them (runtime/jit.cpp marks the kernel's functions).
+  unsigned wide_vector_bits = 256;
   // Threads for large matrix products (> 1: the kernel calls gradc_parallel with the external
   // symbol gradc_pool, both defined by the Jit; see runtime/threads.hpp). Each element of a
   // product is computed by one thread in the same order, so results do not depend on it.

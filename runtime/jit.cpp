@@ -28,12 +28,16 @@
 #include <dlfcn.h>
 #include <sleef.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <stdexcept>
+#include <string>
 
 #include "runtime/object_cache.hpp"
+#include "compiler/ir.hpp"
 #include "runtime/threads.hpp"
 #include "support/special.hpp"
 
@@ -106,6 +110,20 @@ bool calls_libm(const llvm::Module& m) {
   return false;
 }
 
+// Whether a tensor kernel's matrix products are large enough for the widest vectors to pay.
+// 512-bit tiles cut the 784-128-10 step by a third and the 2-16-16-1 and 2-32-32-2 steps by a
+// quarter to a half on Sapphire Rapids; the 2-8-1 step on 4 rows (products of at most 64
+// multiply-adds) ran 5% slower with them (bench/peak.md).
+constexpr std::int64_t kWideMacs = 1 << 12;
+
+bool wide_vectors_pay(const KernelSpec& spec) {
+  for (const Node* n : reachable(spec.outputs))
+    if (n->op == Op::MatMul && n->shape.rank == 2 &&
+        std::int64_t(n->shape[0]) * n->arg(0)->shape[1] * n->shape[1] >= kWideMacs)
+      return true;
+  return false;
+}
+
 template <class T>
 T unwrap(llvm::Expected<T> value, const char* what) {
   if (!value) fail(what, value.takeError());
@@ -122,32 +140,53 @@ TargetInfo target_info(llvm::TargetMachine& tm) {
   llvm::Module m("probe", ctx);
   auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), false),
                                    llvm::Function::ExternalLinkage, "probe", m);
-  llvm::TargetTransformInfo tti = tm.getTargetTransformInfo(*f);
   TargetInfo target;
-  target.vector_bits = static_cast<unsigned>(
-      tti.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector).getFixedValue());
-  target.vector_registers = tti.getNumberOfRegisters(tti.getRegisterClassForType(/*Vector=*/true));
+  {
+    llvm::TargetTransformInfo tti = tm.getTargetTransformInfo(*f);
+    target.vector_bits = static_cast<unsigned>(
+        tti.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector).getFixedValue());
+    target.vector_registers = tti.getNumberOfRegisters(tti.getRegisterClassForType(/*Vector=*/true));
+  }
   // The widest vectors the CPU has, whatever width LLVM's tuning prefers for loops (256 bits on
-  // most AVX-512 CPUs): the batch entry computes that many points at a time.
+  // most AVX-512 CPUs): the batch entry computes that many points at a time, and the matrix
+  // products of large tensor kernels use them (see wide_tensor_functions).
   f->addFnAttr("prefer-vector-width", "512");
   llvm::TargetTransformInfo wide = tm.getTargetTransformInfo(*f);
   target.batch_vector_bits = static_cast<unsigned>(
       wide.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector).getFixedValue());
+  target.wide_vector_bits = target.batch_vector_bits;
   return target;
+}
+
+TargetInfo kernel_target(const KernelSpec& spec, const TargetInfo& host) {
+  TargetInfo t = host;
+  if (!is_tensor_kernel(spec) || !wide_vectors_pay(spec)) t.wide_vector_bits = std::min(host.vector_bits, host.wide_vector_bits);
+  return t;
 }
 
 std::unique_ptr<llvm::Module> build_module(llvm::LLVMContext& ctx, const KernelSpec& spec, llvm::TargetMachine& tm,
                                            const TargetInfo& target, bool optimize,
                                            const std::function<void(llvm::Module&)>& edit) {
-  std::unique_ptr<llvm::Module> m = codegen(ctx, spec, target);
+  bool tensor = is_tensor_kernel(spec);
+  TargetInfo shape = kernel_target(spec, target);
+  std::unique_ptr<llvm::Module> m = codegen(ctx, spec, shape);
   m->setDataLayout(tm.createDataLayout());
   m->setTargetTriple(tm.getTargetTriple().str());
   if (edit) edit(*m);
+  if (shape.wide_vector_bits > shape.vector_bits) {
+    // The loop nests were shaped for the widest vectors (TensorBody's register tiles): let
+    // the vectorizer and the backend use them too.
+    std::string bits = std::to_string(target.wide_vector_bits);
+    for (llvm::Function& f : *m)
+      if (!f.isDeclaration()) {
+        f.addFnAttr("prefer-vector-width", bits);
+        f.addFnAttr("min-legal-vector-width", bits);
+      }
+  }
   if (!optimize) return m;
   llvm::PipelineTuningOptions tuning;
   // The loop nests of a tensor kernel, for the host's vector width; the batch loop of a scalar
   // kernel when it is not already W rows at a time (see calls_libm for when it is left alone).
-  bool tensor = is_tensor_kernel(spec);
   tuning.LoopVectorization = !huge_module(*m) && (tensor || (!calls_libm(*m) && batch_lanes(spec, target) == 1));
   tuning.SLPVectorization = false;  // most of the pipeline's time on big bodies (bench/choices.md)
   // Tensor kernels: no general loop unrolling. It quadrupled the code of a small training

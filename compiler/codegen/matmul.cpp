@@ -111,7 +111,7 @@ void TensorBody::batched_matmul(const Node* n, const Storage& c) {
 
 // matmul_tiles split by rows over the threads: one function per block of rows (an internal
 // function of the module taking the kernel's in and out), run by gradc_parallel on the Jit's
-// pool. Each element is computed as in the single-threaded kernel.
+// pool, whichever thread takes it. Each element is computed as in the single-threaded kernel.
 void TensorBody::parallel_tiles(const Storage& a, const Storage& bm, const Storage& c, std::int64_t m, std::int64_t kk,
                     std::int64_t p) {
   llvm::LLVMContext& ctx = m_.getContext();
@@ -121,10 +121,16 @@ void TensorBody::parallel_tiles(const Storage& a, const Storage& bm, const Stora
   llvm::IRBuilderBase::InsertPoint saved = b_.saveIP();
   llvm::Function* saved_fn = fn_;
   llvm::BasicBlock* saved_entry = entry_;
+  // Several parts per thread, each of at least 2 kTileRows rows: the pool hands them out one at
+  // a time, so when a thread is not running (another process has its core) the others take its
+  // share, and a thread descheduled in the middle of a part holds up only a small block.
+  constexpr std::int64_t kPartsPerThread = 4;
+  std::int64_t count = std::clamp<std::int64_t>(m / (2 * kTileRows), threads_, threads_ * kPartsPerThread);
   std::int64_t row0 = 0;
-  for (unsigned t = 0; t < threads_; ++t) {
+  for (std::int64_t t = 0; t < count; ++t) {
     // Blocks end at multiples of kTileRows, so that each is tiled like the whole.
-    std::int64_t row1 = t + 1 == threads_ ? m : m * (t + 1) / threads_ / kTileRows * kTileRows;
+    std::int64_t row1 = t + 1 == count ? m : m * (t + 1) / count / kTileRows * kTileRows;
+    if (row1 == row0) continue;
     auto* f = llvm::Function::Create(part_type, llvm::GlobalValue::InternalLinkage, name_ + ".part", m_);
     f->setDoesNotThrow();
     for (unsigned i = 0; i < 2; ++i) f->addParamAttr(i, llvm::Attribute::NoAlias);

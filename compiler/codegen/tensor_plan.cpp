@@ -43,7 +43,8 @@ TileRules TileRules::for_target(const TargetInfo& target, DType dtype) {
   r.elem_bytes = dtype == DType::F32 ? 4 : 8;
   // The matrix product's register tile: about half the vector registers hold the block of
   // C (kTileRows rows of tile_cols), the rest the B vectors and A broadcasts.
-  r.lanes = std::max<std::int64_t>(1, target.vector_bits / 8 / r.elem_bytes);
+  // The widest vectors the host has (runtime/jit.cpp asks for them when the products are large).
+  r.lanes = std::max<std::int64_t>(1, std::max(target.vector_bits, target.wide_vector_bits) / 8 / r.elem_bytes);
   r.accumulators = std::max<std::int64_t>(kTileRows, target.vector_registers / 2);
   r.tile_cols = r.lanes * std::max<std::int64_t>(1, r.accumulators / kTileRows);
   r.threads = std::max(1u, target.threads);
@@ -75,10 +76,14 @@ bool TileRules::parallel(std::int64_t m, std::int64_t kk, std::int64_t p) const 
 }
 
 // The terms are many, the outputs too few vectors to keep both fma pipes busy (2 pipes x 4
-// cycles latency), and kSplit copies of them fit in the accumulator registers.
+// cycles latency), and kSplit copies of them fit in the accumulator registers. The choice
+// changes the order of the sums, so it is made for one notional machine (512-bit vectors, 16
+// accumulators: the AVX-512 host's), not the host: results do not depend on the host's vector
+// width.
 bool TileRules::splits_sum(std::int64_t rows, std::int64_t cols, std::int64_t kk) const {
-  std::int64_t vectors = rows * ((cols + lanes - 1) / lanes);
-  return kk >= kSplitMinTerms && vectors < 8 && vectors * kSplit <= accumulators;
+  const std::int64_t notional_lanes = 64 / elem_bytes, notional_accumulators = 16;
+  std::int64_t vectors = rows * ((cols + notional_lanes - 1) / notional_lanes);
+  return kk >= kSplitMinTerms && vectors < 8 && vectors * kSplit <= notional_accumulators;
 }
 
 // ---- The workspace.
