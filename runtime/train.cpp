@@ -287,7 +287,12 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
   prepare();
   std::size_t in_size = 0, out_size = 0;
   for (const auto& s : steps_) in_size = std::max(in_size, s->in_size), out_size = std::max(out_size, s->out_size);
-  std::vector<T> in(in_size), out(out_size), buf(P, T(0)), m1(P, T(0)), m2(P, T(0));
+  // The optimizer's state only where the optimizer (or the state resumed from) has it: three
+  // zeroed buffers of every parameter are page faults and traffic a plain SGD run never uses.
+  const bool momentum = opt.kind == Optimizer::Sgd && opt.momentum > 0, adam = opt.kind == Optimizer::Adam;
+  std::vector<T> in(in_size), out(out_size);
+  std::vector<T> buf(momentum || !state_.momentum_buffer.empty() ? P : 0, T(0));
+  std::vector<T> m1(adam || !state_.exp_avg.empty() ? P : 0, T(0)), m2(adam || !state_.exp_avg_sq.empty() ? P : 0, T(0));
   T* w = in.data();
   auto load = [](const std::vector<Tensor>& ts, T* dst) {  // tensors into a flat T buffer
     for (const Tensor& t : ts)
@@ -356,11 +361,18 @@ TrainResult Trainer::run_typed(const std::function<void(const LogLine&, std::int
         for (const DataInput& d : s.data) {
           const Tensor& t = *d.source;
           std::size_t row = t.shape.rank ? static_cast<std::size_t>(t.shape.size() / t.shape[0]) : 1;
-          // The data in T, converted once per run: then a row is one copy.
-          std::vector<T>& src = data_in_t[&t];
-          if (src.empty()) src.assign(t.data.begin(), t.data.end());
+          // The data in T: f64 rows are copied straight from the tensor; f32's are converted once
+          // per run, then a row is one copy.
+          const T* src;
+          if constexpr (std::is_same_v<T, double>) {
+            src = t.data.data();
+          } else {
+            std::vector<T>& conv = data_in_t[&t];
+            if (conv.empty()) conv.assign(t.data.begin(), t.data.end());
+            src = conv.data();
+          }
           for (std::int64_t r : gathered) {
-            std::copy_n(src.data() + static_cast<std::size_t>(r) * row, row, dst);
+            std::copy_n(src + static_cast<std::size_t>(r) * row, row, dst);
             dst += row;
           }
         }
