@@ -10,8 +10,9 @@
 // one element is evaluated with an explicit stack.
 //
 // The batch entry of a scalar kernel computes V*W rows at a time (W = batch_lanes, V vectors per
-// iteration: kBatchVectors): the body once more on vectors of V*W lanes, one lane per row, rows
-// read by gathers and written by scatters. The last rows (fewer than V*W) go through the same
+// iteration: kBatchVectors): the body once more on vectors of V*W lanes, one lane per row, short
+// rows read and written as whole vectors and shuffled, long ones by gathers and scatters
+// (BodyEmitter::load_input). The last rows (fewer than V*W) go through the same
 // vector code on a zero-padded copy, so a row's results do not depend on where it is in the batch.
 // The parts live in compiler/codegen/: op_lowering.hpp (the scalar ops, scalar kernels),
 // tensor_plan.hpp (the LLVM-free plan: fusion, buffers, last uses) and tensor_body.hpp with
