@@ -253,6 +253,10 @@ struct Jit::Impl {
     // it hands to SelectionDAG may fuse), and the fast tier's bits must not depend on that.
     TargetInfo plain = target;
     plain.contract = false;
+    // The scalar batch loop: the vector batch took the lecture kernel's fast compile to 6.5
+    // ms, against 1.9 with this (bench/batch.md), and the fast tier runs small batches
+    // (TieredKernel moves to the optimized tier before a large one).
+    plain.batch_vector_bits = 0;
     std::unique_ptr<llvm::Module> m = build_module(ctx, spec, *tm, plain, false);
     m->addModuleFlag(llvm::Module::Warning, kFastTierFlag, 1);
     return m;

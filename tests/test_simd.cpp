@@ -1,7 +1,8 @@
 // The batch entry of scalar kernels across points (vectors of rows, SLEEF's functions): each
 // vector math op within SLEEF's 1.0 ulp of a reference computed in wider precision, f64 and
 // f32; nan, inf and domain errors as the single entry gives them; row counts around the vector
-// width; a row's results independent of its place in the batch.
+// width; a row's results independent of its place in the batch and of how its row is read
+// (whole vectors and shuffles, or gathers) and written.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -232,6 +233,103 @@ TEST(Simd, LaneByLaneAndArithmeticEqualTheSingleEntry) {
               << "f32 row " << r << " output " << j << ": " << got[r * no + j] << " vs " << one[j];
       }
     }
+  }
+}
+
+// Rows of 1 to 4 inputs (outputs) are read (written) as whole vectors and shuffled, longer ones by
+// gathers (scatters): every row layout puts each input in its row's lane and each output in its
+// row's place. Arithmetic outputs equal the single entry bit for bit; a SLEEF output equals the
+// 1-input, 1-output kernel's (contiguous rows) bit for bit, whatever the layout. Row counts
+// around each width, from offsets 0 and 1; nothing past the last row is written.
+template <class T>
+void check_row_layouts() {
+  using Bits = std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t>;
+  constexpr DType dtype = std::is_same_v<T, float> ? DType::F32 : DType::F64;
+  Graph g;
+  Builder b(g, Simplify::None);
+  Nodes vars;
+  for (int i = 0; i < 6; ++i) vars.push_back(b.var("x" + std::to_string(i)));
+  Nodes one_in = {vars[0]}, one_out = {b.call(Op::Tanh, vars[0])};
+  Kernel plain = jit().compile(KernelSpec{"plain", one_in, one_out, true, dtype});
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(-4, 4);
+  std::vector<T> rows(6 * 1001);
+  for (T& e : rows) e = static_cast<T>(u(rng));
+  for (int nin = 1; nin <= 6; ++nin)
+    for (int nout = 1; nout <= 6; ++nout) {
+      Nodes in(vars.begin(), vars.begin() + nin), out;
+      // output j: x_{j mod nin} * (j + 1) + x_{(j + 1) mod nin}; the last: tanh(x0)
+      for (int j = 0; j + 1 < nout; ++j)
+        out.push_back(b.add(b.mul(in[j % nin], b.constant(j + 1)), in[(j + 1) % nin]));
+      out.push_back(one_out[0]);
+      Kernel k = jit().compile(KernelSpec{"k", in, out, true, dtype});
+      for (std::int64_t n : kRowCounts)
+        for (std::int64_t start : {std::int64_t(0), std::int64_t(1)}) {
+          if (start + n > 1000) continue;
+          const T* p = &rows[nin * start];
+          std::vector<T> got(nout * n + 1, T(-777)), single(nout), x0(n), tanh0(n);
+          Kernels<T>::batch(k, p, got.data(), n);
+          for (std::int64_t r = 0; r < n; ++r) x0[r] = p[nin * r];
+          Kernels<T>::batch(plain, x0.data(), tanh0.data(), n);
+          std::string where = std::to_string(nin) + " inputs, " + std::to_string(nout) + " outputs, " +
+                              std::to_string(n) + " rows from " + std::to_string(start);
+          ASSERT_EQ(got.back(), T(-777)) << where << ": wrote past the last row";
+          for (std::int64_t r = 0; r < n; ++r) {
+            Kernels<T>::single(k, p + nin * r, single.data());
+            for (int j = 0; j + 1 < nout; ++j)
+              ASSERT_EQ(std::bit_cast<Bits>(got[nout * r + j]), std::bit_cast<Bits>(single[j]))
+                  << where << ", row " << r << ", output " << j;
+            ASSERT_EQ(std::bit_cast<Bits>(got[nout * r + nout - 1]), std::bit_cast<Bits>(tanh0[r]))
+                << where << ", row " << r << ", tanh";
+          }
+        }
+    }
+}
+
+TEST(Simd, RowLayoutsF64) { check_row_layouts<double>(); }
+TEST(Simd, RowLayoutsF32) { check_row_layouts<float>(); }
+
+// The mechanism the test above covers: no gather or scatter for rows of up to 4 inputs and
+// outputs (the lecture function's value and gradient), gathers and scatters beyond.
+TEST(Simd, ShortRowsAreShuffledNotGathered) {
+  Graph g;
+  Builder b(g, Simplify::None);
+  Nodes vars;
+  for (int i = 0; i < 5; ++i) vars.push_back(b.var("x" + std::to_string(i)));
+  for (DType dtype : {DType::F64, DType::F32}) {
+    for (int n = 1; n <= 5; ++n) {
+      Nodes in(vars.begin(), vars.begin() + n), out;
+      for (int j = 0; j < n; ++j) out.push_back(b.call(Op::Sin, in[j]));
+      std::string ir = jit().llvm_ir(KernelSpec{"k", in, out, true, dtype});
+      bool wide = n > 4;
+      EXPECT_EQ(ir.find("llvm.masked.gather") != std::string::npos, wide) << n << " inputs\n" << ir;
+      EXPECT_EQ(ir.find("llvm.masked.scatter") != std::string::npos, wide) << n << " outputs\n" << ir;
+      EXPECT_NE(ir.find("@Sleef_sin"), std::string::npos) << ir;
+    }
+  }
+}
+
+// The fast tier's batch entry is the single entry in a loop (the vector batch would triple its
+// compile time): no SLEEF call, and each row the single entry's bits.
+TEST(Simd, FastTierBatchIsTheSingleEntryInALoop) {
+  Graph g;
+  Builder b(g, Simplify::None);
+  const Node* x = b.var("x");
+  Nodes in = {x}, out = {b.call(Op::Sin, x)};
+  KernelSpec spec{"k", in, out, true, DType::F64};
+  Jit::Options opts;
+  opts.optimize = false;
+  std::unique_ptr<Jit> fast = Jit::create(opts);
+  std::string ir = fast->llvm_ir(spec);
+  EXPECT_EQ(ir.find("@Sleef_"), std::string::npos) << ir;
+  Kernel k = fast->compile(spec);
+  std::vector<double> pts, got(1000);
+  for (int i = 0; i < 1000; ++i) pts.push_back(0.0123 * i - 6);
+  k.batch(pts.data(), got.data(), 1000);
+  for (int i = 0; i < 1000; ++i) {
+    double one;
+    k.single(&pts[i], &one);
+    ASSERT_EQ(std::bit_cast<std::uint64_t>(got[i]), std::bit_cast<std::uint64_t>(one)) << "row " << i;
   }
 }
 

@@ -1,6 +1,7 @@
 // The op lowering table (OpLowering::elementwise) and the straight-line body of a scalar kernel.
 #include "compiler/codegen/op_lowering.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "support/special.hpp"
@@ -110,15 +111,7 @@ llvm::Value* OpLowering::math(Op op, std::initializer_list<llvm::Value*> args) {
     for (llvm::Value* a : v) x.push_back(b_.CreateShuffleVector(a, llvm::ArrayRef<int>(lane_range(at, call_lanes_))));
     parts.push_back(b_.CreateCall(f, x));
   }
-  while (parts.size() > 1) {  // concatenate pairwise (lanes_ / call_lanes_ is a power of 2)
-    std::vector<llvm::Value*> joined;
-    for (std::size_t i = 0; i < parts.size(); i += 2) {
-      unsigned n = llvm::cast<llvm::FixedVectorType>(parts[i]->getType())->getNumElements();
-      joined.push_back(b_.CreateShuffleVector(parts[i], parts[i + 1], llvm::ArrayRef<int>(lane_range(0, 2 * n))));
-    }
-    parts = std::move(joined);
-  }
-  return parts[0];
+  return join(parts);
 }
 
 // On scalars of the element type (s_).
@@ -230,15 +223,39 @@ void BodyEmitter::emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out
     }
     values_.emplace(n, v);
   }
-  for (std::size_t j = 0; j < spec.outputs.size(); ++j)
-    store_output(values_.at(spec.outputs[j]), out, j, spec.outputs.size());
+  std::vector<llvm::Value*> outs;
+  for (const Node* o : spec.outputs) outs.push_back(values_.at(o));
+  store_outputs(outs, out);
 }
 
-// Input `index` of each row (rows `stride` elements apart): a vector of one lane per row.
+// Input `index` of each row (rows `stride` elements apart): a vector of one lane per row. Rows
+// up to kShuffleStride elements long are read as whole vectors and their lanes picked by
+// shuffles (a contiguous load for stride 1): a gather is one load per lane, and on this CPU
+// (Sapphire Rapids, with the gather data sampling fix) several times slower than the loads
+// and permutes it replaces (bench/batch.md). Longer rows keep the gather.
 llvm::Value* BodyEmitter::load_input(llvm::Value* in, std::uint64_t index, std::uint64_t stride,
                                      const std::string& name) {
   if (lanes_ == 1) return b_.CreateLoad(s_, b_.CreateConstInBoundsGEP1_64(s_, in, index), name);
-  llvm::Value* v = b_.CreateMaskedGather(t_, lane_pointers(in, index, stride), llvm::Align(s_->getPrimitiveSizeInBits() / 8));
+  llvm::Align align(s_->getPrimitiveSizeInBits() / 8);
+  llvm::Value* v;
+  if (stride > kShuffleStride) {
+    v = b_.CreateMaskedGather(t_, lane_pointers(in, index, stride), align);
+  } else {
+    // The rows' vectors, once for all inputs: rows_in_[i] holds elements i*W .. i*W+W-1.
+    if (rows_in_.empty())
+      for (std::uint64_t i = 0; i < lanes_ / call_lanes_ * stride; ++i)
+        rows_in_.push_back(b_.CreateAlignedLoad(part_type(), b_.CreateConstInBoundsGEP1_64(s_, in, i * call_lanes_), align));
+    std::vector<llvm::Value*> chunks;
+    for (unsigned c = 0; c < lanes_ / call_lanes_; ++c) {
+      std::vector<std::pair<llvm::Value*, unsigned>> pick;
+      for (unsigned l = 0; l < call_lanes_; ++l) {
+        std::uint64_t at = (c * call_lanes_ + l) * stride + index;
+        pick.emplace_back(rows_in_[at / call_lanes_], static_cast<unsigned>(at % call_lanes_));
+      }
+      chunks.push_back(pick_lanes(pick));
+    }
+    v = join(chunks);
+  }
   v->setName(name);
   return v;
 }
@@ -251,12 +268,75 @@ llvm::Value* BodyEmitter::lane_pointers(llvm::Value* p, std::uint64_t index, std
   return b_.CreateInBoundsGEP(s_, p, llvm::ConstantVector::get(offsets));
 }
 
-void BodyEmitter::store_output(llvm::Value* v, llvm::Value* out, std::uint64_t index, std::uint64_t stride) {
+// The outputs of each row, `outs.size()` elements apart: whole vectors put together by shuffles
+// up to kShuffleStride outputs (as load_input), else scatters.
+void BodyEmitter::store_outputs(const std::vector<llvm::Value*>& outs, llvm::Value* out) {
+  const std::uint64_t stride = outs.size();
   if (lanes_ == 1) {
-    b_.CreateStore(v, b_.CreateConstInBoundsGEP1_64(s_, out, index));
+    for (std::uint64_t j = 0; j < stride; ++j) b_.CreateStore(outs[j], b_.CreateConstInBoundsGEP1_64(s_, out, j));
     return;
   }
-  b_.CreateMaskedScatter(v, lane_pointers(out, index, stride), llvm::Align(s_->getPrimitiveSizeInBits() / 8));
+  llvm::Align align(s_->getPrimitiveSizeInBits() / 8);
+  if (stride > kShuffleStride) {
+    for (std::uint64_t j = 0; j < stride; ++j) b_.CreateMaskedScatter(outs[j], lane_pointers(out, j, stride), align);
+    return;
+  }
+  // parts[j][c]: lanes c*W .. c*W+W-1 of output j
+  std::vector<std::vector<llvm::Value*>> parts(stride);
+  for (std::uint64_t j = 0; j < stride; ++j)
+    for (unsigned c = 0; c < lanes_ / call_lanes_; ++c)
+      parts[j].push_back(b_.CreateShuffleVector(outs[j], llvm::ArrayRef<int>(lane_range(c * call_lanes_, call_lanes_))));
+  for (std::uint64_t i = 0; i < lanes_ / call_lanes_ * stride; ++i) {
+    std::vector<std::pair<llvm::Value*, unsigned>> pick;
+    for (unsigned e = 0; e < call_lanes_; ++e) {
+      std::uint64_t at = i * call_lanes_ + e, row = at / stride;
+      pick.emplace_back(parts[at % stride][row / call_lanes_], static_cast<unsigned>(row % call_lanes_));
+    }
+    b_.CreateAlignedStore(pick_lanes(pick), b_.CreateConstInBoundsGEP1_64(s_, out, i * call_lanes_), align);
+  }
+}
+
+llvm::Type* BodyEmitter::part_type() const { return llvm::FixedVectorType::get(s_, call_lanes_); }
+
+// A vector of W = call_lanes_ lanes, lane l being lane pick[l].second of pick[l].first (vectors
+// of W lanes): one two-source shuffle per further source vector (vpermt2pd / vpermt2ps).
+llvm::Value* BodyEmitter::pick_lanes(const std::vector<std::pair<llvm::Value*, unsigned>>& pick) {
+  const int w = static_cast<int>(call_lanes_);
+  std::vector<llvm::Value*> sources;
+  for (const auto& [v, lane] : pick)
+    if (std::find(sources.begin(), sources.end(), v) == sources.end()) sources.push_back(v);
+  std::vector<int> mask(w, -1);
+  auto take = [&](llvm::Value* v, int offset) {
+    for (int l = 0; l < w; ++l)
+      if (pick[l].first == v) mask[l] = offset + static_cast<int>(pick[l].second);
+  };
+  take(sources[0], 0);
+  if (sources.size() == 1) {
+    bool identity = true;
+    for (int l = 0; l < w; ++l) identity = identity && mask[l] == l;
+    return identity ? sources[0] : b_.CreateShuffleVector(sources[0], mask);
+  }
+  take(sources[1], w);
+  llvm::Value* acc = b_.CreateShuffleVector(sources[0], sources[1], mask);
+  for (std::size_t s = 2; s < sources.size(); ++s) {
+    for (int l = 0; l < w; ++l) mask[l] = l;  // keep what acc holds
+    take(sources[s], w);
+    acc = b_.CreateShuffleVector(acc, sources[s], mask);
+  }
+  return acc;
+}
+
+// The vectors of W lanes side by side (their count a power of 2): one vector of lanes_.
+llvm::Value* OpLowering::join(std::vector<llvm::Value*> parts) {
+  while (parts.size() > 1) {
+    std::vector<llvm::Value*> joined;
+    for (std::size_t i = 0; i < parts.size(); i += 2) {
+      unsigned n = llvm::cast<llvm::FixedVectorType>(parts[i]->getType())->getNumElements();
+      joined.push_back(b_.CreateShuffleVector(parts[i], parts[i + 1], llvm::ArrayRef<int>(lane_range(0, 2 * n))));
+    }
+    parts = std::move(joined);
+  }
+  return parts[0];
 }
 
 llvm::Value* BodyEmitter::lower(const Node* n) {

@@ -45,6 +45,8 @@ class OpLowering {
         t_(lanes > 1 ? static_cast<llvm::Type*>(llvm::FixedVectorType::get(s_, lanes)) : s_) {}
 
  protected:
+  // The vectors side by side (their count a power of 2, their lengths equal): one vector.
+  llvm::Value* join(std::vector<llvm::Value*> parts);
   // op(a, c) for an elementwise op (c is null for a unary one): the table in op_lowering.cpp.
   llvm::Value* elementwise(const Node* n, llvm::Value* a, llvm::Value* c);
 
@@ -106,6 +108,10 @@ class OpLowering {
 /// is a vector with one lane per row.
 class BodyEmitter : OpLowering {
  public:
+  // Rows of up to this many inputs (outputs) are read (written) as whole vectors and shuffled,
+  // longer ones by gathers (scatters).
+  static constexpr std::uint64_t kShuffleStride = 4;
+
   using OpLowering::OpLowering;
 
   void emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out);
@@ -113,10 +119,13 @@ class BodyEmitter : OpLowering {
  private:
   llvm::Value* lower(const Node* n);
   llvm::Value* load_input(llvm::Value* in, std::uint64_t index, std::uint64_t stride, const std::string& name);
-  void store_output(llvm::Value* v, llvm::Value* out, std::uint64_t index, std::uint64_t stride);
+  void store_outputs(const std::vector<llvm::Value*>& outs, llvm::Value* out);
   llvm::Value* lane_pointers(llvm::Value* p, std::uint64_t index, std::uint64_t stride);
+  llvm::Value* pick_lanes(const std::vector<std::pair<llvm::Value*, unsigned>>& pick);
+  llvm::Type* part_type() const;
 
   std::unordered_map<const Node*, llvm::Value*> values_;
+  std::vector<llvm::Value*> rows_in_;  // the batch's rows as whole vectors (load_input)
 };
 
 }  // namespace gradc::codegen_detail
