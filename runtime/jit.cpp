@@ -86,12 +86,10 @@ class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
   std::unique_ptr<llvm::TargetMachine> optimizing_, fast_;
 };
 
-// The host as the JIT targets it, detected once per process (detecting the CPU's features and
-// probing its vector registers was half of Jit::create).
+// The host as the JIT targets it, detected once per process.
 struct Host {
   std::optional<llvm::orc::JITTargetMachineBuilder> jtmb;
   std::optional<llvm::DataLayout> layout;
-  TargetInfo target;
   std::string error;  // if detection failed
 };
 
@@ -219,48 +217,76 @@ const Host& host() {
       return h;
     }
     jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-    auto tm = jtmb->createTargetMachine();
+    // The data layout is the triple's (the CPU and its features do not change it): a target
+    // machine for the plain CPU has it without parsing the host's two hundred features.
+    llvm::orc::JITTargetMachineBuilder plain(jtmb->getTargetTriple());
+    auto tm = plain.createTargetMachine();
     if (!tm) {
       h.error = "creating the target machine: " + llvm::toString(tm.takeError());
       return h;
     }
     h.layout = (*tm)->createDataLayout();
-    h.target = target_info(**tm);
     h.jtmb = std::move(*jtmb);
     return h;
   }();
   return h;
 }
 
+// The host's vector registers, probed once per process (building the subtarget behind the cost
+// model took half of Jit::create; a compile that finds its object in the cache never needs it).
+const TargetInfo& host_target(llvm::TargetMachine& tm) {
+  static const TargetInfo t = target_info(tm);
+  return t;
+}
+
 }  // namespace
 
 struct Jit::Impl {
   std::unique_ptr<llvm::orc::LLJIT> lljit;
-  std::unique_ptr<llvm::TargetMachine> tm;  // the host machine, for the IR pipeline's cost model
-  TargetInfo target;  // the host's vector registers, for the shape of the loop nests
+  llvm::orc::JITTargetMachineBuilder jtmb;  // the host's
   Tier tier;  // of compile(spec)
+  unsigned threads = 1;
+  bool contract = true;
   std::unique_ptr<ThreadPool> pool;  // with Options::threads > 1
-  std::mutex mutex;  // compile() may be called from several threads
+  mutable std::mutex mutex;  // compile() may be called from several threads
   std::uint64_t next_id = 0;
   std::unique_ptr<ObjectCache> cache;  // with Options::cache_dir
   std::string cache_context;  // the key's part that is the Jit's: target, versions (compile() adds the tier)
   std::optional<CacheKey> to_store;  // the kernel being compiled, whose object goes to the cache
   CacheStats stats;
 
+  explicit Impl(llvm::orc::JITTargetMachineBuilder b) : jtmb(std::move(b)) {}
+
+  // The host machine, for the IR pipeline's cost model, and the shape of the loop nests: made
+  // when the first module is built (under the mutex), not for objects from the cache.
+  llvm::TargetMachine& machine() {
+    if (!tm_) tm_ = unwrap(jtmb.createTargetMachine(), "creating the target machine");
+    return *tm_;
+  }
+  TargetInfo target() {
+    TargetInfo t = host_target(machine());
+    t.threads = threads;
+    t.contract = contract;
+    return t;
+  }
+
   std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec, Tier t) {
-    if (t == Tier::Optimized) return build_module(ctx, spec, *tm, target, true);
+    if (t == Tier::Optimized) return build_module(ctx, spec, machine(), target(), true);
     // No contraction: FastISel would leave most a*b + c unfused anyway, but not all (a block
     // it hands to SelectionDAG may fuse), and the fast tier's bits must not depend on that.
-    TargetInfo plain = target;
+    TargetInfo plain = target();
     plain.contract = false;
-    // The scalar batch loop: the vector batch took the lecture kernel's fast compile to 6.5
-    // ms, against 1.9 with this (bench/batch.md), and the fast tier runs small batches
+    // The scalar batch loop: the vector batch made the lecture kernel's fast compile
+    // several times slower (bench/batch.md), and the fast tier runs small batches
     // (TieredKernel moves to the optimized tier before a large one).
     plain.batch_vector_bits = 0;
-    std::unique_ptr<llvm::Module> m = build_module(ctx, spec, *tm, plain, false);
+    std::unique_ptr<llvm::Module> m = build_module(ctx, spec, machine(), plain, false);
     m->addModuleFlag(llvm::Module::Warning, kFastTierFlag, 1);
     return m;
   }
+
+ private:
+  std::unique_ptr<llvm::TargetMachine> tm_;
 };
 
 std::unique_ptr<Jit> Jit::create(Options opts) {
@@ -275,13 +301,14 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
   const Host& h = host();
   if (!h.jtmb) throw std::runtime_error("jit: " + h.error);
   llvm::orc::JITTargetMachineBuilder jtmb = *h.jtmb;
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(jtmb);
   impl->tier = opts.optimize ? Tier::Optimized : Tier::Fast;
-  impl->tm = unwrap(jtmb.createTargetMachine(), "creating the target machine");
-  impl->target = h.target;
-  auto make_compiler = [mangling = llvm::orc::irManglingOptionsFromTargetOptions(impl->tm->Options)](
-                           llvm::orc::JITTargetMachineBuilder b)
+  impl->contract = opts.contract;
+  auto make_compiler = [](llvm::orc::JITTargetMachineBuilder b)
       -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
+    // The mangling options come from the target options, which are JITTargetMachineBuilder's
+    // defaults here (no target machine needed to know them).
+    auto mangling = llvm::orc::irManglingOptionsFromTargetOptions(b.getOptions());
     return std::make_unique<TieredCompiler>(std::move(b), mangling);
   };
   // LLJIT links the process's symbols (libm's tan, log1p, ...) into the main JITDylib by default.
@@ -314,7 +341,7 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
   }
   if (opts.threads > 1) {
     impl->pool = std::make_unique<ThreadPool>(opts.threads);
-    impl->target.threads = static_cast<unsigned>(opts.threads);
+    impl->threads = static_cast<unsigned>(opts.threads);
     llvm::orc::LLJIT& j = *impl->lljit;
     llvm::orc::SymbolMap symbols;
     symbols[j.mangleAndIntern("gradc_parallel")] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_parallel),
@@ -324,11 +351,11 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
     if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
       fail("defining the thread pool's symbols", std::move(err));
   }
-  impl->target.contract = opts.contract;
   if (!opts.cache_dir.empty()) {
     impl->cache = std::make_unique<ObjectCache>(opts.cache_dir);
-    impl->cache_context = impl->tm->getTargetTriple().str() + " " + impl->tm->getTargetCPU().str() + " " +
-                          impl->tm->getTargetFeatureString().str() +
+    // What the target machine is made from: the host's vector registers (TargetInfo) follow from it.
+    impl->cache_context = impl->jtmb.getTargetTriple().str() + " " + impl->jtmb.getCPU() + " " +
+                          impl->jtmb.getFeatures().getString() +
                           " LLVM " LLVM_VERSION_STRING " " + kGradcVersion + " " + runtime_build_id();
     // Every object the compile layer makes passes here on its way to the linker.
     Impl* self = impl.get();
@@ -364,7 +391,10 @@ Kernel Jit::compile(const KernelSpec& spec, Tier tier) {
   std::optional<CacheKey> key;
   std::optional<std::string> cached;
   if (impl_->cache) {
-    key = cache_key(unique, impl_->target, impl_->cache_context + (tier == Tier::Optimized ? " O2" : " O0"));
+    TargetInfo options;  // the key's part of the target: the host's is in cache_context
+    options.threads = impl_->threads;
+    options.contract = impl_->contract;
+    key = cache_key(unique, options, impl_->cache_context + (tier == Tier::Optimized ? " O2" : " O0"));
     cached = impl_->cache->load(*key);
     ++(cached ? impl_->stats.hits : impl_->stats.misses);
   }
@@ -417,7 +447,7 @@ Jit::CacheStats Jit::cache_stats() const {
 }
 
 Jit::Vectors Jit::vectors() const {
-  std::string features = impl_->tm->getTargetFeatureString().str();
+  std::string features = impl_->jtmb.getFeatures().getString();
   auto has = [&](const char* f) { return (',' + features + ',').find(std::string(",+") + f + ',') != std::string::npos; };
   std::string isa = "scalar";
   for (const char* f : {"avx512f", "avx2", "avx", "sse4.2", "sse2", "sve2", "sve", "neon"})
@@ -426,10 +456,14 @@ Jit::Vectors Jit::vectors() const {
       break;
     }
   if (isa == "avx512f") isa = "avx512";
-  return Vectors{isa, impl_->target.vector_bits};
+  std::lock_guard lock(impl_->mutex);
+  return Vectors{isa, impl_->target().vector_bits};
 }
 
-TargetInfo Jit::target() const { return impl_->target; }
+TargetInfo Jit::target() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->target();
+}
 
 JitHost jit_host() {
   return JitHost{LLVM_VERSION_STRING, llvm::sys::getProcessTriple(), llvm::sys::getHostCPUName().str()};

@@ -162,7 +162,7 @@ CacheKey cache_key(const KernelSpec& spec, const TargetInfo& target, std::string
   Digest d;
   d.text("gradc kernel 1");
   d.text(context);
-  d.put(target.vector_bits), d.put(target.vector_registers), d.put(target.threads), d.put(target.contract);
+  d.put(target.threads), d.put(target.contract);
   d.put(spec.batch), d.put(spec.dtype);
   std::vector<const Node*> roots(spec.outputs.begin(), spec.outputs.end());
   roots.insert(roots.end(), spec.inputs.begin(), spec.inputs.end());

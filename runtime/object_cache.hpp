@@ -27,9 +27,11 @@ std::string runtime_build_id();
 /// The key of a kernel: a digest of everything its object code is made from. The IR DAG (each
 /// node reachable from the outputs or an input, in creation order: op, arguments, shape,
 /// attributes, dtype, value, name, tensor data), the spec's inputs, outputs, batch and dtype (not
-/// its name: the Jit gives every kernel the same symbol, each in its own JITDylib), the loop shape
-/// of `target` (vector width, registers, threads, contract), and `context`: what the Jit adds (the
-/// CPU and its features, the optimization tier, LLVM's version, gradc's version and build ID).
+/// its name: the Jit gives every kernel the same symbol, each in its own JITDylib), `target`'s
+/// threads and contract, and `context`: what the Jit adds (the CPU and its features, the
+/// optimization tier, LLVM's version, gradc's version and build ID). `target`'s vector widths
+/// are not read: they are the host's, which the context names, and a cached run need not probe
+/// them (that is most of creating a target machine).
 CacheKey cache_key(const KernelSpec& spec, const TargetInfo& target, std::string_view context);
 
 /// The directory of objects. Safe with several processes at once: a file is written under a
