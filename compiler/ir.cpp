@@ -91,32 +91,61 @@ Shape infer_shape(Op op, std::span<const Node* const> args, const Attrs& at) {
 
 }  // namespace
 
-std::size_t Graph::KeyHash::operator()(const Key& k) const {
-  std::size_t h = static_cast<std::size_t>(k.op);
-  auto mix = [&h](std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
-  mix(std::hash<const void*>()(k.a));
-  mix(std::hash<const void*>()(k.b));
-  mix(std::hash<std::uint64_t>()(k.bits));
-  mix(std::hash<std::string_view>()(k.name));
-  for (std::int32_t d : k.shape.dims) mix(static_cast<std::size_t>(d) * 31 + k.shape.rank);
-  mix(static_cast<std::size_t>(k.axis) * 1000003u + static_cast<std::size_t>(k.index));
-  mix(std::hash<const void*>()(k.data));
-  mix(static_cast<std::size_t>(k.dtype));
+std::uint64_t Graph::hash(const Key& k) {
+  std::uint64_t h = static_cast<std::uint64_t>(k.op);
+  // Linear probing uses the low bits, so every word is multiplied in (a murmur-style mix), not
+  // just xor-combined.
+  auto mix = [&h](std::uint64_t v) {
+    v *= 0x9e3779b97f4a7c15ULL;
+    v ^= v >> 32;
+    h = (h ^ v) * 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
+  };
+  mix(reinterpret_cast<std::uintptr_t>(k.a));
+  mix(reinterpret_cast<std::uintptr_t>(k.b));
+  mix(k.bits);
+  if (!k.name.empty()) mix(std::hash<std::string_view>()(k.name));
+  mix(static_cast<std::uint64_t>(k.shape.rank) | static_cast<std::uint64_t>(static_cast<std::uint32_t>(k.shape.dims[0])) << 8);
+  mix(static_cast<std::uint64_t>(static_cast<std::uint32_t>(k.shape.dims[1])) |
+      static_cast<std::uint64_t>(static_cast<std::uint32_t>(k.shape.dims[2])) << 32);
+  mix(static_cast<std::uint64_t>(static_cast<std::uint32_t>(k.axis)) |
+      static_cast<std::uint64_t>(static_cast<std::uint32_t>(k.index)) << 32);
+  mix(reinterpret_cast<std::uintptr_t>(k.data) ^ static_cast<std::uint64_t>(k.dtype));
   return h;
+}
+
+Graph::Key Graph::key_of(const Node& n) {
+  return Key{n.op,    n.args[0], n.args[1], std::bit_cast<std::uint64_t>(n.value), n.name,
+             n.shape, n.axis,    n.index,   n.data.get(), n.dtype};
+}
+
+void Graph::grow() {
+  std::vector<Slot> old(std::max<std::size_t>(slots_.size() * 2, 1024));
+  old.swap(slots_);
+  const std::size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (!s.node) continue;
+    std::size_t i = s.hash & mask;
+    while (slots_[i].node) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
 }
 
 NodeLimitError::NodeLimitError(std::size_t limit)
     : InputError(Loc{}, fmt::format("this program needs more than {} IR nodes", limit)) {}
 
 const Node* Graph::intern(Node node) {
-  Key key{node.op,    node.args[0], node.args[1], std::bit_cast<std::uint64_t>(node.value), node.name,
-          node.shape, node.axis,    node.index,   node.data.get(), node.dtype};
-  if (auto it = table_.find(key); it != table_.end()) return it->second;
+  if (2 * (nodes_.size() + 1) > slots_.size()) grow();
+  const Key key = key_of(node);
+  const std::uint64_t h = hash(key);
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = h & mask;
+  for (; slots_[i].node; i = (i + 1) & mask)
+    if (slots_[i].hash == h && key_of(*slots_[i].node) == key) return slots_[i].node;
   if (nodes_.size() >= max_nodes_) throw NodeLimitError(max_nodes_);
   node.id = static_cast<std::uint32_t>(nodes_.size());
-  Node& stored = nodes_.emplace_back(std::move(node));
-  key.name = stored.name;  // the key must view the stored string, not the temporary
-  table_.emplace(key, &stored);
+  const Node& stored = nodes_.emplace_back(std::move(node));
+  slots_[i] = Slot{h, &stored};
   return &stored;
 }
 
