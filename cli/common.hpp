@@ -114,12 +114,7 @@ double richardson(const std::function<double(double)>& f, double h);
 void route_standard_streams(const Options& o);
 
 // cli/eval.cpp
-/// What cmd_eval does with its program and JIT when it is done. The command line's process
-/// exits right after, and freeing a large program's graph and the JIT node by node is wasted
-/// work (8% of a 120,000-term eval), so `gradc eval` keeps them until exit; the REPL, which
-/// evaluates many times in one process, frees them.
-enum class AtEnd { Free, KeepUntilExit };
-int cmd_eval(const Options& o, AtEnd at_end = AtEnd::Free);
+int cmd_eval(const Options& o);
 
 // cli/compile.cpp
 /// `command`: the command line, quoted in the header's opening comment.

@@ -260,7 +260,7 @@ void eval_function(Module& m, const Function& f, const Options& o, Jit& jit,
   std::fputs(s.c_str(), stdout);
 }
 
-int cmd_eval(const Options& o, AtEnd at_end) {
+int cmd_eval(const Options& o) {
   if (!o.mode.empty() && !o.jacobian)
     throw UsageError("--mode chooses how --jacobian is computed: give --jacobian too");
   if (!o.points.empty() && (!o.jvp.empty() || !o.vjp.empty()))
@@ -274,13 +274,6 @@ int cmd_eval(const Options& o, AtEnd at_end) {
   for (std::size_t i = 0; i < fns.size(); ++i) {
     if (i) std::fputs("\n", stdout);
     eval_function(*m, *fns[i], o, *jit, fns);
-  }
-  if (at_end == AtEnd::KeepUntilExit) {
-    // Still reachable from these statics at exit, so leak checkers do not report them.
-    static Module* kept_module = m.release();
-    static Jit* kept_jit = jit.release();
-    (void)kept_module;
-    (void)kept_jit;
   }
   return kExitOk;
 }

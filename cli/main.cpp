@@ -347,7 +347,7 @@ int run(int argc, char** argv) {
     }
     route_standard_streams(o);
     if (*repl) return cmd_repl(o);
-    if (*eval) return cmd_eval(o, AtEnd::KeepUntilExit);
+    if (*eval) return cmd_eval(o);
     if (*compile) {
       std::vector<std::string> words{"gradc"};
       words.insert(words.end(), args.begin() + 1, args.end());
