@@ -1,0 +1,340 @@
+// gradc's own vector sin, cos, log and tanh (see vector_math.hpp): generic LLVM vector IR, so one
+// emitter serves every width and target, and objects need no extra library for them.
+//
+// f64: error analysis in the comments of each function; tests/test_vector_math.cpp measures the
+// maximum error against long double on millions of points (bench/batch.md lists it).
+// f32: computed in f64 (exact conversions) with polynomials of ~2^-34..2^-43 relative error, so
+// the f32 result is the correctly rounded one but for rare ties (at most 0.5 ulp + ~2^-9).
+//
+// Coefficient sources: sin/cos kernels and log's Lg1..Lg7 are fdlibm's (Sun Microsystems 1993,
+// as in musl's __sin.c, __cos.c, log.c: "Permission to use, copy, modify, and distribute this
+// software is freely granted, provided that this notice is preserved"); the exp and all f32
+// polynomials are fitted by scripts/fit_vector_math.py (mpmath), which prints them.
+#include "compiler/codegen/vector_math.hpp"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/DerivedTypes.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsX86.h>
+
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gradc::codegen_detail {
+
+namespace {
+
+using llvm::Value;
+
+// pi/2 = kPio2[0] + kPio2[1] + kPio2[2] (each the double nearest the rest), 2/pi
+constexpr double kPio2[3] = {1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33};
+constexpr double kTwoOverPi = 0.6366197723675814;
+// ln 2 = kLn2[0] + kLn2[1], 1/ln 2
+constexpr double kLn2[2] = {0.6931471805599453, 2.3190468138462996e-17};
+constexpr double kInvLn2 = 1.4426950408889634;
+// x + kShifter rounds x to an integer (|x| < 2^51) and leaves it in the low bits of the result.
+constexpr double kShifter = 6755399441055744.0;  // 0x1.8p52
+// |x| up to this: sin and cos reduce by the 3-part pi/2 (a = x - n*kPio2[0] is exact, the rest
+// kept as a double-double); beyond, and for inf and nan, SLEEF's function computes the lane.
+constexpr double kSinFastLimit = 1048576.0;  // 2^20
+// tanh(x) rounds to +-1 (f64) from |x| > 19.1: the argument of exp is clamped to 2*20.
+constexpr double kTanhClamp = 40.0;
+
+// fdlibm's __kernel_sin, __kernel_cos (|x| <= pi/4, relative error < 2^-58)
+constexpr double kS[6] = {-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
+                          2.75573137070700676789e-06,  -2.50507602534068634195e-08, 1.58969099521155010221e-10};
+constexpr double kC[6] = {4.16666666666666019037e-02,  -1.38888888888741095749e-03, 2.48015872894767294178e-05,
+                          -2.75573143513906633035e-07, 2.08757232129817482790e-09,  -1.13596475577881948265e-11};
+// fdlibm's log: log(1+f) = f - f^2/2 + s (f^2/2 + R(s^2)), s = f/(2+f); ln 2 split so that
+// k*kLn2Hi is exact.
+constexpr double kLg[7] = {6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
+                           2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
+                           1.479819860511658591e-01};
+constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+// exp(r) = 1 + r + r^2 P(r), |r| <= ln2/2: relative error 2^-61 (fit_vector_math.py, exp64)
+const std::initializer_list<double> kExp64 = {
+    0.5, 0.16666666666666685, 0.04166666666666671, 0.008333333333316316, 0.0013888888888863645,
+    0.0001984126989792604, 2.4801587363841404e-05, 2.755723349537905e-06, 2.7557241509053003e-07,
+    2.511246639457876e-08, 2.0924509983525334e-09};
+// The same for f32 results: 2^-33.9 (exp32)
+const std::initializer_list<double> kExp32 = {0.5000000080855526, 0.16666666790148182, 0.04166626297442578,
+                                              0.008333280487044, 0.0013946458096183317, 0.0001990966005397021};
+// sin(r) = r + r^3 S(r^2): 2^-37.4 (sin32); cos(r) = 1 - r^2/2 + r^4 C(r^2): 2^-43.1 (cos32)
+const std::initializer_list<double> kSin32 = {-0.1666666664093631, 0.008333329327156696, -0.00019839319768576792,
+                                              2.718191240401333e-06};
+const std::initializer_list<double> kCos32 = {0.04166666662102281, -0.0013888883624907148, 2.4799490998328296e-05,
+                                              -2.7208136219698456e-07};
+// log(m) = 2s + 2s^3 L(s^2), s = (m-1)/(m+1): 2^-37.6 (log32)
+const std::initializer_list<double> kLog32 = {0.33333332810943966, 0.20000169633269443, 0.14268546979637667,
+                                              0.11792843990882812};
+
+// Vector arithmetic on <lanes x double> (and the matching <lanes x i64>), no fast-math flags:
+// the exact-error steps (Fast2Sum, FMA residuals) must be evaluated as written.
+struct Emit {
+  llvm::IRBuilder<>& b;
+  unsigned lanes;
+  bool rcp14;
+  llvm::Type* t = llvm::FixedVectorType::get(b.getDoubleTy(), lanes);
+  llvm::Type* it = llvm::FixedVectorType::get(b.getInt64Ty(), lanes);
+
+  Value* k(double v) { return llvm::ConstantFP::get(t, v); }
+  Value* ki(std::uint64_t v) { return llvm::ConstantInt::get(it, v); }
+  Value* add(Value* a, Value* c) { return b.CreateFAdd(a, c); }
+  Value* sub(Value* a, Value* c) { return b.CreateFSub(a, c); }
+  Value* mul(Value* a, Value* c) { return b.CreateFMul(a, c); }
+  Value* fma(Value* a, Value* c, Value* d) { return b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {a, c, d}); }
+  Value* abs(Value* a) { return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a); }
+  Value* bits(Value* a) { return b.CreateBitCast(a, it); }
+  Value* real(Value* i) { return b.CreateBitCast(i, t); }
+  Value* sel(Value* c, Value* a, Value* d) { return b.CreateSelect(c, a, d); }
+  // c[0] + x (c[1] + x (c[2] + ...))
+  Value* poly(Value* x, std::initializer_list<double> c) {
+    auto it_ = c.end();
+    Value* r = k(*--it_);
+    while (it_ != c.begin()) r = fma(r, x, k(*--it_));
+    return r;
+  }
+  // 2^n for the integer n held in the low bits of kd = n + kShifter (|n| < 1023).
+  Value* pow2(Value* kd) { return real(b.CreateShl(b.CreateAdd(bits(kd), ki(1023)), ki(52))); }
+  // 1/d (d > 0 finite): vrcp14pd (relative error < 2^-14) and `newton` Newton steps, each
+  // squaring the error; without AVX-512 a division (the slowest instruction here: vdivpd zmm is
+  // one per 16 cycles on Sapphire Rapids).
+  Value* recip(Value* d, int newton) {
+    if (!rcp14 || lanes % 8 != 0) return b.CreateFDiv(k(1), d);
+    auto* v8 = llvm::FixedVectorType::get(b.getDoubleTy(), 8);
+    std::vector<Value*> parts;
+    for (unsigned at = 0; at < lanes; at += 8) {
+      std::vector<int> pick;
+      for (unsigned l = 0; l < 8; ++l) pick.push_back(static_cast<int>(at + l));
+      Value* part = lanes == 8 ? d : b.CreateShuffleVector(d, pick);
+      parts.push_back(b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_rcp14_pd_512, {},
+                                        {part, llvm::Constant::getNullValue(v8), b.getInt8(0xff)}));
+    }
+    while (parts.size() > 1) {
+      std::vector<Value*> joined;
+      for (std::size_t i = 0; i < parts.size(); i += 2) {
+        unsigned n = llvm::cast<llvm::FixedVectorType>(parts[i]->getType())->getNumElements();
+        std::vector<int> all;
+        for (unsigned l = 0; l < 2 * n; ++l) all.push_back(static_cast<int>(l));
+        joined.push_back(b.CreateShuffleVector(parts[i], parts[i + 1], all));
+      }
+      parts = std::move(joined);
+    }
+    Value* y = parts[0];
+    for (int i = 0; i < newton; ++i) y = fma(y, fma(b.CreateFNeg(d), y, k(1)), y);
+    return y;
+  }
+};
+
+// ---- sin and cos ----------------------------------------------------------------------------
+// n = nearest integer to x 2/pi, r = x - n pi/2 (|r| <= pi/4): a = x - n*kPio2[0] is exact (x and
+// n*kPio2[0] are multiples of 2^-53 and |a| < 1), the rest n*(kPio2[1] + kPio2[2]) is subtracted
+// as a double-double rh + rl. sin x = +-sin r or +-cos r by the quadrant n mod 4 (cos: n+1).
+Value* sin_cos64(Emit& e, Value* x, bool cos) {
+  Value* kd = e.fma(x, e.k(kTwoOverPi), e.k(kShifter));
+  Value* n = e.sub(kd, e.k(kShifter));
+  Value* a = e.fma(n, e.k(-kPio2[0]), x);
+  Value* p = e.mul(n, e.k(kPio2[1]));
+  Value* pe = e.fma(n, e.k(kPio2[1]), e.b.CreateFNeg(p));  // n*kPio2[1] = p + pe exactly
+  Value* rh = e.sub(a, p);
+  Value* rl = e.sub(e.sub(e.sub(a, rh), p), e.fma(n, e.k(kPio2[2]), pe));
+  // fdlibm's kernels on the double-double rh + rl
+  Value* z = e.mul(rh, rh);
+  Value* w = e.mul(z, z);
+  Value* v = e.mul(z, rh);
+  Value* r = e.add(e.poly(z, {kS[1], kS[2], kS[3]}), e.mul(e.mul(z, w), e.poly(z, {kS[4], kS[5]})));
+  // sin = rh - ((z (rl/2 - v r) - rl) - v S1)
+  Value* s = e.sub(rh, e.sub(e.sub(e.mul(z, e.sub(e.mul(e.k(0.5), rl), e.mul(v, r))), rl), e.mul(v, e.k(kS[0]))));
+  Value* rc = e.add(e.mul(z, e.poly(z, {kC[0], kC[1], kC[2]})), e.mul(e.mul(w, w), e.poly(z, {kC[3], kC[4], kC[5]})));
+  Value* hz = e.mul(e.k(0.5), z);
+  Value* w1 = e.sub(e.k(1), hz);
+  // cos = w1 + (((1 - w1) - hz) + (z rc - rh rl))
+  Value* c = e.add(w1, e.add(e.sub(e.sub(e.k(1), w1), hz), e.sub(e.mul(z, rc), e.mul(rh, rl))));
+  Value* q = e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0));
+  Value* odd = e.b.CreateICmpNE(e.b.CreateAnd(q, e.ki(1)), e.ki(0));
+  Value* sign = e.b.CreateShl(e.b.CreateAnd(q, e.ki(2)), e.ki(62));
+  return e.real(e.b.CreateXor(e.bits(e.sel(odd, c, s)), sign));
+}
+
+// f32 results: r = x - n*kPio2[0] - n*kPio2[1] in one double (its error far below f32's ulp).
+Value* sin_cos32(Emit& e, Value* x, bool cos) {
+  Value* kd = e.fma(x, e.k(kTwoOverPi), e.k(kShifter));
+  Value* n = e.sub(kd, e.k(kShifter));
+  Value* r = e.fma(n, e.k(-kPio2[1]), e.fma(n, e.k(-kPio2[0]), x));
+  Value* z = e.mul(r, r);
+  Value* s = e.fma(e.mul(r, z), e.poly(z, kSin32), r);
+  Value* c = e.fma(e.mul(z, z), e.poly(z, kCos32), e.fma(z, e.k(-0.5), e.k(1)));
+  Value* q = e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0));
+  Value* odd = e.b.CreateICmpNE(e.b.CreateAnd(q, e.ki(1)), e.ki(0));
+  Value* sign = e.b.CreateShl(e.b.CreateAnd(q, e.ki(2)), e.ki(62));
+  Value* v = e.real(e.b.CreateXor(e.bits(e.sel(odd, c, s)), sign));
+  // sin(-0) = -0 (r + (+0) above is +0)
+  return cos ? v : e.sel(e.b.CreateFCmpOEQ(x, e.k(0)), x, v);
+}
+
+// ---- log ------------------------------------------------------------------------------------
+// x = 2^k m, m in [sqrt2/2, sqrt2) (subnormals scaled by 2^54 first), f = m - 1 exact. The
+// special cases (0, negative, inf, nan) are selected at the end.
+struct LogParts {
+  Value* f;
+  Value* dk;
+};
+LogParts log_reduce(Emit& e, Value* x, bool subnormals) {
+  Value* k_bias = e.ki(0);
+  if (subnormals) {
+    Value* tiny = e.b.CreateFCmpOLT(x, e.k(0x1p-1022));
+    x = e.sel(tiny, e.mul(x, e.k(0x1p54)), x);
+    k_bias = e.sel(tiny, e.ki(static_cast<std::uint64_t>(-54)), k_bias);
+  }
+  Value* ix = e.b.CreateAdd(e.bits(x), e.ki(0x3ff0000000000000 - 0x3fe6a09e667f3bcd));
+  Value* k = e.b.CreateAdd(e.b.CreateSub(e.b.CreateAShr(ix, e.ki(52)), e.ki(1023)), k_bias);
+  Value* m = e.real(e.b.CreateAdd(e.b.CreateAnd(ix, e.ki(0x000fffffffffffff)), e.ki(0x3fe6a09e667f3bcd)));
+  return {e.sub(m, e.k(1)), e.b.CreateSIToFP(k, e.t)};
+}
+
+Value* log_specials(Emit& e, Value* x, Value* r) {
+  Value* inf = e.k(HUGE_VAL);
+  Value* ok = e.b.CreateAnd(e.b.CreateFCmpOGT(x, e.k(0)), e.b.CreateFCmpOLT(x, inf));
+  Value* other = e.sel(e.b.CreateFCmpOEQ(x, e.k(0)), e.k(-HUGE_VAL),
+                       e.sel(e.b.CreateFCmpOEQ(x, inf), inf, e.k(std::numeric_limits<double>::quiet_NaN())));
+  return e.sel(ok, r, other);
+}
+
+// fdlibm's formula (error < 1 ulp): s = f/(2+f) by a reciprocal within ~1 ulp, whose error only
+// reaches the result through s (f^2/2 + R), below 0.05 ulp.
+Value* log64(Emit& e, Value* x) {
+  auto [f, dk] = log_reduce(e, x, true);
+  Value* hfsq = e.mul(e.mul(e.k(0.5), f), f);
+  Value* s = e.mul(f, e.recip(e.add(e.k(2), f), 2));
+  Value* z = e.mul(s, s);
+  Value* w = e.mul(z, z);
+  Value* t1 = e.mul(w, e.poly(w, {kLg[1], kLg[3], kLg[5]}));
+  Value* t2 = e.mul(z, e.poly(w, {kLg[0], kLg[2], kLg[4], kLg[6]}));
+  Value* r = e.add(t2, t1);
+  Value* v = e.add(e.mul(s, e.add(hfsq, r)), e.mul(dk, e.k(kLn2Lo)));
+  v = e.add(e.add(e.sub(v, hfsq), f), e.mul(dk, e.k(kLn2Hi)));
+  return log_specials(e, x, v);
+}
+
+// f32 results: log = k ln2 + 2s + 2s^3 L(s^2), s from a reciprocal within 2^-28.
+Value* log32(Emit& e, Value* x) {
+  auto [f, dk] = log_reduce(e, x, false);  // f32 subnormals are normal doubles
+  Value* s2 = e.mul(e.k(2), e.mul(f, e.recip(e.add(e.k(2), f), 1)));
+  Value* z = e.mul(e.k(0.25), e.mul(s2, s2));
+  Value* v = e.fma(e.mul(s2, z), e.poly(z, kLog32), s2);
+  return log_specials(e, x, e.fma(dk, e.k(kLn2[0]), v));
+}
+
+// ---- tanh -----------------------------------------------------------------------------------
+// tanh|x| = m/(m+2), m = expm1(t), t = 2|x| (clamped to kTanhClamp; nan stays nan). One formula
+// for all |x|: m keeps its relative accuracy down to the smallest t, as n = 0 there.
+// expm1(t) = 2^n (1 + r + r^2 P(r)) - 1, n = nearest integer to t/ln2, r = t - n ln2.
+// f64: r and m as double-doubles (rh + rl: t - n*kLn2[0] is exact, t and n*kLn2[0] being
+// multiples of 2^-54 below 1); the quotient from a reciprocal and one FMA residual correction:
+// its error ~2^-58 relative before the final rounding.
+Value* tanh64(Emit& e, Value* x) {
+  Value* t = e.mul(e.k(2), e.abs(x));
+  t = e.sel(e.b.CreateFCmpOGT(t, e.k(kTanhClamp)), e.k(kTanhClamp), t);
+  Value* kd = e.fma(t, e.k(kInvLn2), e.k(kShifter));
+  Value* n = e.sub(kd, e.k(kShifter));
+  Value* r0 = e.fma(n, e.k(-kLn2[0]), t);
+  Value* p = e.mul(n, e.k(kLn2[1]));
+  Value* pe = e.fma(n, e.k(kLn2[1]), e.b.CreateFNeg(p));
+  Value* rh = e.sub(r0, p);
+  Value* rl = e.sub(e.sub(e.sub(r0, rh), p), pe);
+  // exp(rh + rl) - 1 - rh = u + rl (1 + rh) to ~2^-61, u = rh^2 P(rh)
+  Value* u = e.mul(e.mul(rh, rh), e.poly(rh, kExp64));
+  Value* cc = e.add(u, e.fma(rl, rh, rl));
+  // m = (2^n - 1) + 2^n rh + 2^n cc: A + B by Fast2Sum (|A| >= |B|, or A = 0), then the rest
+  Value* sc = e.pow2(kd);
+  Value* A = e.sub(sc, e.k(1));
+  Value* B = e.mul(sc, rh);
+  Value* s = e.add(A, B);
+  Value* c = e.fma(sc, cc, e.add(e.sub(A, s), B));
+  Value* mh = e.add(s, c);
+  Value* ml = e.add(e.sub(s, mh), c);
+  // d = m + 2 by Fast2Sum of the larger and the smaller
+  Value* big = e.b.CreateMaxNum(mh, e.k(2));
+  Value* small = e.b.CreateMinNum(mh, e.k(2));
+  Value* dh = e.add(big, small);
+  Value* dl = e.add(e.add(e.sub(big, dh), small), ml);
+  Value* inv = e.recip(dh, 2);
+  Value* qh = e.mul(mh, inv);
+  // (m - qh d) / d: the residual mh - qh dh is exact by FMA
+  Value* res = e.add(e.fma(e.b.CreateFNeg(qh), dh, mh), e.sub(ml, e.mul(qh, dl)));
+  Value* q = e.fma(res, inv, qh);
+  return e.b.CreateCopySign(q, x);
+}
+
+Value* tanh32(Emit& e, Value* x) {
+  Value* t = e.mul(e.k(2), e.abs(x));
+  t = e.sel(e.b.CreateFCmpOGT(t, e.k(kTanhClamp)), e.k(kTanhClamp), t);
+  Value* kd = e.fma(t, e.k(kInvLn2), e.k(kShifter));
+  Value* n = e.sub(kd, e.k(kShifter));
+  Value* r = e.fma(n, e.k(-kLn2[0]), t);
+  Value* er = e.fma(e.mul(r, r), e.poly(r, kExp32), r);  // exp(r) - 1
+  Value* sc = e.pow2(kd);
+  Value* m = e.fma(sc, er, e.sub(sc, e.k(1)));
+  Value* q = e.mul(m, e.recip(e.add(m, e.k(2)), 1));
+  return e.b.CreateCopySign(q, x);
+}
+
+}  // namespace
+
+bool has_own_vector_math(Op op) { return op == Op::Sin || op == Op::Cos || op == Op::Log || op == Op::Tanh; }
+
+llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigned lanes, bool rcp14,
+                                    llvm::FunctionCallee fallback) {
+  const bool f32 = dtype == DType::F32;
+  std::string name = std::string("gradc.vm.") + op_info(op).name + (f32 ? ".f32x" : ".f64x") + std::to_string(lanes);
+  if (llvm::Function* f = m.getFunction(name)) return f;
+  llvm::LLVMContext& ctx = m.getContext();
+  auto* vt = llvm::FixedVectorType::get(f32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx), lanes);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(vt, {vt}, false), llvm::Function::InternalLinkage, name, m);
+  f->setDoesNotThrow();
+  f->setDoesNotAccessMemory();
+  f->addFnAttr(llvm::Attribute::WillReturn);
+  // Whole vectors in registers (X86 splits wider-than-preferred vectors otherwise).
+  f->addFnAttr("min-legal-vector-width", std::to_string(vt->getPrimitiveSizeInBits().getFixedValue()));
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
+  Emit e{b, lanes, rcp14};
+  Value* x = f->getArg(0);
+  Value* xd = f32 ? b.CreateFPExt(x, e.t) : x;
+  Value* r = nullptr;
+  switch (op) {
+    case Op::Sin: case Op::Cos: r = f32 ? sin_cos32(e, xd, op == Op::Cos) : sin_cos64(e, xd, op == Op::Cos); break;
+    case Op::Log: r = f32 ? log32(e, xd) : log64(e, xd); break;
+    case Op::Tanh: r = f32 ? tanh32(e, xd) : tanh64(e, xd); break;
+    default: throw std::logic_error("codegen: gradc has no vector function for op " + std::string(op_info(op).name));
+  }
+  if (f32) r = b.CreateFPTrunc(r, vt);
+  if (op != Op::Sin && op != Op::Cos) {
+    b.CreateRet(r);
+    return f;
+  }
+  // Lanes beyond the fast path (|x| > kSinFastLimit, inf, nan): SLEEF's function, called only
+  // for a vector that has one.
+  Value* slow = b.CreateFCmpUGT(e.abs(xd), e.k(kSinFastLimit));
+  Value* any = b.CreateICmpNE(b.CreateBitCast(slow, b.getIntNTy(lanes)), b.getIntN(lanes, 0));
+  llvm::BasicBlock* fast_end = b.GetInsertBlock();
+  auto* call = llvm::BasicBlock::Create(ctx, "sleef", f);
+  auto* done = llvm::BasicBlock::Create(ctx, "done", f);
+  b.CreateCondBr(any, call, done);
+  b.SetInsertPoint(call);
+  Value* mixed = b.CreateSelect(slow, b.CreateCall(fallback, {x}), r);
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+  llvm::PHINode* phi = b.CreatePHI(vt, 2);
+  phi->addIncoming(r, fast_end);
+  phi->addIncoming(mixed, call);
+  b.CreateRet(phi);
+  return f;
+}
+
+}  // namespace gradc::codegen_detail

@@ -1,0 +1,24 @@
+// gradc's own vector math for the batch entry (sin, cos, log, tanh on vectors of f64 or f32),
+// emitted as LLVM IR: faster than SLEEF's 1.0-ulp functions and within 1 ulp too.
+#pragma once
+
+#include "compiler/ops.hpp"
+#include "compiler/ir.hpp"
+
+#include <llvm/IR/Function.h>
+#include <llvm/IR/Module.h>
+
+namespace gradc::codegen_detail {
+
+/// Whether gradc has its own vector function for op (else the batch calls SLEEF's).
+bool has_own_vector_math(Op op);
+
+/// gradc's function for op on vectors of `lanes` elements of dtype: an internal function of m,
+/// emitted on first use, named gradc.vm.OP.f64xLANES (f32xLANES). Lanes outside the fast path
+/// (|x| huge for sin and cos) are computed by SLEEF's `fallback` function (a declaration of m of
+/// the same type), one call per vector that has such a lane. `rcp14`: the target has AVX-512F,
+/// whose vrcp14pd (and Newton steps) replaces divisions when lanes is a multiple of 8.
+llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigned lanes, bool rcp14,
+                                    llvm::FunctionCallee fallback);
+
+}  // namespace gradc::codegen_detail

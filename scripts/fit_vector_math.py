@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Polynomial coefficients of gradc's own vector math (compiler/codegen/vector_math.cpp).
+
+Each polynomial is a weighted least-squares fit at Chebyshev nodes in 50-digit arithmetic
+(mpmath), which is within a few percent of the minimax error; the coefficients are then rounded
+to double and the fit's error measured again, with the rounded coefficients, on a dense grid.
+The f64 sin/cos/log kernels use fdlibm's published coefficients instead (see vector_math.cpp);
+this script fits the rest:
+  exp64  exp(r) = 1 + r + r^2 P(r),      |r| <= ln2/2 (+ margin), absolute error ~2^-64
+  exp32  the same, for f32 results (computed in f64), ~2^-40
+  sin32  sin(r) = r + r^3 S(r^2),        |r| <= pi/4 (+ margin), relative error ~2^-40
+  cos32  cos(r) = 1 - r^2/2 + r^4 C(r^2), absolute error ~2^-40
+  log32  log(m) = 2s + 2s^3 L(s^2), s = (m-1)/(m+1), m in [sqrt2/2, sqrt2], relative ~2^-40
+
+    /usr/bin/python3 scripts/fit_vector_math.py
+"""
+import mpmath as mp
+
+mp.mp.dps = 50
+
+
+def fit(g, lo, hi, degree, weight=lambda u: 1, nodes=400):
+    """Coefficients c[0..degree] of sum c_k u^k ~ g(u) on [lo, hi], minimizing weighted error."""
+    us = [lo + (hi - lo) * (1 - mp.cos(mp.pi * (i + 0.5) / nodes)) / 2 for i in range(nodes)]
+    A = mp.matrix(nodes, degree + 1)
+    y = mp.matrix(nodes, 1)
+    for i, u in enumerate(us):
+        w = weight(u)
+        for k in range(degree + 1):
+            A[i, k] = w * u ** k
+        y[i] = w * g(u)
+    c = mp.lu_solve(A.T * A, A.T * y)
+    return [float(c[k]) for k in range(degree + 1)]
+
+
+def horner(c, u):
+    r = mp.mpf(0)
+    for k in reversed(c):
+        r = r * u + mp.mpf(k)
+    return r
+
+
+def report(name, c, err):
+    print(f"{name}: max error 2^{float(mp.log(err, 2)):.1f}")
+    for k in c:
+        print(f"    {k!r},")
+
+
+def main():
+    ln2h = mp.log(2) / 2 * mp.mpf("1.0001")
+    for name, degree in (("exp64", 10), ("exp32", 5)):
+        g = lambda r: (mp.exp(r) - 1 - r) / r ** 2 if r != 0 else mp.mpf(0.5)
+        c = fit(g, -ln2h, ln2h, degree, weight=lambda r: r * r)
+        err = max(abs(1 + r + r * r * horner(c, r) - mp.exp(r)) / mp.exp(r)
+                  for r in mp.linspace(-ln2h, ln2h, 2001))
+        report(name, c, err)
+    q = (mp.pi / 4 * mp.mpf("1.0001")) ** 2
+    c = fit(lambda z: (mp.sin(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(-1) / 6, 0, q, 3,
+            weight=lambda z: z)
+    err = max(abs(r + r ** 3 * horner(c, r * r) - mp.sin(r)) / mp.sin(r) for r in mp.linspace(1e-9, mp.sqrt(q), 2001))
+    report("sin32", c, err)
+    c = fit(lambda z: (mp.cos(mp.sqrt(z)) - 1 + z / 2) / z ** 2 if z else mp.mpf(1) / 24, 0, q, 3,
+            weight=lambda z: z * z)
+    err = max(abs(1 - r * r / 2 + r ** 4 * horner(c, r * r) - mp.cos(r)) for r in mp.linspace(0, mp.sqrt(q), 2001))
+    report("cos32", c, err)
+    smax = (mp.sqrt(2) - 1) / (mp.sqrt(2) + 1) * mp.mpf("1.0001")
+    g = lambda z: (mp.atanh(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(1) / 3
+    c = fit(g, 0, smax ** 2, 3, weight=lambda z: z)
+    err = max(abs(2 * s + 2 * s ** 3 * horner(c, s * s) - 2 * mp.atanh(s)) / (2 * mp.atanh(s))
+              for s in mp.linspace(1e-9, smax, 2001))
+    report("log32", c, err)
+
+
+if __name__ == "__main__":
+    main()
