@@ -8,7 +8,8 @@ The f64 sin/cos/log kernels use fdlibm's published coefficients instead (see vec
 this script fits the rest:
   exp64  exp(r) = 1 + r + r^2 P(r),      |r| <= ln2/2 (+ margin), absolute error ~2^-64
   exp32  the same, for f32 results (computed in f64), ~2^-40
-  sin32  sin(r) = r + r^3 S(r^2),        |r| <= pi/4 (+ margin), relative error ~2^-40
+  sin32  sin(r) = r + r^3 S(r^2),        |r| <= pi/4 (+ margin), relative error ~2^-37
+  sinpi32 the same on |r| <= pi/2
   cos32  cos(r) = 1 - r^2/2 + r^4 C(r^2), absolute error ~2^-40
   log32  log(m) = 2s + 2s^3 L(s^2), s = (m-1)/(m+1), m in [sqrt2/2, sqrt2], relative ~2^-40
 
@@ -59,6 +60,11 @@ def main():
             weight=lambda z: z)
     err = max(abs(r + r ** 3 * horner(c, r * r) - mp.sin(r)) / mp.sin(r) for r in mp.linspace(1e-9, mp.sqrt(q), 2001))
     report("sin32", c, err)
+    h = (mp.pi / 2 * mp.mpf("1.0001")) ** 2
+    c = fit(lambda z: (mp.sin(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(-1) / 6, 0, h, 4,
+            weight=lambda z: z)
+    err = max(abs(r + r ** 3 * horner(c, r * r) - mp.sin(r)) / mp.sin(r) for r in mp.linspace(1e-9, mp.sqrt(h), 2001))
+    report("sinpi32", c, err)
     c = fit(lambda z: (mp.cos(mp.sqrt(z)) - 1 + z / 2) / z ** 2 if z else mp.mpf(1) / 24, 0, q, 3,
             weight=lambda z: z * z)
     err = max(abs(1 - r * r / 2 + r ** 4 * horner(c, r * r) - mp.cos(r)) for r in mp.linspace(0, mp.sqrt(q), 2001))

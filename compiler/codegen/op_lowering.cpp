@@ -11,7 +11,8 @@ namespace gradc::codegen_detail {
 
 // The vector math of the batch entry: one row per op, SLEEF's name of the function (its 1.0-ulp
 // "u10" variant, see vector_math_name). sin, cos, log and tanh are gradc's own (vector_math.cpp,
-// faster, also within 1 ulp): SLEEF's sin and cos compute their lanes of huge |x|. Ops not listed are computed lane by lane by the scalar
+// faster, also within 1 ulp): SLEEF's sin, cos and log compute the lanes outside their fast
+// paths (huge |x|; log's special cases). Ops not listed are computed lane by lane by the scalar
 // function: lgamma (SLEEF's is only within 1e-15 absolute for negative arguments), sinh and
 // cosh (SLEEF's overflow to inf from |x| > 709, f32 88, where the result is still finite),
 // digamma and polygamma (gradc's own). sqrt and fabs are LLVM intrinsics, exact on vectors too.
@@ -107,12 +108,11 @@ llvm::Value* OpLowering::math(Op op, std::initializer_list<llvm::Value*> args) {
     }
     return f;
   };
-  llvm::FunctionCallee f;
-  if (has_own_vector_math(op))  // SLEEF's sin and cos compute the lanes of huge |x|
-    f = own_vector_function(m_, op, dtype_, call_lanes_, avx512_,
-                            op == Op::Sin || op == Op::Cos ? sleef() : llvm::FunctionCallee());
-  else
-    f = sleef();
+  if (has_own_vector_math(op))  // SLEEF's function computes the lanes outside the fast path
+    return b_.CreateCall(own_vector_function(m_, op, dtype_, lanes_, call_lanes_, avx512_,
+                                             op == Op::Tanh ? llvm::FunctionCallee() : sleef()),
+                         v);
+  llvm::FunctionCallee f = sleef();
   if (call_lanes_ == lanes_) return b_.CreateCall(f, v);
   // Several independent calls, one after the other, so the CPU overlaps them (one SLEEF call
   // is a long dependent chain: alone, its latency bounds the loop).

@@ -35,6 +35,9 @@ using llvm::Value;
 // pi/2 = kPio2[0] + kPio2[1] + kPio2[2] (each the double nearest the rest), 2/pi
 constexpr double kPio2[3] = {1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33};
 constexpr double kTwoOverPi = 0.6366197723675814;
+// pi = kPi[0] + kPi[1] (+ ~1e-32), 1/pi
+constexpr double kPi[2] = {3.141592653589793, 1.2246467991473532e-16};
+constexpr double kInvPi = 0.3183098861837907;
 // ln 2 = kLn2[0] + kLn2[1], 1/ln 2
 constexpr double kLn2[2] = {0.6931471805599453, 2.3190468138462996e-17};
 constexpr double kInvLn2 = 1.4426950408889634;
@@ -65,14 +68,38 @@ const std::initializer_list<double> kExp64 = {
 // The same for f32 results: 2^-33.9 (exp32)
 const std::initializer_list<double> kExp32 = {0.5000000080855526, 0.16666666790148182, 0.04166626297442578,
                                               0.008333280487044, 0.0013946458096183317, 0.0001990966005397021};
-// sin(r) = r + r^3 S(r^2): 2^-37.4 (sin32); cos(r) = 1 - r^2/2 + r^4 C(r^2): 2^-43.1 (cos32)
-const std::initializer_list<double> kSin32 = {-0.1666666664093631, 0.008333329327156696, -0.00019839319768576792,
-                                              2.718191240401333e-06};
-const std::initializer_list<double> kCos32 = {0.04166666662102281, -0.0013888883624907148, 2.4799490998328296e-05,
-                                              -2.7208136219698456e-07};
+// sin(r) = r + r^3 S(r^2), |r| <= pi/2: relative error 2^-35.0 (sinpi32)
+const std::initializer_list<double> kSinPi32 = {-0.16666666630686114, 0.008333331289190334, -0.00019840890351755742,
+                                                2.7526451246387767e-06, -2.3906609967451275e-08};
 // log(m) = 2s + 2s^3 L(s^2), s = (m-1)/(m+1): 2^-37.6 (log32)
 const std::initializer_list<double> kLog32 = {0.33333332810943966, 0.20000169633269443, 0.14268546979637667,
                                               0.11792843990882812};
+
+// v as vectors of `width` lanes (v's lanes a multiple of width), and back.
+std::vector<Value*> split(llvm::IRBuilder<>& b, Value* v, unsigned width) {
+  unsigned lanes = llvm::cast<llvm::FixedVectorType>(v->getType())->getNumElements();
+  if (lanes == width) return {v};
+  std::vector<Value*> parts;
+  for (unsigned at = 0; at < lanes; at += width) {
+    std::vector<int> pick;
+    for (unsigned l = 0; l < width; ++l) pick.push_back(static_cast<int>(at + l));
+    parts.push_back(b.CreateShuffleVector(v, pick));
+  }
+  return parts;
+}
+Value* join(llvm::IRBuilder<>& b, std::vector<Value*> parts) {
+  while (parts.size() > 1) {
+    std::vector<Value*> joined;
+    for (std::size_t i = 0; i < parts.size(); i += 2) {
+      unsigned n = llvm::cast<llvm::FixedVectorType>(parts[i]->getType())->getNumElements();
+      std::vector<int> all;
+      for (unsigned l = 0; l < 2 * n; ++l) all.push_back(static_cast<int>(l));
+      joined.push_back(b.CreateShuffleVector(parts[i], parts[i + 1], all));
+    }
+    parts = std::move(joined);
+  }
+  return parts[0];
+}
 
 // Vector arithmetic on <lanes x double> (and the matching <lanes x i64>), no fast-math flags:
 // the exact-error steps (Fast2Sum, FMA residuals) must be evaluated as written.
@@ -109,24 +136,10 @@ struct Emit {
     if (!rcp14 || lanes % 8 != 0) return b.CreateFDiv(k(1), d);
     auto* v8 = llvm::FixedVectorType::get(b.getDoubleTy(), 8);
     std::vector<Value*> parts;
-    for (unsigned at = 0; at < lanes; at += 8) {
-      std::vector<int> pick;
-      for (unsigned l = 0; l < 8; ++l) pick.push_back(static_cast<int>(at + l));
-      Value* part = lanes == 8 ? d : b.CreateShuffleVector(d, pick);
+    for (Value* part : split(b, d, 8))
       parts.push_back(b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_rcp14_pd_512, {},
                                         {part, llvm::Constant::getNullValue(v8), b.getInt8(0xff)}));
-    }
-    while (parts.size() > 1) {
-      std::vector<Value*> joined;
-      for (std::size_t i = 0; i < parts.size(); i += 2) {
-        unsigned n = llvm::cast<llvm::FixedVectorType>(parts[i]->getType())->getNumElements();
-        std::vector<int> all;
-        for (unsigned l = 0; l < 2 * n; ++l) all.push_back(static_cast<int>(l));
-        joined.push_back(b.CreateShuffleVector(parts[i], parts[i + 1], all));
-      }
-      parts = std::move(joined);
-    }
-    Value* y = parts[0];
+    Value* y = join(b, parts);
     for (int i = 0; i < newton; ++i) y = fma(y, fma(b.CreateFNeg(d), y, k(1)), y);
     return y;
   }
@@ -162,54 +175,41 @@ Value* sin_cos64(Emit& e, Value* x, bool cos) {
   return e.real(e.b.CreateXor(e.bits(e.sel(odd, c, s)), sign));
 }
 
-// f32 results: r = x - n*kPio2[0] - n*kPio2[1] in one double (its error far below f32's ulp).
+// f32 results: reduced by pi, not pi/2, so that one polynomial serves (on |r| <= pi/2): n =
+// nearest integer to x/pi (cos: to x/pi - 1/2, and n + 1/2 in place of n), r = x - n*pi in one
+// double (its error far below f32's ulp); sin x = (-1)^n sin r, cos x = (-1)^(n+1) sin r.
 Value* sin_cos32(Emit& e, Value* x, bool cos) {
-  Value* kd = e.fma(x, e.k(kTwoOverPi), e.k(kShifter));
+  Value* kd = e.add(e.fma(x, e.k(kInvPi), e.k(cos ? -0.5 : 0.0)), e.k(kShifter));
   Value* n = e.sub(kd, e.k(kShifter));
-  Value* r = e.fma(n, e.k(-kPio2[1]), e.fma(n, e.k(-kPio2[0]), x));
+  if (cos) n = e.add(n, e.k(0.5));
+  Value* r = e.fma(n, e.k(-kPi[1]), e.fma(n, e.k(-kPi[0]), x));
   Value* z = e.mul(r, r);
-  Value* s = e.fma(e.mul(r, z), e.poly(z, kSin32), r);
-  Value* c = e.fma(e.mul(z, z), e.poly(z, kCos32), e.fma(z, e.k(-0.5), e.k(1)));
-  Value* q = e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0));
-  Value* odd = e.b.CreateICmpNE(e.b.CreateAnd(q, e.ki(1)), e.ki(0));
-  Value* sign = e.b.CreateShl(e.b.CreateAnd(q, e.ki(2)), e.ki(62));
-  Value* v = e.real(e.b.CreateXor(e.bits(e.sel(odd, c, s)), sign));
+  Value* s = e.fma(e.mul(r, z), e.poly(z, kSinPi32), r);
+  Value* sign = e.b.CreateShl(e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0)), e.ki(63));
+  Value* v = e.real(e.b.CreateXor(e.bits(s), sign));
   // sin(-0) = -0 (r + (+0) above is +0)
   return cos ? v : e.sel(e.b.CreateFCmpOEQ(x, e.k(0)), x, v);
 }
 
 // ---- log ------------------------------------------------------------------------------------
-// x = 2^k m, m in [sqrt2/2, sqrt2) (subnormals scaled by 2^54 first), f = m - 1 exact. The
-// special cases (0, negative, inf, nan) are selected at the end.
+// x = 2^k m, m in [sqrt2/2, sqrt2), f = m - 1 exact. For positive normal x (f64: from 2^-1022;
+// f32: every positive finite x, as a double); SLEEF's function computes the other lanes (0,
+// negative, subnormal, inf, nan).
 struct LogParts {
   Value* f;
   Value* dk;
 };
-LogParts log_reduce(Emit& e, Value* x, bool subnormals) {
-  Value* k_bias = e.ki(0);
-  if (subnormals) {
-    Value* tiny = e.b.CreateFCmpOLT(x, e.k(0x1p-1022));
-    x = e.sel(tiny, e.mul(x, e.k(0x1p54)), x);
-    k_bias = e.sel(tiny, e.ki(static_cast<std::uint64_t>(-54)), k_bias);
-  }
+LogParts log_reduce(Emit& e, Value* x) {
   Value* ix = e.b.CreateAdd(e.bits(x), e.ki(0x3ff0000000000000 - 0x3fe6a09e667f3bcd));
-  Value* k = e.b.CreateAdd(e.b.CreateSub(e.b.CreateAShr(ix, e.ki(52)), e.ki(1023)), k_bias);
+  Value* k = e.b.CreateSub(e.b.CreateAShr(ix, e.ki(52)), e.ki(1023));
   Value* m = e.real(e.b.CreateAdd(e.b.CreateAnd(ix, e.ki(0x000fffffffffffff)), e.ki(0x3fe6a09e667f3bcd)));
   return {e.sub(m, e.k(1)), e.b.CreateSIToFP(k, e.t)};
-}
-
-Value* log_specials(Emit& e, Value* x, Value* r) {
-  Value* inf = e.k(HUGE_VAL);
-  Value* ok = e.b.CreateAnd(e.b.CreateFCmpOGT(x, e.k(0)), e.b.CreateFCmpOLT(x, inf));
-  Value* other = e.sel(e.b.CreateFCmpOEQ(x, e.k(0)), e.k(-HUGE_VAL),
-                       e.sel(e.b.CreateFCmpOEQ(x, inf), inf, e.k(std::numeric_limits<double>::quiet_NaN())));
-  return e.sel(ok, r, other);
 }
 
 // fdlibm's formula (error < 1 ulp): s = f/(2+f) by a reciprocal within ~1 ulp, whose error only
 // reaches the result through s (f^2/2 + R), below 0.05 ulp.
 Value* log64(Emit& e, Value* x) {
-  auto [f, dk] = log_reduce(e, x, true);
+  auto [f, dk] = log_reduce(e, x);
   Value* hfsq = e.mul(e.mul(e.k(0.5), f), f);
   Value* s = e.mul(f, e.recip(e.add(e.k(2), f), 2));
   Value* z = e.mul(s, s);
@@ -218,17 +218,16 @@ Value* log64(Emit& e, Value* x) {
   Value* t2 = e.mul(z, e.poly(w, {kLg[0], kLg[2], kLg[4], kLg[6]}));
   Value* r = e.add(t2, t1);
   Value* v = e.add(e.mul(s, e.add(hfsq, r)), e.mul(dk, e.k(kLn2Lo)));
-  v = e.add(e.add(e.sub(v, hfsq), f), e.mul(dk, e.k(kLn2Hi)));
-  return log_specials(e, x, v);
+  return e.add(e.add(e.sub(v, hfsq), f), e.mul(dk, e.k(kLn2Hi)));
 }
 
 // f32 results: log = k ln2 + 2s + 2s^3 L(s^2), s from a reciprocal within 2^-28.
 Value* log32(Emit& e, Value* x) {
-  auto [f, dk] = log_reduce(e, x, false);  // f32 subnormals are normal doubles
+  auto [f, dk] = log_reduce(e, x);
   Value* s2 = e.mul(e.k(2), e.mul(f, e.recip(e.add(e.k(2), f), 1)));
   Value* z = e.mul(e.k(0.25), e.mul(s2, s2));
   Value* v = e.fma(e.mul(s2, z), e.poly(z, kLog32), s2);
-  return log_specials(e, x, e.fma(dk, e.k(kLn2[0]), v));
+  return e.fma(dk, e.k(kLn2[0]), v);
 }
 
 // ---- tanh -----------------------------------------------------------------------------------
@@ -243,11 +242,10 @@ Value* tanh64(Emit& e, Value* x) {
   t = e.sel(e.b.CreateFCmpOGT(t, e.k(kTanhClamp)), e.k(kTanhClamp), t);
   Value* kd = e.fma(t, e.k(kInvLn2), e.k(kShifter));
   Value* n = e.sub(kd, e.k(kShifter));
-  Value* r0 = e.fma(n, e.k(-kLn2[0]), t);
-  Value* p = e.mul(n, e.k(kLn2[1]));
-  Value* pe = e.fma(n, e.k(kLn2[1]), e.b.CreateFNeg(p));
-  Value* rh = e.sub(r0, p);
-  Value* rl = e.sub(e.sub(e.sub(r0, rh), p), pe);
+  // r = rh + rl, not normalized (rl = -n*kLn2[1] is below 2^-49; the formulas below do not
+  // need |rl| <= ulp(rh)/2)
+  Value* rh = e.fma(n, e.k(-kLn2[0]), t);
+  Value* rl = e.mul(n, e.k(-kLn2[1]));
   // exp(rh + rl) - 1 - rh = u + rl (1 + rh) to ~2^-61, u = rh^2 P(rh)
   Value* u = e.mul(e.mul(rh, rh), e.poly(rh, kExp64));
   Value* cc = e.add(u, e.fma(rl, rh, rl));
@@ -289,8 +287,8 @@ Value* tanh32(Emit& e, Value* x) {
 
 bool has_own_vector_math(Op op) { return op == Op::Sin || op == Op::Cos || op == Op::Log || op == Op::Tanh; }
 
-llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigned lanes, bool rcp14,
-                                    llvm::FunctionCallee fallback) {
+llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigned lanes, unsigned call_lanes,
+                                    bool rcp14, llvm::FunctionCallee fallback) {
   const bool f32 = dtype == DType::F32;
   std::string name = std::string("gradc.vm.") + op_info(op).name + (f32 ? ".f32x" : ".f64x") + std::to_string(lanes);
   if (llvm::Function* f = m.getFunction(name)) return f;
@@ -300,8 +298,9 @@ llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigne
   f->setDoesNotThrow();
   f->setDoesNotAccessMemory();
   f->addFnAttr(llvm::Attribute::WillReturn);
+  f->addFnAttr(llvm::Attribute::AlwaysInline);
   // Whole vectors in registers (X86 splits wider-than-preferred vectors otherwise).
-  f->addFnAttr("min-legal-vector-width", std::to_string(vt->getPrimitiveSizeInBits().getFixedValue()));
+  f->addFnAttr("min-legal-vector-width", std::to_string(call_lanes * (f32 ? 32 : 64)));
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
   Emit e{b, lanes, rcp14};
   Value* x = f->getArg(0);
@@ -314,20 +313,27 @@ llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigne
     default: throw std::logic_error("codegen: gradc has no vector function for op " + std::string(op_info(op).name));
   }
   if (f32) r = b.CreateFPTrunc(r, vt);
-  if (op != Op::Sin && op != Op::Cos) {
+  // The lanes the fast path does not compute: SLEEF's function, called only for a vector that
+  // has one (sin, cos: |x| > kSinFastLimit, inf, nan; log: all but positive normal x).
+  Value* slow;
+  if (op == Op::Sin || op == Op::Cos) {
+    slow = b.CreateFCmpUGT(e.abs(xd), e.k(kSinFastLimit));
+  } else if (op == Op::Log) {
+    llvm::Constant* smallest = llvm::ConstantFP::get(vt, f32 ? 0x1p-149 : 0x1p-1022);
+    slow = b.CreateOr(b.CreateFCmpULT(x, smallest), b.CreateFCmpUEQ(x, llvm::ConstantFP::getInfinity(vt)));
+  } else {
     b.CreateRet(r);
     return f;
   }
-  // Lanes beyond the fast path (|x| > kSinFastLimit, inf, nan): SLEEF's function, called only
-  // for a vector that has one.
-  Value* slow = b.CreateFCmpUGT(e.abs(xd), e.k(kSinFastLimit));
   Value* any = b.CreateICmpNE(b.CreateBitCast(slow, b.getIntNTy(lanes)), b.getIntN(lanes, 0));
   llvm::BasicBlock* fast_end = b.GetInsertBlock();
   auto* call = llvm::BasicBlock::Create(ctx, "sleef", f);
   auto* done = llvm::BasicBlock::Create(ctx, "done", f);
   b.CreateCondBr(any, call, done);
   b.SetInsertPoint(call);
-  Value* mixed = b.CreateSelect(slow, b.CreateCall(fallback, {x}), r);
+  std::vector<Value*> parts;
+  for (Value* part : split(b, x, call_lanes)) parts.push_back(b.CreateCall(fallback, {part}));
+  Value* mixed = b.CreateSelect(slow, join(b, parts), r);
   b.CreateBr(done);
   b.SetInsertPoint(done);
   llvm::PHINode* phi = b.CreatePHI(vt, 2);
