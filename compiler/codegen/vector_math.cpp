@@ -127,6 +127,18 @@ struct Emit {
     while (it_ != c.begin()) r = fma(r, x, k(*--it_));
     return r;
   }
+  // c[0] a0 + x (c[1] a0 a + x (c[2] a0 a^2 + ...)): the polynomial of c at a x, times a0
+  Value* poly_scaled(Value* x, std::initializer_list<double> c, double a0, double a) {
+    std::vector<double> s;
+    double f = a0;
+    for (double v : c) {
+      s.push_back(v * f);
+      f *= a;
+    }
+    Value* r = k(s.back());
+    for (std::size_t i = s.size() - 1; i-- > 0;) r = fma(r, x, k(s[i]));
+    return r;
+  }
   // 2^n for the integer n held in the low bits of kd = n + kShifter (|n| < 1023).
   Value* pow2(Value* kd) { return real(b.CreateShl(b.CreateAdd(bits(kd), ki(1023)), ki(52))); }
   // 1/d (d > 0 finite): vrcp14pd (relative error < 2^-14) and `newton` Newton steps, each
@@ -179,16 +191,15 @@ Value* sin_cos64(Emit& e, Value* x, bool cos) {
 // nearest integer to x/pi (cos: to x/pi - 1/2, and n + 1/2 in place of n), r = x - n*pi in one
 // double (its error far below f32's ulp); sin x = (-1)^n sin r, cos x = (-1)^(n+1) sin r.
 Value* sin_cos32(Emit& e, Value* x, bool cos) {
-  Value* kd = e.add(e.fma(x, e.k(kInvPi), e.k(cos ? -0.5 : 0.0)), e.k(kShifter));
+  Value* kd = cos ? e.add(e.fma(x, e.k(kInvPi), e.k(-0.5)), e.k(kShifter)) : e.fma(x, e.k(kInvPi), e.k(kShifter));
   Value* n = e.sub(kd, e.k(kShifter));
   if (cos) n = e.add(n, e.k(0.5));
   Value* r = e.fma(n, e.k(-kPi[1]), e.fma(n, e.k(-kPi[0]), x));
+  // sin r = r (1 + r^2 S(r^2)): a product, so that sin(-0) = -0
   Value* z = e.mul(r, r);
-  Value* s = e.fma(e.mul(r, z), e.poly(z, kSinPi32), r);
+  Value* s = e.mul(r, e.fma(z, e.poly(z, kSinPi32), e.k(1)));
   Value* sign = e.b.CreateShl(e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0)), e.ki(63));
-  Value* v = e.real(e.b.CreateXor(e.bits(s), sign));
-  // sin(-0) = -0 (r + (+0) above is +0)
-  return cos ? v : e.sel(e.b.CreateFCmpOEQ(x, e.k(0)), x, v);
+  return e.real(e.b.CreateXor(e.bits(s), sign));
 }
 
 // ---- log ------------------------------------------------------------------------------------
@@ -221,12 +232,12 @@ Value* log64(Emit& e, Value* x) {
   return e.add(e.add(e.sub(v, hfsq), f), e.mul(dk, e.k(kLn2Hi)));
 }
 
-// f32 results: log = k ln2 + 2s + 2s^3 L(s^2), s from a reciprocal within 2^-28.
+// f32 results: log = k ln2 + 2s + 2s^3 L(s^2), 2s = f/(1 + f/2) from a reciprocal within 2^-28.
 Value* log32(Emit& e, Value* x) {
   auto [f, dk] = log_reduce(e, x);
-  Value* s2 = e.mul(e.k(2), e.mul(f, e.recip(e.add(e.k(2), f), 1)));
-  Value* z = e.mul(e.k(0.25), e.mul(s2, s2));
-  Value* v = e.fma(e.mul(s2, z), e.poly(z, kLog32), s2);
+  Value* s2 = e.mul(f, e.recip(e.fma(f, e.k(0.5), e.k(1)), 1));
+  Value* z4 = e.mul(s2, s2);  // 4 s^2: L's coefficients scaled by 4^-(k+1)
+  Value* v = e.fma(e.mul(s2, z4), e.poly_scaled(z4, kLog32, 0.25, 0.25), s2);
   return e.fma(dk, e.k(kLn2[0]), v);
 }
 
@@ -270,17 +281,16 @@ Value* tanh64(Emit& e, Value* x) {
   return e.b.CreateCopySign(q, x);
 }
 
-Value* tanh32(Emit& e, Value* x) {
-  Value* t = e.mul(e.k(2), e.abs(x));
-  t = e.sel(e.b.CreateFCmpOGT(t, e.k(kTanhClamp)), e.k(kTanhClamp), t);
-  Value* kd = e.fma(t, e.k(kInvLn2), e.k(kShifter));
+// f32 results: a = |x| (clamped, as a double) in, tanh a out; exp(2r) - 1 with r = a - n ln2/2
+// in one double, 2r + (2r)^2 P(2r) with P's coefficients scaled by 2^k.
+Value* tanh32(Emit& e, Value* a) {
+  Value* kd = e.fma(a, e.k(2 * kInvLn2), e.k(kShifter));
   Value* n = e.sub(kd, e.k(kShifter));
-  Value* r = e.fma(n, e.k(-kLn2[0]), t);
-  Value* er = e.fma(e.mul(r, r), e.poly(r, kExp32), r);  // exp(r) - 1
+  Value* r = e.fma(n, e.k(-0.5 * kLn2[0]), a);
+  Value* er = e.fma(e.mul(r, r), e.poly_scaled(r, kExp32, 4, 2), e.add(r, r));
   Value* sc = e.pow2(kd);
   Value* m = e.fma(sc, er, e.sub(sc, e.k(1)));
-  Value* q = e.mul(m, e.recip(e.add(m, e.k(2)), 1));
-  return e.b.CreateCopySign(q, x);
+  return e.mul(m, e.recip(e.add(m, e.k(2)), 1));
 }
 
 }  // namespace
@@ -309,10 +319,19 @@ llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigne
   switch (op) {
     case Op::Sin: case Op::Cos: r = f32 ? sin_cos32(e, xd, op == Op::Cos) : sin_cos64(e, xd, op == Op::Cos); break;
     case Op::Log: r = f32 ? log32(e, xd) : log64(e, xd); break;
-    case Op::Tanh: r = f32 ? tanh32(e, xd) : tanh64(e, xd); break;
+    case Op::Tanh:
+      if (f32) {  // |x|, its clamp and the sign on f32 vectors (twice the lanes per instruction)
+        Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+        llvm::Constant* clamp = llvm::ConstantFP::get(vt, kTanhClamp / 2);
+        ax = b.CreateSelect(b.CreateFCmpOGT(ax, clamp), clamp, ax);
+        r = b.CreateCopySign(b.CreateFPTrunc(tanh32(e, b.CreateFPExt(ax, e.t)), vt), x);
+      } else {
+        r = tanh64(e, xd);
+      }
+      break;
     default: throw std::logic_error("codegen: gradc has no vector function for op " + std::string(op_info(op).name));
   }
-  if (f32) r = b.CreateFPTrunc(r, vt);
+  if (f32 && op != Op::Tanh) r = b.CreateFPTrunc(r, vt);
   // The lanes the fast path does not compute: SLEEF's function, called only for a vector that
   // has one (sin, cos: |x| > kSinFastLimit, inf, nan; log: all but positive normal x).
   Value* slow;
