@@ -60,11 +60,12 @@ constexpr double kLg[7] = {6.666666666666735130e-01, 3.999999999940941908e-01, 2
                            2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
                            1.479819860511658591e-01};
 constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
-// exp(r) = 1 + r + r^2 P(r), |r| <= ln2/2: relative error 2^-61 (fit_vector_math.py, exp64)
-const std::initializer_list<double> kExp64 = {
-    0.5, 0.16666666666666685, 0.04166666666666671, 0.008333333333316316, 0.0013888888888863645,
-    0.0001984126989792604, 2.4801587363841404e-05, 2.755723349537905e-06, 2.7557241509053003e-07,
-    2.511246639457876e-08, 2.0924509983525334e-09};
+// exp(r) = 1 + r + r^2/2 + r^3 P(r), |r| <= ln2/2: relative error 2^-61.1 (fit_vector_math.py,
+// exp64)
+const std::initializer_list<double> kExp64Tail = {
+    0.16666666666666685,   0.041666666666666685, 0.008333333333316316, 0.0013888888888872995,
+    0.0001984126989792604, 2.480158734968952e-05, 2.755723349537905e-06, 2.755725147654292e-07,
+    2.511246639457876e-08, 2.0921855023429074e-09};
 // The same for f32 results: 2^-33.9 (exp32)
 const std::initializer_list<double> kExp32 = {0.5000000080855526, 0.16666666790148182, 0.04166626297442578,
                                               0.008333280487044, 0.0013946458096183317, 0.0001990966005397021};
@@ -257,15 +258,24 @@ Value* tanh64(Emit& e, Value* x) {
   // need |rl| <= ulp(rh)/2)
   Value* rh = e.fma(n, e.k(-kLn2[0]), t);
   Value* rl = e.mul(n, e.k(-kLn2[1]));
-  // exp(rh + rl) - 1 - rh = u + rl (1 + rh) to ~2^-61, u = rh^2 P(rh)
-  Value* u = e.mul(e.mul(rh, rh), e.poly(rh, kExp64));
-  Value* cc = e.add(u, e.fma(rl, rh, rl));
-  // m = (2^n - 1) + 2^n rh + 2^n cc: A + B by Fast2Sum (|A| >= |B|, or A = 0), then the rest
+  // exp(rh + rl) - 1 - rh = rh^2/2 + rh^3 P(rh) + rl (1 + rh), rh^2 = r2 + r2e exactly: the
+  // largest term exact, so that m stays within ~2^-60 where it is much smaller than 2^n u
+  // (n = 1, r near -ln2/2)
+  Value* r2 = e.mul(rh, rh);
+  Value* r2e = e.fma(rh, rh, e.b.CreateFNeg(r2));
+  Value* uh = e.mul(e.k(0.5), r2);
+  Value* ul = e.fma(e.mul(r2, rh), e.poly(rh, kExp64Tail), e.fma(r2e, e.k(0.5), e.fma(rl, rh, rl)));
+  // m = (2^n - 1) + 2^n rh + 2^n uh + 2^n ul: two Fast2Sums (each sum's first term the larger,
+  // or A = 0), then the rest
   Value* sc = e.pow2(kd);
   Value* A = e.sub(sc, e.k(1));
   Value* B = e.mul(sc, rh);
-  Value* s = e.add(A, B);
-  Value* c = e.fma(sc, cc, e.add(e.sub(A, s), B));
+  Value* s1 = e.add(A, B);
+  Value* e1 = e.add(e.sub(A, s1), B);
+  Value* C = e.mul(sc, uh);
+  Value* s = e.add(s1, C);
+  Value* e2 = e.add(e.sub(s1, s), C);
+  Value* c = e.fma(sc, ul, e.add(e1, e2));
   Value* mh = e.add(s, c);
   Value* ml = e.add(e.sub(s, mh), c);
   // d = m + 2 by Fast2Sum of the larger and the smaller
@@ -273,7 +283,7 @@ Value* tanh64(Emit& e, Value* x) {
   Value* small = e.b.CreateMinNum(mh, e.k(2));
   Value* dh = e.add(big, small);
   Value* dl = e.add(e.add(e.sub(big, dh), small), ml);
-  Value* inv = e.recip(dh, 2);
+  Value* inv = e.recip(dh, 1);
   Value* qh = e.mul(mh, inv);
   // (m - qh d) / d: the residual mh - qh dh is exact by FMA
   Value* res = e.add(e.fma(e.b.CreateFNeg(qh), dh, mh), e.sub(ml, e.mul(qh, dl)));
