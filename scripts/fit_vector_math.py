@@ -75,7 +75,7 @@ def main():
     report("cos32", c, err)
     smax = (mp.sqrt(2) - 1) / (mp.sqrt(2) + 1) * mp.mpf("1.0001")
     g = lambda z: (mp.atanh(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(1) / 3
-    c = fit(g, 0, smax ** 2, 3, weight=lambda z: z)
+    c = fit(g, 0, smax ** 2, 2, weight=lambda z: z)
     err = max(abs(2 * s + 2 * s ** 3 * horner(c, s * s) - 2 * mp.atanh(s)) / (2 * mp.atanh(s))
               for s in mp.linspace(1e-9, smax, 2001))
     report("log32", c, err)
