@@ -471,7 +471,7 @@ TEST(TensorJitF32, ScalarKernel) {
   std::size_t single = ir.find("@f(");
   ASSERT_NE(single, std::string::npos) << ir;
   std::string body = ir.substr(single, ir.find("\n}\n", single) - single);
-  EXPECT_NE(body.find("fadd float"), std::string::npos) << body;
+  EXPECT_NE(body.find("fadd contract float"), std::string::npos) << body;
   EXPECT_EQ(body.find("double"), std::string::npos) << body;
   Kernel k = shared_jit().compile(spec);
   ASSERT_NE(k.single_f32, nullptr);
