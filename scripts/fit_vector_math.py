@@ -4,14 +4,11 @@
 Each polynomial is a weighted least-squares fit at Chebyshev nodes in 50-digit arithmetic
 (mpmath), which is within a few percent of the minimax error; the coefficients are then rounded
 to double and the fit's error measured again, with the rounded coefficients, on a dense grid.
-The f64 sin/cos/log kernels use fdlibm's published coefficients instead (see vector_math.cpp);
+The f64 sin/cos kernels and log use fdlibm's published coefficients instead (see vector_math.cpp);
 this script fits the rest:
-  exp64  exp(r) = 1 + r + r^2/2 + r^3 P(r), |r| <= ln2/2 (+ margin), relative error ~2^-58
-  exp32  the same, for f32 results (computed in f64), ~2^-40
-  sin32  sin(r) = r + r^3 S(r^2),        |r| <= pi/4 (+ margin), relative error ~2^-37
-  sinpi32 the same on |r| <= pi/2
-  cos32  cos(r) = 1 - r^2/2 + r^4 C(r^2), absolute error ~2^-40
-  log32  log(m) = 2s + 2s^3 L(s^2), s = (m-1)/(m+1), m in [sqrt2/2, sqrt2], relative ~2^-40
+  exp64  exp(r) = 1 + r + r^2/2 + r^3 P(r), |r| <= ln2/2 (+ margin), relative error ~2^-61
+  exp32  exp(r) = 1 + r + r^2 P(r), for f32 results (computed in f64), ~2^-34
+  sinpi32 sin(r) = r + r^3 S(r^2),       |r| <= pi/2 (+ margin), relative error ~2^-35
 
     /usr/bin/python3 scripts/fit_vector_math.py
 """
@@ -59,26 +56,11 @@ def main():
     c = fit(g, -ln2h, ln2h, 5, weight=lambda r: r * r)
     err = max(abs(1 + r + r * r * horner(c, r) - mp.exp(r)) / mp.exp(r) for r in mp.linspace(-ln2h, ln2h, 2001))
     report("exp32", c, err)
-    q = (mp.pi / 4 * mp.mpf("1.0001")) ** 2
-    c = fit(lambda z: (mp.sin(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(-1) / 6, 0, q, 3,
-            weight=lambda z: z)
-    err = max(abs(r + r ** 3 * horner(c, r * r) - mp.sin(r)) / mp.sin(r) for r in mp.linspace(1e-9, mp.sqrt(q), 2001))
-    report("sin32", c, err)
     h = (mp.pi / 2 * mp.mpf("1.0001")) ** 2
     c = fit(lambda z: (mp.sin(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(-1) / 6, 0, h, 4,
             weight=lambda z: z)
     err = max(abs(r + r ** 3 * horner(c, r * r) - mp.sin(r)) / mp.sin(r) for r in mp.linspace(1e-9, mp.sqrt(h), 2001))
     report("sinpi32", c, err)
-    c = fit(lambda z: (mp.cos(mp.sqrt(z)) - 1 + z / 2) / z ** 2 if z else mp.mpf(1) / 24, 0, q, 3,
-            weight=lambda z: z * z)
-    err = max(abs(1 - r * r / 2 + r ** 4 * horner(c, r * r) - mp.cos(r)) for r in mp.linspace(0, mp.sqrt(q), 2001))
-    report("cos32", c, err)
-    smax = (mp.sqrt(2) - 1) / (mp.sqrt(2) + 1) * mp.mpf("1.0001")
-    g = lambda z: (mp.atanh(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(1) / 3
-    c = fit(g, 0, smax ** 2, 2, weight=lambda z: z)
-    err = max(abs(2 * s + 2 * s ** 3 * horner(c, s * s) - 2 * mp.atanh(s)) / (2 * mp.atanh(s))
-              for s in mp.linspace(1e-9, smax, 2001))
-    report("log32", c, err)
 
 
 if __name__ == "__main__":

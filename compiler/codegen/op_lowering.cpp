@@ -108,7 +108,7 @@ llvm::Value* OpLowering::math(Op op, std::initializer_list<llvm::Value*> args) {
     }
     return f;
   };
-  if (has_own_vector_math(op))  // SLEEF's function computes the lanes outside the fast path
+  if (has_own_vector_math(op, dtype_))  // SLEEF's function computes the lanes outside the fast path
     return b_.CreateCall(own_vector_function(m_, op, dtype_, lanes_, call_lanes_, avx512_,
                                              op == Op::Tanh ? llvm::FunctionCallee() : sleef()),
                          v);

@@ -3,8 +3,9 @@
 //
 // f64: error analysis in the comments of each function; tests/test_vector_math.cpp measures the
 // maximum error against long double on millions of points (bench/batch.md lists it).
-// f32: computed in f64 (exact conversions) with polynomials of ~2^-34..2^-43 relative error, so
-// the f32 result is the correctly rounded one but for rare ties (at most 0.5 ulp + ~2^-9).
+// f32 (sin, cos, tanh; log is SLEEF's, faster than log computed in double): computed in f64
+// (exact conversions) with polynomials of ~2^-34 relative error, so the f32 result is the
+// correctly rounded one but for rare ties (at most 0.5 ulp + ~2^-9).
 //
 // Coefficient sources: sin/cos kernels and log's Lg1..Lg7 are fdlibm's (Sun Microsystems 1993,
 // as in musl's __sin.c, __cos.c, log.c: "Permission to use, copy, modify, and distribute this
@@ -72,9 +73,6 @@ const std::initializer_list<double> kExp32 = {0.5000000080855526, 0.166666667901
 // sin(r) = r + r^3 S(r^2), |r| <= pi/2: relative error 2^-35.0 (sinpi32)
 const std::initializer_list<double> kSinPi32 = {-0.16666666630686114, 0.008333331289190334, -0.00019840890351755742,
                                                 2.7526451246387767e-06, -2.3906609967451275e-08};
-// log(m) = 2s + 2s^3 L(s^2), s = (m-1)/(m+1): relative error 2^-30.2 (log32)
-const std::initializer_list<double> kLog32 = {0.333333892490154, 0.1998866853532152, 0.14938182365035177};
-
 // v as vectors of `width` lanes (v's lanes a multiple of width), and back.
 std::vector<Value*> split(llvm::IRBuilder<>& b, Value* v, unsigned width) {
   unsigned lanes = llvm::cast<llvm::FixedVectorType>(v->getType())->getNumElements();
@@ -232,15 +230,6 @@ Value* log64(Emit& e, Value* x) {
   return e.add(e.add(e.sub(v, hfsq), f), e.mul(dk, e.k(kLn2Hi)));
 }
 
-// f32 results: log = k ln2 + 2s + 2s^3 L(s^2), 2s = f/(1 + f/2) from a reciprocal within 2^-28.
-Value* log32(Emit& e, Value* x) {
-  auto [f, dk] = log_reduce(e, x);
-  Value* s2 = e.mul(f, e.recip(e.fma(f, e.k(0.5), e.k(1)), 1));
-  Value* z4 = e.mul(s2, s2);  // 4 s^2: L's coefficients scaled by 4^-(k+1)
-  Value* v = e.fma(e.mul(s2, z4), e.poly_scaled(z4, kLog32, 0.25, 0.25), s2);
-  return e.fma(dk, e.k(kLn2[0]), v);
-}
-
 // ---- tanh -----------------------------------------------------------------------------------
 // tanh|x| = m/(m+2), m = expm1(t), t = 2|x| (clamped to kTanhClamp; nan stays nan). One formula
 // for all |x|: m keeps its relative accuracy down to the smallest t, as n = 0 there.
@@ -298,7 +287,10 @@ Value* tanh32(Emit& e, Value* a) {
 
 }  // namespace
 
-bool has_own_vector_math(Op op) { return op == Op::Sin || op == Op::Cos || op == Op::Log || op == Op::Tanh; }
+bool has_own_vector_math(Op op, DType dtype) {
+  // f32 log: SLEEF's is faster than log computed in double (0.72 against 0.79 ns per point)
+  return op == Op::Sin || op == Op::Cos || op == Op::Tanh || (op == Op::Log && dtype == DType::F64);
+}
 
 llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigned lanes, unsigned call_lanes,
                                     bool rcp14, llvm::FunctionCallee fallback) {
@@ -321,7 +313,7 @@ llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigne
   Value* r = nullptr;
   switch (op) {
     case Op::Sin: case Op::Cos: r = f32 ? sin_cos32(e, xd, op == Op::Cos) : sin_cos64(e, xd, op == Op::Cos); break;
-    case Op::Log: r = f32 ? log32(e, xd) : log64(e, xd); break;
+    case Op::Log: r = log64(e, xd); break;
     case Op::Tanh:
       if (f32) {  // |x|, its clamp and the sign on f32 vectors (twice the lanes per instruction)
         Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
@@ -334,14 +326,14 @@ llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigne
       break;
     default: throw std::logic_error("codegen: gradc has no vector function for op " + std::string(op_info(op).name));
   }
-  if (f32 && op != Op::Tanh) r = b.CreateFPTrunc(r, vt);
+  if (f32 && op != Op::Tanh) r = b.CreateFPTrunc(r, vt);  // sin, cos
   // The lanes the fast path does not compute: SLEEF's function, called only for a vector that
   // has one (sin, cos: |x| > kSinFastLimit, inf, nan; log: all but positive normal x).
   Value* slow;
   if (op == Op::Sin || op == Op::Cos) {
     slow = b.CreateFCmpUGT(e.abs(xd), e.k(kSinFastLimit));
   } else if (op == Op::Log) {
-    llvm::Constant* smallest = llvm::ConstantFP::get(vt, f32 ? 0x1p-149 : 0x1p-1022);
+    llvm::Constant* smallest = llvm::ConstantFP::get(vt, 0x1p-1022);
     slow = b.CreateOr(b.CreateFCmpULT(x, smallest), b.CreateFCmpUEQ(x, llvm::ConstantFP::getInfinity(vt)));
   } else {
     b.CreateRet(r);

@@ -1,5 +1,5 @@
-// gradc's own vector math for the batch entry (sin, cos, log, tanh on vectors of f64 or f32),
-// emitted as LLVM IR: faster than SLEEF's 1.0-ulp functions and within 1 ulp too.
+// gradc's own vector math for the batch entry (sin, cos, tanh on vectors of f64 or f32, log on
+// f64), emitted as LLVM IR: faster than SLEEF's 1.0-ulp functions and within 1 ulp too.
 #pragma once
 
 #include "compiler/ops.hpp"
@@ -10,8 +10,9 @@
 
 namespace gradc::codegen_detail {
 
-/// Whether gradc has its own vector function for op (else the batch calls SLEEF's).
-bool has_own_vector_math(Op op);
+/// Whether gradc has its own vector function for op on dtype (else the batch calls SLEEF's):
+/// sin, cos, tanh, and log in f64.
+bool has_own_vector_math(Op op, DType dtype);
 
 /// gradc's function for op on vectors of `lanes` elements of dtype: an internal, always inlined
 /// function of m, emitted on first use, named gradc.vm.OP.f64xLANES (f32xLANES): one function on
