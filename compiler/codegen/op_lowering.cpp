@@ -10,7 +10,7 @@
 namespace gradc::codegen_detail {
 
 // The vector math of the batch entry: one row per op, SLEEF's name of the function (its 1.0-ulp
-// "u10" variant, see vector_math_name). sin, cos, log and tanh are gradc's own (vector_math.cpp,
+// "u10" variant, see vector_math_name). sin, cos, tanh and f64 log are gradc's own (vector_math.cpp,
 // faster, also within 1 ulp): SLEEF's sin, cos and log compute the lanes outside their fast
 // paths (huge |x|; log's special cases). Ops not listed are computed lane by lane by the scalar
 // function: lgamma (SLEEF's is only within 1e-15 absolute for negative arguments), sinh and
