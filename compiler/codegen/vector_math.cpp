@@ -73,6 +73,22 @@ const std::initializer_list<double> kExp32 = {0.5000000080855526, 0.166666667901
 // sin(r) = r + r^3 S(r^2), |r| <= pi/2: relative error 2^-35.0 (sinpi32)
 const std::initializer_list<double> kSinPi32 = {-0.16666666630686114, 0.008333331289190334, -0.00019840890351755742,
                                                 2.7526451246387767e-06, -2.3906609967451275e-08};
+// f32 arithmetic on 16 lanes (tanh, log): ln 2 = kLn2f[0] + kLn2f[1] (floats), x + kShifter32 rounds x
+// to an integer (|x| < 2^22) held in the low bits of the result.
+constexpr float kLn2f[2] = {0.6931471824645996f, -1.9046542121259336e-09f};
+constexpr float kShifter32 = 12582912.0f;  // 0x1.8p23
+// expm1(r) = r + r^2 P(r), |r| <= ln2/2, float coefficients: relative error 2^-25.7 (fit_vector_math.py,
+// expm1f)
+const std::initializer_list<double> kExpm1f = {0.5, 0.16666515171527863, 0.04166626185178757, 0.008369223214685917,
+                                               0.0013946561375632882};
+// tanh(a) = a + a^3 T(a^2), a <= kTanhPolyf: 2^-27.9 (tanhf)
+constexpr float kTanhPolyf = 0.55f;
+const std::initializer_list<double> kTanhf = {-0.33333316445350647, 0.1333257555961609, -0.05385123938322067,
+                                              0.02106749266386032, -0.006268463563174009};
+// log1p(f) = f + f^2 L(f), f in [sqrt2/2 - 1, sqrt2 - 1]: 2^-27.3 (log1pf)
+const std::initializer_list<double> kLog1pf = {-0.49999988079071045, 0.3333333730697632, -0.2500157952308655,
+                                               0.20001180469989777,  -0.1660851389169693, 0.14196477830410004,
+                                               -0.13262511789798737, 0.12821254134178162, -0.0747416540980339};
 // v as vectors of `width` lanes (v's lanes a multiple of width), and back.
 std::vector<Value*> split(llvm::IRBuilder<>& b, Value* v, unsigned width) {
   unsigned lanes = llvm::cast<llvm::FixedVectorType>(v->getType())->getNumElements();
@@ -105,8 +121,9 @@ struct Emit {
   llvm::IRBuilder<>& b;
   unsigned lanes;
   bool rcp14;
-  llvm::Type* t = llvm::FixedVectorType::get(b.getDoubleTy(), lanes);
-  llvm::Type* it = llvm::FixedVectorType::get(b.getInt64Ty(), lanes);
+  bool f32 = false;  // <lanes x float> and <lanes x i32>
+  llvm::Type* t = llvm::FixedVectorType::get(f32 ? b.getFloatTy() : b.getDoubleTy(), lanes);
+  llvm::Type* it = llvm::FixedVectorType::get(f32 ? b.getInt32Ty() : b.getInt64Ty(), lanes);
 
   Value* k(double v) { return llvm::ConstantFP::get(t, v); }
   Value* ki(std::uint64_t v) { return llvm::ConstantInt::get(it, v); }
@@ -137,18 +154,25 @@ struct Emit {
     for (std::size_t i = s.size() - 1; i-- > 0;) r = fma(r, x, k(s[i]));
     return r;
   }
-  // 2^n for the integer n held in the low bits of kd = n + kShifter (|n| < 1023).
-  Value* pow2(Value* kd) { return real(b.CreateShl(b.CreateAdd(bits(kd), ki(1023)), ki(52))); }
+  // 2^n for the integer n held in the low bits of kd = n + kShifter (kShifter32) (|n| < 1023, 127).
+  Value* pow2(Value* kd) {
+    return f32 ? real(b.CreateShl(b.CreateAdd(bits(kd), ki(127)), ki(23)))
+               : real(b.CreateShl(b.CreateAdd(bits(kd), ki(1023)), ki(52)));
+  }
   // 1/d (d > 0 finite): vrcp14pd (relative error < 2^-14) and `newton` Newton steps, each
   // squaring the error; without AVX-512 a division (the slowest instruction here: vdivpd zmm is
   // one per 16 cycles on Sapphire Rapids).
+  // f32: vrcp14ps on 16 lanes.
   Value* recip(Value* d, int newton) {
-    if (!rcp14 || lanes % 8 != 0) return b.CreateFDiv(k(1), d);
-    auto* v8 = llvm::FixedVectorType::get(b.getDoubleTy(), 8);
+    const unsigned w = f32 ? 16 : 8;
+    if (!rcp14 || lanes % w != 0) return b.CreateFDiv(k(1), d);
+    auto* vw = llvm::FixedVectorType::get(f32 ? b.getFloatTy() : b.getDoubleTy(), w);
     std::vector<Value*> parts;
-    for (Value* part : split(b, d, 8))
-      parts.push_back(b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_rcp14_pd_512, {},
-                                        {part, llvm::Constant::getNullValue(v8), b.getInt8(0xff)}));
+    for (Value* part : split(b, d, w))
+      parts.push_back(f32 ? b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_rcp14_ps_512, {},
+                                              {part, llvm::Constant::getNullValue(vw), b.getInt16(0xffff)})
+                          : b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_rcp14_pd_512, {},
+                                              {part, llvm::Constant::getNullValue(vw), b.getInt8(0xff)}));
     Value* y = join(b, parts);
     for (int i = 0; i < newton; ++i) y = fma(y, fma(b.CreateFNeg(d), y, k(1)), y);
     return y;
@@ -284,11 +308,52 @@ Value* tanh32(Emit& e, Value* a) {
   return e.mul(m, e.recip(e.add(m, e.k(2)), 1));
 }
 
+// f32 log in f32 arithmetic: x = 2^k m, m in [sqrt2/2, sqrt2), f = m - 1 exact; log x =
+// k ln2 + f + f^2 L(f). lg = f + (f^2 L + k kLn2f[1]) rounds once (its tail below 0.07 |f|), and
+// k kLn2f[0] + lg once more by FMA (exact where they cancel: k = 1, f < 0): ~0.5 ulp + the tail's.
+Value* log32(Emit& e, Value* x) {
+  Value* ix = e.b.CreateAdd(e.bits(x), e.ki(0x3f800000 - 0x3f3504f3));
+  Value* k = e.b.CreateSub(e.b.CreateAShr(ix, e.ki(23)), e.ki(127));
+  Value* m = e.real(e.b.CreateAdd(e.b.CreateAnd(ix, e.ki(0x007fffff)), e.ki(0x3f3504f3)));
+  Value* f = e.sub(m, e.k(1));
+  Value* dk = e.b.CreateSIToFP(k, e.t);
+  Value* tail = e.fma(e.mul(f, f), e.poly(f, kLog1pf), e.mul(dk, e.k(kLn2f[1])));
+  return e.fma(dk, e.k(kLn2f[0]), e.add(f, tail));
+}
+
+// f32 tanh in f32 arithmetic, a = |x|: a + a^3 T(a^2) below kTanhPolyf; above, m/(m+2) with
+// m = expm1(2a) = 2^n - 1 + 2^n E(r) (r = 2a - n ln2 by a 2-part ln2, E = expm1 r; 2a clamped to 20,
+// where tanh rounds to 1): m's rounding reaches the result times 2/(m+2) <= 1/2 (m >= 2 there);
+// d = m + 2's rounding error dl is exact and goes into the residual of the quotient, whose
+// reciprocal (vrcp14ps, 2^-14) one FMA residual correction squares.
+Value* tanh32n(Emit& e, Value* x) {
+  Value* a = e.abs(x);
+  Value* t = e.add(a, a);
+  t = e.sel(e.b.CreateFCmpOGT(t, e.k(20)), e.k(20), t);
+  Value* kd = e.fma(t, e.k(1.4426950216293335), e.k(kShifter32));
+  Value* n = e.sub(kd, e.k(kShifter32));
+  Value* r = e.fma(n, e.k(-kLn2f[1]), e.fma(n, e.k(-kLn2f[0]), t));
+  Value* E = e.fma(e.mul(r, r), e.poly(r, kExpm1f), r);
+  Value* sc = e.pow2(kd);
+  Value* mh = e.fma(sc, E, e.sub(sc, e.k(1)));
+  Value* d = e.add(mh, e.k(2));
+  Value* dl = e.sub(e.k(2), e.sub(d, mh));
+  Value* y = e.recip(d, 0);
+  Value* qh = e.mul(mh, y);
+  Value* nq = e.b.CreateFNeg(qh);
+  Value* res = e.fma(nq, dl, e.fma(nq, d, mh));
+  Value* q = e.fma(res, y, qh);
+  Value* z = e.mul(a, a);
+  Value* p = e.fma(e.mul(a, z), e.poly(z, kTanhf), a);
+  return e.b.CreateCopySign(e.sel(e.b.CreateFCmpOLT(a, e.k(kTanhPolyf)), p, q), x);
+}
+
 }  // namespace
 
 bool has_own_vector_math(Op op, DType dtype) {
   // f32 log: SLEEF's is faster than log computed in double (bench/batch.md)
-  return op == Op::Sin || op == Op::Cos || op == Op::Tanh || (op == Op::Log && dtype == DType::F64);
+  (void)dtype;
+  return op == Op::Sin || op == Op::Cos || op == Op::Tanh || op == Op::Log;
 }
 
 llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigned lanes, unsigned call_lanes,
@@ -307,32 +372,24 @@ llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigne
   f->addFnAttr("min-legal-vector-width", std::to_string(call_lanes * (f32 ? 32 : 64)));
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
   Emit e{b, lanes, rcp14};
+  Emit ef{b, lanes, rcp14, true};
   Value* x = f->getArg(0);
-  Value* xd = f32 ? b.CreateFPExt(x, e.t) : x;
+  Value* xd = f32 && (op == Op::Sin || op == Op::Cos) ? b.CreateFPExt(x, e.t) : x;
   Value* r = nullptr;
   switch (op) {
     case Op::Sin: case Op::Cos: r = f32 ? sin_cos32(e, xd, op == Op::Cos) : sin_cos64(e, xd, op == Op::Cos); break;
-    case Op::Log: r = log64(e, xd); break;
-    case Op::Tanh:
-      if (f32) {  // |x|, its clamp and the sign on f32 vectors (twice the lanes per instruction)
-        Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
-        llvm::Constant* clamp = llvm::ConstantFP::get(vt, kTanhClamp / 2);
-        ax = b.CreateSelect(b.CreateFCmpOGT(ax, clamp), clamp, ax);
-        r = b.CreateCopySign(b.CreateFPTrunc(tanh32(e, b.CreateFPExt(ax, e.t)), vt), x);
-      } else {
-        r = tanh64(e, xd);
-      }
-      break;
+    case Op::Log: r = f32 ? log32(ef, x) : log64(e, xd); break;
+    case Op::Tanh: r = f32 ? tanh32n(ef, x) : tanh64(e, xd); break;
     default: throw std::logic_error("codegen: gradc has no vector function for op " + std::string(op_info(op).name));
   }
-  if (f32 && op != Op::Tanh) r = b.CreateFPTrunc(r, vt);  // sin, cos
+  if (f32 && (op == Op::Sin || op == Op::Cos)) r = b.CreateFPTrunc(r, vt);
   // The lanes the fast path does not compute: SLEEF's function, called only for a vector that
   // has one (sin, cos: |x| > kSinFastLimit, inf, nan; log: all but positive normal x).
   Value* slow;
   if (op == Op::Sin || op == Op::Cos) {
     slow = b.CreateFCmpUGT(e.abs(xd), e.k(kSinFastLimit));
   } else if (op == Op::Log) {
-    llvm::Constant* smallest = llvm::ConstantFP::get(vt, 0x1p-1022);
+    llvm::Constant* smallest = llvm::ConstantFP::get(vt, f32 ? 0x1p-126 : 0x1p-1022);
     slow = b.CreateOr(b.CreateFCmpULT(x, smallest), b.CreateFCmpUEQ(x, llvm::ConstantFP::getInfinity(vt)));
   } else {
     b.CreateRet(r);
