@@ -1,5 +1,4 @@
-// gradc's own vector sin, cos, tanh and f64 log (compiler/codegen/vector_math.cpp; f32 log is
-// SLEEF's, checked here too) in the batch entry: at most 1 ulp from the exact value on over a million points per function and type
+// gradc's own vector sin, cos, tanh and log (compiler/codegen/vector_math.cpp) in the batch entry: at most 1 ulp from the exact value on over a million points per function and type
 // (f64 against glibc's long double functions, f32 against the double ones), the special values
 // as the C library gives them, and each row within 2 ulp of the single entry (libm). The worst
 // errors are printed (README and bench/batch.md quote them).
@@ -165,8 +164,7 @@ TEST(VectorMath, BatchUsesGradcsOwnFunctions) {
     Nodes in = {x}, out = {b.call(Op::Tanh, b.call(Op::Log, b.call(Op::Sin, x)))};
     std::string ir = jit().llvm_ir(KernelSpec{"k", in, out, true, dtype});
     EXPECT_EQ(ir.find("Sleef_tanh"), std::string::npos) << ir;
-    // f32 log and tanh: f32 arithmetic (vrcp14ps for tanh's quotient), no SLEEF log on the fast
-    // path (its call sits in the fallback block only, after the branch)
+    // f32 tanh: f32 arithmetic (vrcp14ps for its quotient), f64: vrcp14pd
     if (jit().target().avx512) {
       EXPECT_NE(ir.find(dtype == DType::F32 ? "llvm.x86.avx512.rcp14.ps.512" : "llvm.x86.avx512.rcp14.pd.512"),
                 std::string::npos)

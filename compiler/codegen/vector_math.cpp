@@ -3,9 +3,10 @@
 //
 // f64: error analysis in the comments of each function; tests/test_vector_math.cpp measures the
 // maximum error against long double on millions of points (bench/batch.md lists it).
-// f32 (sin, cos, tanh; log is SLEEF's, faster than log computed in double): computed in f64
-// (exact conversions) with polynomials of ~2^-34 relative error, so the f32 result is the
-// correctly rounded one but for rare ties (at most 0.5 ulp + ~2^-9).
+// f32 log and tanh: f32 arithmetic on 16 lanes, compensated where a rounding would reach 1 ulp.
+// f32 sin and cos: computed in f64 (exact conversions, one polynomial of 2^-35 after a reduction
+// by pi), so the result is the correctly rounded one but for rare ties; in f32 arithmetic they
+// would need pi/2, two kernels and an exact two-part reduction, no fewer instructions.
 //
 // Coefficient sources: sin/cos kernels and log's Lg1..Lg7 are fdlibm's (Sun Microsystems 1993,
 // as in musl's __sin.c, __cos.c, log.c: "Permission to use, copy, modify, and distribute this
@@ -67,9 +68,6 @@ const std::initializer_list<double> kExp64Tail = {
     0.16666666666666685,   0.041666666666666685, 0.008333333333316316, 0.0013888888888872995,
     0.0001984126989792604, 2.480158734968952e-05, 2.755723349537905e-06, 2.755725147654292e-07,
     2.511246639457876e-08, 2.0921855023429074e-09};
-// The same for f32 results: 2^-33.9 (exp32)
-const std::initializer_list<double> kExp32 = {0.5000000080855526, 0.16666666790148182, 0.04166626297442578,
-                                              0.008333280487044, 0.0013946458096183317, 0.0001990966005397021};
 // sin(r) = r + r^3 S(r^2), |r| <= pi/2: relative error 2^-35.0 (sinpi32)
 const std::initializer_list<double> kSinPi32 = {-0.16666666630686114, 0.008333331289190334, -0.00019840890351755742,
                                                 2.7526451246387767e-06, -2.3906609967451275e-08};
@@ -140,18 +138,6 @@ struct Emit {
     auto it_ = c.end();
     Value* r = k(*--it_);
     while (it_ != c.begin()) r = fma(r, x, k(*--it_));
-    return r;
-  }
-  // c[0] a0 + x (c[1] a0 a + x (c[2] a0 a^2 + ...)): the polynomial of c at a x, times a0
-  Value* poly_scaled(Value* x, std::initializer_list<double> c, double a0, double a) {
-    std::vector<double> s;
-    double f = a0;
-    for (double v : c) {
-      s.push_back(v * f);
-      f *= a;
-    }
-    Value* r = k(s.back());
-    for (std::size_t i = s.size() - 1; i-- > 0;) r = fma(r, x, k(s[i]));
     return r;
   }
   // 2^n for the integer n held in the low bits of kd = n + kShifter (kShifter32) (|n| < 1023, 127).
@@ -296,18 +282,6 @@ Value* tanh64(Emit& e, Value* x) {
   return e.b.CreateCopySign(q, x);
 }
 
-// f32 results: a = |x| (clamped, as a double) in, tanh a out; exp(2r) - 1 with r = a - n ln2/2
-// in one double, 2r + (2r)^2 P(2r) with P's coefficients scaled by 2^k.
-Value* tanh32(Emit& e, Value* a) {
-  Value* kd = e.fma(a, e.k(2 * kInvLn2), e.k(kShifter));
-  Value* n = e.sub(kd, e.k(kShifter));
-  Value* r = e.fma(n, e.k(-0.5 * kLn2[0]), a);
-  Value* er = e.fma(e.mul(r, r), e.poly_scaled(r, kExp32, 4, 2), e.add(r, r));
-  Value* sc = e.pow2(kd);
-  Value* m = e.fma(sc, er, e.sub(sc, e.k(1)));
-  return e.mul(m, e.recip(e.add(m, e.k(2)), 1));
-}
-
 // f32 log in f32 arithmetic: x = 2^k m, m in [sqrt2/2, sqrt2), f = m - 1 exact; log x =
 // k ln2 + f + f^2 L(f). lg = f + (f^2 L + k kLn2f[1]) rounds once (its tail below 0.07 |f|), and
 // k kLn2f[0] + lg once more by FMA (exact where they cancel: k = 1, f < 0): ~0.5 ulp + the tail's.
@@ -326,7 +300,7 @@ Value* log32(Emit& e, Value* x) {
 // where tanh rounds to 1): m's rounding reaches the result times 2/(m+2) <= 1/2 (m >= 2 there);
 // d = m + 2's rounding error dl is exact and goes into the residual of the quotient, whose
 // reciprocal (vrcp14ps, 2^-14) one FMA residual correction squares.
-Value* tanh32n(Emit& e, Value* x) {
+Value* tanh32(Emit& e, Value* x) {
   Value* a = e.abs(x);
   Value* t = e.add(a, a);
   t = e.sel(e.b.CreateFCmpOGT(t, e.k(20)), e.k(20), t);
@@ -350,9 +324,7 @@ Value* tanh32n(Emit& e, Value* x) {
 
 }  // namespace
 
-bool has_own_vector_math(Op op, DType dtype) {
-  // f32 log: SLEEF's is faster than log computed in double (bench/batch.md)
-  (void)dtype;
+bool has_own_vector_math(Op op, DType) {
   return op == Op::Sin || op == Op::Cos || op == Op::Tanh || op == Op::Log;
 }
 
@@ -379,7 +351,7 @@ llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigne
   switch (op) {
     case Op::Sin: case Op::Cos: r = f32 ? sin_cos32(e, xd, op == Op::Cos) : sin_cos64(e, xd, op == Op::Cos); break;
     case Op::Log: r = f32 ? log32(ef, x) : log64(e, xd); break;
-    case Op::Tanh: r = f32 ? tanh32n(ef, x) : tanh64(e, xd); break;
+    case Op::Tanh: r = f32 ? tanh32(ef, x) : tanh64(e, xd); break;
     default: throw std::logic_error("codegen: gradc has no vector function for op " + std::string(op_info(op).name));
   }
   if (f32 && (op == Op::Sin || op == Op::Cos)) r = b.CreateFPTrunc(r, vt);
