@@ -2,6 +2,7 @@
 #include "runtime/object_cache.hpp"
 
 #include <llvm/Support/BLAKE3.h>
+#include <llvm/Support/SHA256.h>
 #include <llvm/Support/xxhash.h>
 
 #include <algorithm>
@@ -18,6 +19,12 @@
 #include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#if defined(__x86_64__) && defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#include <cpuid.h>
+#include <sys/platform/x86.h>
+#define GRADC_GLIBC_CPUID 1
+#endif
 
 namespace gradc {
 namespace fs = std::filesystem;
@@ -57,15 +64,25 @@ class Digest {
     if (buf_.size() >= (1 << 16)) flush();
   }
   CacheKey finish() {
+    if (!large_) {
+      llvm::SHA256 sha;
+      sha.update(llvm::StringRef(buf_));
+      std::array<std::uint8_t, 32> digest = sha.final();
+      CacheKey key;
+      std::copy(digest.begin(), digest.end(), key.begin());
+      return key;
+    }
     flush();
     return hasher_.final();
   }
 
  private:
   void flush() {
+    large_ = true;
     hasher_.update(llvm::StringRef(buf_));
     buf_.clear();
   }
+  bool large_ = false;
   llvm::BLAKE3 hasher_;
   std::string buf_;
 };
@@ -147,6 +164,41 @@ std::string default_cache_dir() {
   const char* home = std::getenv("HOME");
   if (home && *home == '/') return (fs::path(home) / ".cache" / "gradc").string();
   return "";
+}
+
+std::string host_cpu_signature() {
+#ifdef GRADC_GLIBC_CPUID
+  static const std::string signature = [] {
+    std::uint32_t words[4 + 9 * 8 + 3] = {};
+    std::uint32_t* w = words;
+    unsigned max_leaf, vendor[3];
+    __cpuid(0, max_leaf, vendor[0], vendor[2], vendor[1]);
+    *w++ = max_leaf, *w++ = vendor[0], *w++ = vendor[1], *w++ = vendor[2];
+    // glibc's leaves, CPUID_INDEX_1 to CPUID_INDEX_14_ECX_0: the raw words, then the usable ones.
+    for (unsigned leaf = 0; leaf < 9; ++leaf) {
+      const cpuid_feature* f = __x86_get_cpuid_feature_leaf(leaf);
+      std::memcpy(w, f, 8 * sizeof(std::uint32_t));
+      w += 8;
+    }
+    words[4 + 1] &= 0x00ffffffu;  // leaf 1's ebx: the initial APIC ID, the core it ran on
+    const cpuid_feature* leaf1 = __x86_get_cpuid_feature_leaf(CPUID_INDEX_1);
+    const cpuid_feature* leaf7_1 = __x86_get_cpuid_feature_leaf(CPUID_INDEX_7_ECX_1);
+    if (leaf1->cpuid_array[2] & (1u << 27)) {  // OSXSAVE: the OS enables xgetbv
+      std::uint32_t lo, hi;
+      asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+      *w++ = lo, *w++ = hi;
+    }
+    if (max_leaf >= 0x24 && (leaf7_1->cpuid_array[3] & (1u << 19))) {  // AVX10: its version and widths
+      unsigned a, b, c, d;
+      __cpuid_count(0x24, 0, a, b, c, d);
+      *w++ = b;
+    }
+    return hex(reinterpret_cast<const std::uint8_t*>(words), static_cast<std::size_t>(w - words) * sizeof *words);
+  }();
+  return signature;
+#else
+  return "";
+#endif
 }
 
 std::string runtime_build_id() {

@@ -24,12 +24,25 @@ std::string default_cache_dir();
 /// reads its predecessor's objects.
 std::string runtime_build_id();
 
+/// The host CPU as the C library's start-up saw it, as hex: cpuid's vendor and maximum leaf, the
+/// words of every leaf glibc keeps (family, model and stepping, the feature flags, and which of
+/// them are usable), the enabled register state (xgetbv), and AVX10's version leaf where there is
+/// one; the APIC ID (which core the process started on) is masked out. LLVM's detected CPU name
+/// and features are a function of these words, so they name the code LLVM generates for the host,
+/// for one cpuid instruction instead of LLVM's twenty (each a trap to the hypervisor in a virtual
+/// machine). "" where this is not known (not x86-64 with glibc 2.33 or later): the caller then
+/// names the CPU by LLVM's detection.
+std::string host_cpu_signature();
+
 /// The key of a kernel: a digest of everything its object code is made from. The IR DAG (each
 /// node reachable from the outputs or an input, in creation order: op, arguments, shape,
 /// attributes, dtype, value, name, tensor data), the spec's inputs, outputs, batch and dtype (not
 /// its name: the Jit gives every kernel the same symbol, each in its own JITDylib), `target`'s
 /// threads and contract, and `context`: what the Jit adds (the CPU and its features, the
-/// optimization tier, LLVM's version, gradc's version and build ID). `target`'s vector widths
+/// optimization tier, LLVM's version, gradc's version and build ID). The digest is SHA-256 when
+/// the serialized DAG is under 64 KiB, BLAKE3 past it (BLAKE3's first use probes the CPU's SIMD
+/// with cpuid, a 0.05 ms trap in a virtual machine that a small kernel's start-up need not pay;
+/// a big graph hashes ten times faster). `target`'s vector widths
 /// are not read: they are the host's, which the context names, and a cached run need not probe
 /// them (that is most of creating a target machine).
 CacheKey cache_key(const KernelSpec& spec, const TargetInfo& target, std::string_view context);
