@@ -314,6 +314,12 @@ struct Jit::Impl {
   std::optional<CacheKey> to_store;  // the kernel being compiled, whose object goes to the cache
   CacheStats stats;
 
+  // Creates the LLJIT and defines gradc's symbols in it: when the Jit is created without a cache,
+  // else when the first kernel is compiled, with the data layout stored with its cached object if
+  // it is one (then no target machine is made at all: initializing the native target and creating
+  // one to learn the layout took 0.2 ms of a cached `gradc eval`; bench/process.md).
+  void start(const llvm::DataLayout* cached_layout);
+
   // The host machine, for the IR pipeline's cost model, and the shape of the loop nests: made
   // when the first module is built (under the mutex), not for objects from the cache.
   llvm::TargetMachine& machine() {
@@ -347,11 +353,35 @@ struct Jit::Impl {
 };
 
 std::unique_ptr<Jit> Jit::create(Options opts) {
-  const Layout& layout = process_layout();
-  if (!layout.layout) throw std::runtime_error("jit: " + layout.error);
   auto impl = std::make_unique<Impl>();
   impl->tier = opts.optimize ? Tier::Optimized : Tier::Fast;
   impl->contract = opts.contract;
+  if (opts.threads > 1) {
+    impl->pool = std::make_unique<ThreadPool>(opts.threads);
+    impl->threads = static_cast<unsigned>(opts.threads);
+  }
+  if (!opts.cache_dir.empty()) {
+    impl->cache = std::make_unique<ObjectCache>(opts.cache_dir);
+    // What the target machine is made from: the host's vector registers (TargetInfo) follow from
+    // it. The CPU is named by its cpuid words where the C library has them (host_cpu_signature),
+    // which LLVM's detected CPU and features are a function of, without detecting them.
+    std::string cpu = host_cpu_signature();
+    if (cpu.empty()) cpu = detected_host().getCPU() + " " + detected_host().getFeatures().getString();
+    impl->cache_context = llvm::sys::getProcessTriple() + " " + cpu + " LLVM " LLVM_VERSION_STRING " " + kGradcVersion +
+                          " " + runtime_build_id();
+  } else {
+    impl->start(nullptr);  // set-up errors here, as documented
+  }
+  return std::unique_ptr<Jit>(new Jit(std::move(impl)));
+}
+
+void Jit::Impl::start(const llvm::DataLayout* cached_layout) {
+  const llvm::DataLayout* layout = cached_layout;
+  if (!layout) {
+    const Layout& l = process_layout();
+    if (!l.layout) throw std::runtime_error("jit: " + l.error);
+    layout = &*l.layout;
+  }
   auto make_compiler = [](llvm::orc::JITTargetMachineBuilder b)
       -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
     // The mangling options come from the target options, which are JITTargetMachineBuilder's
@@ -363,56 +393,37 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
   // LLJIT links the process's symbols (libm's tan, log1p, ...) into the main JITDylib by default.
   // No platform: kernels have no static initializers, atexit handlers or thread-locals, and the
   // default (GenericLLVMIRPlatform) took a third of LLJIT's construction (bench/process.md).
-  impl->lljit = unwrap(llvm::orc::LLJITBuilder()
-                           .setJITTargetMachineBuilder(std::move(jtmb))
-                           .setDataLayout(*layout.layout)
-                           .setCompileFunctionCreator(make_compiler)
-                           .setPlatformSetUp(llvm::orc::setUpInactivePlatform)
-                           .create(),
-                       "creating the JIT");
-  {
-    // gradc's special functions, which generated code calls by name.
-    llvm::orc::LLJIT& j = *impl->lljit;
-    llvm::orc::SymbolMap symbols;
-    auto callable = llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
-    symbols[j.mangleAndIntern(kDigammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_digamma), callable};
-    symbols[j.mangleAndIntern(kPolygammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_polygamma), callable};
-    if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
-      fail("defining the special functions' symbols", std::move(err));
-    j.getMainJITDylib().addGenerator(std::make_unique<SleefGenerator>(j.getDataLayout().getGlobalPrefix()));
-  }
-  if (opts.threads > 1) {
-    impl->pool = std::make_unique<ThreadPool>(opts.threads);
-    impl->threads = static_cast<unsigned>(opts.threads);
-    llvm::orc::LLJIT& j = *impl->lljit;
-    llvm::orc::SymbolMap symbols;
-    symbols[j.mangleAndIntern("gradc_parallel")] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_parallel),
-                                                    llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
-    symbols[j.mangleAndIntern("gradc_pool")] = {llvm::orc::ExecutorAddr::fromPtr(impl->pool.get()),
+  lljit = unwrap(llvm::orc::LLJITBuilder()
+                     .setJITTargetMachineBuilder(std::move(jtmb))
+                     .setDataLayout(*layout)
+                     .setCompileFunctionCreator(make_compiler)
+                     .setPlatformSetUp(llvm::orc::setUpInactivePlatform)
+                     .create(),
+                 "creating the JIT");
+  llvm::orc::LLJIT& j = *lljit;
+  // gradc's special functions, which generated code calls by name.
+  llvm::orc::SymbolMap symbols;
+  auto callable = llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
+  symbols[j.mangleAndIntern(kDigammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_digamma), callable};
+  symbols[j.mangleAndIntern(kPolygammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_polygamma), callable};
+  if (pool) {
+    symbols[j.mangleAndIntern("gradc_parallel")] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_parallel), callable};
+    symbols[j.mangleAndIntern("gradc_pool")] = {llvm::orc::ExecutorAddr::fromPtr(pool.get()),
                                                 llvm::JITSymbolFlags::Exported};
-    if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
-      fail("defining the thread pool's symbols", std::move(err));
   }
-  if (!opts.cache_dir.empty()) {
-    impl->cache = std::make_unique<ObjectCache>(opts.cache_dir);
-    // What the target machine is made from: the host's vector registers (TargetInfo) follow from it.
-    // What the target machine is made from: the host's vector registers (TargetInfo) follow from
-    // it. The CPU is named by its cpuid words where the C library has them (host_cpu_signature),
-    // which LLVM's detected CPU and features are a function of, without detecting them.
-    std::string cpu = host_cpu_signature();
-    if (cpu.empty()) cpu = detected_host().getCPU() + " " + detected_host().getFeatures().getString();
-    impl->cache_context = llvm::sys::getProcessTriple() + " " + cpu + " LLVM " LLVM_VERSION_STRING " " + kGradcVersion +
-                          " " + runtime_build_id();
+  if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
+    fail("defining gradc's symbols", std::move(err));
+  j.getMainJITDylib().addGenerator(std::make_unique<SleefGenerator>(j.getDataLayout().getGlobalPrefix()));
+  if (cache) {
     // Every object the compile layer makes passes here on its way to the linker.
-    Impl* self = impl.get();
-    impl->lljit->getObjTransformLayer().setTransform(
-        [self](std::unique_ptr<llvm::MemoryBuffer> obj) -> llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> {
-          if (self->to_store && self->cache->store(*self->to_store, obj->getBuffer())) ++self->stats.stores;
-          self->to_store.reset();
+    j.getObjTransformLayer().setTransform(
+        [this](std::unique_ptr<llvm::MemoryBuffer> obj) -> llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> {
+          if (to_store && cache->store(*to_store, obj->getBuffer(), lljit->getDataLayout().getStringRepresentation()))
+            ++stats.stores;
+          to_store.reset();
           return obj;
         });
   }
-  return std::unique_ptr<Jit>(new Jit(std::move(impl)));
 }
 
 Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -426,24 +437,33 @@ Kernel Jit::compile(const KernelSpec& spec, Tier tier) {
   // have the same symbol: its object code does not depend on the process, and the object cache
   // can hand it to another. The name is no C library function's (say, a user's `sincos`, which
   // the backend may call for sin and cos).
-  llvm::orc::LLJIT& j = *impl_->lljit;
-  auto made = j.createJITDylib("gradc.k" + std::to_string(impl_->next_id++));
-  if (!made) fail("creating the kernel's JITDylib", made.takeError());
-  llvm::orc::JITDylib& dylib = *made;
-  dylib.addToLinkOrder(j.getMainJITDylib());
   KernelSpec unique = spec;
   unique.name = "gradc.kernel";
   const std::string& symbol = unique.name;
   std::optional<CacheKey> key;
   std::optional<std::string> cached;
+  std::optional<llvm::DataLayout> cached_layout;
   if (impl_->cache) {
     TargetInfo options;  // the key's part of the target: the host's is in cache_context
     options.threads = impl_->threads;
     options.contract = impl_->contract;
     key = cache_key(unique, options, impl_->cache_context + (tier == Tier::Optimized ? " O2" : " O0"));
-    cached = impl_->cache->load(*key);
+    std::string layout;
+    cached = impl_->cache->load(*key, &layout);
+    if (cached && !impl_->lljit) {
+      // The key names the triple and LLVM's version, which the layout is a function of.
+      auto parsed = llvm::DataLayout::parse(layout);
+      if (parsed && !layout.empty()) cached_layout = std::move(*parsed);
+      else llvm::consumeError(parsed.takeError()), cached.reset();
+    }
     ++(cached ? impl_->stats.hits : impl_->stats.misses);
   }
+  if (!impl_->lljit) impl_->start(cached_layout ? &*cached_layout : nullptr);
+  llvm::orc::LLJIT& j = *impl_->lljit;
+  auto made = j.createJITDylib("gradc.k" + std::to_string(impl_->next_id++));
+  if (!made) fail("creating the kernel's JITDylib", made.takeError());
+  llvm::orc::JITDylib& dylib = *made;
+  dylib.addToLinkOrder(j.getMainJITDylib());
   if (cached) {
     if (llvm::Error err = j.addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(*cached, "gradc.kernel.o")))
       fail("adding the cached object", std::move(err));

@@ -30,16 +30,16 @@ namespace gradc {
 namespace fs = std::filesystem;
 namespace {
 
-// The file: a 64-byte header, then the object.
+// The file: a 64-byte header, the data layout, then the object.
 constexpr char kMagic[8] = {'g', 'r', 'a', 'd', 'c', 'o', 'b', 'j'};
-constexpr std::uint32_t kFormat = 1;
+constexpr std::uint32_t kFormat = 2;
 struct Header {
   char magic[8];
   std::uint32_t format;
-  std::uint32_t header_bytes;
+  std::uint32_t layout_bytes;
   CacheKey key;
   std::uint64_t length;    // of the object
-  std::uint64_t checksum;  // xxh3 of the object
+  std::uint64_t checksum;  // xxh3 of the layout and the object
 };
 static_assert(sizeof(Header) == 64);
 
@@ -250,21 +250,22 @@ ObjectCache::ObjectCache(fs::path dir, std::uint64_t max_bytes) : dir_(std::move
 
 fs::path ObjectCache::path(const CacheKey& key) const { return dir_ / (hex(key.data(), key.size()) + ".o"); }
 
-std::optional<std::string> ObjectCache::load(const CacheKey& key) const {
+std::optional<std::string> ObjectCache::load(const CacheKey& key, std::string* layout) const {
   fs::path file = path(key);
   std::string bytes;
   if (!read_whole(file, bytes) || bytes.size() < sizeof(Header)) return std::nullopt;
   Header h;
   std::memcpy(&h, bytes.data(), sizeof h);
-  std::string_view object = std::string_view(bytes).substr(sizeof h);
-  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.format != kFormat || h.header_bytes != sizeof h ||
-      h.key != key || h.length != object.size() || h.checksum != checksum(object))
+  std::string_view body = std::string_view(bytes).substr(sizeof h);
+  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.format != kFormat || h.key != key ||
+      h.layout_bytes > body.size() || h.length != body.size() - h.layout_bytes || h.checksum != checksum(body))
     return std::nullopt;
   ::utimensat(AT_FDCWD, file.c_str(), nullptr, 0);  // recently used: evicted last
-  return std::string(object);
+  if (layout) layout->assign(body.substr(0, h.layout_bytes));
+  return std::string(body.substr(h.layout_bytes));
 }
 
-bool ObjectCache::store(const CacheKey& key, std::string_view object) const {
+bool ObjectCache::store(const CacheKey& key, std::string_view object, std::string_view layout) const {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return false;
@@ -276,11 +277,14 @@ bool ObjectCache::store(const CacheKey& key, std::string_view object) const {
   Header h{};
   std::memcpy(h.magic, kMagic, sizeof kMagic);
   h.format = kFormat;
-  h.header_bytes = sizeof h;
+  std::string body;
+  body.reserve(layout.size() + object.size());
+  body.append(layout).append(object);
+  h.layout_bytes = static_cast<std::uint32_t>(layout.size());
   h.key = key;
   h.length = object.size();
-  h.checksum = checksum(object);
-  bool ok = write_whole(fd, std::string_view(reinterpret_cast<const char*>(&h), sizeof h)) && write_whole(fd, object);
+  h.checksum = checksum(body);
+  bool ok = write_whole(fd, std::string_view(reinterpret_cast<const char*>(&h), sizeof h)) && write_whole(fd, body);
   ok = ::close(fd) == 0 && ok;
   if (ok) ok = ::rename(tmp.c_str(), path(key).c_str()) == 0;
   if (!ok) {

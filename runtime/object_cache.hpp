@@ -49,7 +49,7 @@ CacheKey cache_key(const KernelSpec& spec, const TargetInfo& target, std::string
 
 /// The directory of objects. Safe with several processes at once: a file is written under a
 /// temporary name and renamed into place, and read whole and checked (a header with a magic, the
-/// key, the length and a checksum of the object), so a corrupt, truncated or foreign file is a
+/// key, the lengths and a checksum of the data layout and the object), so a corrupt, truncated or foreign file is a
 /// miss, never an error; the next store replaces it. Nothing here throws: a directory that cannot
 /// be created or written is a cache that never hits.
 class ObjectCache {
@@ -60,11 +60,14 @@ class ObjectCache {
 
   explicit ObjectCache(std::filesystem::path dir, std::uint64_t max_bytes = kDefaultMaxBytes);
 
-  /// The object stored under key, if a valid one is there.
-  std::optional<std::string> load(const CacheKey& key) const;
-  /// Writes the object under key atomically; false if it could not be written. Checks the
-  /// size bound after one store in 16 (chosen by the key, so that a miss rarely lists the folder).
-  bool store(const CacheKey& key, std::string_view object) const;
+  /// The object stored under key, if a valid one is there; its data layout (as stored) to
+  /// `layout` if given.
+  std::optional<std::string> load(const CacheKey& key, std::string* layout = nullptr) const;
+  /// Writes the object under key atomically, with the data layout it was compiled for (a run
+  /// whose kernels all come from the cache sets up its JIT with it instead of creating a target
+  /// machine to learn it); false if it could not be written. Checks the size bound after one
+  /// store in 16 (chosen by the key, so that a miss rarely lists the folder).
+  bool store(const CacheKey& key, std::string_view object, std::string_view layout = {}) const;
   /// Evicts the least recently used objects (and temporary files left by a killed process) until
   /// the objects take at most 3/4 of the bound, if they take more than the bound.
   void trim() const;
