@@ -65,7 +65,10 @@ const llvm::orc::JITTargetMachineBuilder& detected_host();
 /// (under Jit's mutex).
 class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
  public:
-  explicit TieredCompiler(llvm::orc::IRSymbolMapper::ManglingOptions mangling) : IRCompiler(std::move(mangling)) {}
+  // jtmb: LLJIT's, with the code and relocation models its JIT linker needs (small, PIC); the
+  // host's CPU and features are added when a target machine is made.
+  TieredCompiler(llvm::orc::JITTargetMachineBuilder jtmb, llvm::orc::IRSymbolMapper::ManglingOptions mangling)
+      : IRCompiler(std::move(mangling)), jtmb_(std::move(jtmb)) {}
 
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> operator()(llvm::Module& m) override {
     bool fast = m.getModuleFlag(kFastTierFlag) != nullptr || huge_module(m);
@@ -73,7 +76,9 @@ class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
     // tier (a one-point `gradc eval`) never pays for the optimizing one.
     std::unique_ptr<llvm::TargetMachine>& tm = fast ? fast_ : optimizing_;
     if (!tm) {
-      llvm::orc::JITTargetMachineBuilder b = detected_host();
+      llvm::orc::JITTargetMachineBuilder b = jtmb_;
+      b.setCPU(detected_host().getCPU());
+      b.addFeatures(detected_host().getFeatures().getFeatures());
       b.setCodeGenOptLevel(fast ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Aggressive);
       auto made = b.createTargetMachine();
       if (!made) return made.takeError();
@@ -83,6 +88,7 @@ class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
   }
 
  private:
+  llvm::orc::JITTargetMachineBuilder jtmb_;
   std::unique_ptr<llvm::TargetMachine> optimizing_, fast_;
 };
 
@@ -386,7 +392,8 @@ void Jit::Impl::start(const llvm::DataLayout* cached_layout) {
       -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
     // The mangling options come from the target options, which are JITTargetMachineBuilder's
     // defaults here (no target machine needed to know them).
-    return std::make_unique<TieredCompiler>(llvm::orc::irManglingOptionsFromTargetOptions(b.getOptions()));
+    auto mangling = llvm::orc::irManglingOptionsFromTargetOptions(b.getOptions());
+    return std::make_unique<TieredCompiler>(std::move(b), mangling);
   };
   // The triple alone: the compiler detects the CPU when it first compiles a module.
   llvm::orc::JITTargetMachineBuilder jtmb{llvm::Triple(llvm::sys::getProcessTriple())};
