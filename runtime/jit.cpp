@@ -59,12 +59,16 @@ constexpr unsigned kHugeModule = 20000;
 // The module flag that sends a module of the fast tier to the -O0 backend.
 constexpr const char* kFastTierFlag = "gradc.fast_tier";
 
+const llvm::orc::JITTargetMachineBuilder& detected_host();
+
 /// Object code for a module from the optimizing target machine, or for a module of the fast
 /// tier or a huge module from the -O0 one (FastISel). Runs inside LLJIT's compile layer
 /// (under Jit's mutex).
 class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
  public:
-  explicit TieredCompiler(llvm::orc::JITTargetMachineBuilder jtmb, llvm::orc::IRSymbolMapper::ManglingOptions mangling)
+  // jtmb: LLJIT's, with the code and relocation models its JIT linker needs (small, PIC); the
+  // host's CPU and features are added when a target machine is made.
+  TieredCompiler(llvm::orc::JITTargetMachineBuilder jtmb, llvm::orc::IRSymbolMapper::ManglingOptions mangling)
       : IRCompiler(std::move(mangling)), jtmb_(std::move(jtmb)) {}
 
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> operator()(llvm::Module& m) override {
@@ -74,6 +78,8 @@ class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
     std::unique_ptr<llvm::TargetMachine>& tm = fast ? fast_ : optimizing_;
     if (!tm) {
       llvm::orc::JITTargetMachineBuilder b = jtmb_;
+      b.setCPU(detected_host().getCPU());
+      b.addFeatures(detected_host().getFeatures().getFeatures());
       b.setCodeGenOptLevel(fast ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Aggressive);
       auto made = b.createTargetMachine();
       if (!made) return made.takeError();
@@ -87,11 +93,20 @@ class TieredCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
   std::unique_ptr<llvm::TargetMachine> optimizing_, fast_;
 };
 
-// The host as the JIT targets it, detected once per process.
+// The host as the JIT targets it: its CPU and features, detected once per process and only when
+// a module is compiled (LLVM's detection runs about twenty cpuid instructions, each a trap to
+// the hypervisor in a virtual machine: 0.2 ms, which a run whose kernels are all in the object
+// cache does not pay; bench/process.md).
 struct Host {
   std::optional<llvm::orc::JITTargetMachineBuilder> jtmb;
-  std::optional<llvm::DataLayout> layout;
   std::string error;  // if detection failed
+};
+
+// The data layout of the process's triple (the CPU and its features do not change it), and
+// whether the native target could be initialized.
+struct Layout {
+  std::optional<llvm::DataLayout> layout;
+  std::string error;
 };
 
 // Whether the kernel calls the C library (every math intrinsic but sqrt and fabs becomes a libm
@@ -122,6 +137,36 @@ bool wide_vectors_pay(const KernelSpec& spec) {
       return true;
   return false;
 }
+
+// SLEEF's vector functions (the batch entry's transcendentals) from the libsleef gradc is linked
+// with, found by name in that library: the process's global symbols do not have them when gradc
+// is a Python module loaded with RTLD_LOCAL. The library is looked up when a kernel first asks
+// for a Sleef_ symbol (dladdr walks the symbol tables: 0.05 ms that a scalar kernel, or one from
+// the object cache, need not pay).
+class SleefGenerator : public llvm::orc::DefinitionGenerator {
+ public:
+  explicit SleefGenerator(char prefix) : prefix_(prefix) {}
+
+  llvm::Error tryToGenerate(llvm::orc::LookupState& ls, llvm::orc::LookupKind kind, llvm::orc::JITDylib& dylib,
+                            llvm::orc::JITDylibLookupFlags flags, const llvm::orc::SymbolLookupSet& symbols) override {
+    if (std::none_of(symbols.begin(), symbols.end(), [](const auto& s) { return is_sleef(s.first); }))
+      return llvm::Error::success();
+    if (!library_) {
+      Dl_info info;
+      if (!dladdr(reinterpret_cast<void*>(&Sleef_sin_u10), &info) || !info.dli_fname)
+        return llvm::make_error<llvm::StringError>("cannot find the SLEEF library", llvm::inconvertibleErrorCode());
+      auto found = llvm::orc::DynamicLibrarySearchGenerator::Load(info.dli_fname, prefix_, is_sleef);
+      if (!found) return found.takeError();
+      library_ = std::move(*found);
+    }
+    return library_->tryToGenerate(ls, kind, dylib, flags, symbols);
+  }
+
+ private:
+  static bool is_sleef(const llvm::orc::SymbolStringPtr& name) { return (*name).starts_with("Sleef_"); }
+  char prefix_;
+  std::unique_ptr<llvm::orc::DynamicLibrarySearchGenerator> library_;
+};
 
 template <class T>
 T unwrap(llvm::Expected<T> value, const char* what) {
@@ -210,28 +255,49 @@ std::unique_ptr<llvm::Module> build_module(llvm::LLVMContext& ctx, const KernelS
 
 namespace {
 
+const Layout& process_layout() {
+  static const Layout l = [] {
+    Layout l;
+    // Registering the native target is process-wide and idempotent: done once, never per Jit.
+    if (llvm::InitializeNativeTarget() || llvm::InitializeNativeTargetAsmPrinter()) {
+      l.error = "cannot initialize the native target";
+      return l;
+    }
+    // A target machine for the plain CPU has the layout without parsing the host's features.
+    llvm::orc::JITTargetMachineBuilder plain{llvm::Triple(llvm::sys::getProcessTriple())};
+    auto tm = plain.createTargetMachine();
+    if (!tm) {
+      l.error = "creating the target machine: " + llvm::toString(tm.takeError());
+      return l;
+    }
+    l.layout = (*tm)->createDataLayout();
+    return l;
+  }();
+  return l;
+}
+
 const Host& host() {
   static const Host h = [] {
     Host h;
+    if (!process_layout().layout) {
+      h.error = process_layout().error;
+      return h;
+    }
     auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
     if (!jtmb) {
       h.error = "detecting the host: " + llvm::toString(jtmb.takeError());
       return h;
     }
     jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-    // The data layout is the triple's (the CPU and its features do not change it): a target
-    // machine for the plain CPU has it without parsing the host's two hundred features.
-    llvm::orc::JITTargetMachineBuilder plain(jtmb->getTargetTriple());
-    auto tm = plain.createTargetMachine();
-    if (!tm) {
-      h.error = "creating the target machine: " + llvm::toString(tm.takeError());
-      return h;
-    }
-    h.layout = (*tm)->createDataLayout();
     h.jtmb = std::move(*jtmb);
     return h;
   }();
   return h;
+}
+
+const llvm::orc::JITTargetMachineBuilder& detected_host() {
+  if (!host().jtmb) throw std::runtime_error("jit: " + host().error);
+  return *host().jtmb;
 }
 
 // The host's vector registers, probed once per process (building the subtarget behind the cost
@@ -245,7 +311,6 @@ const TargetInfo& host_target(llvm::TargetMachine& tm) {
 
 struct Jit::Impl {
   std::unique_ptr<llvm::orc::LLJIT> lljit;
-  llvm::orc::JITTargetMachineBuilder jtmb;  // the host's
   Tier tier;  // of compile(spec)
   unsigned threads = 1;
   bool contract = true;
@@ -257,12 +322,16 @@ struct Jit::Impl {
   std::optional<CacheKey> to_store;  // the kernel being compiled, whose object goes to the cache
   CacheStats stats;
 
-  explicit Impl(llvm::orc::JITTargetMachineBuilder b) : jtmb(std::move(b)) {}
+  // Creates the LLJIT and defines gradc's symbols in it: when the Jit is created without a cache,
+  // else when the first kernel is compiled, with the data layout stored with its cached object if
+  // it is one (then no target machine is made at all: initializing the native target and creating
+  // one to learn the layout took 0.2 ms of a cached `gradc eval`; bench/process.md).
+  void start(const llvm::DataLayout* cached_layout);
 
   // The host machine, for the IR pipeline's cost model, and the shape of the loop nests: made
   // when the first module is built (under the mutex), not for objects from the cache.
   llvm::TargetMachine& machine() {
-    if (!tm_) tm_ = unwrap(jtmb.createTargetMachine(), "creating the target machine");
+    if (!tm_) tm_ = unwrap(llvm::orc::JITTargetMachineBuilder(detected_host()).createTargetMachine(), "creating the target machine");
     return *tm_;
   }
   TargetInfo target() {
@@ -292,20 +361,35 @@ struct Jit::Impl {
 };
 
 std::unique_ptr<Jit> Jit::create(Options opts) {
-  // Registering the native target is process-wide and idempotent: done once, never per Jit.
-  static std::once_flag once;
-  static bool target_ok = false;
-  std::call_once(once, [] {
-    target_ok = !llvm::InitializeNativeTarget() && !llvm::InitializeNativeTargetAsmPrinter();
-  });
-  if (!target_ok) throw std::runtime_error("jit: cannot initialize the native target");
-
-  const Host& h = host();
-  if (!h.jtmb) throw std::runtime_error("jit: " + h.error);
-  llvm::orc::JITTargetMachineBuilder jtmb = *h.jtmb;
-  auto impl = std::make_unique<Impl>(jtmb);
+  auto impl = std::make_unique<Impl>();
   impl->tier = opts.optimize ? Tier::Optimized : Tier::Fast;
   impl->contract = opts.contract;
+  if (opts.threads > 1) {
+    impl->pool = std::make_unique<ThreadPool>(opts.threads);
+    impl->threads = static_cast<unsigned>(opts.threads);
+  }
+  if (!opts.cache_dir.empty()) {
+    impl->cache = std::make_unique<ObjectCache>(opts.cache_dir);
+    // What the target machine is made from: the host's vector registers (TargetInfo) follow from
+    // it. The CPU is named by its cpuid words where the C library has them (host_cpu_signature),
+    // which LLVM's detected CPU and features are a function of, without detecting them.
+    std::string cpu = host_cpu_signature();
+    if (cpu.empty()) cpu = detected_host().getCPU() + " " + detected_host().getFeatures().getString();
+    impl->cache_context = llvm::sys::getProcessTriple() + " " + cpu + " LLVM " LLVM_VERSION_STRING " " + kGradcVersion +
+                          " " + runtime_build_id();
+  } else {
+    impl->start(nullptr);  // set-up errors here, as documented
+  }
+  return std::unique_ptr<Jit>(new Jit(std::move(impl)));
+}
+
+void Jit::Impl::start(const llvm::DataLayout* cached_layout) {
+  const llvm::DataLayout* layout = cached_layout;
+  if (!layout) {
+    const Layout& l = process_layout();
+    if (!l.layout) throw std::runtime_error("jit: " + l.error);
+    layout = &*l.layout;
+  }
   auto make_compiler = [](llvm::orc::JITTargetMachineBuilder b)
       -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
     // The mangling options come from the target options, which are JITTargetMachineBuilder's
@@ -313,62 +397,42 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
     auto mangling = llvm::orc::irManglingOptionsFromTargetOptions(b.getOptions());
     return std::make_unique<TieredCompiler>(std::move(b), mangling);
   };
+  // The triple alone: the compiler detects the CPU when it first compiles a module.
+  llvm::orc::JITTargetMachineBuilder jtmb{llvm::Triple(llvm::sys::getProcessTriple())};
   // LLJIT links the process's symbols (libm's tan, log1p, ...) into the main JITDylib by default.
-  impl->lljit = unwrap(llvm::orc::LLJITBuilder()
-                           .setJITTargetMachineBuilder(std::move(jtmb))
-                           .setDataLayout(*h.layout)
-                           .setCompileFunctionCreator(make_compiler)
-                           .create(),
-                       "creating the JIT");
-  {
-    // gradc's special functions, which generated code calls by name.
-    llvm::orc::LLJIT& j = *impl->lljit;
-    llvm::orc::SymbolMap symbols;
-    auto callable = llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
-    symbols[j.mangleAndIntern(kDigammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_digamma), callable};
-    symbols[j.mangleAndIntern(kPolygammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_polygamma), callable};
-    if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
-      fail("defining the special functions' symbols", std::move(err));
-    // SLEEF's vector functions (the batch entry's transcendentals) from the libsleef gradc is
-    // linked with, found by name in that library: the process's global symbols do not have them
-    // when gradc is a Python module loaded with RTLD_LOCAL.
-    Dl_info info;
-    if (!dladdr(reinterpret_cast<void*>(&Sleef_sin_u10), &info) || !info.dli_fname)
-      throw std::runtime_error("jit: cannot find the SLEEF library");
-    auto sleef = llvm::orc::DynamicLibrarySearchGenerator::Load(
-        info.dli_fname, j.getDataLayout().getGlobalPrefix(),
-        [&](const llvm::orc::SymbolStringPtr& name) { return (*name).starts_with("Sleef_"); });
-    if (!sleef) fail("loading the SLEEF library", sleef.takeError());
-    j.getMainJITDylib().addGenerator(std::move(*sleef));
-  }
-  if (opts.threads > 1) {
-    impl->pool = std::make_unique<ThreadPool>(opts.threads);
-    impl->threads = static_cast<unsigned>(opts.threads);
-    llvm::orc::LLJIT& j = *impl->lljit;
-    llvm::orc::SymbolMap symbols;
-    symbols[j.mangleAndIntern("gradc_parallel")] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_parallel),
-                                                    llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
-    symbols[j.mangleAndIntern("gradc_pool")] = {llvm::orc::ExecutorAddr::fromPtr(impl->pool.get()),
+  // No platform: kernels have no static initializers, atexit handlers or thread-locals, and the
+  // default (GenericLLVMIRPlatform) took a third of LLJIT's construction (bench/process.md).
+  lljit = unwrap(llvm::orc::LLJITBuilder()
+                     .setJITTargetMachineBuilder(std::move(jtmb))
+                     .setDataLayout(*layout)
+                     .setCompileFunctionCreator(make_compiler)
+                     .setPlatformSetUp(llvm::orc::setUpInactivePlatform)
+                     .create(),
+                 "creating the JIT");
+  llvm::orc::LLJIT& j = *lljit;
+  // gradc's special functions, which generated code calls by name.
+  llvm::orc::SymbolMap symbols;
+  auto callable = llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
+  symbols[j.mangleAndIntern(kDigammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_digamma), callable};
+  symbols[j.mangleAndIntern(kPolygammaSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_polygamma), callable};
+  if (pool) {
+    symbols[j.mangleAndIntern("gradc_parallel")] = {llvm::orc::ExecutorAddr::fromPtr(&gradc_parallel), callable};
+    symbols[j.mangleAndIntern("gradc_pool")] = {llvm::orc::ExecutorAddr::fromPtr(pool.get()),
                                                 llvm::JITSymbolFlags::Exported};
-    if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
-      fail("defining the thread pool's symbols", std::move(err));
   }
-  if (!opts.cache_dir.empty()) {
-    impl->cache = std::make_unique<ObjectCache>(opts.cache_dir);
-    // What the target machine is made from: the host's vector registers (TargetInfo) follow from it.
-    impl->cache_context = impl->jtmb.getTargetTriple().str() + " " + impl->jtmb.getCPU() + " " +
-                          impl->jtmb.getFeatures().getString() +
-                          " LLVM " LLVM_VERSION_STRING " " + kGradcVersion + " " + runtime_build_id();
+  if (llvm::Error err = j.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))))
+    fail("defining gradc's symbols", std::move(err));
+  j.getMainJITDylib().addGenerator(std::make_unique<SleefGenerator>(j.getDataLayout().getGlobalPrefix()));
+  if (cache) {
     // Every object the compile layer makes passes here on its way to the linker.
-    Impl* self = impl.get();
-    impl->lljit->getObjTransformLayer().setTransform(
-        [self](std::unique_ptr<llvm::MemoryBuffer> obj) -> llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> {
-          if (self->to_store && self->cache->store(*self->to_store, obj->getBuffer())) ++self->stats.stores;
-          self->to_store.reset();
+    j.getObjTransformLayer().setTransform(
+        [this](std::unique_ptr<llvm::MemoryBuffer> obj) -> llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> {
+          if (to_store && cache->store(*to_store, obj->getBuffer(), lljit->getDataLayout().getStringRepresentation()))
+            ++stats.stores;
+          to_store.reset();
           return obj;
         });
   }
-  return std::unique_ptr<Jit>(new Jit(std::move(impl)));
 }
 
 Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -382,24 +446,33 @@ Kernel Jit::compile(const KernelSpec& spec, Tier tier) {
   // have the same symbol: its object code does not depend on the process, and the object cache
   // can hand it to another. The name is no C library function's (say, a user's `sincos`, which
   // the backend may call for sin and cos).
-  llvm::orc::LLJIT& j = *impl_->lljit;
-  auto made = j.createJITDylib("gradc.k" + std::to_string(impl_->next_id++));
-  if (!made) fail("creating the kernel's JITDylib", made.takeError());
-  llvm::orc::JITDylib& dylib = *made;
-  dylib.addToLinkOrder(j.getMainJITDylib());
   KernelSpec unique = spec;
   unique.name = "gradc.kernel";
   const std::string& symbol = unique.name;
   std::optional<CacheKey> key;
   std::optional<std::string> cached;
+  std::optional<llvm::DataLayout> cached_layout;
   if (impl_->cache) {
     TargetInfo options;  // the key's part of the target: the host's is in cache_context
     options.threads = impl_->threads;
     options.contract = impl_->contract;
     key = cache_key(unique, options, impl_->cache_context + (tier == Tier::Optimized ? " O2" : " O0"));
-    cached = impl_->cache->load(*key);
+    std::string layout;
+    cached = impl_->cache->load(*key, &layout);
+    if (cached && !impl_->lljit) {
+      // The key names the triple and LLVM's version, which the layout is a function of.
+      auto parsed = llvm::DataLayout::parse(layout);
+      if (parsed && !layout.empty()) cached_layout = std::move(*parsed);
+      else llvm::consumeError(parsed.takeError()), cached.reset();
+    }
     ++(cached ? impl_->stats.hits : impl_->stats.misses);
   }
+  if (!impl_->lljit) impl_->start(cached_layout ? &*cached_layout : nullptr);
+  llvm::orc::LLJIT& j = *impl_->lljit;
+  auto made = j.createJITDylib("gradc.k" + std::to_string(impl_->next_id++));
+  if (!made) fail("creating the kernel's JITDylib", made.takeError());
+  llvm::orc::JITDylib& dylib = *made;
+  dylib.addToLinkOrder(j.getMainJITDylib());
   if (cached) {
     if (llvm::Error err = j.addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(*cached, "gradc.kernel.o")))
       fail("adding the cached object", std::move(err));
@@ -449,7 +522,7 @@ Jit::CacheStats Jit::cache_stats() const {
 }
 
 Jit::Vectors Jit::vectors() const {
-  std::string features = impl_->jtmb.getFeatures().getString();
+  std::string features = detected_host().getFeatures().getString();
   auto has = [&](const char* f) { return (',' + features + ',').find(std::string(",+") + f + ',') != std::string::npos; };
   std::string isa = "scalar";
   for (const char* f : {"avx512f", "avx2", "avx", "sse4.2", "sse2", "sve2", "sve", "neon"})

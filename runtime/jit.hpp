@@ -55,7 +55,9 @@ class Jit {
     // default_cache_dir()); empty: no cache.
     std::string cache_dir = {};
   };
-  /// Throws std::runtime_error if the host target cannot be set up.
+  /// Throws std::runtime_error if the host target cannot be set up (with a cache_dir, when the
+  /// first kernel is compiled: a Jit whose kernels all come from the cache never sets up a
+  /// target machine).
   static std::unique_ptr<Jit> create(Options opts);
   static std::unique_ptr<Jit> create() { return create(Options{}); }
   ~Jit();

@@ -2,6 +2,7 @@
 #include "runtime/object_cache.hpp"
 
 #include <llvm/Support/BLAKE3.h>
+#include <llvm/Support/SHA256.h>
 #include <llvm/Support/xxhash.h>
 
 #include <algorithm>
@@ -19,20 +20,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) && defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#include <cpuid.h>
+#include <sys/platform/x86.h>
+#define GRADC_GLIBC_CPUID 1
+#endif
+
 namespace gradc {
 namespace fs = std::filesystem;
 namespace {
 
-// The file: a 64-byte header, then the object.
+// The file: a 64-byte header, the data layout, then the object.
 constexpr char kMagic[8] = {'g', 'r', 'a', 'd', 'c', 'o', 'b', 'j'};
-constexpr std::uint32_t kFormat = 1;
+constexpr std::uint32_t kFormat = 2;
 struct Header {
   char magic[8];
   std::uint32_t format;
-  std::uint32_t header_bytes;
+  std::uint32_t layout_bytes;
   CacheKey key;
   std::uint64_t length;    // of the object
-  std::uint64_t checksum;  // xxh3 of the object
+  std::uint64_t checksum;  // xxh3 of the layout and the object
 };
 static_assert(sizeof(Header) == 64);
 
@@ -57,15 +64,25 @@ class Digest {
     if (buf_.size() >= (1 << 16)) flush();
   }
   CacheKey finish() {
+    if (!large_) {
+      llvm::SHA256 sha;
+      sha.update(llvm::StringRef(buf_));
+      std::array<std::uint8_t, 32> digest = sha.final();
+      CacheKey key;
+      std::copy(digest.begin(), digest.end(), key.begin());
+      return key;
+    }
     flush();
     return hasher_.final();
   }
 
  private:
   void flush() {
+    large_ = true;
     hasher_.update(llvm::StringRef(buf_));
     buf_.clear();
   }
+  bool large_ = false;
   llvm::BLAKE3 hasher_;
   std::string buf_;
 };
@@ -149,6 +166,41 @@ std::string default_cache_dir() {
   return "";
 }
 
+std::string host_cpu_signature() {
+#ifdef GRADC_GLIBC_CPUID
+  static const std::string signature = [] {
+    std::uint32_t words[4 + 9 * 8 + 3] = {};
+    std::uint32_t* w = words;
+    unsigned max_leaf, vendor[3];
+    __cpuid(0, max_leaf, vendor[0], vendor[2], vendor[1]);
+    *w++ = max_leaf, *w++ = vendor[0], *w++ = vendor[1], *w++ = vendor[2];
+    // glibc's leaves, CPUID_INDEX_1 to CPUID_INDEX_14_ECX_0: the raw words, then the usable ones.
+    for (unsigned leaf = 0; leaf < 9; ++leaf) {
+      const cpuid_feature* f = __x86_get_cpuid_feature_leaf(leaf);
+      std::memcpy(w, f, 8 * sizeof(std::uint32_t));
+      w += 8;
+    }
+    words[4 + 1] &= 0x00ffffffu;  // leaf 1's ebx: the initial APIC ID, the core it ran on
+    const cpuid_feature* leaf1 = __x86_get_cpuid_feature_leaf(CPUID_INDEX_1);
+    const cpuid_feature* leaf7_1 = __x86_get_cpuid_feature_leaf(CPUID_INDEX_7_ECX_1);
+    if (leaf1->cpuid_array[2] & (1u << 27)) {  // OSXSAVE: the OS enables xgetbv
+      std::uint32_t lo, hi;
+      asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+      *w++ = lo, *w++ = hi;
+    }
+    if (max_leaf >= 0x24 && (leaf7_1->cpuid_array[3] & (1u << 19))) {  // AVX10: its version and widths
+      unsigned a, b, c, d;
+      __cpuid_count(0x24, 0, a, b, c, d);
+      *w++ = b;
+    }
+    return hex(reinterpret_cast<const std::uint8_t*>(words), static_cast<std::size_t>(w - words) * sizeof *words);
+  }();
+  return signature;
+#else
+  return "";
+#endif
+}
+
 std::string runtime_build_id() {
   static const std::string id = [] {
     std::string found;
@@ -198,21 +250,22 @@ ObjectCache::ObjectCache(fs::path dir, std::uint64_t max_bytes) : dir_(std::move
 
 fs::path ObjectCache::path(const CacheKey& key) const { return dir_ / (hex(key.data(), key.size()) + ".o"); }
 
-std::optional<std::string> ObjectCache::load(const CacheKey& key) const {
+std::optional<std::string> ObjectCache::load(const CacheKey& key, std::string* layout) const {
   fs::path file = path(key);
   std::string bytes;
   if (!read_whole(file, bytes) || bytes.size() < sizeof(Header)) return std::nullopt;
   Header h;
   std::memcpy(&h, bytes.data(), sizeof h);
-  std::string_view object = std::string_view(bytes).substr(sizeof h);
-  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.format != kFormat || h.header_bytes != sizeof h ||
-      h.key != key || h.length != object.size() || h.checksum != checksum(object))
+  std::string_view body = std::string_view(bytes).substr(sizeof h);
+  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.format != kFormat || h.key != key ||
+      h.layout_bytes > body.size() || h.length != body.size() - h.layout_bytes || h.checksum != checksum(body))
     return std::nullopt;
   ::utimensat(AT_FDCWD, file.c_str(), nullptr, 0);  // recently used: evicted last
-  return std::string(object);
+  if (layout) layout->assign(body.substr(0, h.layout_bytes));
+  return std::string(body.substr(h.layout_bytes));
 }
 
-bool ObjectCache::store(const CacheKey& key, std::string_view object) const {
+bool ObjectCache::store(const CacheKey& key, std::string_view object, std::string_view layout) const {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return false;
@@ -224,11 +277,14 @@ bool ObjectCache::store(const CacheKey& key, std::string_view object) const {
   Header h{};
   std::memcpy(h.magic, kMagic, sizeof kMagic);
   h.format = kFormat;
-  h.header_bytes = sizeof h;
+  std::string body;
+  body.reserve(layout.size() + object.size());
+  body.append(layout).append(object);
+  h.layout_bytes = static_cast<std::uint32_t>(layout.size());
   h.key = key;
   h.length = object.size();
-  h.checksum = checksum(object);
-  bool ok = write_whole(fd, std::string_view(reinterpret_cast<const char*>(&h), sizeof h)) && write_whole(fd, object);
+  h.checksum = checksum(body);
+  bool ok = write_whole(fd, std::string_view(reinterpret_cast<const char*>(&h), sizeof h)) && write_whole(fd, body);
   ok = ::close(fd) == 0 && ok;
   if (ok) ok = ::rename(tmp.c_str(), path(key).c_str()) == 0;
   if (!ok) {

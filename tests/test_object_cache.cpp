@@ -1,16 +1,25 @@
 // The JIT's on-disk object cache: a second Jit compiles nothing and computes the same bits (scalar,
 // tensor and constant-table kernels), what goes into the key, corrupt, truncated and foreign
-// files, an unwritable folder, the size bound, concurrent writers, and --no-cache in the CLI.
+// files, an unwritable folder, the size bound, concurrent writers, and --no-cache in the CLI; what
+// a cached run skips: the host CPU named by its cpuid words (the same on every core), the data
+// layout stored with the object (a Jit set up from it compiles new kernels; a bad one is a miss),
+// and the key of a large graph (BLAKE3 past 64 KiB, SHA-256 below).
 #include <gtest/gtest.h>
 
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 #include <vector>
+
+#include <sched.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "compiler/builder.hpp"
 #include "compiler/interp.hpp"
@@ -364,6 +373,146 @@ TEST_F(CliCache, TrainingStepsFromTheCache) {
   std::string sa(std::istreambuf_iterator<char>(a), {}), sb(std::istreambuf_iterator<char>(b), {});
   EXPECT_EQ(sa, sb);
 }
+
+// A Jit whose kernels came from the cache was set up with the data layout stored with them: it
+// still compiles new kernels (whose modules must have the same layout), in both tiers.
+TEST_F(ObjectCacheTest, AJitSetUpFromTheCacheCompilesNewKernels) {
+  Lecture l;
+  const std::vector<double> at = {0.5, 1.2, 3.0};
+  auto expected = bits(Jit::create()->compile(l.spec()), at);
+  jit()->compile(l.spec());
+  auto j = jit();
+  EXPECT_EQ(bits(j->compile(l.spec()), at), expected);
+  ASSERT_EQ(j->cache_stats().hits, 1u);
+  Graph g;
+  Builder b(g, Simplify::None);
+  const Node* x = b.var("x");
+  Nodes in = {x}, out = {b.mul(b.call(Op::Tanh, x), b.call(Op::Sqrt, b.add(2.0, x)))};
+  KernelSpec other{"g", in, out, true};
+  Kernel k = j->compile(other);
+  Kernel fast = j->compile(other, Tier::Fast);
+  EXPECT_EQ(j->cache_stats().misses, 2u);
+  for (double v : {0.25, 1.5}) {
+    double want = std::tanh(v) * std::sqrt(2.0 + v), got = 0, got_fast = 0, rows[2] = {v, v + 1}, outs[2];
+    k.single(&v, &got);
+    fast.single(&v, &got_fast);
+    EXPECT_NEAR(got, want, 1e-15);
+    EXPECT_NEAR(got_fast, want, 1e-15);
+    k.batch(rows, outs, 2);
+    EXPECT_NEAR(outs[1], std::tanh(v + 1) * std::sqrt(3.0 + v), 1e-15);
+  }
+}
+
+// The layout is part of the checked entry; one that does not parse is a miss, and the next
+// store replaces the entry.
+TEST_F(ObjectCacheTest, TheDataLayoutTravelsWithTheObject) {
+  ObjectCache c(cache());
+  CacheKey key{};
+  key[0] = 77;
+  ASSERT_TRUE(c.store(key, "object bytes", "e-m:e-i64:64-n8:16:32:64-S128"));
+  std::string layout;
+  EXPECT_EQ(c.load(key, &layout), "object bytes");
+  EXPECT_EQ(layout, "e-m:e-i64:64-n8:16:32:64-S128");
+  std::string file;
+  {
+    std::ifstream f(c.path(key), std::ios::binary);
+    file.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  file[64 + 3] ^= 1;  // in the layout
+  { std::ofstream(c.path(key), std::ios::binary | std::ios::trunc) << file; }
+  EXPECT_FALSE(c.load(key, &layout));
+
+  // A Jit's entry stored again with a layout LLVM cannot parse.
+  Lecture l;
+  const std::vector<double> at = {0.5, 1.2, 3.0};
+  fs::remove_all(cache());
+  auto expected = bits(jit()->compile(l.spec()), at);
+  ASSERT_EQ(objects(cache()).size(), 1u);
+  const fs::path entry = objects(cache())[0];
+  {
+    std::ifstream f(entry, std::ios::binary);
+    file.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  std::uint32_t layout_bytes;
+  std::memcpy(&layout_bytes, file.data() + 12, 4);
+  ASSERT_GT(layout_bytes, 0u) << "the Jit stores its layout";
+  CacheKey jit_key;
+  std::memcpy(jit_key.data(), file.data() + 16, jit_key.size());  // the header's key
+  ASSERT_TRUE(ObjectCache(cache()).store(jit_key, file.substr(64 + layout_bytes), "not a layout!"));
+  ASSERT_TRUE(ObjectCache(cache()).load(jit_key)) << "a well-formed entry";
+  auto j = jit();
+  EXPECT_EQ(bits(j->compile(l.spec()), at), expected);
+  EXPECT_EQ(j->cache_stats().hits, 0u);
+  EXPECT_EQ(j->cache_stats().stores, 1u);
+  auto after = jit();
+  EXPECT_EQ(bits(after->compile(l.spec()), at), expected);
+  EXPECT_EQ(after->cache_stats().hits, 1u);
+}
+
+// Past 64 KiB of serialized DAG the key is BLAKE3's: the same graph, the same key; one constant
+// changed at the far end of a long chain, another key.
+TEST(CacheKey, ALargeGraph) {
+  struct Chain {
+    Graph g;
+    Nodes in, out;
+    explicit Chain(double first) {
+      Builder b(g, Simplify::None);
+      const Node* x = b.var("x");
+      const Node* v = b.mul(first, x);
+      for (int i = 0; i < 3000; ++i) v = b.add(1.0 + i, b.mul(v, x));
+      in = {x}, out = {v};
+    }
+    KernelSpec spec() const { return KernelSpec{"c", in, out, false}; }
+  };
+  Chain c1(0.5), c2(0.5), c3(0.25);
+  TargetInfo t;
+  CacheKey a = cache_key(c1.spec(), t, "ctx");
+  EXPECT_EQ(cache_key(c2.spec(), t, "ctx"), a);
+  EXPECT_NE(cache_key(c3.spec(), t, "ctx"), a);
+  EXPECT_NE(cache_key(c1.spec(), t, "ctx2"), a);
+}
+
+#if defined(__x86_64__) && defined(__GLIBC__)
+// The host CPU in the key: cpuid's words as the C library keeps them, without the APIC ID, so a
+// process finds its objects whichever core it starts on (two cores: the second run is a hit).
+TEST_F(CliCache, TheCacheHitsOnEveryCore) {
+  const std::string sig = host_cpu_signature();
+  ASSERT_GE(sig.size(), 2u * 4 * (4 + 9 * 8));
+  EXPECT_EQ(host_cpu_signature(), sig);
+  auto word = [&](std::size_t i) {
+    std::uint32_t w = 0;
+    for (int byte = 3; byte >= 0; --byte) w = w << 8 | static_cast<std::uint32_t>(std::stoul(sig.substr(8 * i + 2 * byte, 2), nullptr, 16));
+    return w;
+  };
+  unsigned a, b, c, d;
+  __cpuid_count(0, 0, a, b, c, d);
+  EXPECT_EQ(word(0), a) << "the maximum leaf";
+  EXPECT_EQ(word(1), b) << "the vendor";
+  __cpuid_count(1, 0, a, b, c, d);
+  EXPECT_EQ(word(4), a) << "family, model, stepping";
+  EXPECT_EQ(word(5), b & 0x00ffffffu) << "leaf 1's ebx without the APIC ID";
+
+  cpu_set_t old;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof old, &old), 0);
+  std::vector<int> cpus;
+  for (int i = 0; i < CPU_SETSIZE && cpus.size() < 2; ++i)
+    if (CPU_ISSET(i, &old)) cpus.push_back(i);
+  if (cpus.size() < 2) GTEST_SKIP() << "one CPU: nothing to compare";
+  std::string out;
+  for (int cpu : cpus) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);
+    auto r = gradc({"eval", kLecture, "--fn", "f"});  // the child starts on this core
+    ::sched_setaffinity(0, sizeof old, &old);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    if (!out.empty()) EXPECT_EQ(r.out, out);
+    out = r.out;
+  }
+  EXPECT_EQ(objects(dir_ / "xdg" / "gradc").size(), 1u) << "the second core's run found the first one's object";
+}
+#endif
 
 }  // namespace
 }  // namespace gradc::test
