@@ -2,6 +2,7 @@
 // BodyEmitter (the body of a scalar kernel: one point, or W points for the batch entry).
 #pragma once
 
+#include "compiler/codegen/body_split.hpp"
 #include "compiler/codegen/detail.hpp"
 
 #include <llvm/IR/BasicBlock.h>
@@ -21,6 +22,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -115,8 +117,18 @@ class BodyEmitter : OpLowering {
   using OpLowering::OpLowering;
 
   void emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out);
+  // Part p of a split body (one row): its operations, reading the values of earlier parts from
+  // `scratch` and leaving there those that later parts or the outputs need.
+  void emit_part(const KernelSpec& spec, const BodySplit& split, std::size_t p, llvm::Value* in, llvm::Value* scratch);
+  // The body of a split kernel (one row): the scratch buffer, a call of each part in order, then
+  // the outputs, stored after every load of `in`.
+  void emit_split(const KernelSpec& spec, const BodySplit& split, std::span<llvm::Function* const> parts,
+                  llvm::Value* in, llvm::Value* out);
 
  private:
+  // A leaf (an input, a constant, a scalar tensor literal) where it is used.
+  llvm::Value* leaf(const Node* n, const std::unordered_map<const Node*, std::uint64_t>& input_index,
+                    std::size_t num_inputs, llvm::Value* in);
   llvm::Value* lower(const Node* n);
   llvm::Value* load_input(llvm::Value* in, std::uint64_t index, std::uint64_t stride, const std::string& name);
   void store_outputs(const std::vector<llvm::Value*>& outs, llvm::Value* out);
