@@ -2,7 +2,8 @@
 // (bench/compile.md): reading and parsing the file, lowering it to the IR, reverse mode, the
 // LLVM module (codegen), the backend (the Jit's compile of that kernel, codegen included) and
 // freeing it all. Prints one line per phase: wall and process CPU ms (CPU above wall: threads).
-//   build/bench/gradc_compile_phases FILE [--fn NAME]
+//   build/bench/gradc_compile_phases FILE [--fn NAME] [--split-ops N] [--threads N]
+// (--split-ops 0: no split; --threads: Jit::Options::compile_threads)
 #include <time.h>
 
 #include <cstdio>
@@ -47,7 +48,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s FILE [--fn NAME]\n", argv[0]);
     return 2;
   }
-  std::string fn = argc > 3 && std::strcmp(argv[2], "--fn") == 0 ? argv[3] : "";
+  std::string fn;
+  Jit::Options options{.optimize = false};
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--fn") == 0) fn = argv[i + 1];
+    if (std::strcmp(argv[i], "--split-ops") == 0) {
+      options.split_ops = std::stoul(argv[i + 1]);
+      if (options.split_ops == 0) options.split_above = 0;
+    }
+    if (std::strcmp(argv[i], "--threads") == 0) options.compile_threads = static_cast<unsigned>(std::stoul(argv[i + 1]));
+  }
   Clock clock;
   SourceFile src = load_source(argv[1]);
   {
@@ -68,10 +78,10 @@ int main(int argc, char** argv) {
     clock.lap("LLVM IR (codegen, verified)");
   }
   clock.lap("free the LLVM module");
-  auto jit = Jit::create(Jit::Options{.optimize = false});
+  auto jit = Jit::create(options);
   clock.lap("Jit::create");
   Kernel k = jit->compile(KernelSpec{f->name, f->params, outs, /*batch=*/false});
-  clock.lap("compile: codegen + backend");
+  clock.lap(k.parts > 1 ? "compile: codegen + backend, split" : "compile: codegen + backend");
   jit.reset();
   clock.lap("free the Jit");
   m.reset();

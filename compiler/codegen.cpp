@@ -193,22 +193,24 @@ std::string split_part_name(const std::string& kernel, std::size_t part) {
   return kernel + ".part" + std::to_string(part);
 }
 
-std::unique_ptr<llvm::Module> codegen_part(llvm::LLVMContext& ctx, const KernelSpec& spec, const BodySplit& split,
-                                           std::size_t part, const TargetInfo& target) {
+std::unique_ptr<llvm::Module> codegen_parts(llvm::LLVMContext& ctx, const KernelSpec& spec, const BodySplit& split,
+                                            std::size_t first, std::size_t last, const TargetInfo& target) {
   check_name(spec.name, spec.dtype);
-  const std::string name = split_part_name(spec.name, part);
-  auto m = std::make_unique<llvm::Module>(name, ctx);
+  auto m = std::make_unique<llvm::Module>(split_part_name(spec.name, first), ctx);
   llvm::IRBuilder<> b(ctx);
   llvm::FastMathFlags fmf;
   fmf.setAllowContract(target.contract);
   b.setFastMathFlags(fmf);
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
-  llvm::Function* f = define(*m, llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr}, false),
-                             llvm::Function::ExternalLinkage, name);
-  f->addParamAttr(1, llvm::Attribute::NoAlias);  // the scratch buffer
-  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", f));
-  BodyEmitter(*m, b, spec.dtype).emit_part(spec, split, part, f->getArg(0), f->getArg(1));
-  b.CreateRetVoid();
+  auto* type = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr}, false);
+  for (std::size_t p = first; p < last; ++p) {
+    const std::string name = split_part_name(spec.name, p);
+    llvm::Function* f = define(*m, type, llvm::Function::ExternalLinkage, name);
+    f->addParamAttr(1, llvm::Attribute::NoAlias);  // the scratch buffer
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", f));
+    BodyEmitter(*m, b, spec.dtype).emit_part(spec, split, p, f->getArg(0), f->getArg(1), name);
+    b.CreateRetVoid();
+  }
   verify(*m);
   return m;
 }

@@ -250,6 +250,8 @@ const Host& host() {
 // A split kernel's values crossing from one part to another wait in a buffer on the stack of
 // this many elements at most (64 KB of f64); a kernel that needs more is not split.
 constexpr std::size_t kMaxSplitSlots = 8192;
+// Parts per module (see compile_split).
+constexpr std::size_t kSplitModuleParts = 8;
 
 // A split kernel's objects (its entry's, then each part's) are one record in the object cache:
 // this magic, the count, each length, then the objects. An object file starts with ELF's magic,
@@ -299,7 +301,11 @@ std::vector<std::unique_ptr<llvm::MemoryBuffer>> compile_split(const llvm::orc::
                                                                const KernelSpec& spec, const BodySplit& split,
                                                                const TargetInfo& target, bool optimize,
                                                                unsigned threads) {
-  const std::size_t items = split.parts() + 1;
+  // Modules of several parts: a module's fixed costs (its context, the backend's pass pipeline,
+  // an object to link) stay small next to its code.
+  const std::size_t per_module = kSplitModuleParts;
+  const std::size_t modules = (split.parts() + per_module - 1) / per_module;
+  const std::size_t items = modules + 1;
   std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects(items);
   std::atomic<std::size_t> next{0};
   std::mutex error_mutex;
@@ -312,7 +318,8 @@ std::vector<std::unique_ptr<llvm::MemoryBuffer>> compile_split(const llvm::orc::
       for (std::size_t i; (i = next++) < items;) {
         auto ctx = std::make_unique<llvm::LLVMContext>();
         std::unique_ptr<llvm::Module> m =
-            i == 0 ? codegen_split(*ctx, spec, split, target) : codegen_part(*ctx, spec, split, i - 1, target);
+            i == 0 ? codegen_split(*ctx, spec, split, target)
+                   : codegen_parts(*ctx, spec, split, (i - 1) * per_module, std::min(i * per_module, split.parts()), target);
         m->setDataLayout(tm->createDataLayout());
         m->setTargetTriple(tm->getTargetTriple().str());
         if (optimize) {

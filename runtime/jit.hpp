@@ -57,9 +57,11 @@ class Jit {
     // default_cache_dir()); empty: no cache.
     std::string cache_dir = {};
     // A scalar kernel of more than `split_above` operations is compiled as parts of about
-    // `split_ops` operations, each its own function and module, on up to `compile_threads`
-    // threads (0: one per core); the same bits as one function. split_above = 0: never split.
-    std::size_t split_above = 20000, split_ops = 10000;
+    // `split_ops` operations, each its own function (a few per module), on up to
+    // `compile_threads` threads (0: one per core); the same bits as one function (FastISel and
+    // the fast register allocator run per function: small ones stay in the caches;
+    // bench/compile.md). split_above = 0: never split.
+    std::size_t split_above = 20000, split_ops = 1500;
     unsigned compile_threads = 0;
   };
   /// Throws std::runtime_error if the host target cannot be set up.

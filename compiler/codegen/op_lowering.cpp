@@ -226,7 +226,7 @@ void BodyEmitter::emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out
 }
 
 void BodyEmitter::emit_part(const KernelSpec& spec, const BodySplit& split, std::size_t p, llvm::Value* in,
-                            llvm::Value* scratch) {
+                            llvm::Value* scratch, const std::string& name) {
   std::unordered_map<const Node*, std::uint64_t> input_index;
   for (std::size_t i = 0; i < spec.inputs.size(); ++i) input_index.emplace(spec.inputs[i], i);
   const std::uint32_t first = split.begin[p], end = split.begin[p + 1];
@@ -237,7 +237,7 @@ void BodyEmitter::emit_part(const KernelSpec& spec, const BodySplit& split, std:
       if (split.order[i]->arg(a)->op == Op::Const) consts.push_back(split.order[i]->arg(a));
   std::sort(consts.begin(), consts.end(), [](const Node* x, const Node* y) { return x->id < y->id; });
   consts.erase(std::unique(consts.begin(), consts.end()), consts.end());
-  make_constant_table(consts, m_.getName().str());
+  make_constant_table(consts, name);
   values_.reserve(2 * (end - first));
   auto get = [&](const Node* a) {
     auto [it, fresh] = values_.try_emplace(a, nullptr);

@@ -119,7 +119,9 @@ class BodyEmitter : OpLowering {
   void emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out);
   // Part p of a split body (one row): its operations, reading the values of earlier parts from
   // `scratch` and leaving there those that later parts or the outputs need.
-  void emit_part(const KernelSpec& spec, const BodySplit& split, std::size_t p, llvm::Value* in, llvm::Value* scratch);
+  // Its constant table is `name`.consts.
+  void emit_part(const KernelSpec& spec, const BodySplit& split, std::size_t p, llvm::Value* in, llvm::Value* scratch,
+                 const std::string& name);
   // The body of a split kernel (one row): the scratch buffer, a call of each part in order, then
   // the outputs, stored after every load of `in`.
   void emit_split(const KernelSpec& spec, const BodySplit& split, std::span<llvm::Function* const> parts,
