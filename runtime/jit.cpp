@@ -253,22 +253,24 @@ constexpr std::size_t kMaxSplitSlots = 8192;
 // Parts per module (see compile_split).
 constexpr std::size_t kSplitModuleParts = 8;
 
-// A split kernel's objects (its entry's, then each part's) are one record in the object cache:
-// this magic, the count, each length, then the objects. An object file starts with ELF's magic,
-// so a record is never mistaken for one.
+// A split kernel's objects (its entry's, then its parts' modules') are one record in the object
+// cache: this magic, the number of parts, the number of objects, each length, then the objects.
+// An object file starts with ELF's magic, so a record is never mistaken for one.
 constexpr char kSplitMagic[8] = {'g', 'r', 'a', 'd', 'c', 's', 'p', 'l'};
 
-std::string pack_objects(const std::vector<std::unique_ptr<llvm::MemoryBuffer>>& objects) {
+std::string pack_objects(std::size_t parts, const std::vector<std::unique_ptr<llvm::MemoryBuffer>>& objects) {
   std::string record(kSplitMagic, sizeof kSplitMagic);
   auto put = [&](std::uint64_t v) { record.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(parts);
   put(objects.size());
   for (const auto& o : objects) put(o->getBufferSize());
   for (const auto& o : objects) record.append(o->getBufferStart(), o->getBufferSize());
   return record;
 }
 
-// The objects of a record, or nullopt when it is one object (or a malformed record).
-std::optional<std::vector<std::string_view>> unpack_objects(std::string_view record) {
+// The objects of a record, or nullopt when it is one object (or a malformed record); `parts` is
+// set to the kernel's number of parts.
+std::optional<std::vector<std::string_view>> unpack_objects(std::string_view record, std::size_t& parts) {
   if (record.size() < sizeof kSplitMagic + 8 || record.substr(0, sizeof kSplitMagic) != std::string_view(kSplitMagic, sizeof kSplitMagic))
     return std::nullopt;
   std::size_t at = sizeof kSplitMagic;
@@ -278,8 +280,8 @@ std::optional<std::vector<std::string_view>> unpack_objects(std::string_view rec
     at += sizeof v;
     return true;
   };
-  std::uint64_t count = 0;
-  if (!get(count) || count > (record.size() - at) / 8) return std::nullopt;
+  std::uint64_t count = 0, part_count = 0;
+  if (!get(part_count) || !get(count) || count > (record.size() - at) / 8) return std::nullopt;
   std::vector<std::uint64_t> lengths(count);
   for (std::uint64_t& l : lengths)
     if (!get(l)) return std::nullopt;
@@ -290,6 +292,7 @@ std::optional<std::vector<std::string_view>> unpack_objects(std::string_view rec
     at += l;
   }
   if (at != record.size()) return std::nullopt;
+  parts = static_cast<std::size_t>(part_count);
   return objects;
 }
 
@@ -413,7 +416,7 @@ struct Jit::Impl {
     TargetInfo shape = t == Tier::Optimized ? target() : fast_target();
     shape.batch_vector_bits = 0;  // the batch entry calls the body once per row
     auto objects = compile_split(*compile_jtmb, spec, split, shape, t == Tier::Optimized, compile_threads);
-    if (key && cache->store(*key, pack_objects(objects))) ++stats.stores;
+    if (key && cache->store(*key, pack_objects(split.parts(), objects))) ++stats.stores;
     for (auto& o : objects)
       if (llvm::Error err = lljit->addObjectFile(dylib, std::move(o))) fail("adding a split kernel's object", std::move(err));
   }
@@ -540,11 +543,10 @@ Kernel Jit::compile(const KernelSpec& spec, Tier tier) {
   }
   Kernel k;
   if (cached) {
-    auto objects = unpack_objects(*cached);
+    auto objects = unpack_objects(*cached, k.parts);
     for (std::string_view o : objects ? *objects : std::vector<std::string_view>{*cached})
       if (llvm::Error err = j.addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(o, "gradc.kernel.o")))
         fail("adding the cached object", std::move(err));
-    if (objects) k.parts = objects->size() - 1;
   } else if (auto split = BodySplit::make(unique, impl_->split_above, impl_->split_ops, kMaxSplitSlots)) {
     impl_->add_split(dylib, unique, *split, tier, key);
     k.parts = split->parts();
