@@ -294,8 +294,28 @@ std::vector<const Node*> reachable(std::span<const Node* const> roots) {
     out.push_back(n);
     for (int i = 0; i < n->nargs; ++i) stack.push_back(n->arg(i));
   }
-  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->id < b->id; });
+  if (out.empty()) return out;
+  auto [lo, hi] = std::minmax_element(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->id < b->id; });
+  const std::size_t range = (*hi)->id - (*lo)->id + 1;
+  if (range > 4 * out.size()) {
+    std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->id < b->id; });
+    return out;
+  }
+  // Ids close together (a function's nodes, its derivatives): placed by id in one pass.
+  std::vector<const Node*> by_id(range, nullptr);
+  const std::uint32_t first = (*lo)->id;
+  for (const Node* n : out) by_id[n->id - first] = n;
+  std::size_t k = 0;
+  for (const Node* n : by_id)
+    if (n) out[k++] = n;
   return out;
+}
+
+OrderIndex::OrderIndex(std::span<const Node* const> order) {
+  if (order.empty()) return;
+  first_ = order.front()->id;
+  pos_.assign(order.back()->id - first_ + 1, kNone);
+  for (std::uint32_t i = 0; i < order.size(); ++i) pos_[order[i]->id - first_] = i;
 }
 
 std::size_t dag_size(std::span<const Node* const> roots) { return reachable(roots).size(); }

@@ -159,6 +159,23 @@ std::vector<const Node*> retype(Graph& g, std::span<const Node* const> roots, DT
 /// Every node reachable from roots, in increasing id (topological) order. Iterative.
 std::vector<const Node*> reachable(std::span<const Node* const> roots);
 
+/// The positions of the nodes of a list in increasing id order (reachable's): a table over the
+/// range of their ids, so a pass over the list keeps per-node data in vectors, not hash maps.
+class OrderIndex {
+ public:
+  static constexpr std::uint32_t kNone = ~std::uint32_t(0);
+  explicit OrderIndex(std::span<const Node* const> order);
+  /// n's position in the list, or kNone.
+  std::uint32_t operator()(const Node* n) const {
+    std::uint32_t at = n->id - first_;
+    return n->id >= first_ && at < pos_.size() ? pos_[at] : kNone;
+  }
+
+ private:
+  std::uint32_t first_ = 0;
+  std::vector<std::uint32_t> pos_;
+};
+
 /// Number of distinct nodes reachable from roots (the DAG size).
 std::size_t dag_size(std::span<const Node* const> roots);
 
