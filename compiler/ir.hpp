@@ -156,7 +156,8 @@ class Graph {
 /// every node above them rebuilt as it is (no rewriting): the same computation in t.
 std::vector<const Node*> retype(Graph& g, std::span<const Node* const> roots, DType t);
 
-/// Every node reachable from roots, in increasing id (topological) order. Iterative.
+/// Every node reachable from roots (nodes of one graph), in increasing id (topological) order.
+/// Iterative.
 std::vector<const Node*> reachable(std::span<const Node* const> roots);
 
 /// The positions of the nodes of a list in increasing id order (reachable's): a table over the

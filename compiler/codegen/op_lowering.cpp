@@ -182,14 +182,15 @@ llvm::Value* OpLowering::special(const char* name, std::initializer_list<llvm::V
   });
 }
 
-void OpLowering::make_constant_table(const std::vector<const Node*>& order, const std::string& name) {
+void OpLowering::make_constant_table(const std::vector<const Node*>& order, const std::string& name,
+                                     std::size_t immediates) {
   std::vector<double> table;
   for (const Node* n : order) {
     if (n->op != Op::Const) continue;
     table_index_.emplace(n, table.size());
     table.push_back(n->value);
   }
-  if (table.size() <= kMaxImmediates) return;
+  if (table.size() <= immediates) return;
   auto* type = llvm::ArrayType::get(s_, table.size());
   llvm::Constant* init;
   if (dtype_ == DType::F32) {
@@ -237,7 +238,9 @@ void BodyEmitter::emit_part(const KernelSpec& spec, const BodySplit& split, std:
       if (split.order[i]->arg(a)->op == Op::Const) consts.push_back(split.order[i]->arg(a));
   std::sort(consts.begin(), consts.end(), [](const Node* x, const Node* y) { return x->id < y->id; });
   consts.erase(std::unique(consts.begin(), consts.end()), consts.end());
-  make_constant_table(consts, name);
+  // Always a table: the backend's constant pool searches its entries linearly for each immediate,
+  // and a part of a huge kernel has hundreds (4% of a 120,000-term compile).
+  make_constant_table(consts, name, 0);
   values_.reserve(2 * (end - first));
   auto get = [&](const Node* a) {
     auto [it, fresh] = values_.try_emplace(a, nullptr);

@@ -84,7 +84,9 @@ class OpLowering {
   // Thousands of distinct constants as immediates make the backend quadratic (its constant
   // pool is searched linearly per constant): the table is external and writable so that LLVM
   // cannot fold the loads back.
-  void make_constant_table(const std::vector<const Node*>& order, const std::string& name);
+  // `immediates`: at most this many constants stay immediates.
+  void make_constant_table(const std::vector<const Node*>& order, const std::string& name,
+                           std::size_t immediates = kMaxImmediates);
   // A Const node's value: an immediate or a load from the table.
   llvm::Value* constant(const Node* n) {
     if (!consts_) return k(n->value);
