@@ -92,7 +92,7 @@ void verify(const llvm::Module& m) {
 //     if (!full) copy rows - r rows from pad_out to out + r*nout;
 //   }
 void emit_vector_batch(llvm::Module& m, llvm::IRBuilder<>& b, const KernelSpec& spec, llvm::Function* batch,
-                       unsigned width, unsigned vectors) {
+                       unsigned width, unsigned vectors, bool avx512) {
   const unsigned lanes = width * vectors;
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* i64 = b.getInt64Ty();
@@ -152,7 +152,7 @@ void emit_vector_batch(llvm::Module& m, llvm::IRBuilder<>& b, const KernelSpec& 
   llvm::PHINode* dst = b.CreatePHI(out->getType(), 2, "dst");
   dst->addIncoming(row_out, loop);
   dst->addIncoming(pad_out, pad);
-  BodyEmitter(m, b, spec.dtype, lanes, width).emit(spec, src, dst);
+  BodyEmitter(m, b, spec.dtype, lanes, width, avx512).emit(spec, src, dst);
   b.CreateCondBr(full, next_block, unpad);
 
   b.SetInsertPoint(unpad);
@@ -285,7 +285,8 @@ std::unique_ptr<llvm::Module> emit_module(llvm::LLVMContext& ctx, const KernelSp
   // next to it, and a second copy would double the compile time of a huge kernel).
   unsigned lanes = batch_lanes(spec, target);
   if (lanes > 1 && body->hasFnAttribute(llvm::Attribute::AlwaysInline)) {
-    emit_vector_batch(*m, b, spec, batch, lanes, body->getInstructionCount() <= kSmallBody ? kBatchVectors : 1);
+    emit_vector_batch(*m, b, spec, batch, lanes, body->getInstructionCount() <= kSmallBody ? kBatchVectors : 1,
+                      target.avx512);
     verify(*m);
     return m;
   }

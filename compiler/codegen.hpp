@@ -63,6 +63,9 @@ struct TargetInfo {
   // the single entry's within SLEEF's 1.0-ulp bound. 0 (or 64): one row at a time, the single
   // entry's code in a loop. Only 128, 256 and 512 (SLEEF's x86 widths) vectorize.
   unsigned batch_vector_bits = 0;
+  // x86 with AVX-512F: gradc's own vector math (compiler/codegen/vector_math.cpp) replaces
+  // divisions by vrcp14pd and Newton steps.
+  bool avx512 = false;
 };
 
 /// Builds the LLVM module for a kernel (verified; not yet optimized). Throws std::logic_error

@@ -17,6 +17,7 @@
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
+#include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/Error.h>
 #include <llvm/Support/TargetSelect.h>
@@ -179,6 +180,7 @@ TargetInfo target_info(llvm::TargetMachine& tm) {
   target.batch_vector_bits = static_cast<unsigned>(
       wide.getRegisterBitWidth(llvm::TargetTransformInfo::RGK_FixedWidthVector).getFixedValue());
   target.wide_vector_bits = target.batch_vector_bits;
+  target.avx512 = tm.getTargetTriple().isX86() && tm.getMCSubtargetInfo()->checkFeatures("+avx512f");
   return target;
 }
 

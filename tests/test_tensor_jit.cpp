@@ -466,7 +466,13 @@ TEST(TensorJitF32, ScalarKernel) {
   std::string ir = shared_jit().llvm_ir(spec);
   EXPECT_NE(ir.find("@log1pf("), std::string::npos) << ir;
   EXPECT_NE(ir.find("@llvm.sin.f32("), std::string::npos) << ir;
-  EXPECT_EQ(ir.find("double"), std::string::npos) << ir;
+  // The single entry computes in float (the batch's own vector sin, cos, log and tanh compute
+  // f32 results in double on purpose: compiler/codegen/vector_math.cpp).
+  std::size_t single = ir.find("@f(");
+  ASSERT_NE(single, std::string::npos) << ir;
+  std::string body = ir.substr(single, ir.find("\n}\n", single) - single);
+  EXPECT_NE(body.find("fadd contract float"), std::string::npos) << body;
+  EXPECT_EQ(body.find("double"), std::string::npos) << body;
   Kernel k = shared_jit().compile(spec);
   ASSERT_NE(k.single_f32, nullptr);
   ASSERT_NE(k.batch_f32, nullptr);

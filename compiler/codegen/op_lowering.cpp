@@ -1,5 +1,6 @@
 // The op lowering table (OpLowering::elementwise) and the straight-line body of a scalar kernel.
 #include "compiler/codegen/op_lowering.hpp"
+#include "compiler/codegen/vector_math.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -9,7 +10,9 @@
 namespace gradc::codegen_detail {
 
 // The vector math of the batch entry: one row per op, SLEEF's name of the function (its 1.0-ulp
-// "u10" variant, see vector_math_name). Ops not listed are computed lane by lane by the scalar
+// "u10" variant, see vector_math_name). sin, cos, tanh and f64 log are gradc's own (vector_math.cpp,
+// faster, also within 1 ulp): SLEEF's sin, cos and log compute the lanes outside their fast
+// paths (huge |x|; log's special cases). Ops not listed are computed lane by lane by the scalar
 // function: lgamma (SLEEF's is only within 1e-15 absolute for negative arguments), sinh and
 // cosh (SLEEF's overflow to inf from |x| > 709, f32 88, where the result is still finite),
 // digamma and polygamma (gradc's own). sqrt and fabs are LLVM intrinsics, exact on vectors too.
@@ -95,13 +98,21 @@ llvm::Value* OpLowering::math(Op op, std::initializer_list<llvm::Value*> args) {
   std::string name = vector_math_name(op, dtype_, call_lanes_);
   if (name.empty()) return per_lane(v, [&](const std::vector<llvm::Value*>& x) { return scalar_math(op, x); });
   auto* part = llvm::FixedVectorType::get(s_, call_lanes_);
-  std::vector<llvm::Type*> types(v.size(), part);
-  llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(part, types, false));
-  if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
-    fn->setDoesNotThrow();
-    fn->setDoesNotAccessMemory();
-    fn->addFnAttr(llvm::Attribute::WillReturn);
-  }
+  auto sleef = [&] {
+    std::vector<llvm::Type*> types(v.size(), part);
+    llvm::FunctionCallee f = m_.getOrInsertFunction(name, llvm::FunctionType::get(part, types, false));
+    if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
+      fn->setDoesNotThrow();
+      fn->setDoesNotAccessMemory();
+      fn->addFnAttr(llvm::Attribute::WillReturn);
+    }
+    return f;
+  };
+  if (has_own_vector_math(op, dtype_))  // SLEEF's function computes the lanes outside the fast path
+    return b_.CreateCall(own_vector_function(m_, op, dtype_, lanes_, call_lanes_, avx512_,
+                                             op == Op::Tanh ? llvm::FunctionCallee() : sleef()),
+                         v);
+  llvm::FunctionCallee f = sleef();
   if (call_lanes_ == lanes_) return b_.CreateCall(f, v);
   // Several independent calls, one after the other, so the CPU overlaps them (one SLEEF call
   // is a long dependent chain: alone, its latency bounds the loop).

@@ -33,16 +33,20 @@ namespace gradc::codegen_detail {
 /// The lowering of the elementwise ops on values of the element type (shared by the
 /// straight-line body and the loop bodies of tensor kernels), or with lanes > 1 on vectors of
 /// that many points (the batch entry of a scalar kernel): the same instructions on vectors, and
-/// the transcendental functions from SLEEF (kVectorMath in op_lowering.cpp).
+/// the transcendental functions gradc's own (vector_math.hpp: sin, cos, log, tanh) or SLEEF's
+/// (kVectorMath in op_lowering.cpp).
 class OpLowering {
  public:
-  // call_lanes: the width of SLEEF's functions, lanes a multiple of it (0: lanes).
-  OpLowering(llvm::Module& m, llvm::IRBuilder<>& b, DType dtype, unsigned lanes = 1, unsigned call_lanes = 0)
+  // call_lanes: the width of SLEEF's functions, lanes a multiple of it (0: lanes); avx512: see
+  // TargetInfo::avx512.
+  OpLowering(llvm::Module& m, llvm::IRBuilder<>& b, DType dtype, unsigned lanes = 1, unsigned call_lanes = 0,
+             bool avx512 = false)
       : m_(m),
         b_(b),
         dtype_(dtype),
         lanes_(lanes),
         call_lanes_(call_lanes ? call_lanes : lanes),
+        avx512_(avx512),
         s_(dtype == DType::F32 ? b.getFloatTy() : b.getDoubleTy()),
         t_(lanes > 1 ? static_cast<llvm::Type*>(llvm::FixedVectorType::get(s_, lanes)) : s_) {}
 
@@ -71,7 +75,8 @@ class OpLowering {
   llvm::Constant* k(double v) { return llvm::ConstantFP::get(t_, v); }
 
   // A math function of the op (Sin, ..., Lgamma, Pow) on t_ values: the LLVM intrinsic or C
-  // library function, on vectors SLEEF's function (kVectorMath), else the scalar one lane by lane.
+  // library function, on vectors gradc's own function (vector_math.hpp) or SLEEF's (kVectorMath),
+  // else the scalar one lane by lane.
   llvm::Value* math(Op op, std::initializer_list<llvm::Value*> args);
   llvm::Value* scalar_math(Op op, const std::vector<llvm::Value*>& args);
   llvm::FunctionCallee libm(const char* name);
@@ -100,6 +105,7 @@ class OpLowering {
   DType dtype_;
   unsigned lanes_;  // 1: scalar values; else vectors of this many points
   unsigned call_lanes_;  // SLEEF's functions take this many: a value of lanes_ is several calls
+  bool avx512_;
   llvm::Type* s_;   // the element type
   llvm::Type* t_;   // the type of a value: s_, or a vector of lanes_ s_
   std::unordered_map<const Node*, std::uint64_t> table_index_;

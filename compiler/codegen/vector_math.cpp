@@ -1,0 +1,359 @@
+// gradc's own vector sin, cos, log and tanh (see vector_math.hpp): generic LLVM vector IR, so one
+// emitter serves every width and target, and objects need no extra library for them.
+//
+// f64: error analysis in the comments of each function; tests/test_vector_math.cpp measures the
+// maximum error against long double on millions of points (bench/batch.md lists it).
+// f32 (sin, cos, tanh; log is SLEEF's, faster than log computed in double): computed in f64
+// (exact conversions) with polynomials of ~2^-34 relative error, so the f32 result is the
+// correctly rounded one but for rare ties (at most 0.5 ulp + ~2^-9).
+//
+// Coefficient sources: sin/cos kernels and log's Lg1..Lg7 are fdlibm's (Sun Microsystems 1993,
+// as in musl's __sin.c, __cos.c, log.c: "Permission to use, copy, modify, and distribute this
+// software is freely granted, provided that this notice is preserved"); the exp and all f32
+// polynomials are fitted by scripts/fit_vector_math.py (mpmath), which prints them.
+#include "compiler/codegen/vector_math.hpp"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/DerivedTypes.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsX86.h>
+
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gradc::codegen_detail {
+
+namespace {
+
+using llvm::Value;
+
+// pi/2 = kPio2[0] + kPio2[1] + kPio2[2] (each the double nearest the rest), 2/pi
+constexpr double kPio2[3] = {1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33};
+constexpr double kTwoOverPi = 0.6366197723675814;
+// pi = kPi[0] + kPi[1] (+ ~1e-32), 1/pi
+constexpr double kPi[2] = {3.141592653589793, 1.2246467991473532e-16};
+constexpr double kInvPi = 0.3183098861837907;
+// ln 2 = kLn2[0] + kLn2[1], 1/ln 2
+constexpr double kLn2[2] = {0.6931471805599453, 2.3190468138462996e-17};
+constexpr double kInvLn2 = 1.4426950408889634;
+// x + kShifter rounds x to an integer (|x| < 2^51) and leaves it in the low bits of the result.
+constexpr double kShifter = 6755399441055744.0;  // 0x1.8p52
+// |x| up to this: sin and cos reduce by the 3-part pi/2 (a = x - n*kPio2[0] is exact, the rest
+// kept as a double-double); beyond, and for inf and nan, SLEEF's function computes the lane.
+constexpr double kSinFastLimit = 1048576.0;  // 2^20
+// tanh(x) rounds to +-1 (f64) from |x| > 19.1: the argument of exp is clamped to 2*20.
+constexpr double kTanhClamp = 40.0;
+
+// fdlibm's __kernel_sin, __kernel_cos (|x| <= pi/4, relative error < 2^-58)
+constexpr double kS[6] = {-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
+                          2.75573137070700676789e-06,  -2.50507602534068634195e-08, 1.58969099521155010221e-10};
+constexpr double kC[6] = {4.16666666666666019037e-02,  -1.38888888888741095749e-03, 2.48015872894767294178e-05,
+                          -2.75573143513906633035e-07, 2.08757232129817482790e-09,  -1.13596475577881948265e-11};
+// fdlibm's log: log(1+f) = f - f^2/2 + s (f^2/2 + R(s^2)), s = f/(2+f); ln 2 split so that
+// k*kLn2Hi is exact.
+constexpr double kLg[7] = {6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
+                           2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
+                           1.479819860511658591e-01};
+constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+// exp(r) = 1 + r + r^2/2 + r^3 P(r), |r| <= ln2/2: relative error 2^-61.1 (fit_vector_math.py,
+// exp64)
+const std::initializer_list<double> kExp64Tail = {
+    0.16666666666666685,   0.041666666666666685, 0.008333333333316316, 0.0013888888888872995,
+    0.0001984126989792604, 2.480158734968952e-05, 2.755723349537905e-06, 2.755725147654292e-07,
+    2.511246639457876e-08, 2.0921855023429074e-09};
+// The same for f32 results: 2^-33.9 (exp32)
+const std::initializer_list<double> kExp32 = {0.5000000080855526, 0.16666666790148182, 0.04166626297442578,
+                                              0.008333280487044, 0.0013946458096183317, 0.0001990966005397021};
+// sin(r) = r + r^3 S(r^2), |r| <= pi/2: relative error 2^-35.0 (sinpi32)
+const std::initializer_list<double> kSinPi32 = {-0.16666666630686114, 0.008333331289190334, -0.00019840890351755742,
+                                                2.7526451246387767e-06, -2.3906609967451275e-08};
+// v as vectors of `width` lanes (v's lanes a multiple of width), and back.
+std::vector<Value*> split(llvm::IRBuilder<>& b, Value* v, unsigned width) {
+  unsigned lanes = llvm::cast<llvm::FixedVectorType>(v->getType())->getNumElements();
+  if (lanes == width) return {v};
+  std::vector<Value*> parts;
+  for (unsigned at = 0; at < lanes; at += width) {
+    std::vector<int> pick;
+    for (unsigned l = 0; l < width; ++l) pick.push_back(static_cast<int>(at + l));
+    parts.push_back(b.CreateShuffleVector(v, pick));
+  }
+  return parts;
+}
+Value* join(llvm::IRBuilder<>& b, std::vector<Value*> parts) {
+  while (parts.size() > 1) {
+    std::vector<Value*> joined;
+    for (std::size_t i = 0; i < parts.size(); i += 2) {
+      unsigned n = llvm::cast<llvm::FixedVectorType>(parts[i]->getType())->getNumElements();
+      std::vector<int> all;
+      for (unsigned l = 0; l < 2 * n; ++l) all.push_back(static_cast<int>(l));
+      joined.push_back(b.CreateShuffleVector(parts[i], parts[i + 1], all));
+    }
+    parts = std::move(joined);
+  }
+  return parts[0];
+}
+
+// Vector arithmetic on <lanes x double> (and the matching <lanes x i64>), no fast-math flags:
+// the exact-error steps (Fast2Sum, FMA residuals) must be evaluated as written.
+struct Emit {
+  llvm::IRBuilder<>& b;
+  unsigned lanes;
+  bool rcp14;
+  llvm::Type* t = llvm::FixedVectorType::get(b.getDoubleTy(), lanes);
+  llvm::Type* it = llvm::FixedVectorType::get(b.getInt64Ty(), lanes);
+
+  Value* k(double v) { return llvm::ConstantFP::get(t, v); }
+  Value* ki(std::uint64_t v) { return llvm::ConstantInt::get(it, v); }
+  Value* add(Value* a, Value* c) { return b.CreateFAdd(a, c); }
+  Value* sub(Value* a, Value* c) { return b.CreateFSub(a, c); }
+  Value* mul(Value* a, Value* c) { return b.CreateFMul(a, c); }
+  Value* fma(Value* a, Value* c, Value* d) { return b.CreateIntrinsic(llvm::Intrinsic::fma, {t}, {a, c, d}); }
+  Value* abs(Value* a) { return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a); }
+  Value* bits(Value* a) { return b.CreateBitCast(a, it); }
+  Value* real(Value* i) { return b.CreateBitCast(i, t); }
+  Value* sel(Value* c, Value* a, Value* d) { return b.CreateSelect(c, a, d); }
+  // c[0] + x (c[1] + x (c[2] + ...))
+  Value* poly(Value* x, std::initializer_list<double> c) {
+    auto it_ = c.end();
+    Value* r = k(*--it_);
+    while (it_ != c.begin()) r = fma(r, x, k(*--it_));
+    return r;
+  }
+  // c[0] a0 + x (c[1] a0 a + x (c[2] a0 a^2 + ...)): the polynomial of c at a x, times a0
+  Value* poly_scaled(Value* x, std::initializer_list<double> c, double a0, double a) {
+    std::vector<double> s;
+    double f = a0;
+    for (double v : c) {
+      s.push_back(v * f);
+      f *= a;
+    }
+    Value* r = k(s.back());
+    for (std::size_t i = s.size() - 1; i-- > 0;) r = fma(r, x, k(s[i]));
+    return r;
+  }
+  // 2^n for the integer n held in the low bits of kd = n + kShifter (|n| < 1023).
+  Value* pow2(Value* kd) { return real(b.CreateShl(b.CreateAdd(bits(kd), ki(1023)), ki(52))); }
+  // 1/d (d > 0 finite): vrcp14pd (relative error < 2^-14) and `newton` Newton steps, each
+  // squaring the error; without AVX-512 a division (the slowest instruction here: vdivpd zmm is
+  // one per 16 cycles on Sapphire Rapids).
+  Value* recip(Value* d, int newton) {
+    if (!rcp14 || lanes % 8 != 0) return b.CreateFDiv(k(1), d);
+    auto* v8 = llvm::FixedVectorType::get(b.getDoubleTy(), 8);
+    std::vector<Value*> parts;
+    for (Value* part : split(b, d, 8))
+      parts.push_back(b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_rcp14_pd_512, {},
+                                        {part, llvm::Constant::getNullValue(v8), b.getInt8(0xff)}));
+    Value* y = join(b, parts);
+    for (int i = 0; i < newton; ++i) y = fma(y, fma(b.CreateFNeg(d), y, k(1)), y);
+    return y;
+  }
+};
+
+// ---- sin and cos ----------------------------------------------------------------------------
+// n = nearest integer to x 2/pi, r = x - n pi/2 (|r| <= pi/4): a = x - n*kPio2[0] is exact (x and
+// n*kPio2[0] are multiples of 2^-53 and |a| < 1), the rest n*(kPio2[1] + kPio2[2]) is subtracted
+// as a double-double rh + rl. sin x = +-sin r or +-cos r by the quadrant n mod 4 (cos: n+1).
+Value* sin_cos64(Emit& e, Value* x, bool cos) {
+  Value* kd = e.fma(x, e.k(kTwoOverPi), e.k(kShifter));
+  Value* n = e.sub(kd, e.k(kShifter));
+  Value* a = e.fma(n, e.k(-kPio2[0]), x);
+  Value* p = e.mul(n, e.k(kPio2[1]));
+  Value* pe = e.fma(n, e.k(kPio2[1]), e.b.CreateFNeg(p));  // n*kPio2[1] = p + pe exactly
+  Value* rh = e.sub(a, p);
+  Value* rl = e.sub(e.sub(e.sub(a, rh), p), e.fma(n, e.k(kPio2[2]), pe));
+  // fdlibm's kernels on the double-double rh + rl
+  Value* z = e.mul(rh, rh);
+  Value* w = e.mul(z, z);
+  Value* v = e.mul(z, rh);
+  Value* r = e.add(e.poly(z, {kS[1], kS[2], kS[3]}), e.mul(e.mul(z, w), e.poly(z, {kS[4], kS[5]})));
+  // sin = rh - ((z (rl/2 - v r) - rl) - v S1)
+  Value* s = e.sub(rh, e.sub(e.sub(e.mul(z, e.sub(e.mul(e.k(0.5), rl), e.mul(v, r))), rl), e.mul(v, e.k(kS[0]))));
+  Value* rc = e.add(e.mul(z, e.poly(z, {kC[0], kC[1], kC[2]})), e.mul(e.mul(w, w), e.poly(z, {kC[3], kC[4], kC[5]})));
+  Value* hz = e.mul(e.k(0.5), z);
+  Value* w1 = e.sub(e.k(1), hz);
+  // cos = w1 + (((1 - w1) - hz) + (z rc - rh rl))
+  Value* c = e.add(w1, e.add(e.sub(e.sub(e.k(1), w1), hz), e.sub(e.mul(z, rc), e.mul(rh, rl))));
+  Value* q = e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0));
+  Value* odd = e.b.CreateICmpNE(e.b.CreateAnd(q, e.ki(1)), e.ki(0));
+  Value* sign = e.b.CreateShl(e.b.CreateAnd(q, e.ki(2)), e.ki(62));
+  return e.real(e.b.CreateXor(e.bits(e.sel(odd, c, s)), sign));
+}
+
+// f32 results: reduced by pi, not pi/2, so that one polynomial serves (on |r| <= pi/2): n =
+// nearest integer to x/pi (cos: to x/pi - 1/2, and n + 1/2 in place of n), r = x - n*pi in one
+// double (its error far below f32's ulp); sin x = (-1)^n sin r, cos x = (-1)^(n+1) sin r.
+Value* sin_cos32(Emit& e, Value* x, bool cos) {
+  Value* kd = cos ? e.add(e.fma(x, e.k(kInvPi), e.k(-0.5)), e.k(kShifter)) : e.fma(x, e.k(kInvPi), e.k(kShifter));
+  Value* n = e.sub(kd, e.k(kShifter));
+  if (cos) n = e.add(n, e.k(0.5));
+  Value* r = e.fma(n, e.k(-kPi[1]), e.fma(n, e.k(-kPi[0]), x));
+  // sin r = r (1 + r^2 S(r^2)): a product, so that sin(-0) = -0
+  Value* z = e.mul(r, r);
+  Value* s = e.mul(r, e.fma(z, e.poly(z, kSinPi32), e.k(1)));
+  Value* sign = e.b.CreateShl(e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0)), e.ki(63));
+  return e.real(e.b.CreateXor(e.bits(s), sign));
+}
+
+// ---- log ------------------------------------------------------------------------------------
+// f64 (f32 log is SLEEF's). x = 2^k m, m in [sqrt2/2, sqrt2), f = m - 1 exact. For positive
+// normal x; SLEEF's function computes the other lanes (0, negative, subnormal, inf, nan).
+struct LogParts {
+  Value* f;
+  Value* dk;
+};
+LogParts log_reduce(Emit& e, Value* x) {
+  Value* ix = e.b.CreateAdd(e.bits(x), e.ki(0x3ff0000000000000 - 0x3fe6a09e667f3bcd));
+  Value* k = e.b.CreateSub(e.b.CreateAShr(ix, e.ki(52)), e.ki(1023));
+  Value* m = e.real(e.b.CreateAdd(e.b.CreateAnd(ix, e.ki(0x000fffffffffffff)), e.ki(0x3fe6a09e667f3bcd)));
+  return {e.sub(m, e.k(1)), e.b.CreateSIToFP(k, e.t)};
+}
+
+// fdlibm's formula (error < 1 ulp): s = f/(2+f) by a reciprocal within ~1 ulp, whose error only
+// reaches the result through s (f^2/2 + R), below 0.05 ulp.
+Value* log64(Emit& e, Value* x) {
+  auto [f, dk] = log_reduce(e, x);
+  Value* hfsq = e.mul(e.mul(e.k(0.5), f), f);
+  Value* s = e.mul(f, e.recip(e.add(e.k(2), f), 2));
+  Value* z = e.mul(s, s);
+  Value* w = e.mul(z, z);
+  Value* t1 = e.mul(w, e.poly(w, {kLg[1], kLg[3], kLg[5]}));
+  Value* t2 = e.mul(z, e.poly(w, {kLg[0], kLg[2], kLg[4], kLg[6]}));
+  Value* r = e.add(t2, t1);
+  Value* v = e.add(e.mul(s, e.add(hfsq, r)), e.mul(dk, e.k(kLn2Lo)));
+  return e.add(e.add(e.sub(v, hfsq), f), e.mul(dk, e.k(kLn2Hi)));
+}
+
+// ---- tanh -----------------------------------------------------------------------------------
+// tanh|x| = m/(m+2), m = expm1(t), t = 2|x| (clamped to kTanhClamp; nan stays nan). One formula
+// for all |x|: m keeps its relative accuracy down to the smallest t, as n = 0 there.
+// expm1(t) = 2^n (1 + r + r^2 P(r)) - 1, n = nearest integer to t/ln2, r = t - n ln2.
+// f64: r and m as double-doubles (rh + rl: t - n*kLn2[0] is exact, t and n*kLn2[0] being
+// multiples of 2^-54 below 1); the quotient from a reciprocal (within 2^-28: vrcp14pd and one
+// Newton step) and one FMA residual correction, which leaves ~2^-56 of it.
+Value* tanh64(Emit& e, Value* x) {
+  Value* t = e.mul(e.k(2), e.abs(x));
+  t = e.sel(e.b.CreateFCmpOGT(t, e.k(kTanhClamp)), e.k(kTanhClamp), t);
+  Value* kd = e.fma(t, e.k(kInvLn2), e.k(kShifter));
+  Value* n = e.sub(kd, e.k(kShifter));
+  // r = rh + rl, not normalized (rl = -n*kLn2[1] is below 2^-49; the formulas below do not
+  // need |rl| <= ulp(rh)/2)
+  Value* rh = e.fma(n, e.k(-kLn2[0]), t);
+  Value* rl = e.mul(n, e.k(-kLn2[1]));
+  // exp(rh + rl) - 1 - rh = u + rl (1 + rh), u = rh^2/2 + rh^3 P(rh) with the rounding error of
+  // rh^2 (r2e, by FMA) added back: u within ~2^-53 of itself, where 2^n u is a third of m
+  // (n = 1, r near -ln2/2; without r2e, 0.74 ulp measured there)
+  Value* r2 = e.mul(rh, rh);
+  Value* r2e = e.fma(rh, rh, e.b.CreateFNeg(r2));
+  Value* u = e.fma(r2, e.fma(rh, e.poly(rh, kExp64Tail), e.k(0.5)), e.mul(e.k(0.5), r2e));
+  Value* cc = e.add(u, e.fma(rl, rh, rl));
+  Value* sc = e.pow2(kd);
+  Value* A = e.sub(sc, e.k(1));
+  Value* B = e.mul(sc, rh);
+  Value* s = e.add(A, B);
+  Value* c = e.fma(sc, cc, e.add(e.sub(A, s), B));
+  Value* mh = e.add(s, c);
+  Value* ml = e.add(e.sub(s, mh), c);
+  // d = m + 2 by Fast2Sum of the larger and the smaller
+  Value* big = e.b.CreateMaxNum(mh, e.k(2));
+  Value* small = e.b.CreateMinNum(mh, e.k(2));
+  Value* dh = e.add(big, small);
+  Value* dl = e.add(e.add(e.sub(big, dh), small), ml);
+  Value* inv = e.recip(dh, 1);
+  Value* qh = e.mul(mh, inv);
+  // (m - qh d) / d: the residual mh - qh dh is exact by FMA
+  Value* res = e.add(e.fma(e.b.CreateFNeg(qh), dh, mh), e.sub(ml, e.mul(qh, dl)));
+  Value* q = e.fma(res, inv, qh);
+  return e.b.CreateCopySign(q, x);
+}
+
+// f32 results: a = |x| (clamped, as a double) in, tanh a out; exp(2r) - 1 with r = a - n ln2/2
+// in one double, 2r + (2r)^2 P(2r) with P's coefficients scaled by 2^k.
+Value* tanh32(Emit& e, Value* a) {
+  Value* kd = e.fma(a, e.k(2 * kInvLn2), e.k(kShifter));
+  Value* n = e.sub(kd, e.k(kShifter));
+  Value* r = e.fma(n, e.k(-0.5 * kLn2[0]), a);
+  Value* er = e.fma(e.mul(r, r), e.poly_scaled(r, kExp32, 4, 2), e.add(r, r));
+  Value* sc = e.pow2(kd);
+  Value* m = e.fma(sc, er, e.sub(sc, e.k(1)));
+  return e.mul(m, e.recip(e.add(m, e.k(2)), 1));
+}
+
+}  // namespace
+
+bool has_own_vector_math(Op op, DType dtype) {
+  // f32 log: SLEEF's is faster than log computed in double (bench/batch.md)
+  return op == Op::Sin || op == Op::Cos || op == Op::Tanh || (op == Op::Log && dtype == DType::F64);
+}
+
+llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigned lanes, unsigned call_lanes,
+                                    bool rcp14, llvm::FunctionCallee fallback) {
+  const bool f32 = dtype == DType::F32;
+  std::string name = std::string("gradc.vm.") + op_info(op).name + (f32 ? ".f32x" : ".f64x") + std::to_string(lanes);
+  if (llvm::Function* f = m.getFunction(name)) return f;
+  llvm::LLVMContext& ctx = m.getContext();
+  auto* vt = llvm::FixedVectorType::get(f32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx), lanes);
+  auto* f = llvm::Function::Create(llvm::FunctionType::get(vt, {vt}, false), llvm::Function::InternalLinkage, name, m);
+  f->setDoesNotThrow();
+  f->setDoesNotAccessMemory();
+  f->addFnAttr(llvm::Attribute::WillReturn);
+  f->addFnAttr(llvm::Attribute::AlwaysInline);
+  // Whole vectors in registers (X86 splits wider-than-preferred vectors otherwise).
+  f->addFnAttr("min-legal-vector-width", std::to_string(call_lanes * (f32 ? 32 : 64)));
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
+  Emit e{b, lanes, rcp14};
+  Value* x = f->getArg(0);
+  Value* xd = f32 ? b.CreateFPExt(x, e.t) : x;
+  Value* r = nullptr;
+  switch (op) {
+    case Op::Sin: case Op::Cos: r = f32 ? sin_cos32(e, xd, op == Op::Cos) : sin_cos64(e, xd, op == Op::Cos); break;
+    case Op::Log: r = log64(e, xd); break;
+    case Op::Tanh:
+      if (f32) {  // |x|, its clamp and the sign on f32 vectors (twice the lanes per instruction)
+        Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+        llvm::Constant* clamp = llvm::ConstantFP::get(vt, kTanhClamp / 2);
+        ax = b.CreateSelect(b.CreateFCmpOGT(ax, clamp), clamp, ax);
+        r = b.CreateCopySign(b.CreateFPTrunc(tanh32(e, b.CreateFPExt(ax, e.t)), vt), x);
+      } else {
+        r = tanh64(e, xd);
+      }
+      break;
+    default: throw std::logic_error("codegen: gradc has no vector function for op " + std::string(op_info(op).name));
+  }
+  if (f32 && op != Op::Tanh) r = b.CreateFPTrunc(r, vt);  // sin, cos
+  // The lanes the fast path does not compute: SLEEF's function, called only for a vector that
+  // has one (sin, cos: |x| > kSinFastLimit, inf, nan; log: all but positive normal x).
+  Value* slow;
+  if (op == Op::Sin || op == Op::Cos) {
+    slow = b.CreateFCmpUGT(e.abs(xd), e.k(kSinFastLimit));
+  } else if (op == Op::Log) {
+    llvm::Constant* smallest = llvm::ConstantFP::get(vt, 0x1p-1022);
+    slow = b.CreateOr(b.CreateFCmpULT(x, smallest), b.CreateFCmpUEQ(x, llvm::ConstantFP::getInfinity(vt)));
+  } else {
+    b.CreateRet(r);
+    return f;
+  }
+  Value* any = b.CreateICmpNE(b.CreateBitCast(slow, b.getIntNTy(lanes)), b.getIntN(lanes, 0));
+  llvm::BasicBlock* fast_end = b.GetInsertBlock();
+  auto* call = llvm::BasicBlock::Create(ctx, "sleef", f);
+  auto* done = llvm::BasicBlock::Create(ctx, "done", f);
+  b.CreateCondBr(any, call, done);
+  b.SetInsertPoint(call);
+  std::vector<Value*> parts;
+  for (Value* part : split(b, x, call_lanes)) parts.push_back(b.CreateCall(fallback, {part}));
+  Value* mixed = b.CreateSelect(slow, join(b, parts), r);
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+  llvm::PHINode* phi = b.CreatePHI(vt, 2);
+  phi->addIncoming(r, fast_end);
+  phi->addIncoming(mixed, call);
+  b.CreateRet(phi);
+  return f;
+}
+
+}  // namespace gradc::codegen_detail

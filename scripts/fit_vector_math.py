@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Polynomial coefficients of gradc's own vector math (compiler/codegen/vector_math.cpp).
+
+Each polynomial is a weighted least-squares fit at Chebyshev nodes in 50-digit arithmetic
+(mpmath), which is within a few percent of the minimax error; the coefficients are then rounded
+to double and the fit's error measured again, with the rounded coefficients, on a dense grid.
+The f64 sin/cos kernels and log use fdlibm's published coefficients instead (see vector_math.cpp);
+this script fits the rest:
+  exp64  exp(r) = 1 + r + r^2/2 + r^3 P(r), |r| <= ln2/2 (+ margin), relative error ~2^-61
+  exp32  exp(r) = 1 + r + r^2 P(r), for f32 results (computed in f64), ~2^-34
+  sinpi32 sin(r) = r + r^3 S(r^2),       |r| <= pi/2 (+ margin), relative error ~2^-35
+
+    /usr/bin/python3 scripts/fit_vector_math.py
+"""
+import mpmath as mp
+
+mp.mp.dps = 50
+
+
+def fit(g, lo, hi, degree, weight=lambda u: 1, nodes=400):
+    """Coefficients c[0..degree] of sum c_k u^k ~ g(u) on [lo, hi], minimizing weighted error."""
+    us = [lo + (hi - lo) * (1 - mp.cos(mp.pi * (i + 0.5) / nodes)) / 2 for i in range(nodes)]
+    A = mp.matrix(nodes, degree + 1)
+    y = mp.matrix(nodes, 1)
+    for i, u in enumerate(us):
+        w = weight(u)
+        for k in range(degree + 1):
+            A[i, k] = w * u ** k
+        y[i] = w * g(u)
+    c = mp.lu_solve(A.T * A, A.T * y)
+    return [float(c[k]) for k in range(degree + 1)]
+
+
+def horner(c, u):
+    r = mp.mpf(0)
+    for k in reversed(c):
+        r = r * u + mp.mpf(k)
+    return r
+
+
+def report(name, c, err):
+    print(f"{name}: max error 2^{float(mp.log(err, 2)):.1f}")
+    for k in c:
+        print(f"    {k!r},")
+
+
+def main():
+    ln2h = mp.log(2) / 2 * mp.mpf("1.0001")
+    # exp64: exp(r) = 1 + r + r^2/2 + r^3 P(r) (the r^2 term exact in vector_math.cpp's tanh)
+    g = lambda r: (mp.exp(r) - 1 - r - r * r / 2) / r ** 3 if r != 0 else mp.mpf(1) / 6
+    c = fit(g, -ln2h, ln2h, 9, weight=lambda r: r ** 3)
+    err = max(abs(1 + r + r * r / 2 + r ** 3 * horner(c, r) - mp.exp(r)) / mp.exp(r)
+              for r in mp.linspace(-ln2h, ln2h, 2001))
+    report("exp64", c, err)
+    g = lambda r: (mp.exp(r) - 1 - r) / r ** 2 if r != 0 else mp.mpf(0.5)
+    c = fit(g, -ln2h, ln2h, 5, weight=lambda r: r * r)
+    err = max(abs(1 + r + r * r * horner(c, r) - mp.exp(r)) / mp.exp(r) for r in mp.linspace(-ln2h, ln2h, 2001))
+    report("exp32", c, err)
+    h = (mp.pi / 2 * mp.mpf("1.0001")) ** 2
+    c = fit(lambda z: (mp.sin(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(-1) / 6, 0, h, 4,
+            weight=lambda z: z)
+    err = max(abs(r + r ** 3 * horner(c, r * r) - mp.sin(r)) / mp.sin(r) for r in mp.linspace(1e-9, mp.sqrt(h), 2001))
+    report("sinpi32", c, err)
+
+
+if __name__ == "__main__":
+    main()
