@@ -19,6 +19,7 @@
 // tensor_emit.cpp, tensor_loops.cpp and matmul.cpp (the tensor kernels' LLVM).
 #include "compiler/codegen.hpp"
 #include "compiler/codegen/op_lowering.hpp"
+#include "compiler/codegen/body_split.hpp"
 #include "compiler/codegen/tensor_body.hpp"
 
 #include <llvm/IR/BasicBlock.h>
@@ -52,6 +53,9 @@ constexpr unsigned kBatchVectors = 4;
 constexpr unsigned kSmallBody = 400;
 // How many iterations ahead the batch entry prefetches its rows.
 constexpr std::uint64_t kPrefetchAhead = 16;
+
+std::unique_ptr<llvm::Module> emit_module(llvm::LLVMContext& ctx, const KernelSpec& spec, const TargetInfo& target,
+                                          const BodySplit* split);
 
 void check_name(const std::string& name, DType dtype) {
   if (name.empty()) throw std::invalid_argument("codegen: empty kernel name");
@@ -185,7 +189,45 @@ bool is_tensor_kernel(const KernelSpec& spec) {
   return false;
 }
 
+std::string split_part_name(const std::string& kernel, std::size_t part) {
+  return kernel + ".part" + std::to_string(part);
+}
+
+std::unique_ptr<llvm::Module> codegen_parts(llvm::LLVMContext& ctx, const KernelSpec& spec, const BodySplit& split,
+                                            std::size_t first, std::size_t last, const TargetInfo& target) {
+  check_name(spec.name, spec.dtype);
+  auto m = std::make_unique<llvm::Module>(split_part_name(spec.name, first), ctx);
+  llvm::IRBuilder<> b(ctx);
+  llvm::FastMathFlags fmf;
+  fmf.setAllowContract(target.contract);
+  b.setFastMathFlags(fmf);
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  auto* type = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr}, false);
+  for (std::size_t p = first; p < last; ++p) {
+    const std::string name = split_part_name(spec.name, p);
+    llvm::Function* f = define(*m, type, llvm::Function::ExternalLinkage, name);
+    f->addParamAttr(1, llvm::Attribute::NoAlias);  // the scratch buffer
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", f));
+    BodyEmitter(*m, b, spec.dtype).emit_part(spec, split, p, f->getArg(0), f->getArg(1), name);
+    b.CreateRetVoid();
+  }
+  verify(*m);
+  return m;
+}
+
+std::unique_ptr<llvm::Module> codegen_split(llvm::LLVMContext& ctx, const KernelSpec& spec, const BodySplit& split,
+                                            const TargetInfo& target) {
+  return emit_module(ctx, spec, target, &split);
+}
+
 std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& spec, const TargetInfo& target) {
+  return emit_module(ctx, spec, target, nullptr);
+}
+
+namespace {
+
+std::unique_ptr<llvm::Module> emit_module(llvm::LLVMContext& ctx, const KernelSpec& spec, const TargetInfo& target,
+                                          const BodySplit* split) {
   check_name(spec.name, spec.dtype);
   for (const Node* v : spec.inputs)
     if (v->dtype == DType::F32 && spec.dtype != DType::F32)
@@ -208,7 +250,12 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
   llvm::Function* body =
       define(*m, body_type, llvm::Function::InternalLinkage, spec.name + ".body");
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", body));
-  if (tensor) {
+  if (split) {
+    std::vector<llvm::Function*> parts;
+    for (std::size_t p = 0; p < split->parts(); ++p)
+      parts.push_back(define(*m, body_type, llvm::Function::ExternalLinkage, split_part_name(spec.name, p)));
+    BodyEmitter(*m, b, spec.dtype).emit_split(spec, *split, parts, body->getArg(0), body->getArg(1));
+  } else if (tensor) {
     // Tensor kernels read `in` and write `out` in separate loops: they may not overlap.
     body->addParamAttr(0, llvm::Attribute::NoAlias);
     body->addParamAttr(1, llvm::Attribute::NoAlias);
@@ -217,8 +264,9 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
     BodyEmitter(*m, b, spec.dtype).emit(spec, body->getArg(0), body->getArg(1));
   }
   b.CreateRetVoid();
-  body->addFnAttr(body->getInstructionCount() <= kInlineLimit ? llvm::Attribute::AlwaysInline
-                                                              : llvm::Attribute::NoInline);
+  // A split body stays one call: its parts are scalar code.
+  body->addFnAttr(!split && body->getInstructionCount() <= kInlineLimit ? llvm::Attribute::AlwaysInline
+                                                                        : llvm::Attribute::NoInline);
 
   // void name(const T* in, T* out)
   llvm::Function* single = define(*m, body_type, llvm::Function::ExternalLinkage, spec.name);
@@ -267,5 +315,7 @@ std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& 
   verify(*m);
   return m;
 }
+
+}  // namespace
 
 }  // namespace gradc

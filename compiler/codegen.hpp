@@ -74,6 +74,17 @@ struct TargetInfo {
 std::unique_ptr<llvm::Module> codegen(llvm::LLVMContext& ctx, const KernelSpec& spec,
                                       const TargetInfo& target = {});
 
+struct BodySplit;  // compiler/codegen/body_split.hpp
+
+/// A huge scalar kernel split into parts: the module of its entry points (as codegen's, their
+/// body calling the parts `split_part_name(spec.name, p)`, declared here), and each part's module
+/// (codegen_parts: parts first to last - 1). Linked together, they compute the bits of codegen's single module.
+std::unique_ptr<llvm::Module> codegen_split(llvm::LLVMContext& ctx, const KernelSpec& spec, const BodySplit& split,
+                                            const TargetInfo& target = {});
+std::unique_ptr<llvm::Module> codegen_parts(llvm::LLVMContext& ctx, const KernelSpec& spec, const BodySplit& split,
+                                            std::size_t first, std::size_t last, const TargetInfo& target = {});
+std::string split_part_name(const std::string& kernel, std::size_t part);
+
 /// How many rows one vector of the batch entry holds (1: the entry computes one row per
 /// iteration; see TargetInfo::batch_vector_bits). The entry computes several such vectors per
 /// iteration (codegen.cpp's kBatchVectors), one for a body too large to inline.

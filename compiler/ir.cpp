@@ -247,55 +247,48 @@ std::vector<const Node*> retype(Graph& g, std::span<const Node* const> roots, DT
   return out;
 }
 
-namespace {
-
-// The nodes seen by a traversal: open addressing on the pointer (no allocation per node; a
-// std::unordered_map here was a fifth of a 120,000-term expression's compile).
-class NodeSet {
- public:
-  bool insert(const Node* n) {
-    if (2 * (size_ + 1) > slots_.size()) grow();
-    std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = hash(n) & mask;; i = (i + 1) & mask) {
-      if (slots_[i] == n) return false;
-      if (!slots_[i]) {
-        slots_[i] = n;
-        ++size_;
-        return true;
-      }
-    }
-  }
-
- private:
-  static std::size_t hash(const Node* n) {
-    return static_cast<std::size_t>((reinterpret_cast<std::uintptr_t>(n) >> 3) * 0x9E3779B97F4A7C15ull >> 16);
-  }
-  void grow() {
-    std::vector<const Node*> old(std::max<std::size_t>(64, 2 * slots_.size()), nullptr);
-    old.swap(slots_);
-    size_ = 0;
-    for (const Node* n : old)
-      if (n) insert(n);
-  }
-  std::vector<const Node*> slots_;
-  std::size_t size_ = 0;
-};
-
-}  // namespace
-
 std::vector<const Node*> reachable(std::span<const Node* const> roots) {
   std::vector<const Node*> out;
-  NodeSet seen;
+  if (roots.empty()) return out;
+  // Arguments have smaller ids than their users: every node reached has an id at most the
+  // largest root's, so a bit per id up to it is the set of nodes seen (a hash set of pointers
+  // was most of this walk).
+  std::uint32_t top = 0;
+  for (const Node* r : roots) top = std::max(top, r->id);
+  std::vector<std::uint64_t> seen(top / 64 + 1, 0);
   std::vector<const Node*> stack(roots.begin(), roots.end());
   while (!stack.empty()) {
     const Node* n = stack.back();
     stack.pop_back();
-    if (!seen.insert(n)) continue;
+    std::uint64_t& word = seen[n->id / 64];
+    const std::uint64_t bit = std::uint64_t(1) << (n->id % 64);
+    if (word & bit) continue;
+    word |= bit;
     out.push_back(n);
     for (int i = 0; i < n->nargs; ++i) stack.push_back(n->arg(i));
   }
-  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->id < b->id; });
+  if (out.empty()) return out;
+  auto [lo, hi] = std::minmax_element(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->id < b->id; });
+  const std::size_t range = (*hi)->id - (*lo)->id + 1;
+  if (range > 4 * out.size()) {
+    std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->id < b->id; });
+    return out;
+  }
+  // Ids close together (a function's nodes, its derivatives): placed by id in one pass.
+  std::vector<const Node*> by_id(range, nullptr);
+  const std::uint32_t first = (*lo)->id;
+  for (const Node* n : out) by_id[n->id - first] = n;
+  std::size_t k = 0;
+  for (const Node* n : by_id)
+    if (n) out[k++] = n;
   return out;
+}
+
+OrderIndex::OrderIndex(std::span<const Node* const> order) {
+  if (order.empty()) return;
+  first_ = order.front()->id;
+  pos_.assign(order.back()->id - first_ + 1, kNone);
+  for (std::uint32_t i = 0; i < order.size(); ++i) pos_[order[i]->id - first_] = i;
 }
 
 std::size_t dag_size(std::span<const Node* const> roots) { return reachable(roots).size(); }

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "compiler/ops.hpp"
@@ -156,8 +157,93 @@ class Graph {
 /// every node above them rebuilt as it is (no rewriting): the same computation in t.
 std::vector<const Node*> retype(Graph& g, std::span<const Node* const> roots, DType t);
 
-/// Every node reachable from roots, in increasing id (topological) order. Iterative.
+/// Every node reachable from roots (nodes of one graph), in increasing id (topological) order.
+/// Iterative.
 std::vector<const Node*> reachable(std::span<const Node* const> roots);
+
+/// The positions of the nodes of a list in increasing id order (reachable's): a table over the
+/// range of their ids, so a pass over the list keeps per-node data in vectors, not hash maps.
+class OrderIndex {
+ public:
+  static constexpr std::uint32_t kNone = ~std::uint32_t(0);
+  explicit OrderIndex(std::span<const Node* const> order);
+  /// n's position in the list, or kNone.
+  std::uint32_t operator()(const Node* n) const {
+    std::uint32_t at = n->id - first_;
+    return n->id >= first_ && at < pos_.size() ? pos_[at] : kNone;
+  }
+
+ private:
+  std::uint32_t first_ = 0;
+  std::vector<std::uint32_t> pos_;
+};
+
+/// A map keyed by node for data kept beside a graph (a function's source locations): the entries
+/// in one vector, in insertion order, and an open-addressing index of them (a std::unordered_map
+/// allocated a node per entry, 5% of lowering a 120,000-term expression).
+template <class V>
+class NodeMap {
+ public:
+  using value_type = std::pair<const Node*, V>;
+  using iterator = typename std::vector<value_type>::iterator;
+  using const_iterator = typename std::vector<value_type>::const_iterator;
+
+  iterator begin() { return entries_.begin(); }
+  iterator end() { return entries_.end(); }
+  const_iterator begin() const { return entries_.begin(); }
+  const_iterator end() const { return entries_.end(); }
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  std::size_t count(const Node* n) const { return find(n) != end(); }
+  void clear() {
+    entries_.clear();
+    index_.clear();
+  }
+
+  iterator find(const Node* n) {
+    std::uint32_t e = lookup(n);
+    return e == kEmpty ? end() : entries_.begin() + e;
+  }
+  const_iterator find(const Node* n) const {
+    std::uint32_t e = lookup(n);
+    return e == kEmpty ? end() : entries_.begin() + e;
+  }
+  /// Inserts (n, v) unless n is there; the entry and whether it was inserted.
+  std::pair<iterator, bool> try_emplace(const Node* n, V v) {
+    if (2 * (entries_.size() + 1) > index_.size()) grow();
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = slot(n) & mask;
+    for (; index_[i] != kEmpty; i = (i + 1) & mask)
+      if (entries_[index_[i]].first == n) return {entries_.begin() + index_[i], false};
+    index_[i] = static_cast<std::uint32_t>(entries_.size());
+    entries_.emplace_back(n, std::move(v));
+    return {entries_.end() - 1, true};
+  }
+
+ private:
+  static constexpr std::uint32_t kEmpty = ~std::uint32_t(0);
+  static std::size_t slot(const Node* n) {
+    return static_cast<std::size_t>((reinterpret_cast<std::uintptr_t>(n) >> 3) * 0x9E3779B97F4A7C15ull >> 20);
+  }
+  std::uint32_t lookup(const Node* n) const {
+    if (index_.empty()) return kEmpty;
+    const std::size_t mask = index_.size() - 1;
+    for (std::size_t i = slot(n) & mask; index_[i] != kEmpty; i = (i + 1) & mask)
+      if (entries_[index_[i]].first == n) return index_[i];
+    return kEmpty;
+  }
+  void grow() {
+    index_.assign(std::max<std::size_t>(16, 2 * index_.size()), kEmpty);
+    const std::size_t mask = index_.size() - 1;
+    for (std::uint32_t e = 0; e < entries_.size(); ++e) {
+      std::size_t i = slot(entries_[e].first) & mask;
+      while (index_[i] != kEmpty) i = (i + 1) & mask;
+      index_[i] = e;
+    }
+  }
+  std::vector<value_type> entries_;
+  std::vector<std::uint32_t> index_;
+};
 
 /// Number of distinct nodes reachable from roots (the DAG size).
 std::size_t dag_size(std::span<const Node* const> roots);

@@ -162,7 +162,7 @@ void Lowerer::functions(const ast::Program& prog) {
   }
   // Keep the functions in source order for listings.
   std::vector<Function> sorted;
-  for (const ast::Function& f : prog.functions) sorted.push_back(m_.functions[lowered_.at(f.name.name)]);
+  for (const ast::Function& f : prog.functions) sorted.push_back(std::move(m_.functions[lowered_.at(f.name.name)]));
   m_.functions = std::move(sorted);
   lowered_.clear();
   for (std::size_t i = 0; i < m_.functions.size(); ++i) lowered_[m_.functions[i].name] = i;

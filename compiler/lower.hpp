@@ -30,7 +30,7 @@ struct Function {
   const ast::Function* ast = nullptr;  // in Module::program
   // Per function, because hash-consing makes identical expressions in two functions one node:
   std::unordered_map<const Node*, std::string> names;  // user names of intermediates (a = 2*x)
-  std::unordered_map<const Node*, Loc> locs;           // where each operation was written
+  NodeMap<Loc> locs;                                   // where each operation was written
 };
 
 /// How a parameter's initial values are drawn (see runtime/init.hpp).

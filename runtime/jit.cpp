@@ -30,6 +30,11 @@
 #include <sleef.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <thread>
+#include <vector>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -37,6 +42,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "compiler/codegen/body_split.hpp"
 #include "runtime/object_cache.hpp"
 #include "compiler/ir.hpp"
 #include "runtime/threads.hpp"
@@ -178,6 +184,26 @@ T unwrap(llvm::Expected<T> value, const char* what) {
 
 bool huge_module(const llvm::Module& m) { return m.getInstructionCount() > kHugeModule; }
 
+namespace {
+
+// The O2 IR pipeline with these tuning options.
+void run_pipeline(llvm::Module& m, llvm::TargetMachine& tm, const llvm::PipelineTuningOptions& tuning) {
+  // Declared in this order so they are destroyed module-first, as LLVM requires.
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(&tm, tuning);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(m, mam);
+}
+
+}  // namespace
+
 TargetInfo target_info(llvm::TargetMachine& tm) {
   // The vector registers as the vectorizer's cost model sees them (it asks per function).
   llvm::LLVMContext ctx;
@@ -238,18 +264,7 @@ std::unique_ptr<llvm::Module> build_module(llvm::LLVMContext& ctx, const KernelS
   // step and doubled its compile time (bench/choices.md) for no measured speed; the
   // matrix product marks the one loop that needs it (its vectorized register tile).
   tuning.LoopUnrolling = !tensor;
-  // Declared in this order so they are destroyed module-first, as LLVM requires.
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(&tm, tuning);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(*m, mam);
+  run_pipeline(*m, tm, tuning);
   return m;
 }
 
@@ -300,6 +315,108 @@ const llvm::orc::JITTargetMachineBuilder& detected_host() {
   return *host().jtmb;
 }
 
+// A split kernel's values crossing from one part to another wait in a buffer on the stack of
+// this many elements at most (64 KB of f64); a kernel that needs more is not split.
+constexpr std::size_t kMaxSplitSlots = 8192;
+// Parts per module (see compile_split).
+constexpr std::size_t kSplitModuleParts = 8;
+
+// A split kernel's objects (its entry's, then its parts' modules') are one record in the object
+// cache: this magic, the number of parts, the number of objects, each length, then the objects.
+// An object file starts with ELF's magic, so a record is never mistaken for one.
+constexpr char kSplitMagic[8] = {'g', 'r', 'a', 'd', 'c', 's', 'p', 'l'};
+
+std::string pack_objects(std::size_t parts, const std::vector<std::unique_ptr<llvm::MemoryBuffer>>& objects) {
+  std::string record(kSplitMagic, sizeof kSplitMagic);
+  auto put = [&](std::uint64_t v) { record.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(parts);
+  put(objects.size());
+  for (const auto& o : objects) put(o->getBufferSize());
+  for (const auto& o : objects) record.append(o->getBufferStart(), o->getBufferSize());
+  return record;
+}
+
+// The objects of a record, or nullopt when it is one object (or a malformed record); `parts` is
+// set to the kernel's number of parts.
+std::optional<std::vector<std::string_view>> unpack_objects(std::string_view record, std::size_t& parts) {
+  if (record.size() < sizeof kSplitMagic + 8 || record.substr(0, sizeof kSplitMagic) != std::string_view(kSplitMagic, sizeof kSplitMagic))
+    return std::nullopt;
+  std::size_t at = sizeof kSplitMagic;
+  auto get = [&](std::uint64_t& v) {
+    if (record.size() - at < sizeof v) return false;
+    std::memcpy(&v, record.data() + at, sizeof v);
+    at += sizeof v;
+    return true;
+  };
+  std::uint64_t count = 0, part_count = 0;
+  if (!get(part_count) || !get(count) || count > (record.size() - at) / 8) return std::nullopt;
+  std::vector<std::uint64_t> lengths(count);
+  for (std::uint64_t& l : lengths)
+    if (!get(l)) return std::nullopt;
+  std::vector<std::string_view> objects;
+  for (std::uint64_t l : lengths) {
+    if (l > record.size() - at) return std::nullopt;
+    objects.push_back(record.substr(at, l));
+    at += l;
+  }
+  if (at != record.size()) return std::nullopt;
+  parts = static_cast<std::size_t>(part_count);
+  return objects;
+}
+
+// The objects of a split kernel: its entry module's (item 0) and each part's, every module
+// built, optimized (with `optimize`, the IR pipeline only: huge kernels use the -O0 backend in
+// both tiers) and compiled by FastISel on one of `threads` threads, each with its own target
+// machine, each module in its own context (made, compiled and freed on that thread).
+std::vector<std::unique_ptr<llvm::MemoryBuffer>> compile_split(const llvm::orc::JITTargetMachineBuilder& jtmb,
+                                                               const KernelSpec& spec, const BodySplit& split,
+                                                               const TargetInfo& target, bool optimize,
+                                                               unsigned threads) {
+  // Modules of several parts: a module's fixed costs (its context, the backend's pass pipeline,
+  // an object to link) stay small next to its code.
+  const std::size_t per_module = kSplitModuleParts;
+  const std::size_t modules = (split.parts() + per_module - 1) / per_module;
+  const std::size_t items = modules + 1;
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects(items);
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto work = [&] {
+    try {
+      llvm::orc::JITTargetMachineBuilder b = jtmb;
+      b.setCodeGenOptLevel(llvm::CodeGenOptLevel::None);
+      std::unique_ptr<llvm::TargetMachine> tm = unwrap(b.createTargetMachine(), "creating the target machine");
+      for (std::size_t i; (i = next++) < items;) {
+        auto ctx = std::make_unique<llvm::LLVMContext>();
+        std::unique_ptr<llvm::Module> m =
+            i == 0 ? codegen_split(*ctx, spec, split, target)
+                   : codegen_parts(*ctx, spec, split, (i - 1) * per_module, std::min(i * per_module, split.parts()), target);
+        m->setDataLayout(tm->createDataLayout());
+        m->setTargetTriple(tm->getTargetTriple().str());
+        if (optimize) {
+          llvm::PipelineTuningOptions tuning;
+          tuning.LoopVectorization = false;  // straight-line parts; the entry's loop calls the body
+          tuning.SLPVectorization = false;
+          run_pipeline(*m, *tm, tuning);
+        }
+        auto object = llvm::orc::SimpleCompiler(*tm)(*m);
+        if (!object) fail("compiling a part of a split kernel", object.takeError());
+        objects[i] = std::move(*object);
+      }
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+      next = items;
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (unsigned t = 1; t < std::min<std::size_t>(threads, items); ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  if (error) std::rethrow_exception(error);
+  return objects;
+}
+
 // The host's vector registers, probed once per process (building the subtarget behind the cost
 // model took half of Jit::create; a compile that finds its object in the cache never needs it).
 const TargetInfo& host_target(llvm::TargetMachine& tm) {
@@ -321,6 +438,9 @@ struct Jit::Impl {
   std::string cache_context;  // the key's part that is the Jit's: target, versions (compile() adds the tier)
   std::optional<CacheKey> to_store;  // the kernel being compiled, whose object goes to the cache
   CacheStats stats;
+  std::size_t split_above = 0, split_ops = 0;  // Options'
+  std::optional<llvm::orc::JITTargetMachineBuilder> compile_jtmb;  // the compile layer's
+  unsigned compile_threads = 1;
 
   // Creates the LLJIT and defines gradc's symbols in it: when the Jit is created without a cache,
   // else when the first kernel is compiled, with the data layout stored with its cached object if
@@ -343,6 +463,12 @@ struct Jit::Impl {
 
   std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const KernelSpec& spec, Tier t) {
     if (t == Tier::Optimized) return build_module(ctx, spec, machine(), target(), true);
+    std::unique_ptr<llvm::Module> m = build_module(ctx, spec, machine(), fast_target(), false);
+    m->addModuleFlag(llvm::Module::Warning, kFastTierFlag, 1);
+    return m;
+  }
+
+  TargetInfo fast_target() {
     // No contraction: FastISel would leave most a*b + c unfused anyway, but not all (a block
     // it hands to SelectionDAG may fuse), and the fast tier's bits must not depend on that.
     TargetInfo plain = target();
@@ -351,9 +477,23 @@ struct Jit::Impl {
     // several times slower (bench/batch.md), and the fast tier runs small batches
     // (TieredKernel moves to the optimized tier before a large one).
     plain.batch_vector_bits = 0;
-    std::unique_ptr<llvm::Module> m = build_module(ctx, spec, machine(), plain, false);
-    m->addModuleFlag(llvm::Module::Warning, kFastTierFlag, 1);
-    return m;
+    return plain;
+  }
+
+  // A huge scalar kernel split into parts (compile_split), its objects added to dylib and stored
+  // in the cache under `key`.
+  void add_split(llvm::orc::JITDylib& dylib, const KernelSpec& spec, const BodySplit& split, Tier t,
+                 const std::optional<CacheKey>& key) {
+    TargetInfo shape = t == Tier::Optimized ? target() : fast_target();
+    shape.batch_vector_bits = 0;  // the batch entry calls the body once per row
+    llvm::orc::JITTargetMachineBuilder b = *compile_jtmb;  // LLJIT's, plus the host (as TieredCompiler)
+    b.setCPU(detected_host().getCPU());
+    b.addFeatures(detected_host().getFeatures().getFeatures());
+    auto objects = compile_split(b, spec, split, shape, t == Tier::Optimized, compile_threads);
+    if (key && cache->store(*key, pack_objects(split.parts(), objects), lljit->getDataLayout().getStringRepresentation()))
+      ++stats.stores;
+    for (auto& o : objects)
+      if (llvm::Error err = lljit->addObjectFile(dylib, std::move(o))) fail("adding a split kernel's object", std::move(err));
   }
 
  private:
@@ -364,6 +504,9 @@ std::unique_ptr<Jit> Jit::create(Options opts) {
   auto impl = std::make_unique<Impl>();
   impl->tier = opts.optimize ? Tier::Optimized : Tier::Fast;
   impl->contract = opts.contract;
+  impl->split_above = opts.split_above;
+  impl->split_ops = opts.split_ops;
+  impl->compile_threads = opts.compile_threads ? opts.compile_threads : std::max(1u, std::thread::hardware_concurrency());
   if (opts.threads > 1) {
     impl->pool = std::make_unique<ThreadPool>(opts.threads);
     impl->threads = static_cast<unsigned>(opts.threads);
@@ -390,8 +533,12 @@ void Jit::Impl::start(const llvm::DataLayout* cached_layout) {
     if (!l.layout) throw std::runtime_error("jit: " + l.error);
     layout = &*l.layout;
   }
-  auto make_compiler = [](llvm::orc::JITTargetMachineBuilder b)
+  auto make_compiler = [this](llvm::orc::JITTargetMachineBuilder b)
       -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
+    // As LLJIT set it up (the small code model and PIC for its linker): split kernels' parts are
+    // compiled outside the compile layer (the large code model that a plain JIT target machine
+    // defaults to makes FastISel give every block to SelectionDAG).
+    compile_jtmb = b;
     // The mangling options come from the target options, which are JITTargetMachineBuilder's
     // defaults here (no target machine needed to know them).
     auto mangling = llvm::orc::irManglingOptionsFromTargetOptions(b.getOptions());
@@ -473,9 +620,15 @@ Kernel Jit::compile(const KernelSpec& spec, Tier tier) {
   if (!made) fail("creating the kernel's JITDylib", made.takeError());
   llvm::orc::JITDylib& dylib = *made;
   dylib.addToLinkOrder(j.getMainJITDylib());
+  Kernel k;
   if (cached) {
-    if (llvm::Error err = j.addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(*cached, "gradc.kernel.o")))
-      fail("adding the cached object", std::move(err));
+    auto objects = unpack_objects(*cached, k.parts);
+    for (std::string_view o : objects ? *objects : std::vector<std::string_view>{*cached})
+      if (llvm::Error err = j.addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(o, "gradc.kernel.o")))
+        fail("adding the cached object", std::move(err));
+  } else if (auto split = BodySplit::make(unique, impl_->split_above, impl_->split_ops, kMaxSplitSlots)) {
+    impl_->add_split(dylib, unique, *split, tier, key);
+    k.parts = split->parts();
   } else {
     auto ctx = std::make_unique<llvm::LLVMContext>();
     std::unique_ptr<llvm::Module> m = impl_->build(*ctx, unique, tier);
@@ -484,7 +637,6 @@ Kernel Jit::compile(const KernelSpec& spec, Tier tier) {
     impl_->to_store = key;  // compiled (and stored) by the first lookup
   }
 
-  Kernel k;
   auto lookup = [&](const std::string& name) {
     auto addr = j.lookup(dylib, name);
     impl_->to_store.reset();

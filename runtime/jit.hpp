@@ -26,6 +26,8 @@ struct Kernel {
   void (*batch_f32)(const float* in, float* out, std::int64_t rows) = nullptr;  // if spec.batch
   /// Elements of `in` and `out` per call (the number of inputs and outputs for a scalar kernel).
   std::size_t num_inputs = 0, num_outputs = 0;
+  /// The functions a huge scalar kernel's body was split into (Jit::Options::split_above); 1: not split.
+  std::size_t parts = 1;
 };
 
 /// What `gradc --version` reports: the LLVM the JIT is built on, and the target it compiles for
@@ -54,6 +56,13 @@ class Jit {
     // The on-disk object cache's folder (runtime/object_cache.hpp; the CLI passes
     // default_cache_dir()); empty: no cache.
     std::string cache_dir = {};
+    // A scalar kernel of more than `split_above` operations is compiled as parts of about
+    // `split_ops` operations, each its own function (a few per module), on up to
+    // `compile_threads` threads (0: one per core); the same bits as one function (FastISel and
+    // the fast register allocator run per function: small ones stay in the caches;
+    // bench/compile.md). split_above = 0: never split.
+    std::size_t split_above = 20000, split_ops = 1500;
+    unsigned compile_threads = 0;
   };
   /// Throws std::runtime_error if the host target cannot be set up (with a cache_dir, when the
   /// first kernel is compiled: a Jit whose kernels all come from the cache never sets up a

@@ -193,14 +193,15 @@ llvm::Value* OpLowering::special(const char* name, std::initializer_list<llvm::V
   });
 }
 
-void OpLowering::make_constant_table(const std::vector<const Node*>& order, const std::string& name) {
+void OpLowering::make_constant_table(const std::vector<const Node*>& order, const std::string& name,
+                                     std::size_t immediates) {
   std::vector<double> table;
   for (const Node* n : order) {
     if (n->op != Op::Const) continue;
     table_index_.emplace(n, table.size());
     table.push_back(n->value);
   }
-  if (table.size() <= kMaxImmediates) return;
+  if (table.size() <= immediates) return;
   auto* type = llvm::ArrayType::get(s_, table.size());
   llvm::Constant* init;
   if (dtype_ == DType::F32) {
@@ -213,6 +214,15 @@ void OpLowering::make_constant_table(const std::vector<const Node*>& order, cons
                                      init, name + ".consts");
 }
 
+llvm::Value* BodyEmitter::leaf(const Node* n, const std::unordered_map<const Node*, std::uint64_t>& input_index,
+                               std::size_t num_inputs, llvm::Value* in) {
+  if (n->op == Op::Const) return constant(n);
+  if (n->op != Op::Var) return lower(n);
+  auto it = input_index.find(n);
+  if (it == input_index.end()) throw std::logic_error("codegen: variable '" + n->name + "' is not a kernel input");
+  return load_input(in, it->second, num_inputs, n->name);
+}
+
 void BodyEmitter::emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out) {
   std::unordered_map<const Node*, std::uint64_t> input_index;
   for (std::size_t i = 0; i < spec.inputs.size(); ++i) input_index.emplace(spec.inputs[i], i);
@@ -220,22 +230,63 @@ void BodyEmitter::emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out
   std::vector<const Node*> order = reachable(spec.outputs);
   values_.reserve(order.size());
   make_constant_table(order, spec.name);
-  for (const Node* n : order) {
-    llvm::Value* v;
-    if (n->op == Op::Const) {
-      v = constant(n);
-    } else if (n->op == Op::Var) {
-      auto it = input_index.find(n);
-      if (it == input_index.end())
-        throw std::logic_error("codegen: variable '" + n->name + "' is not a kernel input");
-      v = load_input(in, it->second, spec.inputs.size(), n->name);
-    } else {
-      v = lower(n);
-    }
-    values_.emplace(n, v);
-  }
+  for (const Node* n : order)
+    values_.emplace(n, n->nargs == 0 ? leaf(n, input_index, spec.inputs.size(), in) : lower(n));
   std::vector<llvm::Value*> outs;
   for (const Node* o : spec.outputs) outs.push_back(values_.at(o));
+  store_outputs(outs, out);
+}
+
+void BodyEmitter::emit_part(const KernelSpec& spec, const BodySplit& split, std::size_t p, llvm::Value* in,
+                            llvm::Value* scratch, const std::string& name) {
+  std::unordered_map<const Node*, std::uint64_t> input_index;
+  for (std::size_t i = 0; i < spec.inputs.size(); ++i) input_index.emplace(spec.inputs[i], i);
+  const std::uint32_t first = split.begin[p], end = split.begin[p + 1];
+  // The part's own constant table: the constants its operations use, in id order.
+  std::vector<const Node*> consts;
+  for (std::uint32_t i = first; i < end; ++i)
+    for (int a = 0; a < split.order[i]->nargs; ++a)
+      if (split.order[i]->arg(a)->op == Op::Const) consts.push_back(split.order[i]->arg(a));
+  std::sort(consts.begin(), consts.end(), [](const Node* x, const Node* y) { return x->id < y->id; });
+  consts.erase(std::unique(consts.begin(), consts.end()), consts.end());
+  // Always a table: the backend's constant pool searches its entries linearly for each immediate,
+  // and a part of a huge kernel has hundreds (4% of a 120,000-term compile).
+  make_constant_table(consts, name, 0);
+  values_.reserve(2 * (end - first));
+  auto get = [&](const Node* a) {
+    auto [it, fresh] = values_.try_emplace(a, nullptr);
+    if (!fresh) return;
+    std::uint32_t j = split.position(a);
+    if (a->nargs == 0) {
+      it->second = leaf(a, input_index, spec.inputs.size(), in);
+    } else {
+      if (j >= first) throw std::logic_error("codegen: a split body's operation used before it is computed");
+      it->second = b_.CreateLoad(s_, b_.CreateConstInBoundsGEP1_64(s_, scratch, split.slot[j]));
+    }
+  };
+  for (std::uint32_t i = first; i < end; ++i) {
+    const Node* n = split.order[i];
+    if (n->nargs == 0) continue;
+    for (int a = 0; a < n->nargs; ++a) get(n->arg(a));
+    llvm::Value* v = lower(n);
+    values_.emplace(n, v);
+    if (split.slot[i] != BodySplit::kNoSlot) b_.CreateStore(v, b_.CreateConstInBoundsGEP1_64(s_, scratch, split.slot[i]));
+  }
+}
+
+void BodyEmitter::emit_split(const KernelSpec& spec, const BodySplit& split, std::span<llvm::Function* const> parts,
+                             llvm::Value* in, llvm::Value* out) {
+  std::unordered_map<const Node*, std::uint64_t> input_index;
+  for (std::size_t i = 0; i < spec.inputs.size(); ++i) input_index.emplace(spec.inputs[i], i);
+  auto* scratch = b_.CreateAlloca(llvm::ArrayType::get(s_, std::max<std::uint32_t>(split.slots, 1)), nullptr, "scratch");
+  scratch->setAlignment(llvm::Align(64));
+  for (llvm::Function* part : parts) b_.CreateCall(part, {in, scratch});
+  std::vector<llvm::Value*> outs;
+  for (const Node* o : spec.outputs) {
+    std::uint32_t slot = split.slot[split.position(o)];
+    outs.push_back(o->nargs == 0 ? leaf(o, input_index, spec.inputs.size(), in)
+                                 : b_.CreateLoad(s_, b_.CreateConstInBoundsGEP1_64(s_, scratch, slot)));
+  }
   store_outputs(outs, out);
 }
 

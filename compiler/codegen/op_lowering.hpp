@@ -2,6 +2,7 @@
 // BodyEmitter (the body of a scalar kernel: one point, or W points for the batch entry).
 #pragma once
 
+#include "compiler/codegen/body_split.hpp"
 #include "compiler/codegen/detail.hpp"
 
 #include <llvm/IR/BasicBlock.h>
@@ -21,6 +22,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -87,7 +89,9 @@ class OpLowering {
   // Thousands of distinct constants as immediates make the backend quadratic (its constant
   // pool is searched linearly per constant): the table is external and writable so that LLVM
   // cannot fold the loads back.
-  void make_constant_table(const std::vector<const Node*>& order, const std::string& name);
+  // `immediates`: at most this many constants stay immediates.
+  void make_constant_table(const std::vector<const Node*>& order, const std::string& name,
+                           std::size_t immediates = kMaxImmediates);
   // A Const node's value: an immediate or a load from the table.
   llvm::Value* constant(const Node* n) {
     if (!consts_) return k(n->value);
@@ -121,8 +125,20 @@ class BodyEmitter : OpLowering {
   using OpLowering::OpLowering;
 
   void emit(const KernelSpec& spec, llvm::Value* in, llvm::Value* out);
+  // Part p of a split body (one row): its operations, reading the values of earlier parts from
+  // `scratch` and leaving there those that later parts or the outputs need.
+  // Its constant table is `name`.consts.
+  void emit_part(const KernelSpec& spec, const BodySplit& split, std::size_t p, llvm::Value* in, llvm::Value* scratch,
+                 const std::string& name);
+  // The body of a split kernel (one row): the scratch buffer, a call of each part in order, then
+  // the outputs, stored after every load of `in`.
+  void emit_split(const KernelSpec& spec, const BodySplit& split, std::span<llvm::Function* const> parts,
+                  llvm::Value* in, llvm::Value* out);
 
  private:
+  // A leaf (an input, a constant, a scalar tensor literal) where it is used.
+  llvm::Value* leaf(const Node* n, const std::unordered_map<const Node*, std::uint64_t>& input_index,
+                    std::size_t num_inputs, llvm::Value* in);
   llvm::Value* lower(const Node* n);
   llvm::Value* load_input(llvm::Value* in, std::uint64_t index, std::uint64_t stride, const std::string& name);
   void store_outputs(const std::vector<llvm::Value*>& outs, llvm::Value* out);
