@@ -283,7 +283,7 @@ Value* tanh64(Emit& e, Value* x) {
 }
 
 // f32 log in f32 arithmetic: x = 2^k m, m in [sqrt2/2, sqrt2), f = m - 1 exact; log x =
-// k ln2 + f + f^2 L(f). lg = f + (f^2 L + k kLn2f[1]) rounds once (its tail below 0.07 |f|), and
+// k ln2 + f + f^2 L(f). lg = f + (f^2 L + k kLn2f[1]) rounds once (the tail at most 0.2 |f|), and
 // k kLn2f[0] + lg once more by FMA (exact where they cancel: k = 1, f < 0): ~0.5 ulp + the tail's.
 Value* log32(Emit& e, Value* x) {
   Value* ix = e.b.CreateAdd(e.bits(x), e.ki(0x3f800000 - 0x3f3504f3));
