@@ -16,6 +16,7 @@
 
 #include "compiler/builder.hpp"
 #include "runtime/jit.hpp"
+#include "support/ulps.hpp"
 
 namespace gradc {
 namespace {
@@ -33,15 +34,7 @@ Jit& jit() {
 // lanes times the vectors per iteration), and many.
 const std::vector<std::int64_t> kRowCounts = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1000};
 
-// The error of `got` in units in the last place of T at the exact value `ref`.
-template <class T>
-double ulps(T got, long double ref) {
-  T r = static_cast<T>(ref);
-  T a = std::fabs(r);
-  T ulp = std::nextafter(a, std::numeric_limits<T>::infinity()) - a;
-  if (!std::isfinite(ulp)) ulp = a - std::nextafter(a, T(0));
-  return static_cast<double>(std::fabs(static_cast<long double>(got) - ref) / ulp);
-}
+using test::ulps;
 
 struct Case {
   Op op;

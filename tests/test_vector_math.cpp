@@ -14,6 +14,7 @@
 
 #include "compiler/builder.hpp"
 #include "runtime/jit.hpp"
+#include "support/ulps.hpp"
 
 namespace gradc {
 namespace {
@@ -25,15 +26,7 @@ Jit& jit() {
   return *j;
 }
 
-// The error of `got` in units in the last place of T at the exact value `ref`.
-template <class T>
-double ulps(T got, long double ref) {
-  T r = static_cast<T>(ref);
-  T a = std::fabs(r);
-  T ulp = std::nextafter(a, std::numeric_limits<T>::infinity()) - a;
-  if (!std::isfinite(ulp)) ulp = a - std::nextafter(a, T(0));
-  return static_cast<double>(std::fabs(static_cast<long double>(got) - ref) / ulp);
-}
+using test::ulps;
 
 struct Function {
   Op op;
