@@ -267,59 +267,78 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
         end_loop(kl);
       }
     }
-    for (const Part& ip : row_parts) {
-      if (ip.count == 0) continue;
-      std::vector<Loop> open;
-      auto loop_or_zero = [&](std::int64_t extent) -> llvm::Value* {
-        if (extent == 1) return b_.getInt64(0);
-        open.push_back(begin_loop(extent));
-        return open.back().iv;
-      };
-      auto tile_start = [&](const Part& part) {
-        return b_.CreateAdd(b_.CreateMul(loop_or_zero(part.count), b_.getInt64(part.width), "", true, true),
-                            b_.getInt64(part.start), "", true, true);
-      };
-      llvm::Value* jt0 = pack ? j0 : tile_start(jp);
-      llvm::Value* jbt0 = pack ? jb0 : jt0;
-      llvm::Value* i0 = tile_start(ip);
-      std::vector<llvm::Value*> is;
-      for (std::int64_t q = 0; q < ip.width; ++q)
-        is.push_back(q == 0 ? i0 : b_.CreateAdd(i0, b_.getInt64(q), "", true, true));
-      // One step of k: C[i,j] = prev + A[i,k] * B[k,j] over the j tile, prev = +0 at k = 0
-      // (C is not zeroed first: no memset, no load of the zeros) and C[i,j] after.
-      auto k_step = [&](llvm::Value* kv, bool first) {
-        std::vector<llvm::Value*> av;
-        for (std::int64_t q = 0; q < ip.width; ++q) av.push_back(mark_ab(load(a, as, Idx{is[q], kv, nullptr})));
-        Loop jl{};
-        bool j_loop = jp.width > 1;
-        llvm::Value* jv = b_.getInt64(0);
-        if (j_loop) {
-          jl = begin_loop(jp.width);
-          jv = jl.iv;
+    // The blocks of rows over k0 .. k0 + klen (k0 = 0 when first): C[i,j] = prev + A[i,k] *
+    // B[k,j] over the j tile, prev = +0 at k = 0 (C is not zeroed first: no memset, no load of
+    // the zeros) and C[i,j] after; the epilogue when the block of k is the last.
+    auto row_blocks = [&](llvm::Value* k0, std::int64_t klen, bool first, bool last) {
+      for (const Part& ip : row_parts) {
+        if (ip.count == 0) continue;
+        std::vector<Loop> open;
+        auto loop_or_zero = [&](std::int64_t extent) -> llvm::Value* {
+          if (extent == 1) return b_.getInt64(0);
+          open.push_back(begin_loop(extent));
+          return open.back().iv;
+        };
+        auto tile_start = [&](const Part& part) {
+          return b_.CreateAdd(b_.CreateMul(loop_or_zero(part.count), b_.getInt64(part.width), "", true, true),
+                              b_.getInt64(part.start), "", true, true);
+        };
+        llvm::Value* jt0 = pack ? j0 : tile_start(jp);
+        llvm::Value* jbt0 = pack ? jb0 : jt0;
+        llvm::Value* i0 = tile_start(ip);
+        std::vector<llvm::Value*> is;
+        for (std::int64_t q = 0; q < ip.width; ++q)
+          is.push_back(q == 0 ? i0 : b_.CreateAdd(i0, b_.getInt64(q), "", true, true));
+        auto k_step = [&](llvm::Value* kv, bool zero_first) {
+          std::vector<llvm::Value*> av;
+          for (std::int64_t q = 0; q < ip.width; ++q) av.push_back(mark_ab(load(a, as, Idx{is[q], kv, nullptr})));
+          Loop jl{};
+          bool j_loop = jp.width > 1;
+          llvm::Value* jv = b_.getInt64(0);
+          if (j_loop) {
+            jl = begin_loop(jp.width);
+            jv = jl.iv;
+          }
+          llvm::Value* j = b_.CreateAdd(jt0, jv, "", true, true);
+          llvm::Value* bv = mark_ab(load(bsrc, bsrc_shape, Idx{kv, b_.CreateAdd(jbt0, jv, "", true, true), nullptr}));
+          for (std::int64_t q = 0; q < ip.width; ++q) {
+            llvm::Value* cp = address(c, cs, Idx{is[q], j, nullptr});
+            llvm::Value* prev = zero_first ? k(0) : acc_scope.acc(b_.CreateLoad(t_, cp));
+            acc_scope.acc(b_.CreateStore(b_.CreateFAdd(prev, b_.CreateFMul(av[q], bv)), cp));
+          }
+          if (j_loop) end_loop(jl, /*unroll_vectorized=*/true);
+        };
+        std::int64_t from = first ? 1 : 0;
+        if (first) k_step(b_.getInt64(0), /*zero_first=*/true);
+        if (klen > from) {
+          Loop kl = begin_loop(klen - from);
+          k_step(b_.CreateAdd(kl.iv, b_.CreateAdd(k0, b_.getInt64(from), "", true, true), "", true, true), false);
+          end_loop(kl);
         }
-        llvm::Value* j = b_.CreateAdd(jt0, jv, "", true, true);
-        llvm::Value* bv = mark_ab(load(bsrc, bsrc_shape, Idx{kv, b_.CreateAdd(jbt0, jv, "", true, true), nullptr}));
-        for (std::int64_t q = 0; q < ip.width; ++q) {
-          llvm::Value* cp = address(c, cs, Idx{is[q], j, nullptr});
-          llvm::Value* prev = first ? k(0) : acc_scope.acc(b_.CreateLoad(t_, cp));
-          acc_scope.acc(b_.CreateStore(b_.CreateFAdd(prev, b_.CreateFMul(av[q], bv)), cp));
-        }
-        if (j_loop) end_loop(jl, /*unroll_vectorized=*/true);
-      };
-      k_step(b_.getInt64(0), /*first=*/true);
-      if (kk > 1) {
-        Loop kl = begin_loop(kk - 1);
-        k_step(b_.CreateAdd(kl.iv, b_.getInt64(1), "", true, true), /*first=*/false);
-        end_loop(kl);
+        if (epilogue && last)  // reads the tile back (from registers, after store forwarding)
+          for (std::int64_t q = 0; q < ip.width; ++q) {
+            Loop jl = begin_loop(jp.width, "j");
+            Idx idx{is[q], b_.CreateAdd(jt0, jl.iv, "", true, true), nullptr};
+            store(c, cs, idx, value(epilogue, idx, /*compute=*/true));
+            end_loop(jl, /*unroll_vectorized=*/true);
+          }
+        for (std::size_t l = open.size(); l-- > 0;) end_loop(open[l]);
       }
-      if (epilogue)  // reads the tile back (from registers, after store forwarding)
-        for (std::int64_t q = 0; q < ip.width; ++q) {
-          Loop jl = begin_loop(jp.width, "j");
-          Idx idx{is[q], b_.CreateAdd(jt0, jl.iv, "", true, true), nullptr};
-          store(c, cs, idx, value(epilogue, idx, /*compute=*/true));
-          end_loop(jl, /*unroll_vectorized=*/true);
-        }
-      for (std::size_t l = open.size(); l-- > 0;) end_loop(open[l]);
+    };
+    // A long packed strip in blocks of k (TileRules::k_block): each element still sums its
+    // terms with k increasing, so the bits are those of one pass.
+    std::int64_t kc = pack ? k_block(kk, widest) : kk, blocks = (kk + kc - 1) / kc;
+    if (blocks == 1) {
+      row_blocks(b_.getInt64(0), kk, true, true);
+    } else {
+      row_blocks(b_.getInt64(0), kc, true, false);
+      if (blocks > 2) {
+        Loop kb = begin_loop(blocks - 2, "kb");
+        row_blocks(b_.CreateMul(b_.CreateAdd(kb.iv, b_.getInt64(1), "", true, true), b_.getInt64(kc), "", true, true),
+                   kc, false, false);
+        end_loop(kb);
+      }
+      row_blocks(b_.getInt64((blocks - 1) * kc), kk - (blocks - 1) * kc, false, true);
     }
     for (std::size_t l = j_open.size(); l-- > 0;) end_loop(j_open[l]);
   }

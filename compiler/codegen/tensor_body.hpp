@@ -49,6 +49,7 @@ class TensorBody : OpLowering {
 
   using TileGeometry = TileRules::Geometry;
   TileGeometry tile_geometry(std::int64_t m, std::int64_t p) const { return rules_.tile_geometry(m, p); }
+  std::int64_t k_block(std::int64_t kk, std::int64_t width) const { return rules_.k_block(kk, width); }
   // Not in a part function (parallel_tiles): the parts run at once and the packed strip is one
   // buffer.
   bool packs(std::int64_t m, std::int64_t kk, std::int64_t p, std::int64_t b_row_stride, bool computed_b) const {

@@ -65,8 +65,14 @@ TileRules::Geometry TileRules::tile_geometry(std::int64_t m, std::int64_t p) con
 bool TileRules::packs(std::int64_t m, std::int64_t kk, std::int64_t p, std::int64_t b_row_stride,
                       bool computed_b) const {
   Geometry g = tile_geometry(m, p);
-  return (computed_b || b_row_stride * elem_bytes >= kPackStrideBytes) && m > g.rows && kk >= kTileRows &&
+  bool blocked = k_block(kk, g.widest) < kk;
+  return (computed_b || blocked || b_row_stride * elem_bytes >= kPackStrideBytes) && m > g.rows && kk >= kTileRows &&
          kk * g.widest * elem_bytes <= kPackMaxBytes;
+}
+
+std::int64_t TileRules::k_block(std::int64_t kk, std::int64_t width) const {
+  std::int64_t rows = std::max<std::int64_t>(kTileRows, kBlockBytes / (width * elem_bytes));
+  return kk <= rows + rows / 2 ? kk : rows;  // no short block of its own for a little over one
 }
 
 // Each thread gets at least 2 kTileRows rows, and the whole is large enough that the hand-off

@@ -27,6 +27,11 @@ struct TileRules {
   // matmul_tiles packs B's column strip when B's rows are at least this far apart, and the
   // strip is at most kPackMaxBytes (it then stays in L2).
   static constexpr std::int64_t kPackStrideBytes = 4096, kPackMaxBytes = 1 << 20;
+  // A packed strip longer than this is walked in blocks of k of about this size, every block of
+  // rows over one block of k before the next: the block stays in L1 (48 KiB on the AVX-512
+  // hosts) between blocks of rows. B's rows are then packed whatever their stride, when two
+  // blocks of rows or more reuse them (bench/choices.md, "Blocks of k").
+  static constexpr std::int64_t kBlockBytes = 16 << 10;
   // LLVM's TinyTripCountVectorThreshold: shorter loops are vectorized only by predication.
   static constexpr std::int64_t kTinyTrip = 16;
 
@@ -46,6 +51,8 @@ struct TileRules {
   /// Whether matmul_tiles packs B's column strips, for B's rows b_row_stride apart; with
   /// computed_b (B is computed as it is packed) whatever the stride. Outside part functions.
   bool packs(std::int64_t m, std::int64_t kk, std::int64_t p, std::int64_t b_row_stride, bool computed_b) const;
+  /// The rows of k per block of a packed strip of `width` columns: kk when it fits kBlockBytes.
+  std::int64_t k_block(std::int64_t kk, std::int64_t width) const;
   /// Whether a product on matmul_tiles' plain path is split over the threads.
   bool parallel(std::int64_t m, std::int64_t kk, std::int64_t p) const;
   /// Whether split_sum pays for an output of rows x cols summing kk terms each.
