@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <regex>
@@ -166,6 +167,35 @@ TEST_P(TensorJit, MatMulShapes) {
     SCOPED_TRACE(std::to_string(d.m) + "x" + std::to_string(d.k) + " @ " + std::to_string(d.k) + "x" +
                  std::to_string(d.n));
     expect_matches({x, w}, {b.matmul(x, w)}, v, dt(), mags);
+  }
+}
+
+// Long products walk their packed strips in blocks of k (TileRules::k_block: 64 rows of a
+// 512-bit tile of f64): each element still adds its terms with k increasing from +0, so
+// without contraction the bits are the interpreter's. Inner dimensions: 784 (12 blocks and a
+// short one), 300, 64 (one block), and a product finished by an epilogue at its last block.
+TEST(TensorJitBlocks, LongProductsKeepTheInterpretersBits) {
+  auto jit = Jit::create(Jit::Options{.optimize = true, .threads = 1, .contract = false});
+  Graph g;
+  Builder b(g);
+  const Node* x = g.var("x", Shape{64, 784});
+  const Node* w = g.var("w", Shape{784, 128});
+  const Node* h = g.var("h", Shape{40, 300});
+  const Node* w2 = g.var("w2", Shape{300, 48});
+  const Node* bias = g.var("bias", Shape{48});
+  const Node* dz = g.var("dz", Shape{64, 128});
+  Nodes in{x, w, h, w2, bias, dz};
+  Nodes out{b.matmul(x, w), b.call(Op::Tanh, b.add(b.matmul(h, w2), b.broadcast_to(bias, Shape{40, 48}))),
+            b.matmul(b.transpose(x), dz)};
+  std::vector<Tensor> v;
+  for (std::size_t i = 0; i < in.size(); ++i) v.push_back(random_tensor(in[i]->shape, 60 + static_cast<std::uint32_t>(i)));
+  std::vector<Tensor> ref = evaluate_tensors(out, in, v);
+  auto got = run_kernel(*jit, in, out, v, DType::F64);
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    ASSERT_EQ(got[j].size(), ref[j].data.size());
+    std::size_t differ = 0;
+    for (std::size_t e = 0; e < got[j].size(); ++e) differ += std::memcmp(&got[j][e], &ref[j].data[e], sizeof(double)) != 0;
+    EXPECT_EQ(differ, 0u) << "output " << j;
   }
 }
 

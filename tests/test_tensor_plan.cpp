@@ -169,11 +169,31 @@ TEST(TensorPlan, ReshapeAndTransposeFuse) {
 // The backward of x @ W + b: dW = x^T @ dZ and db = sum(dZ, axis 0). The column sums ride on
 // the product's packed strips of dZ, and dZ (elementwise, read by nothing else) is computed as
 // it is packed: no buffer for it.
+// Blocks of k: a strip of 32 f64 columns (256 bytes a row) in blocks of 64 rows (16 KiB);
+// a strip up to half a block longer stays whole. A long strip is packed whatever B's stride
+// when two blocks of rows or more read it; a short one only when B's rows are 4 KiB apart.
+TEST(TensorPlan, LongStripsAreBlockedAndPacked) {
+  TargetInfo t;
+  t.vector_bits = 256, t.wide_vector_bits = 512, t.vector_registers = 32;
+  TileRules r = TileRules::for_target(t, DType::F64);
+  ASSERT_EQ(r.tile_cols, 32);
+  EXPECT_EQ(r.k_block(784, 32), 64);
+  EXPECT_EQ(r.k_block(97, 32), 64);
+  EXPECT_EQ(r.k_block(96, 32), 96);
+  EXPECT_EQ(r.k_block(64, 32), 64);
+  EXPECT_TRUE(r.packs(64, 784, 128, 128, false));    // X @ W1 of 784-128-10: W1's rows 1 KiB apart
+  EXPECT_FALSE(r.packs(64, 64, 128, 128, false));    // one block, rows 1 KiB apart
+  EXPECT_TRUE(r.packs(64, 64, 128, 512, false));     // rows 4 KiB apart
+  EXPECT_FALSE(r.packs(4, 784, 128, 128, false));    // one block of rows: nothing to reuse
+  TileRules r32 = TileRules::for_target(t, DType::F32);
+  EXPECT_EQ(r32.k_block(784, r32.tile_cols), 64);
+}
+
 TEST(TensorPlan, ColumnSumsRideOnAPackedProduct) {
   Graph g;
   Builder b(g);
   const Node* x = g.var("x", Shape{64, 16});
-  const Node* z = g.var("z", Shape{64, 32});
+  const Node* z = g.var("z", Shape{64, 128});
   const Node* dz = b.call(Op::Exp, z);
   const Node* db = b.sum(dz, 0);
   const Node* dw = b.matmul(b.transpose(x), dz);
@@ -200,6 +220,15 @@ TEST(TensorPlan, ColumnSumsRideOnAPackedProduct) {
   EXPECT_EQ(t2.at(dwl).column_sum, nullptr);
   EXPECT_EQ(t2.at(dzl).place, Place::Workspace);
   EXPECT_EQ(t2.at(dzl).why, Why::Shared);
+  // A sum its own loop would take as partial sums (32 columns: 4 vectors of the notional
+  // 512-bit machine) keeps them: riding would change its bits, on hosts whose tiles pack only.
+  const Node* zs = g.var("zs", Shape{64, 32});
+  const Node* dzs = b.call(Op::Exp, zs);
+  const Node* dbs = b.sum(dzs, 0);
+  const Node* dws = b.matmul(b.transpose(x), dzs);
+  TensorPlan ts = plan_of({x, zs}, {dws, dbs});
+  EXPECT_EQ(ts.at(dbs).summed_by, nullptr);
+  EXPECT_EQ(ts.at(dws).column_sum, nullptr);
 }
 
 // The xor example's training step (2-8-1 tanh network, 4 rows, mean squared error), counted by

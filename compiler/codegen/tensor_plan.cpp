@@ -245,8 +245,10 @@ void Planner::riders(const Users& users) {
     const Node* bn = mm->arg(1);
     if (bn == mm->arg(0) || bn->shape.rank != 2 || !is_pointwise(bn)) continue;
     std::int64_t m = mm->shape[0], kk = bn->shape[0], cols = bn->shape[1];
+    // A column sum that its own loop takes as partial sums (split_sum) keeps that order: riding,
+    // it would add its terms in one chain, and whether it rides depends on the host's tiles.
     if (cols < TileRules::kTinyTrip || rules_.parallel(m, kk, cols) || rules_.splits_sum(m, cols, kk) ||
-        !rules_.packs(m, kk, cols, cols, true))
+        rules_.splits_sum(1, cols, kk) || !rules_.packs(m, kk, cols, cols, true))
       continue;
     std::size_t pb = P.pos.at(bn);
     const Node* sum = nullptr;
