@@ -171,7 +171,8 @@ TEST(TensorPlan, ReshapeAndTransposeFuse) {
 // it is packed: no buffer for it.
 // Blocks of k: a strip of 32 f64 columns (256 bytes a row) in blocks of 64 rows (16 KiB);
 // a strip up to half a block longer stays whole. A long strip is packed whatever B's stride
-// when two blocks of rows or more read it; a short one only when B's rows are 4 KiB apart.
+// when two blocks of rows or more read it and it is narrower than B; a short one only when
+// B's rows are 4 KiB apart.
 TEST(TensorPlan, LongStripsAreBlockedAndPacked) {
   TargetInfo t;
   t.vector_bits = 256, t.wide_vector_bits = 512, t.vector_registers = 32;
@@ -185,6 +186,7 @@ TEST(TensorPlan, LongStripsAreBlockedAndPacked) {
   EXPECT_FALSE(r.packs(64, 64, 128, 128, false));    // one block, rows 1 KiB apart
   EXPECT_TRUE(r.packs(64, 64, 128, 512, false));     // rows 4 KiB apart
   EXPECT_FALSE(r.packs(4, 784, 128, 128, false));    // one block of rows: nothing to reuse
+  EXPECT_FALSE(r.packs(16, 1024, 16, 16, false));    // the strip is all of B: contiguous already
   TileRules r32 = TileRules::for_target(t, DType::F32);
   EXPECT_EQ(r32.k_block(784, r32.tile_cols), 64);
 }

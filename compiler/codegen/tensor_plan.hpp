@@ -30,7 +30,8 @@ struct TileRules {
   // A packed strip longer than this is walked in blocks of k of about this size, every block of
   // rows over one block of k before the next: the block stays in L1 (48 KiB on the AVX-512
   // hosts) between blocks of rows. B's rows are then packed whatever their stride, when two
-  // blocks of rows or more reuse them (bench/choices.md, "Blocks of k").
+  // blocks of rows or more reuse them and the strip is narrower than B (bench/choices.md,
+  // "Blocks of k").
   static constexpr std::int64_t kBlockBytes = 16 << 10;
   // LLVM's TinyTripCountVectorThreshold: shorter loops are vectorized only by predication.
   static constexpr std::int64_t kTinyTrip = 16;
