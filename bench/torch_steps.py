@@ -11,7 +11,10 @@ environment sets OPENBLAS_CORETYPE=Haswell; `env -u OPENBLAS_CORETYPE` lets it d
 the kernel set in use is printed and recorded. Runs only when torch can be imported; otherwise it says so and exits with status 0.
 
 One step = optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); optimizer.step(),
-on a fixed minibatch (the first `batch` rows of the data, as in gradc_train_bench). Per
+on a fixed minibatch (the first `batch` rows of the data, as gradc_train_bench's gradc,
+gradc_kernel and trainer_fixed), or with `--minibatch shuffled` on the rows of a random
+permutation of the whole data set, a fresh one per epoch, gathered by x = X[idx] in each step
+(what gradc train and gradc_train_bench's trainer_run do; a data set of one batch is fixed). Per
 repetition: chunks of up to 1,024 steps, each from the initial parameters and a fresh optimizer
 (set up untimed; gradc_train_bench also goes back to the initial parameters every 1,024 steps),
 until at least --min-time seconds of steps were timed; the figure is wall time per step
@@ -78,7 +81,7 @@ CASES = [
      lambda: read_csv(os.path.join(ROOT, "examples/data/regression.csv"), ["x1", "x2"], "y")),
     ("spiral", [2, 32, 32, 2], "relu", "ce", ("sgd", 0.1), 64, 3,
      lambda: read_csv(os.path.join(ROOT, "examples/data/spiral.csv"), ["x", "y"], "label")),
-    ("mnist_like", [784, 128, 10], "relu", "ce", ("sgd", 0.01), 64, 11, lambda: mnist_like(64)),
+    ("mnist_like", [784, 128, 10], "relu", "ce", ("sgd", 0.01), 64, 11, lambda rows: mnist_like(rows)),
 ]
 
 
@@ -118,6 +121,8 @@ def main():
                     help="comma-separated thread counts to run (default: torch's default, 1, and the CPU count)")
     ap.add_argument("--dtypes", default="f32,f64", help="comma-separated: f32, f64")
     ap.add_argument("--chunk", type=int, default=1024, help="steps per chunk (from the initial parameters)")
+    ap.add_argument("--minibatch", choices=["fixed", "shuffled"], default="fixed",
+                    help="the first batch rows every step, or shuffled minibatches of the whole data")
     args = ap.parse_args()
     try:
         import torch
@@ -161,17 +166,27 @@ def main():
         name, sizes, act, loss_kind, (opt_kind, lr), batch, seed, data = case
         if only and name not in only:
             continue
-        xs, ys = data()
+        xs, ys = data(64 if args.minibatch == "fixed" else 1024) if name == "mnist_like" else data()
+        shuffled = args.minibatch == "shuffled" and batch < len(xs)
         for dtype, dname in ((torch.float32, "f32"), (torch.float64, "f64")):
             if dname not in args.dtypes.split(","):
                 continue
-            x = torch.tensor(xs[:batch], dtype=dtype)
+            rows = len(xs) if shuffled else batch
+            x = torch.tensor(xs[:rows], dtype=dtype)
             if loss_kind == "mse":
-                y = torch.tensor(ys[:batch], dtype=dtype).reshape(-1, 1)
+                y = torch.tensor(ys[:rows], dtype=dtype).reshape(-1, 1)
                 loss_fn = F.mse_loss
             else:
-                y = torch.tensor([int(v) for v in ys[:batch]], dtype=torch.long)
+                y = torch.tensor([int(v) for v in ys[:rows]], dtype=torch.long)
                 loss_fn = F.cross_entropy
+            all_x, all_y = x, y
+            gen = torch.Generator().manual_seed(seed)
+            minibatches = []  # shuffled: this epoch's row indices, batch by batch
+
+            def next_rows():
+                if not minibatches:
+                    minibatches.extend(reversed(torch.randperm(rows, generator=gen).split(batch)))
+                return minibatches.pop()
             model, init = build(case, dtype)
 
             def fresh():
@@ -183,6 +198,10 @@ def main():
                 return torch.optim.Adam(model.parameters(), lr=lr)
 
             def step(opt):
+                x, y = all_x, all_y
+                if shuffled:
+                    idx = next_rows()
+                    x, y = all_x[idx], all_y[idx]
                 opt.zero_grad()
                 loss = loss_fn(model(x), y)
                 loss.backward()
@@ -213,6 +232,7 @@ def main():
                     cpu_rep.append(cpu / steps * 1e6)
                 med = statistics.median(per_rep)
                 results.append({"net": name, "dtype": dname, "threads": label, "num_threads": threads,
+                                "minibatch": "shuffled" if shuffled else "fixed",
                                 "us_per_step_median": med, "us_per_step_reps": per_rep,
                                 "cpu_us_per_step_median": statistics.median(cpu_rep), "first_loss": l0})
                 print("%-11s %s threads=%-7s (%d)  %10.2f us/step  (reps: %s)  first loss %.6g"

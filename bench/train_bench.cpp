@@ -27,6 +27,8 @@
 //   trainer_run     Trainer::run over whole epochs (shuffling, gathering rows, its own update;
 //                   parameters in the kernel's input buffer in the run's element type; no
 //                   metric), per step; f32: TrainOptions::dtype = F32 (float kernel, float state)
+//   trainer_fixed   Trainer::run on the first `batch` rows alone (one step per epoch, the rows
+//                   gathered once): the work of torch_steps.py's fixed-minibatch step
 // Each kernel is checked against the hand-written code before anything is timed.
 //
 // Extra modes: `gradc_train_bench --emit_ir=NET[:f32][:raw]` prints the step kernel's optimized
@@ -323,14 +325,26 @@ void BM_Hand(benchmark::State& state, const std::string& name, int variant) {
   counters(state, n, loss);
 }
 
-// Trainer::run over `epochs` epochs (the metric switched off), per step.
-void BM_TrainerRun(benchmark::State& state, const std::string& name, DType dtype) {
+// Trainer::run over `epochs` epochs (the metric switched off), per step. With `fixed`, over
+// the first `batch` rows of the data alone: one step per epoch on the same rows, gathered once,
+// as bench/torch_steps.py times PyTorch by default.
+void BM_TrainerRun(benchmark::State& state, const std::string& name, DType dtype, bool fixed = false) {
   Net& n = net(name);
-  Module& m = *n.module;
+  std::unique_ptr<Module> first_rows;
+  if (fixed) {
+    std::size_t keep = static_cast<std::size_t>(n.batch);
+    first_rows = compile_module(load_source(n.c->path), true, [keep](const std::string& path) {
+      Table t = read_csv(path);
+      t.values.resize(std::min(t.values.size(), keep * t.columns.size()));
+      return t;
+    });
+  }
+  Module& m = fixed ? *first_rows : *n.module;
   Training saved = *m.training;
   // Epochs per run: xor 2,000 (1 step each), regression 20 (1 step), spiral 100 (8 steps),
   // mnist_like 2 (16 steps): about 1-50 ms per run.
   std::int64_t epochs = name == "xor" ? 2000 : name == "regression" ? 20 : name == "spiral" ? 100 : 2;
+  if (fixed) epochs = name == "xor" ? 2000 : name == "mnist_like" ? 32 : 100;
   m.training->accuracy_pred = nullptr;
   m.training->accuracy_target = nullptr;
   m.training->log_every = epochs;
@@ -370,6 +384,7 @@ void register_all() {
     reg("f32/hand_o3native", [nm](benchmark::State& s) { BM_Hand<float>(s, nm, 2); });
     reg("f32/hand_grads", [nm](benchmark::State& s) { BM_Hand<float>(s, nm, 3); });
     reg("f32/trainer_run", [nm](benchmark::State& s) { BM_TrainerRun(s, nm, DType::F32); });
+    reg("f32/trainer_fixed", [nm](benchmark::State& s) { BM_TrainerRun(s, nm, DType::F32, true); });
     reg("f64/gradc", [nm](benchmark::State& s) { BM_Gradc<double>(s, nm, false); });
     reg("f64/gradc_inplace", [nm](benchmark::State& s) { BM_Gradc<double>(s, nm, true); });
     reg("f64/gradc_o3update", [nm](benchmark::State& s) { BM_Gradc<double>(s, nm, false, true); });
@@ -379,6 +394,7 @@ void register_all() {
     reg("f64/hand_o3native", [nm](benchmark::State& s) { BM_Hand<double>(s, nm, 2); });
     reg("f64/hand_grads", [nm](benchmark::State& s) { BM_Hand<double>(s, nm, 3); });
     reg("f64/trainer_run", [nm](benchmark::State& s) { BM_TrainerRun(s, nm, DType::F64); });
+    reg("f64/trainer_fixed", [nm](benchmark::State& s) { BM_TrainerRun(s, nm, DType::F64, true); });
   }
 }
 
