@@ -222,7 +222,13 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
   // part function (parallel_tiles): the parts run at once and the buffer is one global.
   bool pack = bm.stride[1] == 1 && packs(m, kk, p, bm.stride[0], extras.bnode != nullptr);
   if (extras.bnode && !pack) throw std::logic_error("codegen: a packed operand in a product that does not pack");
-  std::int64_t packed_off = pack ? allocate(kk * widest) : 0;
+  // A long strip of a plain B in blocks of k (TileRules::k_block) is packed a block at a time,
+  // just before the blocks of rows read it: the block is written to L1 and read there, where a
+  // whole strip would go out to L2 and back (the 784-128-10 step's X @ W1: bench/choices.md,
+  // "Blocks of k"). A computed B, or one with a column sum riding on it, is packed whole.
+  const std::int64_t kc = pack ? k_block(kk, widest) : kk, blocks = (kk + kc - 1) / kc;
+  const bool block_packs = blocks > 1 && !extras.bnode && !extras.colsum;
+  std::int64_t packed_off = pack ? allocate((block_packs ? kc : kk) * widest) : 0;
   for (const Part& jp : col_parts) {
     std::vector<Loop> j_open;
     llvm::Value* j0 = nullptr;
@@ -236,20 +242,22 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
       j0 = b_.CreateAdd(b_.CreateMul(jt, b_.getInt64(jp.width), "", true, true), b_.getInt64(jp.start), "", true,
                         true);
       bsrc_shape = Shape{static_cast<std::int32_t>(kk), static_cast<std::int32_t>(jp.width)};
-      bsrc = contiguous(workspace_, packed_off, bsrc_shape);
       jb0 = b_.getInt64(0);
-      scoped_nest([&](const AccScope& scope) {
-        if (extras.bnode) {
-          pack_computed(extras.bnode, bsrc, bsrc_shape, j0, jp.width, scope);
-          return;
-        }
-        Loop kl = begin_loop(kk, "k");
-        Loop jl = begin_loop(jp.width, "j");
-        Idx at{kl.iv, b_.CreateAdd(j0, jl.iv, "", true, true), nullptr};
-        scope.acc(store(bsrc, bsrc_shape, Idx{kl.iv, jl.iv, nullptr}, load(bm, bs, at)));
-        end_loop(jl);
-        end_loop(kl);
-      });
+      if (block_packs) bsrc_shape = Shape{static_cast<std::int32_t>(kc), static_cast<std::int32_t>(jp.width)};
+      bsrc = contiguous(workspace_, packed_off, bsrc_shape);
+      if (!block_packs)
+        scoped_nest([&](const AccScope& scope) {
+          if (extras.bnode) {
+            pack_computed(extras.bnode, bsrc, bsrc_shape, j0, jp.width, scope);
+            return;
+          }
+          Loop kl = begin_loop(kk, "k");
+          Loop jl = begin_loop(jp.width, "j");
+          Idx at{kl.iv, b_.CreateAdd(j0, jl.iv, "", true, true), nullptr};
+          scope.acc(store(bsrc, bsrc_shape, Idx{kl.iv, jl.iv, nullptr}, load(bm, bs, at)));
+          end_loop(jl);
+          end_loop(kl);
+        });
       if (extras.colsum) {  // the column sums of the strip (riders), each from +0 with k increasing
         Shape ss{static_cast<std::int32_t>(p)};
         auto step = [&](llvm::Value* kv, bool first) {
@@ -271,6 +279,15 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
     // B[k,j] over the j tile, prev = +0 at k = 0 (C is not zeroed first: no memset, no load of
     // the zeros) and C[i,j] after; the epilogue when the block of k is the last.
     auto row_blocks = [&](llvm::Value* k0, std::int64_t klen, bool first, bool last) {
+      if (block_packs)
+        scoped_nest([&](const AccScope& scope) {
+          Loop kl = begin_loop(klen, "k");
+          Loop jl = begin_loop(jp.width, "j");
+          Idx at{b_.CreateAdd(k0, kl.iv, "", true, true), b_.CreateAdd(j0, jl.iv, "", true, true), nullptr};
+          scope.acc(store(bsrc, bsrc_shape, Idx{kl.iv, jl.iv, nullptr}, load(bm, bs, at)));
+          end_loop(jl);
+          end_loop(kl);
+        });
       for (const Part& ip : row_parts) {
         if (ip.count == 0) continue;
         std::vector<Loop> open;
@@ -300,7 +317,8 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
             jv = jl.iv;
           }
           llvm::Value* j = b_.CreateAdd(jt0, jv, "", true, true);
-          llvm::Value* bv = mark_ab(load(bsrc, bsrc_shape, Idx{kv, b_.CreateAdd(jbt0, jv, "", true, true), nullptr}));
+          llvm::Value* kb = block_packs ? b_.CreateSub(kv, k0, "", true, true) : kv;  // B's row in bsrc
+          llvm::Value* bv = mark_ab(load(bsrc, bsrc_shape, Idx{kb, b_.CreateAdd(jbt0, jv, "", true, true), nullptr}));
           for (std::int64_t q = 0; q < ip.width; ++q) {
             llvm::Value* cp = address(c, cs, Idx{is[q], j, nullptr});
             llvm::Value* prev = zero_first ? k(0) : acc_scope.acc(b_.CreateLoad(t_, cp));
@@ -327,7 +345,6 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
     };
     // A long packed strip in blocks of k (TileRules::k_block): each element still sums its
     // terms with k increasing, so the bits are those of one pass.
-    std::int64_t kc = pack ? k_block(kk, widest) : kk, blocks = (kk + kc - 1) / kc;
     if (blocks == 1) {
       row_blocks(b_.getInt64(0), kk, true, true);
     } else {
@@ -342,7 +359,7 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
     }
     for (std::size_t l = j_open.size(); l-- > 0;) end_loop(j_open[l]);
   }
-  if (pack) release(packed_off, kk * widest);
+  if (pack) release(packed_off, (block_packs ? kc : kk) * widest);
   if (extras.colsum && !pack) {  // not packed after all (B's layout): a loop of its own
     Shape ss{static_cast<std::int32_t>(p)};
     zero(*extras.colsum, p);
