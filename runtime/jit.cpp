@@ -438,6 +438,7 @@ struct Jit::Impl {
   std::string cache_context;  // the key's part that is the Jit's: target, versions (compile() adds the tier)
   std::optional<CacheKey> to_store;  // the kernel being compiled, whose object goes to the cache
   CacheStats stats;
+  unsigned widest_bits = 0;  // the widest vectors of the kernels compiled so far (vectors())
   std::size_t split_above = 0, split_ops = 0;  // Options'
   std::optional<llvm::orc::JITTargetMachineBuilder> compile_jtmb;  // the compile layer's
   unsigned compile_threads = 1;
@@ -654,6 +655,15 @@ Kernel Jit::compile(const KernelSpec& spec, Tier tier) {
   }
   k.num_inputs = static_cast<std::size_t>(element_count(spec.inputs));
   k.num_outputs = static_cast<std::size_t>(element_count(spec.outputs));
+  // Its widest vectors: the batch entry's rows at a time (the optimized tier's), or the matrix
+  // products' tiles.
+  TargetInfo host = impl_->target();
+  if (tier != Tier::Optimized) host.batch_vector_bits = 0;  // fast_target's scalar batch loop
+  unsigned lanes = batch_lanes(spec, host);
+  unsigned bits = is_tensor_kernel(spec) ? std::max(host.vector_bits, kernel_target(spec, host).wide_vector_bits)
+                  : lanes > 1            ? lanes * (spec.dtype == DType::F32 ? 32u : 64u)
+                                         : host.vector_bits;
+  impl_->widest_bits = std::max(impl_->widest_bits, bits);
   return k;
 }
 
@@ -684,7 +694,7 @@ Jit::Vectors Jit::vectors() const {
     }
   if (isa == "avx512f") isa = "avx512";
   std::lock_guard lock(impl_->mutex);
-  return Vectors{isa, impl_->target().vector_bits};
+  return Vectors{isa, impl_->widest_bits ? impl_->widest_bits : impl_->target().vector_bits};
 }
 
 TargetInfo Jit::target() const {

@@ -88,8 +88,10 @@ class Jit {
   CacheStats cache_stats() const;
 
   /// The widest vector instruction set the target machine has, e.g. "avx512", "avx2", "neon",
-  /// and the vector width its cost model shapes loops for (which may be narrower, as LLVM's
-  /// tuning for some AVX-512 CPUs prefers 256 bits).
+  /// and the widest vectors of the kernels compiled so far (a scalar kernel's batch entry: its
+  /// points at a time; a tensor kernel: its matrix products' tiles, 512 bits on AVX-512 hosts
+  /// when they are large); before any, the width LLVM's cost model shapes loops for (which may
+  /// be narrower, as its tuning for some AVX-512 CPUs prefers 256 bits).
   struct Vectors {
     std::string isa;
     unsigned bits = 0;
