@@ -217,9 +217,10 @@ void TensorBody::matmul_tiles(const Storage& a, const Storage& bm, const Storage
   // again. When B's rows are 4 KiB or more apart, the strip's lines fall in few cache sets
   // and are evicted between blocks (X^T @ dZ of examples/gmm.grad; bench/choices.md,
   // "Packed strips"). Copying the strip once into a contiguous
-  // buffer makes every later pass read consecutive lines. Only the reads of B move: each
-  // C element sums the same terms in the same order, so results are bit-identical. Not in a
-  // part function (parallel_tiles): the parts run at once and the buffer is one global.
+  // buffer makes every later pass read consecutive lines; a strip longer than L1 holds is
+  // also packed, and walked in blocks of k (TileRules::packs, k_block). Only the reads of B
+  // move: each C element sums the same terms in the same order, so results are bit-identical.
+  // Not in a part function (parallel_tiles): the parts run at once and the buffer is one global.
   bool pack = bm.stride[1] == 1 && packs(m, kk, p, bm.stride[0], extras.bnode != nullptr);
   if (extras.bnode && !pack) throw std::logic_error("codegen: a packed operand in a product that does not pack");
   // A long strip of a plain B in blocks of k (TileRules::k_block) is packed a block at a time,
