@@ -171,7 +171,7 @@ struct Emit {
 
 // ---- sin and cos ----------------------------------------------------------------------------
 // Reduced by pi, not pi/2, so that one polynomial serves (fdlibm's two kernels on every lane and
-// a select cost ~45 instructions per vector; this ~30). n = nearest integer to x/pi (cos: to
+// a select cost ~45 instructions per vector; this 26 and 2 for the sign). n = nearest integer to x/pi (cos: to
 // x/pi - 1/2, and n + 1/2 in place of n), r = x - n pi in [-pi/2, pi/2] as a double-double
 // rh + rl: a = x - n*kPi[0] is exact (sin: n = 0 or |x| > 1.5, x and n*kPi[0] multiples of 2^-52
 // and |a| < 2; cos: where |x| < 1 it is not, and its rounding error, exact by Fast2Sum, goes into
