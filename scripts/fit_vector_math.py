@@ -4,9 +4,13 @@
 Each polynomial is a weighted least-squares fit at Chebyshev nodes in 50-digit arithmetic
 (mpmath), which is within a few percent of the minimax error; the coefficients are then rounded
 to double and the fit's error measured again, with the rounded coefficients, on a dense grid.
-The f64 sin/cos kernels and log use fdlibm's published coefficients instead (see vector_math.cpp);
-this script fits the rest:
+f64 log uses fdlibm's published coefficients instead (see vector_math.cpp); this script fits
+the rest:
   exp64  exp(r) = 1 + r + r^2/2 + r^3 P(r), |r| <= ln2/2 (+ margin), relative error ~2^-61
+  sinpi64 sin(r) = r (1 + S1 r^2 + r^4 Q(r^2)), S1 = -1/6 rounded to double (vector_math.cpp
+          evaluates 1 + S1 r^2 exactly), |r| <= pi/2 (+ margin), relative error ~2^-61 (f64 sin, cos)
+  cosline cos(r) ~ 1 + c r^2, |r| <= pi/2: the slope c (to 3 digits) of least maximum error (~0.039),
+          for the reduction's low part
   sinpi32 sin(r) = r + r^3 S(r^2),       |r| <= pi/2 (+ margin), relative error ~2^-35 (f32 sin
           and cos, computed in f64)
   and for f32 arithmetic, coefficients rounded to float (the error measured with them):
@@ -58,6 +62,15 @@ def main():
               for r in mp.linspace(-ln2h, ln2h, 2001))
     report("exp64", c, err)
     h = (mp.pi / 2 * mp.mpf("1.0001")) ** 2
+    s1 = float(mp.mpf(-1) / 6)
+    c = fit(lambda z: (mp.sin(mp.sqrt(z)) / mp.sqrt(z) - 1 - s1 * z) / z ** 2 if z else mp.mpf(1) / 120, 0, h, 6,
+            weight=lambda z: z * z)
+    err = max(abs(r * (1 + s1 * r * r + r ** 4 * horner(c, r * r)) - mp.sin(r)) / mp.sin(r)
+              for r in mp.linspace(1e-9, mp.sqrt(h), 3001))
+    report("sinpi64 (Q; S1 = %r)" % s1, c, err)
+    line = lambda c: max(abs(mp.cos(mp.sqrt(z)) - 1 - c * z) for z in mp.linspace(0, h, 400))
+    c = min((line(c), c) for c in (-0.5 + k / 1000 for k in range(121)))
+    print(f"cosline: slope {c[1]!r}, max error {float(c[0]):.4f}")
     c = fit(lambda z: (mp.sin(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(-1) / 6, 0, h, 4,
             weight=lambda z: z)
     err = max(abs(r + r ** 3 * horner(c, r * r) - mp.sin(r)) / mp.sin(r) for r in mp.linspace(1e-9, mp.sqrt(h), 2001))

@@ -93,6 +93,18 @@ void check(const Function& fn) {
     if (!fn.positive && (i / 2) % 2) v = -v;
     xs.push_back(static_cast<T>(v));
   }
+  if (fn.op == Op::Sin || fn.op == Op::Cos) {
+    // Where the reduction by pi cancels most (x near k pi/2: sin or cos near 0, the remainder r
+    // near 0 or near +-pi/2, the polynomial's edge) over its whole range |x| <= 2^20, and tiny x.
+    const long double half_pi = 1.570796326794896619231321691639751442L;
+    for (int i = 0; i < 200'000; ++i) {
+      long double k = std::floor(i % 4 == 0 ? unit(rng) * 16 : std::ldexp(unit(rng), 20) / half_pi);
+      T v = static_cast<T>(k * half_pi);
+      for (int step = static_cast<int>(unit(rng) * 4); step > 0; --step) v = std::nextafter(v, T(i % 2 ? 1e9 : -1e9));
+      xs.push_back(i % 3 ? v : -v);
+      if (i % 50 == 0) xs.push_back(static_cast<T>(std::ldexp(unit(rng) - 0.5, -20 - i % (f32 ? 130 : 1000))));
+    }
+  }
   const std::size_t n_random = xs.size();
   for (T e : edges<T>()) xs.push_back(e);
   std::vector<T> got(xs.size());

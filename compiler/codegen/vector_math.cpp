@@ -8,10 +8,10 @@
 // by pi), so the result is the correctly rounded one but for rare ties; in f32 arithmetic they
 // would need pi/2, two kernels and an exact two-part reduction, no fewer instructions.
 //
-// Coefficient sources: sin/cos kernels and log's Lg1..Lg7 are fdlibm's (Sun Microsystems 1993,
-// as in musl's __sin.c, __cos.c, log.c: "Permission to use, copy, modify, and distribute this
-// software is freely granted, provided that this notice is preserved"); the exp and all f32
-// polynomials are fitted by scripts/fit_vector_math.py (mpmath), which prints them.
+// Coefficient sources: log's Lg1..Lg7 are fdlibm's (Sun Microsystems 1993, as in musl's log.c:
+// "Permission to use, copy, modify, and distribute this software is freely granted, provided
+// that this notice is preserved"); the sin, exp and all f32 polynomials are fitted by
+// scripts/fit_vector_math.py (mpmath), which prints them.
 #include "compiler/codegen/vector_math.hpp"
 
 #include <llvm/IR/Constants.h>
@@ -34,28 +34,23 @@ namespace {
 
 using llvm::Value;
 
-// pi/2 = kPio2[0] + kPio2[1] + kPio2[2] (each the double nearest the rest), 2/pi
-constexpr double kPio2[3] = {1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33};
-constexpr double kTwoOverPi = 0.6366197723675814;
 // pi = kPi[0] + kPi[1] (+ ~1e-32), 1/pi
 constexpr double kPi[2] = {3.141592653589793, 1.2246467991473532e-16};
+// pi = kPi[0] + kPiMid + kPiLow (+ 4e-43): kPiMid is the rest rounded to 33 bits, so that n kPiMid
+// is exact for the 2n < 2^20 of sin_cos64's reduction; kPiLow the double nearest what is left.
+constexpr double kPiMid = 1.224646799076922e-16, kPiLow = 7.0431197303664e-27;
 constexpr double kInvPi = 0.3183098861837907;
 // ln 2 = kLn2[0] + kLn2[1], 1/ln 2
 constexpr double kLn2[2] = {0.6931471805599453, 2.3190468138462996e-17};
 constexpr double kInvLn2 = 1.4426950408889634;
 // x + kShifter rounds x to an integer (|x| < 2^51) and leaves it in the low bits of the result.
 constexpr double kShifter = 6755399441055744.0;  // 0x1.8p52
-// |x| up to this: sin and cos reduce by the 3-part pi/2 (a = x - n*kPio2[0] is exact, the rest
-// kept as a double-double); beyond, and for inf and nan, SLEEF's function computes the lane.
+// |x| up to this: sin and cos reduce by the 3-part pi (the remainder kept as a double-double);
+// beyond, and for inf and nan, SLEEF's function computes the lane.
 constexpr double kSinFastLimit = 1048576.0;  // 2^20
 // tanh(x) rounds to +-1 (f64) from |x| > 19.1: the argument of exp is clamped to 2*20.
 constexpr double kTanhClamp = 40.0;
 
-// fdlibm's __kernel_sin, __kernel_cos (|x| <= pi/4, relative error < 2^-58)
-constexpr double kS[6] = {-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
-                          2.75573137070700676789e-06,  -2.50507602534068634195e-08, 1.58969099521155010221e-10};
-constexpr double kC[6] = {4.16666666666666019037e-02,  -1.38888888888741095749e-03, 2.48015872894767294178e-05,
-                          -2.75573143513906633035e-07, 2.08757232129817482790e-09,  -1.13596475577881948265e-11};
 // fdlibm's log: log(1+f) = f - f^2/2 + s (f^2/2 + R(s^2)), s = f/(2+f); ln 2 split so that
 // k*kLn2Hi is exact.
 constexpr double kLg[7] = {6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
@@ -68,6 +63,15 @@ const std::initializer_list<double> kExp64Tail = {
     0.16666666666666685,   0.041666666666666685, 0.008333333333316316, 0.0013888888888872995,
     0.0001984126989792604, 2.480158734968952e-05, 2.755723349537905e-06, 2.755725147654292e-07,
     2.511246639457876e-08, 2.0921855023429074e-09};
+// sin(r) = r (1 + S1 r^2 + r^4 Q(r^2)), S1 = -1/6 rounded, |r| <= pi/2: relative error 2^-61.2
+// (fit_vector_math.py, sinpi64)
+constexpr double kSinPi64S1 = -0.16666666666666666;
+const std::initializer_list<double> kSinPi64 = {0.008333333333333212,    -0.00019841269841215238, 2.7557319212123565e-06,
+                                                -2.5052106959418843e-08, 1.605894389206604e-10,   -7.643096453023031e-13,
+                                                2.7222418207018076e-15};
+// cos r = 1 + kCosSlope r^2 within 0.039 for |r| <= pi/2 (the line through 1 closest to it;
+// fit_vector_math.py, cosline): exact at r = 0, where sin_cos64's rl may exceed rh's ulp
+constexpr double kCosSlope = -0.421;
 // sin(r) = r + r^3 S(r^2), |r| <= pi/2: relative error 2^-35.0 (sinpi32)
 const std::initializer_list<double> kSinPi32 = {-0.16666666630686114, 0.008333331289190334, -0.00019840890351755742,
                                                 2.7526451246387767e-06, -2.3906609967451275e-08};
@@ -166,33 +170,39 @@ struct Emit {
 };
 
 // ---- sin and cos ----------------------------------------------------------------------------
-// n = nearest integer to x 2/pi, r = x - n pi/2 (|r| <= pi/4): a = x - n*kPio2[0] is exact (x and
-// n*kPio2[0] are multiples of 2^-53 and |a| < 1), the rest n*(kPio2[1] + kPio2[2]) is subtracted
-// as a double-double rh + rl. sin x = +-sin r or +-cos r by the quadrant n mod 4 (cos: n+1).
+// Reduced by pi, not pi/2, so that one polynomial serves (fdlibm's two kernels on every lane and
+// a select cost ~45 instructions per vector; this 26 and 2 for the sign). n = nearest integer to x/pi (cos: to
+// x/pi - 1/2, and n + 1/2 in place of n), r = x - n pi in [-pi/2, pi/2] as a double-double
+// rh + rl: a = x - n*kPi[0] is exact (sin: n = 0 or |x| > 1.5, x and n*kPi[0] multiples of 2^-52
+// and |a| < 2; cos: where |x| < 1 it is not, and its rounding error, exact by Fast2Sum, goes into
+// rl), p = n*kPiMid is exact, rh = a - p by Fast2Sum, n*kPiLow rounded is far below rh's ulp.
+// sin x = (-1)^n sin r, cos x = (-1)^(n+1/2+1/2) sin r.
+// sin r = rh u + rh (S1 ze + ue + z^2 Q(z)) + rl cos rh, z = rh^2 (+ its error ze by FMA),
+// u = 1 + S1 z (+ its error ue): the terms near 1 are exact but for one final rounding (by FMA),
+// the rest is below 0.08 and within ~4 of its own ulp, so that the error stays under 1 ulp
+// where sin r is near 1 (the r^3 term is up to 0.65 there; 0.5 + ~0.35 ulp bound). cos rh in
+// rl's term is a line in z (within 0.039; |rl| <= ulp(rh) but where rh is near 0 and the line
+// exact; cos, |x| < 1: 2 ulp(rh), 0.08 ulp).
+// nrl = -rl, so that rl's term is added with its own sign: sin(-0) = -0.
 Value* sin_cos64(Emit& e, Value* x, bool cos) {
-  Value* kd = e.fma(x, e.k(kTwoOverPi), e.k(kShifter));
+  Value* kd = cos ? e.add(e.fma(x, e.k(kInvPi), e.k(-0.5)), e.k(kShifter)) : e.fma(x, e.k(kInvPi), e.k(kShifter));
   Value* n = e.sub(kd, e.k(kShifter));
-  Value* a = e.fma(n, e.k(-kPio2[0]), x);
-  Value* p = e.mul(n, e.k(kPio2[1]));
-  Value* pe = e.fma(n, e.k(kPio2[1]), e.b.CreateFNeg(p));  // n*kPio2[1] = p + pe exactly
+  if (cos) n = e.add(n, e.k(0.5));
+  Value* a = e.fma(n, e.k(-kPi[0]), x);
+  Value* p = e.mul(n, e.k(kPiMid));
   Value* rh = e.sub(a, p);
-  Value* rl = e.sub(e.sub(e.sub(a, rh), p), e.fma(n, e.k(kPio2[2]), pe));
-  // fdlibm's kernels on the double-double rh + rl
+  Value* nrl = e.fma(n, e.k(kPiLow), e.sub(p, e.sub(a, rh)));
+  // cos: x - n kPi[0] = a + ae; ae = 0 where a is exact (a + n kPi[0] rounds to x)
+  if (cos) nrl = e.sub(nrl, e.sub(x, e.fma(n, e.k(kPi[0]), a)));
   Value* z = e.mul(rh, rh);
-  Value* w = e.mul(z, z);
-  Value* v = e.mul(z, rh);
-  Value* r = e.add(e.poly(z, {kS[1], kS[2], kS[3]}), e.mul(e.mul(z, w), e.poly(z, {kS[4], kS[5]})));
-  // sin = rh - ((z (rl/2 - v r) - rl) - v S1)
-  Value* s = e.sub(rh, e.sub(e.sub(e.mul(z, e.sub(e.mul(e.k(0.5), rl), e.mul(v, r))), rl), e.mul(v, e.k(kS[0]))));
-  Value* rc = e.add(e.mul(z, e.poly(z, {kC[0], kC[1], kC[2]})), e.mul(e.mul(w, w), e.poly(z, {kC[3], kC[4], kC[5]})));
-  Value* hz = e.mul(e.k(0.5), z);
-  Value* w1 = e.sub(e.k(1), hz);
-  // cos = w1 + (((1 - w1) - hz) + (z rc - rh rl))
-  Value* c = e.add(w1, e.add(e.sub(e.sub(e.k(1), w1), hz), e.sub(e.mul(z, rc), e.mul(rh, rl))));
-  Value* q = e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0));
-  Value* odd = e.b.CreateICmpNE(e.b.CreateAnd(q, e.ki(1)), e.ki(0));
-  Value* sign = e.b.CreateShl(e.b.CreateAnd(q, e.ki(2)), e.ki(62));
-  return e.real(e.b.CreateXor(e.bits(e.sel(odd, c, s)), sign));
+  Value* ze = e.fma(rh, rh, e.b.CreateFNeg(z));
+  Value* u = e.fma(z, e.k(kSinPi64S1), e.k(1));
+  Value* ue = e.fma(z, e.k(kSinPi64S1), e.sub(e.k(1), u));  // 1 - u exact (u in [0.58, 1])
+  Value* tail = e.fma(e.mul(z, z), e.poly(z, kSinPi64), e.fma(ze, e.k(kSinPi64S1), ue));
+  Value* cosr = e.fma(z, e.k(kCosSlope), e.k(1));
+  Value* s = e.fma(rh, u, e.fma(nrl, e.b.CreateFNeg(cosr), e.mul(rh, tail)));
+  Value* sign = e.b.CreateShl(e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0)), e.ki(63));
+  return e.real(e.b.CreateXor(e.bits(s), sign));
 }
 
 // f32 results: reduced by pi, not pi/2, so that one polynomial serves (on |r| <= pi/2): n =
