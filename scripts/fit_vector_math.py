@@ -11,12 +11,12 @@ the rest:
           evaluates 1 + S1 r^2 exactly), |r| <= pi/2 (+ margin), relative error ~2^-61 (f64 sin, cos)
   cosline cos(r) ~ 1 + c r^2, |r| <= pi/2: the slope c (to 3 digits) of least maximum error (~0.039),
           for the reduction's low part
-  sinpi32 sin(r) = r + r^3 S(r^2),       |r| <= pi/2 (+ margin), relative error ~2^-35 (f32 sin
-          and cos, computed in f64)
   and for f32 arithmetic, coefficients rounded to float (the error measured with them):
   expm1f  expm1(r) = r + r^2 P(r),       |r| <= ln2/2, relative error ~2^-25.7 (tanh)
   tanhf   tanh(a) = a + a^3 T(a^2),      a <= 0.55, ~2^-27.9
   log1pf  log1p(f) = f + f^2 L(f),       f in [sqrt2/2 - 1, sqrt2 - 1], ~2^-27.3
+  sinf    sin(r) = r + r^3 S(r^2),       |r| <= 0.83 (pi/4 and the rounding of n), ~2^-27.9
+  cosf    cos(r) = 1 - r^2/2 + r^4 C(r^2), |r| <= 0.83, ~2^-31.6
 
     /usr/bin/python3 scripts/fit_vector_math.py
 """
@@ -71,10 +71,6 @@ def main():
     line = lambda c: max(abs(mp.cos(mp.sqrt(z)) - 1 - c * z) for z in mp.linspace(0, h, 400))
     c = min((line(c), c) for c in (-0.5 + k / 1000 for k in range(121)))
     print(f"cosline: slope {c[1]!r}, max error {float(c[0]):.4f}")
-    c = fit(lambda z: (mp.sin(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(-1) / 6, 0, h, 4,
-            weight=lambda z: z)
-    err = max(abs(r + r ** 3 * horner(c, r * r) - mp.sin(r)) / mp.sin(r) for r in mp.linspace(1e-9, mp.sqrt(h), 2001))
-    report("sinpi32", c, err)
     f32 = lambda c: [float(np.float32(v)) for v in c]
     ln2h = mp.log(2) / 2 * mp.mpf("1.001")
     c = f32(fit(lambda r: (mp.exp(r) - 1 - r) / r ** 2 if r else mp.mpf(0.5), -ln2h, ln2h, 4, weight=lambda r: r * r))
@@ -90,6 +86,15 @@ def main():
                 weight=lambda f: f * f / abs(mp.log1p(f)) if f else 1))
     err = max(abs(f + f * f * horner(c, f) - mp.log1p(f)) / abs(mp.log1p(f)) for f in mp.linspace(lo, hi, 2000) if f)
     report("log1pf", c, err)
+    R = mp.mpf("0.83")
+    c = f32(fit(lambda z: (mp.sin(mp.sqrt(z)) - mp.sqrt(z)) / z ** mp.mpf(1.5) if z else mp.mpf(-1) / 6, 0, R * R, 3,
+                weight=lambda z: z))
+    err = max(abs(r + r ** 3 * horner(c, r * r) - mp.sin(r)) / mp.sin(r) for r in mp.linspace(1e-9, R, 2001))
+    report("sinf", c, err)
+    c = f32(fit(lambda z: (mp.cos(mp.sqrt(z)) - 1 + z / 2) / z ** 2 if z else mp.mpf(1) / 24, 0, R * R, 2,
+                weight=lambda z: z * z))
+    err = max(abs(1 - r * r / 2 + r ** 4 * horner(c, r * r) - mp.cos(r)) / mp.cos(r) for r in mp.linspace(0, R, 2001))
+    report("cosf", c, err)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -158,6 +159,73 @@ TEST(VectorMath, F32WithinOneUlp) {
   for (const Function& fn : kFunctions) check<float>(fn);
 }
 
+// f32 sin and cos over their whole fast range (|x| <= 2^20, the rest is SLEEF's): every 37th
+// float of each sign (68 million points, all exponents), and 16 consecutive floats from the one
+// nearest +-k pi/2 (towards 0 for odd k, away for even), for k up to 20,000 and 20,000 random k up
+// to 2^20 2/pi, where the reduction cancels most.
+// Reference: glibc's double sin and cos (within 1 ulp of double, far below f32's ulp).
+TEST(VectorMath, F32SinCosSweep) {
+  constexpr std::uint32_t kStride = 37;  // 1: every float (2.5 billion, a few minutes; run once by hand)
+  std::vector<float> near;
+  std::mt19937_64 rng(32);
+  std::uniform_int_distribution<long> far(20'000, static_cast<long>(1048576 / (M_PI / 2)));
+  for (long i = 1; i <= 40'000; ++i) {
+    long k = i <= 20'000 ? i : far(rng);
+    float c = static_cast<float>(k * (M_PI / 2));
+    for (int s = 0; s < 16; ++s) {
+      near.push_back(c);
+      near.push_back(-c);
+      c = std::nextafter(c, i % 2 ? 0.0f : 2e6f);
+    }
+  }
+  for (Op op : {Op::Sin, Op::Cos}) {
+    Graph g;
+    Builder b(g, Simplify::None);
+    const Node* x = b.var("x");
+    Nodes in = {x}, out = {b.call(op, x)};
+    Kernel k = jit().compile(KernelSpec{"k", in, out, true, DType::F32});
+    double worst = 0;
+    float worst_at = 0;
+    std::size_t points = 0;
+    std::vector<float> xs, got;
+    auto measure = [&] {
+      got.resize(xs.size());
+      k.batch_f32(xs.data(), got.data(), static_cast<std::int64_t>(xs.size()));
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        double ref = op == Op::Sin ? std::sin(static_cast<double>(xs[i])) : std::cos(static_cast<double>(xs[i]));
+        if (ref == 0) {  // sin(+-0): the zero with its sign
+          ASSERT_EQ(std::signbit(got[i]), std::signbit(xs[i])) << xs[i];
+          ASSERT_EQ(got[i], 0.0f) << xs[i];
+          continue;
+        }
+        double e = ulps(got[i], static_cast<long double>(ref));
+        if (e > worst) {
+          worst = e;
+          worst_at = xs[i];
+        }
+      }
+      points += xs.size();
+      xs.clear();
+    };
+    xs = near;
+    measure();
+    // in blocks of 2^22 floats, so that kStride = 1 fits in memory
+    for (std::uint64_t bits = 0; bits <= 0x49800000u; bits += kStride) {
+      for (std::uint32_t sign : {0u, 0x80000000u}) {
+        std::uint32_t u = static_cast<std::uint32_t>(bits) | sign;
+        float v;
+        std::memcpy(&v, &u, 4);
+        xs.push_back(v);
+      }
+      if (xs.size() >= (1u << 22)) measure();
+    }
+    measure();
+    EXPECT_LE(worst, 1.0) << op_info(op).name << " at " << worst_at;
+    std::printf("%s f32 sweep: %zu points, worst %.3f ulp at %.9g\n", op_info(op).name, points, worst,
+                static_cast<double>(worst_at));
+  }
+}
+
 // The mechanism the tests above measure: the batch computes sin, cos, log and tanh by gradc's
 // own code (vrcp14pd and no division on an AVX-512 host), SLEEF only for the lanes outside the
 // fast path (sin, cos, log), never for tanh.
@@ -169,6 +237,10 @@ TEST(VectorMath, BatchUsesGradcsOwnFunctions) {
     Nodes in = {x}, out = {b.call(Op::Tanh, b.call(Op::Log, b.call(Op::Sin, x)))};
     std::string ir = jit().llvm_ir(KernelSpec{"k", in, out, true, dtype});
     EXPECT_EQ(ir.find("Sleef_tanh"), std::string::npos) << ir;
+    // f32: sin in f32 arithmetic, no conversion to double
+    if (dtype == DType::F32) {
+      EXPECT_EQ(ir.find("fpext"), std::string::npos) << ir;
+    }
     // f32 tanh: f32 arithmetic (vrcp14ps for its quotient), f64: vrcp14pd
     if (jit().target().avx512) {
       EXPECT_NE(ir.find(dtype == DType::F32 ? "llvm.x86.avx512.rcp14.ps.512" : "llvm.x86.avx512.rcp14.pd.512"),

@@ -3,10 +3,9 @@
 //
 // f64: error analysis in the comments of each function; tests/test_vector_math.cpp measures the
 // maximum error against long double on millions of points (bench/batch.md lists it).
-// f32 log and tanh: f32 arithmetic on 16 lanes, compensated where a rounding would reach 1 ulp.
-// f32 sin and cos: computed in f64 (exact conversions, one polynomial of 2^-35 after a reduction
-// by pi), so the result is the correctly rounded one but for rare ties; in f32 arithmetic they
-// would need pi/2, two kernels and an exact two-part reduction, no fewer instructions.
+// f32 sin, cos, log and tanh: f32 arithmetic on 16 lanes, compensated where a rounding would reach
+// 1 ulp (sin and cos: an exact three-part reduction by pi/2 and two kernels; the f64 evaluation
+// they replace was correctly rounded but for ties, and needed twice the vectors and conversions).
 //
 // Coefficient sources: log's Lg1..Lg7 are fdlibm's (Sun Microsystems 1993, as in musl's log.c:
 // "Permission to use, copy, modify, and distribute this software is freely granted, provided
@@ -34,12 +33,10 @@ namespace {
 
 using llvm::Value;
 
-// pi = kPi[0] + kPi[1] (+ ~1e-32), 1/pi
-constexpr double kPi[2] = {3.141592653589793, 1.2246467991473532e-16};
-// pi = kPi[0] + kPiMid + kPiLow (+ 4e-43): kPiMid is the rest rounded to 33 bits, so that n kPiMid
+// pi = kPi0 + kPiMid + kPiLow (+ 4e-43): kPiMid is the rest rounded to 33 bits, so that n kPiMid
 // is exact for the 2n < 2^20 of sin_cos64's reduction; kPiLow the double nearest what is left.
+constexpr double kPi0 = 3.141592653589793, kInvPi = 0.3183098861837907;  // and 1/pi
 constexpr double kPiMid = 1.224646799076922e-16, kPiLow = 7.0431197303664e-27;
-constexpr double kInvPi = 0.3183098861837907;
 // ln 2 = kLn2[0] + kLn2[1], 1/ln 2
 constexpr double kLn2[2] = {0.6931471805599453, 2.3190468138462996e-17};
 constexpr double kInvLn2 = 1.4426950408889634;
@@ -72,9 +69,14 @@ const std::initializer_list<double> kSinPi64 = {0.008333333333333212,    -0.0001
 // cos r = 1 + kCosSlope r^2 within 0.039 for |r| <= pi/2 (the line through 1 closest to it;
 // fit_vector_math.py, cosline): exact at r = 0, where sin_cos64's rl may exceed rh's ulp
 constexpr double kCosSlope = -0.421;
-// sin(r) = r + r^3 S(r^2), |r| <= pi/2: relative error 2^-35.0 (sinpi32)
-const std::initializer_list<double> kSinPi32 = {-0.16666666630686114, 0.008333331289190334, -0.00019840890351755742,
-                                                2.7526451246387767e-06, -2.3906609967451275e-08};
+// f32 sin, cos: pi/2 = kPio2f[0] + kPio2f[1] + kPio2f[2] (+ 2^-76; kPio2f[0] rounded down, so that
+// n*kPio2f[1] is +0 for n = +0 and sin(-0) stays -0), the float nearest 2/pi;
+// sin r = r + r^3 S(r^2) (2^-27.9, sinf) and cos r = 1 - r^2/2 + r^4 C(r^2) (2^-31.6, cosf) on
+// |r| <= 0.83, float coefficients
+constexpr float kPio2f[3] = {1.570796251296997f, 7.549790126404332e-08f, -1.7151245100058819e-15f};
+constexpr float kTwoOverPif = 0.6366197466850281f;
+const std::initializer_list<double> kSinf = {-0.1666666716337204, 0.008333328180015087, -0.0001983884139917791, 2.713846015467425e-06};
+const std::initializer_list<double> kCosf = {0.04166663810610771, -0.0013886961387470365, 2.439346644678153e-05};
 // f32 arithmetic on 16 lanes (tanh, log): ln 2 = kLn2f[0] + kLn2f[1] (floats), x + kShifter32 rounds x
 // to an integer (|x| < 2^22) held in the low bits of the result.
 constexpr float kLn2f[2] = {0.6931471824645996f, -1.9046542121259336e-09f};
@@ -173,7 +175,7 @@ struct Emit {
 // Reduced by pi, not pi/2, so that one polynomial serves (fdlibm's two kernels on every lane and
 // a select cost ~45 instructions per vector; this 26 and 2 for the sign). n = nearest integer to x/pi (cos: to
 // x/pi - 1/2, and n + 1/2 in place of n), r = x - n pi in [-pi/2, pi/2] as a double-double
-// rh + rl: a = x - n*kPi[0] is exact (sin: n = 0 or |x| > 1.5, x and n*kPi[0] multiples of 2^-52
+// rh + rl: a = x - n*kPi0 is exact (sin: n = 0 or |x| > 1.5, x and n*kPi0 multiples of 2^-52
 // and |a| < 2; cos: where |x| < 1 it is not, and its rounding error, exact by Fast2Sum, goes into
 // rl), p = n*kPiMid is exact, rh = a - p by Fast2Sum, n*kPiLow rounded is far below rh's ulp.
 // sin x = (-1)^n sin r, cos x = (-1)^(n+1/2+1/2) sin r.
@@ -188,12 +190,12 @@ Value* sin_cos64(Emit& e, Value* x, bool cos) {
   Value* kd = cos ? e.add(e.fma(x, e.k(kInvPi), e.k(-0.5)), e.k(kShifter)) : e.fma(x, e.k(kInvPi), e.k(kShifter));
   Value* n = e.sub(kd, e.k(kShifter));
   if (cos) n = e.add(n, e.k(0.5));
-  Value* a = e.fma(n, e.k(-kPi[0]), x);
+  Value* a = e.fma(n, e.k(-kPi0), x);
   Value* p = e.mul(n, e.k(kPiMid));
   Value* rh = e.sub(a, p);
   Value* nrl = e.fma(n, e.k(kPiLow), e.sub(p, e.sub(a, rh)));
-  // cos: x - n kPi[0] = a + ae; ae = 0 where a is exact (a + n kPi[0] rounds to x)
-  if (cos) nrl = e.sub(nrl, e.sub(x, e.fma(n, e.k(kPi[0]), a)));
+  // cos: x - n kPi0 = a + ae; ae = 0 where a is exact (a + n kPi0 rounds to x)
+  if (cos) nrl = e.sub(nrl, e.sub(x, e.fma(n, e.k(kPi0), a)));
   Value* z = e.mul(rh, rh);
   Value* ze = e.fma(rh, rh, e.b.CreateFNeg(z));
   Value* u = e.fma(z, e.k(kSinPi64S1), e.k(1));
@@ -205,19 +207,34 @@ Value* sin_cos64(Emit& e, Value* x, bool cos) {
   return e.real(e.b.CreateXor(e.bits(s), sign));
 }
 
-// f32 results: reduced by pi, not pi/2, so that one polynomial serves (on |r| <= pi/2): n =
-// nearest integer to x/pi (cos: to x/pi - 1/2, and n + 1/2 in place of n), r = x - n*pi in one
-// double (its error far below f32's ulp); sin x = (-1)^n sin r, cos x = (-1)^(n+1) sin r.
+// f32 sin and cos in f32 arithmetic on 16 lanes (|x| <= 2^20): n = nearest integer to x 2/pi,
+// r = x - n pi/2 = rh + rl with pi/2 in three floats: a = x - n*kPio2f[0] is exact (for |x| >= 1 both
+// are multiples of 2^-23 and |a| < 1; below, n = 0 or Sterbenz's lemma), n*kPio2f[1] is split
+// exactly by FMA, so rh + rl carries r to ~48 bits. |r| <= 0.83 (n from a rounded 2/pi), where
+// sin r = r + r^3 S(r^2) has a tail below 0.12 of the result, so its roundings stay small, and
+// cos r = 1 - r^2/2 + r^4 C(r^2) is kept exact through 1 - rh^2/2 (FMA, and 1 - w exact as
+// w >= 0.66). The quadrant n mod 4 (cos: n+1) picks the kernel and the sign.
 Value* sin_cos32(Emit& e, Value* x, bool cos) {
-  Value* kd = cos ? e.add(e.fma(x, e.k(kInvPi), e.k(-0.5)), e.k(kShifter)) : e.fma(x, e.k(kInvPi), e.k(kShifter));
-  Value* n = e.sub(kd, e.k(kShifter));
-  if (cos) n = e.add(n, e.k(0.5));
-  Value* r = e.fma(n, e.k(-kPi[1]), e.fma(n, e.k(-kPi[0]), x));
-  // sin r = r (1 + r^2 S(r^2)): a product, so that sin(-0) = -0
-  Value* z = e.mul(r, r);
-  Value* s = e.mul(r, e.fma(z, e.poly(z, kSinPi32), e.k(1)));
-  Value* sign = e.b.CreateShl(e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0)), e.ki(63));
-  return e.real(e.b.CreateXor(e.bits(s), sign));
+  Value* kd = e.fma(x, e.k(kTwoOverPif), e.k(kShifter32));
+  Value* n = e.sub(kd, e.k(kShifter32));
+  Value* a = e.fma(n, e.k(-kPio2f[0]), x);
+  Value* p = e.mul(n, e.k(kPio2f[1]));
+  Value* pe = e.fma(n, e.k(kPio2f[1]), e.b.CreateFNeg(p));
+  Value* rh = e.sub(a, p);
+  // -rl, so that sin = rh - (-tail) keeps sin(-0) = -0
+  Value* nrl = e.add(e.add(e.sub(rh, a), p), e.fma(n, e.k(kPio2f[2]), pe));
+  Value* z = e.mul(rh, rh);
+  Value* hr = e.mul(e.k(0.5), rh);
+  Value* w = e.fma(e.b.CreateFNeg(hr), rh, e.k(1));
+  // sin(rh + rl) = sin rh + rl cos rh, cos rh ~ w = 1 - rh^2/2 (rl alone: up to 0.17 ulp off)
+  Value* s = e.sub(rh, e.fma(e.b.CreateFNeg(e.mul(rh, z)), e.poly(z, kSinf), e.mul(nrl, w)));
+  Value* we = e.fma(e.b.CreateFNeg(hr), rh, e.sub(e.k(1), w));  // 1 - rh^2/2 = w + we
+  // cos(rh + rl) = cos rh - rl sin rh, sin rh ~ rh (the difference below 2^-28 of the result)
+  Value* c = e.add(w, e.fma(e.mul(z, z), e.poly(z, kCosf), e.fma(rh, nrl, we)));
+  Value* q = e.b.CreateAdd(e.bits(kd), e.ki(cos ? 1 : 0));
+  Value* odd = e.b.CreateICmpNE(e.b.CreateAnd(q, e.ki(1)), e.ki(0));
+  Value* sign = e.b.CreateShl(e.b.CreateAnd(q, e.ki(2)), e.ki(30));
+  return e.real(e.b.CreateXor(e.bits(e.sel(odd, c, s)), sign));
 }
 
 // ---- log ------------------------------------------------------------------------------------
@@ -356,20 +373,18 @@ llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigne
   Emit e{b, lanes, rcp14};
   Emit ef{b, lanes, rcp14, true};
   Value* x = f->getArg(0);
-  Value* xd = f32 && (op == Op::Sin || op == Op::Cos) ? b.CreateFPExt(x, e.t) : x;
   Value* r = nullptr;
   switch (op) {
-    case Op::Sin: case Op::Cos: r = f32 ? sin_cos32(e, xd, op == Op::Cos) : sin_cos64(e, xd, op == Op::Cos); break;
-    case Op::Log: r = f32 ? log32(ef, x) : log64(e, xd); break;
-    case Op::Tanh: r = f32 ? tanh32(ef, x) : tanh64(e, xd); break;
+    case Op::Sin: case Op::Cos: r = f32 ? sin_cos32(ef, x, op == Op::Cos) : sin_cos64(e, x, op == Op::Cos); break;
+    case Op::Log: r = f32 ? log32(ef, x) : log64(e, x); break;
+    case Op::Tanh: r = f32 ? tanh32(ef, x) : tanh64(e, x); break;
     default: throw std::logic_error("codegen: gradc has no vector function for op " + std::string(op_info(op).name));
   }
-  if (f32 && (op == Op::Sin || op == Op::Cos)) r = b.CreateFPTrunc(r, vt);
   // The lanes the fast path does not compute: SLEEF's function, called only for a vector that
   // has one (sin, cos: |x| > kSinFastLimit, inf, nan; log: all but positive normal x).
   Value* slow;
   if (op == Op::Sin || op == Op::Cos) {
-    slow = b.CreateFCmpUGT(e.abs(xd), e.k(kSinFastLimit));
+    slow = f32 ? b.CreateFCmpUGT(ef.abs(x), ef.k(kSinFastLimit)) : b.CreateFCmpUGT(e.abs(x), e.k(kSinFastLimit));
   } else if (op == Op::Log) {
     llvm::Constant* smallest = llvm::ConstantFP::get(vt, f32 ? 0x1p-126 : 0x1p-1022);
     slow = b.CreateOr(b.CreateFCmpULT(x, smallest), b.CreateFCmpUEQ(x, llvm::ConstantFP::getInfinity(vt)));
