@@ -384,7 +384,8 @@ llvm::Function* own_vector_function(llvm::Module& m, Op op, DType dtype, unsigne
   // has one (sin, cos: |x| > kSinFastLimit, inf, nan; log: all but positive normal x).
   Value* slow;
   if (op == Op::Sin || op == Op::Cos) {
-    slow = f32 ? b.CreateFCmpUGT(ef.abs(x), ef.k(kSinFastLimit)) : b.CreateFCmpUGT(e.abs(x), e.k(kSinFastLimit));
+    Emit& em = f32 ? ef : e;
+    slow = b.CreateFCmpUGT(em.abs(x), em.k(kSinFastLimit));
   } else if (op == Op::Log) {
     llvm::Constant* smallest = llvm::ConstantFP::get(vt, f32 ? 0x1p-126 : 0x1p-1022);
     slow = b.CreateOr(b.CreateFCmpULT(x, smallest), b.CreateFCmpUEQ(x, llvm::ConstantFP::getInfinity(vt)));
